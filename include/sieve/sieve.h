@@ -1,0 +1,133 @@
+/* sieve.h: the C API of sieve, a structured-generation engine.
+ *
+ * Conventions (every declaration below follows them):
+ *  - Functions are sieve_<noun>_<verb>. Handles are opaque. sieve_<noun>_create(..., **out) stores a new
+ *    handle in *out that the caller owns and releases with sieve_<noun>_free (NULL is a no-op).
+ *  - Every fallible call returns sieve_status: < 0 error, 0 OK, > 0 informational. On error, *out is set
+ *    to NULL and sieve_last_error() (thread-local) says what went wrong, where (byte offset, line:column,
+ *    JSON pointer) and why. No exception crosses this boundary; bad input never aborts the process.
+ *  - Options structs begin with struct_size (set it to sizeof the struct); newer fields are appended.
+ *  - Hot paths write into caller-provided buffers.
+ *  - Vocabularies are immutable, reference-counted and safe to share between threads.
+ *
+ * This header compiles as C99 and as C++.
+ */
+#ifndef SIEVE_SIEVE_H_
+#define SIEVE_SIEVE_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(SIEVE_BUILDING_LIBRARY)
+#define SIEVE_API __attribute__((visibility("default")))
+#else
+#define SIEVE_API
+#endif
+
+#define SIEVE_VERSION_MAJOR 0
+#define SIEVE_VERSION_MINOR 1
+#define SIEVE_VERSION_PATCH 0
+#define SIEVE_VERSION_STRING "0.1.0"
+
+typedef enum sieve_status {
+  SIEVE_OK = 0,
+  SIEVE_REJECTED = 1,               /* informational: the input was well-formed but not accepted */
+  SIEVE_ERR_INVALID_ARGUMENT = -1,  /* bad caller input (NULL handle, out-of-range id, small buffer) */
+  SIEVE_ERR_PARSE = -2,             /* malformed grammar / schema / regex / JSON text */
+  SIEVE_ERR_UNSUPPORTED = -3,       /* valid input sieve cannot enforce */
+  SIEVE_ERR_LIMIT = -4,             /* a configured limit was exceeded */
+  SIEVE_ERR_IO = -5,                /* a file is missing or unreadable */
+  SIEVE_ERR_FORMAT = -6,            /* a file's content is wrong */
+  SIEVE_ERR_CUDA = -7,              /* a CUDA call failed */
+  SIEVE_ERR_INTERNAL = -8           /* a bug in sieve */
+} sieve_status;
+
+/* ---- version and errors ---------------------------------------------------------------------------- */
+
+/* The library's version string, e.g. "0.1.0". Static storage; never NULL. */
+SIEVE_API const char* sieve_version(void);
+
+typedef struct sieve_error {
+  sieve_status status;    /* the status of the last failed call on this thread (SIEVE_OK if none) */
+  const char* message;    /* human-readable, never NULL ("" when none) */
+  int64_t offset;         /* byte offset into the input text, -1 when unknown */
+  int32_t line;           /* 1-based line, 0 when unknown */
+  int32_t column;         /* 1-based column, 0 when unknown */
+  const char* json_pointer; /* JSON pointer into a schema, "" when none */
+} sieve_error;
+
+/* The last error raised on the calling thread. The pointers stay valid until the next failing sieve call
+ * on this thread. Never NULL. */
+SIEVE_API const sieve_error* sieve_last_error(void);
+
+/* Static name of a status code, e.g. "parse error". Never NULL. */
+SIEVE_API const char* sieve_status_name(sieve_status status);
+
+/* ---- vocabulary / tokenizer ---------------------------------------------------------------------------- */
+
+typedef struct sieve_vocab sieve_vocab;
+
+typedef enum sieve_vocab_kind {
+  SIEVE_VOCAB_BYTE_LEVEL = 0,    /* GPT-2 byte-level BPE (Llama-3, Qwen, DeepSeek) */
+  SIEVE_VOCAB_SENTENCEPIECE = 1, /* U+2581 spaces, <0xNN> byte fallback */
+  SIEVE_VOCAB_RAW = 2            /* token bytes supplied by the caller */
+} sieve_vocab_kind;
+
+/* Per-token flags (sieve_vocab_token_flags). */
+#define SIEVE_TOKEN_SPECIAL 0x01u
+#define SIEVE_TOKEN_ADDED 0x02u
+#define SIEVE_TOKEN_STOP 0x04u
+#define SIEVE_TOKEN_PADDING 0x08u
+#define SIEVE_TOKEN_BYTE_FALLBACK 0x10u
+
+/* Loads a Hugging Face tokenizer: `path` is tokenizer.json or a folder holding it (tokenizer_config.json
+ * beside it is read when present). The vocabulary can encode and decode text. Caller owns *out. */
+SIEVE_API sieve_status sieve_vocab_create_from_file(const char* path, sieve_vocab** out);
+
+/* Builds a vocabulary from raw token bytes, for users with their own tokenizer. tokens[i] points to
+ * token_lens[i] bytes (copied). flags may be NULL (all normal) or n_tokens SIEVE_TOKEN_* masks.
+ * model_vocab_size >= n_tokens (the extra ids are padding, never allowed). Encode is unavailable on
+ * such a vocabulary. Caller owns *out. */
+SIEVE_API sieve_status sieve_vocab_create_from_tokens(const char* const* tokens, const size_t* token_lens,
+                                                      const uint32_t* flags, size_t n_tokens,
+                                                      size_t model_vocab_size, sieve_vocab** out);
+
+/* Adds a reference; returns `vocab`. NULL-safe. */
+SIEVE_API sieve_vocab* sieve_vocab_retain(sieve_vocab* vocab);
+/* Drops a reference; frees at zero. NULL is a no-op. */
+SIEVE_API void sieve_vocab_free(sieve_vocab* vocab);
+
+/* Number of ids (padding included). 0 for NULL. */
+SIEVE_API size_t sieve_vocab_size(const sieve_vocab* vocab);
+SIEVE_API sieve_vocab_kind sieve_vocab_get_kind(const sieve_vocab* vocab);
+/* SIEVE_TOKEN_* flags of `id`; 0 for an out-of-range id. */
+SIEVE_API uint32_t sieve_vocab_token_flags(const sieve_vocab* vocab, int32_t id);
+/* Raw bytes of token `id`: *bytes points into the vocabulary (valid while it lives). */
+SIEVE_API sieve_status sieve_vocab_token_bytes(const sieve_vocab* vocab, int32_t id, const char** bytes,
+                                               size_t* len);
+/* Stop-token ids. Writes up to `cap` ids to `ids` (may be NULL when cap is 0); *n_out = total count. */
+SIEVE_API sieve_status sieve_vocab_stop_tokens(const sieve_vocab* vocab, int32_t* ids, size_t cap,
+                                               size_t* n_out);
+
+/* Encodes UTF-8 text (special-token text becomes special ids when allow_special != 0). Writes up to
+ * `cap` ids; *n_out = the number of ids the text needs. If *n_out > cap, the output is truncated and the
+ * call returns SIEVE_ERR_INVALID_ARGUMENT so that callers can retry with a larger buffer. */
+SIEVE_API sieve_status sieve_vocab_encode(const sieve_vocab* vocab, const char* text, size_t text_len,
+                                          int allow_special, int32_t* ids, size_t cap, size_t* n_out);
+/* Decodes ids to bytes. Writes up to `cap` bytes (no terminator); *n_out = bytes needed; returns
+ * SIEVE_ERR_INVALID_ARGUMENT when cap is too small, or for an id out of range. */
+SIEVE_API sieve_status sieve_vocab_decode(const sieve_vocab* vocab, const int32_t* ids, size_t n_ids,
+                                          char* out, size_t cap, size_t* n_out);
+/* One-line description of the tokenizer model ("BPE (byte-level), pre-tokenizer llama3, ..."). Static
+ * for the vocabulary's lifetime. */
+SIEVE_API const char* sieve_vocab_describe(const sieve_vocab* vocab);
+
+#ifdef __cplusplus
+}  /* extern "C" */
+#endif
+
+#endif /* SIEVE_SIEVE_H_ */

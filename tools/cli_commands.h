@@ -1,0 +1,13 @@
+// The `sieve` CLI's commands. Each takes the full argv (argv[1] is the command name) and returns the
+// process exit code (see cli_common.h).
+#ifndef SIEVE_TOOLS_CLI_COMMANDS_H_
+#define SIEVE_TOOLS_CLI_COMMANDS_H_
+
+namespace sieve_cli {
+
+int RunTokenize(int argc, char** argv);
+int RunVocab(int argc, char** argv);
+
+}  // namespace sieve_cli
+
+#endif  // SIEVE_TOOLS_CLI_COMMANDS_H_

@@ -1,0 +1,137 @@
+#include "tools/cli_common.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+namespace sieve_cli {
+
+ArgParser::ArgParser(std::vector<std::string> value_flags, std::vector<std::string> bool_flags)
+    : value_flags_(std::move(value_flags)), bool_flags_(std::move(bool_flags)) {}
+
+bool ArgParser::Parse(int argc, char** argv, int first) {
+  bool flags_done = false;
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (flags_done || arg.size() < 2 || arg.rfind("--", 0) != 0) {
+      positionals_.push_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      flags_done = true;
+      continue;
+    }
+    std::string name = arg.substr(2), value;
+    bool has_inline = false;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_inline = true;
+    }
+    auto in = [&](const std::vector<std::string>& v) {
+      return std::find(v.begin(), v.end(), name) != v.end();
+    };
+    if (in(bool_flags_)) {
+      if (has_inline) {
+        error_ = "--" + name + " takes no value";
+        return false;
+      }
+      values_[name] = "";
+    } else if (in(value_flags_)) {
+      if (!has_inline) {
+        if (i + 1 >= argc) {
+          error_ = "--" + name + " needs a value";
+          return false;
+        }
+        value = argv[++i];
+      }
+      values_[name] = value;
+    } else {
+      error_ = "unknown flag --" + name;
+      return false;
+    }
+  }
+  return true;
+}
+
+bool ArgParser::Has(const std::string& flag) const { return values_.count(flag) > 0; }
+
+std::optional<std::string> ArgParser::Get(const std::string& flag) const {
+  auto it = values_.find(flag);
+  if (it == values_.end()) return std::nullopt;
+  return it->second;
+}
+
+int UsageError(const std::string& command, const std::string& message) {
+  std::cerr << "sieve " << command << ": " << message << "\n"
+            << "Try 'sieve " << command << " --help'.\n";
+  return kExitUsage;
+}
+
+int ApiError(const std::string& command, const std::string& context, int exit_code) {
+  const sieve_error* e = sieve_last_error();
+  std::cerr << "sieve " << command << ": " << context << ": " << e->message << "\n";
+  return exit_code;
+}
+
+bool ReadFile(const std::string& path, std::string* out, std::string* error) {
+  if (path == "-") {
+    std::ostringstream ss;
+    ss << std::cin.rdbuf();
+    *out = ss.str();
+    return true;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    *error = "cannot open " + path;
+    return false;
+  }
+  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (in.bad()) {
+    *error = "cannot read " + path;
+    return false;
+  }
+  return true;
+}
+
+std::string EscapeBytes(const char* data, size_t len) {
+  std::string out;
+  for (size_t i = 0; i < len; ++i) {
+    unsigned char c = static_cast<unsigned char>(data[i]);
+    switch (c) {
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      case '\\': out += "\\\\"; break;
+      default:
+        if (c >= 0x20 && c < 0x7f) {
+          out += static_cast<char>(c);
+        } else if (c >= 0x80) {
+          // A complete, well-formed UTF-8 sequence passes through; a stray byte is shown as \xHH.
+          size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+          bool ok = n > 0 && c <= 0xf4 && i + n <= len;
+          for (size_t k = 1; ok && k < n; ++k) {
+            ok = (static_cast<unsigned char>(data[i + k]) & 0xc0) == 0x80;
+          }
+          if (ok) {
+            out.append(data + i, n);
+            i += n - 1;
+          } else {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+          }
+        } else {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\x%02x", c);
+          out += buf;
+        }
+    }
+  }
+  return out;
+}
+
+}  // namespace sieve_cli
