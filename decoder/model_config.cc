@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <utility>
 
 namespace sieve {
 namespace {
@@ -146,8 +147,13 @@ Result<ModelConfig> ParseModelConfig(std::string_view json, const std::string& n
   SIEVE_RETURN_IF_ERROR(r.Int("max_position_embeddings", &c.max_position_embeddings, false));
   SIEVE_RETURN_IF_ERROR(r.Double("rms_norm_eps", &c.rms_norm_eps, false));
   SIEVE_RETURN_IF_ERROR(r.Bool("tie_word_embeddings", &c.tie_word_embeddings));
-  SIEVE_RETURN_IF_ERROR(r.Int("bos_token_id", &c.bos_token_id, false));
-  SIEVE_RETURN_IF_ERROR(r.Int("eos_token_id", &c.eos_token_id, false));
+  // transformers writes null token ids for configs that set none; null keeps -1 (no such token).
+  for (auto [key, out] : {std::pair{"bos_token_id", &c.bos_token_id},
+                          std::pair{"eos_token_id", &c.eos_token_id}}) {
+    auto it = doc.FindMember(key);
+    if (it != doc.MemberEnd() && it->value.IsNull()) continue;
+    SIEVE_RETURN_IF_ERROR(r.Int(key, out, false));
+  }
   SIEVE_RETURN_IF_ERROR(r.Double("rope_theta", &c.rope_theta, false));
   // transformers 5.x may write rope parameters (theta included) as `rope_parameters`.
   for (const char* key : {"rope_scaling", "rope_parameters"}) {

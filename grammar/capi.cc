@@ -11,69 +11,22 @@
 #include <string>
 #include <vector>
 
+#include "grammar/capi_internal.h"
 #include "grammar/support/status.h"
 #include "grammar/tokenizer/tokenizer.h"
 #include "grammar/tokenizer/vocabulary.h"
 #include "sieve/sieve.h"
 
-struct sieve_vocab {
-  std::atomic<int> refs{1};
-  std::shared_ptr<const sieve::Tokenizer> tokenizer;  // null for raw vocabularies
-  std::shared_ptr<const sieve::Vocabulary> vocab;
-  std::string description;
-};
-
 namespace {
-
-struct ErrorState {
-  std::string message;
-  std::string pointer;
-  sieve_error error{SIEVE_OK, "", -1, 0, 0, ""};
-};
-
-ErrorState& LastError() {
-  thread_local ErrorState state;
-  return state;
-}
-
-sieve_status ToCStatus(sieve::StatusCode code) { return static_cast<sieve_status>(code); }
-
-sieve_status SetError(const sieve::Status& s) {
-  ErrorState& e = LastError();
-  e.message = s.ToString();
-  e.pointer = s.json_pointer();
-  e.error.status = ToCStatus(s.code());
-  e.error.message = e.message.c_str();
-  e.error.offset = s.offset();
-  e.error.line = s.line();
-  e.error.column = s.column();
-  e.error.json_pointer = e.pointer.c_str();
-  return e.error.status;
-}
-
-sieve_status SetError(sieve::StatusCode code, std::string message) {
-  return SetError(sieve::Status(code, std::move(message)));
-}
-
-// Runs `body` (returning sieve_status), turning allocation failure into an error instead of a crash.
-template <typename F>
-sieve_status Guard(F&& body) {
-  try {
-    return body();
-  } catch (const std::bad_alloc&) {
-    return SetError(sieve::StatusCode::kInternal, "out of memory");
-  } catch (...) {
-    return SetError(sieve::StatusCode::kInternal, "unexpected exception");
-  }
-}
-
+using sieve::capi::Guard;
+using sieve::capi::SetError;
 }  // namespace
 
 extern "C" {
 
 const char* sieve_version(void) { return SIEVE_VERSION_STRING; }
 
-const sieve_error* sieve_last_error(void) { return &LastError().error; }
+const sieve_error* sieve_last_error(void) { return &sieve::capi::LastError().error; }
 
 const char* sieve_status_name(sieve_status status) {
   if (status == SIEVE_REJECTED) return "rejected";

@@ -78,7 +78,8 @@ class Grammar {
   ExprId AddCharClass(std::vector<CodepointRange> ranges, bool negate, int32_t offset = -1);
   // The normalisation AddCharClass applies: drops ranges with lo > hi, clamps to U+10FFFF, removes
   // surrogates, sorts and merges overlapping/adjacent ranges, then complements when `negate`.
-  static std::vector<CodepointRange> NormalizeRanges(std::vector<CodepointRange> ranges, bool negate);
+  static std::vector<CodepointRange> NormalizeRanges(std::vector<CodepointRange> ranges,
+                                                     bool negate);
   ExprId AddRuleRef(RuleId rule, int32_t offset = -1);
   ExprId AddSequence(std::span<const ExprId> items, int32_t offset = -1);
   ExprId AddChoice(std::span<const ExprId> items, int32_t offset = -1);

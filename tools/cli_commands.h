@@ -7,6 +7,8 @@ namespace sieve_cli {
 
 int RunTokenize(int argc, char** argv);
 int RunVocab(int argc, char** argv);
+int RunGrammar(int argc, char** argv);
+int RunMatch(int argc, char** argv);
 
 }  // namespace sieve_cli
 

@@ -17,6 +17,8 @@ struct Command {
 constexpr Command kCommands[] = {
     {"tokenize", sieve_cli::RunTokenize, "encode text with a Hugging Face tokenizer.json"},
     {"vocab", sieve_cli::RunVocab, "facts about a tokenizer's vocabulary"},
+    {"grammar", sieve_cli::RunGrammar, "check or print an EBNF/GBNF grammar"},
+    {"match", sieve_cli::RunMatch, "check that an input is a sentence of a grammar"},
 };
 
 void PrintHelp() {

@@ -44,6 +44,11 @@ class Vocabulary {
   // may exceed tokens.size(): the extra ids are padding. Fails when sizes disagree.
   static Result<Vocabulary> FromTokens(std::vector<std::string> tokens, std::vector<uint8_t> flags,
                                        size_t model_vocab_size, VocabKind kind);
+  // Same from a flat layout (no per-token strings; what Tokenizer::Load uses): token i's bytes are
+  // bytes[offsets[i], offsets[i+1]); `offsets` has flags.size()+1 non-decreasing entries, the first
+  // 0 and the last bytes.size().
+  static Result<Vocabulary> FromFlat(std::string bytes, std::vector<uint32_t> offsets,
+                                     std::vector<uint8_t> flags, VocabKind kind);
 
   size_t size() const { return bytes_offsets_.empty() ? 0 : bytes_offsets_.size() - 1; }
   VocabKind kind() const { return kind_; }

@@ -126,6 +126,99 @@ SIEVE_API sieve_status sieve_vocab_decode(const sieve_vocab* vocab, const int32_
  * for the vocabulary's lifetime. */
 SIEVE_API const char* sieve_vocab_describe(const sieve_vocab* vocab);
 
+
+/* ---- compiled grammars ------------------------------------------------------------------------------ */
+
+typedef struct sieve_grammar sieve_grammar;
+
+typedef struct sieve_grammar_options {
+  size_t struct_size;      /* sizeof(sieve_grammar_options) */
+  const char* root;        /* root rule name; NULL = "root" */
+  const sieve_vocab* vocab; /* vocabulary the grammar's matchers will mask; NULL = bytes only. The
+                              grammar keeps its own reference. */
+  int ignore_lookahead;    /* nonzero: treat `(= ...)` lookahead assertions as hints (XGrammar's
+                              convention); zero: a grammar that uses one is SIEVE_ERR_UNSUPPORTED */
+  int32_t max_nesting_depth; /* grammar text nesting limit; 0 = default (1000) */
+} sieve_grammar_options;
+
+/* Fills `opts` with defaults (struct_size set). */
+SIEVE_API void sieve_grammar_options_init(sieve_grammar_options* opts);
+
+/* Compiles EBNF / GBNF text (llama.cpp GBNF and XGrammar EBNF are read unchanged) into a pushdown
+ * automaton. opts may be NULL (defaults). Errors: SIEVE_ERR_PARSE with line:column, SIEVE_ERR_LIMIT,
+ * SIEVE_ERR_UNSUPPORTED (e.g. left recursion that cannot be rewritten; the cycle is named).
+ * Caller owns *out; the grammar is immutable and may be shared between threads. */
+SIEVE_API sieve_status sieve_grammar_compile_ebnf(const char* text, size_t text_len,
+                                                  const sieve_grammar_options* opts,
+                                                  sieve_grammar** out);
+SIEVE_API sieve_grammar* sieve_grammar_retain(sieve_grammar* grammar);
+SIEVE_API void sieve_grammar_free(sieve_grammar* grammar);
+
+typedef struct sieve_grammar_stats {
+  size_t struct_size;        /* set by the caller to sizeof(sieve_grammar_stats) */
+  int32_t rules;             /* rules as written */
+  int32_t live_rules;        /* rules in the automaton (after simplify, synthesized ones included) */
+  int32_t counted_rules;     /* bounded repetitions compiled to counters instead of unrolled */
+  int64_t nfa_states;        /* before determinisation */
+  int64_t dfa_states;        /* after determinisation, before merging */
+  int64_t states;            /* after equivalent-state merging and trimming */
+  size_t memory_bytes;       /* automaton bytes */
+  double compile_ms;         /* parse + simplify + automaton */
+  size_t num_warnings;       /* see sieve_grammar_warning */
+} sieve_grammar_stats;
+
+SIEVE_API sieve_status sieve_grammar_get_stats(const sieve_grammar* grammar, sieve_grammar_stats* out);
+/* The i-th compile warning (e.g. an unused rule with its line); NULL when out of range. Valid while the
+ * grammar lives. */
+SIEVE_API const char* sieve_grammar_warning(const sieve_grammar* grammar, size_t i);
+/* The grammar printed back as EBNF: as written (simplified = 0) or after simplification (nonzero).
+ * Writes up to cap bytes; *n_out = bytes needed (error when cap is too small). */
+SIEVE_API sieve_status sieve_grammar_print(const sieve_grammar* grammar, int simplified, char* out,
+                                           size_t cap, size_t* n_out);
+
+/* ---- matchers ----------------------------------------------------------------------------------------- */
+
+typedef struct sieve_matcher sieve_matcher;
+
+typedef struct sieve_matcher_options {
+  size_t struct_size;           /* sizeof(sieve_matcher_options) */
+  int32_t max_rollback_tokens;  /* history kept for rollback; 0 = default (64) */
+} sieve_matcher_options;
+
+SIEVE_API void sieve_matcher_options_init(sieve_matcher_options* opts);
+
+/* A matcher walks `grammar` token by token. It keeps its own reference to the grammar. One thread at a
+ * time per matcher (forks share internal state: keep a matcher and its forks on one thread). */
+SIEVE_API sieve_status sieve_matcher_create(const sieve_grammar* grammar,
+                                            const sieve_matcher_options* opts, sieve_matcher** out);
+SIEVE_API void sieve_matcher_free(sieve_matcher* matcher);
+
+/* Accepts one token of the grammar's vocabulary. SIEVE_OK: accepted; SIEVE_REJECTED: not accepted
+ * (the matcher is unchanged); < 0: error (no vocabulary, id out of range). A stop token is accepted
+ * only where the grammar can end; it terminates the matcher. */
+SIEVE_API sieve_status sieve_matcher_accept_token(sieve_matcher* matcher, int32_t id);
+/* Accepts raw bytes (one history step). SIEVE_OK or SIEVE_REJECTED (matcher unchanged). */
+SIEVE_API sieve_status sieve_matcher_accept_string(sieve_matcher* matcher, const char* bytes,
+                                                   size_t len);
+/* Nonzero when a stop token has been accepted. */
+SIEVE_API int sieve_matcher_is_terminated(const sieve_matcher* matcher);
+/* Nonzero when the input so far is a complete sentence of the grammar. */
+SIEVE_API int sieve_matcher_can_terminate(const sieve_matcher* matcher);
+/* Undoes the last n accepted steps (tokens or strings); error when n exceeds the kept history. */
+SIEVE_API sieve_status sieve_matcher_rollback(sieve_matcher* matcher, int32_t n);
+SIEVE_API void sieve_matcher_reset(sieve_matcher* matcher);
+/* A new matcher in the same state (cheap: stacks are shared). Caller owns *out. */
+SIEVE_API sieve_status sieve_matcher_fork(const sieve_matcher* matcher, sieve_matcher** out);
+/* The longest byte string every continuation must start with. *bytes points into the matcher (valid
+ * until its next call). */
+SIEVE_API sieve_status sieve_matcher_jump_forward(sieve_matcher* matcher, const char** bytes,
+                                                  size_t* len);
+/* Writes the next-token bitmask: `words` uint32 words (>= ceil(vocab size / 32); a wider mask covers a
+ * padded model vocabulary), bit (id & 31) of word (id >> 5), 1 = allowed. Padding ids and ids past the
+ * vocabulary are 0; special tokens are 0 except stop tokens where the grammar can end. */
+SIEVE_API sieve_status sieve_matcher_fill_next_token_bitmask(sieve_matcher* matcher, uint32_t* bitmask,
+                                                             size_t words);
+
 #ifdef __cplusplus
 }  /* extern "C" */
 #endif

@@ -48,6 +48,18 @@ TEST(ModelConfig, ReadsTransformers5RopeParameters) {
   EXPECT_DOUBLE_EQ(c->rope_theta, 5000);
 }
 
+TEST(ModelConfig, NullTokenIdsMeanNoSuchToken) {
+  std::string json = kV2Lite;
+  json.replace(json.find("100000"), 6, "null");
+  json.replace(json.find("100001"), 6, "null");
+  auto c = ParseModelConfig(json, "config.json");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->bos_token_id, -1);
+  EXPECT_EQ(c->eos_token_id, -1);
+  json.replace(json.find("null"), 4, "\"x\"");
+  EXPECT_FALSE(ParseModelConfig(json, "config.json").ok());
+}
+
 TEST(ModelConfig, NamesAMissingRequiredField) {
   std::string json = kV2Lite;
   json.replace(json.find("\"kv_lora_rank\": 512,"), std::string("\"kv_lora_rank\": 512,").size(),

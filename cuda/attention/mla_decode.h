@@ -1,0 +1,54 @@
+// MLA decode attention over the paged latent cache (absorbed form; reference/deepseek-v2.md §2.1).
+//
+// For each sequence b and head h, with the query already absorbed (q_lat = W_UK[h]^T q_nope[h])
+// and rope'd (q_pe), and the sequence's seq_lens[b] cached tokens [c_t | kpe_t] (latent_cache.h):
+//   s_t   = scale * (q_lat . c_t + q_pe . kpe_t)       t = 0 .. seq_lens[b] - 1 (fp32)
+//   o_lat = sum_t softmax(s)_t * c_t                   (fp32, rounded to bf16 once)
+//   lse   = log(sum_t exp(s_t))                        (optional; for a later split-KV combine)
+// This is MQA with one KV head of width kv_lora + rope_dim (576) and value width kv_lora (512);
+// the caller then applies W_UV[h] and o_proj (cuBLAS). A sequence with no cached tokens gets
+// o_lat = 0 and lse = -inf. `scale` must be the model's (qk_head_dim^-0.5 * mscale^2; 0.1147 for
+// V2-Lite), not (kv_lora + rope_dim)^-0.5.
+//
+// Kernel (first, simple version): one block per (head, sequence); kMlaDecodeWarps warps each walk
+// every kMlaDecodeWarps-th token with an online softmax in registers, then the warps merge. Each
+// head re-reads the sequence's cache (16x the bytes for V2-Lite); a split-KV, all-heads-per-block
+// kernel replaces it once this one is the tested reference.
+// Preconditions the host must keep (not checkable without a sync): seq_lens[b] <=
+// max_pages_per_seq * page_size and every page id used is < the cache's page count.
+#ifndef SIEVE_CUDA_ATTENTION_MLA_DECODE_H_
+#define SIEVE_CUDA_ATTENTION_MLA_DECODE_H_
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace sieve::cuda {
+
+struct MlaDecodeParams {
+  const float* q;               // [batch, heads] rows of kv_lora + rope_dim fp32: [q_lat | q_pe]
+  int64_t q_batch_stride;       // elements between sequences in q
+  int64_t q_head_stride;        // elements between heads in q (>= kv_lora + rope_dim)
+  const __nv_bfloat16* cache;   // [num_pages, page_size, kv_lora + rope_dim] bf16 latent cache
+  const int32_t* block_table;   // [batch, max_pages_per_seq] page ids of each sequence
+  int32_t max_pages_per_seq;    // row length of block_table
+  const int32_t* seq_lens;      // [batch] cached tokens per sequence, current token included
+  __nv_bfloat16* out;           // [batch, heads] rows of kv_lora bf16: o_lat
+  int64_t out_batch_stride;     // elements between sequences in out
+  int64_t out_head_stride;      // elements between heads in out (>= kv_lora)
+  float* lse;                   // [batch, heads] fp32 log-sum-exp of the scaled scores, or null
+  int32_t batch;                // sequences (<= 65535)
+  int32_t heads;                // query heads
+  int32_t kv_lora;              // latent width, <= kMlaMaxLatent
+  int32_t rope_dim;             // rope width; kv_lora + rope_dim <= kMlaMaxHeadDim
+  int32_t page_size;            // tokens per page (kMlaPageSize in the engine; any > 0 here)
+  float scale;                  // softmax scale
+};
+
+// Launches on `stream`; cudaErrorInvalidValue for a bad shape or null pointer; never aborts.
+cudaError_t LaunchMlaDecode(const MlaDecodeParams& p, cudaStream_t stream);
+
+}  // namespace sieve::cuda
+
+#endif  // SIEVE_CUDA_ATTENTION_MLA_DECODE_H_

@@ -1,0 +1,43 @@
+// Tile sizes and launch shapes of sieve's decoder kernels, in one place (FlashMLA style), so a
+// tuning change is one edit and the launchers, tests and host code agree on the limits.
+//
+// These are the first, simple-but-correct kernels (one block per (sequence, head) for MLA decode,
+// one warp per token for routing, one warp per output row for expert GEMVs); the limits below are
+// what those kernels hold in registers or shared memory, and every launcher rejects a shape that
+// exceeds them with cudaErrorInvalidValue instead of computing garbage.
+#ifndef SIEVE_CUDA_CONFIG_H_
+#define SIEVE_CUDA_CONFIG_H_
+
+#include <cstdint>
+
+namespace sieve::cuda {
+
+// Paged latent KV cache: tokens per page (FlashMLA's block size; V2-Lite: 576 bf16 per token).
+inline constexpr int32_t kMlaPageSize = 64;
+
+// MLA decode: warps per block (each warp walks its own subset of the sequence's tokens) and the
+// largest latent (kv_lora_rank) and latent + rope widths a block holds.
+inline constexpr int32_t kMlaDecodeWarps = 4;
+inline constexpr int32_t kMlaMaxLatent = 512;
+inline constexpr int32_t kMlaMaxHeadDim = 640;  // kv_lora + rope (576 for V2 and V2-Lite)
+
+// RMSNorm and latent append: threads per row.
+inline constexpr int32_t kNormThreads = 256;
+inline constexpr int32_t kMaxNormDim = 16384;
+
+// RoPE: largest rotary dim (64 for V2).
+inline constexpr int32_t kMaxRopeDim = 256;
+
+// MoE routing: tokens (warps) per block, largest expert count and top-k.
+inline constexpr int32_t kRoutingWarps = 4;
+inline constexpr int32_t kMaxExperts = 512;
+inline constexpr int32_t kMaxTopK = 16;
+inline constexpr int32_t kMaxGroups = 64;
+
+// Expert FFN GEMVs: warps per block; each warp computes one output row at a time.
+inline constexpr int32_t kExpertWarps = 8;
+inline constexpr int32_t kExpertRowsPerBlock = 32;
+
+}  // namespace sieve::cuda
+
+#endif  // SIEVE_CUDA_CONFIG_H_

@@ -1,0 +1,54 @@
+// Routed expert FFNs (SwiGLU) over the pairs grouped by moe/routing.h, and their combination.
+//
+// Weights are stacked per layer, as transformers 5.x holds them in memory:
+//   w13 [E, 2I, H] bf16: rows 0..I-1 = gate_proj, rows I..2I-1 = up_proj of each expert
+//   w2  [E, H, I]  bf16: down_proj of each expert
+// For each routed pair (token t, slot j, expert e, weight w), in three launches:
+//   act[i]      = silu(gate_e . x_t) * (up_e . x_t)          fp32, i < I   (per sorted position)
+//   pair_out[n] = w * (down_e . act)                          fp32, n < H   (per pair id)
+//   out[t]      = (accumulate ? out[t] : 0) + sum_j pair_out[t * top_k + j] (+ shared_out[t])
+// The sum over slots runs in slot order, so results do not depend on scheduling. Experts that
+// received no pair cost nothing (the grid covers pairs, not experts).
+//
+// Kernel (first, simple version): one warp per output row, dot products strided over lanes,
+// weights re-read for every pair routed to the same expert. Fine for decode at small batch (each
+// expert sees ~1 pair); the tiled grouped-GEMM version replaces it for prefill and large batches.
+#ifndef SIEVE_CUDA_MOE_EXPERT_FFN_H_
+#define SIEVE_CUDA_MOE_EXPERT_FFN_H_
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace sieve::cuda {
+
+struct ExpertFfnParams {
+  const __nv_bfloat16* x;         // [tokens, x_stride] bf16 normalised hidden states
+  int64_t x_stride;               // elements between tokens (>= hidden)
+  const __nv_bfloat16* w13;       // [num_experts, 2 * inter, hidden] bf16 gate rows, up rows
+  const __nv_bfloat16* w2;        // [num_experts, hidden, inter] bf16
+  const int32_t* sorted_pairs;    // [tokens * top_k] pair ids grouped by expert (MoeAlign)
+  const int32_t* sorted_experts;  // [tokens * top_k] expert of each sorted entry
+  const float* topk_weights;      // [tokens, top_k] combine weights (MoeRouting)
+  float* act;                     // [tokens * top_k, inter] fp32 scratch
+  float* pair_out;                // [tokens * top_k, hidden] fp32 scratch
+  const float* shared_out;        // [tokens, shared_stride] fp32 added to every token, or null
+  int64_t shared_stride;          // elements between tokens of shared_out
+  float* out;                     // [tokens, out_stride] fp32 result
+  int64_t out_stride;             // elements between tokens of out (>= hidden)
+  bool accumulate;                // add into out (e.g. the residual stream) instead of overwriting
+  int32_t tokens;
+  int32_t top_k;                  // slots per token
+  int32_t num_experts;            // E (bounds the expert ids)
+  int32_t hidden;                 // H
+  int32_t inter;                  // I (moe_intermediate_size)
+};
+
+// Launches the three kernels on `stream`; cudaErrorInvalidValue for a bad shape or null pointer;
+// never aborts.
+cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream);
+
+}  // namespace sieve::cuda
+
+#endif  // SIEVE_CUDA_MOE_EXPERT_FFN_H_

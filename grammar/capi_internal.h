@@ -1,0 +1,97 @@
+// Shared internals of the C API implementation (capi*.cc): handle structs, the thread-local last
+// error, and the guard that keeps exceptions (only std::bad_alloc can arise) from crossing the C
+// boundary. Not a public header.
+#ifndef SIEVE_GRAMMAR_CAPI_INTERNAL_H_
+#define SIEVE_GRAMMAR_CAPI_INTERNAL_H_
+
+#include <atomic>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "grammar/compiler.h"
+#include "grammar/matcher.h"
+#include "grammar/support/status.h"
+#include "grammar/tokenizer/tokenizer.h"
+#include "grammar/tokenizer/vocabulary.h"
+#include "sieve/sieve.h"
+
+struct sieve_vocab {
+  std::atomic<int> refs{1};
+  std::shared_ptr<const sieve::Tokenizer> tokenizer;  // null for raw vocabularies
+  std::shared_ptr<const sieve::Vocabulary> vocab;
+  std::string description;
+};
+
+struct sieve_grammar {
+  std::atomic<int> refs{1};
+  std::shared_ptr<const sieve::CompiledArtifact> artifact;
+  std::shared_ptr<const sieve::Vocabulary> vocab;  // may be null (byte-level use only)
+  std::string parsed_text;      // PrintEbnf of the grammar as written
+  std::string simplified_text;  // PrintEbnf of the grammar the automaton was built from
+};
+
+struct sieve_matcher {
+  explicit sieve_matcher(sieve::GrammarMatcher m) : matcher(std::move(m)) {}
+  std::shared_ptr<const sieve::CompiledArtifact> artifact;  // keeps the automaton alive
+  sieve::GrammarMatcher matcher;
+  std::string scratch;  // jump-forward string storage
+};
+
+namespace sieve::capi {
+
+struct ErrorState {
+  std::string message;
+  std::string pointer;
+  sieve_error error{SIEVE_OK, "", -1, 0, 0, ""};
+};
+
+inline ErrorState& LastError() {
+  thread_local ErrorState state;
+  return state;
+}
+
+inline sieve_status SetError(const Status& s) {
+  ErrorState& e = LastError();
+  e.message = s.ToString();
+  e.pointer = s.json_pointer();
+  e.error.status = static_cast<sieve_status>(s.code());
+  e.error.message = e.message.c_str();
+  e.error.offset = s.offset();
+  e.error.line = s.line();
+  e.error.column = s.column();
+  e.error.json_pointer = e.pointer.c_str();
+  return e.error.status;
+}
+
+inline sieve_status SetError(StatusCode code, std::string message) {
+  return SetError(Status(code, std::move(message)));
+}
+
+// Runs `body` (returning sieve_status), turning allocation failure into an error instead of a crash.
+template <typename F>
+sieve_status Guard(F&& body) {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return SetError(StatusCode::kInternal, "out of memory");
+  } catch (...) {
+    return SetError(StatusCode::kInternal, "unexpected exception");
+  }
+}
+
+// Copies `text` into a caller buffer: *n_out = full size; error when cap is too small.
+inline sieve_status CopyOut(const std::string& text, char* out, size_t cap, size_t* n_out) {
+  *n_out = text.size();
+  if (out != nullptr && cap > 0) text.copy(out, std::min(cap, text.size()));
+  if (text.size() > cap) {
+    return SetError(StatusCode::kInvalidArgument,
+                    "output buffer too small: need " + std::to_string(text.size()) + " bytes");
+  }
+  return SIEVE_OK;
+}
+
+}  // namespace sieve::capi
+
+#endif  // SIEVE_GRAMMAR_CAPI_INTERNAL_H_

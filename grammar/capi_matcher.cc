@@ -1,0 +1,234 @@
+// C API: compiled grammars and matchers (include/sieve/sieve.h). See capi_internal.h for the error
+// and handle conventions.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "grammar/capi_internal.h"
+#include "grammar/grammar_printer.h"
+
+using sieve::StatusCode;
+using sieve::capi::CopyOut;
+using sieve::capi::Guard;
+using sieve::capi::SetError;
+
+namespace {
+
+template <typename T>
+bool StructOk(const T* opts) {
+  return opts == nullptr || opts->struct_size >= sizeof(size_t);
+}
+
+// Reads a field of an options struct only when the caller's struct is new enough to have it.
+template <typename T, typename F>
+bool HasField(const T* opts, const F T::*field) {
+  if (opts == nullptr) return false;
+  const size_t end = reinterpret_cast<const char*>(&(opts->*field)) -
+                     reinterpret_cast<const char*>(opts) + sizeof(F);
+  return opts->struct_size >= end;
+}
+
+}  // namespace
+
+extern "C" {
+
+void sieve_grammar_options_init(sieve_grammar_options* opts) {
+  if (opts == nullptr) return;
+  std::memset(opts, 0, sizeof *opts);
+  opts->struct_size = sizeof *opts;
+}
+
+sieve_status sieve_grammar_compile_ebnf(const char* text, size_t text_len,
+                                        const sieve_grammar_options* opts, sieve_grammar** out) {
+  if (out == nullptr) return SetError(StatusCode::kInvalidArgument, "out is NULL");
+  *out = nullptr;
+  if (text == nullptr && text_len > 0) return SetError(StatusCode::kInvalidArgument, "text is NULL");
+  if (!StructOk(opts)) return SetError(StatusCode::kInvalidArgument, "opts->struct_size is not set");
+  return Guard([&] {
+    sieve::GrammarCompileOptions o;
+    if (HasField(opts, &sieve_grammar_options::root) && opts->root != nullptr) {
+      o.ebnf.root = opts->root;
+    }
+    if (HasField(opts, &sieve_grammar_options::ignore_lookahead)) {
+      o.pda.ignore_lookahead = opts->ignore_lookahead != 0;
+    }
+    if (HasField(opts, &sieve_grammar_options::max_nesting_depth) &&
+        opts->max_nesting_depth > 0) {
+      o.ebnf.max_nesting_depth = opts->max_nesting_depth;
+    }
+    auto compiled = sieve::CompileEbnfText(std::string_view(text ? text : "", text_len), o);
+    if (!compiled.ok()) return SetError(compiled.status());
+    auto* g = new sieve_grammar;
+    g->artifact = std::make_shared<const sieve::CompiledArtifact>(std::move(compiled).value());
+    if (HasField(opts, &sieve_grammar_options::vocab) && opts->vocab != nullptr) {
+      g->vocab = opts->vocab->vocab;
+    }
+    g->parsed_text = sieve::PrintEbnf(g->artifact->parsed);
+    g->simplified_text = sieve::PrintEbnf(g->artifact->simplified);
+    *out = g;
+    return SIEVE_OK;
+  });
+}
+
+sieve_grammar* sieve_grammar_retain(sieve_grammar* grammar) {
+  if (grammar != nullptr) grammar->refs.fetch_add(1, std::memory_order_relaxed);
+  return grammar;
+}
+
+void sieve_grammar_free(sieve_grammar* grammar) {
+  if (grammar != nullptr && grammar->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    delete grammar;
+  }
+}
+
+sieve_status sieve_grammar_get_stats(const sieve_grammar* grammar, sieve_grammar_stats* out) {
+  if (grammar == nullptr || out == nullptr || out->struct_size < sizeof(sieve_grammar_stats)) {
+    return SetError(StatusCode::kInvalidArgument, "NULL argument or struct_size too small");
+  }
+  const sieve::CompiledArtifact& a = *grammar->artifact;
+  const sieve::GrammarStats& st = a.pda->stats();
+  out->rules = static_cast<int32_t>(a.parsed.num_rules());
+  out->live_rules = st.live_rules;
+  out->counted_rules = st.counted_rules;
+  out->nfa_states = st.nfa_states;
+  out->dfa_states = st.dfa_states;
+  out->states = st.states;
+  out->memory_bytes = a.pda->MemorySize();
+  out->compile_ms = a.parse_ms + a.simplify_ms + st.compile_ms;
+  out->num_warnings = a.warnings.size();
+  return SIEVE_OK;
+}
+
+const char* sieve_grammar_warning(const sieve_grammar* grammar, size_t i) {
+  if (grammar == nullptr || i >= grammar->artifact->warnings.size()) return nullptr;
+  return grammar->artifact->warnings[i].c_str();
+}
+
+sieve_status sieve_grammar_print(const sieve_grammar* grammar, int simplified, char* out, size_t cap,
+                                 size_t* n_out) {
+  if (grammar == nullptr || n_out == nullptr || (cap > 0 && out == nullptr)) {
+    return SetError(StatusCode::kInvalidArgument, "NULL argument");
+  }
+  return CopyOut(simplified ? grammar->simplified_text : grammar->parsed_text, out, cap, n_out);
+}
+
+void sieve_matcher_options_init(sieve_matcher_options* opts) {
+  if (opts == nullptr) return;
+  std::memset(opts, 0, sizeof *opts);
+  opts->struct_size = sizeof *opts;
+}
+
+sieve_status sieve_matcher_create(const sieve_grammar* grammar, const sieve_matcher_options* opts,
+                                  sieve_matcher** out) {
+  if (out == nullptr) return SetError(StatusCode::kInvalidArgument, "out is NULL");
+  *out = nullptr;
+  if (grammar == nullptr) return SetError(StatusCode::kInvalidArgument, "grammar is NULL");
+  if (!StructOk(opts)) return SetError(StatusCode::kInvalidArgument, "opts->struct_size is not set");
+  return Guard([&] {
+    sieve::MatcherOptions mo;
+    if (HasField(opts, &sieve_matcher_options::max_rollback_tokens) &&
+        opts->max_rollback_tokens > 0) {
+      mo.max_rollback_tokens = opts->max_rollback_tokens;
+    }
+    auto* m = new sieve_matcher(sieve::GrammarMatcher(grammar->artifact->pda, grammar->vocab, mo));
+    m->artifact = grammar->artifact;
+    *out = m;
+    return SIEVE_OK;
+  });
+}
+
+void sieve_matcher_free(sieve_matcher* matcher) { delete matcher; }
+
+sieve_status sieve_matcher_accept_token(sieve_matcher* matcher, int32_t id) {
+  if (matcher == nullptr) return SetError(StatusCode::kInvalidArgument, "matcher is NULL");
+  const sieve::Vocabulary* v = matcher->matcher.vocabulary();
+  if (v == nullptr) {
+    return SetError(StatusCode::kInvalidArgument,
+                    "the grammar was compiled without a vocabulary: use accept_string");
+  }
+  if (id < 0 || static_cast<size_t>(id) >= v->size()) {
+    return SetError(StatusCode::kInvalidArgument, "token id " + std::to_string(id) +
+                                                      " out of range [0, " +
+                                                      std::to_string(v->size()) + ")");
+  }
+  return Guard([&] { return matcher->matcher.AcceptToken(id) ? SIEVE_OK : SIEVE_REJECTED; });
+}
+
+sieve_status sieve_matcher_accept_string(sieve_matcher* matcher, const char* bytes, size_t len) {
+  if (matcher == nullptr || (bytes == nullptr && len > 0)) {
+    return SetError(StatusCode::kInvalidArgument, "NULL argument");
+  }
+  return Guard([&] {
+    return matcher->matcher.AcceptString(std::string_view(bytes ? bytes : "", len)) ? SIEVE_OK
+                                                                                     : SIEVE_REJECTED;
+  });
+}
+
+int sieve_matcher_is_terminated(const sieve_matcher* matcher) {
+  return matcher != nullptr && matcher->matcher.IsTerminated();
+}
+
+int sieve_matcher_can_terminate(const sieve_matcher* matcher) {
+  return matcher != nullptr && matcher->matcher.CanTerminate();
+}
+
+sieve_status sieve_matcher_rollback(sieve_matcher* matcher, int32_t n) {
+  if (matcher == nullptr || n < 0) return SetError(StatusCode::kInvalidArgument, "bad argument");
+  if (!matcher->matcher.Rollback(n)) {
+    return SetError(StatusCode::kInvalidArgument,
+                    "cannot roll back " + std::to_string(n) + " steps: only " +
+                        std::to_string(matcher->matcher.NumRollbackSteps()) + " kept");
+  }
+  return SIEVE_OK;
+}
+
+void sieve_matcher_reset(sieve_matcher* matcher) {
+  if (matcher != nullptr) matcher->matcher.Reset();
+}
+
+sieve_status sieve_matcher_fork(const sieve_matcher* matcher, sieve_matcher** out) {
+  if (out == nullptr) return SetError(StatusCode::kInvalidArgument, "out is NULL");
+  *out = nullptr;
+  if (matcher == nullptr) return SetError(StatusCode::kInvalidArgument, "matcher is NULL");
+  return Guard([&] {
+    auto* m = new sieve_matcher(matcher->matcher.Fork());
+    m->artifact = matcher->artifact;
+    *out = m;
+    return SIEVE_OK;
+  });
+}
+
+sieve_status sieve_matcher_jump_forward(sieve_matcher* matcher, const char** bytes, size_t* len) {
+  if (matcher == nullptr || bytes == nullptr || len == nullptr) {
+    return SetError(StatusCode::kInvalidArgument, "NULL argument");
+  }
+  return Guard([&] {
+    matcher->scratch = matcher->matcher.FindJumpForwardString();
+    *bytes = matcher->scratch.data();
+    *len = matcher->scratch.size();
+    return SIEVE_OK;
+  });
+}
+
+sieve_status sieve_matcher_fill_next_token_bitmask(sieve_matcher* matcher, uint32_t* bitmask,
+                                                   size_t words) {
+  if (matcher == nullptr || bitmask == nullptr) {
+    return SetError(StatusCode::kInvalidArgument, "NULL argument");
+  }
+  const sieve::Vocabulary* v = matcher->matcher.vocabulary();
+  if (v == nullptr) {
+    return SetError(StatusCode::kInvalidArgument, "the grammar was compiled without a vocabulary");
+  }
+  if (words * 32 < v->size()) {
+    return SetError(StatusCode::kInvalidArgument,
+                    "bitmask of " + std::to_string(words) + " words is too small for " +
+                        std::to_string(v->size()) + " ids");
+  }
+  return Guard([&] {
+    matcher->matcher.FillNextTokenBitmaskNaive(bitmask, words);
+    return SIEVE_OK;
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,59 @@
+// EBNF front end: grammar text -> Grammar IR.
+//
+// One dialect reads both llama.cpp GBNF and XGrammar EBNF unchanged:
+//
+//   # comment to the end of the line
+//   root    ::= value ("," value)*          a rule; it may span several lines: the next rule starts
+//   value   ::= "lit" | 'lit' | [a-z0-9_] | [^"\\] | . | name | ( ... ) | ""
+//   item    ::= x* | x+ | x? | x{3} | x{2,} | x{2,5} | x{,5}
+//   str     ::= "\"" [^"]* "\"" (= [,}])   XGrammar lookahead assertion, only at the end of a body
+//
+// Rule names are [a-zA-Z0-9_-]+ (GBNF) with interior dots allowed (XGrammar: `a.b`); a '.' that is
+// not between two name characters is the any-character wildcard. A new rule starts wherever a name
+// is followed by '::=', so bodies may continue across lines without a trailing '|' (XGrammar) and
+// GBNF's line-oriented layout reads the same. Escapes, in literals and classes: \n \t \r \f \v \0
+// \\ \" \' \[ \] \- \^ and the other regex punctuation, \xHH, \uHHHH, \UHHHHHHHH (all name code
+// points, so "\xe9" is U+00E9, as in llama.cpp and XGrammar); in classes also \d \w \s \D \W \S.
+// Single-quoted literals are an extension (neither GBNF nor XGrammar has them).
+//
+// The parser never recurses: groups are parsed with an explicit stack, and nesting (groups and
+// stacked quantifiers) deeper than max_nesting_depth is a kLimit error, so later recursive stages
+// see trees of bounded depth. Errors are kParse (kLimit for limits) with the byte offset, a 1-based
+// line and a 1-based column counted in code points, and what was expected.
+//
+// Output: rule ids in definition order (so PrintEbnf -> ParseEbnf reproduces ids), no
+// simplification (a group adds no node; a one-item sequence or choice is the item itself; `""` and
+// empty alternatives are kEmpty). Rules unreachable from the root are kept and reported through
+// `warnings`; Simplify() removes them.
+#ifndef SIEVE_GRAMMAR_EBNF_PARSER_H_
+#define SIEVE_GRAMMAR_EBNF_PARSER_H_
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "grammar/grammar.h"
+#include "grammar/support/status.h"
+
+namespace sieve {
+
+struct EbnfOptions {
+  std::string root = "root";
+  size_t max_text_bytes = size_t{16} << 20;
+  int max_nesting_depth = 1000;
+  size_t max_rules = 100000;
+  // Upper limit for the numbers in {m,n}; larger bounds are a kLimit error.
+  int max_repeat_bound = 1000000;
+  // When set, receives one line per warning (e.g. "rule 'foo' (line 3) is never used").
+  std::vector<std::string>* warnings = nullptr;
+};
+
+Result<Grammar> ParseEbnf(std::string_view text, const EbnfOptions& opts = EbnfOptions());
+
+// 1-based line and column (in code points) of a byte offset in text, for error messages.
+void OffsetToLineColumn(std::string_view text, size_t offset, int* line, int* column);
+
+}  // namespace sieve
+
+#endif  // SIEVE_GRAMMAR_EBNF_PARSER_H_

@@ -1,0 +1,172 @@
+// Byte automata for one grammar rule: an NFA built from the rule's expression, its determinisation,
+// and minimisation (equivalent-state merging).
+//
+// Alphabet. An edge reads one byte in an inclusive range [lo, hi], or "calls" another rule (the
+// callee's whole match is consumed as one symbol; the pushdown automaton in pda.h gives calls their
+// meaning). NFAs also have epsilon edges; DFAs have none.
+//
+// Determinism (an Fsm produced by Determinize, Minimize, Trim or MakeByteLoop):
+//  - per state, byte edges are sorted by `lo` and pairwise disjoint, so at most one edge reads a
+//    byte;
+//  - per state, call edges are sorted by callee with at most one edge per callee. A state may both
+//    read bytes and call rules: which path is right depends on the callee and is resolved at run
+//    time by keeping several stacks (see matcher.h);
+//  - every state is reachable from the start state.
+// Trim additionally guarantees that every state can reach an accepting state, so a byte that leads
+// anywhere leads to a completable prefix.
+//
+// Loop heads. A state flagged `loop_head` belongs to a counted repetition (pda.h): every edge that
+// leaves it, byte or call, begins one more iteration of the repetition, and its acceptance is
+// guarded by the iteration counter. Minimisation never merges a loop head with a state that is not
+// one.
+//
+// Minimisation is Moore's partition refinement over the rule's byte classes (bytes that no edge of
+// the automaton tells apart form one class), with call edges and the flags as extra symbols. It is
+// exact (the result is the minimal DFA for the call-labelled alphabet) and costs O(rounds x states
+// x classes), which is small for per-rule automata.
+#ifndef SIEVE_GRAMMAR_FSM_H_
+#define SIEVE_GRAMMAR_FSM_H_
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "grammar/grammar.h"
+#include "grammar/support/status.h"
+
+namespace sieve {
+
+inline constexpr int32_t kNoState = -1;
+
+// A nondeterministic byte automaton with epsilon and call edges, a single start and a single
+// accepting state (Thompson style).
+class Nfa {
+ public:
+  struct ByteEdge {
+    uint8_t lo;
+    uint8_t hi;
+    int32_t target;
+  };
+  struct CallEdge {
+    RuleId callee;
+    int32_t target;
+  };
+
+  int32_t AddState();
+  void AddEpsilon(int32_t from, int32_t to) { states_[from].epsilon.push_back(to); }
+  void AddBytes(int32_t from, uint8_t lo, uint8_t hi, int32_t to) {
+    states_[from].bytes.push_back({lo, hi, to});
+  }
+  void AddCall(int32_t from, RuleId callee, int32_t to) {
+    states_[from].calls.push_back({callee, to});
+  }
+  void set_start(int32_t s) { start_ = s; }
+  void set_accept(int32_t s) { accept_ = s; }
+
+  int32_t num_states() const { return static_cast<int32_t>(states_.size()); }
+  int32_t start() const { return start_; }
+  int32_t accept() const { return accept_; }
+  std::span<const int32_t> epsilon(int32_t s) const { return states_[s].epsilon; }
+  std::span<const ByteEdge> byte_edges(int32_t s) const { return states_[s].bytes; }
+  std::span<const CallEdge> call_edges(int32_t s) const { return states_[s].calls; }
+
+ private:
+  struct State {
+    std::vector<int32_t> epsilon;
+    std::vector<ByteEdge> bytes;
+    std::vector<CallEdge> calls;
+  };
+  std::vector<State> states_;
+  int32_t start_ = kNoState;
+  int32_t accept_ = kNoState;
+};
+
+// A deterministic byte automaton with call edges (see the file comment for the invariants).
+class Fsm {
+ public:
+  struct ByteEdge {
+    uint8_t lo;
+    uint8_t hi;
+    int32_t target;
+    bool operator==(const ByteEdge&) const = default;
+  };
+  struct CallEdge {
+    RuleId callee;
+    int32_t target;
+    bool operator==(const CallEdge&) const = default;
+  };
+
+  // ---- building (callers keep the invariants; Validate() checks them) ----
+  int32_t AddState();
+  void AddByteEdge(int32_t from, uint8_t lo, uint8_t hi, int32_t to) {
+    states_[from].bytes.push_back({lo, hi, to});
+  }
+  void AddCallEdge(int32_t from, RuleId callee, int32_t to) {
+    states_[from].calls.push_back({callee, to});
+  }
+  void set_accepting(int32_t s, bool v) { states_[s].accepting = v; }
+  void set_loop_head(int32_t s, bool v) { states_[s].loop_head = v; }
+  void set_start(int32_t s) { start_ = s; }
+  // Sorts each state's edges and merges adjacent byte edges with the same target.
+  void Canonicalize();
+
+  // ---- reading ----
+  int32_t num_states() const { return static_cast<int32_t>(states_.size()); }
+  bool empty() const { return states_.empty(); }
+  int32_t start() const { return start_; }
+  bool accepting(int32_t s) const { return states_[s].accepting; }
+  bool loop_head(int32_t s) const { return states_[s].loop_head; }
+  std::span<const ByteEdge> byte_edges(int32_t s) const { return states_[s].bytes; }
+  std::span<const CallEdge> call_edges(int32_t s) const { return states_[s].calls; }
+  // The target of the byte edge reading `b` from `s`, or kNoState.
+  int32_t Step(int32_t s, uint8_t b) const;
+  size_t num_byte_edges() const;
+  size_t num_call_edges() const;
+
+  bool HasCalls() const;
+  // True when no accepting state has an outgoing edge: no accepted string is a proper prefix of
+  // another, so the end of a match is known the moment its last byte is read.
+  bool IsPrefixFree() const;
+  // Checks the determinism invariants; kInternal on violation.
+  Status Validate() const;
+  // Structural equality (same numbering).
+  bool operator==(const Fsm& other) const;
+  // One line per state: "3* loop: [61-62]->4 call(2)->5" (* = accepting), for tests and debugging.
+  std::string DebugString() const;
+
+ private:
+  struct State {
+    std::vector<ByteEdge> bytes;
+    std::vector<CallEdge> calls;
+    bool accepting = false;
+    bool loop_head = false;
+    bool operator==(const State&) const = default;
+  };
+  std::vector<State> states_;
+  int32_t start_ = kNoState;
+};
+
+// Subset construction. Calls with the same callee are one symbol. kLimit when more than
+// `max_states` DFA states would be needed.
+Result<Fsm> Determinize(const Nfa& nfa, int32_t max_states);
+
+// Merges equivalent states and drops unreachable ones. The start state becomes state 0 and the rest
+// are numbered in breadth-first order, so equal languages give identical automata.
+Fsm Minimize(const Fsm& dfa);
+
+// Drops call edges whose callee fails `callable`, then every state that is unreachable or cannot
+// reach an accepting state. Returns an empty Fsm (no states, start kNoState) when the start state
+// itself is dead. Numbering as Minimize.
+Fsm Trim(const Fsm& dfa, const std::function<bool(RuleId)>& callable);
+
+// Builds the byte-level loop `body*` with one iteration per body match, for a call-free,
+// prefix-free body whose start state is not accepting (callers check). The result's start state is
+// the loop head: accepting, flagged loop_head, with the body's first edges; every edge that
+// completes a body match returns to it. The result is trimmed and minimised.
+Fsm MakeByteLoop(const Fsm& body);
+
+}  // namespace sieve
+
+#endif  // SIEVE_GRAMMAR_FSM_H_

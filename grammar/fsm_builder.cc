@@ -1,0 +1,180 @@
+// Thompson construction for rule bodies (see fsm_builder.h).
+#include "grammar/fsm_builder.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "grammar/support/utf8.h"
+
+namespace sieve {
+namespace {
+
+constexpr int64_t kWeightCap = int64_t{1} << 40;
+
+int64_t SatAdd(int64_t a, int64_t b) { return std::min(kWeightCap, a + b); }
+int64_t SatMul(int64_t a, int64_t b) {
+  if (a == 0 || b == 0) return 0;
+  return a > kWeightCap / b ? kWeightCap : std::min(kWeightCap, a * b);
+}
+
+}  // namespace
+
+NfaBuilder::NfaBuilder(const Grammar& g, const NfaBuildOptions& opts, RepeatRuleFn repeat_rule)
+    : g_(g), opts_(opts), repeat_rule_(std::move(repeat_rule)), weight_(g.num_exprs(), -1) {}
+
+Result<Nfa> NfaBuilder::Build(ExprId body) {
+  nfa_ = Nfa();
+  const int32_t start = nfa_.AddState();
+  nfa_.set_start(start);
+  SIEVE_ASSIGN_OR_RETURN(int32_t exit, BuildExpr(body, start, 0));
+  // A dedicated accepting state with no outgoing edges: the exit may be a loop head.
+  const int32_t accept = nfa_.AddState();
+  nfa_.AddEpsilon(exit, accept);
+  nfa_.set_accept(accept);
+  return std::move(nfa_);
+}
+
+bool NfaBuilder::UsesCounter(ExprId repeat) {
+  const Expr& e = g_.expr(repeat);
+  if (e.max == 0) return false;
+  const int64_t copies = e.max == kUnbounded ? e.min : e.max;
+  if (copies <= 1) return false;
+  if (copies > opts_.max_unroll_copies) return true;
+  return SatMul(Weight(g_.children(e)[0], 0), copies) > opts_.max_unroll_weight;
+}
+
+int64_t NfaBuilder::Weight(ExprId id, int depth) {
+  if (weight_[id] >= 0) return weight_[id];
+  if (depth > opts_.max_depth) return kWeightCap;  // BuildExpr reports the depth error
+  const Expr& e = g_.expr(id);
+  int64_t w = 0;
+  switch (e.kind) {
+    case ExprKind::kEmpty:
+      w = 0;
+      break;
+    case ExprKind::kBytes:
+      w = e.size;
+      break;
+    case ExprKind::kCharClass:
+      for (const CodepointRange& r : g_.ranges(e)) w = SatAdd(w, r.hi < 0x80 ? 1 : 8);
+      break;
+    case ExprKind::kRuleRef:
+      w = 1;
+      break;
+    case ExprKind::kSequence:
+    case ExprKind::kChoice:
+      w = 1;
+      for (ExprId c : g_.children(e)) w = SatAdd(w, Weight(c, depth + 1));
+      break;
+    case ExprKind::kRepeat: {
+      if (UsesCounter(id)) {
+        w = 1;
+      } else {
+        const int64_t copies = e.max == kUnbounded ? e.min + 1 : e.max;
+        w = SatAdd(SatMul(Weight(g_.children(e)[0], depth + 1), copies), 2);
+      }
+      break;
+    }
+  }
+  weight_[id] = w;
+  return w;
+}
+
+Result<int32_t> NfaBuilder::BuildExpr(ExprId id, int32_t from, int depth) {
+  if (depth > opts_.max_depth) {
+    Status s = LimitError("expression nesting deeper than " + std::to_string(opts_.max_depth));
+    if (g_.expr(id).source_offset >= 0) s.WithOffset(g_.expr(id).source_offset);
+    return s;
+  }
+  if (nfa_.num_states() > opts_.max_nfa_states) {
+    return LimitError("a rule's NFA needs more than " + std::to_string(opts_.max_nfa_states) +
+                      " states (CompileOptions::max_nfa_states)");
+  }
+  const Expr& e = g_.expr(id);
+  switch (e.kind) {
+    case ExprKind::kEmpty:
+      return from;
+    case ExprKind::kBytes: {
+      int32_t s = from;
+      for (char c : g_.bytes(e)) {
+        const int32_t t = nfa_.AddState();
+        const auto b = static_cast<uint8_t>(c);
+        nfa_.AddBytes(s, b, b, t);
+        s = t;
+      }
+      return s;
+    }
+    case ExprKind::kCharClass: {
+      const int32_t end = nfa_.AddState();
+      for (const CodepointRange& r : g_.ranges(e)) {
+        for (const std::vector<ByteRange>& seq : Utf8RangeSequences(r.lo, r.hi)) {
+          int32_t s = from;
+          for (size_t i = 0; i < seq.size(); ++i) {
+            const int32_t t = i + 1 == seq.size() ? end : nfa_.AddState();
+            nfa_.AddBytes(s, seq[i].first, seq[i].second, t);
+            s = t;
+          }
+        }
+      }
+      return end;
+    }
+    case ExprKind::kRuleRef: {
+      const int32_t end = nfa_.AddState();
+      nfa_.AddCall(from, e.rule, end);
+      return end;
+    }
+    case ExprKind::kSequence: {
+      int32_t s = from;
+      for (ExprId c : g_.children(e)) {
+        SIEVE_ASSIGN_OR_RETURN(s, BuildExpr(c, s, depth + 1));
+      }
+      return s;
+    }
+    case ExprKind::kChoice: {
+      const int32_t end = nfa_.AddState();
+      for (ExprId c : g_.children(e)) {
+        SIEVE_ASSIGN_OR_RETURN(int32_t exit, BuildExpr(c, from, depth + 1));
+        nfa_.AddEpsilon(exit, end);
+      }
+      return end;
+    }
+    case ExprKind::kRepeat:
+      return BuildRepeat(id, from, depth);
+  }
+  return InternalError("unknown expression kind");
+}
+
+Result<int32_t> NfaBuilder::BuildRepeat(ExprId id, int32_t from, int depth) {
+  const Expr& e = g_.expr(id);
+  const ExprId child = g_.children(e)[0];
+  if (e.max == 0) return from;
+  if (UsesCounter(id)) {
+    SIEVE_ASSIGN_OR_RETURN(RuleId rule, repeat_rule_(id));
+    const int32_t end = nfa_.AddState();
+    nfa_.AddCall(from, rule, end);
+    return end;
+  }
+  int32_t s = from;
+  for (int32_t i = 0; i < e.min; ++i) {
+    SIEVE_ASSIGN_OR_RETURN(s, BuildExpr(child, s, depth + 1));
+  }
+  if (e.max == kUnbounded) {
+    // A fresh head: `s` may carry edges of earlier fragments that must not be re-entered.
+    const int32_t head = nfa_.AddState();
+    nfa_.AddEpsilon(s, head);
+    SIEVE_ASSIGN_OR_RETURN(int32_t exit, BuildExpr(child, head, depth + 1));
+    nfa_.AddEpsilon(exit, head);
+    return head;
+  }
+  if (e.max == e.min) return s;
+  const int32_t end = nfa_.AddState();
+  for (int32_t i = e.min; i < e.max; ++i) {
+    nfa_.AddEpsilon(s, end);
+    SIEVE_ASSIGN_OR_RETURN(s, BuildExpr(child, s, depth + 1));
+  }
+  nfa_.AddEpsilon(s, end);
+  return end;
+}
+
+}  // namespace sieve

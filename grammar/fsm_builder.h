@@ -1,0 +1,69 @@
+// Expression -> NFA: the Thompson construction over one rule body of the Grammar IR.
+//
+// Each expression is built from an entry state and returns its exit state. The construction never
+// adds an edge into an entry state it was given, and every loop gets a fresh head state, so
+// fragments can share entry states (a choice builds all alternatives from one state) without
+// letting one alternative's loop re-enter another.
+//
+// Character classes become UTF-8 byte-range sequences (support/utf8.h); literal bytes become
+// chains; a rule reference becomes one call edge.
+//
+// Repetition x{m,n}: small repetitions are unrolled (m copies, then n-m optional copies, or a loop
+// for n = infinity). A repetition whose unrolled size would exceed the limits in NfaBuildOptions is
+// not unrolled: the builder asks `repeat_rule` for a rule that matches it (the PDA compiler
+// synthesises a counted rule, see pda.h) and emits one call edge. The decision is a pure function
+// of the expression (UsesCounter), so callers can predict it.
+//
+// Recursion follows expression nesting, which front ends bound (EbnfOptions::max_nesting_depth);
+// deeper nesting than NfaBuildOptions::max_depth is a kLimit error, never a stack overflow.
+#ifndef SIEVE_GRAMMAR_FSM_BUILDER_H_
+#define SIEVE_GRAMMAR_FSM_BUILDER_H_
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "grammar/fsm.h"
+#include "grammar/grammar.h"
+#include "grammar/support/status.h"
+
+namespace sieve {
+
+struct NfaBuildOptions {
+  // A repetition is unrolled only if it needs at most this many copies of its body (n, or m when
+  // unbounded) ...
+  int32_t max_unroll_copies = 32;
+  // ... and copies x estimated body size (NFA states) stays within this.
+  int64_t max_unroll_weight = 2048;
+  int64_t max_nfa_states = int64_t{1} << 22;
+  int max_depth = 4096;
+};
+
+class NfaBuilder {
+ public:
+  // Returns the rule matching repetition expression `repeat` (a kRepeat that UsesCounter()).
+  using RepeatRuleFn = std::function<Result<RuleId>(ExprId repeat)>;
+
+  NfaBuilder(const Grammar& g, const NfaBuildOptions& opts, RepeatRuleFn repeat_rule);
+
+  // The NFA of expression `body` (a rule body, or the child of a repetition).
+  Result<Nfa> Build(ExprId body);
+
+  // Whether kRepeat `repeat` is compiled as a counted rule rather than unrolled.
+  bool UsesCounter(ExprId repeat);
+
+ private:
+  Result<int32_t> BuildExpr(ExprId id, int32_t from, int depth);
+  Result<int32_t> BuildRepeat(ExprId id, int32_t from, int depth);
+  int64_t Weight(ExprId id, int depth);
+
+  const Grammar& g_;
+  NfaBuildOptions opts_;
+  RepeatRuleFn repeat_rule_;
+  std::vector<int64_t> weight_;  // memo, -1 = unknown
+  Nfa nfa_;
+};
+
+}  // namespace sieve
+
+#endif  // SIEVE_GRAMMAR_FSM_BUILDER_H_

@@ -1,0 +1,277 @@
+// GrammarMatcher (see matcher.h): owns a closed StackSet, its rollback history and a stepper.
+//
+// Reference discipline: every StackSet stored in `current`, `initial` or `history` holds one pool
+// reference per stack (PdaStepper::Commit / Retain) and drops it when discarded (Release). Moving a
+// set between those places transfers its references. Speculative work (token checks, mask fills,
+// jump-forward probes) uses scratch nodes only and resets the scratch before returning.
+#include "grammar/matcher.h"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sieve {
+
+struct GrammarMatcher::Impl {
+  struct Entry {
+    StackSet set;
+    bool terminated;
+  };
+
+  Impl(std::shared_ptr<const CompiledGrammar> g, std::shared_ptr<const Vocabulary> v,
+       MatcherOptions o, std::shared_ptr<StackPool> p)
+      : grammar(std::move(g)),
+        vocab(std::move(v)),
+        options(std::move(o)),
+        pool(std::move(p)),
+        stepper(grammar.get(), pool.get(),
+                StepperLimits{options.max_stack_depth, options.max_closure_items}) {
+    if (options.stop_token_ids) {
+      std::sort(options.stop_token_ids->begin(), options.stop_token_ids->end());
+    }
+  }
+
+  ~Impl() {
+    stepper.Release(current);
+    stepper.Release(initial);
+    for (const Entry& e : history) stepper.Release(e.set);
+  }
+
+  void Push(StackSet next, bool next_terminated) {
+    history.push_back({std::move(current), terminated});
+    current = std::move(next);
+    terminated = next_terminated;
+    while (history.size() > static_cast<size_t>(std::max(options.max_rollback_tokens, 0))) {
+      stepper.Release(history.front().set);
+      history.pop_front();
+    }
+  }
+
+  bool Accept(std::string_view bytes) {
+    if (terminated) return false;
+    StackSet next;
+    const bool ok = stepper.Advance(current, bytes, &next);
+    if (ok) stepper.Commit(&next);
+    stepper.ResetScratch();
+    if (!ok) return false;
+    Push(std::move(next), false);
+    return true;
+  }
+
+  bool IsStop(int32_t id) const {
+    if (options.stop_token_ids) {
+      return std::binary_search(options.stop_token_ids->begin(), options.stop_token_ids->end(), id);
+    }
+    return vocab->IsStop(id);
+  }
+
+  // 1 = accept as stop, 0 = reject, -1 = check the bytes.
+  int Classify(int32_t id) const {
+    if (vocab == nullptr || id < 0 || static_cast<size_t>(id) >= vocab->size() || terminated) {
+      return 0;
+    }
+    if (vocab->IsPadding(id)) return 0;
+    if (IsStop(id)) return current.can_end ? 1 : 0;
+    if (vocab->IsSpecial(id)) return 0;
+    return -1;
+  }
+
+  std::shared_ptr<const CompiledGrammar> grammar;
+  std::shared_ptr<const Vocabulary> vocab;
+  MatcherOptions options;
+  std::shared_ptr<StackPool> pool;
+  // Mutable scratch: speculative queries on a const matcher only touch scratch nodes and buffers.
+  mutable PdaStepper stepper;
+  StackSet initial;
+  StackSet current;
+  std::deque<Entry> history;
+  bool terminated = false;
+};
+
+GrammarMatcher::GrammarMatcher(std::shared_ptr<const CompiledGrammar> grammar,
+                               std::shared_ptr<const Vocabulary> vocab, MatcherOptions options)
+    : impl_(std::make_unique<Impl>(std::move(grammar), std::move(vocab), std::move(options),
+                                   std::make_shared<StackPool>())) {
+  const Stack root{impl_->grammar->root_start(), 0, kNoNode};
+  impl_->stepper.Close({&root, 1}, &impl_->initial);
+  impl_->stepper.Commit(&impl_->initial);
+  impl_->stepper.ResetScratch();
+  impl_->current = impl_->initial;
+  impl_->stepper.Retain(impl_->current);
+}
+
+GrammarMatcher::GrammarMatcher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+GrammarMatcher::~GrammarMatcher() = default;
+GrammarMatcher::GrammarMatcher(GrammarMatcher&&) noexcept = default;
+GrammarMatcher& GrammarMatcher::operator=(GrammarMatcher&&) noexcept = default;
+
+bool GrammarMatcher::AcceptToken(int32_t id) {
+  const int c = impl_->Classify(id);
+  if (c == 0) return false;
+  if (c == 1) {
+    StackSet same = impl_->current;
+    impl_->stepper.Retain(same);
+    impl_->Push(std::move(same), true);
+    return true;
+  }
+  return impl_->Accept(impl_->vocab->TokenBytes(id));
+}
+
+bool GrammarMatcher::AcceptString(std::string_view bytes) { return impl_->Accept(bytes); }
+
+bool GrammarMatcher::AcceptByte(uint8_t byte) {
+  const char c = static_cast<char>(byte);
+  return impl_->Accept(std::string_view(&c, 1));
+}
+
+bool GrammarMatcher::IsTerminated() const { return impl_->terminated; }
+bool GrammarMatcher::CanTerminate() const { return impl_->current.can_end; }
+
+bool GrammarMatcher::Rollback(int n) {
+  Impl& m = *impl_;
+  if (n < 0 || static_cast<size_t>(n) > m.history.size()) return false;
+  for (int i = 0; i < n; ++i) {
+    m.stepper.Release(m.current);
+    m.current = std::move(m.history.back().set);
+    m.terminated = m.history.back().terminated;
+    m.history.pop_back();
+  }
+  return true;
+}
+
+int GrammarMatcher::NumRollbackSteps() const { return static_cast<int>(impl_->history.size()); }
+
+GrammarMatcher GrammarMatcher::Fork() const {
+  const Impl& m = *impl_;
+  auto copy = std::make_unique<Impl>(m.grammar, m.vocab, m.options, m.pool);
+  copy->initial = m.initial;
+  copy->current = m.current;
+  copy->history = m.history;
+  copy->terminated = m.terminated;
+  copy->stepper.Retain(copy->initial);
+  copy->stepper.Retain(copy->current);
+  for (const Impl::Entry& e : copy->history) copy->stepper.Retain(e.set);
+  return GrammarMatcher(std::move(copy));
+}
+
+void GrammarMatcher::Reset() {
+  Impl& m = *impl_;
+  m.stepper.Release(m.current);
+  for (const Impl::Entry& e : m.history) m.stepper.Release(e.set);
+  m.history.clear();
+  m.current = m.initial;
+  m.stepper.Retain(m.current);
+  m.terminated = false;
+  m.stepper.ClearLimitFlag();
+}
+
+std::string GrammarMatcher::FindJumpForwardString() const {
+  const Impl& m = *impl_;
+  std::string out;
+  if (m.terminated) return out;
+  StackSet cur = m.current;
+  uint64_t next[4];
+  while (out.size() < m.options.max_jump_forward_bytes && !cur.can_end) {
+    m.stepper.NextBytes(cur, next);
+    int only = -1;
+    for (int w = 0; w < 4; ++w) {
+      if (next[w] == 0) continue;
+      // More than one bit in this word, or bits in two words: not forced.
+      if ((next[w] & (next[w] - 1)) != 0 || only >= 0) {
+        only = -2;
+        break;
+      }
+      only = w * 64 + __builtin_ctzll(next[w]);
+    }
+    if (only < 0) break;
+    const char c = static_cast<char>(only);
+    if (!m.stepper.Advance(cur, std::string_view(&c, 1), &cur)) break;
+    out.push_back(c);
+  }
+  m.stepper.ResetScratch();
+  return out;
+}
+
+bool GrammarMatcher::WouldAcceptToken(int32_t id) const {
+  const Impl& m = *impl_;
+  const int c = m.Classify(id);
+  if (c >= 0) return c == 1;
+  const bool ok = m.stepper.Advance(m.current, m.vocab->TokenBytes(id), nullptr);
+  m.stepper.ResetScratch();
+  return ok;
+}
+
+bool GrammarMatcher::IsStopToken(int32_t id) const {
+  const Impl& m = *impl_;
+  if (m.vocab == nullptr || id < 0 || static_cast<size_t>(id) >= m.vocab->size()) return false;
+  return m.IsStop(id);
+}
+
+void GrammarMatcher::FillNextTokenBitmaskNaive(uint32_t* bitmask, size_t bitmask_words) const {
+  const Impl& m = *impl_;
+  std::memset(bitmask, 0, bitmask_words * sizeof(uint32_t));
+  if (m.vocab == nullptr || m.terminated) return;
+  const size_t n = std::min(m.vocab->size(), bitmask_words * 32);
+  for (size_t i = 0; i < n; ++i) {
+    const auto id = static_cast<int32_t>(i);
+    const int c = m.Classify(id);
+    bool allowed;
+    if (c >= 0) {
+      allowed = c == 1;
+    } else {
+      allowed = m.stepper.Advance(m.current, m.vocab->TokenBytes(id), nullptr);
+      m.stepper.ResetScratch();
+    }
+    if (allowed) bitmask[i >> 5] |= uint32_t{1} << (i & 31);
+  }
+}
+
+std::bitset<256> GrammarMatcher::NextBytes() const {
+  std::bitset<256> out;
+  if (impl_->terminated) return out;
+  uint64_t words[4];
+  impl_->stepper.NextBytes(impl_->current, words);
+  for (int b = 0; b < 256; ++b) {
+    if (words[b >> 6] >> (b & 63) & 1) out.set(b);
+  }
+  return out;
+}
+
+const StackSet& GrammarMatcher::stacks() const { return impl_->current; }
+const CompiledGrammar& GrammarMatcher::grammar() const { return *impl_->grammar; }
+const Vocabulary* GrammarMatcher::vocabulary() const { return impl_->vocab.get(); }
+bool GrammarMatcher::limit_hit() const { return impl_->stepper.limit_hit(); }
+size_t GrammarMatcher::live_stack_nodes() const { return impl_->pool->live_nodes(); }
+
+std::string GrammarMatcher::DebugString() const {
+  const Impl& m = *impl_;
+  const CompiledGrammar& g = *m.grammar;
+  auto frame = [&](int32_t state, int32_t counter) {
+    const CompiledGrammar::RuleInfo& r = g.rule(g.rule_of(state));
+    std::string f = r.name;
+    f.append(":").append(std::to_string(state - r.first_state));
+    if (r.counted) f.append("#").append(std::to_string(counter));
+    return f;
+  };
+  std::vector<std::string> lines;
+  for (const Stack& s : m.current.stacks) {
+    std::string line = frame(s.state, s.counter);
+    for (NodeId id = s.parent; id != kNoNode;) {
+      const StackNode& n = m.stepper.node(id);
+      line = frame(n.state, n.counter) + " " + line;
+      id = n.parent;
+    }
+    lines.push_back(std::move(line));
+  }
+  std::sort(lines.begin(), lines.end());
+  std::string out;
+  for (const std::string& l : lines) out += l + "\n";
+  if (m.current.can_end) out += "can_end\n";
+  if (m.terminated) out += "terminated\n";
+  return out;
+}
+
+}  // namespace sieve

@@ -1,0 +1,616 @@
+// The PDA compiler: Grammar -> per-rule minimal DFAs -> one global state space (see pda.h).
+//
+// Stages, in order:
+//  1. Per rule (a work list; counted repetitions discovered while building append rules): Thompson
+//     NFA (fsm_builder), subset construction, minimisation. A counted repetition builds its body's
+//     DFA first and picks the byte-loop or call-loop shape from it.
+//  2. Productivity (least fixpoint: a rule is productive when an accepting state is reachable using
+//     bytes and calls to productive rules); calls to unproductive rules are removed and every DFA
+//     is trimmed and re-minimised. An unproductive root is an error.
+//  3. Nullability (least fixpoint over calls to nullable rules); counted call loops over a nullable
+//     body get min = 0.
+//  4. Left-recursion check on the "left call" graph (calls reachable from a rule's start without
+//     reading a byte): a cycle is kUnsupported, naming the rules on it.
+//  5. Layout of the rules reachable from the root: flat edge arrays, dense rows, flags, stats.
+#include "grammar/pda.h"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <unordered_map>
+#include <utility>
+
+#include "grammar/fsm_builder.h"
+
+namespace sieve {
+
+class PdaCompiler {
+ public:
+  PdaCompiler(const Grammar& g, const CompileOptions& opts) : g_(g), opts_(opts) {
+    nfa_opts_.max_unroll_copies = opts.max_unroll_copies;
+    nfa_opts_.max_unroll_weight = opts.max_unroll_weight;
+    nfa_opts_.max_nfa_states = opts.max_nfa_states;
+    nfa_opts_.max_depth = opts.max_expr_depth;
+  }
+
+  Result<std::shared_ptr<const CompiledGrammar>> Run();
+
+ private:
+  struct Work {
+    std::string name;
+    ExprId expr = kNoExpr;  // plain: the body; counted: the kRepeat
+    bool synthesized = false;
+    bool counted = false;
+    bool built = false;
+    RuleId body_rule = -1;  // call loops: the iterated rule
+    int32_t min = 0;
+    int32_t max = 0;
+    Fsm fsm;
+  };
+
+  Status BuildRule(RuleId r);
+  Result<Fsm> BuildExprDfa(ExprId expr, const std::string& rule_name);
+  Result<RuleId> CountedRule(ExprId repeat, const std::string& owner);
+  Status CheckLeftRecursion(const std::vector<char>& live, const std::vector<char>& nullable);
+  Status Layout(const std::vector<char>& live, CompiledGrammar* out);
+
+  const Grammar& g_;
+  const CompileOptions& opts_;
+  NfaBuildOptions nfa_opts_;
+  std::vector<Work> rules_;
+  std::unordered_map<ExprId, RuleId> counted_memo_;
+  GrammarStats stats_;
+};
+
+Result<std::shared_ptr<const CompiledGrammar>> CompileGrammar(const Grammar& g,
+                                                              const CompileOptions& opts) {
+  return PdaCompiler(g, opts).Run();
+}
+
+Result<RuleId> PdaCompiler::CountedRule(ExprId repeat, const std::string& owner) {
+  auto it = counted_memo_.find(repeat);
+  if (it != counted_memo_.end()) return it->second;
+  const Expr& e = g_.expr(repeat);
+  Work w;
+  w.name = owner + "#rep" + std::to_string(stats_.synthesized_rules);
+  w.expr = repeat;
+  w.synthesized = true;
+  w.counted = true;
+  w.min = e.min;
+  w.max = e.max;
+  const RuleId id = static_cast<RuleId>(rules_.size());
+  rules_.push_back(std::move(w));
+  ++stats_.synthesized_rules;
+  counted_memo_.emplace(repeat, id);
+  return id;
+}
+
+Result<Fsm> PdaCompiler::BuildExprDfa(ExprId expr, const std::string& rule_name) {
+  NfaBuilder builder(g_, nfa_opts_,
+                     [this, &rule_name](ExprId rep) { return CountedRule(rep, rule_name); });
+  SIEVE_ASSIGN_OR_RETURN(Nfa nfa, builder.Build(expr));
+  stats_.nfa_states += nfa.num_states();
+  auto dfa = Determinize(nfa, opts_.max_rule_states);
+  if (!dfa.ok()) {
+    Status s = dfa.status();
+    s.Prepend("rule '" + rule_name + "'");
+    return s;
+  }
+  stats_.dfa_states += dfa->num_states();
+  return Minimize(*dfa);
+}
+
+Status PdaCompiler::BuildRule(RuleId r) {
+  if (rules_[r].built) return Status::Ok();
+  if (static_cast<size_t>(r) < g_.num_rules() && g_.rule(r).lookahead != kNoExpr &&
+      !opts_.ignore_lookahead) {
+    Status s = Unsupported("rule '" + rules_[r].name +
+                           "' has a lookahead assertion, which the automaton cannot enforce (set "
+                           "CompileOptions::ignore_lookahead to treat it as a hint)");
+    if (g_.rule(r).source_offset >= 0) s.WithOffset(g_.rule(r).source_offset);
+    return s;
+  }
+  const std::string name = rules_[r].name;
+  if (!rules_[r].counted) {
+    SIEVE_ASSIGN_OR_RETURN(Fsm fsm, BuildExprDfa(rules_[r].expr, name));
+    rules_[r].fsm = std::move(fsm);
+    rules_[r].built = true;
+    return Status::Ok();
+  }
+  const Expr& rep = g_.expr(rules_[r].expr);
+  const ExprId child = g_.children(rep)[0];
+  SIEVE_ASSIGN_OR_RETURN(Fsm body, BuildExprDfa(child, name));
+  Work& w = rules_[r];  // BuildExprDfa may have appended rules
+  if (!body.HasCalls() && body.IsPrefixFree()) {
+    if (body.accepting(body.start())) {
+      // Prefix-free and nullable: the body matches only "", and so does the repetition.
+      Fsm eps;
+      eps.set_start(eps.AddState());
+      eps.set_accepting(0, true);
+      w.fsm = std::move(eps);
+      w.counted = false;
+    } else {
+      w.fsm = MakeByteLoop(body);
+    }
+    w.built = true;
+    return Status::Ok();
+  }
+  RuleId callee;
+  if (g_.expr(child).kind == ExprKind::kRuleRef) {
+    callee = g_.expr(child).rule;
+  } else {
+    Work b;
+    b.name = name + "#body";
+    b.expr = child;
+    b.synthesized = true;
+    b.built = true;
+    b.fsm = std::move(body);
+    callee = static_cast<RuleId>(rules_.size());
+    rules_.push_back(std::move(b));
+    ++stats_.synthesized_rules;
+  }
+  Work& loop = rules_[r];
+  Fsm fsm;
+  const int32_t head = fsm.AddState();
+  fsm.set_start(head);
+  fsm.set_accepting(head, true);
+  fsm.set_loop_head(head, true);
+  fsm.AddCallEdge(head, callee, head);
+  loop.fsm = std::move(fsm);
+  loop.body_rule = callee;
+  loop.built = true;
+  return Status::Ok();
+}
+
+Status PdaCompiler::CheckLeftRecursion(const std::vector<char>& live,
+                                       const std::vector<char>& nullable) {
+  const size_t n = rules_.size();
+  // Left-call graph.
+  std::vector<std::vector<RuleId>> left(n);
+  std::vector<char> seen;
+  std::vector<int32_t> work;
+  for (size_t r = 0; r < n; ++r) {
+    if (!live[r]) continue;
+    const Fsm& f = rules_[r].fsm;
+    seen.assign(f.num_states(), 0);
+    work.assign(1, f.start());
+    seen[f.start()] = 1;
+    while (!work.empty()) {
+      const int32_t s = work.back();
+      work.pop_back();
+      for (const Fsm::CallEdge& e : f.call_edges(s)) {
+        left[r].push_back(e.callee);
+        if (nullable[e.callee] && !seen[e.target]) {
+          seen[e.target] = 1;
+          work.push_back(e.target);
+        }
+      }
+    }
+  }
+  // Iterative DFS; colour 1 = on the current path.
+  std::vector<char> colour(n, 0);
+  std::vector<std::pair<RuleId, size_t>> path;
+  for (size_t root = 0; root < n; ++root) {
+    if (!live[root] || colour[root]) continue;
+    path.assign(1, {static_cast<RuleId>(root), 0});
+    colour[root] = 1;
+    while (!path.empty()) {
+      auto& [r, i] = path.back();
+      if (i == left[r].size()) {
+        colour[r] = 2;
+        path.pop_back();
+        continue;
+      }
+      const RuleId c = left[r][i++];
+      if (colour[c] == 1) {
+        std::string cycle;
+        bool on = false;
+        for (const auto& [p, unused] : path) {
+          if (p == c) on = true;
+          if (on) cycle += "'" + rules_[p].name + "' -> ";
+        }
+        cycle += "'" + rules_[c].name + "'";
+        Status s = Unsupported("left recursion: " + cycle +
+                               " (a rule reaches itself without reading a byte; run Simplify() "
+                               "to eliminate left recursion)");
+        const Rule* src = c < static_cast<RuleId>(g_.num_rules()) ? &g_.rule(c) : nullptr;
+        if (src != nullptr && src->source_offset >= 0) s.WithOffset(src->source_offset);
+        return s;
+      }
+      if (colour[c] == 0) {
+        colour[c] = 1;
+        path.push_back({c, 0});
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<const CompiledGrammar>> PdaCompiler::Run() {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (g_.num_exprs() > opts_.max_grammar_exprs) {
+    return LimitError("grammar has " + std::to_string(g_.num_exprs()) +
+                      " expressions, more than CompileOptions::max_grammar_exprs (" +
+                      std::to_string(opts_.max_grammar_exprs) + ")");
+  }
+  SIEVE_RETURN_IF_ERROR(g_.Validate());
+  if (g_.root() < 0 || static_cast<size_t>(g_.root()) >= g_.num_rules()) {
+    return InvalidArgument("grammar has no root rule");
+  }
+  stats_.grammar_rules = static_cast<int32_t>(g_.num_rules());
+  for (size_t r = 0; r < g_.num_rules(); ++r) {
+    Work w;
+    w.name = g_.rule(static_cast<RuleId>(r)).name;
+    w.expr = g_.rule(static_cast<RuleId>(r)).body;
+    if (w.expr == kNoExpr) {
+      Status s = InvalidArgument("rule '" + w.name + "' has no body");
+      if (g_.rule(static_cast<RuleId>(r)).source_offset >= 0) {
+        s.WithOffset(g_.rule(static_cast<RuleId>(r)).source_offset);
+      }
+      return s;
+    }
+    rules_.push_back(std::move(w));
+  }
+  // Only rules reachable from the root are built; rules_ grows while we go.
+  std::vector<char> queued(rules_.size(), 0);
+  std::deque<RuleId> queue{g_.root()};
+  queued[g_.root()] = 1;
+  while (!queue.empty()) {
+    const RuleId r = queue.front();
+    queue.pop_front();
+    SIEVE_RETURN_IF_ERROR(BuildRule(r));
+    queued.resize(rules_.size(), 0);
+    auto enqueue = [&](RuleId c) {
+      if (!queued[c]) {
+        queued[c] = 1;
+        queue.push_back(c);
+      }
+    };
+    const Fsm& f = rules_[r].fsm;
+    for (int32_t s = 0; s < f.num_states(); ++s) {
+      for (const Fsm::CallEdge& e : f.call_edges(s)) enqueue(e.callee);
+    }
+  }
+  const size_t n = rules_.size();
+  queued.resize(n, 0);
+
+  // 2. Productivity.
+  std::vector<char> productive(n, 0);
+  auto is_productive = [&](RuleId r) -> bool {
+    const Work& w = rules_[r];
+    if (w.counted && w.min > 0 && w.body_rule >= 0) return productive[w.body_rule];
+    const Fsm& f = w.fsm;
+    std::vector<char> seen(f.num_states(), 0);
+    std::vector<int32_t> st{f.start()};
+    seen[f.start()] = 1;
+    while (!st.empty()) {
+      const int32_t s = st.back();
+      st.pop_back();
+      if (f.accepting(s)) return true;
+      auto visit = [&](int32_t t) {
+        if (!seen[t]) {
+          seen[t] = 1;
+          st.push_back(t);
+        }
+      };
+      for (const Fsm::ByteEdge& e : f.byte_edges(s)) visit(e.target);
+      for (const Fsm::CallEdge& e : f.call_edges(s)) {
+        if (productive[e.callee]) visit(e.target);
+      }
+    }
+    return false;
+  };
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t r = 0; r < n; ++r) {
+      if (queued[r] && !productive[r] && is_productive(static_cast<RuleId>(r))) {
+        productive[r] = 1;
+        changed = true;
+      }
+    }
+  }
+  if (!productive[g_.root()]) {
+    Status s = InvalidArgument("the grammar matches no string: rule '" + rules_[g_.root()].name +
+                               "' can never complete (every path needs a rule that never ends)");
+    if (g_.rule(g_.root()).source_offset >= 0) s.WithOffset(g_.rule(g_.root()).source_offset);
+    return s;
+  }
+  for (size_t r = 0; r < n; ++r) {
+    if (!productive[r]) continue;
+    Fsm trimmed = Trim(rules_[r].fsm, [&](RuleId c) { return productive[c] != 0; });
+    if (!(trimmed == rules_[r].fsm)) rules_[r].fsm = Minimize(trimmed);
+  }
+  // Live = productive and reachable from the root through remaining calls.
+  std::vector<char> live(n, 0);
+  std::vector<RuleId> stack{g_.root()};
+  live[g_.root()] = 1;
+  while (!stack.empty()) {
+    const RuleId r = stack.back();
+    stack.pop_back();
+    const Fsm& f = rules_[r].fsm;
+    for (int32_t s = 0; s < f.num_states(); ++s) {
+      for (const Fsm::CallEdge& e : f.call_edges(s)) {
+        if (!live[e.callee]) {
+          live[e.callee] = 1;
+          stack.push_back(e.callee);
+        }
+      }
+    }
+  }
+
+  // 3. Nullability; a call loop over a nullable body needs no minimum.
+  std::vector<char> nullable(n, 0);
+  auto is_nullable = [&](RuleId r) -> bool {
+    const Work& w = rules_[r];
+    if (w.counted) return w.min == 0 || (w.body_rule >= 0 && nullable[w.body_rule]);
+    const Fsm& f = w.fsm;
+    std::vector<char> seen(f.num_states(), 0);
+    std::vector<int32_t> st{f.start()};
+    seen[f.start()] = 1;
+    while (!st.empty()) {
+      const int32_t s = st.back();
+      st.pop_back();
+      if (f.accepting(s)) return true;
+      for (const Fsm::CallEdge& e : f.call_edges(s)) {
+        if (nullable[e.callee] && !seen[e.target]) {
+          seen[e.target] = 1;
+          st.push_back(e.target);
+        }
+      }
+    }
+    return false;
+  };
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t r = 0; r < n; ++r) {
+      if (live[r] && !nullable[r] && is_nullable(static_cast<RuleId>(r))) {
+        nullable[r] = 1;
+        changed = true;
+      }
+    }
+  }
+  for (size_t r = 0; r < n; ++r) {
+    Work& w = rules_[r];
+    if (live[r] && w.counted && w.body_rule >= 0 && nullable[w.body_rule]) w.min = 0;
+  }
+
+  // 4. Left recursion.
+  SIEVE_RETURN_IF_ERROR(CheckLeftRecursion(live, nullable));
+
+  // 5. Layout.
+  std::shared_ptr<CompiledGrammar> out(new CompiledGrammar());
+  for (size_t r = 0; r < n; ++r) {
+    CompiledGrammar::RuleInfo info;
+    info.name = rules_[r].name;
+    info.synthesized = rules_[r].synthesized;
+    info.counted = rules_[r].counted;
+    info.nullable = nullable[r];
+    info.min = rules_[r].min;
+    info.max = rules_[r].max;
+    out->rules_.push_back(std::move(info));
+  }
+  SIEVE_RETURN_IF_ERROR(Layout(live, out.get()));
+  stats_.compile_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  stats_.memory_bytes = out->MemorySize();
+  out->stats_ = stats_;
+  return std::shared_ptr<const CompiledGrammar>(std::move(out));
+}
+
+Status PdaCompiler::Layout(const std::vector<char>& live, CompiledGrammar* out) {
+  const size_t n = rules_.size();
+  int64_t total = 0;
+  for (size_t r = 0; r < n; ++r) {
+    if (!live[r]) continue;
+    if (rules_[r].fsm.start() != 0) return InternalError("layout: a rule's start is not state 0");
+    CompiledGrammar::RuleInfo& info = out->rules_[r];
+    info.first_state = static_cast<int32_t>(total);
+    info.num_states = rules_[r].fsm.num_states();
+    info.start = info.first_state + rules_[r].fsm.start();
+    total += info.num_states;
+    ++stats_.live_rules;
+    if (rules_[r].counted) ++stats_.counted_rules;
+  }
+  if (total > opts_.max_states) {
+    return LimitError("the grammar needs " + std::to_string(total) +
+                      " automaton states, more than CompileOptions::max_states (" +
+                      std::to_string(opts_.max_states) + ")");
+  }
+  stats_.states = total;
+  out->flags_.assign(total, 0);
+  out->state_rule_.assign(total, -1);
+  out->byte_begin_.assign(total + 1, 0);
+  out->call_begin_.assign(total + 1, 0);
+  out->dense_row_.assign(total, -1);
+  const size_t max_rows = opts_.max_dense_row_bytes / (256 * sizeof(int32_t));
+  for (size_t r = 0; r < n; ++r) {
+    if (!live[r]) continue;
+    const Fsm& f = rules_[r].fsm;
+    const int32_t base = out->rules_[r].first_state;
+    for (int32_t s = 0; s < f.num_states(); ++s) {
+      const int32_t g = base + s;
+      auto bytes = f.byte_edges(s);
+      auto calls = f.call_edges(s);
+      uint8_t flags = 0;
+      if (f.accepting(s)) flags |= CompiledGrammar::kAccepting;
+      if (f.loop_head(s)) flags |= CompiledGrammar::kLoopHead;
+      if (!bytes.empty()) flags |= CompiledGrammar::kHasBytes;
+      if (!calls.empty()) flags |= CompiledGrammar::kHasCalls;
+      if (!bytes.empty() && calls.empty() && !f.accepting(s)) flags |= CompiledGrammar::kPlain;
+      out->flags_[g] = flags;
+      out->state_rule_[g] = static_cast<RuleId>(r);
+      for (const Fsm::ByteEdge& e : bytes) {
+        out->byte_edges_.push_back({e.lo, e.hi, base + e.target});
+      }
+      for (const Fsm::CallEdge& e : calls) {
+        out->call_edges_.push_back({e.callee, out->rules_[e.callee].start, base + e.target});
+      }
+      out->byte_begin_[g + 1] = static_cast<uint32_t>(out->byte_edges_.size());
+      out->call_begin_[g + 1] = static_cast<uint32_t>(out->call_edges_.size());
+      if (static_cast<int32_t>(bytes.size()) > opts_.dense_row_min_edges &&
+          out->dense_.size() / 256 < max_rows) {
+        const size_t row = out->dense_.size() / 256;
+        out->dense_row_[g] = static_cast<int32_t>(row);
+        out->dense_.resize(out->dense_.size() + 256, kNoState);
+        for (const Fsm::ByteEdge& e : bytes) {
+          for (int b = e.lo; b <= e.hi; ++b) out->dense_[row * 256 + b] = base + e.target;
+        }
+      }
+    }
+  }
+  out->root_rule_ = g_.root();
+  out->root_start_ = out->rules_[g_.root()].start;
+  out->max_closure_pushes_ = stats_.live_rules + 1;
+  // FIRST byte sets: least fixpoint over the states each rule reaches from its start without
+  // reading a byte (calls to nullable rules return at once). `from_state` collects the bytes
+  // readable from one state that way and tells whether the rule can end without reading a byte.
+  out->first_bytes_.assign(n * 4, 0);
+  std::vector<char> seen;
+  std::vector<int32_t> work;
+  auto from_state = [&](int32_t start, uint64_t acc[4]) -> bool {
+    const CompiledGrammar::RuleInfo& info = out->rules_[out->state_rule_[start]];
+    bool ends = false;
+    acc[0] = acc[1] = acc[2] = acc[3] = 0;
+    seen.assign(info.num_states, 0);
+    work.assign(1, start);
+    seen[start - info.first_state] = 1;
+    while (!work.empty()) {
+      const int32_t st = work.back();
+      work.pop_back();
+      ends |= out->accepting(st);
+      for (const CompiledGrammar::ByteEdge& e : out->byte_edges(st)) {
+        for (int b = e.lo; b <= e.hi; ++b) acc[b >> 6] |= uint64_t{1} << (b & 63);
+      }
+      for (const CompiledGrammar::CallEdge& e : out->call_edges(st)) {
+        for (int w = 0; w < 4; ++w) acc[w] |= out->first_bytes_[e.callee * 4 + w];
+        if (out->rules_[e.callee].nullable && !seen[e.return_state - info.first_state]) {
+          seen[e.return_state - info.first_state] = 1;
+          work.push_back(e.return_state);
+        }
+      }
+    }
+    return ends;
+  };
+  auto merge = [](uint64_t* dst, const uint64_t* src) {
+    bool changed = false;
+    for (int w = 0; w < 4; ++w) {
+      if ((dst[w] | src[w]) != dst[w]) {
+        dst[w] |= src[w];
+        changed = true;
+      }
+    }
+    return changed;
+  };
+  uint64_t acc[4];
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t r = 0; r < n; ++r) {
+      if (!live[r]) continue;
+      from_state(out->rules_[r].start, acc);
+      changed |= merge(&out->first_bytes_[r * 4], acc);
+    }
+  }
+  // FOLLOW byte sets: what a return state can read next, plus the caller's FOLLOW when the caller
+  // can end right there. Return states' own sets are fixed now, so compute them once.
+  struct Site {
+    RuleId caller;
+    RuleId callee;
+    uint64_t first[4];
+    bool ends;
+  };
+  std::vector<Site> sites;
+  for (int32_t st = 0; st < static_cast<int32_t>(total); ++st) {
+    for (const CompiledGrammar::CallEdge& e : out->call_edges(st)) {
+      Site site;
+      site.caller = out->state_rule_[st];
+      site.callee = e.callee;
+      site.ends = from_state(e.return_state, site.first);
+      sites.push_back(site);
+    }
+  }
+  out->follow_bytes_.assign(n * 4, 0);
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (const Site& site : sites) {
+      uint64_t* follow = &out->follow_bytes_[site.callee * 4];
+      changed |= merge(follow, site.first);
+      if (site.ends) changed |= merge(follow, &out->follow_bytes_[site.caller * 4]);
+    }
+  }
+  stats_.byte_edges = static_cast<int64_t>(out->byte_edges_.size());
+  stats_.call_edges = static_cast<int64_t>(out->call_edges_.size());
+  stats_.dense_rows = static_cast<int64_t>(out->dense_.size() / 256);
+  return Status::Ok();
+}
+
+// ---- CompiledGrammar ----------------------------------------------------------------------------
+
+RuleId CompiledGrammar::FindRule(std::string_view name) const {
+  for (size_t r = 0; r < rules_.size(); ++r) {
+    if (rules_[r].name == name) return static_cast<RuleId>(r);
+  }
+  return -1;
+}
+
+size_t CompiledGrammar::MemorySize() const {
+  size_t bytes =
+      flags_.capacity() + state_rule_.capacity() * sizeof(RuleId) +
+      byte_begin_.capacity() * sizeof(uint32_t) + byte_edges_.capacity() * sizeof(ByteEdge) +
+      call_begin_.capacity() * sizeof(uint32_t) + call_edges_.capacity() * sizeof(CallEdge) +
+      dense_row_.capacity() * sizeof(int32_t) + dense_.capacity() * sizeof(int32_t) +
+      rules_.capacity() * sizeof(RuleInfo) +
+      (first_bytes_.capacity() + follow_bytes_.capacity()) * sizeof(uint64_t);
+  for (const RuleInfo& r : rules_) bytes += r.name.capacity();
+  return bytes;
+}
+
+std::string CompiledGrammar::StatsString() const {
+  const GrammarStats& s = stats_;
+  return "rules " + std::to_string(s.grammar_rules) + " (+" + std::to_string(s.synthesized_rules) +
+         " synthesized, " + std::to_string(s.counted_rules) + " counted, " +
+         std::to_string(s.live_rules) + " live), states " + std::to_string(s.states) + " (dfa " +
+         std::to_string(s.dfa_states) + ", nfa " + std::to_string(s.nfa_states) + "), byte edges " +
+         std::to_string(s.byte_edges) + ", call edges " + std::to_string(s.call_edges) +
+         ", dense rows " + std::to_string(s.dense_rows) + ", " + std::to_string(s.memory_bytes) +
+         " bytes";
+}
+
+std::string CompiledGrammar::DebugString() const {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t r = 0; r < rules_.size(); ++r) {
+    const RuleInfo& info = rules_[r];
+    if (info.start == kNoState) continue;
+    out += "rule " + info.name;
+    if (info.counted) {
+      out += " counted{" + std::to_string(info.min) + "," +
+             (info.max == kUnbounded ? std::string() : std::to_string(info.max)) + "}";
+    }
+    if (info.nullable) out += " nullable";
+    out += "\n";
+    for (int32_t s = info.first_state; s < info.first_state + info.num_states; ++s) {
+      out += "  " + std::to_string(s);
+      if (accepting(s)) out += "*";
+      if (loop_head(s)) out += " loop";
+      out += ":";
+      for (const ByteEdge& e : byte_edges(s)) {
+        out += " [";
+        out += kHex[e.lo >> 4];
+        out += kHex[e.lo & 15];
+        if (e.hi != e.lo) {
+          out += "-";
+          out += kHex[e.hi >> 4];
+          out += kHex[e.hi & 15];
+        }
+        out += "]->" + std::to_string(e.target);
+      }
+      for (const CallEdge& e : call_edges(s)) {
+        out += " call " + rules_[e.callee].name + "->" + std::to_string(e.return_state);
+      }
+      out += "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace sieve

@@ -1,0 +1,966 @@
+// Grammar simplification (see simplify.h for what each pass does and guarantees).
+//
+// The passes work on a private tree form (Node: an expression owning its children) rather than on
+// the append-only arena, because they rewrite freely; the result is emitted into a fresh Grammar.
+// Tree recursion is safe because the input height is checked (iteratively) against max_expr_depth
+// first, and the passes add only a bounded amount: inlining only substitutes bodies at most
+// inline_max_depth deep, and the left-recursion rewrite adds two levels.
+//
+// Order: remove dead rules -> normalise -> rewrite left recursion -> inline -> normalise -> merge
+// equal rules -> remove dead rules. Rule graphs can have 100k rules, so graph algorithms (reach-
+// ability, Tarjan's strongly connected components, nullability) are iterative with worklists.
+#include "grammar/simplify.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "grammar/support/utf8.h"
+
+namespace sieve {
+namespace {
+
+struct Node {
+  ExprKind kind = ExprKind::kEmpty;
+  bool negated = false;
+  int32_t min = 0, max = 0;
+  RuleId rule = -1;
+  int32_t offset = -1;
+  std::string bytes;
+  std::vector<CodepointRange> ranges;  // normalised (negation applied)
+  std::vector<Node> kids;
+};
+
+Node MakeNode(ExprKind kind, std::vector<Node> kids, int32_t min = 0, int32_t max = 0) {
+  Node n;
+  n.kind = kind;
+  n.kids = std::move(kids);
+  n.min = min;
+  n.max = max;
+  return n;
+}
+
+bool IsComposite(ExprKind k) {
+  return k == ExprKind::kSequence || k == ExprKind::kChoice || k == ExprKind::kRepeat;
+}
+
+// ---- conversion between the arena and trees ----
+
+int ArenaHeight(const Grammar& g, ExprId root) {
+  int best = 0;
+  std::vector<std::pair<ExprId, int>> stack{{root, 1}};
+  while (!stack.empty()) {
+    auto [id, d] = stack.back();
+    stack.pop_back();
+    best = std::max(best, d);
+    const Expr& e = g.expr(id);
+    if (IsComposite(e.kind)) {
+      for (ExprId c : g.children(e)) stack.push_back({c, d + 1});
+    }
+  }
+  return best;
+}
+
+Node FromArena(const Grammar& g, ExprId id) {
+  const Expr& e = g.expr(id);
+  Node n;
+  n.kind = e.kind;
+  n.negated = e.negated;
+  n.min = e.min;
+  n.max = e.max;
+  n.rule = e.rule;
+  n.offset = e.source_offset;
+  if (e.kind == ExprKind::kBytes) n.bytes = std::string(g.bytes(e));
+  if (e.kind == ExprKind::kCharClass) n.ranges.assign(g.ranges(e).begin(), g.ranges(e).end());
+  if (IsComposite(e.kind)) {
+    n.kids.reserve(e.size);
+    for (ExprId c : g.children(e)) n.kids.push_back(FromArena(g, c));
+  }
+  return n;
+}
+
+ExprId ToArena(const Node& n, const std::vector<RuleId>& new_id, Grammar* out) {
+  switch (n.kind) {
+    case ExprKind::kEmpty:
+      return out->AddEmpty(n.offset);
+    case ExprKind::kBytes:
+      return out->AddBytes(n.bytes, n.offset);
+    case ExprKind::kCharClass:
+      // AddCharClass re-applies the negation, so a negated class passes its complement.
+      return out->AddCharClass(n.negated ? Grammar::NormalizeRanges(n.ranges, true) : n.ranges,
+                               n.negated, n.offset);
+    case ExprKind::kRuleRef:
+      return out->AddRuleRef(new_id[n.rule], n.offset);
+    case ExprKind::kRepeat:
+      return out->AddRepeat(ToArena(n.kids[0], new_id, out), n.min, n.max, n.offset);
+    case ExprKind::kSequence:
+    case ExprKind::kChoice: {
+      std::vector<ExprId> ids;
+      ids.reserve(n.kids.size());
+      for (const Node& k : n.kids) ids.push_back(ToArena(k, new_id, out));
+      return n.kind == ExprKind::kSequence ? out->AddSequence(ids, n.offset)
+                                           : out->AddChoice(ids, n.offset);
+    }
+  }
+  return kNoExpr;
+}
+
+// ---- tree utilities ----
+
+size_t CountNodes(const Node& n) {
+  size_t c = 1;
+  for (const Node& k : n.kids) c += CountNodes(k);
+  return c;
+}
+
+int Height(const Node& n) {
+  int h = 0;
+  for (const Node& k : n.kids) h = std::max(h, Height(k));
+  return h + 1;
+}
+
+// A canonical text form: equal keys <=> structurally equal trees (offsets and `negated` ignored).
+void AppendKey(const Node& n, std::string* key) {
+  key->push_back(static_cast<char>('A' + static_cast<int>(n.kind)));
+  switch (n.kind) {
+    case ExprKind::kEmpty:
+      break;
+    case ExprKind::kBytes:
+      *key += std::to_string(n.bytes.size()) + ":" + n.bytes;
+      break;
+    case ExprKind::kCharClass:
+      for (const CodepointRange& r : n.ranges) {
+        *key += std::to_string(r.lo) + "-" + std::to_string(r.hi) + ",";
+      }
+      break;
+    case ExprKind::kRuleRef:
+      *key += std::to_string(n.rule);
+      break;
+    case ExprKind::kRepeat:
+      *key += std::to_string(n.min) + "," + std::to_string(n.max);
+      [[fallthrough]];
+    case ExprKind::kSequence:
+    case ExprKind::kChoice:
+      key->push_back('(');
+      for (const Node& k : n.kids) AppendKey(k, key);
+      key->push_back(')');
+      break;
+  }
+}
+
+std::string Key(const Node& n) {
+  std::string k;
+  AppendKey(n, &k);
+  return k;
+}
+
+template <typename F>
+void ForEachRef(const Node& n, F&& f) {
+  if (n.kind == ExprKind::kRuleRef) f(n.rule);
+  for (const Node& k : n.kids) ForEachRef(k, f);
+}
+
+bool Nullable(const Node& n, const std::vector<bool>& nullable_rules) {
+  switch (n.kind) {
+    case ExprKind::kEmpty:
+      return true;
+    case ExprKind::kBytes:
+      return n.bytes.empty();
+    case ExprKind::kCharClass:
+      return false;
+    case ExprKind::kRuleRef:
+      return nullable_rules[n.rule];
+    case ExprKind::kRepeat:
+      return n.min == 0 || Nullable(n.kids[0], nullable_rules);
+    case ExprKind::kSequence:
+      for (const Node& k : n.kids) {
+        if (!Nullable(k, nullable_rules)) return false;
+      }
+      return true;
+    case ExprKind::kChoice:
+      for (const Node& k : n.kids) {
+        if (Nullable(k, nullable_rules)) return true;
+      }
+      return false;
+  }
+  return false;
+}
+
+// Rules that can be referenced at the very start of n (through nullable prefixes).
+void LeftCorner(const Node& n, const std::vector<bool>& nullable_rules, std::vector<RuleId>* out) {
+  switch (n.kind) {
+    case ExprKind::kRuleRef:
+      out->push_back(n.rule);
+      break;
+    case ExprKind::kSequence:
+      for (const Node& k : n.kids) {
+        LeftCorner(k, nullable_rules, out);
+        if (!Nullable(k, nullable_rules)) break;
+      }
+      break;
+    case ExprKind::kChoice:
+      for (const Node& k : n.kids) LeftCorner(k, nullable_rules, out);
+      break;
+    case ExprKind::kRepeat:
+      if (n.max != 0) LeftCorner(n.kids[0], nullable_rules, out);
+      break;
+    default:
+      break;
+  }
+}
+
+// Nullability of every rule by worklist: a rule is re-evaluated when a rule it uses becomes
+// nullable. `eval(r, nullable)` evaluates rule r's body; `uses[r]` lists the rules r references.
+template <typename Eval>
+std::vector<bool> NullableFixpoint(const std::vector<std::vector<RuleId>>& uses, Eval eval) {
+  const size_t n = uses.size();
+  std::vector<std::vector<RuleId>> users(n);
+  for (size_t r = 0; r < n; ++r) {
+    for (RuleId u : uses[r]) users[u].push_back(static_cast<RuleId>(r));
+  }
+  std::vector<bool> nullable(n, false);
+  std::vector<RuleId> work;
+  for (size_t r = n; r-- > 0;) work.push_back(static_cast<RuleId>(r));
+  while (!work.empty()) {
+    RuleId r = work.back();
+    work.pop_back();
+    if (nullable[r] || !eval(r, nullable)) continue;
+    nullable[r] = true;
+    for (RuleId u : users[r]) {
+      if (!nullable[u]) work.push_back(u);
+    }
+  }
+  return nullable;
+}
+
+// Tarjan's strongly connected components, iteratively. Components come out callees first (a
+// component is emitted after every component it can reach).
+std::vector<std::vector<int>> StronglyConnected(const std::vector<std::vector<int>>& adj) {
+  const int n = static_cast<int>(adj.size());
+  std::vector<int> index(n, -1), low(n, 0);
+  std::vector<bool> on_stack(n, false);
+  std::vector<int> stack;
+  std::vector<std::pair<int, size_t>> call;  // (node, next edge)
+  std::vector<std::vector<int>> out;
+  int counter = 0;
+  for (int s = 0; s < n; ++s) {
+    if (index[s] >= 0) continue;
+    call.push_back({s, 0});
+    while (!call.empty()) {
+      auto& [v, edge] = call.back();
+      if (edge == 0 && index[v] < 0) {
+        index[v] = low[v] = counter++;
+        stack.push_back(v);
+        on_stack[v] = true;
+      }
+      if (edge < adj[v].size()) {
+        int w = adj[v][edge++];
+        if (index[w] < 0) {
+          call.push_back({w, 0});
+        } else if (on_stack[w]) {
+          low[v] = std::min(low[v], index[w]);
+        }
+        continue;
+      }
+      const int done = v;
+      call.pop_back();
+      if (!call.empty()) low[call.back().first] = std::min(low[call.back().first], low[done]);
+      if (low[done] == index[done]) {
+        std::vector<int> comp;
+        int w;
+        do {
+          w = stack.back();
+          stack.pop_back();
+          on_stack[w] = false;
+          comp.push_back(w);
+        } while (w != done);
+        std::sort(comp.begin(), comp.end());
+        out.push_back(std::move(comp));
+      }
+    }
+  }
+  return out;
+}
+
+// ---- normalisation ----
+
+bool SingleCodepoint(const Node& n, char32_t* cp) {
+  if (n.kind == ExprKind::kCharClass) {
+    if (n.ranges.size() != 1 || n.ranges[0].lo != n.ranges[0].hi) return false;
+    *cp = n.ranges[0].lo;
+    return true;
+  }
+  if (n.kind == ExprKind::kBytes) {
+    int len = DecodeUtf8(reinterpret_cast<const uint8_t*>(n.bytes.data()), n.bytes.size(), cp);
+    return len > 0 && static_cast<size_t>(len) == n.bytes.size();
+  }
+  return false;
+}
+
+void Hoist(Node* n, size_t kid) {
+  Node tmp = std::move(n->kids[kid]);
+  *n = std::move(tmp);
+}
+
+void MakeEmpty(Node* n) {
+  int32_t off = n->offset;
+  *n = Node();
+  n->offset = off;
+}
+
+void Normalize(Node* n);
+void NormalizeRepeat(Node* n);
+
+void NormalizeSequence(Node* n) {
+  std::vector<Node> out;
+  auto push = [&out](Node&& k) {
+    if (k.kind == ExprKind::kEmpty) return;
+    if (k.kind == ExprKind::kBytes && !out.empty() && out.back().kind == ExprKind::kBytes) {
+      out.back().bytes += k.bytes;
+      return;
+    }
+    out.push_back(std::move(k));
+  };
+  for (Node& k : n->kids) {
+    if (k.kind == ExprKind::kSequence) {
+      for (Node& kk : k.kids) push(std::move(kk));
+    } else {
+      push(std::move(k));
+    }
+  }
+  n->kids = std::move(out);
+  if (n->kids.empty()) {
+    MakeEmpty(n);
+  } else if (n->kids.size() == 1) {
+    Hoist(n, 0);
+  }
+}
+
+void NormalizeChoice(Node* n) {
+  std::vector<Node> flat;
+  for (Node& k : n->kids) {
+    if (k.kind == ExprKind::kChoice) {
+      for (Node& kk : k.kids) flat.push_back(std::move(kk));
+    } else {
+      flat.push_back(std::move(k));
+    }
+  }
+  bool has_empty = false;
+  Node cls;
+  cls.kind = ExprKind::kCharClass;
+  size_t cls_pos = SIZE_MAX;
+  int class_like = 0;
+  std::vector<Node> out;
+  std::unordered_set<std::string> seen;
+  for (Node& k : flat) {
+    char32_t cp;
+    if (k.kind == ExprKind::kEmpty) {
+      has_empty = true;
+    } else if (k.kind == ExprKind::kCharClass || SingleCodepoint(k, &cp)) {
+      // Class-like alternatives merge into one class at the first one's position.
+      if (k.kind == ExprKind::kCharClass) {
+        cls.ranges.insert(cls.ranges.end(), k.ranges.begin(), k.ranges.end());
+      } else {
+        cls.ranges.push_back({cp, cp});
+      }
+      if (cls_pos == SIZE_MAX) {
+        cls_pos = out.size();
+        cls.offset = k.offset;
+        out.push_back(k);  // kept as written if it turns out to be the only class-like one
+      }
+      ++class_like;
+    } else if (seen.insert(Key(k)).second) {
+      out.push_back(std::move(k));
+    }
+  }
+  if (class_like > 1) {
+    cls.ranges = Grammar::NormalizeRanges(std::move(cls.ranges), false);
+    out[cls_pos] = std::move(cls);
+    Normalize(&out[cls_pos]);  // a single code point becomes a literal
+  }
+  if (out.empty()) {
+    MakeEmpty(n);
+    return;
+  }
+  n->kids = std::move(out);
+  if (n->kids.size() == 1) Hoist(n, 0);
+  if (has_empty) {  // "" | x  ->  x?
+    int32_t offset = n->offset;
+    *n = MakeNode(ExprKind::kRepeat, {std::move(*n)}, 0, 1);
+    n->offset = offset;
+    NormalizeRepeat(n);  // the item is already normalised: only the quantifiers may collapse
+  }
+}
+
+bool IsSimpleQuantifier(const Node& n) {
+  return (n.min == 0 || n.min == 1) && (n.max == 1 || n.max == kUnbounded) &&
+         !(n.min == 1 && n.max == 1);
+}
+
+void NormalizeRepeat(Node* n) {
+  Node& k = n->kids[0];
+  if (n->max == 0 || k.kind == ExprKind::kEmpty) {
+    MakeEmpty(n);
+    return;
+  }
+  if (n->min == 1 && n->max == 1) {
+    Hoist(n, 0);
+    return;
+  }
+  if (k.kind == ExprKind::kRepeat && IsSimpleQuantifier(*n) && IsSimpleQuantifier(k)) {
+    // (x{a,b}){c,d} with a, c in {0,1} and b, d in {1,inf}: counts {a*c .. b*d}.
+    int32_t min = n->min * k.min;
+    int32_t max = (n->max == kUnbounded || k.max == kUnbounded) ? kUnbounded : 1;
+    Hoist(n, 0);
+    n->min = min;
+    n->max = max;
+  }
+}
+
+void Normalize(Node* n) {
+  for (Node& k : n->kids) Normalize(&k);
+  char32_t cp;
+  switch (n->kind) {
+    case ExprKind::kCharClass:
+      if (SingleCodepoint(*n, &cp)) {
+        n->kind = ExprKind::kBytes;
+        n->ranges.clear();
+        n->negated = false;
+        AppendUtf8(&n->bytes, cp);
+      }
+      break;
+    case ExprKind::kBytes:
+      if (n->bytes.empty()) MakeEmpty(n);
+      break;
+    case ExprKind::kSequence:
+      NormalizeSequence(n);
+      break;
+    case ExprKind::kChoice:
+      NormalizeChoice(n);
+      break;
+    case ExprKind::kRepeat:
+      NormalizeRepeat(n);
+      break;
+    default:
+      break;
+  }
+}
+
+// ---- the simplifier ----
+
+using Alt = std::vector<Node>;  // one alternative: a sequence of items
+
+struct RuleData {
+  std::string name;
+  Node body;
+  bool has_lookahead = false;
+  Node lookahead;
+  int32_t offset = -1;
+};
+
+class Simplifier {
+ public:
+  Simplifier(const Grammar& g, const SimplifyOptions& opts) : g_(g), opts_(opts) {}
+
+  Result<Grammar> Run() {
+    SIEVE_RETURN_IF_ERROR(g_.Validate());
+    for (size_t r = 0; r < g_.num_rules(); ++r) {
+      const Rule& rule = g_.rule(static_cast<RuleId>(r));
+      int h = ArenaHeight(g_, rule.body);
+      if (rule.lookahead != kNoExpr) h = std::max(h, ArenaHeight(g_, rule.lookahead));
+      if (h > opts_.max_expr_depth) {
+        Status s = LimitError("rule '" + rule.name + "' nests expressions " + std::to_string(h) +
+                              " deep, over the limit of " + std::to_string(opts_.max_expr_depth));
+        if (rule.source_offset >= 0) s.WithOffset(rule.source_offset);
+        return s;
+      }
+    }
+    root_ = g_.root();
+    rules_.resize(g_.num_rules());
+    for (size_t r = 0; r < rules_.size(); ++r) {
+      const Rule& rule = g_.rule(static_cast<RuleId>(r));
+      rules_[r].name = rule.name;
+      rules_[r].offset = rule.source_offset;
+      rules_[r].body = FromArena(g_, rule.body);
+      if (rule.lookahead != kNoExpr) {
+        rules_[r].has_lookahead = true;
+        rules_[r].lookahead = FromArena(g_, rule.lookahead);
+      }
+    }
+    MarkAlive();
+    NormalizeAlive();
+    SIEVE_RETURN_IF_ERROR(RewriteLeftRecursion());
+    MarkAlive();  // rewriting can cut rules off (b in a ::= b "x", b ::= a "y" | "z")
+    if (opts_.inline_rules) Inline();
+    MarkAlive();  // inlined rules are unused now
+    NormalizeAlive();
+    if (opts_.dedupe_rules) Dedupe();
+    MarkAlive();
+    return Emit();
+  }
+
+ private:
+  template <typename F>
+  void ForEachRuleRef(RuleId r, F&& f) const {
+    ForEachRef(rules_[r].body, f);
+    if (rules_[r].has_lookahead) ForEachRef(rules_[r].lookahead, f);
+  }
+
+  void NormalizeAlive() {
+    for (size_t r = 0; r < rules_.size(); ++r) {
+      if (!alive_[r]) continue;
+      Normalize(&rules_[r].body);
+      if (rules_[r].has_lookahead) Normalize(&rules_[r].lookahead);
+    }
+  }
+
+  // alive_[r]: r is reachable from the root through bodies and lookaheads.
+  void MarkAlive() {
+    alive_.assign(g_.num_rules(), false);
+    std::vector<RuleId> work{root_};
+    alive_[root_] = true;
+    while (!work.empty()) {
+      RuleId r = work.back();
+      work.pop_back();
+      ForEachRuleRef(r, [&](RuleId u) {
+        if (!alive_[u]) {
+          alive_[u] = true;
+          work.push_back(u);
+        }
+      });
+    }
+  }
+
+  std::vector<bool> ComputeNullable() const {
+    std::vector<std::vector<RuleId>> uses(rules_.size());
+    for (size_t r = 0; r < rules_.size(); ++r) {
+      if (alive_[r]) ForEachRef(rules_[r].body, [&](RuleId u) { uses[r].push_back(u); });
+    }
+    return NullableFixpoint(uses, [this](RuleId r, const std::vector<bool>& nullable) {
+      return alive_[r] && Nullable(rules_[r].body, nullable);
+    });
+  }
+
+  std::vector<std::vector<int>> LeftCornerGraph(const std::vector<bool>& nullable) const {
+    std::vector<std::vector<int>> adj(rules_.size());
+    for (size_t r = 0; r < rules_.size(); ++r) {
+      if (!alive_[r]) continue;
+      LeftCorner(rules_[r].body, nullable, &adj[r]);
+      std::sort(adj[r].begin(), adj[r].end());
+      adj[r].erase(std::unique(adj[r].begin(), adj[r].end()), adj[r].end());
+    }
+    return adj;
+  }
+
+  static bool IsCyclic(const std::vector<int>& comp, const std::vector<std::vector<int>>& adj) {
+    if (comp.size() > 1) return true;
+    const std::vector<int>& e = adj[comp[0]];
+    return std::binary_search(e.begin(), e.end(), comp[0]);
+  }
+
+  // "a -> b -> a": a shortest cycle through comp[0] inside the component.
+  std::string DescribeCycle(const std::vector<int>& comp,
+                            const std::vector<std::vector<int>>& adj) const {
+    const int start = comp[0];
+    std::unordered_map<int, int> parent;
+    std::vector<int> queue{start};
+    int last = -1;
+    for (size_t qi = 0; qi < queue.size() && last < 0; ++qi) {
+      int v = queue[qi];
+      for (int w : adj[v]) {
+        if (!std::binary_search(comp.begin(), comp.end(), w)) continue;
+        if (w == start) {
+          last = v;
+          break;
+        }
+        if (parent.emplace(w, v).second) queue.push_back(w);
+      }
+    }
+    std::vector<int> path{start};
+    for (int v = last; v != start && v >= 0; v = parent[v]) path.push_back(v);
+    path.push_back(start);
+    std::reverse(path.begin() + 1, path.end() - 1);
+    std::string s;
+    for (size_t i = 0; i < path.size(); ++i) {
+      if (i > 0) s += " -> ";
+      s += rules_[path[i]].name;
+    }
+    return s;
+  }
+
+  Status RewriteLeftRecursion() {
+    std::vector<bool> nullable = ComputeNullable();
+    std::vector<std::vector<int>> adj = LeftCornerGraph(nullable);
+    for (const std::vector<int>& comp : StronglyConnected(adj)) {
+      if (!alive_[comp[0]] || !IsCyclic(comp, adj)) continue;
+      const std::string cycle = DescribeCycle(comp, adj);
+      if (!opts_.rewrite_left_recursion) {
+        return Unsupported("left recursion: " + cycle + " (rewriting is disabled)");
+      }
+      SIEVE_RETURN_IF_ERROR(RewriteComponent(comp, nullable, cycle));
+    }
+    // Safety net: the rewrite must have removed every cycle.
+    adj = LeftCornerGraph(nullable);
+    for (const std::vector<int>& comp : StronglyConnected(adj)) {
+      if (alive_[comp[0]] && IsCyclic(comp, adj)) {
+        return Unsupported("left recursion: " + DescribeCycle(comp, adj) +
+                           " (could not be rewritten)");
+      }
+    }
+    return Status::Ok();
+  }
+
+  static std::vector<Alt> Alternatives(Node body) {
+    std::vector<Alt> alts;
+    auto add = [&alts](Node&& n) {
+      Alt a;
+      if (n.kind == ExprKind::kSequence) {
+        a = std::move(n.kids);
+      } else if (n.kind != ExprKind::kEmpty) {
+        a.push_back(std::move(n));
+      }
+      alts.push_back(std::move(a));
+    };
+    if (body.kind == ExprKind::kChoice) {
+      for (Node& k : body.kids) add(std::move(k));
+    } else {
+      add(std::move(body));
+    }
+    return alts;
+  }
+
+  static Node AltsToNode(std::vector<Alt> alts) {
+    Node choice = MakeNode(ExprKind::kChoice, {});
+    for (Alt& a : alts) choice.kids.push_back(MakeNode(ExprKind::kSequence, std::move(a)));
+    Normalize(&choice);
+    return choice;
+  }
+
+  static std::string AltKey(const Alt& alt) {
+    std::string key;
+    for (const Node& n : alt) AppendKey(n, &key);
+    return key;
+  }
+
+  // `head` followed by the items of `alt` after its first.
+  static Alt Join(Alt head, const Alt& alt) {
+    head.insert(head.end(), alt.begin() + 1, alt.end());
+    return head;
+  }
+
+  static size_t AltsSize(const std::vector<Alt>& alts) {
+    size_t n = 0;
+    for (const Alt& a : alts) {
+      for (const Node& k : a) n += CountNodes(k);
+    }
+    return n;
+  }
+
+  // Paull's algorithm over one left-recursive component, members in rule-id order.
+  Status RewriteComponent(const std::vector<int>& comp, const std::vector<bool>& nullable,
+                          const std::string& cycle) {
+    std::unordered_map<RuleId, size_t> pos;
+    for (size_t i = 0; i < comp.size(); ++i) pos[comp[i]] = i;
+    auto member = [&pos](RuleId r) { return pos.count(r) > 0; };
+    auto has_member = [&](const Node& n) {
+      std::vector<RuleId> lc;
+      LeftCorner(n, nullable, &lc);
+      return std::any_of(lc.begin(), lc.end(), member);
+    };
+    auto unsupported = [&cycle](const std::string& why) {
+      return Unsupported("left recursion: " + cycle + " (" + why + ")");
+    };
+    for (size_t i = 0; i < comp.size(); ++i) {
+      const RuleId a = comp[i];
+      std::vector<Alt> alts = Alternatives(std::move(rules_[a].body));
+      // Expose the heads: flatten sequences, distribute choices and quantifiers that hide members,
+      // substitute earlier members. An alternative produced before is dropped (a choice is a set;
+      // a repeat comes from a cycle of empty derivations, which adds nothing), so this terminates
+      // unless alternatives keep growing, which the node budget stops.
+      std::unordered_set<std::string> seen;
+      for (const Alt& alt : alts) seen.insert(AltKey(alt));
+      for (bool changed = true; changed;) {
+        changed = false;
+        std::vector<Alt> next;
+        auto emit = [&](Alt&& x) {
+          if (seen.insert(AltKey(x)).second) next.push_back(std::move(x));
+        };
+        for (Alt& alt : alts) {
+          const Node* h = alt.empty() ? nullptr : &alt[0];
+          if (h != nullptr && h->kind == ExprKind::kSequence) {
+            emit(Join(h->kids, alt));
+          } else if (h != nullptr && h->kind == ExprKind::kChoice && has_member(*h)) {
+            for (const Node& k : h->kids) emit(Join({k}, alt));
+          } else if (h != nullptr && h->kind == ExprKind::kRepeat && h->min == 0 && h->max == 1 &&
+                     has_member(*h)) {
+            // (x)? rest  ->  x rest | rest   (undoes the "" | x -> x? normalisation)
+            emit(Join({h->kids[0]}, alt));
+            emit(Join({}, alt));
+          } else if (h != nullptr && h->kind == ExprKind::kRepeat && h->min <= 1 &&
+                     h->max == kUnbounded && has_member(*h)) {
+            // x* rest  ->  rest | x x* rest;   x+ rest  ->  x x* rest
+            Node star = *h;
+            star.min = 0;
+            if (h->min == 0) emit(Join({}, alt));
+            emit(Join({h->kids[0], std::move(star)}, alt));
+          } else if (h != nullptr && h->kind == ExprKind::kRuleRef && member(h->rule) &&
+                     pos[h->rule] < i) {
+            for (Alt& sub : Alternatives(rules_[h->rule].body)) emit(Join(std::move(sub), alt));
+          } else {
+            next.push_back(std::move(alt));
+            continue;
+          }
+          changed = true;
+        }
+        alts = std::move(next);
+        if (AltsSize(alts) > opts_.max_left_recursion_nodes) {
+          return LimitError("left recursion: " + cycle + " (rewriting rule '" + rules_[a].name +
+                            "' needs more than " + std::to_string(opts_.max_left_recursion_nodes) +
+                            " nodes)");
+        }
+      }
+      // Only a plain reference at the head may lead back into the component.
+      for (const Alt& alt : alts) {
+        for (size_t k = 0; k < alt.size(); ++k) {
+          bool head_ref = k == 0 && alt[0].kind == ExprKind::kRuleRef;
+          if (!head_ref && has_member(alt[k])) {
+            const std::string where = "rule '" + rules_[a].name + "'";
+            return unsupported(
+                k == 0 ? "the recursion is inside a group or quantifier at the start "
+                         "of " +
+                             where
+                       : "the recursion is hidden behind a nullable prefix in " + where);
+          }
+          if (!Nullable(alt[k], nullable)) break;
+        }
+      }
+      std::vector<Alt> betas, alphas;
+      for (Alt& alt : alts) {
+        if (!alt.empty() && alt[0].kind == ExprKind::kRuleRef && alt[0].rule == a) {
+          if (alt.size() > 1) alphas.push_back(Join({}, alt));
+        } else {
+          betas.push_back(std::move(alt));
+        }
+      }
+      if (betas.empty()) {
+        return unsupported("every alternative of rule '" + rules_[a].name +
+                           "' starts with the recursion, so it matches nothing");
+      }
+      Node body = AltsToNode(std::move(betas));
+      if (!alphas.empty()) {  // A ::= b (a)*
+        Node tail = MakeNode(ExprKind::kRepeat, {AltsToNode(std::move(alphas))}, 0, kUnbounded);
+        body = MakeNode(ExprKind::kSequence, {std::move(body), std::move(tail)});
+      }
+      Normalize(&body);
+      rules_[a].body = std::move(body);
+    }
+    return Status::Ok();
+  }
+
+  void Inline() {
+    const size_t n = rules_.size();
+    std::vector<int> refcount(n, 0);
+    std::vector<std::vector<int>> adj(n);
+    for (size_t r = 0; r < n; ++r) {
+      if (!alive_[r]) continue;
+      ForEachRuleRef(static_cast<RuleId>(r), [&](RuleId u) {
+        ++refcount[u];
+        adj[r].push_back(u);
+      });
+      std::sort(adj[r].begin(), adj[r].end());
+      adj[r].erase(std::unique(adj[r].begin(), adj[r].end()), adj[r].end());
+    }
+    std::vector<bool> inlinable(n, false);
+    for (const std::vector<int>& comp : StronglyConnected(adj)) {
+      // Callees come first, so their bodies are final when the callers in this component inline.
+      for (int r : comp) {
+        if (!alive_[r]) continue;
+        InlineInto(&rules_[r].body, inlinable);
+        Normalize(&rules_[r].body);  // so that its size below is the final one
+        if (rules_[r].has_lookahead) InlineInto(&rules_[r].lookahead, inlinable);
+      }
+      if (comp.size() > 1 ||
+          std::binary_search(adj[comp[0]].begin(), adj[comp[0]].end(), comp[0])) {
+        continue;  // recursive
+      }
+      const int r = comp[0];
+      if (!alive_[r] || r == root_ || rules_[r].has_lookahead) continue;
+      const Node& body = rules_[r].body;
+      if (Height(body) > opts_.inline_max_depth) continue;
+      inlinable[r] = refcount[r] == 1 ||
+                     CountNodes(body) <= static_cast<size_t>(std::max(opts_.inline_max_nodes, 0));
+    }
+  }
+
+  void InlineInto(Node* n, const std::vector<bool>& inlinable) {
+    if (n->kind == ExprKind::kRuleRef && inlinable[n->rule]) {
+      *n = rules_[n->rule].body;  // a copy; the callee's body is already final
+      return;
+    }
+    for (Node& k : n->kids) InlineInto(&k, inlinable);
+  }
+
+  static void Remap(Node* n, const std::vector<RuleId>& rep) {
+    if (n->kind == ExprKind::kRuleRef) n->rule = rep[n->rule];
+    for (Node& k : n->kids) Remap(&k, rep);
+  }
+
+  // Hash-consing: rules with equal bodies and lookaheads are merged (the root, else the lowest id,
+  // represents them). Merging can make callers equal, so repeat until nothing merges.
+  void Dedupe() {
+    const size_t n = rules_.size();
+    for (size_t round = 0; round < n; ++round) {
+      std::vector<RuleId> rep(n);
+      for (size_t r = 0; r < n; ++r) rep[r] = static_cast<RuleId>(r);
+      std::unordered_map<std::string, RuleId> by_key;
+      bool merged = false;
+      std::vector<RuleId> order{root_};
+      for (size_t r = 0; r < n; ++r) {
+        if (alive_[r] && static_cast<RuleId>(r) != root_) order.push_back(static_cast<RuleId>(r));
+      }
+      for (RuleId r : order) {
+        std::string key = Key(rules_[r].body);
+        if (rules_[r].has_lookahead) {
+          key.push_back('|');
+          AppendKey(rules_[r].lookahead, &key);
+        }
+        auto [it, inserted] = by_key.emplace(std::move(key), r);
+        if (!inserted) {
+          rep[r] = it->second;
+          merged = true;
+        }
+      }
+      if (!merged) return;
+      for (size_t r = 0; r < n; ++r) {
+        if (!alive_[r]) continue;
+        if (rep[r] != static_cast<RuleId>(r)) {
+          alive_[r] = false;
+          continue;
+        }
+        Remap(&rules_[r].body, rep);
+        if (rules_[r].has_lookahead) Remap(&rules_[r].lookahead, rep);
+      }
+    }
+  }
+
+  Result<Grammar> Emit() const {
+    Grammar out;
+    std::vector<RuleId> new_id(rules_.size(), -1);
+    for (size_t r = 0; r < rules_.size(); ++r) {
+      if (alive_[r]) new_id[r] = out.AddRule(rules_[r].name, rules_[r].offset);
+    }
+    for (size_t r = 0; r < rules_.size(); ++r) {
+      if (!alive_[r]) continue;
+      out.SetRuleBody(new_id[r], ToArena(rules_[r].body, new_id, &out));
+      if (rules_[r].has_lookahead) {
+        out.SetRuleLookahead(new_id[r], ToArena(rules_[r].lookahead, new_id, &out));
+      }
+    }
+    out.set_root(new_id[root_]);
+    Status valid = out.Validate();
+    if (!valid.ok())
+      return InternalError("Simplify produced an invalid grammar: " + valid.message());
+    return out;
+  }
+
+  const Grammar& g_;
+  const SimplifyOptions& opts_;
+  RuleId root_ = -1;
+  std::vector<RuleData> rules_;
+  std::vector<bool> alive_;
+};
+
+}  // namespace
+
+Result<Grammar> Simplify(const Grammar& g, const SimplifyOptions& opts) {
+  return Simplifier(g, opts).Run();
+}
+
+namespace {
+
+// Fills (*table)[e] for every expression in the tree under `top`, given the rules' nullability.
+// Post-order with an explicit stack.
+void EvalNullable(const Grammar& g, ExprId top, const std::vector<bool>& nullable_rules,
+                  std::vector<bool>* table) {
+  std::vector<std::pair<ExprId, bool>> stack{{top, false}};
+  while (!stack.empty()) {
+    auto [id, expanded] = stack.back();
+    const Expr& x = g.expr(id);
+    if (!expanded && IsComposite(x.kind)) {
+      stack.back().second = true;
+      for (ExprId c : g.children(x)) stack.push_back({c, false});
+      continue;
+    }
+    stack.pop_back();
+    bool v = x.kind == ExprKind::kEmpty || (x.kind == ExprKind::kBytes && x.size == 0) ||
+             (x.kind == ExprKind::kRuleRef && nullable_rules[x.rule]) ||
+             (x.kind == ExprKind::kRepeat && (x.min == 0 || (*table)[g.children(x)[0]]));
+    if (x.kind == ExprKind::kSequence || x.kind == ExprKind::kChoice) {
+      std::span<const ExprId> kids = g.children(x);
+      auto is_nullable = [table](ExprId c) { return static_cast<bool>((*table)[c]); };
+      v = x.kind == ExprKind::kSequence ? std::all_of(kids.begin(), kids.end(), is_nullable)
+                                        : std::any_of(kids.begin(), kids.end(), is_nullable);
+    }
+    (*table)[id] = v;
+  }
+}
+
+}  // namespace
+
+std::vector<bool> NullableRules(const Grammar& g) {
+  std::vector<std::vector<RuleId>> uses(g.num_rules());
+  for (size_t r = 0; r < g.num_rules(); ++r) {
+    std::vector<ExprId> stack{g.rule(static_cast<RuleId>(r)).body};
+    while (!stack.empty()) {
+      const Expr& e = g.expr(stack.back());
+      stack.pop_back();
+      if (e.kind == ExprKind::kRuleRef) uses[r].push_back(e.rule);
+      if (IsComposite(e.kind)) {
+        for (ExprId c : g.children(e)) stack.push_back(c);
+      }
+    }
+  }
+  std::vector<bool> scratch(g.num_exprs(), false);
+  return NullableFixpoint(uses, [&](RuleId r, const std::vector<bool>& nullable) {
+    EvalNullable(g, g.rule(r).body, nullable, &scratch);
+    return static_cast<bool>(scratch[g.rule(r).body]);
+  });
+}
+
+std::vector<bool> NullableExprs(const Grammar& g, const std::vector<bool>& nullable_rules) {
+  std::vector<bool> table(g.num_exprs(), false);
+  for (size_t r = 0; r < g.num_rules(); ++r) {
+    const Rule& rule = g.rule(static_cast<RuleId>(r));
+    EvalNullable(g, rule.body, nullable_rules, &table);
+    if (rule.lookahead != kNoExpr) EvalNullable(g, rule.lookahead, nullable_rules, &table);
+  }
+  return table;
+}
+
+std::vector<RuleId> LeftCornerRules(const Grammar& g, RuleId from,
+                                    const std::vector<bool>& nullable_exprs) {
+  std::vector<RuleId> out;
+  std::vector<ExprId> stack{g.rule(from).body};
+  while (!stack.empty()) {
+    const Expr& e = g.expr(stack.back());
+    stack.pop_back();
+    if (e.kind == ExprKind::kRuleRef) out.push_back(e.rule);
+    if (e.kind == ExprKind::kChoice || (e.kind == ExprKind::kRepeat && e.max != 0)) {
+      for (ExprId c : g.children(e)) stack.push_back(c);
+    }
+    if (e.kind == ExprKind::kSequence) {
+      for (ExprId c : g.children(e)) {
+        stack.push_back(c);
+        if (!nullable_exprs[c]) break;
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+}  // namespace sieve

@@ -1,0 +1,259 @@
+// The PDA compiler: layout, counted repetition, analyses (productivity, nullability, left
+// recursion) and limits.
+#include "grammar/pda.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "grammar/ebnf_parser.h"
+#include "grammar/simplify.h"
+
+namespace sieve {
+namespace {
+
+constexpr char kJson[] = R"(
+root   ::= value
+value  ::= object | array | string | number | "true" | "false" | "null"
+object ::= "{" ws ( member ( "," ws member )* )? "}"
+member ::= string ws ":" ws value ws
+array  ::= "[" ws ( value ws ( "," ws value ws )* )? "]"
+string ::= "\"" ( [^"\\\x00-\x1f] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} ) )* "\""
+number ::= "-"? ( "0" | [1-9] [0-9]* ) ( "." [0-9]+ )? ( [eE] [-+]? [0-9]+ )?
+ws     ::= [ \t\n\r]*
+)";
+
+Result<std::shared_ptr<const CompiledGrammar>> CompileText(const std::string& text,
+                                                           bool simplify = true,
+                                                           const CompileOptions& opts = {}) {
+  auto g = ParseEbnf(text);
+  if (!g.ok()) return g.status();
+  if (!simplify) return CompileGrammar(*g, opts);
+  auto s = Simplify(*g);
+  if (!s.ok()) return s.status();
+  return CompileGrammar(*s, opts);
+}
+
+std::shared_ptr<const CompiledGrammar> MustCompile(const std::string& text, bool simplify = true) {
+  auto c = CompileText(text, simplify);
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  return c.ok() ? *c : nullptr;
+}
+
+TEST(Pda, EveryStateHasSortedDisjointByteEdgesWithinItsRule) {
+  auto c = MustCompile(kJson);
+  ASSERT_NE(c, nullptr);
+  for (int32_t s = 0; s < c->num_states(); ++s) {
+    auto edges = c->byte_edges(s);
+    for (size_t i = 0; i < edges.size(); ++i) {
+      ASSERT_LE(edges[i].lo, edges[i].hi);
+      if (i > 0) {
+        ASSERT_LT(edges[i - 1].hi, edges[i].lo) << "state " << s;
+      }
+      ASSERT_EQ(c->rule_of(edges[i].target), c->rule_of(s)) << "byte edges stay in the rule";
+    }
+    for (const auto& e : c->call_edges(s)) {
+      ASSERT_EQ(c->rule_of(e.return_state), c->rule_of(s));
+      ASSERT_EQ(c->rule_of(e.callee_start), e.callee);
+      ASSERT_EQ(c->rule(e.callee).start, e.callee_start);
+    }
+    // Step agrees with the edge list for every byte (dense rows included).
+    for (int b = 0; b < 256; ++b) {
+      int32_t expect = kNoState;
+      for (const auto& e : edges) {
+        if (b >= e.lo && b <= e.hi) expect = e.target;
+      }
+      ASSERT_EQ(c->Step(s, static_cast<uint8_t>(b)), expect) << "state " << s << " byte " << b;
+    }
+  }
+  EXPECT_GT(c->stats().dense_rows, 0);
+}
+
+TEST(Pda, JsonGrammarCompilesToAFewHundredStatesAtMost) {
+  auto c = MustCompile(kJson);
+  ASSERT_NE(c, nullptr);
+  const GrammarStats& s = c->stats();
+  EXPECT_GT(s.states, 10);
+  EXPECT_LT(s.states, 200);
+  EXPECT_LE(s.states, s.dfa_states);
+  EXPECT_LE(s.dfa_states, s.nfa_states);
+  EXPECT_EQ(s.states, c->num_states());
+  std::printf("json: %s, %.3f ms\n", c->StatsString().c_str(), s.compile_ms);
+  auto raw = MustCompile(kJson, /*simplify=*/false);
+  ASSERT_NE(raw, nullptr);
+  std::printf("json (not simplified): %s, %.3f ms\n", raw->StatsString().c_str(),
+              raw->stats().compile_ms);
+}
+
+TEST(Pda, LargeBoundedRepetitionCompilesToACountedByteLoop) {
+  auto c = MustCompile(R"(root ::= "\"" [^"]{0,8000} "\"")");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->stats().counted_rules, 1);
+  EXPECT_LE(c->num_states(), 16) << c->DebugString();
+  std::printf("[^\"]{0,8000}: %s, %.3f ms\n", c->StatsString().c_str(), c->stats().compile_ms);
+  int loop_heads = 0;
+  for (int32_t s = 0; s < c->num_states(); ++s) {
+    if (!c->loop_head(s)) continue;
+    ++loop_heads;
+    const auto& r = c->rule(c->rule_of(s));
+    EXPECT_TRUE(r.counted);
+    EXPECT_EQ(r.min, 0);
+    EXPECT_EQ(r.max, 8000);
+    EXPECT_EQ(r.start, s);
+    EXPECT_TRUE(c->call_edges(s).empty()) << "a class body is a byte loop, not a call";
+  }
+  EXPECT_EQ(loop_heads, 1);
+  // The bound only changes the counter limit, never the automaton.
+  auto small = MustCompile(R"(root ::= "\"" [^"]{0,80} "\"")");
+  auto huge = MustCompile(R"(root ::= "\"" [^"]{0,800000} "\"")");
+  ASSERT_NE(small, nullptr);
+  ASSERT_NE(huge, nullptr);
+  EXPECT_EQ(small->num_states(), c->num_states());
+  EXPECT_EQ(huge->num_states(), c->num_states());
+}
+
+TEST(Pda, CountedLoopGuardsFollowTheBounds) {
+  auto c = MustCompile(R"(root ::= [a-z]{40,50})");
+  ASSERT_NE(c, nullptr);
+  int32_t head = kNoState;
+  for (int32_t s = 0; s < c->num_states(); ++s) {
+    if (c->loop_head(s)) head = s;
+  }
+  ASSERT_NE(head, kNoState);
+  int32_t next = -1;
+  EXPECT_TRUE(c->CanBeginIteration(head, 0, &next));
+  EXPECT_EQ(next, 1);
+  EXPECT_TRUE(c->CanBeginIteration(head, 49, &next));
+  EXPECT_FALSE(c->CanBeginIteration(head, 50, &next));
+  EXPECT_FALSE(c->CanAccept(head, 39));
+  EXPECT_TRUE(c->CanAccept(head, 40));
+  EXPECT_TRUE(c->CanReadBytes(head, 49));
+  EXPECT_FALSE(c->CanReadBytes(head, 50));
+}
+
+TEST(Pda, UnboundedCounterSaturatesAtTheMinimum) {
+  auto c = MustCompile(R"(root ::= "a"{1000,})");
+  ASSERT_NE(c, nullptr);
+  int32_t head = kNoState;
+  for (int32_t s = 0; s < c->num_states(); ++s) {
+    if (c->loop_head(s)) head = s;
+  }
+  ASSERT_NE(head, kNoState);
+  int32_t next = -1;
+  ASSERT_TRUE(c->CanBeginIteration(head, 999, &next));
+  EXPECT_EQ(next, 1000);
+  ASSERT_TRUE(c->CanBeginIteration(head, 1000, &next));
+  EXPECT_EQ(next, 1000);
+}
+
+TEST(Pda, SmallBoundedRepetitionIsUnrolled) {
+  auto c = MustCompile(R"(root ::= [0-9]{1,20})");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->stats().counted_rules, 0);
+  EXPECT_EQ(c->num_states(), 21);
+}
+
+TEST(Pda, RepetitionOfARuleBecomesACallLoop) {
+  auto c = MustCompile(R"(root ::= "[" (item ","){0,500} "]"
+item ::= "x" | "yy" item)",
+                       /*simplify=*/false);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->stats().counted_rules, 1);
+  int32_t head = kNoState;
+  for (int32_t s = 0; s < c->num_states(); ++s) {
+    if (c->loop_head(s)) head = s;
+  }
+  ASSERT_NE(head, kNoState);
+  ASSERT_EQ(c->call_edges(head).size(), 1u);
+  EXPECT_EQ(c->call_edges(head)[0].return_state, head);
+  EXPECT_TRUE(c->rule(c->call_edges(head)[0].callee).synthesized);
+}
+
+TEST(Pda, NullableBodyOfACallLoopDropsTheMinimum) {
+  auto c = MustCompile(R"(root ::= (a b){3,100} "!"
+a ::= "a"?
+b ::= "b"?)",
+                       /*simplify=*/false);
+  ASSERT_NE(c, nullptr);
+  bool found = false;
+  for (size_t r = 0; r < c->num_rules(); ++r) {
+    if (!c->rule(static_cast<RuleId>(r)).counted) continue;
+    found = true;
+    EXPECT_EQ(c->rule(static_cast<RuleId>(r)).min, 0);
+    EXPECT_EQ(c->rule(static_cast<RuleId>(r)).max, 100);
+    EXPECT_TRUE(c->rule(static_cast<RuleId>(r)).nullable);
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(Pda, LeftRecursionIsReportedWithTheCycle) {
+  auto c = CompileText(R"(root ::= a
+a ::= b "x" | "y"
+b ::= "z"? a)",
+                       /*simplify=*/false);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(c.status().message().find("left recursion"), std::string::npos) << c.status().message();
+  EXPECT_NE(c.status().message().find("'a'"), std::string::npos);
+  EXPECT_NE(c.status().message().find("'b'"), std::string::npos);
+  // Simplify rewrites direct left recursion, after which it compiles.
+  EXPECT_TRUE(CompileText(R"(root ::= root "x" | "y")").ok());
+  EXPECT_FALSE(CompileText(R"(root ::= root "x" | "y")", false).ok());
+}
+
+TEST(Pda, RulesThatNeverEndAreTrimmedAway) {
+  auto c = MustCompile(R"(root ::= "a" | b
+b ::= "x" b)",
+                       /*simplify=*/false);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->rule(c->FindRule("b")).start, kNoState);
+  EXPECT_EQ(c->stats().live_rules, 1);
+  for (int32_t s = 0; s < c->num_states(); ++s) EXPECT_TRUE(c->call_edges(s).empty());
+}
+
+TEST(Pda, AGrammarMatchingNothingIsAnError) {
+  auto c = CompileText(R"(root ::= "x" root)", false);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(c.status().message().find("matches no string"), std::string::npos);
+}
+
+TEST(Pda, LookaheadIsUnsupportedUnlessIgnoredAsAHint) {
+  const std::string text = R"(root ::= str ","
+str ::= "\"" [a-z]* "\"" (= ","))";
+  auto strict = CompileText(text, false);
+  ASSERT_FALSE(strict.ok());
+  EXPECT_EQ(strict.status().code(), StatusCode::kUnsupported);
+  CompileOptions opts;
+  opts.ignore_lookahead = true;
+  EXPECT_TRUE(CompileText(text, false, opts).ok());
+}
+
+TEST(Pda, StateLimitsAreReportedAsLimitErrors) {
+  CompileOptions opts;
+  opts.max_states = 5;
+  auto c = CompileText(kJson, true, opts);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kLimit);
+  EXPECT_NE(c.status().message().find("max_states"), std::string::npos);
+  CompileOptions rule_opts;
+  rule_opts.max_rule_states = 100;
+  auto blowup = CompileText(R"(root ::= [ab]* "a" [ab]{12})", true, rule_opts);
+  ASSERT_FALSE(blowup.ok());
+  EXPECT_EQ(blowup.status().code(), StatusCode::kLimit);
+  CompileOptions expr_opts;
+  expr_opts.max_grammar_exprs = 3;
+  EXPECT_EQ(CompileText(kJson, true, expr_opts).status().code(), StatusCode::kLimit);
+}
+
+TEST(Pda, StatsStringNamesTheCounts) {
+  auto c = MustCompile(kJson);
+  ASSERT_NE(c, nullptr);
+  const std::string s = c->StatsString();
+  EXPECT_NE(s.find("states " + std::to_string(c->num_states())), std::string::npos) << s;
+  EXPECT_GT(c->MemorySize(), 0u);
+  EXPECT_NE(c->DebugString().find("rule root"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sieve
