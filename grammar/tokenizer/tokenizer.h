@@ -4,7 +4,9 @@
 // Llama-3, Qwen2/3, DeepSeek-V2/V3) with their Split pre-tokenizers, and SentencePiece-style BPE (U+2581
 // for space, <0xNN> byte fallback; Llama-2, Mistral). Added tokens are matched in text before the model
 // runs (special tokens only when allowed). Encode reproduces the `tokenizers` library's
-// `encode(text, add_special_tokens=False)` id for id; Decode(Encode(s)) == s for every valid UTF-8 s.
+// `encode(text, add_special_tokens=False)` id for id, and Decode reproduces its decode (for byte-level
+// models without a normalizer, Decode(Encode(s)) == s for every valid UTF-8 s; a normalizer such as
+// Qwen3's NFC changes s, exactly as the reference library does).
 // Loading validates everything: a missing file, broken JSON, an unknown model or pre-tokenizer type, a
 // merges entry naming no token are errors naming the file and the offending entry.
 // A Tokenizer is immutable after Load and safe to share across threads.
