@@ -3,13 +3,12 @@
 // Two passes over a streaming lexer, no token array (a 16 MiB text of '(' must not become hundreds
 // of MiB of tokens):
 //  1. scan for definitions (a name token followed by '::='), assign rule ids in that order and
-//  report
-//     duplicates; the scan stops quietly at the first lexical error, which pass 2 reports in order;
+//     report duplicates; the scan stops quietly at the first lexical error, which pass 2 reports
+//     in order;
 //  2. parse each body with an explicit stack of open groups. A frame holds the finished
-//  alternatives
-//     and the sequence being built; each element carries its nesting depth (groups and stacked
-//     quantifiers), which is checked against max_nesting_depth, so no later recursive pass over the
-//     tree can be driven deeper than the limit allows.
+//     alternatives and the sequence being built; each element carries its nesting depth (groups
+//     and stacked quantifiers), which is checked against max_nesting_depth, so no later recursive
+//     pass over the tree can be driven deeper than the limit allows.
 //
 // The lexer keeps one token of lookahead; a lexical error becomes an error token that is reported
 // only when the parser reaches it, so errors come out in text order.
@@ -795,11 +794,13 @@ class Parser {
       }
     }
     if (opts_.warnings == nullptr) return;
+    // Rules are in text order, so one forward scan finds every line number.
+    size_t pos = 0;
+    int line = 1;
     for (size_t i = 0; i < used.size(); ++i) {
-      if (used[i]) continue;
       const Rule& r = g_.rule(static_cast<RuleId>(i));
-      int line = 0, column = 0;
-      OffsetToLineColumn(text_, r.source_offset, &line, &column);
+      for (; pos < static_cast<size_t>(r.source_offset); ++pos) line += text_[pos] == '\n';
+      if (used[i]) continue;
       opts_.warnings->push_back("rule '" + r.name + "' (line " + std::to_string(line) +
                                 ") is never used");
     }

@@ -8,12 +8,13 @@
 //   item    ::= x* | x+ | x? | x{3} | x{2,} | x{2,5} | x{,5}
 //   str     ::= "\"" [^"]* "\"" (= [,}])   XGrammar lookahead assertion, only at the end of a body
 //
-// Rule names are [a-zA-Z0-9_-]+ (GBNF) with interior dots allowed (XGrammar: `a.b`); a '.' that is
-// not between two name characters is the any-character wildcard. A new rule starts wherever a name
-// is followed by '::=', so bodies may continue across lines without a trailing '|' (XGrammar) and
-// GBNF's line-oriented layout reads the same. Escapes, in literals and classes: \n \t \r \f \v \0
-// \\ \" \' \[ \] \- \^ and the other regex punctuation, \xHH, \uHHHH, \UHHHHHHHH (all name code
-// points, so "\xe9" is U+00E9, as in llama.cpp and XGrammar); in classes also \d \w \s \D \W \S.
+// Rule names are [a-zA-Z0-9_-]+ (llama.cpp's [a-zA-Z0-9-] plus XGrammar's '_') with interior dots
+// allowed (XGrammar: `a.b`); a '.' that is not between two name characters is the any-character
+// wildcard. A new rule starts wherever a name is followed by '::=', so bodies may continue across
+// lines without a trailing '|' (XGrammar) and GBNF's line-oriented layout reads the same.
+// Escapes, in literals and classes: \n \t \r \f \v \0 \\ \" \' \[ \] \- \^ and the other regex
+// punctuation, \xHH, \uHHHH, \UHHHHHHHH (all name code points, so "\xe9" is U+00E9, as in
+// llama.cpp and XGrammar); in classes also \d \w \s \D \W \S.
 // Single-quoted literals are an extension (neither GBNF nor XGrammar has them).
 //
 // The parser never recurses: groups are parsed with an explicit stack, and nesting (groups and

@@ -5,8 +5,9 @@
 // items; rule names are [a-zA-Z0-9_-] with interior dots). One rule per line, in rule-id order, so
 // rule ids survive the round trip. Parentheses are written only where the structure needs them.
 // Literals and classes print printable ASCII as is and escape everything else: \n \r \t, \xHH below
-// U+0080, \uHHHH, \UHHHHHHHH. The text is also valid llama.cpp GBNF unless the grammar has a
-// lookahead assertion (XGrammar syntax).
+// U+0080, \uHHHH, \UHHHHHHHH. The text is also valid llama.cpp GBNF when the grammar has no
+// lookahead assertion (XGrammar syntax) and its rule names use only [a-zA-Z0-9-] (llama.cpp
+// accepts neither '_' nor '.' in names).
 #ifndef SIEVE_GRAMMAR_GRAMMAR_PRINTER_H_
 #define SIEVE_GRAMMAR_GRAMMAR_PRINTER_H_
 

@@ -760,20 +760,26 @@ class Simplifier {
     return Status::Ok();
   }
 
-  void Inline() {
-    const size_t n = rules_.size();
-    std::vector<int> refcount(n, 0);
-    std::vector<std::vector<int>> adj(n);
-    for (size_t r = 0; r < n; ++r) {
+  // The reference graph of the live rules (sorted, unique); refcount[u] counts every reference.
+  std::vector<std::vector<int>> RefGraph(std::vector<int>* refcount) const {
+    std::vector<std::vector<int>> adj(rules_.size());
+    refcount->assign(rules_.size(), 0);
+    for (size_t r = 0; r < rules_.size(); ++r) {
       if (!alive_[r]) continue;
       ForEachRuleRef(static_cast<RuleId>(r), [&](RuleId u) {
-        ++refcount[u];
+        ++(*refcount)[u];
         adj[r].push_back(u);
       });
       std::sort(adj[r].begin(), adj[r].end());
       adj[r].erase(std::unique(adj[r].begin(), adj[r].end()), adj[r].end());
     }
-    std::vector<bool> inlinable(n, false);
+    return adj;
+  }
+
+  void Inline() {
+    std::vector<int> refcount;
+    std::vector<std::vector<int>> adj = RefGraph(&refcount);
+    std::vector<bool> inlinable(rules_.size(), false);
     for (const std::vector<int>& comp : StronglyConnected(adj)) {
       // Callees come first, so their bodies are final when the callers in this component inline.
       for (int r : comp) {
@@ -782,12 +788,8 @@ class Simplifier {
         Normalize(&rules_[r].body);  // so that its size below is the final one
         if (rules_[r].has_lookahead) InlineInto(&rules_[r].lookahead, inlinable);
       }
-      if (comp.size() > 1 ||
-          std::binary_search(adj[comp[0]].begin(), adj[comp[0]].end(), comp[0])) {
-        continue;  // recursive
-      }
       const int r = comp[0];
-      if (!alive_[r] || r == root_ || rules_[r].has_lookahead) continue;
+      if (IsCyclic(comp, adj) || !alive_[r] || r == root_ || rules_[r].has_lookahead) continue;
       const Node& body = rules_[r].body;
       if (Height(body) > opts_.inline_max_depth) continue;
       inlinable[r] = refcount[r] == 1 ||
@@ -803,46 +805,53 @@ class Simplifier {
     for (Node& k : n->kids) InlineInto(&k, inlinable);
   }
 
+  // Points every reference at its representative (rep[] chains end at a rule mapped to itself).
   static void Remap(Node* n, const std::vector<RuleId>& rep) {
-    if (n->kind == ExprKind::kRuleRef) n->rule = rep[n->rule];
+    if (n->kind == ExprKind::kRuleRef) {
+      while (rep[n->rule] != n->rule) n->rule = rep[n->rule];
+    }
     for (Node& k : n->kids) Remap(&k, rep);
   }
 
-  // Hash-consing: rules with equal bodies and lookaheads are merged (the root, else the lowest id,
-  // represents them). Merging can make callers equal, so repeat until nothing merges.
+  // Hash-consing: rules with equal bodies and lookaheads are merged (the root, else the first one
+  // seen, represents them). Rules are visited callees first, so a caller's key already uses its
+  // callees' representatives and one round settles every non-recursive cascade; merges inside
+  // recursive components can enable more, so rounds repeat until nothing merges.
   void Dedupe() {
     const size_t n = rules_.size();
+    std::vector<RuleId> rep(n);
+    for (size_t r = 0; r < n; ++r) rep[r] = static_cast<RuleId>(r);
     for (size_t round = 0; round < n; ++round) {
-      std::vector<RuleId> rep(n);
-      for (size_t r = 0; r < n; ++r) rep[r] = static_cast<RuleId>(r);
+      std::vector<int> unused;
+      std::vector<std::vector<int>> adj = RefGraph(&unused);
       std::unordered_map<std::string, RuleId> by_key;
       bool merged = false;
-      std::vector<RuleId> order{root_};
-      for (size_t r = 0; r < n; ++r) {
-        if (alive_[r] && static_cast<RuleId>(r) != root_) order.push_back(static_cast<RuleId>(r));
-      }
-      for (RuleId r : order) {
-        std::string key = Key(rules_[r].body);
-        if (rules_[r].has_lookahead) {
-          key.push_back('|');
-          AppendKey(rules_[r].lookahead, &key);
-        }
-        auto [it, inserted] = by_key.emplace(std::move(key), r);
-        if (!inserted) {
-          rep[r] = it->second;
+      for (const std::vector<int>& comp : StronglyConnected(adj)) {
+        for (int r : comp) {
+          if (!alive_[r]) continue;
+          Remap(&rules_[r].body, rep);
+          std::string key = Key(rules_[r].body);
+          if (rules_[r].has_lookahead) {
+            Remap(&rules_[r].lookahead, rep);
+            key.push_back('|');
+            AppendKey(rules_[r].lookahead, &key);
+          }
+          auto [it, inserted] = by_key.emplace(std::move(key), r);
+          if (inserted) continue;
+          RuleId keep = it->second, drop = r;
+          if (drop == root_) std::swap(keep, drop);
+          it->second = keep;
+          rep[drop] = keep;
+          alive_[drop] = false;
           merged = true;
         }
       }
-      if (!merged) return;
       for (size_t r = 0; r < n; ++r) {
         if (!alive_[r]) continue;
-        if (rep[r] != static_cast<RuleId>(r)) {
-          alive_[r] = false;
-          continue;
-        }
         Remap(&rules_[r].body, rep);
         if (rules_[r].has_lookahead) Remap(&rules_[r].lookahead, rep);
       }
+      if (!merged) return;
     }
   }
 

@@ -10,9 +10,11 @@
 //    and nested */+/? quantifiers collapsed;
 //  - left recursion is rewritten: direct `A ::= A a | b` becomes `A ::= b (a)*`, indirect through
 //    the classic ordering algorithm (substitute earlier rules of the cycle at the head, then remove
-//    the direct recursion), within a node budget. Left recursion hidden behind a nullable prefix
-//    (`a ::= b a "x"` with b nullable), through a quantifier (`a ::= a? "x"`), or without a base
-//    case (`a ::= a`) is kUnsupported, with the cycle named: "left recursion: a -> b -> a";
+//    the direct recursion), within a node budget. Groups and ?, *, + at the head of an
+//    alternative are expanded first (`a ::= a? "x"` is `a "x" | "x"`). Left recursion hidden
+//    behind a nullable prefix (`a ::= b a "x"` with b nullable), under other bounds
+//    (`a ::= a{2,3}`), or without a base case (`a ::= a`) is kUnsupported, with the cycle named:
+//    "left recursion: a -> b -> a";
 //  - non-recursive rules used once, or small ones, are inlined (never the root, never a rule with a
 //    lookahead, and only while the result stays shallow);
 //  - structurally equal rules are merged (hash-consing, repeated until stable).

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -273,6 +274,72 @@ TEST(Simplify, KeepsTheLanguageOfSmallGrammarsOnEveryShortString) {
   ExpectSimplifyKeepsLanguage("root ::= ((\"a\"+)? \"b\"?)+ | [ab]{2} [^a]{0,2}", "abc", 6);
   ExpectSimplifyKeepsLanguage("root ::= a | b\na ::= \"a\" a | \"c\"\nb ::= \"a\" b | \"c\"\n",
                               "ac", 6);
+}
+
+// A random grammar over "a" and "b": literals, classes, references, "", sequences, choices and
+// every quantifier form, nested up to a few levels.
+std::string RandomExpr(std::mt19937* rng, int depth, int rules) {
+  auto pick = [rng](int n) { return std::uniform_int_distribution<int>(0, n - 1)(*rng); };
+  switch (depth > 3 ? pick(4) : pick(9)) {
+    case 0:
+      return std::string("\"") + "ab"[pick(2)] + (pick(2) ? "b" : "") + "\"";
+    case 1:
+      return pick(2) ? "[a-b]" : "[^a]";
+    case 2:
+      return "r" + std::to_string(pick(rules));
+    case 3:
+      return "\"\"";
+    case 4:
+      return RandomExpr(rng, depth + 1, rules) + " " + RandomExpr(rng, depth + 1, rules);
+    case 5:
+      return "(" + RandomExpr(rng, depth + 1, rules) + " | " + RandomExpr(rng, depth + 1, rules) +
+             ")";
+    case 6: {
+      const char* quantifiers[] = {"*", "+", "?", "{2}", "{0,2}", "{1,}", "{,1}"};
+      return "(" + RandomExpr(rng, depth + 1, rules) + ")" + quantifiers[pick(7)];
+    }
+    case 7:
+      return RandomExpr(rng, depth + 1, rules) + " " + RandomExpr(rng, depth + 1, rules) + " " +
+             RandomExpr(rng, depth + 1, rules);
+    default:
+      return "(" + RandomExpr(rng, depth + 1, rules) + ")";
+  }
+}
+
+TEST(Simplify, KeepsTheLanguageOfRandomGrammars) {
+  std::mt19937 rng(20240601);
+  const std::vector<std::string> strings = AllStrings("abc", 4);
+  int simplified = 0;
+  for (int iteration = 0; iteration < 300; ++iteration) {
+    const int rules = 1 + static_cast<int>(rng() % 4);
+    std::string text;
+    for (int r = 0; r < rules; ++r) {
+      text += 'r' + std::to_string(r) + " ::= " + RandomExpr(&rng, 0, rules) + "\n";
+    }
+    EbnfOptions opts;
+    opts.root = "r0";
+    Result<Grammar> g = ParseEbnf(text, opts);
+    ASSERT_TRUE(g.ok()) << g.status().ToString() << "\n" << text;
+    Result<Grammar> s = Simplify(*g);
+    if (!s.ok()) {  // only left recursion that cannot be rewritten may fail
+      ASSERT_EQ(s.status().code(), StatusCode::kUnsupported) << s.status().ToString() << text;
+      continue;
+    }
+    ++simplified;
+    Result<Grammar> back = ParseEbnf(PrintEbnf(*s), opts);
+    ASSERT_TRUE(back.ok() && back->Equals(*s)) << text << "--\n" << PrintEbnf(*s);
+    ASSERT_FALSE(IsLeftRecursive(*s)) << text;
+    for (const std::string& str : strings) {
+      ASSERT_EQ(ReferenceMatch(*g, str), ReferenceMatch(*s, str)) << "'" << str << "'\n"
+                                                                  << text << "--\n"
+                                                                  << PrintEbnf(*s);
+      ASSERT_EQ(ReferenceIsPrefix(*g, str), ReferenceIsPrefix(*s, str))
+          << "prefix '" << str << "'\n"
+          << text << "--\n"
+          << PrintEbnf(*s);
+    }
+  }
+  EXPECT_GT(simplified, 200);
 }
 
 // ---- left recursion ----

@@ -1,6 +1,6 @@
 // Reference recogniser (see reference_recognizer.h).
 //
-// Positions are 0..n (n = input size) plus kOut = n + 1, which stands for "the input ran out inside
+// Positions are 0..n (n = input size) plus out_ = n + 1, which stands for "the input ran out inside
 // this match" and is only produced in prefix mode. A set of positions is a sorted vector.
 //
 // Why the pass loop is right: every table entry is built from derivations that exist (so it is
