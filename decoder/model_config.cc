@@ -148,8 +148,8 @@ Result<ModelConfig> ParseModelConfig(std::string_view json, const std::string& n
   SIEVE_RETURN_IF_ERROR(r.Double("rms_norm_eps", &c.rms_norm_eps, false));
   SIEVE_RETURN_IF_ERROR(r.Bool("tie_word_embeddings", &c.tie_word_embeddings));
   // transformers writes null token ids for configs that set none; null keeps -1 (no such token).
-  for (auto [key, out] : {std::pair{"bos_token_id", &c.bos_token_id},
-                          std::pair{"eos_token_id", &c.eos_token_id}}) {
+  for (auto [key, out] :
+       {std::pair{"bos_token_id", &c.bos_token_id}, std::pair{"eos_token_id", &c.eos_token_id}}) {
     auto it = doc.FindMember(key);
     if (it != doc.MemberEnd() && it->value.IsNull()) continue;
     SIEVE_RETURN_IF_ERROR(r.Int(key, out, false));

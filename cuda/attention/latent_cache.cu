@@ -1,7 +1,6 @@
 // Kernel for latent_cache.h: one block of kNormThreads per token; the RMSNorm reduction is a
 // block sum, the rope pairs are spread over the first rope_dim / 2 threads.
 #include "cuda/attention/latent_cache.h"
-
 #include "cuda/common/device_utils.cuh"
 #include "cuda/config.h"
 #include "cuda/rope/rope.cuh"

@@ -31,8 +31,8 @@ struct LatentAppendParams {
   const int64_t* slot_mapping;       // [tokens] cache row = page * page_size + row; < 0 = skip
   __nv_bfloat16* cache;              // [num_pages, page_size, kv_lora + rope_dim] bf16
   int32_t tokens;
-  int32_t kv_lora;                   // latent width (512 for V2), <= kMlaMaxLatent
-  int32_t rope_dim;                  // rope width (64), even, <= kMaxRopeDim
+  int32_t kv_lora;   // latent width (512 for V2), <= kMlaMaxLatent
+  int32_t rope_dim;  // rope width (64), even, <= kMaxRopeDim
 };
 
 // Launches on `stream`; cudaErrorInvalidValue for a bad shape or null pointer; never aborts.

@@ -4,10 +4,9 @@
 // the value), the rope part is a strided loop, and a warp sum gives the score. Each warp keeps an
 // online softmax (running max m, sum l, accumulator of kv_lora / 32 floats per lane); at the end
 // the warps' states are merged through shared memory with the usual exp(m_w - M) rescaling.
-#include "cuda/attention/mla_decode.h"
-
 #include <cmath>
 
+#include "cuda/attention/mla_decode.h"
 #include "cuda/common/device_utils.cuh"
 #include "cuda/config.h"
 

@@ -27,23 +27,23 @@
 namespace sieve::cuda {
 
 struct MlaDecodeParams {
-  const float* q;               // [batch, heads] rows of kv_lora + rope_dim fp32: [q_lat | q_pe]
-  int64_t q_batch_stride;       // elements between sequences in q
-  int64_t q_head_stride;        // elements between heads in q (>= kv_lora + rope_dim)
-  const __nv_bfloat16* cache;   // [num_pages, page_size, kv_lora + rope_dim] bf16 latent cache
-  const int32_t* block_table;   // [batch, max_pages_per_seq] page ids of each sequence
-  int32_t max_pages_per_seq;    // row length of block_table
-  const int32_t* seq_lens;      // [batch] cached tokens per sequence, current token included
-  __nv_bfloat16* out;           // [batch, heads] rows of kv_lora bf16: o_lat
-  int64_t out_batch_stride;     // elements between sequences in out
-  int64_t out_head_stride;      // elements between heads in out (>= kv_lora)
-  float* lse;                   // [batch, heads] fp32 log-sum-exp of the scaled scores, or null
-  int32_t batch;                // sequences (<= 65535)
-  int32_t heads;                // query heads
-  int32_t kv_lora;              // latent width, <= kMlaMaxLatent
-  int32_t rope_dim;             // rope width; kv_lora + rope_dim <= kMlaMaxHeadDim
-  int32_t page_size;            // tokens per page (kMlaPageSize in the engine; any > 0 here)
-  float scale;                  // softmax scale
+  const float* q;              // [batch, heads] rows of kv_lora + rope_dim fp32: [q_lat | q_pe]
+  int64_t q_batch_stride;      // elements between sequences in q
+  int64_t q_head_stride;       // elements between heads in q (>= kv_lora + rope_dim)
+  const __nv_bfloat16* cache;  // [num_pages, page_size, kv_lora + rope_dim] bf16 latent cache
+  const int32_t* block_table;  // [batch, max_pages_per_seq] page ids of each sequence
+  int32_t max_pages_per_seq;   // row length of block_table
+  const int32_t* seq_lens;     // [batch] cached tokens per sequence, current token included
+  __nv_bfloat16* out;          // [batch, heads] rows of kv_lora bf16: o_lat
+  int64_t out_batch_stride;    // elements between sequences in out
+  int64_t out_head_stride;     // elements between heads in out (>= kv_lora)
+  float* lse;                  // [batch, heads] fp32 log-sum-exp of the scaled scores, or null
+  int32_t batch;               // sequences (<= 65535)
+  int32_t heads;               // query heads
+  int32_t kv_lora;             // latent width, <= kMlaMaxLatent
+  int32_t rope_dim;            // rope width; kv_lora + rope_dim <= kMlaMaxHeadDim
+  int32_t page_size;           // tokens per page (kMlaPageSize in the engine; any > 0 here)
+  float scale;                 // softmax scale
 };
 
 // Launches on `stream`; cudaErrorInvalidValue for a bad shape or null pointer; never aborts.

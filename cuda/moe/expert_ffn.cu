@@ -2,12 +2,11 @@
 // pair id, expert and token come from the align output), each of kExpertWarps warps computes
 // rows warp, warp + kExpertWarps, ... of the block's kExpertRowsPerBlock-row tile, lanes striding
 // the reduction dimension, then a warp sum. Everything accumulates in fp32.
-#include "cuda/moe/expert_ffn.h"
-
 #include <cmath>
 
 #include "cuda/common/device_utils.cuh"
 #include "cuda/config.h"
+#include "cuda/moe/expert_ffn.h"
 
 namespace sieve::cuda {
 namespace {

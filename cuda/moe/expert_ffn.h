@@ -39,10 +39,10 @@ struct ExpertFfnParams {
   int64_t out_stride;             // elements between tokens of out (>= hidden)
   bool accumulate;                // add into out (e.g. the residual stream) instead of overwriting
   int32_t tokens;
-  int32_t top_k;                  // slots per token
-  int32_t num_experts;            // E (bounds the expert ids)
-  int32_t hidden;                 // H
-  int32_t inter;                  // I (moe_intermediate_size)
+  int32_t top_k;        // slots per token
+  int32_t num_experts;  // E (bounds the expert ids)
+  int32_t hidden;       // H
+  int32_t inter;        // I (moe_intermediate_size)
 };
 
 // Launches the three kernels on `stream`; cudaErrorInvalidValue for a bad shape or null pointer;

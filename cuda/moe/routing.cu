@@ -10,12 +10,11 @@
 // ballot + popcount over 32-pair chunks; thread 0 prefix-sums the counts. Pass 2: the same scan
 // writes each matching pair at offset + (number of earlier matches), so the order within an
 // expert is the pair order.
-#include "cuda/moe/routing.h"
-
 #include <cmath>
 
 #include "cuda/common/device_utils.cuh"
 #include "cuda/config.h"
+#include "cuda/moe/routing.h"
 
 namespace sieve::cuda {
 namespace {
@@ -179,8 +178,8 @@ cudaError_t LaunchMoeAlign(const MoeAlignParams& p, cudaStream_t stream) {
   if (p.num_pairs < 0 || p.num_experts <= 0 || p.num_experts > kMaxExperts) {
     return cudaErrorInvalidValue;
   }
-  if (!p.expert_offsets || (p.num_pairs > 0 && (!p.topk_ids || !p.sorted_pairs ||
-                                                !p.sorted_experts))) {
+  if (!p.expert_offsets ||
+      (p.num_pairs > 0 && (!p.topk_ids || !p.sorted_pairs || !p.sorted_experts))) {
     return cudaErrorInvalidValue;
   }
   MoeAlignKernel<<<1, kAlignThreads, 0, stream>>>(p);

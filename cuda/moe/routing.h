@@ -24,8 +24,8 @@
 namespace sieve::cuda {
 
 struct MoeRoutingParams {
-  const float* logits;          // [tokens, logits_stride] fp32 router logits (first num_experts)
-  int64_t logits_stride;        // elements between tokens (>= num_experts)
+  const float* logits;    // [tokens, logits_stride] fp32 router logits (first num_experts)
+  int64_t logits_stride;  // elements between tokens (>= num_experts)
   int32_t tokens;
   int32_t num_experts;          // <= kMaxExperts
   int32_t top_k;                // 1 .. min(num_experts, kMaxTopK)
@@ -39,12 +39,12 @@ struct MoeRoutingParams {
 };
 
 struct MoeAlignParams {
-  const int32_t* topk_ids;   // [num_pairs] expert id of each (token, slot) pair, in [0, E)
-  int32_t num_pairs;         // tokens * top_k
-  int32_t num_experts;       // E <= kMaxExperts
-  int32_t* expert_offsets;   // [E + 1] exclusive prefix sums of per-expert pair counts
-  int32_t* sorted_pairs;     // [num_pairs] pair ids grouped by expert, ascending within expert
-  int32_t* sorted_experts;   // [num_pairs] expert of each sorted_pairs entry
+  const int32_t* topk_ids;  // [num_pairs] expert id of each (token, slot) pair, in [0, E)
+  int32_t num_pairs;        // tokens * top_k
+  int32_t num_experts;      // E <= kMaxExperts
+  int32_t* expert_offsets;  // [E + 1] exclusive prefix sums of per-expert pair counts
+  int32_t* sorted_pairs;    // [num_pairs] pair ids grouped by expert, ascending within expert
+  int32_t* sorted_experts;  // [num_pairs] expert of each sorted_pairs entry
 };
 
 // Launch on `stream`; cudaErrorInvalidValue for a bad shape or null pointer; never abort.

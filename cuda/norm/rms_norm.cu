@@ -2,10 +2,9 @@
 // writing x back) accumulates sum(x^2) in fp32 per thread, reduced over the block; pass 2 scales.
 // The inverse RMS uses 1 / sqrtf (correctly rounded) rather than rsqrtf (2 ulp) to stay within
 // rounding of the CPU reference, which computes it in double.
-#include "cuda/norm/rms_norm.h"
-
 #include "cuda/common/device_utils.cuh"
 #include "cuda/config.h"
+#include "cuda/norm/rms_norm.h"
 
 namespace sieve::cuda {
 namespace {

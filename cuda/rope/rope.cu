@@ -1,9 +1,8 @@
 // Kernel for rope.h: a flat grid over (token, head, pair); each thread reads its two inputs
 // before writing, so in-place use is safe (no other thread touches the pair).
-#include "cuda/rope/rope.h"
-
 #include "cuda/config.h"
 #include "cuda/rope/rope.cuh"
+#include "cuda/rope/rope.h"
 
 namespace sieve::cuda {
 namespace {

@@ -1,11 +1,11 @@
 // Rotary position embedding for MLA's decoupled rope dims (adjacent pairs, YaRN tables).
 //
-// For every token t and head h, the `dim` floats at src + t * src_token_stride + h * src_head_stride
-// are rotated for position positions[t] (rope.cuh gives the formula) and written to the same
-// place in dst, which may equal src (in place). Typical uses: q_pe inside the q projection's
-// fp32 output, written into the attention query buffer next to the absorbed q_lat. The inverse
-// frequencies and attention factor come from the host (decoder/rope.h ComputeRope) so the GPU and
-// the CPU reference share one yarn implementation. One thread per (token, head, pair).
+// For every token t and head h, the `dim` floats at src + t * src_token_stride + h *
+// src_head_stride are rotated for position positions[t] (rope.cuh gives the formula) and written to
+// the same place in dst, which may equal src (in place). Typical uses: q_pe inside the q
+// projection's fp32 output, written into the attention query buffer next to the absorbed q_lat. The
+// inverse frequencies and attention factor come from the host (decoder/rope.h ComputeRope) so the
+// GPU and the CPU reference share one yarn implementation. One thread per (token, head, pair).
 #ifndef SIEVE_CUDA_ROPE_ROPE_H_
 #define SIEVE_CUDA_ROPE_ROPE_H_
 
@@ -27,7 +27,7 @@ struct RopeParams {
   float attention_factor;    // multiplies cos and sin (yarn mscale ratio; 1 for V2/V2-Lite)
   int32_t tokens;
   int32_t heads;
-  int32_t dim;               // rope dim, even, <= kMaxRopeDim
+  int32_t dim;  // rope dim, even, <= kMaxRopeDim
 };
 
 // Launches on `stream`; cudaErrorInvalidValue for a bad shape or null pointer; never aborts.

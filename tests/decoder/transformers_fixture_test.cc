@@ -20,8 +20,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -97,16 +97,30 @@ Fixture ReadFixture(const fs::path& path, std::string* error) {
   }
   if (doc.HasMember("model")) {
     const auto& m = doc["model"];
+    if (!m.IsObject() || !m.HasMember("preset") || !m["preset"].IsString() ||
+        !m.HasMember("seed") || !m["seed"].IsUint64() || !m.HasMember("vocab") ||
+        !m["vocab"].IsInt64() || !m.HasMember("safetensors_fnv1a64") ||
+        !m["safetensors_fnv1a64"].IsString()) {
+      *error = path.string() + ": malformed \"model\"";
+      return f;
+    }
     f.preset = m["preset"].GetString();
     f.seed = m["seed"].GetUint64();
     f.vocab = m["vocab"].GetInt64();
     f.fnv1a64 = m["safetensors_fnv1a64"].GetString();
   }
-  if (doc.HasMember("transformers") && doc["transformers"].HasMember("scaling_expected")) {
+  if (doc.HasMember("transformers") && doc["transformers"].IsObject() &&
+      doc["transformers"].HasMember("scaling_expected") &&
+      doc["transformers"]["scaling_expected"].IsNumber()) {
     f.scaling_expected = doc["transformers"]["scaling_expected"].GetDouble();
   }
   for (const auto& p : doc["prompts"].GetArray()) {
     PromptCase c;
+    if (!p.IsObject() || !p.HasMember("tokens") || !p.HasMember("greedy") ||
+        !p.HasMember("final_logits") || !p.HasMember("logits")) {
+      *error = path.string() + ": malformed prompt entry";
+      return f;
+    }
     bool ok = ReadArray(p["tokens"], &c.tokens) && ReadArray(p["greedy"], &c.greedy) &&
               ReadArray(p["final_logits"], &c.final_logits) && p["logits"].IsArray();
     for (const auto& row : p["logits"].GetArray()) {
@@ -118,6 +132,10 @@ Fixture ReadFixture(const fs::path& path, std::string* error) {
       return f;
     }
     f.prompts.push_back(std::move(c));
+  }
+  if (!doc["direction"].IsString()) {
+    *error = path.string() + ": \"direction\" must be a string";
+    return f;
   }
   f.direction = doc["direction"].GetString();
   return f;
@@ -191,9 +209,9 @@ TEST_P(TransformersFixtureTest, PrefillLogitsMatchTransformersAtEveryPosition) {
         ASSERT_EQ(c.logits[j].size(), static_cast<size_t>(vocab));
         const double err = RelError(logits->data() + j * vocab, c.logits[j]);
         worst = std::max(worst, err);
-        EXPECT_LE(err, kTolerance) << "prompt length " << c.tokens.size() << ", position " << j
-                                   << ", form "
-                                   << (form == AttentionForm::kPlain ? "plain" : "absorbed");
+        EXPECT_LE(err, kTolerance)
+            << "prompt length " << c.tokens.size() << ", position " << j << ", form "
+            << (form == AttentionForm::kPlain ? "plain" : "absorbed");
       }
     }
   }
@@ -263,8 +281,7 @@ TEST(TransformersFixture, WithoutTheMscaleSquaredFactorTheLogitsDisagree) {
   fs::copy_file(src / "model.safetensors", tmp.path() / "model.safetensors");
   auto model = CpuModel::Load(tmp.path().string());
   ASSERT_TRUE(model.ok()) << model.status().ToString();
-  EXPECT_NEAR((*model)->softmax_scale(), 1.0 / std::sqrt((*model)->config().qk_head_dim()),
-              1e-12);
+  EXPECT_NEAR((*model)->softmax_scale(), 1.0 / std::sqrt((*model)->config().qk_head_dim()), 1e-12);
   const PromptCase& c = f.prompts.back();
   CpuSession s(*model);
   auto logits = s.Prefill(c.tokens, /*all_positions=*/true);

@@ -1,0 +1,217 @@
+// MLA on the GPU against CPU references: appending tokens to the paged latent cache (RMSNorm of
+// c, rope of k_pe, bf16, slots scattered over shuffled pages, padding slots skipped) and absorbed
+// decode attention over that cache, every output element, for V2-Lite's and a tiny config's
+// widths, batch 1 and odd batches, sequence lengths 0, 1, 63, 64, 65 and a few pages, page sizes
+// 64 and 16.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "cuda/attention/latent_cache.h"
+#include "cuda/attention/mla_decode.h"
+#include "cuda/config.h"
+#include "decoder/random_model.h"
+#include "decoder/rope.h"
+#include "tests/cuda/cuda_test_util.h"
+
+namespace sieve::cuda {
+namespace {
+
+using testing::AllClose;
+using testing::DeviceBuffer;
+using testing::FromBf16;
+using testing::HaveDevice;
+using testing::RandomBf16Values;
+using testing::RoundBf16;
+using testing::ToBf16;
+
+TEST(LatentAppend, WritesNormalisedLatentAndRotatedKeyIntoTheSlots) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  for (const char* preset : {"tiny", "v2-lite"}) {
+    SCOPED_TRACE(preset);
+    auto config = PresetConfig(preset);
+    ASSERT_TRUE(config.ok());
+    const RopeTable rope = ComputeRope(*config);
+    const int lat = static_cast<int>(config->kv_lora_rank);
+    const int rd = static_cast<int>(config->qk_rope_head_dim);
+    const int width = lat + rd, stride = width + 5, page = kMlaPageSize, pages = 3;
+    const int tokens = 7;
+    std::mt19937 rng(lat);
+    std::normal_distribution<float> dist(0.0f, 1.5f);
+    std::vector<float> kv_a(static_cast<size_t>(tokens) * stride);
+    for (float& v : kv_a) v = dist(rng);
+    const std::vector<float> w = RandomBf16Values(lat, 0.3f, 5);
+    std::vector<int32_t> positions = {0, 1, 63, 64, 65, 4000, 163839};
+    std::vector<int64_t> slots = {5, 64 + 0, -1, 2 * 64 + 63, 63, 64 + 1, -1};
+    std::vector<float> inv_freq(rope.inv_freq.begin(), rope.inv_freq.end());
+
+    std::vector<float> want(static_cast<size_t>(pages) * page * width, NAN);
+    for (int t = 0; t < tokens; ++t) {
+      if (slots[t] < 0) continue;
+      const float* src = kv_a.data() + t * stride;
+      double ss = 0;
+      for (int i = 0; i < lat; ++i) ss += static_cast<double>(src[i]) * src[i];
+      const float inv = static_cast<float>(1.0 / std::sqrt(ss / lat + config->rms_norm_eps));
+      float* dst = want.data() + slots[t] * width;
+      for (int i = 0; i < lat; ++i) dst[i] = RoundBf16(w[i] * (src[i] * inv));
+      std::vector<float> pe(src + lat, src + width);
+      ApplyRope(rope, positions[t], pe.data());
+      for (int i = 0; i < rd; ++i) dst[lat + i] = RoundBf16(pe[i]);
+    }
+    DeviceBuffer<float> d_kv(kv_a), d_freq(inv_freq);
+    DeviceBuffer<__nv_bfloat16> d_w(ToBf16(w)), d_cache(want.size());
+    DeviceBuffer<int32_t> d_pos(positions);
+    DeviceBuffer<int64_t> d_slots(slots);
+    ASSERT_TRUE(d_cache.Poison());  // NaN everywhere: untouched rows must stay NaN
+    LatentAppendParams p{d_kv.get(),
+                         stride,
+                         d_w.get(),
+                         static_cast<float>(config->rms_norm_eps),
+                         d_pos.get(),
+                         d_freq.get(),
+                         static_cast<float>(rope.attention_factor),
+                         d_slots.get(),
+                         d_cache.get(),
+                         tokens,
+                         lat,
+                         rd};
+    ASSERT_EQ(LaunchLatentAppend(p, nullptr), cudaSuccess);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    // One bf16 rounding; fp32 vs double noise may move a value across a rounding edge.
+    EXPECT_TRUE(AllClose(FromBf16(d_cache.Download()), want, 1e-6, 8e-3));
+  }
+}
+
+struct DecodeCase {
+  int lat, rd, heads, page;
+  std::vector<int> lens;
+};
+
+void CheckDecode(const DecodeCase& c) {
+  SCOPED_TRACE(::testing::Message() << "latent " << c.lat << " rope " << c.rd << " heads "
+                                    << c.heads << " page " << c.page << " batch " << c.lens.size());
+  const int width = c.lat + c.rd, batch = static_cast<int>(c.lens.size());
+  int max_pages = 1, total_pages = 0;
+  for (int len : c.lens) {
+    max_pages = std::max(max_pages, (len + c.page - 1) / c.page);
+    total_pages += (len + c.page - 1) / c.page;
+  }
+  total_pages += 2;  // unused pages in the pool
+  std::mt19937 rng(width * 31 + batch);
+  // Pages of all sequences interleaved in a shuffled pool.
+  std::vector<int32_t> pool(total_pages);
+  std::iota(pool.begin(), pool.end(), 0);
+  std::shuffle(pool.begin(), pool.end(), rng);
+  std::vector<int32_t> table(static_cast<size_t>(batch) * max_pages, -1);
+  int next = 0;
+  for (int b = 0; b < batch; ++b) {
+    for (int k = 0; k < (c.lens[b] + c.page - 1) / c.page; ++k) {
+      table[b * max_pages + k] = pool[next++];
+    }
+  }
+  const std::vector<float> cache =
+      RandomBf16Values(static_cast<size_t>(total_pages) * c.page * width, 1.0f, 17);
+  const int q_head_stride = width + 1;
+  std::normal_distribution<float> dist(0.0f, 0.3f);
+  std::vector<float> q(static_cast<size_t>(batch) * c.heads * q_head_stride);
+  for (float& v : q) v = dist(rng);
+  const float scale = 0.1147213867929261f;
+
+  const int out_head_stride = c.lat + 2;
+  std::vector<float> want(static_cast<size_t>(batch) * c.heads * out_head_stride, 0.0f);
+  std::vector<float> want_lse(static_cast<size_t>(batch) * c.heads);
+  for (int b = 0; b < batch; ++b) {
+    for (int h = 0; h < c.heads; ++h) {
+      const float* qh = q.data() + (b * c.heads + h) * q_head_stride;
+      std::vector<double> s(c.lens[b]);
+      double mx = -INFINITY;
+      for (int t = 0; t < c.lens[b]; ++t) {
+        const float* kv =
+            cache.data() +
+            (static_cast<size_t>(table[b * max_pages + t / c.page]) * c.page + t % c.page) * width;
+        double dot = 0;
+        for (int i = 0; i < width; ++i) dot += static_cast<double>(qh[i]) * kv[i];
+        s[t] = dot * scale;
+        mx = std::max(mx, s[t]);
+      }
+      double sum = 0;
+      for (double& v : s) sum += (v = std::exp(v - mx));
+      float* o = want.data() + (b * c.heads + h) * out_head_stride;
+      for (int i = 0; i < c.lat; ++i) {
+        double acc = 0;
+        for (int t = 0; t < c.lens[b]; ++t) {
+          acc +=
+              s[t] *
+              cache[(static_cast<size_t>(table[b * max_pages + t / c.page]) * c.page + t % c.page) *
+                        width +
+                    i];
+        }
+        o[i] = c.lens[b] > 0 ? static_cast<float>(acc / sum) : 0.0f;
+      }
+      for (int i = c.lat; i < out_head_stride; ++i) o[i] = 0.0f;  // padding stays untouched
+      want_lse[b * c.heads + h] =
+          c.lens[b] > 0 ? static_cast<float>(mx + std::log(sum)) : -INFINITY;
+    }
+  }
+
+  DeviceBuffer<float> d_q(q), d_lse(want_lse.size());
+  DeviceBuffer<__nv_bfloat16> d_cache(ToBf16(cache)), d_out(want.size());
+  DeviceBuffer<int32_t> d_table(table), d_lens(std::vector<int32_t>(c.lens.begin(), c.lens.end()));
+  ASSERT_TRUE(d_q.ok() && d_cache.ok() && d_out.ok() && d_table.ok() && d_lens.ok());
+  ASSERT_TRUE(d_out.Poison(0));
+  ASSERT_TRUE(d_lse.Poison());
+  MlaDecodeParams p{d_q.get(),
+                    static_cast<int64_t>(c.heads) * q_head_stride,
+                    q_head_stride,
+                    d_cache.get(),
+                    d_table.get(),
+                    max_pages,
+                    d_lens.get(),
+                    d_out.get(),
+                    static_cast<int64_t>(c.heads) * out_head_stride,
+                    out_head_stride,
+                    d_lse.get(),
+                    batch,
+                    c.heads,
+                    c.lat,
+                    c.rd,
+                    c.page,
+                    scale};
+  ASSERT_EQ(LaunchMlaDecode(p, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  // o_lat is a convex combination of bf16 values, rounded to bf16 once: 2^-8 relative plus a
+  // little absolute slack for outputs near zero.
+  EXPECT_TRUE(AllClose(FromBf16(d_out.Download()), want, 2e-3, 8e-3));
+  EXPECT_TRUE(AllClose(d_lse.Download(), want_lse, 1e-5, 1e-5));
+}
+
+TEST(MlaDecode, MatchesCpuAttentionOverPagedCache) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  CheckDecode({512, 64, 16, kMlaPageSize, {1}});                 // V2-Lite, batch 1, length 1
+  CheckDecode({512, 64, 16, kMlaPageSize, {63, 64, 65}});        // page - 1, page, page + 1
+  CheckDecode({512, 64, 3, kMlaPageSize, {0, 200, 1, 130, 7}});  // an empty sequence, odd batch
+  CheckDecode({32, 16, 4, kMlaPageSize, {1, 63, 64, 65, 300}});  // tiny preset widths
+  CheckDecode({40, 8, 4, 16, {17, 1, 33}});                      // odd widths, small pages
+  CheckDecode({512, 64, 128, kMlaPageSize, {129}});              // V2's 128 heads
+}
+
+TEST(MlaDecode, RejectsWidthsOverTheKernelLimits) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  DeviceBuffer<float> q(1024);
+  DeviceBuffer<__nv_bfloat16> cache(1024), out(1024);
+  DeviceBuffer<int32_t> table(1), lens(1);
+  MlaDecodeParams p{q.get(),   1024,         1024, cache.get(), table.get(), 1, lens.get(),
+                    out.get(), 1024,         1024, nullptr,     1,           1, kMlaMaxLatent + 32,
+                    64,        kMlaPageSize, 1.0f};
+  EXPECT_EQ(LaunchMlaDecode(p, nullptr), cudaErrorInvalidValue);
+  p.kv_lora = 512;
+  p.page_size = 0;
+  EXPECT_EQ(LaunchMlaDecode(p, nullptr), cudaErrorInvalidValue);
+}
+
+}  // namespace
+}  // namespace sieve::cuda

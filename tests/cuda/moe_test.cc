@@ -1,0 +1,259 @@
+// MoE kernels against CPU references: routing (greedy and group-limited, scaling and
+// renormalisation, exact ties) against decoder/moe_routing.h, the CPU model's own router; the
+// pair alignment against a stable sort; and the routed expert FFN with combine against a double
+// SwiGLU, with experts that receive no tokens, odd token counts and widths.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "cuda/moe/expert_ffn.h"
+#include "cuda/moe/routing.h"
+#include "decoder/moe_routing.h"
+#include "tests/cuda/cuda_test_util.h"
+
+namespace sieve::cuda {
+namespace {
+
+using testing::AllClose;
+using testing::DeviceBuffer;
+using testing::HaveDevice;
+using testing::RandomBf16Values;
+using testing::ToBf16;
+
+struct RoutingCase {
+  int tokens, experts, top_k, n_group, topk_group;
+  bool norm;
+  float scale;
+  bool ties;  // all logits of a token equal in pairs: exercises the lower-index rule
+};
+
+void CheckRouting(const RoutingCase& c) {
+  SCOPED_TRACE(::testing::Message()
+               << "tokens " << c.tokens << " experts " << c.experts << " top_k " << c.top_k
+               << " groups " << c.n_group << "/" << c.topk_group << (c.ties ? " ties" : ""));
+  std::mt19937 rng(c.tokens * 13 + c.experts);
+  std::normal_distribution<float> dist(0.0f, 4.0f);
+  const int stride = c.experts + 3;
+  std::vector<float> logits(static_cast<size_t>(c.tokens) * stride, 1e30f);
+  for (int t = 0; t < c.tokens; ++t) {
+    for (int e = 0; e < c.experts; ++e) {
+      logits[t * stride + e] = c.ties ? static_cast<float>((e / 2) % 5) : dist(rng);
+    }
+  }
+  RoutingParams rp;
+  rp.n_experts = c.experts;
+  rp.top_k = c.top_k;
+  rp.method = c.n_group > 1 ? TopkMethod::kGroupLimitedGreedy : TopkMethod::kGreedy;
+  rp.n_group = c.n_group;
+  rp.topk_group = c.topk_group;
+  rp.norm_topk_prob = c.norm;
+  rp.routed_scaling_factor = c.scale;
+
+  DeviceBuffer<float> d_logits(logits), d_w(static_cast<size_t>(c.tokens) * c.top_k);
+  DeviceBuffer<int32_t> d_ids(static_cast<size_t>(c.tokens) * c.top_k);
+  ASSERT_TRUE(d_logits.ok() && d_w.ok() && d_ids.ok());
+  ASSERT_TRUE(d_w.Poison() && d_ids.Poison());
+  MoeRoutingParams p{d_logits.get(), stride, c.tokens, c.experts,   c.top_k,  c.n_group,
+                     c.topk_group,   c.norm, c.scale,  d_ids.get(), d_w.get()};
+  ASSERT_EQ(LaunchMoeRouting(p, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  const std::vector<int32_t> ids = d_ids.Download();
+  const std::vector<float> w = d_w.Download();
+  int compared = 0;
+  for (int t = 0; t < c.tokens; ++t) {
+    const Routing want = RouteFromLogits(logits.data() + t * stride, rp);
+    // fp32 softmax sums differ in order between CPU and GPU (~1e-7 relative): a choice closer
+    // than that may legitimately differ, so such tokens are skipped (and counted).
+    if (!c.ties && want.margin < 1e-5f) continue;
+    ++compared;
+    for (int j = 0; j < c.top_k; ++j) {
+      EXPECT_EQ(ids[t * c.top_k + j], want.experts[j]) << "token " << t << " slot " << j;
+      EXPECT_NEAR(w[t * c.top_k + j], want.weights[j], 1e-5 * std::max(1.0f, want.weights[j]))
+          << "token " << t << " slot " << j;
+    }
+  }
+  EXPECT_GE(compared, c.tokens * 9 / 10);
+}
+
+TEST(MoeRouting, MatchesTheCpuRouterGreedyAndGroupLimited) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  CheckRouting({1, 64, 6, 1, 1, false, 1.0f, false});     // V2-Lite, one token
+  CheckRouting({37, 64, 6, 1, 1, false, 1.0f, false});    // odd token count
+  CheckRouting({5, 8, 2, 1, 1, false, 1.0f, false});      // tiny preset
+  CheckRouting({33, 160, 6, 8, 3, false, 16.0f, false});  // V2: group-limited, scale 16
+  CheckRouting({9, 8, 3, 4, 2, false, 16.0f, false});     // tiny-qlora-grouped
+  CheckRouting({11, 64, 6, 1, 1, true, 1.0f, false});     // norm_topk_prob
+  CheckRouting({3, 100, 1, 1, 1, false, 2.5f, false});    // top-1, experts not a warp multiple
+  CheckRouting({4, 64, 6, 1, 1, false, 1.0f, true});      // exact ties -> lower expert id
+  CheckRouting({4, 160, 6, 8, 3, false, 16.0f, true});    // tied groups -> lower group
+}
+
+TEST(MoeRouting, RejectsTopKThatDoesNotFitTheKeptGroups) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  DeviceBuffer<float> logits(8), w(8);
+  DeviceBuffer<int32_t> ids(8);
+  MoeRoutingParams p{logits.get(), 8, 1, 8, 5, 4, 2, false, 1.0f, ids.get(), w.get()};
+  EXPECT_EQ(LaunchMoeRouting(p, nullptr), cudaErrorInvalidValue);  // 5 > 2 groups x 2 experts
+  p.n_group = 3;                                                   // does not divide 8
+  EXPECT_EQ(LaunchMoeRouting(p, nullptr), cudaErrorInvalidValue);
+}
+
+// Runs MoeAlign on `ids` and checks it against a stable sort by expert.
+void CheckAlign(const std::vector<int32_t>& ids, int experts) {
+  const int n = static_cast<int>(ids.size());
+  DeviceBuffer<int32_t> d_ids(ids), d_off(experts + 1), d_pairs(n), d_exp(n);
+  ASSERT_TRUE(d_off.Poison() && d_pairs.Poison() && d_exp.Poison());
+  MoeAlignParams p{d_ids.get(), n, experts, d_off.get(), d_pairs.get(), d_exp.get()};
+  ASSERT_EQ(LaunchMoeAlign(p, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  std::vector<int32_t> order(n);
+  for (int i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return ids[a] < ids[b]; });
+  std::vector<int32_t> offsets(experts + 1, 0);
+  for (int32_t e : ids) ++offsets[e + 1];
+  for (int e = 0; e < experts; ++e) offsets[e + 1] += offsets[e];
+  std::vector<int32_t> sorted_experts(n);
+  for (int i = 0; i < n; ++i) sorted_experts[i] = ids[order[i]];
+  EXPECT_EQ(d_off.Download(), offsets);
+  if (n > 0) {
+    EXPECT_EQ(d_pairs.Download(), order);
+    EXPECT_EQ(d_exp.Download(), sorted_experts);
+  }
+}
+
+TEST(MoeAlign, GroupsPairsByExpertInPairOrder) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  std::mt19937 rng(3);
+  CheckAlign({}, 8);                     // no tokens: all offsets 0
+  CheckAlign({5, 2, 60, 9, 33, 1}, 64);  // one token, top-6: 58 experts receive nothing
+  std::vector<int32_t> many(37 * 6);
+  for (int32_t& e : many) e = static_cast<int32_t>(rng() % 64);
+  CheckAlign(many, 64);
+  std::vector<int32_t> skewed(1001);
+  for (int32_t& e : skewed) e = rng() % 10 == 0 ? static_cast<int32_t>(rng() % 160) : 7;
+  CheckAlign(skewed, 160);
+}
+
+struct FfnCase {
+  int tokens, experts, top_k, hidden, inter;
+  bool shared, accumulate;
+};
+
+void CheckExpertFfn(const FfnCase& c) {
+  SCOPED_TRACE(::testing::Message()
+               << "tokens " << c.tokens << " experts " << c.experts << " top_k " << c.top_k << " H "
+               << c.hidden << " I " << c.inter);
+  std::mt19937 rng(c.tokens * 101 + c.hidden);
+  const int H = c.hidden, I = c.inter, x_stride = H + 2, out_stride = H + 1;
+  const std::vector<float> x = RandomBf16Values(static_cast<size_t>(c.tokens) * x_stride, 1.0f, 1);
+  const std::vector<float> w13 =
+      RandomBf16Values(static_cast<size_t>(c.experts) * 2 * I * H, 1.0f / std::sqrt(H), 2);
+  const std::vector<float> w2 =
+      RandomBf16Values(static_cast<size_t>(c.experts) * H * I, 1.0f / std::sqrt(I), 3);
+  // Tokens use only the lower half of the experts: the upper half receives nothing.
+  const int pairs = c.tokens * c.top_k;
+  std::vector<int32_t> ids(pairs);
+  std::vector<float> weights(pairs);
+  for (int t = 0; t < c.tokens; ++t) {
+    std::vector<int32_t> pool(std::max(c.experts / 2, c.top_k));
+    for (size_t i = 0; i < pool.size(); ++i) pool[i] = static_cast<int32_t>(i);
+    std::shuffle(pool.begin(), pool.end(), rng);
+    for (int j = 0; j < c.top_k; ++j) {
+      ids[t * c.top_k + j] = pool[j];
+      weights[t * c.top_k + j] = 0.1f + 0.9f * static_cast<float>(rng() % 1000) / 1000.0f;
+    }
+  }
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> shared(static_cast<size_t>(c.tokens) * H),
+      out(static_cast<size_t>(c.tokens) * out_stride);
+  for (float& v : shared) v = dist(rng);
+  for (float& v : out) v = dist(rng);
+
+  std::vector<float> want = out;
+  for (int t = 0; t < c.tokens; ++t) {
+    std::vector<double> acc(H, 0.0);
+    for (int j = 0; j < c.top_k; ++j) {
+      const int e = ids[t * c.top_k + j];
+      std::vector<double> act(I);
+      for (int r = 0; r < I; ++r) {
+        double g = 0, u = 0;
+        for (int k = 0; k < H; ++k) {
+          g += static_cast<double>(x[t * x_stride + k]) *
+               w13[(static_cast<size_t>(e) * 2 * I + r) * H + k];
+          u += static_cast<double>(x[t * x_stride + k]) *
+               w13[(static_cast<size_t>(e) * 2 * I + I + r) * H + k];
+        }
+        act[r] = g / (1.0 + std::exp(-g)) * u;
+      }
+      for (int n = 0; n < H; ++n) {
+        double d = 0;
+        for (int r = 0; r < I; ++r) d += act[r] * w2[(static_cast<size_t>(e) * H + n) * I + r];
+        acc[n] += weights[t * c.top_k + j] * d;
+      }
+    }
+    for (int n = 0; n < H; ++n) {
+      float& o = want[t * out_stride + n];
+      o = static_cast<float>((c.accumulate ? o : 0.0) + acc[n] +
+                             (c.shared ? shared[t * H + n] : 0));
+    }
+  }
+
+  DeviceBuffer<__nv_bfloat16> d_x(ToBf16(x)), d_w13(ToBf16(w13)), d_w2(ToBf16(w2));
+  DeviceBuffer<int32_t> d_ids(ids), d_off(c.experts + 1), d_pairs(pairs), d_exp(pairs);
+  DeviceBuffer<float> d_weights(weights), d_act(static_cast<size_t>(pairs) * I),
+      d_pair_out(static_cast<size_t>(pairs) * H), d_shared(shared), d_out(out);
+  ASSERT_TRUE(d_x.ok() && d_w13.ok() && d_w2.ok() && d_out.ok() && d_act.ok());
+  ASSERT_TRUE(d_act.Poison() && d_pair_out.Poison());
+  MoeAlignParams ap{d_ids.get(), pairs, c.experts, d_off.get(), d_pairs.get(), d_exp.get()};
+  ASSERT_EQ(LaunchMoeAlign(ap, nullptr), cudaSuccess);
+  ExpertFfnParams p{};
+  p.x = d_x.get();
+  p.x_stride = x_stride;
+  p.w13 = d_w13.get();
+  p.w2 = d_w2.get();
+  p.sorted_pairs = d_pairs.get();
+  p.sorted_experts = d_exp.get();
+  p.topk_weights = d_weights.get();
+  p.act = d_act.get();
+  p.pair_out = d_pair_out.get();
+  p.shared_out = c.shared ? d_shared.get() : nullptr;
+  p.shared_stride = H;
+  p.out = d_out.get();
+  p.out_stride = out_stride;
+  p.accumulate = c.accumulate;
+  p.tokens = c.tokens;
+  p.top_k = c.top_k;
+  p.num_experts = c.experts;
+  p.hidden = H;
+  p.inter = I;
+  ASSERT_EQ(LaunchExpertFfn(p, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  // bf16 inputs are exact in both; fp32 accumulation over H and I terms.
+  EXPECT_TRUE(AllClose(d_out.Download(), want, 1e-4, 1e-4));
+}
+
+TEST(ExpertFfn, MatchesDoubleSwiGluWithEmptyExperts) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  CheckExpertFfn({1, 8, 2, 64, 32, false, false});      // tiny preset, one token
+  CheckExpertFfn({5, 8, 2, 64, 24, true, true});        // shared experts + residual accumulate
+  CheckExpertFfn({3, 64, 6, 256, 96, true, false});     // V2-Lite routing shape, smaller widths
+  CheckExpertFfn({7, 16, 3, 65, 33, false, true});      // widths off the warp multiple
+  CheckExpertFfn({1, 6, 6, 2048, 1408, false, false});  // V2-Lite widths, decode batch 1
+}
+
+TEST(ExpertFfn, RejectsAnOutputStrideNarrowerThanHidden) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  DeviceBuffer<__nv_bfloat16> b(64);
+  DeviceBuffer<int32_t> i(4);
+  DeviceBuffer<float> f(256);
+  ExpertFfnParams p{b.get(), 64,      b.get(), b.get(), i.get(), i.get(), f.get(),
+                    f.get(), f.get(), nullptr, 0,       f.get(), 32,      false,
+                    1,       1,       1,       64,      8};
+  EXPECT_EQ(LaunchExpertFfn(p, nullptr), cudaErrorInvalidValue);
+}
+
+}  // namespace
+}  // namespace sieve::cuda
