@@ -98,6 +98,7 @@ int GrammarPrint(const ArgParser& args, const std::string& path) {
     return ApiError("grammar print", "print", kExitFailure);
   }
   std::cout << text;
+  if (!text.empty() && text.back() != '\n') std::cout << '\n';
   return kExitOk;
 }
 
