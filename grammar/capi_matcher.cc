@@ -7,6 +7,7 @@
 
 #include "grammar/capi_internal.h"
 #include "grammar/grammar_printer.h"
+#include "grammar/regex_parser.h"
 
 using sieve::StatusCode;
 using sieve::capi::CopyOut;
@@ -39,8 +40,14 @@ void sieve_grammar_options_init(sieve_grammar_options* opts) {
   opts->struct_size = sizeof *opts;
 }
 
-sieve_status sieve_grammar_compile_ebnf(const char* text, size_t text_len,
-                                        const sieve_grammar_options* opts, sieve_grammar** out) {
+}  // extern "C"
+
+namespace {
+
+enum class Source { kEbnf, kRegex };
+
+sieve_status CompileText(Source source, const char* text, size_t text_len,
+                         const sieve_grammar_options* opts, sieve_grammar** out) {
   if (out == nullptr) return SetError(StatusCode::kInvalidArgument, "out is NULL");
   *out = nullptr;
   if (text == nullptr && text_len > 0) return SetError(StatusCode::kInvalidArgument, "text is NULL");
@@ -57,7 +64,16 @@ sieve_status sieve_grammar_compile_ebnf(const char* text, size_t text_len,
         opts->max_nesting_depth > 0) {
       o.ebnf.max_nesting_depth = opts->max_nesting_depth;
     }
-    auto compiled = sieve::CompileEbnfText(std::string_view(text ? text : "", text_len), o);
+    std::string_view input(text ? text : "", text_len);
+    sieve::Result<sieve::CompiledArtifact> compiled = sieve::InternalError("unreachable");
+    if (source == Source::kEbnf) {
+      compiled = sieve::CompileEbnfText(input, o);
+    } else {
+      auto grammar = sieve::RegexToGrammar(input);
+      compiled = grammar.ok() ? sieve::CompileGrammarIr(std::move(grammar).value(), o)
+                              : sieve::Result<sieve::CompiledArtifact>(grammar.status());
+      if (!compiled.ok()) return SetError(sieve::WithLineColumnFromOffset(compiled.status(), input));
+    }
     if (!compiled.ok()) return SetError(compiled.status());
     auto* g = new sieve_grammar;
     g->artifact = std::make_shared<const sieve::CompiledArtifact>(std::move(compiled).value());
@@ -69,6 +85,20 @@ sieve_status sieve_grammar_compile_ebnf(const char* text, size_t text_len,
     *out = g;
     return SIEVE_OK;
   });
+}
+
+}  // namespace
+
+extern "C" {
+
+sieve_status sieve_grammar_compile_ebnf(const char* text, size_t text_len,
+                                        const sieve_grammar_options* opts, sieve_grammar** out) {
+  return CompileText(Source::kEbnf, text, text_len, opts, out);
+}
+
+sieve_status sieve_grammar_compile_regex(const char* pattern, size_t pattern_len,
+                                         const sieve_grammar_options* opts, sieve_grammar** out) {
+  return CompileText(Source::kRegex, pattern, pattern_len, opts, out);
 }
 
 sieve_grammar* sieve_grammar_retain(sieve_grammar* grammar) {

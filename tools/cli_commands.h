@@ -9,6 +9,7 @@ int RunTokenize(int argc, char** argv);
 int RunVocab(int argc, char** argv);
 int RunGrammar(int argc, char** argv);
 int RunMatch(int argc, char** argv);
+int RunRegex(int argc, char** argv);
 
 }  // namespace sieve_cli
 

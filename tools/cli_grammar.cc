@@ -27,8 +27,10 @@ Exit codes: 0 ok, 2 usage error, 3 the grammar is invalid or unsupported.
 )";
 
 constexpr const char kMatchHelp[] =
-    R"(Usage: sieve match --grammar FILE [--root NAME] [--input FILE|-] [--ignore-lookahead]
+    R"(Usage: sieve match (--grammar FILE | --regex PATTERN) [--root NAME] [--input FILE|-]
+                   [--ignore-lookahead]
 
+A regex has JSON Schema `pattern` semantics (unanchored unless written ^...$).
 Checks that the whole input (the file, or stdin with "-" or no --input) is a complete sentence of the
 grammar. Prints "accepted", or "rejected at byte N" (N = the first byte that cannot continue any
 sentence; N = the input length when the input is a valid but incomplete prefix).
@@ -45,6 +47,28 @@ struct MatcherHandle {
   ~MatcherHandle() { sieve_matcher_free(m); }
 };
 
+// Compiles `text` (EBNF, or a regex when `is_regex`); `name` labels messages. On failure prints the
+// error and returns the exit code (else -1).
+int CompileSource(const std::string& name, const std::string& text, bool is_regex,
+                  const ArgParser& args, GrammarHandle* out) {
+  sieve_grammar_options opts;
+  sieve_grammar_options_init(&opts);
+  std::string root = args.Get("root").value_or("root");
+  opts.root = root.c_str();
+  opts.ignore_lookahead = args.Has("ignore-lookahead");
+  sieve_status st = is_regex
+                        ? sieve_grammar_compile_regex(text.data(), text.size(), &opts, &out->g)
+                        : sieve_grammar_compile_ebnf(text.data(), text.size(), &opts, &out->g);
+  if (st != SIEVE_OK) {
+    std::cerr << name << ": " << sieve_last_error()->message << "\n";  // carries line:column
+    return kExitInvalidSpec;
+  }
+  for (size_t i = 0; const char* w = sieve_grammar_warning(out->g, i); ++i) {
+    std::cerr << name << ": warning: " << w << "\n";
+  }
+  return -1;
+}
+
 // Reads and compiles FILE; on failure prints the error and returns the exit code (else -1).
 int CompileFile(const std::string& command, const std::string& path, const ArgParser& args,
                 GrammarHandle* out) {
@@ -53,31 +77,14 @@ int CompileFile(const std::string& command, const std::string& path, const ArgPa
     std::cerr << "sieve " << command << ": " << err << "\n";
     return kExitUsage;
   }
-  sieve_grammar_options opts;
-  sieve_grammar_options_init(&opts);
-  std::string root = args.Get("root").value_or("root");
-  opts.root = root.c_str();
-  opts.ignore_lookahead = args.Has("ignore-lookahead");
-  if (sieve_grammar_compile_ebnf(text.data(), text.size(), &opts, &out->g) != SIEVE_OK) {
-    const sieve_error* e = sieve_last_error();
-    std::cerr << path << ": " << e->message << "\n";  // the message carries line:column
-    return kExitInvalidSpec;
-  }
-  for (size_t i = 0; const char* w = sieve_grammar_warning(out->g, i); ++i) {
-    std::cerr << path << ": warning: " << w << "\n";
-  }
-  return -1;
+  return CompileSource(path, text, /*is_regex=*/false, args, out);
 }
 
-int GrammarCheck(const ArgParser& args, const std::string& path) {
-  GrammarHandle g;
-  if (int rc = CompileFile("grammar check", path, args, &g); rc >= 0) return rc;
+int PrintStats(const std::string& name, const GrammarHandle& g) {
   sieve_grammar_stats st;
   st.struct_size = sizeof st;
-  if (sieve_grammar_get_stats(g.g, &st) != SIEVE_OK) {
-    return ApiError("grammar check", "stats", kExitFailure);
-  }
-  std::cout << path << ": ok\n"
+  if (sieve_grammar_get_stats(g.g, &st) != SIEVE_OK) return ApiError("grammar", "stats", kExitFailure);
+  std::cout << name << ": ok\n"
             << "rules:          " << st.rules << " as written, " << st.live_rules
             << " in the automaton (" << st.counted_rules << " counted repetitions)\n"
             << "states:         " << st.states << " after merging (" << st.dfa_states
@@ -85,6 +92,12 @@ int GrammarCheck(const ArgParser& args, const std::string& path) {
             << "memory:         " << st.memory_bytes << " bytes\n"
             << "compile time:   " << st.compile_ms << " ms\n";
   return kExitOk;
+}
+
+int GrammarCheck(const ArgParser& args, const std::string& path) {
+  GrammarHandle g;
+  if (int rc = CompileFile("grammar check", path, args, &g); rc >= 0) return rc;
+  return PrintStats(path, g);
 }
 
 int GrammarPrint(const ArgParser& args, const std::string& path) {
@@ -102,7 +115,31 @@ int GrammarPrint(const ArgParser& args, const std::string& path) {
   return kExitOk;
 }
 
+constexpr const char kRegexHelp[] =
+    R"(Usage: sieve regex check PATTERN
+
+Compiles an ECMA-262-style regular expression with JSON Schema `pattern` semantics (unanchored unless
+written ^...$) and prints automaton statistics. Backreferences, lookaround and \b are unsupported and
+reported with their byte offset.
+
+Exit codes: 0 ok, 2 usage error, 3 the regex is invalid or unsupported.
+)";
+
 }  // namespace
+
+int RunRegex(int argc, char** argv) {
+  ArgParser args({}, {"help"});
+  if (!args.Parse(argc, argv, 2)) return UsageError("regex", args.error());
+  if (args.Has("help")) {
+    std::cout << kRegexHelp;
+    return kExitOk;
+  }
+  const auto& pos = args.positionals();
+  if (pos.size() != 2 || pos[0] != "check") return UsageError("regex", "expected 'check PATTERN'");
+  GrammarHandle g;
+  if (int rc = CompileSource("regex", pos[1], /*is_regex=*/true, args, &g); rc >= 0) return rc;
+  return PrintStats("regex", g);
+}
 
 int RunGrammar(int argc, char** argv) {
   ArgParser args({"root"}, {"simplified", "ignore-lookahead", "help"});
@@ -119,7 +156,7 @@ int RunGrammar(int argc, char** argv) {
 }
 
 int RunMatch(int argc, char** argv) {
-  ArgParser args({"grammar", "root", "input"}, {"ignore-lookahead", "help"});
+  ArgParser args({"grammar", "regex", "root", "input"}, {"ignore-lookahead", "help"});
   if (!args.Parse(argc, argv, 2)) return UsageError("match", args.error());
   if (args.Has("help")) {
     std::cout << kMatchHelp;
@@ -127,14 +164,17 @@ int RunMatch(int argc, char** argv) {
   }
   if (!args.positionals().empty()) return UsageError("match", "unexpected argument");
   auto grammar_path = args.Get("grammar");
-  if (!grammar_path) return UsageError("match", "--grammar is required");
+  auto regex = args.Get("regex");
+  if (!grammar_path == !regex) return UsageError("match", "give exactly one of --grammar or --regex");
   std::string input, err;
   if (!ReadFile(args.Get("input").value_or("-"), &input, &err)) {
     std::cerr << "sieve match: " << err << "\n";
     return kExitUsage;
   }
   GrammarHandle g;
-  if (int rc = CompileFile("match", *grammar_path, args, &g); rc >= 0) return rc;
+  int rc = regex ? CompileSource("regex", *regex, /*is_regex=*/true, args, &g)
+                 : CompileFile("match", *grammar_path, args, &g);
+  if (rc >= 0) return rc;
   MatcherHandle m;
   sieve_matcher_options mo;
   sieve_matcher_options_init(&mo);

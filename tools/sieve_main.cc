@@ -18,7 +18,8 @@ constexpr Command kCommands[] = {
     {"tokenize", sieve_cli::RunTokenize, "encode text with a Hugging Face tokenizer.json"},
     {"vocab", sieve_cli::RunVocab, "facts about a tokenizer's vocabulary"},
     {"grammar", sieve_cli::RunGrammar, "check or print an EBNF/GBNF grammar"},
-    {"match", sieve_cli::RunMatch, "check that an input is a sentence of a grammar"},
+    {"match", sieve_cli::RunMatch, "check that an input is a sentence of a grammar or regex"},
+    {"regex", sieve_cli::RunRegex, "check a regular expression"},
 };
 
 void PrintHelp() {

@@ -151,6 +151,12 @@ SIEVE_API void sieve_grammar_options_init(sieve_grammar_options* opts);
 SIEVE_API sieve_status sieve_grammar_compile_ebnf(const char* text, size_t text_len,
                                                   const sieve_grammar_options* opts,
                                                   sieve_grammar** out);
+/* Compiles an ECMA-262-style regular expression with JSON Schema `pattern` semantics (unanchored unless
+ * written ^...$) into a grammar; opts->root is ignored. Backreferences, lookaround and \b are
+ * SIEVE_ERR_UNSUPPORTED with the construct's byte offset. Caller owns *out. */
+SIEVE_API sieve_status sieve_grammar_compile_regex(const char* pattern, size_t pattern_len,
+                                                   const sieve_grammar_options* opts,
+                                                   sieve_grammar** out);
 SIEVE_API sieve_grammar* sieve_grammar_retain(sieve_grammar* grammar);
 SIEVE_API void sieve_grammar_free(sieve_grammar* grammar);
 

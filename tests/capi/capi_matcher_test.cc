@@ -129,4 +129,32 @@ TEST(CApiMatcher, UnusedRulesAreWarnings) {
   sieve_grammar_free(g);
 }
 
+TEST(CApiMatcher, CompilesARegexWithSchemaPatternSemantics) {
+  sieve_grammar* g = nullptr;
+  const char* re = "^[a-z]+@[a-z]+\\.(com|org)$";
+  ASSERT_EQ(sieve_grammar_compile_regex(re, std::string(re).size(), nullptr, &g), SIEVE_OK)
+      << sieve_last_error()->message;
+  sieve_matcher* m = nullptr;
+  ASSERT_EQ(sieve_matcher_create(g, nullptr, &m), SIEVE_OK);
+  ASSERT_EQ(sieve_matcher_accept_string(m, "ab@cd.org", 9), SIEVE_OK);
+  EXPECT_TRUE(sieve_matcher_can_terminate(m));
+  EXPECT_EQ(sieve_matcher_accept_string(m, "x", 1), SIEVE_REJECTED);
+  sieve_matcher_free(m);
+  sieve_grammar_free(g);
+  // Unanchored: anything may surround the match.
+  ASSERT_EQ(sieve_grammar_compile_regex("b+", 2, nullptr, &g), SIEVE_OK);
+  ASSERT_EQ(sieve_matcher_create(g, nullptr, &m), SIEVE_OK);
+  ASSERT_EQ(sieve_matcher_accept_string(m, "xxbyy", 5), SIEVE_OK);
+  EXPECT_TRUE(sieve_matcher_can_terminate(m));
+  sieve_matcher_free(m);
+  sieve_grammar_free(g);
+}
+
+TEST(CApiMatcher, RegexBackreferenceIsUnsupportedWithItsOffset) {
+  sieve_grammar* g = nullptr;
+  EXPECT_EQ(sieve_grammar_compile_regex("(a)\\1", 5, nullptr, &g), SIEVE_ERR_UNSUPPORTED);
+  EXPECT_EQ(g, nullptr);
+  EXPECT_EQ(sieve_last_error()->offset, 3);
+}
+
 }  // namespace
