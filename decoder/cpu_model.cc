@@ -31,12 +31,20 @@ void RmsNorm(const float* x, const std::vector<float>& weight, double eps, float
 
 float Silu(float v) { return v / (1.0f + std::exp(-v)); }
 
-// down(silu(gate x) * up x) into `out` (overwritten).
-void SwiGlu(const CpuModel::Mlp& m, const float* x, float* out) {
+// Rounds n values to bf16 (and back) in place when `on` (CpuModelOptions::emulate_bf16_...).
+void RoundBf16(bool on, float* x, int64_t n) {
+  if (!on) return;
+  for (int64_t i = 0; i < n; ++i) x[i] = Bf16ToF32(F32ToBf16(x[i]));
+}
+
+// down(silu(gate x) * up x) into `out` (overwritten); the activation is rounded to bf16 when
+// `round_act`.
+void SwiGlu(const CpuModel::Mlp& m, const float* x, float* out, bool round_act = false) {
   std::vector<float> g(m.gate.rows), u(m.up.rows);
   MatVec(m.gate, x, g.data());
   MatVec(m.up, x, u.data());
   for (size_t i = 0; i < g.size(); ++i) g[i] = Silu(g[i]) * u[i];
+  RoundBf16(round_act, g.data(), static_cast<int64_t>(g.size()));
   MatVec(m.down, g.data(), out);
 }
 
@@ -80,6 +88,7 @@ Result<std::shared_ptr<const CpuModel>> CpuModel::FromWeights(const ModelWeights
                       std::to_string(options.max_weight_bytes));
   }
   std::shared_ptr<CpuModel> m(new CpuModel());
+  m->emulate_bf16_ = options.emulate_bf16_activations;
   m->config_ = c;
   m->rope_ = ComputeRope(c);
   m->softmax_scale_ = SoftmaxScale(c);
@@ -154,6 +163,7 @@ Result<std::vector<float>> CpuSession::Forward(const std::vector<int32_t>& token
   const ModelConfig& c = model_->config();
   const int64_t n = static_cast<int64_t>(tokens.size());
   const int64_t hd = c.hidden_size;
+  const bool bf16 = model_->emulates_bf16();
   if (n == 0) return InvalidArgument("CpuSession: no tokens to run");
   for (int32_t t : tokens) {
     if (t < 0 || t >= c.vocab_size) {
@@ -167,6 +177,7 @@ Result<std::vector<float>> CpuSession::Forward(const std::vector<int32_t>& token
                       std::to_string(c.max_position_embeddings));
   }
   std::vector<float> h(n * hd), x(n * hd), y(n * hd);
+  token_margins_.assign(n, std::numeric_limits<float>::infinity());
   for (int64_t j = 0; j < n; ++j) {
     const float* e = model_->embedding().row(tokens[j]);
     std::copy(e, e + hd, h.data() + j * hd);
@@ -175,16 +186,18 @@ Result<std::vector<float>> CpuSession::Forward(const std::vector<int32_t>& token
     const CpuModel::Layer& layer = model_->layers()[l];
     for (int64_t j = 0; j < n; ++j) {
       RmsNorm(h.data() + j * hd, layer.input_norm, c.rms_norm_eps, x.data() + j * hd);
+      RoundBf16(bf16, x.data() + j * hd, hd);
     }
     Attention(l, x, n, form, &y);
     for (int64_t i = 0; i < n * hd; ++i) h[i] += y[i];
     for (int64_t j = 0; j < n; ++j) {
       float* xj = x.data() + j * hd;
       RmsNorm(h.data() + j * hd, layer.post_attention_norm, c.rms_norm_eps, xj);
+      RoundBf16(bf16, xj, hd);
       if (layer.moe) {
-        Moe(layer, xj, y.data() + j * hd);
+        token_margins_[j] = std::min(token_margins_[j], Moe(layer, xj, y.data() + j * hd));
       } else {
-        SwiGlu(layer.dense, xj, y.data() + j * hd);
+        SwiGlu(layer.dense, xj, y.data() + j * hd, bf16);
       }
     }
     for (int64_t i = 0; i < n * hd; ++i) h[i] += y[i];
@@ -194,6 +207,7 @@ Result<std::vector<float>> CpuSession::Forward(const std::vector<int32_t>& token
   std::vector<float> logits((n - first) * c.vocab_size);
   for (int64_t j = first; j < n; ++j) {
     RmsNorm(h.data() + j * hd, model_->final_norm(), c.rms_norm_eps, x.data());
+    RoundBf16(bf16, x.data(), hd);
     MatVec(model_->lm_head(), x.data(), logits.data() + (j - first) * c.vocab_size);
   }
   return logits;
@@ -208,6 +222,7 @@ void CpuSession::Attention(int64_t l, const std::vector<float>& x, int64_t n, At
   const int64_t vd = c.v_head_dim, lat = c.kv_lora_rank, cd = c.LatentCacheDim();
   const int64_t kvb_rows = nope + vd;  // kv_b_proj rows per head: [k_nope | v]
   const double scale = model_->softmax_scale();
+  const bool bf16 = model_->emulates_bf16();
 
   // Queries, and the new tokens' latents appended to the cache.
   std::vector<float> q(n * nh * qk);
@@ -220,16 +235,21 @@ void CpuSession::Attention(int64_t l, const std::vector<float>& x, int64_t n, At
     if (c.q_lora_rank > 0) {
       MatVec(layer.q_a_proj, xj, tmp.data());
       RmsNorm(tmp.data(), layer.q_a_norm, c.rms_norm_eps, tmp.data());
+      RoundBf16(bf16, tmp.data(), c.q_lora_rank);
       MatVec(layer.q_b_proj, tmp.data(), qj);
     } else {
       MatVec(layer.q_proj, xj, qj);
     }
     const int64_t pos = length_ + j;
-    for (int64_t head = 0; head < nh; ++head) ApplyRope(model_->rope(), pos, qj + head * qk + nope);
+    for (int64_t head = 0; head < nh; ++head) {
+      ApplyRope(model_->rope(), pos, qj + head * qk + nope);
+      RoundBf16(bf16, qj + head * qk, nope);  // q_nope enters the W_UK GEMM as bf16
+    }
     float* cj = cache.data() + pos * cd;
     MatVec(layer.kv_a_proj, xj, cj);
     RmsNorm(cj, layer.kv_a_norm, c.rms_norm_eps, cj);
     ApplyRope(model_->rope(), pos, cj + lat);
+    RoundBf16(bf16, cj, cd);
   }
 
   const int64_t total = length_ + n;
@@ -275,6 +295,7 @@ void CpuSession::Attention(int64_t l, const std::vector<float>& x, int64_t n, At
           for (int64_t t = 0; t < visible; ++t) s += double{scores[t]} * cache[t * cd + i];
           olat[i] = static_cast<float>(s);
         }
+        RoundBf16(bf16, olat.data(), lat);
         for (int64_t r = 0; r < vd; ++r) {
           oh[r] = static_cast<float>(
               Dot(layer.kv_b_proj.row(head * kvb_rows + nope + r), olat.data(), lat));
@@ -288,12 +309,13 @@ void CpuSession::Attention(int64_t l, const std::vector<float>& x, int64_t n, At
           oh[r] = static_cast<float>(s);
         }
       }
+      RoundBf16(bf16, oh, vd);
     }
     MatVec(layer.o_proj, heads.data(), out->data() + j * hd);
   }
 }
 
-void CpuSession::Moe(const CpuModel::Layer& layer, const float* x, float* out) {
+float CpuSession::Moe(const CpuModel::Layer& layer, const float* x, float* out) {
   const int64_t hd = model_->config().hidden_size;
   std::vector<float> logits(layer.router.rows), tmp(hd);
   MatVec(layer.router, x, logits.data());
@@ -305,10 +327,11 @@ void CpuSession::Moe(const CpuModel::Layer& layer, const float* x, float* out) {
     for (int64_t i = 0; i < hd; ++i) acc[i] += double{r.weights[j]} * tmp[i];
   }
   if (layer.has_shared) {
-    SwiGlu(layer.shared, x, tmp.data());
+    SwiGlu(layer.shared, x, tmp.data(), model_->emulates_bf16());
     for (int64_t i = 0; i < hd; ++i) acc[i] += tmp[i];
   }
   for (int64_t i = 0; i < hd; ++i) out[i] = static_cast<float>(acc[i]);
+  return r.margin;
 }
 
 // ---- generation ----------------------------------------------------------------------

@@ -42,6 +42,13 @@ namespace sieve {
 struct CpuModelOptions {
   // Refuse models whose fp32 copy exceeds this many bytes (the CPU model is for tiny configs).
   uint64_t max_weight_bytes = 4ull << 30;
+  // Round activations to bf16 exactly where the GPU decoder stores them in bf16 (gpu_model.h):
+  // every RMSNorm output that feeds a projection, the cache rows [c | k_pe], q_nope before the
+  // W_UK absorption, o_lat, the per-head W_UV output and the SwiGLU activation of dense and
+  // shared MLPs (routed experts keep fp32, as expert_ffn.h does). With bf16-rounded weights this
+  // makes the CPU a bit-faithful emulation of the GPU's rounding points, so the two differ only
+  // by fp32 summation order: the tight oracle for the GPU forward pass. Off by default.
+  bool emulate_bf16_activations = false;
 };
 
 enum class AttentionForm { kPlain, kAbsorbed };
@@ -87,9 +94,11 @@ class CpuModel {
   const CpuMatrix& embedding() const { return embed_; }
   const CpuMatrix& lm_head() const { return config_.tie_word_embeddings ? embed_ : lm_head_; }
   const std::vector<float>& final_norm() const { return final_norm_; }
+  bool emulates_bf16() const { return emulate_bf16_; }
 
  private:
   CpuModel() = default;
+  bool emulate_bf16_ = false;
   ModelConfig config_;
   RopeTable rope_;
   double softmax_scale_ = 0;
@@ -116,18 +125,22 @@ class CpuSession {
   const std::vector<float>& latent_cache(int64_t layer) const { return cache_[layer]; }
   // Smallest routing margin (moe_routing.h) over every MoE decision since Reset; +inf if none.
   float min_routing_margin() const { return min_margin_; }
+  // Per token of the last Prefill / DecodeStep: its smallest routing margin over all layers.
+  const std::vector<float>& last_token_routing_margins() const { return token_margins_; }
 
  private:
   Result<std::vector<float>> Forward(const std::vector<int32_t>& tokens, AttentionForm form,
                                      bool all_positions);
   void Attention(int64_t layer, const std::vector<float>& x, int64_t n, AttentionForm form,
                  std::vector<float>* out);
-  void Moe(const CpuModel::Layer& layer, const float* x, float* out);
+  // Returns the decision's routing margin.
+  float Moe(const CpuModel::Layer& layer, const float* x, float* out);
 
   std::shared_ptr<const CpuModel> model_;
   int64_t length_ = 0;
   std::vector<std::vector<float>> cache_;  // per layer
   float min_margin_;
+  std::vector<float> token_margins_;
 };
 
 // Index of the largest logit (lowest index among ties).

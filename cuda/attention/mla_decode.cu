@@ -28,7 +28,8 @@ __global__ void __launch_bounds__(kMlaDecodeWarps * 32) MlaDecodeKernel(MlaDecod
   __syncthreads();
 
   const int32_t len = p.seq_lens[b];
-  const int32_t* table = p.block_table + static_cast<int64_t>(b) * p.max_pages_per_seq;
+  const int64_t table_row = p.row_seq ? p.row_seq[b] : b;
+  const int32_t* table = p.block_table + table_row * p.max_pages_per_seq;
   float acc[kPerLane];
 #pragma unroll
   for (int j = 0; j < kPerLane; ++j) acc[j] = 0.0f;

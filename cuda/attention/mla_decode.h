@@ -14,8 +14,12 @@
 // every kMlaDecodeWarps-th token with an online softmax in registers, then the warps merge. Each
 // head re-reads the sequence's cache (16x the bytes for V2-Lite); a split-KV, all-heads-per-block
 // kernel replaces it once this one is the tested reference.
+// Query rows need not be distinct sequences: with `row_seq`, several rows (the tokens of one
+// prompt) share a block-table row and each attends to its own prefix, which is how prefill runs
+// the absorbed form over the cache.
 // Preconditions the host must keep (not checkable without a sync): seq_lens[b] <=
-// max_pages_per_seq * page_size and every page id used is < the cache's page count.
+// max_pages_per_seq * page_size, row_seq[b] indexes a valid block-table row, and every page id
+// used is < the cache's page count.
 #ifndef SIEVE_CUDA_ATTENTION_MLA_DECODE_H_
 #define SIEVE_CUDA_ATTENTION_MLA_DECODE_H_
 
@@ -44,6 +48,10 @@ struct MlaDecodeParams {
   int32_t rope_dim;            // rope width; kv_lora + rope_dim <= kMlaMaxHeadDim
   int32_t page_size;           // tokens per page (kMlaPageSize in the engine; any > 0 here)
   float scale;                 // softmax scale
+  const int32_t* row_seq;      // [batch] block-table row (and so sequence) each query row reads,
+                               // or null: row b reads row b. Prefill gives every prompt token
+                               // its own query row over one sequence's table, with seq_lens[b]
+                               // = position + 1 (causal).
 };
 
 // Launches on `stream`; cudaErrorInvalidValue for a bad shape or null pointer; never aborts.

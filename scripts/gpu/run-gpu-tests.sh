@@ -3,7 +3,7 @@
 #
 # The binaries are built on the development machine (no GPU there; nvcc is) and carried over:
 #   cmake -S . -B build-gpu -DSIEVE_CUDA_ARCHS=90a && cmake --build build-gpu -j2 \
-#       --target sieve_cuda_tests sieve_decoder_tests
+#       --target sieve_cuda_tests sieve_decoder_tests sieve_gpu_decoder_tests
 # then, from the repository root on the GPU machine (build-gpu/tests/<binary> carried):
 #   bash scripts/gpu/run-gpu-tests.sh [BUILD_DIR] [-- extra gtest flags]
 # Environment:
@@ -48,7 +48,7 @@ find_lib() {
 }
 
 binaries=()
-for name in sieve_cuda_tests sieve_decoder_tests; do
+for name in sieve_cuda_tests sieve_decoder_tests sieve_gpu_decoder_tests; do
   [[ -x $BUILD_DIR/tests/$name ]] && binaries+=("$BUILD_DIR/tests/$name")
 done
 if [[ ${#binaries[@]} -eq 0 ]]; then

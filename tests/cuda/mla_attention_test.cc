@@ -180,7 +180,8 @@ void CheckDecode(const DecodeCase& c) {
                     c.lat,
                     c.rd,
                     c.page,
-                    scale};
+                    scale,
+                    nullptr};
   ASSERT_EQ(LaunchMlaDecode(p, nullptr), cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   // o_lat is a convex combination of bf16 values, rounded to bf16 once: 2^-8 relative plus a
@@ -206,7 +207,7 @@ TEST(MlaDecode, RejectsWidthsOverTheKernelLimits) {
   DeviceBuffer<int32_t> table(1), lens(1);
   MlaDecodeParams p{q.get(),   1024,         1024, cache.get(), table.get(), 1, lens.get(),
                     out.get(), 1024,         1024, nullptr,     1,           1, kMlaMaxLatent + 32,
-                    64,        kMlaPageSize, 1.0f};
+                    64,        kMlaPageSize, 1.0f, nullptr};
   EXPECT_EQ(LaunchMlaDecode(p, nullptr), cudaErrorInvalidValue);
   p.kv_lora = 512;
   p.page_size = 0;

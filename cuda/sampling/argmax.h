@@ -1,0 +1,34 @@
+// Greedy token choice on the GPU: the index of the largest logit of each row.
+//
+// Same convention as the CPU reference (decoder/cpu_model.h Argmax) so GPU and CPU greedy
+// decoding agree on exact ties: the lowest index among equal maxima wins. NaN never wins; a row
+// with no comparable value (all NaN) yields 0. -inf is an ordinary value (a fully masked row
+// yields index 0). The maximum itself is written too, when asked, so callers can report margins.
+// One block of kArgmaxThreads per row: each thread scans a strided slice, then a warp argmax and
+// a cross-warp pass through shared memory.
+#ifndef SIEVE_CUDA_SAMPLING_ARGMAX_H_
+#define SIEVE_CUDA_SAMPLING_ARGMAX_H_
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace sieve::cuda {
+
+inline constexpr int32_t kArgmaxThreads = 1024;
+
+struct ArgmaxParams {
+  const float* logits;    // [rows, logits_stride] fp32
+  int64_t logits_stride;  // elements between rows (>= vocab)
+  int32_t rows;
+  int32_t vocab;       // entries per row considered
+  int32_t* out_index;  // [rows] winning index
+  float* out_value;    // [rows] winning value, or null
+};
+
+// Launches on `stream`; cudaErrorInvalidValue for a bad shape or null pointer; never aborts.
+cudaError_t LaunchArgmax(const ArgmaxParams& p, cudaStream_t stream);
+
+}  // namespace sieve::cuda
+
+#endif  // SIEVE_CUDA_SAMPLING_ARGMAX_H_

@@ -1,0 +1,318 @@
+// The GPU forward pass of one step: embedding, every layer's MLA and MLP/MoE, the final norm and
+// lm_head, enqueued on the session's stream over the workspace that GpuSession::Init laid out.
+// The math and the per-step index arrays are described in gpu_model.h; this file only wires the
+// cuda/ launchers together (shapes noted at each call). Every launcher's cudaError_t and every
+// cuBLAS status goes through Check(), which poisons the session on failure.
+#include <string>
+
+#include "cuda/attention/latent_cache.h"
+#include "cuda/attention/mla_decode.h"
+#include "cuda/config.h"
+#include "cuda/elementwise/elementwise.h"
+#include "cuda/gemm/gemm.h"
+#include "cuda/moe/expert_ffn.h"
+#include "cuda/moe/router_logits.h"
+#include "cuda/moe/routing.h"
+#include "cuda/norm/rms_norm.h"
+#include "cuda/rope/rope.h"
+#include "decoder/gpu_model.h"
+
+namespace sieve {
+namespace {
+
+cuda::GemmParams PlainGemm(const __nv_bfloat16* a, const __nv_bfloat16* w, void* c, bool c_bf16,
+                           int32_t m, int32_t n, int32_t k) {
+  cuda::GemmParams g{};
+  g.a = a;
+  g.lda = k;
+  g.stride_a = 0;
+  g.w = w;
+  g.ldw = k;
+  g.stride_w = 0;
+  g.weight_kn = false;
+  g.c = c;
+  g.ldc = n;
+  g.stride_c = 0;
+  g.c_bf16 = c_bf16;
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.batch = 1;
+  g.alpha = 1.0f;
+  g.beta = 0.0f;
+  return g;
+}
+
+// RMSNorm of `rows` rows of `dim`, optionally adding `delta` into x first (residual add).
+cuda::RmsNormParams Norm(float* x, const float* delta, const __nv_bfloat16* weight,
+                         __nv_bfloat16* out, int32_t rows, int32_t dim, float eps) {
+  cuda::RmsNormParams p{};
+  p.x = x;
+  p.x_stride = dim;
+  p.delta = delta;
+  p.delta_stride = dim;
+  p.weight = weight;
+  p.out = out;
+  p.out_stride = dim;
+  p.rows = rows;
+  p.dim = dim;
+  p.eps = eps;
+  return p;
+}
+
+}  // namespace
+
+Status GpuSession::Gemm(const __nv_bfloat16* a, const __nv_bfloat16* w, float* c, int32_t m,
+                        int32_t n, int32_t k, const char* what) {
+  cublasStatus_t cs = CUBLAS_STATUS_SUCCESS;
+  const cudaError_t e = cuda::LaunchGemm(cublas_, PlainGemm(a, w, c, false, m, n, k), stream_, &cs);
+  if (e == cudaSuccess) return Status::Ok();
+  if (poisoned_.ok()) {
+    poisoned_ = cs != CUBLAS_STATUS_SUCCESS
+                    ? CublasStatus(cs, std::string("GpuSession: GEMM ") + what)
+                    : CudaStatus(e, std::string("GpuSession: GEMM ") + what);
+  }
+  return poisoned_;
+}
+
+Status GpuSession::Forward(int32_t T, int32_t rows, bool identity_rows) {
+  const ModelConfig& c = model_->config();
+  const GpuWeights& w = model_->weights();
+  const int32_t H = static_cast<int32_t>(c.hidden_size);
+  const int32_t V = static_cast<int32_t>(c.vocab_size);
+  const float eps = static_cast<float>(c.rms_norm_eps);
+
+  Mark("embed");
+  cuda::EmbeddingParams emb{w.embedding(), DeviceStep<int32_t>(step_.tokens), h_, H, T, V, H};
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchEmbedding(emb, stream_), "embedding"));
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    const GpuLayerWeights& L = w.layers()[l];
+    // h += previous sublayer output (none before layer 0); x = RMSNorm(h).
+    Mark("attn.qkv");
+    SIEVE_RETURN_IF_ERROR(Check(
+        cuda::LaunchRmsNorm(Norm(h_, l == 0 ? nullptr : y_, L.input_norm, x_, T, H, eps), stream_),
+        "input_layernorm"));
+    SIEVE_RETURN_IF_ERROR(Attention(l, T));  // -> y_
+    Mark(L.moe ? "moe.route" : "mlp.dense");
+    SIEVE_RETURN_IF_ERROR(
+        Check(cuda::LaunchRmsNorm(Norm(h_, y_, L.post_attention_norm, x_, T, H, eps), stream_),
+              "post_attention_layernorm"));
+    if (L.moe) {
+      SIEVE_RETURN_IF_ERROR(Moe(L, T));  // -> y_
+    } else {
+      SIEVE_RETURN_IF_ERROR(Mlp(L.dense, x_, y_, T));
+    }
+  }
+  Mark("head");
+  SIEVE_RETURN_IF_ERROR(Check(
+      cuda::LaunchRmsNorm(Norm(h_, y_, w.final_norm(), x_, T, H, eps), stream_), "final norm"));
+  const __nv_bfloat16* x = x_;
+  if (!identity_rows) {
+    cuda::GatherRowsParams g{x_, T, DeviceStep<int32_t>(step_.logit_rows), x_rows_, H, rows, H};
+    SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchGatherRows(g, stream_), "gather logit rows"));
+    x = x_rows_;
+  }
+  SIEVE_RETURN_IF_ERROR(Gemm(x, w.lm_head(), logits_, rows, V, H, "lm_head"));  // [rows, V]
+  Mark("end");
+  return Status::Ok();
+}
+
+Status GpuSession::Attention(int64_t layer, int32_t T) {
+  const ModelConfig& c = model_->config();
+  const GpuLayerWeights& L = model_->weights().layers()[layer];
+  const int32_t H = static_cast<int32_t>(c.hidden_size);
+  const int32_t nh = static_cast<int32_t>(c.num_attention_heads);
+  const int32_t qk = static_cast<int32_t>(c.qk_head_dim());
+  const int32_t nope = static_cast<int32_t>(c.qk_nope_head_dim);
+  const int32_t rd = static_cast<int32_t>(c.qk_rope_head_dim);
+  const int32_t lat = static_cast<int32_t>(c.kv_lora_rank);
+  const int32_t vd = static_cast<int32_t>(c.v_head_dim);
+  const int32_t ql = static_cast<int32_t>(c.q_lora_rank);
+  const int32_t width = lat + rd;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+
+  // q [T, nh * qk] fp32.
+  if (ql > 0) {
+    SIEVE_RETURN_IF_ERROR(Gemm(x_, L.q_a_proj, q_a_, T, ql, H, "q_a_proj"));  // [T, ql]
+    SIEVE_RETURN_IF_ERROR(
+        Check(cuda::LaunchRmsNorm(Norm(q_a_, nullptr, L.q_a_norm, q_a_norm_, T, ql, eps), stream_),
+              "q_a_layernorm"));
+    SIEVE_RETURN_IF_ERROR(Gemm(q_a_norm_, L.q_b_proj, q_, T, nh * qk, ql, "q_b_proj"));
+  } else {
+    SIEVE_RETURN_IF_ERROR(Gemm(x_, L.q_proj, q_, T, nh * qk, H, "q_proj"));
+  }
+  // [c | k_pe] [T, width] fp32 -> normalised, rotated, bf16 into the cache slots.
+  SIEVE_RETURN_IF_ERROR(Gemm(x_, L.kv_a_proj, kv_a_, T, width, H, "kv_a_proj_with_mqa"));
+  cuda::LatentAppendParams la{kv_a_,
+                              width,
+                              L.kv_a_norm,
+                              eps,
+                              DeviceStep<int32_t>(step_.positions),
+                              model_->inv_freq(),
+                              model_->attention_factor(),
+                              DeviceStep<int64_t>(step_.slots),
+                              cache_->layer(layer),
+                              T,
+                              lat,
+                              rd};
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchLatentAppend(la, stream_), "latent cache append"));
+
+  // q_nope -> bf16 [T * nh, nope]; q_lat[h] = W_UK[h]^T q_nope[h] into q_abs [T, nh, width].
+  cuda::CastToBf16Params cast{q_, qk, q_nope_, nope, T * nh, nope};
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchCastToBf16(cast, stream_), "q_nope to bf16"));
+  const int64_t kvb_head = static_cast<int64_t>(nope + vd) * lat;  // kv_b elements per head
+  {
+    cuda::GemmParams g{};
+    g.a = q_nope_;
+    g.lda = static_cast<int64_t>(nh) * nope;
+    g.stride_a = nope;
+    g.w = L.kv_b_proj;  // W_UK[h] = kv_b rows [h (nope + v), + nope): stored [K = nope, N = lat]
+    g.ldw = lat;
+    g.stride_w = kvb_head;
+    g.weight_kn = true;
+    g.c = q_abs_;
+    g.ldc = static_cast<int64_t>(nh) * width;
+    g.stride_c = width;
+    g.c_bf16 = false;
+    g.m = T;
+    g.n = lat;
+    g.k = nope;
+    g.batch = nh;
+    g.alpha = 1.0f;
+    g.beta = 0.0f;
+    cublasStatus_t cs = CUBLAS_STATUS_SUCCESS;
+    const cudaError_t e = cuda::LaunchGemm(cublas_, g, stream_, &cs);
+    if (e != cudaSuccess) {
+      if (poisoned_.ok()) poisoned_ = CublasStatus(cs, "GpuSession: GEMM q absorb (W_UK)");
+      if (poisoned_.ok()) poisoned_ = CudaStatus(e, "GpuSession: GEMM q absorb (W_UK)");
+      return poisoned_;
+    }
+  }
+  // q_pe rotated from q into the tail of each q_abs head row.
+  cuda::RopeParams rp{q_ + nope,
+                      static_cast<int64_t>(nh) * qk,
+                      qk,
+                      q_abs_ + lat,
+                      static_cast<int64_t>(nh) * width,
+                      width,
+                      DeviceStep<int32_t>(step_.positions),
+                      model_->inv_freq(),
+                      model_->attention_factor(),
+                      T,
+                      nh,
+                      rd};
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchRope(rp, stream_), "q rope"));
+
+  // Attention over the paged cache: one query row per token, causal length position + 1.
+  Mark("attn.mla");
+  cuda::MlaDecodeParams md{q_abs_,
+                           static_cast<int64_t>(nh) * width,
+                           width,
+                           cache_->layer(layer),
+                           DeviceStep<int32_t>(step_.table),
+                           max_pages_,
+                           DeviceStep<int32_t>(step_.seq_lens),
+                           o_lat_,
+                           static_cast<int64_t>(nh) * lat,
+                           lat,
+                           nullptr,
+                           T,
+                           nh,
+                           lat,
+                           rd,
+                           cache_->page_size(),
+                           model_->softmax_scale(),
+                           DeviceStep<int32_t>(step_.row_seq)};
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchMlaDecode(md, stream_), "MLA attention"));
+
+  // o[h] = W_UV[h] o_lat[h] -> bf16 [T, nh * v]; then o_proj -> y [T, H] fp32.
+  Mark("attn.out");
+  {
+    cuda::GemmParams g{};
+    g.a = o_lat_;
+    g.lda = static_cast<int64_t>(nh) * lat;
+    g.stride_a = lat;
+    g.w = L.kv_b_proj + static_cast<int64_t>(nope) * lat;  // W_UV[h]: stored [N = v, K = lat]
+    g.ldw = lat;
+    g.stride_w = kvb_head;
+    g.weight_kn = false;
+    g.c = o_;
+    g.ldc = static_cast<int64_t>(nh) * vd;
+    g.stride_c = vd;
+    g.c_bf16 = true;
+    g.m = T;
+    g.n = vd;
+    g.k = lat;
+    g.batch = nh;
+    g.alpha = 1.0f;
+    g.beta = 0.0f;
+    cublasStatus_t cs = CUBLAS_STATUS_SUCCESS;
+    const cudaError_t e = cuda::LaunchGemm(cublas_, g, stream_, &cs);
+    if (e != cudaSuccess) {
+      if (poisoned_.ok())
+        poisoned_ = CublasStatus(cs, "GpuSession: GEMM value up-projection (W_UV)");
+      if (poisoned_.ok()) poisoned_ = CudaStatus(e, "GpuSession: GEMM value up-projection (W_UV)");
+      return poisoned_;
+    }
+  }
+  return Gemm(o_, L.o_proj, y_, T, H, nh * vd, "o_proj");
+}
+
+Status GpuSession::Mlp(const GpuMlpWeights& m, const __nv_bfloat16* x, float* out, int32_t T) {
+  const int32_t H = static_cast<int32_t>(model_->config().hidden_size);
+  const int32_t I = static_cast<int32_t>(m.inter);
+  SIEVE_RETURN_IF_ERROR(Gemm(x, m.gate_up, gate_up_, T, 2 * I, H, "gate_up_proj"));  // [T, 2I]
+  cuda::SiluMulParams sm{gate_up_, 2 * I, act_, I, T, I};
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchSiluMul(sm, stream_), "silu * up"));
+  return Gemm(act_, m.down, out, T, H, I, "down_proj");  // [T, H]
+}
+
+Status GpuSession::Moe(const GpuLayerWeights& L, int32_t T) {
+  const ModelConfig& c = model_->config();
+  const RoutingParams& r = model_->routing();
+  const int32_t H = static_cast<int32_t>(c.hidden_size);
+  const int32_t E = static_cast<int32_t>(c.n_routed_experts);
+  const int32_t k = static_cast<int32_t>(c.num_experts_per_tok);
+  cuda::RouterLogitsParams rl{x_, H, L.router, router_logits_, E, T, E, H};
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchRouterLogits(rl, stream_), "router logits"));
+  const bool grouped = r.method == TopkMethod::kGroupLimitedGreedy && r.n_group > 1;
+  cuda::MoeRoutingParams mr{router_logits_,
+                            E,
+                            T,
+                            E,
+                            k,
+                            grouped ? static_cast<int32_t>(r.n_group) : 1,
+                            grouped ? static_cast<int32_t>(r.topk_group) : 1,
+                            r.norm_topk_prob,
+                            static_cast<float>(r.routed_scaling_factor),
+                            topk_ids_,
+                            topk_weights_};
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchMoeRouting(mr, stream_), "MoE routing"));
+  cuda::MoeAlignParams ma{topk_ids_, T * k, E, expert_offsets_, sorted_pairs_, sorted_experts_};
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchMoeAlign(ma, stream_), "MoE align"));
+  Mark("moe.shared");
+  if (L.has_shared) SIEVE_RETURN_IF_ERROR(Mlp(L.shared, x_, shared_out_, T));
+  Mark("moe.experts");
+  cuda::ExpertFfnParams ef{x_,
+                           H,
+                           L.experts_w13,
+                           L.experts_w2,
+                           sorted_pairs_,
+                           sorted_experts_,
+                           topk_weights_,
+                           expert_act_,
+                           pair_out_,
+                           L.has_shared ? shared_out_ : nullptr,
+                           H,
+                           y_,
+                           H,
+                           false,
+                           T,
+                           k,
+                           E,
+                           H,
+                           static_cast<int32_t>(c.moe_intermediate_size)};
+  return Check(cuda::LaunchExpertFfn(ef, stream_), "routed experts");
+}
+
+}  // namespace sieve

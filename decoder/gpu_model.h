@@ -1,0 +1,217 @@
+// GpuModel and GpuSession: the DeepSeek-V2 forward pass on one CUDA device, bf16 weights.
+//
+// GpuModel is the immutable part: the uploaded weights (gpu_weights.h), the yarn rope table and
+// softmax scale (decoder/rope.h, shared with the CPU reference), the routing parameters. Load()
+// refuses configs the kernels cannot run (cuda/config.h limits) with kUnsupported before any
+// upload. It may back several sessions.
+//
+// GpuSession mirrors CpuSession (cpu_model.h) for a batch: it owns a paged latent KV cache
+// (kv_cache.h), a stream, a cuBLAS handle and a workspace sized for `max_step_tokens` tokens per
+// forward. Sequences are added and removed by id; Prefill appends a prompt to one sequence (in
+// chunks of max_step_tokens; logits of the last position, or of every position when the whole
+// prompt fits one chunk); DecodeStep appends one token to each of several sequences in one
+// batched forward. Logits ([rows, vocab] fp32) stay on the device until LogitsToHost or
+// ArgmaxToHost (an argmax kernel; lowest index among ties, like the CPU's Argmax).
+//
+// The forward per step of T tokens (gpu_forward.cc; shapes in reference/deepseek-v2.md §2.1):
+//   h = embed(tokens) (fp32 residual stream)
+//   per layer: x = RMSNorm(h) (bf16)  ->  MLA  ->  h += o;  x = RMSNorm(h)  ->  MLP or MoE  ->  h
+//   += y MLA, absorbed over the paged cache for prefill and decode alike: q (q_proj, or q_a -> norm
+//   ->
+//     q_b) and [c | k_pe] = kv_a x (cuBLAS, fp32 out); c normalised, k_pe rotated and both
+//     written to the cache (latent_cache.h); q_lat = W_UK^T q_nope per head (strided batched
+//     GEMM); q_pe rotated; attention over the cache (mla_decode.h; every prompt token is its own
+//     query row with its own causal length); o = W_UV o_lat per head; o_proj.
+//   MoE: fp32 router (router_logits.h), softmax/top-k on the GPU (routing.h), pairs grouped by
+//     expert, shared experts as one SwiGLU MLP, routed experts over stacked weights
+//     (expert_ffn.h) combined with the shared output.
+//   final RMSNorm, lm_head -> fp32 logits for the requested rows.
+// Activations entering a GEMM are bf16; accumulation, norms, softmax, routing and the residual
+// stream are fp32. The forward pass knows nothing about grammars.
+//
+// Errors: bad input (unknown sequence, token id out of range, too long, cache full) is reported
+// before anything runs and leaves the session as it was. A CUDA or cuBLAS failure is kCuda and
+// poisons the session: every later call returns that same error (device state may be
+// half-written). Nothing aborts the process. A session is used by one thread at a time.
+#ifndef SIEVE_DECODER_GPU_MODEL_H_
+#define SIEVE_DECODER_GPU_MODEL_H_
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "decoder/cuda_status.h"
+#include "decoder/gpu_weights.h"
+#include "decoder/kv_cache.h"
+#include "decoder/model_config.h"
+#include "decoder/moe_routing.h"
+#include "decoder/weights.h"
+#include "grammar/support/status.h"
+
+namespace sieve {
+
+class GpuModel {
+ public:
+  static Result<std::shared_ptr<const GpuModel>> Load(const std::string& folder,
+                                                      const GpuUploadOptions& options = {},
+                                                      GpuUploadReport* report = nullptr);
+  static Result<std::shared_ptr<const GpuModel>> FromWeights(const ModelWeights& weights,
+                                                             const GpuUploadOptions& options = {},
+                                                             GpuUploadReport* report = nullptr);
+  // kUnsupported when a shape exceeds a kernel limit (cuda/config.h).
+  static Status CheckSupported(const ModelConfig& config);
+
+  const ModelConfig& config() const { return weights_->config(); }
+  const GpuWeights& weights() const { return *weights_; }
+  const float* inv_freq() const { return rope_.at<float>(0); }  // device [rope_dim / 2]
+  float attention_factor() const { return attention_factor_; }
+  float softmax_scale() const { return softmax_scale_; }
+  const RoutingParams& routing() const { return routing_; }
+
+ private:
+  GpuModel() = default;
+  std::unique_ptr<GpuWeights> weights_;
+  DeviceAllocation rope_;
+  float attention_factor_ = 1;
+  float softmax_scale_ = 1;
+  RoutingParams routing_;
+};
+
+struct GpuSessionOptions {
+  int32_t max_batch = 8;          // sequences in one DecodeStep
+  int32_t max_step_tokens = 256;  // tokens per forward; longer prompts prefill in chunks
+  int64_t max_seq_len = 4096;     // positions per sequence (block-table width)
+  int64_t cache_tokens = 0;       // KV cache capacity; 0 = max_batch sequences of max_seq_len
+                                  // (each rounded up to whole 64-token pages)
+};
+
+class GpuSession {
+ public:
+  static Result<std::unique_ptr<GpuSession>> Create(std::shared_ptr<const GpuModel> model,
+                                                    const GpuSessionOptions& options = {});
+  ~GpuSession();
+  GpuSession(const GpuSession&) = delete;
+  GpuSession& operator=(const GpuSession&) = delete;
+
+  // A new empty sequence; its id is never reused.
+  Result<int64_t> AddSequence();
+  // Frees the sequence's cache pages.
+  Status RemoveSequence(int64_t seq);
+  int64_t length(int64_t seq) const { return cache_->table().length(seq); }
+
+  // Appends `tokens` (non-empty) to `seq`. Logits rows: one per token when `all_positions`
+  // (which needs tokens.size() <= max_step_tokens), else one for the last token.
+  Status Prefill(int64_t seq, const std::vector<int32_t>& tokens, bool all_positions = false);
+  // Appends tokens[i] to seqs[i] (distinct sequences, at most max_batch) in one forward; logits
+  // rows in the order given.
+  Status DecodeStep(const std::vector<int64_t>& seqs, const std::vector<int32_t>& tokens);
+
+  // The last forward's logits: [logits_rows(), vocab] fp32 on the device (stream-ordered).
+  const float* device_logits() const { return logits_; }
+  int32_t logits_rows() const { return logits_rows_; }
+  Result<std::vector<float>> LogitsToHost();
+  // Argmax of every logits row (device kernel), copied to the host.
+  Result<std::vector<int32_t>> ArgmaxToHost();
+
+  // Waits for queued work; returns the session's error, if any.
+  Status Synchronize();
+  // The error that poisoned the session (OK while healthy).
+  const Status& status() const { return poisoned_; }
+  cudaStream_t stream() const { return stream_; }
+  const LatentKvCache& cache() const { return *cache_; }
+  const GpuSessionOptions& options() const { return options_; }
+  uint64_t workspace_bytes() const { return workspace_.bytes(); }
+
+  // For benchmarks: while on, every forward records CUDA events at its stage boundaries (embed,
+  // attn.qkv, attn.mla, attn.out, moe.route, moe.shared, moe.experts, mlp.dense, head).
+  // TakeStageTimes waits for the stream and returns the GPU milliseconds per stage summed over
+  // the forwards since the last call, in first-seen order. Off by default (no events at all).
+  void SetStageTiming(bool on) { timing_ = on; }
+  Result<std::vector<std::pair<std::string, double>>> TakeStageTimes();
+
+ private:
+  struct Part {  // one sequence's tokens in a step
+    int64_t seq;
+    const int32_t* tokens;
+    int64_t count;
+    bool all_positions;
+  };
+  explicit GpuSession(std::shared_ptr<const GpuModel> model) : model_(std::move(model)) {}
+  Status Init(const GpuSessionOptions& options);
+  Status CheckTokens(const int32_t* tokens, size_t n) const;
+  // Appends the parts to the cache table, uploads the step's indices and runs the forward.
+  Status RunStep(const std::vector<Part>& parts);
+  // Enqueues the forward for the uploaded step (gpu_forward.cc).
+  Status Forward(int32_t tokens, int32_t rows, bool identity_rows);
+  Status Attention(int64_t layer, int32_t tokens);
+  Status Mlp(const GpuMlpWeights& m, const __nv_bfloat16* x, float* out, int32_t tokens);
+  Status Moe(const GpuLayerWeights& layer, int32_t tokens);
+  Status Gemm(const __nv_bfloat16* a, const __nv_bfloat16* w, float* c, int32_t m, int32_t n,
+              int32_t k, const char* what);
+  // Records a CUDA error as the session's poison and returns it.
+  Status Check(cudaError_t e, const char* what);
+  // Records a stage-boundary event when stage timing is on.
+  void Mark(const char* stage);
+
+  std::shared_ptr<const GpuModel> model_;
+  GpuSessionOptions options_;
+  std::unique_ptr<LatentKvCache> cache_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  cudaEvent_t upload_done_ = nullptr;
+  Status poisoned_;
+  int32_t max_tokens_ = 0;  // workspace rows: max(max_step_tokens, max_batch)
+  int32_t max_pages_ = 0;   // block-table row width
+
+  // Per-step indices: the same layout in pinned host memory and on the device.
+  struct StepLayout {
+    size_t tokens, positions, seq_lens, row_seq, logit_rows, slots, table, bytes;
+  } step_;
+  void* step_host_ = nullptr;
+  DeviceAllocation step_device_;
+  template <typename T>
+  T* HostStep(size_t off) const {
+    return reinterpret_cast<T*>(static_cast<char*>(step_host_) + off);
+  }
+  template <typename T>
+  T* DeviceStep(size_t off) const {
+    return step_device_.at<T>(off);
+  }
+
+  // Workspace (device); see Init for the shapes.
+  DeviceAllocation workspace_;
+  float *h_ = nullptr, *y_ = nullptr, *shared_out_ = nullptr;
+  __nv_bfloat16 *x_ = nullptr, *x_rows_ = nullptr;
+  float *q_ = nullptr, *q_a_ = nullptr, *kv_a_ = nullptr, *q_abs_ = nullptr;
+  __nv_bfloat16 *q_a_norm_ = nullptr, *q_nope_ = nullptr, *o_lat_ = nullptr, *o_ = nullptr;
+  float* gate_up_ = nullptr;
+  __nv_bfloat16* act_ = nullptr;
+  float *router_logits_ = nullptr, *topk_weights_ = nullptr;
+  int32_t *topk_ids_ = nullptr, *expert_offsets_ = nullptr, *sorted_pairs_ = nullptr,
+          *sorted_experts_ = nullptr;
+  float *expert_act_ = nullptr, *pair_out_ = nullptr;
+  float* logits_ = nullptr;
+  int32_t* argmax_ = nullptr;
+  int32_t* argmax_host_ = nullptr;  // pinned [max_tokens_]
+  int32_t logits_rows_ = 0;
+
+  bool timing_ = false;
+  std::vector<cudaEvent_t> events_;                    // pool, reused after TakeStageTimes
+  std::vector<std::pair<size_t, const char*>> marks_;  // (event index, stage) in stream order
+};
+
+// Greedy decoding of each prompt on `session` (new sequences, removed afterwards), one batched
+// DecodeStep per round over the live sequences, like the CPU GreedyGenerate. A sequence stops
+// after emitting eos_token_id (>= 0) or max_new_tokens tokens.
+Result<std::vector<std::vector<int32_t>>> GpuGreedyGenerate(
+    GpuSession* session, const std::vector<std::vector<int32_t>>& prompts, int64_t max_new_tokens,
+    int64_t eos_token_id = -1);
+
+}  // namespace sieve
+
+#endif  // SIEVE_DECODER_GPU_MODEL_H_

@@ -1,0 +1,317 @@
+// sieve-gpu-bench: loads a DeepSeek-V2 model folder onto the GPU and times greedy decoding.
+//
+// A developer tool (links the decoder library directly, like sieve-make-model), used by
+// scripts/gpu/decoder-check.sh on the GPU machine. It reports what the CLI will care about:
+// load time and rate (pinned, double-buffered upload; gpu_weights.h), device memory taken by the
+// weights and by a session (KV cache + workspace), then for each batch size the prefill time of
+// random prompts and decode steps (DecodeStep + device argmax + copy of the B token ids, i.e. what
+// one greedy step costs the host) after warm-up: median and mean ms per step, tokens per second,
+// GPU time per forward (CUDA events), and the step's HBM floor: the weight bytes one step must
+// read (attention, dense MLP, shared experts, router, lm_head and the expected number of distinct
+// routed experts under uniform routing, E (1 - (1 - k/E)^B)) over --bandwidth. No optimisation
+// is claimed here; the numbers are the baseline for the speed work. After the timed steps, a few
+// more run with GpuSession stage timing on (CUDA events between stages, so slightly slower) to
+// show where a step's GPU time goes. --load-only stops after the load (e.g. a cold-cache load).
+// Exit codes: 0 ok, 1 failure, 2 usage error. The last lines are a summary table.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <numeric>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "decoder/gpu_model.h"
+#include "decoder/weights.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using sieve::Status;
+
+const char kUsage[] =
+    "Usage: sieve-gpu-bench --model DIR [OPTIONS]\n"
+    "\n"
+    "Loads a DeepSeek-V2 model onto the GPU and times greedy decode steps.\n"
+    "\n"
+    "Options:\n"
+    "  --model DIR          model folder (config.json + safetensors; required)\n"
+    "  --batch LIST         batch sizes, comma-separated (default 1,8)\n"
+    "  --prompt-len N       prompt tokens per sequence (default 32)\n"
+    "  --steps N            timed decode steps per batch size (default 16)\n"
+    "  --warmup N           untimed decode steps first (default 3)\n"
+    "  --bandwidth GBPS     HBM bandwidth for the floor estimate (default 3000, H100 copy)\n"
+    "  --chunk-mb N         upload staging chunk in MiB (default 64)\n"
+    "  --threads N          upload conversion threads (default min(8, cores))\n"
+    "  --load-only          report the load and exit\n"
+    "  --help               this text\n";
+
+int Usage(const std::string& m) {
+  std::fprintf(stderr, "sieve-gpu-bench: %s\n(run 'sieve-gpu-bench --help' for usage)\n",
+               m.c_str());
+  return 2;
+}
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "sieve-gpu-bench: %s\n", s.ToString().c_str());
+  return 1;
+}
+
+bool ParseInt(const std::string& s, long long lo, long long* out) {
+  char* end = nullptr;
+  const long long v = std::strtoll(s.c_str(), &end, 10);
+  if (s.empty() || *end != '\0' || v < lo) return false;
+  *out = v;
+  return true;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// Weight bytes one decode step of `batch` sequences must read (bf16), uniform routing.
+double StepWeightBytes(const sieve::ModelConfig& c, int batch) {
+  const double h = c.hidden_size, nh = c.num_attention_heads;
+  const double qk = c.qk_head_dim(), lat = c.kv_lora_rank, rd = c.qk_rope_head_dim;
+  double attn = c.q_lora_rank > 0 ? c.q_lora_rank * h + nh * qk * c.q_lora_rank : nh * qk * h;
+  attn += (lat + rd) * h + nh * (c.qk_nope_head_dim + c.v_head_dim) * lat + h * nh * c.v_head_dim;
+  double params = attn * c.num_hidden_layers + c.vocab_size * h;  // + lm_head
+  const double e = c.n_routed_experts, k = c.num_experts_per_tok;
+  const double expert = 3 * h * c.moe_intermediate_size;
+  const double touched = e > 0 ? e * (1 - std::pow(1 - k / e, batch)) : 0;
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    if (c.IsMoeLayer(l)) {
+      params += e * h + c.n_shared_experts * expert + touched * expert;
+    } else {
+      params += 3 * h * c.intermediate_size;
+    }
+  }
+  return params * 2;
+}
+
+struct Row {
+  int batch;
+  double prefill_ms, step_median_ms, step_mean_ms, gpu_ms, floor_ms;
+  std::string tokens;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model_dir;
+  std::vector<int> batches = {1, 8};
+  long long prompt_len = 32, steps = 16, warmup = 3, bandwidth = 3000, chunk_mb = 64, threads = 0;
+  bool load_only = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (a == "--load-only") {
+      load_only = true;
+      continue;
+    }
+    if (i + 1 >= argc) return Usage("unknown argument or missing value: " + a);
+    const std::string v = argv[++i];
+    if (a == "--model") {
+      model_dir = v;
+    } else if (a == "--batch") {
+      batches.clear();
+      std::stringstream ss(v);
+      std::string item;
+      while (std::getline(ss, item, ',')) {
+        long long b = 0;
+        if (!ParseInt(item, 1, &b) || b > 4096) return Usage("--batch needs positive integers");
+        batches.push_back(static_cast<int>(b));
+      }
+      if (batches.empty()) return Usage("--batch needs positive integers");
+    } else if (a == "--prompt-len") {
+      if (!ParseInt(v, 1, &prompt_len)) return Usage("--prompt-len needs a positive integer");
+    } else if (a == "--steps") {
+      if (!ParseInt(v, 1, &steps)) return Usage("--steps needs a positive integer");
+    } else if (a == "--warmup") {
+      if (!ParseInt(v, 0, &warmup)) return Usage("--warmup needs a non-negative integer");
+    } else if (a == "--bandwidth") {
+      if (!ParseInt(v, 1, &bandwidth)) return Usage("--bandwidth needs a positive integer");
+    } else if (a == "--chunk-mb") {
+      if (!ParseInt(v, 1, &chunk_mb)) return Usage("--chunk-mb needs a positive integer");
+    } else if (a == "--threads") {
+      if (!ParseInt(v, 1, &threads)) return Usage("--threads needs a positive integer");
+    } else {
+      return Usage("unknown argument " + a);
+    }
+  }
+  if (model_dir.empty()) return Usage("--model is required");
+
+  cudaDeviceProp prop{};
+  if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
+    return Fail(sieve::CudaStatus(cudaErrorNoDevice, "no CUDA device"));
+  }
+  cudaFree(nullptr);  // create the context before measuring memory
+  size_t free0 = 0, total = 0;
+  cudaMemGetInfo(&free0, &total);
+  std::printf("device: %s, %.1f GiB, %.1f GiB free\n", prop.name, total / 1073741824.0,
+              free0 / 1073741824.0);
+
+  sieve::GpuUploadOptions up;
+  up.chunk_bytes = static_cast<uint64_t>(chunk_mb) << 20;
+  up.threads = static_cast<int32_t>(threads);
+  auto last = Clock::now();
+  up.progress = [&](const sieve::GpuUploadProgress& p) {
+    const auto now = Clock::now();
+    if (now - last < std::chrono::seconds(2) && p.bytes_done != p.bytes_total) return;
+    last = now;
+    std::fprintf(stderr, "load: %6.2f / %.2f GB  %5.1f s  %.2f GB/s\n", p.bytes_done / 1e9,
+                 p.bytes_total / 1e9, p.seconds, p.bytes_per_second / 1e9);
+  };
+  const auto t0 = Clock::now();
+  auto weights = sieve::LoadModelWeights(model_dir);
+  if (!weights.ok()) return Fail(weights.status());
+  const double open_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  sieve::GpuUploadReport report;
+  auto model = sieve::GpuModel::FromWeights(*weights, up, &report);
+  if (!model.ok()) return Fail(model.status());
+  const double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  size_t free1 = 0;
+  cudaMemGetInfo(&free1, &total);
+  const sieve::ModelConfig& c = (*model)->config();
+  std::printf("model: %s, %lld parameters, %d layers, vocab %lld\n", model_dir.c_str(),
+              static_cast<long long>(sieve::ParameterCount(c)),
+              static_cast<int>(c.num_hidden_layers), static_cast<long long>(c.vocab_size));
+  std::printf(
+      "load: %.2f s total (open + validate %.2f s, upload %.2f s: %.2f GB at %.2f GB/s; "
+      "host fill %.2f s, waiting for staging %.2f s)\n",
+      load_s, open_s, report.seconds, report.device_bytes / 1e9,
+      report.device_bytes / 1e9 / std::max(report.seconds, 1e-9), report.host_fill_seconds,
+      report.host_wait_seconds);
+  std::printf("device memory: weights %.2f GiB (cudaMemGetInfo delta %.2f GiB)\n",
+              report.device_bytes / 1073741824.0, (free0 - free1) / 1073741824.0);
+  if (load_only) return 0;
+
+  const int max_batch = *std::max_element(batches.begin(), batches.end());
+  sieve::GpuSessionOptions so;
+  so.max_batch = max_batch;
+  so.max_step_tokens = 256;
+  so.max_seq_len = prompt_len + warmup + steps + 8;
+  auto session = sieve::GpuSession::Create(*model, so);
+  if (!session.ok()) return Fail(session.status());
+  sieve::GpuSession& s = **session;
+  size_t free2 = 0;
+  cudaMemGetInfo(&free2, &total);
+  std::printf(
+      "session: KV cache %s; workspace %.1f MB; device memory now %.2f GiB used, %.2f "
+      "GiB free\n",
+      s.cache().CapacityReport().c_str(), s.workspace_bytes() / 1e6, (total - free2) / 1073741824.0,
+      free2 / 1073741824.0);
+
+  // Warm-up (cuBLAS heuristics, first launches) outside every measurement.
+  {
+    auto seq = s.AddSequence();
+    if (!seq.ok()) return Fail(seq.status());
+    Status st = s.Prefill(*seq, std::vector<int32_t>(prompt_len, 1));
+    if (st.ok()) st = s.DecodeStep({*seq}, {2});
+    if (st.ok()) st = s.Synchronize();
+    if (!st.ok()) return Fail(st);
+    (void)s.RemoveSequence(*seq);
+  }
+  cudaEvent_t ev0, ev1;
+  cudaEventCreate(&ev0);
+  cudaEventCreate(&ev1);
+  std::vector<Row> rows;
+  std::vector<std::string> breakdowns;
+  for (int batch : batches) {
+    Row row{batch, 0, 0, 0, 0, 0, ""};
+    std::vector<int64_t> seqs;
+    std::vector<int32_t> next;
+    const auto p0 = Clock::now();
+    for (int b = 0; b < batch; ++b) {
+      std::vector<int32_t> prompt(prompt_len);
+      for (long long i = 0; i < prompt_len; ++i) {
+        prompt[i] = static_cast<int32_t>((i * 7919 + b * 104729 + 17) % c.vocab_size);
+      }
+      auto seq = s.AddSequence();
+      if (!seq.ok()) return Fail(seq.status());
+      Status st = s.Prefill(*seq, prompt);
+      if (!st.ok()) return Fail(st);
+      auto best = s.ArgmaxToHost();
+      if (!best.ok()) return Fail(best.status());
+      seqs.push_back(*seq);
+      next.push_back((*best)[0]);
+    }
+    row.prefill_ms = std::chrono::duration<double, std::milli>(Clock::now() - p0).count() / batch;
+    std::vector<double> host_ms, gpu_ms;
+    std::vector<int32_t> first_tokens = {next[0]};
+    for (long long step = 0; step < warmup + steps; ++step) {
+      const auto h0 = Clock::now();
+      cudaEventRecord(ev0, s.stream());
+      Status st = s.DecodeStep(seqs, next);
+      if (!st.ok()) return Fail(st);
+      cudaEventRecord(ev1, s.stream());
+      auto best = s.ArgmaxToHost();  // synchronises
+      if (!best.ok()) return Fail(best.status());
+      const double h = std::chrono::duration<double, std::milli>(Clock::now() - h0).count();
+      float g = 0;
+      cudaEventElapsedTime(&g, ev0, ev1);
+      next = *best;
+      if (first_tokens.size() < 8) first_tokens.push_back(next[0]);
+      if (step >= warmup) {
+        host_ms.push_back(h);
+        gpu_ms.push_back(g);
+      }
+    }
+    row.step_median_ms = Median(host_ms);
+    row.step_mean_ms = std::accumulate(host_ms.begin(), host_ms.end(), 0.0) / host_ms.size();
+    row.gpu_ms = Median(gpu_ms);
+    row.floor_ms = StepWeightBytes(c, batch) / (bandwidth * 1e9) * 1e3;
+    for (int32_t t : first_tokens) row.tokens += std::to_string(t) + " ";
+    // Where the GPU time goes: a few more steps with stage events.
+    constexpr int kProfiled = 4;
+    s.SetStageTiming(true);
+    (void)s.TakeStageTimes();
+    for (int step = 0; step < kProfiled; ++step) {
+      Status st = s.DecodeStep(seqs, next);
+      if (!st.ok()) return Fail(st);
+      auto best = s.ArgmaxToHost();
+      if (!best.ok()) return Fail(best.status());
+      next = *best;
+    }
+    auto stages = s.TakeStageTimes();
+    s.SetStageTiming(false);
+    if (!stages.ok()) return Fail(stages.status());
+    std::string line = "batch " + std::to_string(batch) + " GPU ms/step by stage:";
+    for (const auto& [name, ms] : *stages) {
+      char buf[64];
+      std::snprintf(buf, sizeof(buf), " %s %.3f", name.c_str(), ms / kProfiled);
+      line += buf;
+    }
+    breakdowns.push_back(line);
+    std::printf(
+        "batch %d: prefill %.1f ms per %lld-token prompt; decode median %.2f ms/step "
+        "(mean %.2f, GPU %.2f), %.0f tok/s; weight-read floor %.2f ms (%.0f%% of it "
+        "reached); greedy tokens of sequence 0: %s\n",
+        batch, row.prefill_ms, prompt_len, row.step_median_ms, row.step_mean_ms, row.gpu_ms,
+        batch * 1e3 / row.step_median_ms, row.floor_ms, 100 * row.floor_ms / row.step_median_ms,
+        row.tokens.c_str());
+    for (int64_t id : seqs) (void)s.RemoveSequence(id);
+    rows.push_back(row);
+  }
+  std::printf("\n== sieve-gpu-bench summary (%s)\n", prop.name);
+  std::printf("load %.1f s (%.2f GB/s), weights %.2f GiB on device\n", load_s,
+              report.device_bytes / 1e9 / std::max(report.seconds, 1e-9),
+              report.device_bytes / 1073741824.0);
+  std::printf("%6s %12s %14s %12s %10s %10s\n", "batch", "prefill_ms", "decode_ms/step",
+              "gpu_ms/step", "tok/s", "floor_ms");
+  for (const Row& r : rows) {
+    std::printf("%6d %12.1f %14.2f %12.2f %10.0f %10.2f\n", r.batch, r.prefill_ms, r.step_median_ms,
+                r.gpu_ms, r.batch * 1e3 / r.step_median_ms, r.floor_ms);
+  }
+  for (const std::string& b : breakdowns) std::printf("%s\n", b.c_str());
+  return 0;
+}
