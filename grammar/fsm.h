@@ -20,10 +20,36 @@
 // guarded by the iteration counter. Minimisation never merges a loop head with a state that is not
 // one.
 //
-// Minimisation is Moore's partition refinement over the rule's byte classes (bytes that no edge of
-// the automaton tells apart form one class), with call edges and the flags as extra symbols. It is
-// exact (the result is the minimal DFA for the call-labelled alphabet) and costs O(rounds x states
-// x classes), which is small for per-rule automata.
+// Minimisation merges states whose flags agree and whose every byte and every callee leads to
+// equivalent states (or nowhere, in both): the coarsest such partition, which for a trimmed
+// automaton is the Myhill-Nerode equivalence of the call-labelled alphabet, so the result is the
+// minimal automaton, numbered canonically (see Minimize). Two exact methods compute it:
+//  - Acyclic automata (literals, enum alternatives, any finite language) are classified bottom-up
+//    in one depth-first pass, every state after the targets of its edges, by hashing its flags and
+//    its edges' target classes (Revuz's method): O(E) for E edges.
+//  - Other automata use Hopcroft's partition refinement, in the form that suits partial automata
+//    with range-labelled edges. The partition starts from the flags (accepting, loop head) and is
+//    refined until every block is "stable": for every block B, the states of a block agree on
+//    which bytes and which callees lead into B. A block is used as a splitter with all symbols at
+//    once (the byte set that leads into it, as merged ranges, plus the callees that do), so edges
+//    are never expanded to one transition per byte or byte class. Splitting a block that has
+//    already served as a splitter re-queues every piece but the largest ("process the smaller
+//    half"), which bounds the number of times a state's incoming edges are examined by
+//    log2(states): O(E log n) for n states (times a log factor where a block must be sorted).
+// Either way the cost does not depend on the automaton's shape: a chain or a cycle of 16,000
+// states, which Moore's round-by-round refinement (used before) needed 16,000 rounds of
+// O(n log n) for, costs no more than a tree of the same size.
+//
+// Subset construction costs, per DFA state, O(min(k log k, k + 256)) for the k NFA edges leaving
+// its set (the byte ranges are swept once, not probed byte by byte) plus its successors' closures,
+// and interns NFA state sets in one pool with an open-addressing table, so a set costs no
+// allocation of its own. What it cannot avoid is the size of the sets themselves: an unanchored
+// search for a periodic literal (the regex "aaaa...a" without anchors, i.e. .*a{n}.*) has DFA
+// states whose sets hold O(n) NFA states, so that input costs O(n^2) here however the sets are
+// handled; a literal, an anchored pattern or a set of alternatives has small sets and costs O(n).
+//
+// FsmWork counts abstract work units (edges examined, states moved between blocks) so tests can
+// guard these bounds without measuring time.
 #ifndef SIEVE_GRAMMAR_FSM_H_
 #define SIEVE_GRAMMAR_FSM_H_
 
@@ -148,18 +174,32 @@ class Fsm {
   int32_t start_ = kNoState;
 };
 
+// Work units spent by Determinize and Minimize (see the file comment); each call adds to the
+// fields. Units are deterministic functions of the input, so tests may bound them exactly.
+struct FsmWork {
+  int64_t determinize = 0;  // NFA edges and closure states examined
+  int64_t minimize = 0;     // incoming edges examined, signature entries built, states moved
+  int64_t splitters = 0;    // blocks used as splitters by Minimize
+};
+
 // Subset construction. Calls with the same callee are one symbol. kLimit when more than
 // `max_states` DFA states would be needed.
-Result<Fsm> Determinize(const Nfa& nfa, int32_t max_states);
+Result<Fsm> Determinize(const Nfa& nfa, int32_t max_states, FsmWork* work = nullptr);
 
 // Merges equivalent states and drops unreachable ones. The start state becomes state 0 and the rest
-// are numbered in breadth-first order, so equal languages give identical automata.
-Fsm Minimize(const Fsm& dfa);
+// are numbered in breadth-first order (byte edges by their first byte, then calls by callee), so
+// equal languages give identical automata.
+Fsm Minimize(const Fsm& dfa, FsmWork* work = nullptr);
 
 // Drops call edges whose callee fails `callable`, then every state that is unreachable or cannot
 // reach an accepting state. Returns an empty Fsm (no states, start kNoState) when the start state
 // itself is dead. Numbering as Minimize.
 Fsm Trim(const Fsm& dfa, const std::function<bool(RuleId)>& callable);
+
+// Whether Trim(dfa, callable) == dfa: nothing to drop, states already numbered as Trim numbers them
+// and edges canonical. Costs what Trim costs minus building the copy, which is most of Trim's time
+// on large automata, so callers that usually find nothing to trim ask this first.
+bool IsTrimmed(const Fsm& dfa, const std::function<bool(RuleId)>& callable);
 
 // Builds the byte-level loop `body*` with one iteration per body match, for a call-free,
 // prefix-free body whose start state is not accepting (callers check). The result's start state is

@@ -11,7 +11,16 @@
 //     body get min = 0.
 //  4. Left-recursion check on the "left call" graph (calls reachable from a rule's start without
 //     reading a byte): a cycle is kUnsupported, naming the rules on it.
-//  5. Layout of the rules reachable from the root: flat edge arrays, dense rows, flags, stats.
+//  5. Layout of the rules reachable from the root: flat edge arrays, dense rows, flags, stats,
+//     FIRST and FOLLOW byte sets.
+//
+// Every stage is near-linear in the size of the automata, because hostile or merely large grammars
+// (a 16,000-byte literal, 10,000 enum alternatives, thousands of rules chained one after another)
+// must not turn compilation into a latency cliff. Per-rule automata are minimised with Hopcroft's
+// algorithm (fsm.h). The fixpoints over rules (productivity, nullability, FIRST, FOLLOW) are work
+// lists that revisit a rule only when something it depends on changed, never round-robin passes,
+// which cost one pass per link of a chain of rules. One NFA builder serves all rules, so its
+// per-expression memo is not rebuilt per rule.
 #include "grammar/pda.h"
 
 #include <algorithm>
@@ -24,14 +33,127 @@
 
 namespace sieve {
 
+namespace {
+
+NfaBuildOptions NfaOptionsFor(const CompileOptions& opts) {
+  NfaBuildOptions o;
+  o.max_unroll_copies = opts.max_unroll_copies;
+  o.max_unroll_weight = opts.max_unroll_weight;
+  o.max_nfa_states = opts.max_nfa_states;
+  o.max_depth = opts.max_expr_depth;
+  return o;
+}
+
+// How RuleFixpoint decides one rule.
+struct FixpointRule {
+  enum Kind { kNever, kAlways, kSameAs, kAutomaton };
+  Kind kind = kNever;
+  RuleId same_as = -1;       // kSameAs: in the set exactly when this rule is
+  const Fsm* fsm = nullptr;  // kAutomaton
+};
+
+// The least set of rules such that a kAlways rule is in it, a kSameAs rule is in it when its rule
+// is, and a kAutomaton rule is in it when an accepting state is reachable from its start through
+// byte edges (when `bytes_pass`) and calls to rules in the set. Productivity (bytes pass) and
+// nullability (they do not) are both this fixpoint.
+//
+// Round-robin iteration ("repeat until nothing changes") costs one round per link of a chain of
+// rules that wait on one another, O(rules x size) for a grammar like r0 ::= "a" r1, r1 ::= "a" r2,
+// ... So the search is incremental instead: each rule's automaton is explored once from its start,
+// and a call edge to a rule not (yet) in the set is parked on that callee; when the callee joins,
+// exploration resumes from the parked return states. Every state and edge is visited at most once
+// over the whole computation.
+std::vector<char> RuleFixpoint(const std::vector<FixpointRule>& how, bool bytes_pass) {
+  const size_t n = how.size();
+  std::vector<char> in(n, 0);
+  std::vector<std::vector<char>> seen(n);
+  struct Parked {
+    RuleId rule;
+    int32_t state;
+    int32_t next;  // next entry parked on the same callee, or -1
+  };
+  std::vector<Parked> parked;
+  std::vector<int32_t> parked_head(n, -1);
+  std::vector<std::vector<RuleId>> followers(n);
+  std::vector<RuleId> joined;  // in join order; processed as a queue
+  std::vector<int32_t> stack;
+  auto join = [&](RuleId r) {
+    in[r] = 1;
+    joined.push_back(r);
+  };
+  auto explore = [&](RuleId r, int32_t from) {
+    const Fsm& f = *how[r].fsm;
+    std::vector<char>& mark = seen[r];
+    if (in[r] || mark[from]) return;
+    mark[from] = 1;
+    stack.assign(1, from);
+    while (!stack.empty()) {
+      const int32_t s = stack.back();
+      stack.pop_back();
+      if (f.accepting(s)) {
+        join(r);
+        return;
+      }
+      if (bytes_pass) {
+        for (const Fsm::ByteEdge& e : f.byte_edges(s)) {
+          if (!mark[e.target]) {
+            mark[e.target] = 1;
+            stack.push_back(e.target);
+          }
+        }
+      }
+      for (const Fsm::CallEdge& e : f.call_edges(s)) {
+        if (mark[e.target]) continue;
+        if (in[e.callee]) {
+          mark[e.target] = 1;
+          stack.push_back(e.target);
+        } else {
+          parked.push_back({r, e.target, parked_head[e.callee]});
+          parked_head[e.callee] = static_cast<int32_t>(parked.size()) - 1;
+        }
+      }
+    }
+  };
+  for (size_t r = 0; r < n; ++r) {
+    switch (how[r].kind) {
+      case FixpointRule::kNever:
+        break;
+      case FixpointRule::kAlways:
+        join(static_cast<RuleId>(r));
+        break;
+      case FixpointRule::kSameAs:
+        followers[how[r].same_as].push_back(static_cast<RuleId>(r));
+        break;
+      case FixpointRule::kAutomaton:
+        seen[r].assign(how[r].fsm->num_states(), 0);
+        explore(static_cast<RuleId>(r), how[r].fsm->start());
+        break;
+    }
+  }
+  for (size_t i = 0; i < joined.size(); ++i) {
+    const RuleId c = joined[i];
+    for (RuleId f : followers[c]) {
+      if (!in[f]) join(f);
+    }
+    for (int32_t p = parked_head[c]; p >= 0; p = parked[p].next) {
+      const Parked entry = parked[p];  // explore may grow `parked`
+      explore(entry.rule, entry.state);
+    }
+    parked_head[c] = -1;
+  }
+  return in;
+}
+
+}  // namespace
+
 class PdaCompiler {
  public:
-  PdaCompiler(const Grammar& g, const CompileOptions& opts) : g_(g), opts_(opts) {
-    nfa_opts_.max_unroll_copies = opts.max_unroll_copies;
-    nfa_opts_.max_unroll_weight = opts.max_unroll_weight;
-    nfa_opts_.max_nfa_states = opts.max_nfa_states;
-    nfa_opts_.max_depth = opts.max_expr_depth;
-  }
+  // One NFA builder serves every rule: its expression-weight memo is sized by the grammar, so a
+  // builder per rule would cost O(rules x expressions).
+  PdaCompiler(const Grammar& g, const CompileOptions& opts)
+      : g_(g), opts_(opts), builder_(g, NfaOptionsFor(opts), [this](ExprId rep) {
+          return CountedRule(rep, building_rule_name_);
+        }) {}
 
   Result<std::shared_ptr<const CompiledGrammar>> Run();
 
@@ -56,7 +178,8 @@ class PdaCompiler {
 
   const Grammar& g_;
   const CompileOptions& opts_;
-  NfaBuildOptions nfa_opts_;
+  NfaBuilder builder_;
+  std::string building_rule_name_;  // the rule whose expression builder_ is building
   std::vector<Work> rules_;
   std::unordered_map<ExprId, RuleId> counted_memo_;
   GrammarStats stats_;
@@ -86,9 +209,8 @@ Result<RuleId> PdaCompiler::CountedRule(ExprId repeat, const std::string& owner)
 }
 
 Result<Fsm> PdaCompiler::BuildExprDfa(ExprId expr, const std::string& rule_name) {
-  NfaBuilder builder(g_, nfa_opts_,
-                     [this, &rule_name](ExprId rep) { return CountedRule(rep, rule_name); });
-  SIEVE_ASSIGN_OR_RETURN(Nfa nfa, builder.Build(expr));
+  building_rule_name_ = rule_name;
+  SIEVE_ASSIGN_OR_RETURN(Nfa nfa, builder_.Build(expr));
   stats_.nfa_states += nfa.num_states();
   auto dfa = Determinize(nfa, opts_.max_rule_states);
   if (!dfa.ok()) {
@@ -275,40 +397,17 @@ Result<std::shared_ptr<const CompiledGrammar>> PdaCompiler::Run() {
   queued.resize(n, 0);
 
   // 2. Productivity.
-  std::vector<char> productive(n, 0);
-  auto is_productive = [&](RuleId r) -> bool {
+  std::vector<FixpointRule> how(n);
+  for (size_t r = 0; r < n; ++r) {
     const Work& w = rules_[r];
-    if (w.counted && w.min > 0 && w.body_rule >= 0) return productive[w.body_rule];
-    const Fsm& f = w.fsm;
-    std::vector<char> seen(f.num_states(), 0);
-    std::vector<int32_t> st{f.start()};
-    seen[f.start()] = 1;
-    while (!st.empty()) {
-      const int32_t s = st.back();
-      st.pop_back();
-      if (f.accepting(s)) return true;
-      auto visit = [&](int32_t t) {
-        if (!seen[t]) {
-          seen[t] = 1;
-          st.push_back(t);
-        }
-      };
-      for (const Fsm::ByteEdge& e : f.byte_edges(s)) visit(e.target);
-      for (const Fsm::CallEdge& e : f.call_edges(s)) {
-        if (productive[e.callee]) visit(e.target);
-      }
-    }
-    return false;
-  };
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (size_t r = 0; r < n; ++r) {
-      if (queued[r] && !productive[r] && is_productive(static_cast<RuleId>(r))) {
-        productive[r] = 1;
-        changed = true;
-      }
+    if (!queued[r]) continue;
+    if (w.counted && w.min > 0 && w.body_rule >= 0) {
+      how[r] = {FixpointRule::kSameAs, w.body_rule, nullptr};
+    } else {
+      how[r] = {FixpointRule::kAutomaton, -1, &w.fsm};
     }
   }
+  const std::vector<char> productive = RuleFixpoint(how, /*bytes_pass=*/true);
   if (!productive[g_.root()]) {
     Status s = InvalidArgument("the grammar matches no string: rule '" + rules_[g_.root()].name +
                                "' can never complete (every path needs a rule that never ends)");
@@ -317,8 +416,10 @@ Result<std::shared_ptr<const CompiledGrammar>> PdaCompiler::Run() {
   }
   for (size_t r = 0; r < n; ++r) {
     if (!productive[r]) continue;
-    Fsm trimmed = Trim(rules_[r].fsm, [&](RuleId c) { return productive[c] != 0; });
-    if (!(trimmed == rules_[r].fsm)) rules_[r].fsm = Minimize(trimmed);
+    auto callable = [&](RuleId c) { return productive[c] != 0; };
+    if (!IsTrimmed(rules_[r].fsm, callable)) {
+      rules_[r].fsm = Minimize(Trim(rules_[r].fsm, callable));
+    }
   }
   // Live = productive and reachable from the root through remaining calls.
   std::vector<char> live(n, 0);
@@ -339,36 +440,19 @@ Result<std::shared_ptr<const CompiledGrammar>> PdaCompiler::Run() {
   }
 
   // 3. Nullability; a call loop over a nullable body needs no minimum.
-  std::vector<char> nullable(n, 0);
-  auto is_nullable = [&](RuleId r) -> bool {
+  how.assign(n, FixpointRule());
+  for (size_t r = 0; r < n; ++r) {
     const Work& w = rules_[r];
-    if (w.counted) return w.min == 0 || (w.body_rule >= 0 && nullable[w.body_rule]);
-    const Fsm& f = w.fsm;
-    std::vector<char> seen(f.num_states(), 0);
-    std::vector<int32_t> st{f.start()};
-    seen[f.start()] = 1;
-    while (!st.empty()) {
-      const int32_t s = st.back();
-      st.pop_back();
-      if (f.accepting(s)) return true;
-      for (const Fsm::CallEdge& e : f.call_edges(s)) {
-        if (nullable[e.callee] && !seen[e.target]) {
-          seen[e.target] = 1;
-          st.push_back(e.target);
-        }
-      }
-    }
-    return false;
-  };
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (size_t r = 0; r < n; ++r) {
-      if (live[r] && !nullable[r] && is_nullable(static_cast<RuleId>(r))) {
-        nullable[r] = 1;
-        changed = true;
-      }
+    if (!live[r]) continue;
+    if (!w.counted) {
+      how[r] = {FixpointRule::kAutomaton, -1, &w.fsm};
+    } else if (w.min == 0) {
+      how[r].kind = FixpointRule::kAlways;
+    } else if (w.body_rule >= 0) {
+      how[r] = {FixpointRule::kSameAs, w.body_rule, nullptr};
     }
   }
+  const std::vector<char> nullable = RuleFixpoint(how, /*bytes_pass=*/false);
   for (size_t r = 0; r < n; ++r) {
     Work& w = rules_[r];
     if (live[r] && w.counted && w.body_rule >= 0 && nullable[w.body_rule]) w.min = 0;
@@ -461,36 +545,13 @@ Status PdaCompiler::Layout(const std::vector<char>& live, CompiledGrammar* out) 
   out->root_rule_ = g_.root();
   out->root_start_ = out->rules_[g_.root()].start;
   out->max_closure_pushes_ = stats_.live_rules + 1;
-  // FIRST byte sets: least fixpoint over the states each rule reaches from its start without
-  // reading a byte (calls to nullable rules return at once). `from_state` collects the bytes
-  // readable from one state that way and tells whether the rule can end without reading a byte.
-  out->first_bytes_.assign(n * 4, 0);
-  std::vector<char> seen;
-  std::vector<int32_t> work;
-  auto from_state = [&](int32_t start, uint64_t acc[4]) -> bool {
-    const CompiledGrammar::RuleInfo& info = out->rules_[out->state_rule_[start]];
-    bool ends = false;
-    acc[0] = acc[1] = acc[2] = acc[3] = 0;
-    seen.assign(info.num_states, 0);
-    work.assign(1, start);
-    seen[start - info.first_state] = 1;
-    while (!work.empty()) {
-      const int32_t st = work.back();
-      work.pop_back();
-      ends |= out->accepting(st);
-      for (const CompiledGrammar::ByteEdge& e : out->byte_edges(st)) {
-        for (int b = e.lo; b <= e.hi; ++b) acc[b >> 6] |= uint64_t{1} << (b & 63);
-      }
-      for (const CompiledGrammar::CallEdge& e : out->call_edges(st)) {
-        for (int w = 0; w < 4; ++w) acc[w] |= out->first_bytes_[e.callee * 4 + w];
-        if (out->rules_[e.callee].nullable && !seen[e.return_state - info.first_state]) {
-          seen[e.return_state - info.first_state] = 1;
-          work.push_back(e.return_state);
-        }
-      }
-    }
-    return ends;
-  };
+  // FIRST byte sets. A rule's "left closure" is the set of states it reaches from its start without
+  // reading a byte (calls to nullable rules return at once); FIRST(r) is the bytes read there plus
+  // FIRST(c) of every rule c called there. Left closures are fixed by now, so FIRST is a least
+  // fixpoint over the graph "r includes FIRST(c)", solved with a work list: a rule is revisited
+  // only when the FIRST of a rule it includes grew, and a set grows at most 256 times. (Round-robin
+  // passes over all rules would take one pass per link of a chain like r0 ::= r1 "x", r1 ::= r2
+  // "x", ...)
   auto merge = [](uint64_t* dst, const uint64_t* src) {
     bool changed = false;
     for (int w = 0; w < 4; ++w) {
@@ -501,42 +562,167 @@ Status PdaCompiler::Layout(const std::vector<char>& live, CompiledGrammar* out) 
     }
     return changed;
   };
-  uint64_t acc[4];
-  for (bool changed = true; changed;) {
-    changed = false;
+  auto add_bytes = [](uint64_t* acc, const CompiledGrammar::ByteEdge& e) {
+    for (int b = e.lo; b <= e.hi; ++b) acc[b >> 6] |= uint64_t{1} << (b & 63);
+  };
+  // Propagates sets along `users` (rule -> rules whose set includes its set) until stable.
+  std::vector<char> in_queue(n, 0);
+  std::vector<RuleId> queue;
+  auto propagate = [&](std::vector<uint64_t>* sets, const std::vector<std::vector<RuleId>>& users) {
+    queue.clear();
+    for (size_t r = 0; r < n; ++r) {
+      if (live[r]) {
+        queue.push_back(static_cast<RuleId>(r));
+        in_queue[r] = 1;
+      }
+    }
+    while (!queue.empty()) {
+      const RuleId r = queue.back();
+      queue.pop_back();
+      in_queue[r] = 0;
+      for (RuleId u : users[r]) {
+        if (merge(&(*sets)[u * 4], &(*sets)[r * 4]) && !in_queue[u]) {
+          in_queue[u] = 1;
+          queue.push_back(u);
+        }
+      }
+    }
+  };
+  out->first_bytes_.assign(n * 4, 0);
+  std::vector<std::vector<RuleId>> users(n);
+  {
+    std::vector<char> seen;
+    std::vector<int32_t> work;
     for (size_t r = 0; r < n; ++r) {
       if (!live[r]) continue;
-      from_state(out->rules_[r].start, acc);
-      changed |= merge(&out->first_bytes_[r * 4], acc);
+      const CompiledGrammar::RuleInfo& info = out->rules_[r];
+      uint64_t* first = &out->first_bytes_[r * 4];
+      seen.assign(info.num_states, 0);
+      work.assign(1, info.start);
+      seen[info.start - info.first_state] = 1;
+      while (!work.empty()) {
+        const int32_t st = work.back();
+        work.pop_back();
+        for (const CompiledGrammar::ByteEdge& e : out->byte_edges(st)) add_bytes(first, e);
+        for (const CompiledGrammar::CallEdge& e : out->call_edges(st)) {
+          users[e.callee].push_back(static_cast<RuleId>(r));
+          if (out->rules_[e.callee].nullable && !seen[e.return_state - info.first_state]) {
+            seen[e.return_state - info.first_state] = 1;
+            work.push_back(e.return_state);
+          }
+        }
+      }
     }
   }
-  // FOLLOW byte sets: what a return state can read next, plus the caller's FOLLOW when the caller
-  // can end right there. Return states' own sets are fixed now, so compute them once.
-  struct Site {
-    RuleId caller;
-    RuleId callee;
-    uint64_t first[4];
-    bool ends;
-  };
-  std::vector<Site> sites;
-  for (int32_t st = 0; st < static_cast<int32_t>(total); ++st) {
-    for (const CompiledGrammar::CallEdge& e : out->call_edges(st)) {
-      Site site;
-      site.caller = out->state_rule_[st];
-      site.callee = e.callee;
-      site.ends = from_state(e.return_state, site.first);
-      sites.push_back(site);
-    }
-  }
+  propagate(&out->first_bytes_, users);
+
+  // FOLLOW byte sets: what a call's return state can read next, plus the caller's FOLLOW when the
+  // caller can end right there. What a state can read next is, as for FIRST, the bytes and callee
+  // FIRSTs of its closure under calls to nullable rules; those closures share most of their states
+  // (a sequence of nullable calls), so they are computed once per strongly connected component of
+  // the "nullable call" graph (Tarjan, iteratively) rather than walked once per call site.
   out->follow_bytes_.assign(n * 4, 0);
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (const Site& site : sites) {
-      uint64_t* follow = &out->follow_bytes_[site.callee * 4];
-      changed |= merge(follow, site.first);
-      if (site.ends) changed |= merge(follow, &out->follow_bytes_[site.caller * 4]);
+  for (auto& u : users) u.clear();
+  {
+    struct Frame {
+      int32_t state;  // local to the rule
+      uint32_t next_call;
+    };
+    std::vector<int32_t> index, low, comp;
+    std::vector<char> on_stack;
+    std::vector<int32_t> tarjan_stack;
+    std::vector<Frame> frames;
+    std::vector<uint64_t> comp_first;  // 4 words per component
+    std::vector<char> comp_ends;
+    for (size_t r = 0; r < n; ++r) {
+      if (!live[r]) continue;
+      const CompiledGrammar::RuleInfo& info = out->rules_[r];
+      const int32_t base = info.first_state;
+      index.assign(info.num_states, -1);
+      low.assign(info.num_states, 0);
+      comp.assign(info.num_states, -1);
+      on_stack.assign(info.num_states, 0);
+      comp_first.clear();
+      comp_ends.clear();
+      int32_t counter = 0;
+      auto nullable_call = [&](const CompiledGrammar::CallEdge& e) {
+        return out->rules_[e.callee].nullable;
+      };
+      auto open = [&](int32_t s) {
+        index[s] = low[s] = counter++;
+        on_stack[s] = 1;
+        tarjan_stack.push_back(s);
+        frames.push_back({s, 0});
+      };
+      // Closes the component rooted at `s`: every successor outside it is finished already.
+      auto close_component = [&](int32_t s) {
+        const auto c = static_cast<int32_t>(comp_ends.size());
+        comp_first.resize(comp_first.size() + 4, 0);
+        comp_ends.push_back(0);
+        const size_t top = tarjan_stack.size();
+        size_t bottom = top;
+        do {
+          --bottom;
+          comp[tarjan_stack[bottom]] = c;
+          on_stack[tarjan_stack[bottom]] = 0;
+        } while (tarjan_stack[bottom] != s);
+        uint64_t acc[4] = {0, 0, 0, 0};
+        bool ends = false;
+        for (size_t i = bottom; i < top; ++i) {
+          const int32_t g = base + tarjan_stack[i];
+          ends |= out->accepting(g);
+          for (const CompiledGrammar::ByteEdge& e : out->byte_edges(g)) add_bytes(acc, e);
+          for (const CompiledGrammar::CallEdge& e : out->call_edges(g)) {
+            merge(acc, &out->first_bytes_[e.callee * 4]);
+            const int32_t t = comp[e.return_state - base];
+            if (nullable_call(e) && t != c) {
+              merge(acc, &comp_first[t * 4]);
+              ends |= comp_ends[t] != 0;
+            }
+          }
+        }
+        for (int w = 0; w < 4; ++w) comp_first[c * 4 + w] = acc[w];
+        comp_ends[c] = ends ? 1 : 0;
+        tarjan_stack.resize(bottom);
+      };
+      for (int32_t s = 0; s < info.num_states; ++s) {
+        for (const CompiledGrammar::CallEdge& call : out->call_edges(base + s)) {
+          const int32_t root = call.return_state - base;
+          if (index[root] < 0) {
+            open(root);
+            while (!frames.empty()) {
+              Frame& f = frames.back();
+              const int32_t v = f.state;
+              auto calls = out->call_edges(base + v);
+              bool descended = false;
+              while (f.next_call < calls.size()) {
+                const CompiledGrammar::CallEdge& e = calls[f.next_call++];
+                if (!nullable_call(e)) continue;
+                const int32_t t = e.return_state - base;
+                if (index[t] < 0) {
+                  open(t);  // invalidates `f`
+                  descended = true;
+                  break;
+                }
+                if (on_stack[t]) low[v] = std::min(low[v], index[t]);
+              }
+              if (descended) continue;
+              if (low[v] == index[v]) close_component(v);
+              frames.pop_back();
+              if (!frames.empty()) {
+                const int32_t parent = frames.back().state;
+                low[parent] = std::min(low[parent], low[v]);
+              }
+            }
+          }
+          const int32_t c = comp[root];
+          merge(&out->follow_bytes_[call.callee * 4], &comp_first[c * 4]);
+          if (comp_ends[c]) users[r].push_back(call.callee);
+        }
+      }
     }
   }
+  propagate(&out->follow_bytes_, users);
   stats_.byte_edges = static_cast<int64_t>(out->byte_edges_.size());
   stats_.call_edges = static_cast<int64_t>(out->call_edges_.size());
   stats_.dense_rows = static_cast<int64_t>(out->dense_.size() / 256);

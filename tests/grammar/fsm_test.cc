@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -43,6 +47,188 @@ Built BuildRoot(const std::string& ebnf, NfaBuildOptions opts = NfaBuildOptions(
   EXPECT_TRUE(b.dfa.Validate().ok()) << b.dfa.Validate().ToString();
   EXPECT_TRUE(b.minimal.Validate().ok()) << b.minimal.Validate().ToString();
   return b;
+}
+
+// Moore's round-by-round partition refinement, the textbook definition of the minimal automaton
+// and the algorithm Minimize used before Hopcroft's: a state's signature is its class, its flags,
+// the class reached on every byte and by every callee. Quadratic on chains, so only for small
+// inputs; the output is numbered the way Minimize documents (breadth-first from the start, byte
+// edges by first byte, then calls by callee), so the two must agree exactly.
+Fsm ReferenceMinimize(const Fsm& dfa) {
+  if (dfa.empty()) return Fsm();
+  const int32_t n = dfa.num_states();
+  std::vector<int32_t> order{dfa.start()};
+  std::vector<char> reached(n, 0);
+  reached[dfa.start()] = 1;
+  for (size_t i = 0; i < order.size(); ++i) {
+    auto visit = [&](int32_t t) {
+      if (!reached[t]) {
+        reached[t] = 1;
+        order.push_back(t);
+      }
+    };
+    for (const Fsm::ByteEdge& e : dfa.byte_edges(order[i])) visit(e.target);
+    for (const Fsm::CallEdge& e : dfa.call_edges(order[i])) visit(e.target);
+  }
+  std::vector<int32_t> cls(n, -1);
+  for (int32_t s : order) cls[s] = (dfa.accepting(s) ? 1 : 0) | (dfa.loop_head(s) ? 2 : 0);
+  auto signature = [&](int32_t s) {
+    std::vector<int64_t> sig{cls[s]};
+    for (int b = 0; b < 256; ++b) {
+      const int32_t t = dfa.Step(s, static_cast<uint8_t>(b));
+      sig.push_back(t == kNoState ? -1 : cls[t]);
+    }
+    for (const Fsm::CallEdge& e : dfa.call_edges(s)) {
+      sig.push_back(int64_t{1} << 40 | e.callee);
+      sig.push_back(cls[e.target]);
+    }
+    return sig;
+  };
+  for (size_t classes = 0;;) {
+    std::vector<std::pair<std::vector<int64_t>, int32_t>> sigs;
+    for (int32_t s : order) sigs.push_back({signature(s), s});
+    std::sort(sigs.begin(), sigs.end());
+    int32_t count = 0;
+    for (size_t i = 0; i < sigs.size(); ++i) {
+      if (i > 0 && sigs[i].first != sigs[i - 1].first) ++count;
+      cls[sigs[i].second] = count;
+    }
+    if (static_cast<size_t>(count + 1) == classes) break;
+    classes = count + 1;
+  }
+  std::vector<int32_t> rep(n, -1), renum(n, -1), bfs{cls[dfa.start()]};
+  for (int32_t s : order) {
+    if (rep[cls[s]] < 0) rep[cls[s]] = s;
+  }
+  renum[bfs[0]] = 0;
+  for (size_t i = 0; i < bfs.size(); ++i) {
+    auto visit = [&](int32_t t) {
+      if (renum[cls[t]] < 0) {
+        renum[cls[t]] = static_cast<int32_t>(bfs.size());
+        bfs.push_back(cls[t]);
+      }
+    };
+    for (const Fsm::ByteEdge& e : dfa.byte_edges(rep[bfs[i]])) visit(e.target);
+    for (const Fsm::CallEdge& e : dfa.call_edges(rep[bfs[i]])) visit(e.target);
+  }
+  Fsm out;
+  for (size_t i = 0; i < bfs.size(); ++i) out.AddState();
+  for (size_t i = 0; i < bfs.size(); ++i) {
+    const int32_t s = rep[bfs[i]];
+    const auto id = static_cast<int32_t>(i);
+    out.set_accepting(id, dfa.accepting(s));
+    out.set_loop_head(id, dfa.loop_head(s));
+    for (const Fsm::ByteEdge& e : dfa.byte_edges(s)) {
+      out.AddByteEdge(id, e.lo, e.hi, renum[cls[e.target]]);
+    }
+    for (const Fsm::CallEdge& e : dfa.call_edges(s)) {
+      out.AddCallEdge(id, e.callee, renum[cls[e.target]]);
+    }
+  }
+  out.set_start(0);
+  out.Canonicalize();
+  return out;
+}
+
+// A random DFA with many equivalent states: a random base automaton over bytes 'a'..'h' (with
+// calls and flags) is copied `copies` times; every edge goes to a random copy of its target, and
+// every byte range is cut at random points, so equivalent states have different edge lists. With
+// `acyclic`, base edges only go to higher-numbered states, so the copies have no cycle either.
+Fsm RandomRedundantDfa(std::mt19937* rng, bool acyclic) {
+  auto pick = [&](int32_t k) { return static_cast<int32_t>((*rng)() % static_cast<uint32_t>(k)); };
+  const int32_t n = 1 + pick(acyclic ? 12 : 8);
+  const int32_t copies = 1 + pick(4);
+  // A target for an edge of base state s, or -1 when an acyclic automaton has none left.
+  auto target = [&](int32_t s) -> int32_t {
+    if (!acyclic) return pick(n);
+    return s + 1 < n ? s + 1 + pick(n - s - 1) : -1;
+  };
+  struct Edge {
+    int lo, hi;
+    int32_t target;
+  };
+  std::vector<std::vector<Edge>> bytes(n);
+  std::vector<std::vector<std::pair<RuleId, int32_t>>> calls(n);
+  std::vector<char> accepting(n), loop_head(n);
+  for (int32_t s = 0; s < n; ++s) {
+    accepting[s] = pick(3) == 0;
+    loop_head[s] = pick(6) == 0;
+    for (int lo = 0; lo < 8;) {
+      const int hi = std::min(7, lo + pick(4));
+      const int32_t t = target(s);
+      if (pick(3) != 0 && t >= 0) bytes[s].push_back({lo, hi, t});
+      lo = hi + 1;
+    }
+    const int32_t t1 = target(s), t2 = target(s);
+    if (pick(3) == 0 && t1 >= 0) calls[s].push_back({pick(3), t1});
+    if (pick(4) == 0 && t2 >= 0) calls[s].push_back({3 + pick(2), t2});
+  }
+  Fsm f;
+  for (int32_t i = 0; i < n * copies; ++i) f.AddState();
+  f.set_start(pick(copies) * n);
+  for (int32_t c = 0; c < copies; ++c) {
+    for (int32_t s = 0; s < n; ++s) {
+      const int32_t id = c * n + s;
+      f.set_accepting(id, accepting[s]);
+      f.set_loop_head(id, loop_head[s]);
+      for (const Edge& e : bytes[s]) {
+        for (int b = e.lo; b <= e.hi;) {
+          const int end = b + pick(e.hi - b + 1);
+          f.AddByteEdge(id, static_cast<uint8_t>('a' + b), static_cast<uint8_t>('a' + end),
+                        pick(copies) * n + e.target);
+          b = end + 1;
+        }
+      }
+      for (const auto& [callee, target] : calls[s]) {
+        f.AddCallEdge(id, callee, pick(copies) * n + target);
+      }
+    }
+  }
+  f.Canonicalize();
+  return f;
+}
+
+// A pseudo-random lowercase string (a fixed generator, so the automata below are fixed too).
+std::string PseudoRandomWord(uint32_t seed, size_t length) {
+  std::string s;
+  uint32_t x = seed;
+  for (size_t i = 0; i < length; ++i) {
+    x = x * 1103515245u + 12345u;
+    s.push_back(static_cast<char>('a' + (x >> 16) % 26));
+  }
+  return s;
+}
+
+// NFA -> DFA -> minimal DFA of `root ::= <body>`, with work counted.
+struct Counted {
+  Fsm dfa;
+  Fsm minimal;
+  FsmWork work;
+};
+Counted BuildCounted(const std::string& body) {
+  Counted c;
+  auto g = ParseEbnf("root ::= " + body);
+  EXPECT_TRUE(g.ok()) << g.status().ToString();
+  if (!g.ok()) return c;
+  NfaBuilder builder(*g, NfaBuildOptions(), [](ExprId) -> Result<RuleId> {
+    return InternalError("unexpected counted repetition");
+  });
+  auto nfa = builder.Build(g->rule(g->root()).body);
+  EXPECT_TRUE(nfa.ok()) << nfa.status().ToString();
+  if (!nfa.ok()) return c;
+  auto dfa = Determinize(*nfa, 1 << 20, &c.work);
+  EXPECT_TRUE(dfa.ok()) << dfa.status().ToString();
+  if (!dfa.ok()) return c;
+  c.dfa = std::move(*dfa);
+  c.minimal = Minimize(c.dfa, &c.work);
+  EXPECT_TRUE(c.minimal.Validate().ok()) << c.minimal.Validate().ToString();
+  return c;
+}
+
+// n x ceil(log2 n): the growth Hopcroft's bound allows, as a budget for work-unit guards.
+int64_t NLogN(int64_t n) {
+  return n *
+         static_cast<int64_t>(std::ceil(std::log2(static_cast<double>(std::max<int64_t>(n, 2)))));
 }
 
 TEST(Fsm, DeterminizeSplitsOverlappingRangesIntoDisjointEdges) {
@@ -268,6 +454,131 @@ TEST(Fsm, DeepNestingIsALimitErrorNotAStackOverflow) {
   auto nfa = builder.Build(e);
   ASSERT_FALSE(nfa.ok());
   EXPECT_EQ(nfa.status().code(), StatusCode::kLimit);
+}
+
+TEST(Fsm, MinimizeAgreesExactlyWithMooreRefinementOnRandomRedundantAutomata) {
+  // Cyclic automata go through Hopcroft's refinement, acyclic ones through the linear method;
+  // both must give exactly Moore's result.
+  std::mt19937 rng(20240611);
+  int merged = 0;
+  for (int iter = 0; iter < 6000; ++iter) {
+    const Fsm f = RandomRedundantDfa(&rng, /*acyclic=*/iter % 2 == 1);
+    const Fsm expect = ReferenceMinimize(f);
+    const Fsm got = Minimize(f);
+    ASSERT_TRUE(got.Validate().ok());
+    ASSERT_TRUE(got == expect) << "input:\n"
+                               << f.DebugString() << "Moore:\n"
+                               << expect.DebugString() << "Minimize:\n"
+                               << got.DebugString();
+    // Minimising twice changes nothing: the output is already minimal and canonical.
+    ASSERT_TRUE(Minimize(got) == got);
+    merged += got.num_states() < f.num_states();
+  }
+  // The generator must actually produce mergeable states for the comparison to mean anything.
+  EXPECT_GT(merged, 2000);
+}
+
+TEST(Fsm, ALongLiteralOfOneRepeatedByteIsAChainOfOneStatePerByte) {
+  // Every state but the last reads 'a' and leads to a state that does the same: Moore's
+  // refinement separates one more state per round, so this input took it n rounds of O(n log n).
+  // (A literal is acyclic, so it now takes the linear path: no splitters at all.)
+  constexpr int64_t kBytes = 16000;
+  Counted c = BuildCounted("\"" + std::string(kBytes, 'a') + "\"");
+  EXPECT_EQ(c.dfa.num_states(), kBytes + 1);
+  ASSERT_EQ(c.minimal.num_states(), kBytes + 1);
+  EXPECT_EQ(c.minimal.num_byte_edges(), static_cast<size_t>(kBytes));
+  EXPECT_TRUE(Matches(c.minimal, std::string(kBytes, 'a')));
+  EXPECT_FALSE(Matches(c.minimal, std::string(kBytes - 1, 'a')));
+  EXPECT_FALSE(Matches(c.minimal, std::string(kBytes + 1, 'a')));
+  // Complexity guard on work units, not time: near-linear allows a small multiple of n log n;
+  // the old quadratic refinement would need on the order of n^2 = 256,000,000.
+  EXPECT_LE(c.work.minimize, 4 * NLogN(kBytes)) << c.work.minimize;
+  EXPECT_LE(c.work.splitters, 2 * kBytes + 4);
+  EXPECT_LE(c.work.determinize, 8 * kBytes) << c.work.determinize;
+}
+
+TEST(Fsm, ACycleOfOneRepeatedByteMinimisesWithLogarithmicallyFewRevisits) {
+  // ("a" x n)*: a cycle of n states, only the start accepting. Cyclic, so Hopcroft's refinement
+  // does the work; Moore's needed n rounds here as well.
+  constexpr int64_t kBytes = 16000;
+  Counted c = BuildCounted("(\"" + std::string(kBytes, 'a') + "\")*");
+  ASSERT_EQ(c.minimal.num_states(), kBytes);
+  EXPECT_TRUE(Matches(c.minimal, ""));
+  EXPECT_TRUE(Matches(c.minimal, std::string(2 * kBytes, 'a')));
+  EXPECT_FALSE(Matches(c.minimal, std::string(kBytes + 1, 'a')));
+  EXPECT_GT(c.work.splitters, 0);
+  EXPECT_LE(c.work.minimize, 4 * NLogN(kBytes)) << c.work.minimize;
+  EXPECT_LE(c.work.splitters, 2 * kBytes + 4);
+  // A literal before a loop: a chain whose states differ only by their distance to the loop.
+  Counted tail = BuildCounted("\"" + std::string(kBytes, 'a') + "\" \"b\"*");
+  ASSERT_EQ(tail.minimal.num_states(), kBytes + 1);
+  EXPECT_GT(tail.work.splitters, 0);
+  EXPECT_LE(tail.work.minimize, 4 * NLogN(kBytes)) << tail.work.minimize;
+  EXPECT_TRUE(Matches(tail.minimal, std::string(kBytes, 'a') + "bbb"));
+  EXPECT_FALSE(Matches(tail.minimal, std::string(kBytes - 1, 'a') + "b"));
+}
+
+TEST(Fsm, MinimizationWorkGrowsNearLinearlyWithTheLiteralLength) {
+  // The same guard as a ratio: 16x the bytes may cost at most ~16 x log2(16000)/log2(1000) ~ 23x
+  // the work; a quadratic algorithm would cost 256x.
+  // Both minimisation paths: the acyclic literal and the cyclic (literal)*.
+  for (const char* shape : {"\"%s\"", "(\"%s\")*"}) {
+    auto body = [&](int n) {
+      std::string text = shape;
+      return text.replace(text.find("%s"), 2, std::string(n, 'a'));
+    };
+    Counted small = BuildCounted(body(1000));
+    Counted large = BuildCounted(body(16000));
+    ASSERT_GT(small.work.minimize, 0) << shape;
+    EXPECT_LE(large.work.minimize, 24 * small.work.minimize)
+        << shape << ": " << small.work.minimize << " -> " << large.work.minimize;
+    EXPECT_LE(large.work.determinize, 24 * small.work.determinize)
+        << shape << ": " << small.work.determinize << " -> " << large.work.determinize;
+  }
+}
+
+TEST(Fsm, APeriodicLiteralStillMinimisesToOneStatePerByte) {
+  // "abab...": all 'a' states look alike for as many rounds as the period allows.
+  std::string text;
+  for (int i = 0; i < 4000; ++i) text += "ab";
+  Counted c = BuildCounted("\"" + text + "\"");
+  EXPECT_EQ(c.minimal.num_states(), 8001);
+  EXPECT_LE(c.work.minimize, 4 * NLogN(8001));
+  EXPECT_TRUE(Matches(c.minimal, text));
+  EXPECT_FALSE(Matches(c.minimal, text + "a"));
+}
+
+TEST(Fsm, ThousandsOfEnumAlternativesMinimiseToTheSuffixSharedTrie) {
+  // 10,000 alternatives of 20 bytes, as JSON Schema enums produce. Subset construction gives the
+  // prefix trie; minimisation then merges equal suffixes (all 20-byte words end in one state).
+  constexpr int kWords = 10000;
+  std::string body;
+  std::vector<std::string> words;
+  for (int i = 0; i < kWords; ++i) {
+    words.push_back(PseudoRandomWord(static_cast<uint32_t>(i) + 7, 20));
+    body += (i ? " | \"" : "\"") + words.back() + "\"";
+  }
+  Counted c = BuildCounted(body);
+  EXPECT_EQ(c.dfa.num_states(), 169208);
+  EXPECT_EQ(c.minimal.num_states(), 148180);
+  for (int i = 0; i < kWords; i += 997) EXPECT_TRUE(Matches(c.minimal, words[i])) << words[i];
+  EXPECT_FALSE(Matches(c.minimal, PseudoRandomWord(1u << 30, 20)));
+  EXPECT_FALSE(Matches(c.minimal, words[0].substr(0, 19)));
+  const auto edges = static_cast<int64_t>(c.dfa.num_byte_edges());
+  EXPECT_LE(c.work.minimize, 4 * NLogN(edges)) << c.work.minimize;
+  EXPECT_LE(c.work.determinize, 8 * edges) << c.work.determinize;
+}
+
+TEST(Fsm, EnumAlternativesMinimiseExactlyAsMooreRefinementDoes) {
+  std::string body;
+  for (int i = 0; i < 1000; ++i) {
+    // Shared prefixes and shared suffixes both occur: "item_<3 letters>_<3 letters>".
+    body += (i ? " | \"item_" : "\"item_") + PseudoRandomWord(static_cast<uint32_t>(i % 37), 3) +
+            "_" + PseudoRandomWord(static_cast<uint32_t>(i / 37), 3) + "\"";
+  }
+  Counted c = BuildCounted(body);
+  const Fsm expect = ReferenceMinimize(c.dfa);
+  EXPECT_TRUE(c.minimal == expect) << c.minimal.num_states() << " vs " << expect.num_states();
 }
 
 }  // namespace

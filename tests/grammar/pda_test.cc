@@ -4,9 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <bitset>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "grammar/ebnf_parser.h"
+#include "grammar/regex_parser.h"
 #include "grammar/simplify.h"
 
 namespace sieve {
@@ -244,6 +248,217 @@ TEST(Pda, StateLimitsAreReportedAsLimitErrors) {
   CompileOptions expr_opts;
   expr_opts.max_grammar_exprs = 3;
   EXPECT_EQ(CompileText(kJson, true, expr_opts).status().code(), StatusCode::kLimit);
+}
+
+// FIRST and FOLLOW sets and nullability recomputed from the laid-out automaton by the textbook
+// round-robin fixpoint (repeat passes over every rule until nothing changes), which the compiler
+// replaced with work lists; both must find the same least fixpoint.
+void ExpectAnalysesMatchRoundRobin(const CompiledGrammar& c) {
+  const size_t n = c.num_rules();
+  auto laid_out = [&](size_t r) { return c.rule(static_cast<RuleId>(r)).start != kNoState; };
+  // Nullability: a counted rule's `min` already reflects a nullable body.
+  std::vector<char> nullable(n, 0);
+  // Visited marks for the walks below: a state is visited in the current walk when its stamp
+  // equals `walk`, so no walk clears an array the size of the grammar.
+  std::vector<uint32_t> stamp(c.num_states(), 0);
+  uint32_t walk = 0;
+  auto reaches_accept = [&](int32_t from, const std::vector<char>& callee_ok) {
+    std::vector<int32_t> stack{from};
+    stamp[from] = ++walk;
+    while (!stack.empty()) {
+      const int32_t s = stack.back();
+      stack.pop_back();
+      if (c.accepting(s)) return true;
+      for (const auto& e : c.call_edges(s)) {
+        if (callee_ok[e.callee] && stamp[e.return_state] != walk) {
+          stamp[e.return_state] = walk;
+          stack.push_back(e.return_state);
+        }
+      }
+    }
+    return false;
+  };
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t r = 0; r < n; ++r) {
+      if (!laid_out(r) || nullable[r]) continue;
+      const auto& info = c.rule(static_cast<RuleId>(r));
+      const bool now = info.counted ? info.min == 0 : reaches_accept(info.start, nullable);
+      if (now) {
+        nullable[r] = 1;
+        changed = true;
+      }
+    }
+  }
+  for (size_t r = 0; r < n; ++r) {
+    if (laid_out(r)) {
+      EXPECT_EQ(c.rule(static_cast<RuleId>(r)).nullable, nullable[r] != 0)
+          << c.rule(static_cast<RuleId>(r)).name;
+    }
+  }
+  // What a state can read next without leaving its rule's frame: bytes and callee FIRSTs of the
+  // states reached through calls to nullable rules; `ends` when an accepting state is among them.
+  std::vector<std::bitset<256>> first(n), follow(n);
+  auto from_state = [&](int32_t from, bool* ends) {
+    std::bitset<256> acc;
+    *ends = false;
+    std::vector<int32_t> stack{from};
+    stamp[from] = ++walk;
+    while (!stack.empty()) {
+      const int32_t s = stack.back();
+      stack.pop_back();
+      *ends |= c.accepting(s);
+      for (const auto& e : c.byte_edges(s)) {
+        for (int b = e.lo; b <= e.hi; ++b) acc.set(b);
+      }
+      for (const auto& e : c.call_edges(s)) {
+        acc |= first[e.callee];
+        if (nullable[e.callee] && stamp[e.return_state] != walk) {
+          stamp[e.return_state] = walk;
+          stack.push_back(e.return_state);
+        }
+      }
+    }
+    return acc;
+  };
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t r = 0; r < n; ++r) {
+      if (!laid_out(r)) continue;
+      bool ends;
+      const std::bitset<256> now =
+          first[r] | from_state(c.rule(static_cast<RuleId>(r)).start, &ends);
+      changed |= now != first[r];
+      first[r] = now;
+    }
+  }
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (int32_t s = 0; s < c.num_states(); ++s) {
+      for (const auto& e : c.call_edges(s)) {
+        bool ends;
+        std::bitset<256> now = follow[e.callee] | from_state(e.return_state, &ends);
+        if (ends) now |= follow[c.rule_of(s)];
+        changed |= now != follow[e.callee];
+        follow[e.callee] = now;
+      }
+    }
+  }
+  for (size_t r = 0; r < n; ++r) {
+    if (!laid_out(r)) continue;
+    for (int b = 0; b < 256; ++b) {
+      ASSERT_EQ(c.CanStartWith(static_cast<RuleId>(r), static_cast<uint8_t>(b)), first[r].test(b))
+          << "FIRST of " << c.rule(static_cast<RuleId>(r)).name << ", byte " << b;
+      ASSERT_EQ(c.CanFollow(static_cast<RuleId>(r), static_cast<uint8_t>(b)), follow[r].test(b))
+          << "FOLLOW of " << c.rule(static_cast<RuleId>(r)).name << ", byte " << b;
+    }
+  }
+}
+
+// `rules` rules r0 .. r<rules-1>, each built by `body(i)`, the last one calling r<rules> = `last`.
+std::string RuleChain(int rules, const std::function<std::string(int)>& body,
+                      const std::string& last) {
+  std::string text = "root ::= r0\n";
+  for (int i = 0; i < rules; ++i) text += "r" + std::to_string(i) + " ::= " + body(i) + "\n";
+  return text + "r" + std::to_string(rules) + " ::= " + last + "\n";
+}
+
+TEST(Pda, FirstFollowAndNullabilityEqualTheRoundRobinFixpoint) {
+  const std::string grammars[] = {
+      kJson,
+      R"(root ::= (a b)* c? "!"
+a ::= "a"? b
+b ::= "b"* c?
+c ::= "c" | "e" a "d")",
+      R"(root ::= x y z "."
+x ::= y? "x"
+y ::= z? "y"?
+z ::= ("z" x)?)",
+      R"(root ::= "[" (item ","){0,500} "]"
+item ::= "x" | "yy" item)",
+  };
+  for (const std::string& text : grammars) {
+    for (bool simplify : {true, false}) {
+      auto c = CompileText(text, simplify);
+      ASSERT_TRUE(c.ok()) << c.status().ToString() << "\n" << text;
+      ExpectAnalysesMatchRoundRobin(**c);
+    }
+  }
+}
+
+TEST(Pda, LongChainsOfRulesThatWaitOnEachOtherCompileWithExactAnalyses) {
+  // Each rule's productivity (first chain), FIRST (second) or nullability and FOLLOW (third)
+  // depends on the next rule's, the shape that made round-robin fixpoints quadratic. Simplify is
+  // off so the chains reach the compiler as written.
+  constexpr int kRules = 3000;
+  const std::string productive = RuleChain(
+      kRules, [](int i) { return "\"ab\" [0-9]* r" + std::to_string(i + 1); }, "\"end\"");
+  auto a = CompileText(productive, /*simplify=*/false);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ((*a)->stats().live_rules, kRules + 2);
+  EXPECT_EQ((*a)->num_states(), 2 + 4 * kRules + 4);
+  ExpectAnalysesMatchRoundRobin(**a);
+
+  const std::string left = RuleChain(
+      kRules, [](int i) { return "r" + std::to_string(i + 1) + " \"b\" [0-9]*"; }, "\"end\"");
+  auto b = CompileText(left, /*simplify=*/false);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_TRUE((*b)->CanStartWith((*b)->FindRule("r0"), 'e'));
+  EXPECT_FALSE((*b)->CanStartWith((*b)->FindRule("r0"), 'b'));
+  ExpectAnalysesMatchRoundRobin(**b);
+
+  const std::string nullable = RuleChain(
+      kRules,
+      [](int i) {
+        return "r" + std::to_string(i + 1) + " \"" +
+               std::string(1, static_cast<char>('a' + i % 13)) + "\"?";
+      },
+      "\"y\"?");
+  auto n = CompileText(nullable, /*simplify=*/false);
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  const RuleId last = (*n)->FindRule("r" + std::to_string(kRules));
+  EXPECT_TRUE((*n)->rule((*n)->FindRule("r0")).nullable);
+  // r<i> ::= r<i+1> "<letter i mod 13>"?: every letter a..m may follow the innermost rule, 'y'
+  // (what it reads itself) may not.
+  EXPECT_TRUE((*n)->CanFollow(last, 'a'));
+  EXPECT_TRUE((*n)->CanFollow(last, 'm'));
+  EXPECT_FALSE((*n)->CanFollow(last, 'n'));
+  EXPECT_FALSE((*n)->CanFollow(last, 'y'));
+  ExpectAnalysesMatchRoundRobin(**n);
+}
+
+TEST(Pda, ALongLiteralCompilesToOneStatePerByteFromEveryFrontEnd) {
+  constexpr int kBytes = 16000;
+  const std::string literal(kBytes, 'a');
+  auto ebnf = MustCompile("root ::= \"" + literal + "\"");
+  ASSERT_NE(ebnf, nullptr);
+  EXPECT_EQ(ebnf->num_states(), kBytes + 1);
+  // Anchored: an unanchored pattern is a search (.* literal .*), a different automaton.
+  auto g = RegexToGrammar("^" + literal + "$");
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  auto simplified = Simplify(*g);
+  ASSERT_TRUE(simplified.ok()) << simplified.status().ToString();
+  auto regex = CompileGrammar(*simplified);
+  ASSERT_TRUE(regex.ok()) << regex.status().ToString();
+  EXPECT_EQ((*regex)->num_states(), kBytes + 1);
+}
+
+TEST(Pda, TenThousandEnumAlternativesCompileToTheMinimalAutomaton) {
+  std::string text = "root ::= ";
+  uint32_t x = 0;
+  for (int i = 0; i < 10000; ++i) {
+    text += i ? " | \"" : "\"";
+    x = static_cast<uint32_t>(i) + 7;
+    for (int j = 0; j < 20; ++j) {
+      x = x * 1103515245u + 12345u;
+      text.push_back(static_cast<char>('a' + (x >> 16) % 26));
+    }
+    text += "\"";
+  }
+  auto c = MustCompile(text);
+  ASSERT_NE(c, nullptr);
+  // The prefix trie with equal suffixes merged (the same count fsm_test finds for these words).
+  EXPECT_EQ(c->num_states(), 148180);
 }
 
 TEST(Pda, StatsStringNamesTheCounts) {
