@@ -1,0 +1,667 @@
+// Code-point automata (see json_schema_automaton.h): Thompson construction from character-level
+// expressions, subset construction over elementary code-point intervals, products, complement,
+// length bounds, trimming and Moore minimisation.
+//
+// Everything here is small-automaton code: the automata come from one pattern, one format or one
+// numeric bound, so the simple algorithms (sorted vectors, std::map keyed by state sets, Moore's
+// refinement) are fast enough; what matters is that every loop is bounded by the state budget.
+#include "grammar/json_schema_automaton.h"
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <unordered_map>
+#include <utility>
+
+#include "grammar/support/utf8.h"
+
+namespace sieve::jsonschema {
+namespace {
+
+constexpr char32_t kMaxCp = 0x10FFFF;
+
+// The scalar values as two ranges (surrogates excluded).
+constexpr CpDfa::Edge kAllRanges[2] = {{0, 0xD7FF, 0}, {0xE000, kMaxCp, 0}};
+
+struct Nfa {
+  struct Edge {
+    char32_t lo, hi;
+    int32_t to;
+  };
+  std::vector<std::vector<Edge>> edges;
+  std::vector<std::vector<int32_t>> eps;
+  int32_t Add() {
+    edges.emplace_back();
+    eps.emplace_back();
+    return static_cast<int32_t>(edges.size() - 1);
+  }
+};
+
+struct Frag {
+  int32_t start, end;
+};
+
+class NfaBuilder {
+ public:
+  NfaBuilder(const Grammar& g, Nfa* nfa, int64_t max_states)
+      : g_(g), nfa_(nfa), max_states_(max_states) {}
+
+  Result<Frag> Build(ExprId e, int depth) {
+    if (depth > 2000) return LimitError("pattern nests too deeply for the string automaton");
+    if (static_cast<int64_t>(nfa_->edges.size()) > max_states_) {
+      return LimitError("string automaton exceeds max_automaton_states (NFA)");
+    }
+    const Expr& x = g_.expr(e);
+    switch (x.kind) {
+      case ExprKind::kEmpty: {
+        int32_t s = nfa_->Add();
+        return Frag{s, s};
+      }
+      case ExprKind::kBytes: {
+        std::string_view b = g_.bytes(x);
+        int32_t s = nfa_->Add(), cur = s;
+        size_t i = 0;
+        while (i < b.size()) {
+          char32_t cp;
+          int n = DecodeUtf8(reinterpret_cast<const uint8_t*>(b.data()) + i, b.size() - i, &cp);
+          if (n < 0) return InternalError("ill-formed UTF-8 in a literal");
+          i += n;
+          int32_t t = nfa_->Add();
+          nfa_->edges[cur].push_back({cp, cp, t});
+          cur = t;
+        }
+        return Frag{s, cur};
+      }
+      case ExprKind::kCharClass: {
+        int32_t s = nfa_->Add(), t = nfa_->Add();
+        for (const CodepointRange& r : g_.ranges(x)) nfa_->edges[s].push_back({r.lo, r.hi, t});
+        return Frag{s, t};
+      }
+      case ExprKind::kSequence: {
+        int32_t s = nfa_->Add(), cur = s;
+        for (ExprId c : g_.children(x)) {
+          auto f = Build(c, depth + 1);
+          if (!f.ok()) return f.status();
+          nfa_->eps[cur].push_back(f->start);
+          cur = f->end;
+        }
+        return Frag{s, cur};
+      }
+      case ExprKind::kChoice: {
+        int32_t s = nfa_->Add(), t = nfa_->Add();
+        for (ExprId c : g_.children(x)) {
+          auto f = Build(c, depth + 1);
+          if (!f.ok()) return f.status();
+          nfa_->eps[s].push_back(f->start);
+          nfa_->eps[f->end].push_back(t);
+        }
+        return Frag{s, t};
+      }
+      case ExprKind::kRepeat: {
+        ExprId item = g_.children(x)[0];
+        int32_t s = nfa_->Add(), cur = s;
+        for (int32_t i = 0; i < x.min; ++i) {
+          auto f = Build(item, depth + 1);
+          if (!f.ok()) return f.status();
+          nfa_->eps[cur].push_back(f->start);
+          cur = f->end;
+        }
+        if (x.max == kUnbounded) {
+          auto f = Build(item, depth + 1);
+          if (!f.ok()) return f.status();
+          int32_t t = nfa_->Add();
+          nfa_->eps[cur].push_back(f->start);
+          nfa_->eps[cur].push_back(t);
+          nfa_->eps[f->end].push_back(cur);
+          return Frag{s, t};
+        }
+        int32_t t = nfa_->Add();
+        nfa_->eps[cur].push_back(t);
+        for (int32_t i = x.min; i < x.max; ++i) {
+          auto f = Build(item, depth + 1);
+          if (!f.ok()) return f.status();
+          nfa_->eps[cur].push_back(f->start);
+          nfa_->eps[f->end].push_back(t);
+          cur = f->end;
+        }
+        return Frag{s, t};
+      }
+      case ExprKind::kRuleRef:
+        return Unsupported("a rule reference cannot be part of a string automaton");
+    }
+    return InternalError("unknown expression kind");
+  }
+
+ private:
+  const Grammar& g_;
+  Nfa* nfa_;
+  int64_t max_states_;
+};
+
+void Closure(const Nfa& nfa, std::vector<int32_t>* set, std::vector<uint8_t>* mark) {
+  std::vector<int32_t> stack(set->begin(), set->end());
+  for (int32_t s : *set) (*mark)[s] = 1;
+  while (!stack.empty()) {
+    int32_t s = stack.back();
+    stack.pop_back();
+    for (int32_t t : nfa.eps[s]) {
+      if (!(*mark)[t]) {
+        (*mark)[t] = 1;
+        set->push_back(t);
+        stack.push_back(t);
+      }
+    }
+  }
+  for (int32_t s : *set) (*mark)[s] = 0;
+  std::sort(set->begin(), set->end());
+}
+
+// Intersection of two sorted, disjoint range lists, reporting each overlap.
+template <typename F>
+void ForEachOverlap(const std::vector<CpDfa::Edge>& a, const std::vector<CpDfa::Edge>& b, F f) {
+  size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    char32_t lo = std::max(a[i].lo, b[j].lo), hi = std::min(a[i].hi, b[j].hi);
+    if (lo <= hi) f(lo, hi, a[i].to, b[j].to);
+    if (a[i].hi < b[j].hi) {
+      ++i;
+    } else {
+      ++j;
+    }
+  }
+}
+
+// The edges of `s` made total over the scalar values: gaps go to `dead`.
+std::vector<CpDfa::Edge> Totalize(const std::vector<CpDfa::Edge>& edges, int32_t dead) {
+  std::vector<CpDfa::Edge> out;
+  for (const CpDfa::Edge& all : kAllRanges) {
+    char32_t next = all.lo;
+    for (const CpDfa::Edge& e : edges) {
+      if (e.hi < all.lo || e.lo > all.hi) continue;
+      if (e.lo > next) out.push_back({next, e.lo - 1, dead});
+      out.push_back({std::max(e.lo, all.lo), std::min(e.hi, all.hi), e.to});
+      next = std::min(e.hi, all.hi) + 1;
+    }
+    if (next <= all.hi) out.push_back({next, all.hi, dead});
+  }
+  return out;
+}
+
+// Product of two automata; `accept(a_acc, b_acc)` decides acceptance. With `total`, missing edges
+// go to a virtual dead state (-1) on each side, so unions see every string.
+template <typename Acc>
+Result<CpDfa> Product(const CpDfa& a, const CpDfa& b, int32_t max_states, bool total, Acc accept) {
+  CpDfa out;
+  std::map<std::pair<int32_t, int32_t>, int32_t> ids;
+  std::deque<std::pair<int32_t, int32_t>> queue;
+  auto id_of = [&](int32_t x, int32_t y) -> int32_t {
+    auto [it, fresh] = ids.emplace(std::make_pair(x, y), out.num_states());
+    if (fresh) {
+      bool ax = x >= 0 && a.accepting(x), ay = y >= 0 && b.accepting(y);
+      out.AddState(accept(ax, ay));
+      queue.emplace_back(x, y);
+    }
+    return it->second;
+  };
+  id_of(a.num_states() ? 0 : -1, b.num_states() ? 0 : -1);
+  static const std::vector<CpDfa::Edge> kNone;
+  while (!queue.empty()) {
+    auto [x, y] = queue.front();
+    queue.pop_front();
+    int32_t from = ids[{x, y}];
+    if (out.num_states() > max_states) return LimitError("automaton exceeds max_automaton_states");
+    const auto& ea = x >= 0 ? a.edges(x) : kNone;
+    const auto& eb = y >= 0 ? b.edges(y) : kNone;
+    if (total) {
+      ForEachOverlap(Totalize(ea, -1), Totalize(eb, -1),
+                     [&](char32_t lo, char32_t hi, int32_t tx, int32_t ty) {
+                       if (tx < 0 && ty < 0) return;
+                       out.AddEdge(from, lo, hi, id_of(tx, ty));
+                     });
+    } else {
+      ForEachOverlap(ea, eb, [&](char32_t lo, char32_t hi, int32_t tx, int32_t ty) {
+        out.AddEdge(from, lo, hi, id_of(tx, ty));
+      });
+    }
+  }
+  out.Normalize();
+  return out;
+}
+
+// States that can reach an accepting state.
+std::vector<uint8_t> CoReachable(const CpDfa& a) {
+  std::vector<std::vector<int32_t>> rev(a.num_states());
+  for (int32_t s = 0; s < a.num_states(); ++s) {
+    for (const CpDfa::Edge& e : a.edges(s)) rev[e.to].push_back(s);
+  }
+  std::vector<uint8_t> live(a.num_states(), 0);
+  std::vector<int32_t> stack;
+  for (int32_t s = 0; s < a.num_states(); ++s) {
+    if (a.accepting(s)) {
+      live[s] = 1;
+      stack.push_back(s);
+    }
+  }
+  while (!stack.empty()) {
+    int32_t s = stack.back();
+    stack.pop_back();
+    for (int32_t p : rev[s]) {
+      if (!live[p]) {
+        live[p] = 1;
+        stack.push_back(p);
+      }
+    }
+  }
+  return live;
+}
+
+// Minimisation of an acyclic automaton in one pass: states in reverse topological order get the
+// class of their signature (acceptance, ranges, target classes), which are final by then. Exact for
+// acyclic automata, and linear where Moore's refinement needs one round per length (the products
+// with a length bound are acyclic). Returns false (and does nothing) on a cycle.
+bool AcyclicMinimize(const CpDfa& a, const std::vector<int32_t>& order,
+                     const std::vector<int32_t>& id, std::vector<int32_t>* cls,
+                     int32_t* num_classes) {
+  const int32_t n = static_cast<int32_t>(order.size());
+  std::vector<int8_t> color(n, 0);
+  std::vector<int32_t> post;
+  post.reserve(n);
+  std::vector<std::pair<int32_t, size_t>> stack{{0, 0}};
+  color[0] = 1;
+  while (!stack.empty()) {
+    auto& [i, k] = stack.back();
+    const auto& edges = a.edges(order[i]);
+    if (k < edges.size()) {
+      int32_t t = id[edges[k++].to];
+      if (t < 0) continue;
+      if (color[t] == 1) return false;
+      if (color[t] == 0) {
+        color[t] = 1;
+        stack.push_back({t, 0});
+      }
+      continue;
+    }
+    color[i] = 2;
+    post.push_back(i);
+    stack.pop_back();
+  }
+  std::map<std::vector<int64_t>, int32_t> sigs;
+  std::vector<int64_t> sig;
+  for (int32_t i : post) {  // successors first
+    sig.assign(1, a.accepting(order[i]) ? 1 : 0);
+    int64_t last_hi = -2, last_cls = -1;
+    for (const CpDfa::Edge& e : a.edges(order[i])) {
+      if (id[e.to] < 0) continue;
+      int64_t tc = (*cls)[id[e.to]];
+      if (tc == last_cls && static_cast<int64_t>(e.lo) == last_hi + 1) {
+        sig[sig.size() - 2] = e.hi;
+      } else {
+        sig.push_back(e.lo);
+        sig.push_back(e.hi);
+        sig.push_back(tc);
+      }
+      last_hi = e.hi;
+      last_cls = tc;
+    }
+    auto [it, fresh] = sigs.emplace(sig, static_cast<int32_t>(sigs.size()));
+    (*cls)[i] = it->second;
+  }
+  *num_classes = static_cast<int32_t>(sigs.size());
+  return true;
+}
+
+}  // namespace
+
+int32_t CpDfa::AddState(bool accepting) {
+  out_.emplace_back();
+  accept_.push_back(accepting ? 1 : 0);
+  return static_cast<int32_t>(out_.size() - 1);
+}
+
+void CpDfa::Normalize() {
+  for (auto& v : out_) {
+    std::sort(v.begin(), v.end(), [](const Edge& x, const Edge& y) { return x.lo < y.lo; });
+    // Merge adjacent ranges with the same target.
+    std::vector<Edge> merged;
+    for (const Edge& e : v) {
+      if (!merged.empty() && merged.back().to == e.to && merged.back().hi + 1 == e.lo) {
+        merged.back().hi = e.hi;
+      } else {
+        merged.push_back(e);
+      }
+    }
+    v = std::move(merged);
+  }
+}
+
+int32_t CpDfa::Step(int32_t s, char32_t c) const {
+  const auto& v = out_[s];
+  auto it =
+      std::upper_bound(v.begin(), v.end(), c, [](char32_t x, const Edge& e) { return x < e.lo; });
+  if (it == v.begin()) return -1;
+  --it;
+  return c <= it->hi ? it->to : -1;
+}
+
+bool CpDfa::Accepts(std::string_view utf8) const {
+  if (out_.empty()) return false;
+  int32_t s = 0;
+  size_t i = 0;
+  while (i < utf8.size()) {
+    char32_t cp;
+    int n = DecodeUtf8(reinterpret_cast<const uint8_t*>(utf8.data()) + i, utf8.size() - i, &cp);
+    if (n < 0) return false;
+    i += n;
+    s = Step(s, cp);
+    if (s < 0) return false;
+  }
+  return accepting(s);
+}
+
+size_t CpDfa::num_edges() const {
+  size_t n = 0;
+  for (const auto& v : out_) n += v.size();
+  return n;
+}
+
+CpDfa EmptyDfa() {
+  CpDfa d;
+  d.AddState(false);
+  return d;
+}
+
+CpDfa AnyStringDfa() {
+  CpDfa d;
+  d.AddState(true);
+  for (const CpDfa::Edge& e : kAllRanges) d.AddEdge(0, e.lo, e.hi, 0);
+  return d;
+}
+
+CpDfa LiteralSetDfa(const std::vector<std::string>& strings) {
+  CpDfa d;
+  d.AddState(false);
+  std::vector<std::map<char32_t, int32_t>> kids(1);
+  for (const std::string& s : strings) {
+    int32_t cur = 0;
+    size_t i = 0;
+    bool ok = true;
+    while (i < s.size()) {
+      char32_t cp;
+      int n = DecodeUtf8(reinterpret_cast<const uint8_t*>(s.data()) + i, s.size() - i, &cp);
+      if (n < 0) {
+        ok = false;
+        break;
+      }
+      i += n;
+      auto it = kids[cur].find(cp);
+      if (it == kids[cur].end()) {
+        int32_t t = d.AddState(false);
+        kids.emplace_back();
+        kids[cur][cp] = t;
+        cur = t;
+      } else {
+        cur = it->second;
+      }
+    }
+    if (ok) d.set_accepting(cur, true);
+  }
+  for (int32_t s = 0; s < d.num_states(); ++s) {
+    for (auto [cp, t] : kids[s]) d.AddEdge(s, cp, cp, t);
+  }
+  d.Normalize();
+  return d;
+}
+
+Result<CpDfa> DfaFromExpr(const Grammar& g, ExprId e, int32_t max_states) {
+  Nfa nfa;
+  NfaBuilder builder(g, &nfa, int64_t{max_states} * 8);
+  auto frag = builder.Build(e, 0);
+  if (!frag.ok()) return frag.status();
+  std::vector<uint8_t> mark(nfa.edges.size(), 0);
+  CpDfa out;
+  std::map<std::vector<int32_t>, int32_t> ids;
+  std::deque<std::vector<int32_t>> queue;
+  auto id_of = [&](std::vector<int32_t> set) -> int32_t {
+    Closure(nfa, &set, &mark);
+    auto it = ids.find(set);
+    if (it != ids.end()) return it->second;
+    bool acc = std::binary_search(set.begin(), set.end(), frag->end);
+    int32_t id = out.AddState(acc);
+    ids.emplace(set, id);
+    queue.push_back(std::move(set));
+    return id;
+  };
+  id_of({frag->start});
+  while (!queue.empty()) {
+    std::vector<int32_t> set = std::move(queue.front());
+    queue.pop_front();
+    int32_t from = ids[set];
+    if (out.num_states() > max_states) {
+      return LimitError("string automaton exceeds max_automaton_states");
+    }
+    std::vector<Nfa::Edge> edges;
+    std::vector<char32_t> cuts;
+    for (int32_t s : set) {
+      for (const Nfa::Edge& x : nfa.edges[s]) {
+        edges.push_back(x);
+        cuts.push_back(x.lo);
+        cuts.push_back(x.hi + 1);
+      }
+    }
+    if (edges.empty()) continue;
+    std::sort(cuts.begin(), cuts.end());
+    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    for (size_t i = 0; i + 1 < cuts.size(); ++i) {
+      char32_t lo = cuts[i], hi = cuts[i + 1] - 1;
+      std::vector<int32_t> targets;
+      for (const Nfa::Edge& x : edges) {
+        if (x.lo <= lo && hi <= x.hi) targets.push_back(x.to);
+      }
+      if (targets.empty()) continue;
+      std::sort(targets.begin(), targets.end());
+      targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
+      out.AddEdge(from, lo, hi, id_of(std::move(targets)));
+    }
+  }
+  out.Normalize();
+  return out;
+}
+
+Result<CpDfa> Intersect(const CpDfa& a, const CpDfa& b, int32_t max_states) {
+  return Product(a, b, max_states, false, [](bool x, bool y) { return x && y; });
+}
+
+Result<CpDfa> Union(const CpDfa& a, const CpDfa& b, int32_t max_states) {
+  return Product(a, b, max_states, true, [](bool x, bool y) { return x || y; });
+}
+
+CpDfa Complement(const CpDfa& a) {
+  CpDfa out;
+  int32_t n = a.num_states();
+  for (int32_t s = 0; s < n; ++s) out.AddState(!a.accepting(s));
+  int32_t dead = out.AddState(true);
+  if (n == 0) {
+    for (const CpDfa::Edge& e : kAllRanges) out.AddEdge(dead, e.lo, e.hi, dead);
+    out.Normalize();
+    return out;
+  }
+  for (int32_t s = 0; s < n; ++s) {
+    for (const CpDfa::Edge& e : Totalize(a.edges(s), dead)) out.AddEdge(s, e.lo, e.hi, e.to);
+  }
+  for (const CpDfa::Edge& e : kAllRanges) out.AddEdge(dead, e.lo, e.hi, dead);
+  out.Normalize();
+  return out;
+}
+
+Result<CpDfa> BoundLength(const CpDfa& a, int64_t min, int64_t max, int32_t max_states) {
+  // Counter c: exact up to `max` (bounded), saturating at `min` otherwise.
+  int64_t cap = max >= 0 ? max : min;
+  if (a.num_states() == 0) return EmptyDfa();
+  CpDfa out;
+  std::map<std::pair<int32_t, int64_t>, int32_t> ids;
+  std::deque<std::pair<int32_t, int64_t>> queue;
+  auto id_of = [&](int32_t s, int64_t c) {
+    auto [it, fresh] = ids.emplace(std::make_pair(s, c), out.num_states());
+    if (fresh) {
+      out.AddState(a.accepting(s) && c >= min);
+      queue.emplace_back(s, c);
+    }
+    return it->second;
+  };
+  id_of(0, 0);
+  while (!queue.empty()) {
+    auto [s, c] = queue.front();
+    queue.pop_front();
+    if (out.num_states() > max_states) {
+      return LimitError("length-bounded string automaton exceeds max_automaton_states");
+    }
+    int32_t from = ids[{s, c}];
+    if (max >= 0 && c >= max) continue;
+    int64_t next = std::min(c + 1, cap);
+    for (const CpDfa::Edge& e : a.edges(s)) out.AddEdge(from, e.lo, e.hi, id_of(e.to, next));
+  }
+  out.Normalize();
+  return out;
+}
+
+CpDfa Minimize(const CpDfa& a) {
+  if (a.num_states() == 0) return EmptyDfa();
+  std::vector<uint8_t> live = CoReachable(a);
+  if (!live[0]) return EmptyDfa();
+  // Reachable and live states, renumbered.
+  std::vector<int32_t> id(a.num_states(), -1), order;
+  id[0] = 0;
+  order.push_back(0);
+  for (size_t i = 0; i < order.size(); ++i) {
+    for (const CpDfa::Edge& e : a.edges(order[i])) {
+      if (live[e.to] && id[e.to] < 0) {
+        id[e.to] = static_cast<int32_t>(order.size());
+        order.push_back(e.to);
+      }
+    }
+  }
+  const int32_t n = static_cast<int32_t>(order.size());
+  std::vector<int32_t> cls(n);
+  int32_t num_classes = 0;
+  if (!AcyclicMinimize(a, order, id, &cls, &num_classes)) {
+    for (int32_t i = 0; i < n; ++i) cls[i] = a.accepting(order[i]) ? 1 : 0;
+    // Moore refinement: a state's signature is its class and its edges' (range, target class)
+    // with adjacent ranges to one class merged. Signatures are hashed into a flat buffer.
+    struct SigHash {
+      size_t operator()(const std::vector<int64_t>& v) const {
+        size_t h = 1469598103934665603ull;
+        for (int64_t x : v) h = (h ^ static_cast<size_t>(x)) * 1099511628211ull;
+        return h;
+      }
+    };
+    std::unordered_map<std::vector<int64_t>, int32_t, SigHash> sigs;
+    std::vector<int64_t> sig;
+    std::vector<int32_t> next(n);
+    for (;;) {
+      sigs.clear();
+      sigs.reserve(n);
+      for (int32_t i = 0; i < n; ++i) {
+        sig.clear();
+        sig.push_back(cls[i]);
+        int64_t last_hi = -2, last_cls = -1;
+        for (const CpDfa::Edge& e : a.edges(order[i])) {
+          if (id[e.to] < 0) continue;
+          int64_t tc = cls[id[e.to]];
+          if (tc == last_cls && static_cast<int64_t>(e.lo) == last_hi + 1) {
+            sig[sig.size() - 2] = e.hi;  // extend the previous range
+          } else {
+            sig.push_back(e.lo);
+            sig.push_back(e.hi);
+            sig.push_back(tc);
+          }
+          last_hi = e.hi;
+          last_cls = tc;
+        }
+        auto [it, fresh] = sigs.emplace(sig, static_cast<int32_t>(sigs.size()));
+        next[i] = it->second;
+      }
+      int32_t count = static_cast<int32_t>(sigs.size());
+      cls.swap(next);
+      if (count == num_classes) break;
+      num_classes = count;
+    }
+  }
+  // Renumber classes so that the start's class is state 0, in BFS order.
+  std::vector<int32_t> cid(num_classes, -1), rep;
+  CpDfa out;
+  cid[cls[0]] = out.AddState(a.accepting(order[0]));
+  rep.push_back(0);
+  for (size_t k = 0; k < rep.size(); ++k) {
+    int32_t i = rep[k];
+    for (const CpDfa::Edge& e : a.edges(order[i])) {
+      if (id[e.to] < 0) continue;
+      int32_t c = cls[id[e.to]];
+      if (cid[c] < 0) {
+        cid[c] = out.AddState(a.accepting(e.to));
+        rep.push_back(id[e.to]);
+      }
+      out.AddEdge(static_cast<int32_t>(k), e.lo, e.hi, cid[c]);
+    }
+  }
+  out.Normalize();
+  return out;
+}
+
+bool IsEmptyLanguage(const CpDfa& a) {
+  if (a.num_states() == 0) return true;
+  return !CoReachable(a)[0];
+}
+
+bool LengthRange(const CpDfa& a, int64_t* min, int64_t* max) {
+  CpDfa m = Minimize(a);
+  if (IsEmptyLanguage(m)) return false;
+  const int32_t n = m.num_states();
+  // Shortest: BFS.
+  std::vector<int64_t> dist(n, -1);
+  dist[0] = 0;
+  std::deque<int32_t> q{0};
+  *min = -1;
+  while (!q.empty()) {
+    int32_t s = q.front();
+    q.pop_front();
+    if (m.accepting(s) && *min < 0) *min = dist[s];
+    for (const CpDfa::Edge& e : m.edges(s)) {
+      if (dist[e.to] < 0) {
+        dist[e.to] = dist[s] + 1;
+        q.push_back(e.to);
+      }
+    }
+  }
+  // Longest: DFS with cycle detection over the trimmed automaton (all states live).
+  std::vector<int8_t> color(n, 0);
+  std::vector<int64_t> longest(n, -1);
+  std::vector<std::pair<int32_t, size_t>> stack{{0, 0}};
+  color[0] = 1;
+  while (!stack.empty()) {
+    auto& [s, i] = stack.back();
+    const auto& edges = m.edges(s);
+    if (i < edges.size()) {
+      int32_t t = edges[i++].to;
+      if (color[t] == 1) {
+        *max = -1;
+        return true;
+      }
+      if (color[t] == 0) {
+        color[t] = 1;
+        stack.push_back({t, 0});
+      }
+      continue;
+    }
+    int64_t best = m.accepting(s) ? 0 : -1;
+    for (const CpDfa::Edge& e : edges) {
+      if (longest[e.to] >= 0) best = std::max(best, longest[e.to] + 1);
+    }
+    longest[s] = best;
+    color[s] = 2;
+    stack.pop_back();
+  }
+  *max = longest[0];
+  return true;
+}
+
+}  // namespace sieve::jsonschema

@@ -1,0 +1,527 @@
+// Strings: JSON spelling of code points, patterns, and the combination of pattern, format, length
+// bounds, enum/const and their negations into one grammar.
+//
+// Spelling. The languages of `pattern`, `format`, minLength/maxLength are over the *decoded* string
+// (code points); the grammar reads JSON text. Unit(set) is the JSON spelling of one code point of
+// a set: the raw UTF-8 character when JSON allows it unescaped, `\"` `\\` `\/`, the short escapes
+// \b \f \n \r \t and \u00XX (either hex case) for control characters; for the set of all code
+// points also every \uXXXX escape (surrogate pairs for astral characters). Lengths count code
+// points, so an escape is one unit.
+//
+// Combination (EmitString), cheapest path first:
+//  1. enum/const: the listed strings that satisfy everything else, as literals;
+//  2. no pattern/format/negation: '"' unit{min,max} '"' (a counted repetition, never unrolled);
+//  3. one pattern or format whose length range already lies within minLength/maxLength: the
+//     pattern's expression, re-spelt (no automaton);
+//  4. otherwise the automaton path: the intersection of the pattern/format automata, the
+//     complements of negated ones and of excluded values, then the length bound (a product with a
+//     counter, within max_automaton_states). An intersection that does not fit is unsupported
+//     (kError) or drops the length bound with a kIgnored note (kIgnore); it is never silent.
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+
+#include "grammar/json_schema_internal.h"
+#include "grammar/regex_parser.h"
+#include "grammar/support/utf8.h"
+
+namespace sieve::jsonschema {
+
+namespace {
+
+bool Contains(const std::vector<CodepointRange>& rs, char32_t cp) {
+  for (const CodepointRange& r : rs) {
+    if (r.lo <= cp && cp <= r.hi) return true;
+  }
+  return false;
+}
+
+bool IsPlain(char32_t cp) { return cp >= 0x20 && cp != '"' && cp != '\\' && cp != '/'; }
+
+// Length range of a character-level expression (code points); max -1 = unbounded.
+void ExprLength(const Grammar& g, ExprId e, int64_t* min, int64_t* max) {
+  const Expr& x = g.expr(e);
+  switch (x.kind) {
+    case ExprKind::kEmpty:
+      *min = *max = 0;
+      return;
+    case ExprKind::kBytes: {
+      int64_t n = 0;
+      for (unsigned char c : g.bytes(x)) n += (c & 0xC0) != 0x80;
+      *min = *max = n;
+      return;
+    }
+    case ExprKind::kCharClass:
+      *min = *max = 1;
+      return;
+    case ExprKind::kRuleRef:
+      *min = 0;
+      *max = -1;
+      return;
+    case ExprKind::kSequence: {
+      *min = 0;
+      *max = 0;
+      for (ExprId c : g.children(x)) {
+        int64_t a, b;
+        ExprLength(g, c, &a, &b);
+        *min += a;
+        *max = (*max < 0 || b < 0) ? -1 : *max + b;
+      }
+      return;
+    }
+    case ExprKind::kChoice: {
+      bool first = true;
+      for (ExprId c : g.children(x)) {
+        int64_t a, b;
+        ExprLength(g, c, &a, &b);
+        if (first) {
+          *min = a;
+          *max = b;
+          first = false;
+        } else {
+          *min = std::min(*min, a);
+          *max = (*max < 0 || b < 0) ? -1 : std::max(*max, b);
+        }
+      }
+      return;
+    }
+    case ExprKind::kRepeat: {
+      int64_t a, b;
+      ExprLength(g, g.children(x)[0], &a, &b);
+      *min = a * x.min;
+      *max = (x.max == kUnbounded || b < 0) ? (b == 0 ? 0 : -1) : b * x.max;
+      return;
+    }
+  }
+}
+
+// Nodes in an expression tree.
+int64_t ExprSize(const Grammar& g, ExprId e) {
+  const Expr& x = g.expr(e);
+  int64_t n = 1;
+  if (x.kind == ExprKind::kSequence || x.kind == ExprKind::kChoice || x.kind == ExprKind::kRepeat) {
+    for (ExprId c : g.children(x)) n += ExprSize(g, c);
+  }
+  return n;
+}
+
+// A sub-language of `e` (in the same grammar) whose strings are at most `budget` code points:
+// unbounded repetitions get counts and item budgets that fit (a sequence shares its slack among
+// its children, water-filling; a choice keeps the alternatives that fit). kNoExpr when even the
+// shortest strings of `e` are longer. The caller reports the narrowing.
+ExprId CapToLength(Grammar* g, ExprId e, int64_t budget, int* splits_left) {
+  int64_t mn, mx;
+  ExprLength(*g, e, &mn, &mx);
+  if (mn > budget) return kNoExpr;
+  if (mx >= 0 && mx <= budget) return e;
+  const Expr x = g->expr(e);
+  switch (x.kind) {
+    case ExprKind::kSequence: {
+      std::vector<ExprId> kids(g->children(x).begin(), g->children(x).end());
+      const size_t n = kids.size();
+      std::vector<int64_t> lo(n), hi(n), give(n, 0);
+      int64_t slack = budget;
+      for (size_t i = 0; i < n; ++i) {
+        ExprLength(*g, kids[i], &lo[i], &hi[i]);
+        slack -= lo[i];
+      }
+      std::vector<size_t> order(n);
+      for (size_t i = 0; i < n; ++i) order[i] = i;
+      auto want = [&](size_t i) { return hi[i] < 0 ? INT64_MAX : hi[i] - lo[i]; };
+      std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return want(a) < want(b); });
+      for (size_t k = 0; k < n; ++k) {
+        size_t i = order[k];
+        int64_t share = slack / static_cast<int64_t>(n - k);
+        give[i] = std::min(want(i), share);
+        slack -= give[i];
+      }
+      // Two children that both want more than their share (local part and domain; first label
+      // and the rest): a union of three splits of their joint budget, 1:3, 1:1 and 3:1.
+      std::vector<size_t> elastic;
+      for (size_t i = 0; i < n; ++i) {
+        if (want(i) > give[i]) elastic.push_back(i);
+      }
+      std::vector<std::vector<int64_t>> splits{give};
+      if (elastic.size() == 2 && *splits_left > 0 &&
+          ExprSize(*g, kids[elastic[0]]) + ExprSize(*g, kids[elastic[1]]) <= 64) {
+        --*splits_left;
+        const size_t a = elastic[0], b = elastic[1];
+        const int64_t joint = give[a] + give[b];
+        for (int64_t num : {1, 3}) {
+          std::vector<int64_t> alt = give;
+          alt[a] = std::min(want(a), joint * num / 4);
+          alt[b] = std::min(want(b), joint - alt[a]);
+          splits.push_back(alt);
+        }
+      }
+      std::vector<ExprId> variants;
+      for (const std::vector<int64_t>& split : splits) {
+        std::vector<ExprId> out;
+        for (size_t i = 0; i < n && (out.size() == i); ++i) {
+          ExprId c = CapToLength(g, kids[i], lo[i] + split[i], splits_left);
+          if (c != kNoExpr) out.push_back(c);
+        }
+        if (out.size() == n) variants.push_back(g->AddSequence(out));
+      }
+      if (variants.empty()) return kNoExpr;
+      return variants.size() == 1 ? variants[0] : g->AddChoice(variants);
+    }
+    case ExprKind::kChoice: {
+      std::vector<ExprId> out;
+      std::vector<ExprId> kids(g->children(x).begin(), g->children(x).end());
+      for (ExprId k : kids) {
+        ExprId c = CapToLength(g, k, budget, splits_left);
+        if (c != kNoExpr) out.push_back(c);
+      }
+      if (out.empty()) return kNoExpr;
+      return out.size() == 1 ? out[0] : g->AddChoice(out);
+    }
+    case ExprKind::kRepeat: {
+      // A union of regimes "items of at most b characters, as many as fit in the budget" for
+      // shrinking b: few long items or many short ones, each regime within the budget.
+      const ExprId item = g->children(x)[0];
+      int64_t imn, imx;
+      ExprLength(*g, item, &imn, &imx);
+      const int64_t m = x.min;
+      const int64_t top = x.max == kUnbounded ? INT64_MAX : x.max;
+      if (imn > 0 && budget / imn < m) return kNoExpr;
+      std::vector<ExprId> regimes;
+      // Item budgets from the largest useful one down by about a third each time; each capped item
+      // repeats as often as fits when every repetition is as long as that item can be.
+      int64_t last_len = -1, last_count = -1;
+      int64_t item_budget = imx >= 0 ? std::min(budget, imx) : budget;
+      if (m > 0) item_budget = std::min(item_budget, budget / m);
+      for (; item_budget >= std::max<int64_t>(imn, 1) && regimes.size() < 6;
+           item_budget = item_budget * 2 / 3) {
+        ExprId it = CapToLength(g, item, item_budget, splits_left);
+        if (it == kNoExpr) break;
+        int64_t it_min, it_max;
+        ExprLength(*g, it, &it_min, &it_max);
+        if (it_max == last_len) continue;
+        last_len = it_max;
+        const int64_t count = it_max > 0 ? std::min(top, budget / it_max) : std::min(top, m);
+        // A regime with shorter items is subsumed unless it allows more of them.
+        if (count < m || count <= last_count) continue;
+        last_count = count;
+        regimes.push_back(g->AddRepeat(it, static_cast<int32_t>(m),
+                                       static_cast<int32_t>(std::min<int64_t>(count, 1 << 30))));
+        if (it_max <= 4) break;  // short items (a character, an escape): one regime suffices
+      }
+      if (regimes.empty()) return m == 0 ? g->AddEmpty() : kNoExpr;
+      return regimes.size() == 1 ? regimes[0] : g->AddChoice(regimes);
+    }
+    default:
+      return kNoExpr;
+  }
+}
+
+}  // namespace
+
+ExprId Converter::Unit(const std::vector<CodepointRange>& in) {
+  std::vector<CodepointRange> set = Grammar::NormalizeRanges(in, false);
+  const bool full = set == Grammar::NormalizeRanges({{0, 0x10FFFF}}, false);
+  if (full) {
+    auto it = shared_rules_.find("char");
+    if (it != shared_rules_.end()) return Ref(it->second);
+  }
+  std::vector<ExprId> alts;
+  std::vector<CodepointRange> raw;
+  for (CodepointRange r : set) {
+    // Remove controls, '"' and '\\' from the raw part.
+    if (r.hi < 0x20) continue;
+    r.lo = std::max<char32_t>(r.lo, 0x20);
+    for (char32_t cut : {char32_t{'"'}, char32_t{'\\'}}) {
+      if (r.lo <= cut && cut <= r.hi) {
+        if (r.lo < cut) raw.push_back({r.lo, cut - 1});
+        r.lo = cut + 1;
+      }
+    }
+    if (r.lo <= r.hi) raw.push_back(r);
+  }
+  if (!raw.empty()) alts.push_back(g_.AddCharClass(raw, false));
+  if (Contains(set, '"')) alts.push_back(Lit("\\\""));
+  if (Contains(set, '\\')) alts.push_back(Lit("\\\\"));
+  if (Contains(set, '/')) alts.push_back(Lit("\\/"));
+  static const std::pair<char32_t, const char*> kShort[] = {
+      {'\b', "\\b"}, {'\f', "\\f"}, {'\n', "\\n"}, {'\r', "\\r"}, {'\t', "\\t"}};
+  for (const auto& [cp, esc] : kShort) {
+    if (Contains(set, cp)) alts.push_back(Lit(esc));
+  }
+  auto hex = [&]() { return g_.AddCharClass({{'0', '9'}, {'a', 'f'}, {'A', 'F'}}, false); };
+  if (full) {
+    // Any \uXXXX: a non-surrogate, or a high surrogate followed by a low one.
+    ExprId non_sur = Alt(
+        {Seq({g_.AddCharClass({{'0', '9'}, {'a', 'c'}, {'A', 'C'}, {'e', 'f'}, {'E', 'F'}}, false),
+              hex(), hex(), hex()}),
+         Seq({g_.AddCharClass({{'d', 'd'}, {'D', 'D'}}, false),
+              g_.AddCharClass({{'0', '7'}}, false), hex(), hex()})});
+    ExprId pair = Seq({g_.AddCharClass({{'d', 'd'}, {'D', 'D'}}, false),
+                       g_.AddCharClass({{'8', '9'}, {'a', 'b'}, {'A', 'B'}}, false), hex(), hex(),
+                       Lit("\\u"), g_.AddCharClass({{'d', 'd'}, {'D', 'D'}}, false),
+                       g_.AddCharClass({{'c', 'f'}, {'C', 'F'}}, false), hex(), hex()});
+    alts.push_back(Seq({Lit("\\u"), Alt({non_sur, pair})}));
+    RuleId r = NewRule("char");
+    shared_rules_["char"] = r;
+    g_.SetRuleBody(r, Alt(std::move(alts)));
+    return Ref(r);
+  }
+  // \u00XX for the control characters in the set.
+  bool all_controls = true;
+  for (char32_t cp = 0; cp < 0x20; ++cp) all_controls &= Contains(set, cp);
+  if (all_controls) {
+    alts.push_back(Seq({Lit("\\u00"), g_.AddCharClass({{'0', '1'}}, false), hex()}));
+  } else {
+    for (char32_t cp = 0; cp < 0x20; ++cp) {
+      if (!Contains(set, cp)) continue;
+      static const char kDigits[] = "0123456789abcdef";
+      char lo = kDigits[cp & 15];
+      std::vector<CodepointRange> cls{{static_cast<char32_t>(lo), static_cast<char32_t>(lo)}};
+      if (lo >= 'a')
+        cls.push_back({static_cast<char32_t>(lo - 32), static_cast<char32_t>(lo - 32)});
+      alts.push_back(
+          Seq({Lit(std::string("\\u00") + kDigits[cp >> 4]), g_.AddCharClass(cls, false)}));
+    }
+  }
+  return Alt(std::move(alts));
+}
+
+ExprId Converter::EmitStringLiteral(const std::string& s) {
+  std::vector<ExprId> items{Lit("\"")};
+  std::string run;
+  size_t i = 0;
+  while (i < s.size()) {
+    char32_t cp;
+    int n = DecodeUtf8(reinterpret_cast<const uint8_t*>(s.data()) + i, s.size() - i, &cp);
+    if (n < 0) {  // cannot happen for values RapidJSON validated; keep the byte
+      cp = 0xFFFD;
+      n = 1;
+    }
+    if (IsPlain(cp)) {
+      run.append(s, i, n);
+    } else {
+      if (!run.empty()) items.push_back(Lit(run));
+      run.clear();
+      items.push_back(Unit({{cp, cp}}));
+    }
+    i += n;
+  }
+  if (!run.empty()) items.push_back(Lit(run));
+  items.push_back(Lit("\""));
+  return Seq(std::move(items));
+}
+
+ExprId Converter::EmitDfaString(const CpDfa& d, const std::string& name) {
+  ExprId body =
+      EmitDfaRules(this, d, name, [this](const std::vector<CodepointRange>& r) { return Unit(r); });
+  if (body == kNoExpr) return kNoExpr;
+  return Seq({Lit("\""), body, Lit("\"")});
+}
+
+Result<LangId> Converter::AddPattern(const std::string& pattern, int32_t src) {
+  auto key = std::make_pair(false, pattern);
+  auto it = lang_ids_.find(key);
+  if (it != lang_ids_.end()) return it->second;
+  RegexOptions ro;
+  ro.search_semantics = true;
+  auto e = RegexToExpr(pattern, &lang_grammar_, ro);
+  if (!e.ok()) {
+    if (e.status().code() == StatusCode::kUnsupported) {
+      return Unsupported("pattern '" + pattern + "': " + e.status().message());
+    }
+    return ErrorAt(ParseError("pattern '" + pattern + "': " + e.status().message()), src,
+                   "pattern");
+  }
+  Lang lang;
+  lang.text = pattern;
+  lang.src = src;
+  lang.expr = *e;
+  langs_.push_back(std::move(lang));
+  LangId id = static_cast<LangId>(langs_.size() - 1);
+  lang_ids_[key] = id;
+  return id;
+}
+
+Result<const CpDfa*> Converter::LangDfa(LangId id) {
+  Lang& l = langs_[id];
+  if (!l.dfa) {
+    auto d = DfaFromExpr(lang_grammar_, l.expr, opts_.max_automaton_states);
+    if (!d.ok()) return d.status();
+    l.dfa = Minimize(*d);
+  }
+  return &*l.dfa;
+}
+
+namespace {
+
+// Copies a character-level expression from the language grammar into the output grammar,
+// spelling every code point the JSON way.
+ExprId Respell(Converter* conv, const Grammar& src, ExprId e) {
+  const Expr& x = src.expr(e);
+  Grammar& g = conv->grammar();
+  switch (x.kind) {
+    case ExprKind::kEmpty:
+      return g.AddEmpty();
+    case ExprKind::kBytes: {
+      std::string_view b = src.bytes(x);
+      std::vector<ExprId> items;
+      std::string run;
+      size_t i = 0;
+      while (i < b.size()) {
+        char32_t cp;
+        int n = DecodeUtf8(reinterpret_cast<const uint8_t*>(b.data()) + i, b.size() - i, &cp);
+        if (n < 0) break;
+        if (IsPlain(cp)) {
+          run.append(b.substr(i, n));
+        } else {
+          if (!run.empty()) items.push_back(conv->Lit(run));
+          run.clear();
+          items.push_back(conv->Unit({{cp, cp}}));
+        }
+        i += n;
+      }
+      if (!run.empty()) items.push_back(conv->Lit(run));
+      return conv->Seq(std::move(items));
+    }
+    case ExprKind::kCharClass: {
+      auto r = src.ranges(x);
+      return conv->Unit(std::vector<CodepointRange>(r.begin(), r.end()));
+    }
+    case ExprKind::kSequence:
+    case ExprKind::kChoice: {
+      std::vector<ExprId> kids;
+      for (ExprId c : src.children(x)) kids.push_back(Respell(conv, src, c));
+      if (x.kind == ExprKind::kSequence) return conv->Seq(std::move(kids));
+      return conv->Alt(std::move(kids));
+    }
+    case ExprKind::kRepeat:
+      return g.AddRepeat(Respell(conv, src, src.children(x)[0]), x.min, x.max);
+    case ExprKind::kRuleRef:
+      return g.AddEmpty();  // not produced by the regex front end
+  }
+  return g.AddEmpty();
+}
+
+}  // namespace
+
+Result<ExprId> Converter::EmitString(const StrC& c) {
+  if (c.allowed) {
+    StrC rest = c;
+    rest.allowed.reset();
+    std::vector<ExprId> alts;
+    for (const std::string& s : *c.allowed) {
+      if (StringMatches(s, rest)) alts.push_back(EmitStringLiteral(s));
+    }
+    return Alt(std::move(alts));
+  }
+  if (c.max_len >= 0 && c.min_len > c.max_len) return kNoExpr;
+  const int32_t max32 = c.max_len < 0 || c.max_len > (int64_t{1} << 30)
+                            ? kUnbounded
+                            : static_cast<int32_t>(c.max_len);
+  const int32_t min32 = static_cast<int32_t>(std::min<int64_t>(c.min_len, int64_t{1} << 30));
+  if (c.langs.empty() && c.not_langs.empty() && c.excluded.empty()) {
+    if (min32 == 0 && max32 == kUnbounded) {
+      auto it = shared_rules_.find("string");
+      if (it != shared_rules_.end()) return Ref(it->second);
+      RuleId r = NewRule("string");
+      shared_rules_["string"] = r;
+      ExprId ch = Unit({{0, 0x10FFFF}});
+      g_.SetRuleBody(r, Seq({Lit("\""), g_.AddRepeat(ch, 0, kUnbounded), Lit("\"")}));
+      return Ref(r);
+    }
+    return Seq({Lit("\""), g_.AddRepeat(Unit({{0, 0x10FFFF}}), min32, max32), Lit("\"")});
+  }
+  if (c.langs.size() == 1 && c.not_langs.empty() && c.excluded.empty()) {
+    const Lang& l = langs_[c.langs[0]];
+    int64_t lo, hi;
+    ExprLength(lang_grammar_, l.expr, &lo, &hi);
+    bool implied = lo >= c.min_len && (c.max_len < 0 || (hi >= 0 && hi <= c.max_len));
+    if (implied) return Seq({Lit("\""), Respell(this, lang_grammar_, l.expr), Lit("\"")});
+  }
+  // One pattern or format with a maximum length whose exact automaton would be large (the format
+  // automata have hundreds of states): cap its repetitions instead, a reported narrowing.
+  if (c.langs.size() == 1 && c.not_langs.empty() && c.excluded.empty() && c.max_len >= 0) {
+    auto d = LangDfa(c.langs[0]);
+    const int64_t estimate = d.ok() ? int64_t{(*d)->num_states()} * (c.max_len + 1) : 0;
+    if (d.ok() && estimate > opts_.max_length_product_states) {
+      const Lang& l = langs_[c.langs[0]];
+      int splits = 2;  // three-way budget splits, each triples a subtree: a few at most
+      ExprId capped = CapToLength(&lang_grammar_, l.expr, c.max_len, &splits);
+      int64_t lo = 0, hi = 0;
+      if (capped != kNoExpr) ExprLength(lang_grammar_, capped, &lo, &hi);
+      if (capped != kNoExpr && lo >= c.min_len) {
+        Note(JsonSchemaNote::Kind::kNarrowed, c.len_src, "maxLength",
+             std::string(l.is_format ? "format '" : "pattern '") + l.text + "' with maxLength " +
+                 std::to_string(c.max_len) + ": repetitions are capped so that every string fits");
+        return Seq({Lit("\""), Respell(this, lang_grammar_, capped), Lit("\"")});
+      }
+    }
+  }
+  auto dfa = StringConstraintDfa(c);
+  if (!dfa.ok()) return dfa.status();
+  return EmitDfaString(*dfa, "str");
+}
+
+Result<CpDfa> Converter::StringConstraintDfa(const StrC& c) {
+  const int32_t budget = opts_.max_automaton_states;
+  if (c.allowed) {
+    StrC rest = c;
+    rest.allowed.reset();
+    std::vector<std::string> keep;
+    for (const std::string& s : *c.allowed) {
+      if (StringMatches(s, rest)) keep.push_back(s);
+    }
+    return Minimize(LiteralSetDfa(keep));
+  }
+  CpDfa acc = AnyStringDfa();
+  for (int pass = 0; pass < 2; ++pass) {
+    for (LangId id : pass == 0 ? c.langs : c.not_langs) {
+      const Lang& l = langs_[id];
+      const char* kw = l.is_format ? "format" : "pattern";
+      auto d = LangDfa(id);
+      Result<CpDfa> next = d.ok() ? Intersect(acc, pass == 0 ? **d : Complement(**d), budget)
+                                  : Result<CpDfa>(d.status());
+      if (!next.ok()) {
+        SIEVE_RETURN_IF_ERROR(
+            Unenforceable(l.src, kw,
+                          std::string(pass == 0 ? "" : "the negation of ") + kw + " '" + l.text +
+                              "' combined with the other string constraints exceeds " +
+                              "max_automaton_states (" + next.status().message() + ")"));
+        continue;
+      }
+      acc = Minimize(*next);
+    }
+  }
+  if (!c.excluded.empty()) {
+    auto next = Intersect(acc, Complement(LiteralSetDfa(c.excluded)), budget);
+    if (!next.ok()) return next.status();
+    acc = Minimize(*next);
+  }
+  if (c.min_len > 0 || c.max_len >= 0) {
+    int64_t lo, hi;
+    bool implied = false;
+    if (LengthRange(acc, &lo, &hi)) {
+      implied = lo >= c.min_len && (c.max_len < 0 || (hi >= 0 && hi <= c.max_len));
+    }
+    const int64_t cap = c.max_len >= 0 ? c.max_len : c.min_len;
+    if (!implied && int64_t{acc.num_states()} * (cap + 1) > opts_.max_length_product_states) {
+      SIEVE_RETURN_IF_ERROR(
+          Unenforceable(c.len_src, c.max_len >= 0 ? "maxLength" : "minLength",
+                        "the length bound combined with pattern/format needs more than "
+                        "max_length_product_states automaton states"));
+      implied = true;
+    }
+    if (!implied) {
+      auto bounded = BoundLength(acc, c.min_len, c.max_len, budget);
+      if (bounded.ok()) {
+        acc = Minimize(*bounded);
+      } else {
+        SIEVE_RETURN_IF_ERROR(Unenforceable(
+            c.len_src, c.max_len >= 0 ? "maxLength" : "minLength",
+            "the length bound combined with pattern/format exceeds max_automaton_states"));
+      }
+    }
+  }
+  return acc;
+}
+
+}  // namespace sieve::jsonschema

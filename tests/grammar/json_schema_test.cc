@@ -1,0 +1,243 @@
+// JSON Schema front end, driver and combinators: errors with JSON pointers, the report, $ref
+// resolution (pointers with escapes, $id/$anchor, recursion, remote refs), draft differences,
+// allOf/anyOf/oneOf/not/if-then-else, and the limits that keep pathological schemas bounded.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "tests/grammar/json_schema_test_util.h"
+
+namespace sieve {
+namespace {
+
+using testing::CompileSchema;
+using testing::SchemaGrammar;
+
+void ExpectLanguage(const std::string& schema, const std::vector<std::string>& accepted,
+                    const std::vector<std::string>& rejected,
+                    const JsonSchemaOptions& opts = testing::CompactOptions()) {
+  SchemaGrammar g = CompileSchema(schema, opts);
+  ASSERT_TRUE(g.ok()) << schema << ": " << g.status.ToString();
+  for (const std::string& t : accepted)
+    EXPECT_TRUE(g.Accepts(t)) << schema << " should accept " << t;
+  for (const std::string& t : rejected)
+    EXPECT_FALSE(g.Accepts(t)) << schema << " should reject " << t;
+}
+
+Status ConvertError(const std::string& schema, JsonSchemaOptions o = testing::CompactOptions()) {
+  auto r = JsonSchemaToGrammar(schema, o);
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+// ---- errors ----
+
+TEST(JsonSchemaErrors, MalformedJsonIsAParseErrorWithAnOffset) {
+  Status s = ConvertError(R"({"type": "string",})");
+  EXPECT_EQ(s.code(), StatusCode::kParse);
+  EXPECT_GE(s.offset(), 17);
+}
+
+TEST(JsonSchemaErrors, InvalidKeywordValuesNameTheirPointer) {
+  Status s = ConvertError(R"({"properties":{"a":{"minLength":-1}}})");
+  EXPECT_EQ(s.code(), StatusCode::kParse);
+  EXPECT_EQ(s.json_pointer(), "/properties/a/minLength");
+  s = ConvertError(R"({"properties":{"a":{"type":"strin"}}})");
+  EXPECT_EQ(s.json_pointer(), "/properties/a/type");
+}
+
+TEST(JsonSchemaErrors, UnsatisfiableSchemasAreInvalidArguments) {
+  for (const char* s :
+       {"false", R"({"type":"string","minLength":3,"maxLength":2})",
+        R"({"allOf":[{"type":"string"},{"type":"integer"}]})", R"({"enum":[1,2],"minimum":5})"}) {
+    Status st = ConvertError(s);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << s;
+    EXPECT_EQ(st.message(), kUnsatisfiableSchemaMessage) << s;
+  }
+}
+
+TEST(JsonSchemaErrors, IgnoredKeywordsAreListedWithPointers) {
+  JsonSchemaOptions o = testing::CompactOptions();
+  o.unsupported = UnsupportedPolicy::kIgnore;
+  auto r = JsonSchemaToGrammar(R"({"properties":{"tags":{"type":"array","uniqueItems":true},
+                                   "x":{"x-vendor":1,"frobnicate":2}}})",
+                               o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->report.loosened());
+  bool saw_unique = false, saw_unknown = false;
+  for (const JsonSchemaNote& n : r->report.notes) {
+    if (n.pointer == "/properties/tags/uniqueItems")
+      saw_unique = n.kind == JsonSchemaNote::Kind::kIgnored;
+    if (n.pointer == "/properties/x/frobnicate")
+      saw_unknown = n.kind == JsonSchemaNote::Kind::kInfo;
+    EXPECT_EQ(n.pointer.find("x-vendor"), std::string::npos);
+  }
+  EXPECT_TRUE(saw_unique);
+  EXPECT_TRUE(saw_unknown);
+  EXPECT_NE(r->report.ToString().find("ignored /properties/tags/uniqueItems"), std::string::npos);
+}
+
+// ---- references ----
+
+TEST(JsonSchemaRefs, PointersWithEscapesAndPercentEncodingResolve) {
+  ExpectLanguage(R"({"$defs":{"a/b":{"type":"integer"},"t~x":{"type":"string"},"p%c":{"const":1},
+                     "q\"r":{"const":2}},
+                     "properties":{"x":{"$ref":"#/$defs/a~1b"},"y":{"$ref":"#/$defs/t~0x"},
+                                   "z":{"$ref":"#/$defs/p%25c"},"w":{"$ref":"#/$defs/q%22r"}}})",
+                 {R"({"x":1,"y":"s","z":1,"w":2})"}, {R"({"x":"s"})", R"({"y":1})", R"({"z":2})"});
+}
+
+TEST(JsonSchemaRefs, RecursionBecomesRecursiveRules) {
+  ExpectLanguage(R"({"$defs":{"node":{"type":"object","properties":{"v":{"type":"integer"},
+                     "kids":{"type":"array","items":{"$ref":"#/$defs/node"}}},"required":["v"],
+                     "additionalProperties":false}},"$ref":"#/$defs/node"})",
+                 {R"({"v":1})", R"({"v":1,"kids":[{"v":2,"kids":[{"v":3}]}]})"},
+                 {R"({"v":1,"kids":[{}]})", R"({"kids":[]})"});
+}
+
+TEST(JsonSchemaRefs, IdsAnchorsAndDraft7PlainNameIdsResolveLocally) {
+  ExpectLanguage(R"({"$id":"http://x.test/root.json","$defs":{
+                     "a":{"$id":"sub/a.json","type":"integer"},
+                     "b":{"$anchor":"bee","type":"string"}},
+                   "properties":{"p":{"$ref":"sub/a.json"},"q":{"$ref":"#bee"},
+                                 "r":{"$ref":"http://x.test/sub/a.json"}}})",
+                 {R"({"p":1,"q":"s","r":2})"}, {R"({"p":"s"})", R"({"q":1})"});
+  JsonSchemaOptions o = testing::CompactOptions();
+  o.default_draft = JsonSchemaDraft::kDraft7;
+  ExpectLanguage(R"({"definitions":{"a":{"$id":"#foo","type":"integer"}},"$ref":"#foo"})", {"1"},
+                 {"\"s\""}, o);
+}
+
+TEST(JsonSchemaRefs, RemoteRefsAreUnsupportedAndSaySo) {
+  Status s = ConvertError(R"({"properties":{"a":{"$ref":"https://example.com/s.json"}}})");
+  EXPECT_EQ(s.code(), StatusCode::kUnsupported);
+  EXPECT_NE(s.message().find("remote $ref"), std::string::npos);
+  EXPECT_EQ(s.json_pointer(), "/properties/a/$ref");
+}
+
+TEST(JsonSchemaRefs, Draft7IgnoresRefSiblingsAndLaterDraftsApplyThem) {
+  const char* s = R"({"definitions":{"r":{"type":"array"}},"$ref":"#/definitions/r","maxItems":1})";
+  JsonSchemaOptions o = testing::CompactOptions();
+  o.default_draft = JsonSchemaDraft::kDraft7;
+  ExpectLanguage(s, {"[1,2]"}, {"1"}, o);
+  o.default_draft = JsonSchemaDraft::kDraft2020_12;
+  ExpectLanguage(s, {"[1]"}, {"[1,2]"}, o);
+  ExpectLanguage(R"({"$schema":"http://json-schema.org/draft-07/schema#",
+                    "definitions":{"r":{"type":"array"}},"$ref":"#/definitions/r","maxItems":1})",
+                 {"[1,2]"}, {}, o);
+}
+
+TEST(JsonSchemaRefs, ARefCycleWithoutStructureIsReported) {
+  Status s = ConvertError(R"({"$defs":{"a":{"allOf":[{"$ref":"#/$defs/b"}]},
+                               "b":{"anyOf":[{"$ref":"#/$defs/a"}]}},"$ref":"#/$defs/a"})");
+  EXPECT_EQ(s.code(), StatusCode::kUnsupported);
+}
+
+// ---- combinators ----
+
+TEST(JsonSchemaCombinators, AllOfMergesConstraintsAcrossObjects) {
+  ExpectLanguage(R"({"allOf":[{"properties":{"a":{"type":"integer"}},"required":["a"]},
+                              {"properties":{"a":{"minimum":3},"b":{"type":"string"}}},
+                              {"maxProperties":2}]})",
+                 {R"({"a":3})", R"({"a":4,"b":"x"})"},
+                 {R"({"a":2})", R"({"b":"x"})", R"({"a":3,"b":1})", R"({"a":3,"b":"x","c":1})"});
+  // Each branch's additionalProperties sees only its own properties.
+  ExpectLanguage(R"({"allOf":[{"properties":{"a":{}},"additionalProperties":false},
+                              {"properties":{"b":{}}}]})",
+                 {R"({"a":1})", "{}"}, {R"({"b":1})"});
+}
+
+TEST(JsonSchemaCombinators, AnyOfDistributesOverSiblingConstraints) {
+  ExpectLanguage(R"({"type":"integer","anyOf":[{"maximum":2},{"minimum":10}]})", {"1", "10", "-4"},
+                 {"5", "\"x\"", "2.5"});
+}
+
+TEST(JsonSchemaCombinators, DisjointOneOfIsAnyOfAndOverlappingOneOfIsExact) {
+  ExpectLanguage(R"({"oneOf":[{"type":"object","properties":{"kind":{"const":"cat"}},
+                     "required":["kind"]},{"type":"object","properties":{"kind":{"const":"dog"}},
+                     "required":["kind"]}]})",
+                 {R"({"kind":"cat"})", R"({"kind":"dog","x":1})"}, {R"({"kind":"cow"})", "{}"});
+  ExpectLanguage(R"({"oneOf":[{"type":"integer"},{"minimum":2}]})", {"1", "2.5", "\"s\""},
+                 {"3", "1.5"});
+  ExpectLanguage(R"({"type":"object","oneOf":[{"required":["a"]},{"required":["b"]}]})",
+                 {R"({"a":1})", R"({"b":1})"}, {R"({"a":1,"b":2})", "{}"});
+}
+
+TEST(JsonSchemaCombinators, InexpressibleOneOfIsAnErrorOrAReportedAnyOf) {
+  const char* s = R"({"oneOf":[{"type":"array","uniqueItems":false},
+                               {"type":"array","items":{"type":"integer"},"minItems":1,
+                                "uniqueItems":true,"maxItems":3}]})";
+  Status st = ConvertError(s);
+  EXPECT_EQ(st.code(), StatusCode::kUnsupported);
+  JsonSchemaOptions o = testing::CompactOptions();
+  o.unsupported = UnsupportedPolicy::kIgnore;
+  auto r = JsonSchemaToGrammar(s, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->report.loosened());
+}
+
+TEST(JsonSchemaCombinators, NotOfTypesAndObjectsIsExpressed) {
+  ExpectLanguage(R"({"not":{"type":"object","properties":{"a":{"type":"string"}}}})",
+                 {"1", R"({"a":1})", "[]"}, {"{}", R"({"a":"s"})", R"({"b":1})"});
+  // `required` and `items` accept every value of other types, so `not` rejects those.
+  ExpectLanguage(R"({"not":{"required":["a","b"]}})", {"{}", R"({"a":1})"},
+                 {R"({"a":1,"b":2})", "5"});
+  ExpectLanguage(R"({"not":{"items":{"type":"integer"}}})", {R"([1,"x"])"}, {"[]", "[1,2]", "3"});
+}
+
+TEST(JsonSchemaCombinators, IfThenElseSelectsByTheCondition) {
+  ExpectLanguage(R"({"if":{"properties":{"country":{"const":"US"}},"required":["country"]},
+                    "then":{"properties":{"zip":{"pattern":"^[0-9]{5}$"}}},
+                    "else":{"properties":{"zip":{"pattern":"^[A-Z0-9 ]+$"}}}})",
+                 {R"({"country":"US","zip":"12345"})", R"({"country":"CA","zip":"K1A 0B1"})",
+                  R"({"zip":"AB1"})"},
+                 {R"({"country":"US","zip":"K1A"})", R"({"country":"CA","zip":"k1a"})"});
+}
+
+// ---- limits ----
+
+TEST(JsonSchemaLimits, PathologicalSchemasFinishQuickly) {
+  std::vector<std::string> schemas;
+  std::string deep = R"({"type":"integer"})";
+  for (int i = 0; i < 400; ++i)
+    deep = R"({"anyOf":[)" + deep + R"(,{"const":)" + std::to_string(i) + "}]}";
+  schemas.push_back(deep);
+  std::string e = R"({"enum":[)";
+  for (int i = 0; i < 10000; ++i) e += (i ? ",\"v" : "\"v") + std::to_string(i) + "\"";
+  schemas.push_back(e + "]}");
+  std::string p = R"({"type":"object","properties":{)";
+  for (int i = 0; i < 5000; ++i)
+    p += (i ? ",\"k" : "\"k") + std::to_string(i) + R"(":{"type":"integer"})";
+  schemas.push_back(p + "}}");
+  // 40 levels of allOf over a two-way anyOf: 2^40 alternatives if distributed blindly.
+  std::string x = R"({"type":"integer"})";
+  for (int i = 0; i < 40; ++i) {
+    x = R"({"allOf":[)" + x + R"(,{"anyOf":[{"minimum":)" + std::to_string(i) +
+        R"(},{"multipleOf":)" + std::to_string(i + 2) + "}]}]}";
+  }
+  schemas.push_back(x);
+  JsonSchemaOptions o;
+  for (const std::string& s : schemas) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = JsonSchemaToGrammar(s, o);
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_LT(ms, 1000) << s.substr(0, 80);
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), StatusCode::kLimit) << r.status().ToString();
+    }
+  }
+}
+
+TEST(JsonSchemaLimits, TheGrammarSizeLimitIsEnforced) {
+  JsonSchemaOptions o;
+  o.max_grammar_exprs = 1000;
+  std::string e = R"({"enum":[)";
+  for (int i = 0; i < 2000; ++i) e += (i ? ",\"v" : "\"v") + std::to_string(i) + "\"";
+  Status s = ConvertError(e + "]}", o);
+  EXPECT_EQ(s.code(), StatusCode::kLimit);
+}
+
+}  // namespace
+}  // namespace sieve

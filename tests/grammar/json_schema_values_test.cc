@@ -1,0 +1,285 @@
+// JSON Schema front end, scalar values: numbers (bounds, exclusivity, multipleOf, decimals, enum
+// members), strings (lengths in code points, escapes, patterns combined with lengths, negations,
+// formats), booleans and null. Each test compiles the schema through the real pipeline and checks
+// texts with the matcher; the numeric ones also compare against exact decimal arithmetic over a
+// sweep of values.
+#include <gtest/gtest.h>
+
+#include <bitset>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "rapidjson/document.h"
+#include "tests/grammar/json_schema_test_util.h"
+
+namespace sieve {
+namespace {
+
+using testing::CompileSchema;
+using testing::SchemaGrammar;
+
+void ExpectLanguage(const char* schema, const std::vector<std::string>& accepted,
+                    const std::vector<std::string>& rejected,
+                    const JsonSchemaOptions& opts = testing::CompactOptions()) {
+  SchemaGrammar g = CompileSchema(schema, opts);
+  ASSERT_TRUE(g.ok()) << schema << ": " << g.status.ToString();
+  for (const std::string& t : accepted)
+    EXPECT_TRUE(g.Accepts(t)) << schema << " should accept " << t;
+  for (const std::string& t : rejected)
+    EXPECT_FALSE(g.Accepts(t)) << schema << " should reject " << t;
+}
+
+// ---- numbers ----
+
+TEST(JsonSchemaNumbers, IntegerRangeMatchesArithmeticOverASweep) {
+  struct Case {
+    const char* schema;
+    long lo, hi;
+  } cases[] = {
+      {R"({"type":"integer","minimum":-37,"maximum":1205})", -37, 1205},
+      {R"({"type":"integer","exclusiveMinimum":9,"exclusiveMaximum":100})", 10, 99},
+      {R"({"type":"integer","minimum":0,"maximum":0})", 0, 0},
+      {R"({"type":"integer","minimum":-1000,"maximum":-999})", -1000, -999},
+      {R"({"type":"integer","minimum":7.5,"maximum":19.2})", 8, 19},
+  };
+  for (const Case& c : cases) {
+    SchemaGrammar g = CompileSchema(c.schema);
+    ASSERT_TRUE(g.ok()) << g.status.ToString();
+    for (long v = -1300; v <= 1300; ++v) {
+      EXPECT_EQ(g.Accepts(std::to_string(v)), v >= c.lo && v <= c.hi) << c.schema << " " << v;
+    }
+  }
+}
+
+TEST(JsonSchemaNumbers, DecimalBoundsCompareDigitByDigit) {
+  ExpectLanguage(R"({"type":"number","minimum":-2.5,"exclusiveMaximum":3.14})",
+                 {"-2.5", "-2.50", "0", "-0", "3.13999", "3.1", "-1.25", "2"},
+                 {"-2.51", "3.14", "3.140", "3.2", "4", "-3", "1e0", "1.5E1"});
+  ExpectLanguage(R"({"type":"number","exclusiveMinimum":0})", {"0.001", "5", "1e-9", "2.5E+3"},
+                 {"0", "-0", "0.0", "-0.5", "-1e3"});
+  ExpectLanguage(R"({"type":"number","maximum":1e300})",
+                 {"1" + std::string(300, '0'), "-5", "7.25"}, {"1" + std::string(300, '0') + "1"});
+}
+
+TEST(JsonSchemaNumbers, MultipleOfUsesAResidueAutomaton) {
+  SchemaGrammar g = CompileSchema(R"({"type":"integer","multipleOf":7})");
+  ASSERT_TRUE(g.ok()) << g.status.ToString();
+  for (int v = -300; v <= 300; ++v) EXPECT_EQ(g.Accepts(std::to_string(v)), v % 7 == 0) << v;
+  ExpectLanguage(R"({"type":"number","multipleOf":0.25})", {"0.25", "1.5", "-2.75", "3", "1.500"},
+                 {"0.3", "1.05", "0.125"});
+  ExpectLanguage(R"({"type":"number","multipleOf":1.5,"minimum":0,"maximum":6})",
+                 {"0", "1.5", "3.0", "4.5", "6"}, {"7.5", "-1.5", "2", "0.75"});
+  ExpectLanguage(R"({"type":"integer","multipleOf":1000})", {"0", "3000", "-12000"},
+                 {"100", "1500"});
+}
+
+TEST(JsonSchemaNumbers, AHugeMultipleOfModulusIsUnsupportedWithItsPointer) {
+  auto r = JsonSchemaToGrammar(R"({"properties":{"x":{"type":"integer","multipleOf":123456789}}})",
+                               testing::CompactOptions());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnsupported);
+  EXPECT_EQ(r.status().json_pointer(), "/properties/x/multipleOf");
+}
+
+TEST(JsonSchemaNumbers, IntegersAreDigitsUnlessZeroFractionsAreAllowed) {
+  ExpectLanguage(R"({"type":"integer"})", {"0", "-12", "40"}, {"1.0", "1e2", "01", "-", "+1"});
+  JsonSchemaOptions o = testing::CompactOptions();
+  o.integer_allows_zero_fraction = true;
+  ExpectLanguage(R"({"type":"integer","minimum":1})", {"1.0", "2.000", "3"}, {"1.5", "0.0"}, o);
+}
+
+TEST(JsonSchemaNumbers, EnumMembersAreFilteredByTheOtherConstraintsAndMatchByValue) {
+  ExpectLanguage(R"({"type":"integer","enum":[1,2.5,3,"x",10],"maximum":5})", {"1", "3"},
+                 {"2.5", "10", "\"x\"", "4"});
+  ExpectLanguage(R"({"const":1.5})", {"1.5", "1.50"}, {"1.55", "15e-1", "1"});
+  ExpectLanguage(R"({"enum":[0]})", {"0", "-0", "0.0"}, {"1"});
+}
+
+TEST(JsonSchemaNumbers, BoundedNumbersReportThatExponentNotationIsNotGenerated) {
+  auto r = JsonSchemaToGrammar(R"({"type":"number","minimum":1.5})", testing::CompactOptions());
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->report.notes.size(), 1u);
+  EXPECT_EQ(r->report.notes[0].kind, JsonSchemaNote::Kind::kNarrowed);
+  EXPECT_FALSE(r->report.loosened());
+}
+
+TEST(JsonSchemaNumbers, NotOfARangeIsItsComplement) {
+  ExpectLanguage(R"({"type":"integer","not":{"minimum":3,"maximum":5}})", {"2", "6", "-4"},
+                 {"3", "4", "5"});
+  ExpectLanguage(R"({"type":"integer","not":{"multipleOf":3}})", {"1", "2", "4"}, {"0", "3", "-9"});
+}
+
+// ---- strings ----
+
+TEST(JsonSchemaStrings, LengthsCountCodePointsNotBytesOrEscapes) {
+  ExpectLanguage(
+      R"({"type":"string","minLength":2,"maxLength":3})",
+      {"\"ab\"", "\"h\xC3\xA9!\"", "\"\\n\\\"\"", "\"\xF0\x9F\x98\x80x\"", "\"\\u00e9a\""},
+      {"\"a\"", "\"abcd\"", "\"\xF0\x9F\x98\x80\""});
+}
+
+TEST(JsonSchemaStrings, EscapesAndControlCharactersFollowJson) {
+  ExpectLanguage(R"({"type":"string"})",
+                 {"\"a\\\"b\"", "\"\\\\\"", "\"\\/\"", "\"\\u001F\"", "\"\\ud83d\\ude00\"",
+                  "\"\\b\\f\\n\\r\\t\""},
+                 {"\"\n\"", "\"\\x\"", "\"\\ud83d\"", "\"\\u12\"", "\"a\"b\""});
+}
+
+TEST(JsonSchemaStrings, ConstStringsAcceptEveryJsonSpellingOfTheirCharacters) {
+  ExpectLanguage(R"({"const":"a/b\"c\n"})", {R"("a/b\"c\n")", R"("a\/b\"c\u000a")"},
+                 {R"("a/b"c\n")", R"("a/bc\n")"});
+}
+
+TEST(JsonSchemaStrings, PatternIsUnanchoredUnlessAnchored) {
+  ExpectLanguage(R"({"type":"string","pattern":"ab+"})", {"\"ab\"", "\"xxabbby\""},
+                 {"\"a\"", "\"ba\""});
+  ExpectLanguage(R"({"type":"string","pattern":"^[a-z]{2}\\d$"})", {"\"ab1\""},
+                 {"\"ab12\"", "\"xab1\""});
+}
+
+TEST(JsonSchemaStrings, PatternAndLengthsAreIntersectedNotDropped) {
+  ExpectLanguage(R"({"type":"string","pattern":"^[a-z]+$","maxLength":4})", {"\"a\"", "\"abcd\""},
+                 {"\"abcde\"", "\"\"", "\"ab1\""});
+  ExpectLanguage(R"({"type":"string","pattern":"^x","minLength":3,"maxLength":5})",
+                 {"\"xab\"", "\"x1234\""}, {"\"xa\"", "\"x12345\"", "\"abc\""});
+  ExpectLanguage(R"({"type":"string","format":"email","maxLength":12})", {"\"ab@cd.io\""},
+                 {"\"abcdef@ghij.io\"", "\"ab.io\""});
+}
+
+TEST(JsonSchemaStrings, PatternsThatCannotBeIntersectedInBudgetAreReported) {
+  JsonSchemaOptions o = testing::CompactOptions();
+  o.max_automaton_states = 50;
+  auto r =
+      JsonSchemaToGrammar(R"({"type":"string","pattern":"^[a-z]+@[a-z]+$","maxLength":40})", o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnsupported);
+  EXPECT_EQ(r.status().json_pointer(), "/maxLength");
+  o.unsupported = UnsupportedPolicy::kIgnore;
+  r = JsonSchemaToGrammar(R"({"type":"string","pattern":"^[a-z]+@[a-z]+$","maxLength":40})", o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->report.loosened());
+  EXPECT_EQ(r->report.notes[0].pointer, "/maxLength");
+}
+
+TEST(JsonSchemaStrings, NotEnumAndNotPatternUseComplementAutomata) {
+  ExpectLanguage(R"({"type":"string","not":{"enum":["a","bc"]}})", {"\"\"", "\"b\"", "\"abc\""},
+                 {"\"a\"", "\"bc\""});
+  ExpectLanguage(R"({"type":"string","not":{"pattern":"^[0-9]+$"}})", {"\"a1\"", "\"\""},
+                 {"\"12\""});
+}
+
+TEST(JsonSchemaStrings, FormatsAreEnforced) {
+  ExpectLanguage(R"({"format":"date"})", {"\"2024-02-29\"", "\"2000-02-29\"", "\"1999-12-31\""},
+                 {"\"2023-02-29\"", "\"1900-02-29\"", "\"2024-13-01\"", "\"2024-04-31\""});
+  ExpectLanguage(
+      R"({"format":"date-time"})",
+      {"\"2024-05-06T07:08:09Z\"", "\"2024-05-06t07:08:09.123+05:30\"", "\"1998-12-31T23:59:60Z\"",
+       "\"1998-12-31T15:59:60.5-08:00\""},
+      {"\"2024-05-06 07:08:09Z\"", "\"2024-05-06T07:08:09\"", "\"1998-12-31T22:59:60Z\""});
+  ExpectLanguage(R"({"format":"ipv4"})", {"\"192.168.0.1\""}, {"\"256.1.1.1\"", "\"01.2.3.4\""});
+  ExpectLanguage(R"({"format":"ipv6"})", {"\"::1\"", "\"fe80::1:2\"", "\"::ffff:1.2.3.4\""},
+                 {"\"1::2::3\"", "\"12345::\""});
+  ExpectLanguage(R"({"format":"uuid"})", {"\"123e4567-e89b-12d3-a456-426614174000\""},
+                 {"\"123e4567e89b12d3a456426614174000\""});
+  ExpectLanguage(R"({"format":"duration"})", {"\"P3Y6M4DT12H30M5S\"", "\"PT0S\"", "\"P2W\""},
+                 {"\"P\"", "\"PT\"", "\"P1D2M\""});
+  ExpectLanguage(R"({"format":"hostname"})", {"\"www.example.com\"", "\"a--b.io\""},
+                 {"\"-a.com\"", "\"a..b\"", "\"xn--ab.com\""});
+  ExpectLanguage(R"({"format":"uri"})", {"\"https://ex.com/a?b=c#d\"", "\"urn:isbn:123\""},
+                 {"\"/relative\"", "\"http://a b\""});
+  ExpectLanguage(R"({"format":"json-pointer"})", {"\"\"", "\"/a~1b/0\""}, {"\"a\"", "\"/~2\""});
+}
+
+TEST(JsonSchemaStrings, UnknownFormatsAreUnsupportedOrReportedWhenIgnored) {
+  auto r =
+      JsonSchemaToGrammar(R"({"properties":{"c":{"format":"color"}}})", testing::CompactOptions());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnsupported);
+  EXPECT_EQ(r.status().json_pointer(), "/properties/c/format");
+  JsonSchemaOptions o = testing::CompactOptions();
+  o.unsupported = UnsupportedPolicy::kIgnore;
+  r = JsonSchemaToGrammar(R"({"properties":{"c":{"format":"color"}}})", o);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->report.notes.size(), 1u);
+  EXPECT_EQ(r->report.notes[0].kind, JsonSchemaNote::Kind::kIgnored);
+  EXPECT_EQ(r->report.notes[0].pointer, "/properties/c/format");
+}
+
+// Random walks through the automaton: bytes chosen among those the matcher allows, until it can
+// end (or a cap). Everything generated must satisfy `check`.
+template <typename Check>
+void WalkAndCheck(const char* schema, int walks, Check check) {
+  SchemaGrammar g = CompileSchema(schema);
+  ASSERT_TRUE(g.ok()) << g.status.ToString();
+  std::mt19937 rng(7);
+  int finished = 0;
+  for (int w = 0; w < walks; ++w) {
+    GrammarMatcher m(g.pda);
+    std::string text;
+    while (text.size() < 400) {
+      if (m.CanTerminate() && rng() % 8 == 0) break;
+      std::bitset<256> next = m.NextBytes();
+      std::vector<int> options;
+      for (int b = 0; b < 256; ++b) {
+        if (next[b]) options.push_back(b);
+      }
+      if (options.empty()) break;
+      uint8_t b = static_cast<uint8_t>(options[rng() % options.size()]);
+      ASSERT_TRUE(m.AcceptByte(b));
+      text.push_back(static_cast<char>(b));
+    }
+    if (!m.CanTerminate()) continue;
+    ++finished;
+    rapidjson::Document d;
+    d.Parse(text.c_str(), text.size());
+    ASSERT_FALSE(d.HasParseError()) << text;
+    check(d, text);
+  }
+  EXPECT_GT(finished, walks / 4);
+}
+
+TEST(JsonSchemaStrings, CappedFormatsNeverExceedTheirMaxLength) {
+  const char* schema = R"({"type":"string","format":"email","maxLength":60})";
+  auto r = JsonSchemaToGrammar(schema);
+  ASSERT_TRUE(r.ok());
+  ASSERT_FALSE(r->report.notes.empty());
+  EXPECT_EQ(r->report.notes[0].kind, JsonSchemaNote::Kind::kNarrowed);
+  EXPECT_FALSE(r->report.loosened());
+  ExpectLanguage(schema, {"\"john.smith@mail.example.com\"", "\"a@b.io\""},
+                 {"\"" + std::string(40, 'a') + "@" + std::string(20, 'b') + ".io\"", "\"ab\""});
+  WalkAndCheck(schema, 300, [](const rapidjson::Document& d, const std::string& text) {
+    ASSERT_TRUE(d.IsString()) << text;
+    int cps = 0;
+    for (unsigned char c : std::string(d.GetString(), d.GetStringLength())) {
+      cps += (c & 0xC0) != 0x80;
+    }
+    EXPECT_LE(cps, 60) << text;
+    EXPECT_NE(std::string(d.GetString()).find('@'), std::string::npos) << text;
+  });
+}
+
+TEST(JsonSchemaNumbers, GeneratedNumbersStayWithinTheirBounds) {
+  WalkAndCheck(R"({"type":"number","minimum":-12.5,"exclusiveMaximum":100.25,"multipleOf":0.25})",
+               400, [](const rapidjson::Document& d, const std::string& text) {
+                 ASSERT_TRUE(d.IsNumber()) << text;
+                 double v = d.GetDouble();
+                 EXPECT_GE(v, -12.5) << text;
+                 EXPECT_LT(v, 100.25) << text;
+                 EXPECT_EQ(v * 4, static_cast<double>(static_cast<long long>(v * 4))) << text;
+               });
+}
+
+// ---- null and booleans ----
+
+TEST(JsonSchemaScalars, TypeListsAndNullableUnionTheTypes) {
+  ExpectLanguage(R"({"type":["boolean","null"]})", {"true", "false", "null"}, {"0", "\"true\""});
+  ExpectLanguage(R"({"type":"string","nullable":true,"maxLength":1})", {"null", "\"a\""},
+                 {"\"ab\"", "1"});
+  ExpectLanguage(R"({"not":{"type":["integer","boolean"]}})", {"1.5", "null", "\"x\"", "[]"},
+                 {"1", "true"});
+}
+
+}  // namespace
+}  // namespace sieve
