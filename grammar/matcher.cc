@@ -22,9 +22,11 @@ struct GrammarMatcher::Impl {
   };
 
   Impl(std::shared_ptr<const CompiledGrammar> g, std::shared_ptr<const Vocabulary> v,
-       MatcherOptions o, std::shared_ptr<StackPool> p)
+       MatcherOptions o, std::shared_ptr<StackPool> p,
+       std::shared_ptr<const TokenMaskCache> c = nullptr)
       : grammar(std::move(g)),
         vocab(std::move(v)),
+        mask_cache(std::move(c)),
         options(std::move(o)),
         pool(std::move(p)),
         stepper(grammar.get(), pool.get(),
@@ -81,6 +83,9 @@ struct GrammarMatcher::Impl {
 
   std::shared_ptr<const CompiledGrammar> grammar;
   std::shared_ptr<const Vocabulary> vocab;
+  std::shared_ptr<const TokenMaskCache> mask_cache;
+  mutable MaskFillScratch fill_scratch;
+  mutable std::vector<uint32_t> cut_row;
   MatcherOptions options;
   std::shared_ptr<StackPool> pool;
   // Mutable scratch: speculative queries on a const matcher only touch scratch nodes and buffers.
@@ -101,6 +106,12 @@ GrammarMatcher::GrammarMatcher(std::shared_ptr<const CompiledGrammar> grammar,
   impl_->stepper.ResetScratch();
   impl_->current = impl_->initial;
   impl_->stepper.Retain(impl_->current);
+}
+
+GrammarMatcher::GrammarMatcher(std::shared_ptr<const TokenMaskCache> mask_cache,
+                               MatcherOptions options)
+    : GrammarMatcher(mask_cache->grammar(), mask_cache->vocab(), std::move(options)) {
+  impl_->mask_cache = std::move(mask_cache);
 }
 
 GrammarMatcher::GrammarMatcher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -146,7 +157,7 @@ int GrammarMatcher::NumRollbackSteps() const { return static_cast<int>(impl_->hi
 
 GrammarMatcher GrammarMatcher::Fork() const {
   const Impl& m = *impl_;
-  auto copy = std::make_unique<Impl>(m.grammar, m.vocab, m.options, m.pool);
+  auto copy = std::make_unique<Impl>(m.grammar, m.vocab, m.options, m.pool, m.mask_cache);
   copy->initial = m.initial;
   copy->current = m.current;
   copy->history = m.history;
@@ -229,6 +240,56 @@ void GrammarMatcher::FillNextTokenBitmaskNaive(uint32_t* bitmask, size_t bitmask
   }
 }
 
+void GrammarMatcher::FillNextTokenBitmask(uint32_t* bitmask, size_t bitmask_words) const {
+  const Impl& m = *impl_;
+  if (m.mask_cache == nullptr || m.vocab == nullptr) {
+    FillNextTokenBitmaskNaive(bitmask, bitmask_words);
+    return;
+  }
+  if (m.terminated) {
+    std::memset(bitmask, 0, bitmask_words * sizeof(uint32_t));
+    return;
+  }
+  const size_t words = m.mask_cache->tokenizer_info()->words();
+  MaskFillScratch& scratch = m.fill_scratch;
+  uint32_t* row = bitmask;
+  if (bitmask_words < words) {  // a cut mask: fill a full row, copy its head
+    m.cut_row.resize(words);
+    row = m.cut_row.data();
+  }
+  const bool ok =
+      m.mask_cache->FillStacks(m.current, &m.stepper, &scratch, m.options.max_stack_depth, row);
+  m.stepper.ResetScratch();
+  if (!ok) {
+    FillNextTokenBitmaskNaive(bitmask, bitmask_words);
+    return;
+  }
+  // Stop tokens: allowed exactly when the grammar can end (matcher semantics, see Classify).
+  auto fix_stop = [&](int32_t id) {
+    if (id < 0 || static_cast<size_t>(id) >= m.vocab->size() || m.vocab->IsPadding(id)) return;
+    const uint32_t bit = uint32_t{1} << (id & 31);
+    row[id >> 5] = m.current.can_end ? (row[id >> 5] | bit) : (row[id >> 5] & ~bit);
+  };
+  if (m.options.stop_token_ids) {
+    for (const int32_t id : *m.options.stop_token_ids) fix_stop(id);
+  } else {
+    for (const int32_t id : m.vocab->stop_tokens()) fix_stop(id);
+  }
+  if (row != bitmask) {
+    std::memcpy(bitmask, row, bitmask_words * sizeof(uint32_t));
+  } else if (bitmask_words > words) {
+    std::memset(bitmask + words, 0, (bitmask_words - words) * sizeof(uint32_t));
+  }
+}
+
+void GrammarMatcher::FillNextTokenBitmaskBatch(std::span<GrammarMatcher* const> matchers,
+                                               uint32_t* bitmask, size_t words_per_row,
+                                               ThreadPool* pool) {
+  RunParallel(pool, matchers.size(), [&](size_t i, int) {
+    matchers[i]->FillNextTokenBitmask(bitmask + i * words_per_row, words_per_row);
+  });
+}
+
 std::bitset<256> GrammarMatcher::NextBytes() const {
   std::bitset<256> out;
   if (impl_->terminated) return out;
@@ -243,6 +304,7 @@ std::bitset<256> GrammarMatcher::NextBytes() const {
 const StackSet& GrammarMatcher::stacks() const { return impl_->current; }
 const CompiledGrammar& GrammarMatcher::grammar() const { return *impl_->grammar; }
 const Vocabulary* GrammarMatcher::vocabulary() const { return impl_->vocab.get(); }
+const TokenMaskCache* GrammarMatcher::mask_cache() const { return impl_->mask_cache.get(); }
 bool GrammarMatcher::limit_hit() const { return impl_->stepper.limit_hit(); }
 size_t GrammarMatcher::live_stack_nodes() const { return impl_->pool->live_nodes(); }
 

@@ -15,11 +15,17 @@
 //
 // FillNextTokenBitmaskNaive writes the next-token mask (uint32 words, bit i & 31 of word i >> 5,
 // 1 = allowed) by stepping every token's bytes from the current set: the simple, obviously correct
-// form that the mask cache (issue 4) replaces. Ids at or past the vocabulary size are 0.
+// form, kept as the oracle. FillNextTokenBitmask gives the same bits from a TokenMaskCache
+// (mask_cache.h) when the matcher was constructed with one: per stack a cached set copied into the
+// row plus a few checks of uncertain tokens against the real stack; it falls back to the naive
+// form without a cache, or when a stack is so deep that the depth limit could matter. Ids at or
+// past the vocabulary size are 0. FillNextTokenBitmaskBatch fills one row per matcher on a pool.
 //
 // Threads: a matcher is used by one thread at a time. A matcher and its forks share one node pool,
 // so they too must stay on one thread (or be externally serialised); matchers constructed
-// separately are independent. The CompiledGrammar and Vocabulary are shared read-only.
+// separately are independent. The CompiledGrammar, Vocabulary and TokenMaskCache are shared
+// read-only. Mask fills only read the node pool, so the batch fill may run forks of one matcher in
+// parallel, as long as nothing accepts input meanwhile.
 #ifndef SIEVE_GRAMMAR_MATCHER_H_
 #define SIEVE_GRAMMAR_MATCHER_H_
 
@@ -28,12 +34,15 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "grammar/mask_cache.h"
 #include "grammar/pda.h"
 #include "grammar/pda_stepper.h"
+#include "grammar/thread_pool.h"
 #include "grammar/tokenizer/vocabulary.h"
 
 namespace sieve {
@@ -57,6 +66,9 @@ class GrammarMatcher {
   GrammarMatcher(std::shared_ptr<const CompiledGrammar> grammar,
                  std::shared_ptr<const Vocabulary> vocab = nullptr,
                  MatcherOptions options = MatcherOptions());
+  // A matcher over the cache's grammar and vocabulary whose FillNextTokenBitmask uses the cache.
+  explicit GrammarMatcher(std::shared_ptr<const TokenMaskCache> mask_cache,
+                          MatcherOptions options = MatcherOptions());
   ~GrammarMatcher();
   GrammarMatcher(GrammarMatcher&&) noexcept;
   GrammarMatcher& operator=(GrammarMatcher&&) noexcept;
@@ -85,8 +97,14 @@ class GrammarMatcher {
   // when the grammar can end here, or after termination).
   std::string FindJumpForwardString() const;
 
-  // See the file comment. `bitmask_words` words are written.
+  // See the file comment. `bitmask_words` words are written (any count: fewer than the vocabulary
+  // needs cuts the mask, more are zero).
+  void FillNextTokenBitmask(uint32_t* bitmask, size_t bitmask_words) const;
   void FillNextTokenBitmaskNaive(uint32_t* bitmask, size_t bitmask_words) const;
+  // Row i of `bitmask` (words_per_row words each) gets matchers[i]'s mask, on `pool` (inline when
+  // null). The matchers must not be used elsewhere during the call.
+  static void FillNextTokenBitmaskBatch(std::span<GrammarMatcher* const> matchers,
+                                        uint32_t* bitmask, size_t words_per_row, ThreadPool* pool);
   // Whether AcceptToken(id) would succeed, without changing anything.
   bool WouldAcceptToken(int32_t id) const;
   bool IsStopToken(int32_t id) const;
@@ -97,6 +115,7 @@ class GrammarMatcher {
   const StackSet& stacks() const;
   const CompiledGrammar& grammar() const;
   const Vocabulary* vocabulary() const;
+  const TokenMaskCache* mask_cache() const;
   // Whether a depth / closure limit refused an input since construction or Reset.
   bool limit_hit() const;
   // Persistent stack nodes alive in the pool this matcher shares with its forks (memory tests).

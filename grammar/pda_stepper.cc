@@ -144,6 +144,7 @@ void PdaStepper::Close(std::span<const Stack> raw, StackSet* out, int lookahead)
         out->can_end = true;
       } else {
         const StackNode& caller = scratch_.node(s.parent);
+        if (caller.depth < min_read_depth_) min_read_depth_ = caller.depth;
         // Popping a frame pushed in this closure into a loop head = an empty iteration: skip.
         if (it.fresh == 0 || !g_->loop_head(caller.state)) {
           Visit({caller.state, caller.counter, caller.parent}, it.fresh > 0 ? it.fresh - 1 : 0);

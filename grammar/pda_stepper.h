@@ -82,6 +82,11 @@ class PdaStepper {
   // Whether a limit refused something since the last ClearLimitFlag().
   bool limit_hit() const { return limit_hit_; }
   void ClearLimitFlag() { limit_hit_ = false; }
+  // The smallest stack depth (StackNode::depth) of a frame that a closure popped into since the
+  // last reset: what was read below the stacks given. Frames deeper down cannot have changed any
+  // result, which lets the mask cache reuse a check for every stack sharing the frames above.
+  void ResetReadDepth() { min_read_depth_ = UINT32_MAX; }
+  uint32_t min_read_depth() const { return min_read_depth_; }
 
  private:
   struct Item {
@@ -112,6 +117,7 @@ class PdaStepper {
   StepperLimits limits_;
   NodeScratch scratch_;
   bool limit_hit_ = false;
+  uint32_t min_read_depth_ = UINT32_MAX;
   // Closure scratch.
   std::vector<Item> work_;
   std::vector<Slot> small_;    // the visited set while it is small (linear scan)

@@ -1,0 +1,27 @@
+// Word-level kernels over token bitmask rows (uint32 words, bit i & 31 of word i >> 5), the
+// operations a mask fill spends its time in once the per-token work is gone.
+//
+// Each kernel is compiled twice (AVX2 and baseline x86-64) and picked at load time by the CPU
+// (GCC target_clones), so one binary is fast on current servers and still runs everywhere.
+// Rows must not overlap unless stated.
+#ifndef SIEVE_GRAMMAR_BITMASK_H_
+#define SIEVE_GRAMMAR_BITMASK_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace sieve {
+
+// dst[i] |= src[i]
+void OrWords(uint32_t* __restrict dst, const uint32_t* __restrict src, size_t words);
+// dst[i] |= a[i] & ~b[i]
+void OrAndNotWords(uint32_t* __restrict dst, const uint32_t* __restrict a,
+                   const uint32_t* __restrict b, size_t words);
+// Sets bit id of `row` for each id in ids[0, n).
+void SetBits(uint32_t* row, const int32_t* ids, size_t n);
+// Clears bit id of `row` for each id in ids[0, n).
+void ClearBits(uint32_t* row, const int32_t* ids, size_t n);
+
+}  // namespace sieve
+
+#endif  // SIEVE_GRAMMAR_BITMASK_H_

@@ -1,0 +1,646 @@
+// MaskBuilder (see mask_builder.h): the trie walk with simulation layers, threads and pop events.
+//
+// Layer d holds, for every live thread, its closed stacks after the first d bytes of the current
+// trie path. Threads and events live in arrays that grow along the path and are truncated back to a
+// layer's marks when the walk returns to that depth (preorder: the last layer computed at depth
+// d - 1 is always the parent of the node being visited), so nothing is copied on backtracking.
+//
+// Token values: a thread is accepted when it read every byte (alive at the token's end); otherwise
+// it is the OR over its pops, and a pop is the AND over its site threads (plus "reject" for the end
+// of the input when the rule is the root), with beyond-the-limit pops and counted sites uncertain.
+// Events are evaluated newest first, which visits a pop's site threads (and their pops) before it.
+//
+// Delegated calls: thread 0 (the classified frame) runs in the simulator's delegating mode, so its
+// transitions report the calls its frame makes instead of pushing them. The walk defers each as
+// (callee, return state, node); after the walk, ProcessDeferred takes the callee's memo for that
+// node (computing it first: a walk of the node's subtree in raw mode, whose own calls are deferred
+// and processed the same way), adds its accepted tokens, and Resumes the caller's frame at the
+// return state below every node after which the callee can return. Walks never nest: a walk runs
+// to its end before anything it deferred is processed, and every walk starts from its own layer.
+// The split is exact: each path of the full closure belongs to exactly one walk (the caller's own
+// frame, a callee's, or a resumption), and a token's value is the OR over paths.
+#include "grammar/mask_builder.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace sieve {
+
+MaskBuilder::MaskBuilder(const CompiledGrammar& g, const TokenizerInfo& info,
+                         const MaskBuildOptions& opts)
+    : g_(g),
+      info_(info),
+      opts_(opts),
+      sim_(g),
+      sites_(g.num_rules()),
+      resolver_(g, &sim_, &sites_, static_cast<size_t>(opts.max_return_sites)) {
+  for (int32_t s = 0; s < g.num_states(); ++s) {
+    for (const CompiledGrammar::CallEdge& e : g.call_edges(s)) {
+      sites_[e.callee].push_back(e.return_state);
+    }
+  }
+  for (std::vector<int32_t>& v : sites_) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+  }
+  layers_.resize(info.max_token_length() + 1);
+  alive_.assign(64, 0);
+}
+
+MaskBuilder::~MaskBuilder() = default;
+
+void MaskBuilder::StartLayer(int32_t node, const SetSimulator::Start& start, bool pops) {
+  threads_.clear();
+  events_.clear();
+  threads_.push_back({0, -1, false, target_.rule});
+  Layer& layer = layers_[info_.depth(node)];
+  layer.simple = -1;
+  layer.live.clear();
+  layer.pending.clear();
+  if (start.set >= 0) layer.live.push_back({0, start.set});
+  if (pops) layer.pending.push_back({0, SetSimulator::kOnePop, 1, 0});
+  layer.threads_mark = 1;
+  layer.events_mark = 0;
+  layer.k = 0;
+  layer.materialized = true;  // the vectors above say the same
+  if (start.set >= 0) {
+    layer.simple = start.set;
+    layer.simple_pops = pops;
+  }
+  for (uint32_t c = 0; c < start.num_calls; ++c) Defer(sim_.calls(start.calls)[c], node);
+}
+
+void MaskBuilder::Defer(const SetSimulator::Delegation& d, int32_t node) {
+  // Only when the callee can read some next byte: most calls (a comment inside whitespace, ...)
+  // cannot, and their memo would be empty.
+  const RuleId callee = g_.rule_of(d.callee_start);
+  for (int32_t c = node + 1; c < info_.end(node); c = info_.end(c)) {
+    if (g_.CanStartWith(callee, info_.byte(c))) {
+      deferred_.push_back({d.callee_start, d.ret, node});
+      return;
+    }
+  }
+}
+
+void MaskBuilder::ProcessDeferred(size_t mark) {
+  if (deferred_.size() <= mark) return;
+  std::vector<Deferred> mine(deferred_.begin() + static_cast<std::ptrdiff_t>(mark),
+                             deferred_.end());
+  deferred_.resize(mark);
+  for (const Deferred& d : mine) {
+    Callee* callee = Memo(d.callee_start, d.node);
+    Apply(callee);
+    Resume(*callee, d.ret);
+  }
+}
+
+MaskBuilder::Callee* MaskBuilder::Memo(int32_t callee_start, int32_t node) {
+  const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(callee_start)) << 32) |
+                       static_cast<uint32_t>(node);
+  auto it = memo_.find(key);
+  if (it != memo_.end()) return it->second.get();
+  auto owned = std::make_unique<Callee>();
+  Callee* callee = owned.get();
+  memo_.emplace(key, std::move(owned));
+  const Target saved = target_;
+  target_ = {callee, g_.rule_of(callee_start), false, 0};
+  // An empty match of the callee is the caller's business (its closure returned at once).
+  const SetSimulator::Start start = sim_.FrameStart(callee_start, SetSimulator::kDelegating);
+  const size_t mark = deferred_.size();
+  StartLayer(node, start, false);
+  if (start.set >= 0) Walk(node + 1, info_.end(node));
+  ProcessDeferred(mark);
+  // Merge the accepted ranges (several parts may overlap) and the return nodes.
+  auto& r = callee->ranges;
+  std::sort(r.begin(), r.end());
+  size_t out = 0;
+  for (size_t i = 0; i < r.size(); ++i) {
+    if (out > 0 && r[i].first <= r[out - 1].second) {
+      r[out - 1].second = std::max(r[out - 1].second, r[i].second);
+    } else {
+      r[out++] = r[i];
+    }
+  }
+  r.resize(out);
+  callee->count = 0;
+  for (const auto& [lo, hi] : r) callee->count += hi - lo;
+  std::sort(callee->pops.begin(), callee->pops.end());
+  callee->pops.erase(std::unique(callee->pops.begin(), callee->pops.end()), callee->pops.end());
+  target_ = saved;
+  return callee;
+}
+
+void MaskBuilder::Apply(Callee* callee) {
+  if (target_.callee != nullptr) {
+    auto& dst = target_.callee->ranges;
+    dst.insert(dst.end(), callee->ranges.begin(), callee->ranges.end());
+    return;
+  }
+  const std::span<const int32_t> ids = info_.sorted_ids();
+  uint32_t* bits = out_->accepted_bits.data();
+  if (callee->count > 2 * info_.words()) {
+    if (callee->bits.empty()) {  // large: OR a bitset from now on
+      callee->bits.assign(info_.words(), 0);
+      for (const auto& [lo, hi] : callee->ranges) {
+        for (uint32_t i = lo; i < hi; ++i)
+          callee->bits[ids[i] >> 5] |= uint32_t{1} << (ids[i] & 31);
+      }
+    }
+    for (size_t w = 0; w < callee->bits.size(); ++w) bits[w] |= callee->bits[w];
+    return;
+  }
+  for (const auto& [lo, hi] : callee->ranges) {
+    for (uint32_t i = lo; i < hi; ++i) bits[ids[i] >> 5] |= uint32_t{1} << (ids[i] & 31);
+  }
+}
+
+void MaskBuilder::RecordPop(int32_t node) {
+  for (int32_t c = node + 1; c < info_.end(node); c = info_.end(c)) {
+    if (g_.CanFollow(target_.rule, info_.byte(c))) {
+      target_.callee->pops.push_back(node);
+      return;
+    }
+  }
+}
+
+void MaskBuilder::Resume(const Callee& callee, int32_t ret) {
+  const SetSimulator::Start start = sim_.FrameStart(ret, SetSimulator::kDelegating);
+  const bool raw = target_.callee != nullptr;
+  for (const int32_t m : callee.pops) {
+    if (raw && start.pops) RecordPop(m);
+    const bool pending = !raw && start.pops;
+    if (start.set < 0 && !pending && start.num_calls == 0) continue;
+    const size_t mark = deferred_.size();
+    StartLayer(m, start, pending);
+    Walk(m + 1, info_.end(m));
+    ProcessDeferred(mark);
+  }
+}
+
+void MaskBuilder::AddEvents(int32_t thread, RuleId rule, int32_t depth, const int32_t* ks,
+                            size_t num_ks, int32_t base, uint8_t next) {
+  const bool beyond = threads_[thread].level + 1 > opts_.context_levels ||
+                      sites_[rule].size() > static_cast<size_t>(opts_.max_return_sites);
+  // Only a counted level-0 frame distinguishes pops by k; elsewhere one event stands for all.
+  const size_t count = (thread == 0 && target_.counted) ? num_ks : 1;
+  for (size_t i = 0; i < count; ++i) {
+    Event e;
+    e.thread = thread;
+    e.depth = depth;
+    e.k = base + ks[i];
+    e.rule = rule;
+    e.first_site = static_cast<int32_t>(threads_.size());
+    e.num_sites = 0;
+    e.has_reject = rule == g_.root_rule();
+    e.unknown = beyond;
+    events_.push_back(e);
+    if (!beyond) pending_.push_back(static_cast<int32_t>(events_.size() - 1));
+  }
+  while (!pending_.empty()) {
+    const int32_t ev = pending_.back();
+    pending_.pop_back();
+    SpawnSites(ev, next);
+  }
+}
+
+void MaskBuilder::SpawnSites(int32_t ev, uint8_t next) {
+  const RuleId rule = events_[ev].rule;
+  const int32_t depth = events_[ev].depth;
+  const int32_t level = threads_[events_[ev].thread].level + 1;
+  const auto first = static_cast<int32_t>(threads_.size());
+  bool reject = false;
+  // Spawn only sites that can go on: read `next`, or return at once into a rule `next` can follow.
+  // A site that can do neither is certainly dead: it only makes the pop "not accepted everywhere".
+  struct Spawn {
+    int32_t set;
+    bool pops;
+  };
+  for (const int32_t r : sites_[rule]) {
+    const RuleId site_rule = g_.rule_of(r);
+    if (g_.rule(site_rule).counted) {
+      threads_.push_back({level, ev, true, site_rule});
+      continue;
+    }
+    const SetSimulator::Start& start = sim_.FrameStart(r, SetSimulator::kExact);
+    const int32_t set = start.set;
+    const bool reads = set >= 0 && sim_.CanRead(set, next);
+    const bool pops = start.pops && g_.CanFollow(site_rule, next);
+    if (!reads && !pops) {
+      reject = true;
+      continue;
+    }
+    const auto tid = static_cast<int32_t>(threads_.size());
+    threads_.push_back({level, ev, false, site_rule});
+    if (reads) extra_live_.push_back({tid, set});
+    if (!pops) continue;
+    Event e;
+    e.thread = tid;
+    e.depth = depth;
+    e.k = 0;
+    e.rule = site_rule;
+    e.first_site = 0;
+    e.num_sites = 0;
+    e.has_reject = site_rule == g_.root_rule();
+    e.unknown = level + 1 > opts_.context_levels ||
+                sites_[site_rule].size() > static_cast<size_t>(opts_.max_return_sites);
+    events_.push_back(e);
+    if (!e.unknown) pending_.push_back(static_cast<int32_t>(events_.size() - 1));
+  }
+  Event& e = events_[ev];
+  e.first_site = first;
+  e.num_sites = static_cast<int32_t>(threads_.size()) - first;
+  e.has_reject = e.has_reject || reject;
+  if (alive_.size() < threads_.size()) alive_.resize(threads_.size() * 2, 0);
+}
+
+namespace {
+
+inline uint8_t And(uint8_t a, uint8_t b) {  // kNone is the identity
+  if (a == 3) return b;
+  return a == b ? a : 2;
+}
+inline uint8_t Or(uint8_t a, uint8_t b) {
+  if (a == 1 || b == 1) return 1;
+  return a == 2 || b == 2 ? 2 : 0;
+}
+
+}  // namespace
+
+void MaskBuilder::EmitTokens(uint32_t lo, uint32_t hi) {
+  if (lo >= hi) return;
+  const std::span<const int32_t> ids = info_.sorted_ids();
+  const bool local = alive_[0] != 0;
+  if (target_.callee != nullptr) {  // raw: only thread 0, no events
+    if (!local) return;
+    auto& ranges = target_.callee->ranges;
+    if (!ranges.empty() && ranges.back().second == lo) {
+      ranges.back().second = hi;
+    } else {
+      ranges.push_back({lo, hi});
+    }
+    return;
+  }
+  uint32_t* bits = out_->accepted_bits.data();
+  auto accept = [&](int32_t id, int32_t k) {
+    bits[id >> 5] |= uint32_t{1} << (id & 31);
+    if (target_.counted) {
+      out_->accepted.push_back(id);
+      out_->accepted_k.push_back(static_cast<uint16_t>(k));
+    }
+  };
+  if (events_.empty()) {
+    if (!local) return;
+    for (uint32_t i = lo; i < hi; ++i) accept(ids[i], level0_k_);
+    return;
+  }
+  // Event values newest first; `limited`: the value leans on a pop beyond the context limit, so
+  // the ContextResolver may still decide it (a value mixed from decided sites it cannot change).
+  thread_or_.assign(threads_.size(), kReject);
+  thread_limited_.assign(threads_.size(), 0);
+  event_value_.resize(events_.size());
+  event_limited_.resize(events_.size());
+  for (size_t e = events_.size(); e-- > 0;) {
+    const Event& ev = events_[e];
+    uint8_t v;
+    bool limited = ev.unknown;
+    if (ev.unknown) {
+      v = kUnknown;
+    } else {
+      v = ev.has_reject ? kReject : kNone;
+      for (int32_t t = ev.first_site; t < ev.first_site + ev.num_sites; ++t) {
+        const bool open = !threads_[t].unknown && !alive_[t];
+        const uint8_t tv = threads_[t].unknown ? uint8_t{kUnknown}
+                                               : (alive_[t] ? uint8_t{kAccept} : thread_or_[t]);
+        limited = limited || (open && thread_limited_[t]);
+        v = And(v, tv);
+      }
+      if (v == kNone) v = kReject;
+    }
+    event_value_[e] = v;
+    event_limited_[e] = limited;
+    thread_or_[ev.thread] = Or(thread_or_[ev.thread], v);
+    if (limited) thread_limited_[ev.thread] = 1;
+  }
+  if (!target_.counted) {
+    if (local || thread_or_[0] == kAccept) {
+      for (uint32_t i = lo; i < hi; ++i) accept(ids[i], 0);
+      return;
+    }
+    if (thread_or_[0] != kUnknown) return;
+    for (uint32_t i = lo; i < hi; ++i) {
+      for (size_t e = 0; e < events_.size(); ++e) {
+        if (events_[e].thread != 0 || event_value_[e] != kUnknown) continue;
+        out_->uncertain.push_back(
+            {ids[i], 0, static_cast<uint16_t>(events_[e].depth), event_limited_[e] != 0});
+      }
+    }
+    return;
+  }
+  // Counted: accepted while c + kbest <= max; pops also need c + k >= min, which holds for every
+  // c when min == 0 (then an accepted pop folds into kbest).
+  constexpr int32_t kNever = std::numeric_limits<int32_t>::max();
+  int32_t kbest = local ? level0_k_ : kNever;
+  if (target_.min == 0) {
+    for (size_t e = 0; e < events_.size(); ++e) {
+      if (events_[e].thread == 0 && event_value_[e] == kAccept) {
+        kbest = std::min(kbest, events_[e].k);
+      }
+    }
+  }
+  for (uint32_t i = lo; i < hi; ++i) {
+    const int32_t id = ids[i];
+    if (kbest != kNever) accept(id, kbest);
+    const auto len = static_cast<uint16_t>(info_.vocab().TokenBytes(id).size());
+    for (size_t e = 0; e < events_.size(); ++e) {
+      const Event& ev = events_[e];
+      if (ev.thread != 0 || ev.k >= kbest) continue;  // implied by the accepted entry
+      if (event_value_[e] == kUnknown) {
+        out_->uncertain.push_back({id, static_cast<uint16_t>(ev.k), static_cast<uint16_t>(ev.depth),
+                                   event_limited_[e] != 0});
+      } else if (event_value_[e] == kAccept) {  // min > 0 here
+        out_->uncertain.push_back({id, static_cast<uint16_t>(ev.k), len, false});
+      }
+    }
+  }
+}
+
+void MaskBuilder::AcceptRange(uint32_t lo, uint32_t hi, int32_t k, bool per_byte) {
+  if (target_.callee != nullptr) {
+    auto& ranges = target_.callee->ranges;
+    if (!ranges.empty() && ranges.back().second == lo) {
+      ranges.back().second = hi;
+    } else {
+      ranges.push_back({lo, hi});
+    }
+    return;
+  }
+  const std::span<const int32_t> ids = info_.sorted_ids();
+  uint32_t* bits = out_->accepted_bits.data();
+  for (uint32_t i = lo; i < hi; ++i) {
+    bits[ids[i] >> 5] |= uint32_t{1} << (ids[i] & 31);
+    if (target_.counted) {
+      const int32_t kk =
+          per_byte ? k + static_cast<int32_t>(info_.vocab().TokenBytes(ids[i]).size()) : k;
+      out_->accepted.push_back(ids[i]);
+      out_->accepted_k.push_back(static_cast<uint16_t>(kk));
+    }
+  }
+}
+
+void MaskBuilder::Walk(int32_t first, int32_t last) {
+  const bool raw = target_.callee != nullptr;
+  for (int32_t n = first; n < last;) {
+    const uint32_t d = info_.depth(n);
+    const uint8_t byte = info_.byte(n);
+    Layer& parent = layers_[d - 1];
+    ++nodes_visited_;
+    if (parent.simple >= 0 && (!parent.simple_pops || !g_.CanFollow(target_.rule, byte))) {
+      // The hot path: the walked frame alone, no pop this byte can follow, a plain transition.
+      if (const uint64_t* below = info_.subtree_bytes(n)) {
+        // A large subtree made only of bytes the set loops on is read in full: accept it whole
+        // (in a counted loop each of its bytes is one iteration).
+        const uint64_t* loop = sim_.LoopBytes(parent.simple, raw);
+        if ((loop[byte >> 6] >> (byte & 63) & 1) && (below[0] & ~loop[0]) == 0 &&
+            (below[1] & ~loop[1]) == 0 && (below[2] & ~loop[2]) == 0 &&
+            (below[3] & ~loop[3]) == 0) {
+          AcceptRange(info_.token_begin(n), info_.token_begin(info_.end(n)),
+                      parent.k - static_cast<int32_t>(d - 1), /*per_byte=*/true);
+          n = info_.end(n);
+          continue;
+        }
+      }
+      int32_t next;
+      bool pops;
+      int32_t k;
+      bool plain = sim_.StepPlain(parent.simple, byte, &next, &pops, &k);
+      if (!plain && !sim_.Computed(parent.simple, byte)) {  // first visit: compute, then retry
+        sim_.Step(parent.simple, byte);
+        plain = sim_.StepPlain(parent.simple, byte, &next, &pops, &k);
+      }
+      if (!plain && sim_.Dead(parent.simple, byte)) {  // nothing reads it: nor anything below
+        n = info_.end(n);
+        continue;
+      }
+      if (plain) {
+        k += parent.k;
+        const uint32_t lo = info_.token_begin(n);
+        const uint32_t hi = info_.token_begin(n + 1);
+        if (lo < hi) {
+          if (raw || hi - lo > 1 || target_.counted) {
+            AcceptRange(lo, hi, k, false);
+          } else {
+            const int32_t id = info_.sorted_ids()[lo];
+            out_->accepted_bits[id >> 5] |= uint32_t{1} << (id & 31);
+          }
+        }
+        const int32_t end = info_.end(n);
+        if (end == n + 1) {
+          ++n;
+          continue;
+        }
+        if (pops && raw) {
+          RecordPop(n);
+          pops = false;
+        }
+        Layer& layer = layers_[d];
+        layer.k = k;
+        if (next >= 0) {
+          layer.simple = next;
+          layer.simple_pops = pops;
+          layer.materialized = false;
+          ++n;
+        } else if (pops) {  // only the pop goes on
+          layer.simple = -1;
+          layer.live.clear();
+          layer.pending.assign(1, {0, SetSimulator::kOnePop, 1, k});
+          layer.threads_mark = 1;
+          layer.events_mark = 0;
+          ++n;
+        } else {
+          n = end;
+        }
+        continue;
+      }
+    }
+    if (parent.simple >= 0 && !parent.materialized) {
+      // Spell the simple layer out for the paths below; it stays simple for the next siblings.
+      parent.live.assign(1, {0, parent.simple});
+      parent.pending.clear();
+      if (parent.simple_pops) parent.pending.push_back({0, SetSimulator::kOnePop, 1, parent.k});
+      parent.threads_mark = 1;
+      parent.events_mark = 0;
+      parent.materialized = true;
+    }
+    // The walked frame alone, no pop on the path that this byte can follow (so nothing is
+    // uncertain and a dead prefix rejects its subtree).
+    if (parent.threads_mark == 1 && parent.events_mark == 0 && parent.live.size() == 1 &&
+        (parent.pending.empty() || !g_.CanFollow(target_.rule, byte))) {
+      threads_.resize(1);
+      events_.clear();
+      const int32_t end = info_.end(n);
+      const SetSimulator::Trans& tr = sim_.Step(parent.live[0].set, byte);
+      if (!tr.alive) {
+        n = end;
+        continue;
+      }
+      const uint32_t lo = info_.token_begin(n);
+      const uint32_t hi = info_.token_begin(n + 1);
+      if (lo < hi) AcceptRange(lo, hi, parent.k + tr.kmin, false);
+      if (end == n + 1) {
+        ++n;
+        continue;
+      }
+      Layer& layer = layers_[d];
+      layer.k = parent.k + tr.dk;
+      // Back to the hot path when the result is simple again (a counted frame's pop must have the
+      // layer's k, as a simple layer's pop does).
+      const bool pop_ok = tr.num_pops == 0 || !target_.counted ||
+                          (tr.num_pops == 1 && *sim_.pops(tr.pops) == tr.dk);
+      if (tr.next >= 0 && tr.num_calls == 0 && pop_ok) {
+        if (tr.num_pops > 0 && raw) RecordPop(n);
+        layer.simple = tr.next;
+        layer.simple_pops = tr.num_pops > 0 && !raw;
+        layer.materialized = false;
+        ++n;
+        continue;
+      }
+      layer.simple = -1;
+      layer.live.clear();
+      layer.pending.clear();
+      layer.threads_mark = 1;
+      layer.events_mark = 0;
+      if (tr.next >= 0) layer.live.push_back({0, tr.next});
+      for (uint32_t c = 0; c < tr.num_calls; ++c) Defer(sim_.calls(tr.calls)[c], n);
+      if (tr.num_pops > 0) {
+        if (raw) {
+          RecordPop(n);
+        } else {
+          layer.pending.push_back({0, tr.pops, tr.num_pops, parent.k});
+        }
+      }
+      n = layer.live.empty() && layer.pending.empty() ? end : n + 1;
+      continue;
+    }
+    threads_.resize(parent.threads_mark);
+    events_.resize(parent.events_mark);
+    // Pops at the parent's depth spawn their continuations for this byte.
+    extra_live_.clear();
+    for (const PendingPop& pp : parent.pending) {
+      const RuleId rule = threads_[pp.thread].rule;
+      if (!g_.CanFollow(rule, byte)) continue;
+      AddEvents(pp.thread, rule, static_cast<int32_t>(d - 1), sim_.pops(pp.pops), pp.num_pops,
+                pp.base, byte);
+    }
+    // Step every live thread by `byte`.
+    raw_live_.clear();
+    int32_t dk = 0;
+    auto step = [&](const Live& lv) {
+      const SetSimulator::Trans& tr = sim_.Step(lv.set, byte);
+      if (!tr.alive) return;
+      raw_live_.push_back({lv.thread, &tr});
+      alive_[lv.thread] = 1;
+      if (lv.thread == 0) {
+        level0_k_ = parent.k + tr.kmin;
+        dk = tr.dk;
+      }
+    };
+    for (const Live& lv : parent.live) step(lv);
+    for (const Live& lv : extra_live_) step(lv);
+    if (raw_live_.empty()) {  // nothing read `byte`: the pops so far decide the whole subtree
+      EmitTokens(info_.token_begin(n), info_.token_begin(info_.end(n)));
+      n = info_.end(n);
+      continue;
+    }
+    EmitTokens(info_.token_begin(n), info_.token_begin(n + 1));
+    for (const RawLive& rl : raw_live_) alive_[rl.thread] = 0;
+    if (info_.end(n) == n + 1) {  // a leaf
+      ++n;
+      continue;
+    }
+    Layer& layer = layers_[d];
+    layer.simple = -1;
+    layer.k = parent.k + dk;
+    layer.live.clear();
+    layer.pending.clear();
+    for (const RawLive& rl : raw_live_) {
+      const SetSimulator::Trans& tr = *rl.trans;
+      if (tr.next >= 0) layer.live.push_back({rl.thread, tr.next});
+      if (rl.thread == 0) {
+        for (uint32_t c = 0; c < tr.num_calls; ++c) Defer(sim_.calls(tr.calls)[c], n);
+      }
+      if (tr.num_pops == 0) continue;
+      if (raw) {
+        RecordPop(n);  // only thread 0 exists in raw mode
+      } else {
+        layer.pending.push_back({rl.thread, tr.pops, tr.num_pops, parent.k});
+      }
+    }
+    layer.threads_mark = threads_.size();
+    layer.events_mark = events_.size();
+    if (layer.live.empty() && layer.pending.empty()) {
+      // Every thread ended: the pops so far decide the descendants.
+      EmitTokens(info_.token_begin(n + 1), info_.token_begin(info_.end(n)));
+      n = info_.end(n);
+      continue;
+    }
+    ++n;
+  }
+}
+
+void MaskBuilder::Classify(int32_t s, StateClassification* out) {
+  out_ = out;
+  out->accepted_bits.assign(info_.words(), 0);
+  out->accepted.clear();
+  out->accepted_k.clear();
+  out->uncertain.clear();
+  nodes_visited_ = 0;
+  const CompiledGrammar::RuleInfo& rule = g_.rule(g_.rule_of(s));
+  target_ = {nullptr, g_.rule_of(s), rule.counted, rule.min};
+  const SetSimulator::Start start =
+      sim_.FrameStart(s, rule.counted ? SetSimulator::kRelaxed : SetSimulator::kDelegating);
+  const size_t mark = deferred_.size();
+  StartLayer(0, start, false);  // pops before the first byte are already in the closed set
+  level0_k_ = 0;
+  alive_[0] = 1;
+  EmitTokens(info_.token_begin(0), info_.token_begin(1));  // tokens without bytes
+  alive_[0] = 0;
+  uint64_t first[4];
+  sim_.FirstBytes(start.set, first);
+  for (int b = 0; b < 256; ++b) {
+    if (!(first[b >> 6] >> (b & 63) & 1)) continue;
+    const int32_t root = info_.first_byte_node(static_cast<uint8_t>(b));
+    if (root != 0) Walk(root, info_.end(root));
+  }
+  ProcessDeferred(mark);
+  // What the walk left uncertain: follow the returns further, through recursion.
+  const Vocabulary& vocab = info_.vocab();
+  size_t kept = 0;
+  for (const StateClassification::Entry& e : out->uncertain) {
+    const std::string_view bytes = vocab.TokenBytes(e.token);
+    const std::string_view rest = bytes.substr(e.suffix);
+    if (!rest.empty() && e.limited) {
+      const ContextResolver::Value v = resolver_.Resolve(target_.rule, rest);
+      if (v == ContextResolver::kReject) continue;
+      if (v == ContextResolver::kAccept) {
+        if (!rule.counted) {
+          out->accepted_bits[e.token >> 5] |= uint32_t{1} << (e.token & 31);
+          continue;
+        }
+        out->uncertain[kept++] = {e.token, e.k, static_cast<uint16_t>(bytes.size()), false};
+        continue;
+      }
+    }
+    out->uncertain[kept++] = e;
+  }
+  out->uncertain.resize(kept);
+  if (!rule.counted) {
+    // A token accepted through one part needs no check from another.
+    const uint32_t* bits = out->accepted_bits.data();
+    std::erase_if(out->uncertain, [&](const StateClassification::Entry& e) {
+      return bits[e.token >> 5] >> (e.token & 31) & 1;
+    });
+  }
+  out->nodes_visited = nodes_visited_;
+}
+
+}  // namespace sieve

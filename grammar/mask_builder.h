@@ -1,0 +1,229 @@
+// MaskBuilder: classifies every byte token at one automaton state, the precompute behind the
+// token-mask cache (mask_cache.h).
+//
+// The question. A closed stack set (pda_stepper.h) holds stacks whose top frame (s, c) reads a
+// byte. Whether token t is allowed from such a stack depends on the frames below the top only
+// when reading t pops the top frame; the builder answers it once per state s for every token,
+// independently of the stack:
+//  - accepted: some path reads all of t without popping s's frame (pushes into callees and their
+//    returns are fine: the stack below is untouched, and every automaton state can complete);
+//  - rejected: every path dies without popping s's frame;
+//  - uncertain: otherwise, and then the runtime check is recorded: for each way t pops s's frame
+//    after its first p bytes, "feed t[p..] to the stack below". Pops before the first byte are
+//    ignored: closing the set already took them (the popped stacks are in the set themselves).
+//
+// Context reduction. When s's rule R ends inside t, the builder continues t into every place R can
+// return to (the return state of every call edge calling R; for the root rule, the end of the
+// input, which rejects any remaining byte), again with an unknown stack below, for up to
+// `context_levels` nested returns. A pop whose continuation is accepted at every return site is as
+// good as accepted (the real return site is one of them); one rejected at every site is dropped;
+// anything else stays uncertain. Return sites inside counted rules (whose counter is unknown) and
+// returns nested deeper than the limit (or out of a rule with very many call sites) count as
+// uncertain. Continuations are spawned per next byte, only where the byte can follow the rule
+// (the compile-time FOLLOW sets, pda.h). What is still uncertain after the walk goes through the
+// ContextResolver (mask_context.h), which follows returns to any depth, through recursion, with
+// memoised (rule, rest) answers.
+//
+// Counted repetition. When s belongs to a counted rule (a byte loop: see pda.h) its frame's counter
+// c is unknown too. The builder counts k, the iterations the token begins in that frame, and leaves
+// the guards to run time: a token read fully with k iterations is accepted when c + k <= max; a pop
+// after k iterations needs min <= c + k <= max. So one classification serves every counter value.
+//
+// The walk. Tokens are visited in byte order through the TokenizerInfo trie, one simulation layer
+// per prefix length, so tokens sharing a prefix share its simulation; a prefix on which every
+// simulation is dead decides its whole subtree at once and the subtree is skipped. First bytes the
+// state cannot read are never visited. Stack sets are interned and their transitions memoised
+// (SetSimulator, mask_sim.h), so most trie nodes cost a table lookup.
+//
+// Delegation. A call made by the classified frame (JSON's member calling `value`, every C
+// statement calling the expression chain, also after leading whitespace) would make every such
+// state walk the same large subtrees. Instead the call is delegated: the callee's rule start is
+// classified once per trie node where it starts, as a "raw" frame (which tokens of that subtree it
+// reads without returning, and the nodes after which it can return), and every caller takes the
+// accepted tokens and resumes its own frame only below the callee's return nodes. Callees delegate
+// their own calls the same way. The result is identical to simulating the full closure; only calls
+// from frames with a counter are simulated in place.
+//
+// A builder is not thread-safe; use one per worker thread. The CompiledGrammar and TokenizerInfo
+// are read only.
+#ifndef SIEVE_GRAMMAR_MASK_BUILDER_H_
+#define SIEVE_GRAMMAR_MASK_BUILDER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "grammar/mask_context.h"
+#include "grammar/mask_sim.h"
+#include "grammar/pda.h"
+#include "grammar/token_trie.h"
+
+namespace sieve {
+
+struct MaskBuildOptions {
+  // Nested rule returns followed at compile time before a pop is left to run time.
+  int context_levels = 4;
+  // A rule called from more places than this is not followed into its callers (its pops are
+  // left to run time): following dozens of sites for every token costs more than it saves.
+  int max_return_sites = 24;
+};
+
+// What MaskBuilder::Classify finds at one state.
+struct StateClassification {
+  // An uncertain token's run-time check: when the state's counter (counted rules) satisfies
+  // min <= c + k <= max, the token is allowed if the stack below the top frame, after popping it,
+  // accepts bytes [suffix, size) of the token (an empty suffix: allowed outright).
+  struct Entry {
+    int32_t token;
+    uint16_t k;
+    uint16_t suffix;
+    bool limited;  // undecided only because of the walk's context limit (the resolver may decide)
+  };
+  // Tokens allowed whatever the stack below, as a bitset over token ids (TokenizerInfo::words()).
+  std::vector<uint32_t> accepted_bits;
+  // Counted states: the accepted tokens again, with k (allowed while c + k <= max).
+  std::vector<int32_t> accepted;
+  std::vector<uint16_t> accepted_k;
+  std::vector<Entry> uncertain;
+  int64_t nodes_visited = 0;  // trie nodes simulated (work measure)
+};
+
+class MaskBuilder {
+ public:
+  MaskBuilder(const CompiledGrammar& g, const TokenizerInfo& info, const MaskBuildOptions& opts);
+  ~MaskBuilder();
+
+  // Classifies every byte token at state `s` (a state with byte edges).
+  void Classify(int32_t s, StateClassification* out);
+
+ private:
+  using Mode = SetSimulator::Mode;
+  // A simulation of the token from one frame whose stack below is unknown: level 0 is the
+  // classified frame; level l + 1 continues a pop of a level-l thread at one return site.
+  // `unknown` threads (a site in a counted rule) are never simulated and count as uncertain.
+  struct Thread {
+    int32_t level;
+    int32_t event;  // the pop that spawned it, -1 for level 0
+    bool unknown;
+    RuleId rule;  // the rule of its bottom frame
+  };
+  // A thread's bottom frame popping before byte `depth`; its site threads are contiguous.
+  struct Event {
+    int32_t thread;
+    int32_t depth;
+    int32_t k;  // level 0 in a counted rule: iterations begun before the pop
+    RuleId rule;
+    int32_t first_site;
+    int32_t num_sites;
+    // Some continuation is certainly dead: the end of the input (the rule is the root) or a site
+    // that can neither read the next byte nor return at once.
+    bool has_reject;
+    bool unknown;  // beyond the context limit
+  };
+  struct Live {
+    int32_t thread;
+    int32_t set;
+  };
+  // A thread whose bottom frame popped in the closure at this depth; its sites are spawned per
+  // child byte, and only when the byte can follow the rule.
+  struct PendingPop {
+    int32_t thread;
+    uint32_t pops;  // iteration counts, in the simulator's pool, relative to `base`
+    uint32_t num_pops;
+    int32_t base;
+  };
+  struct Layer {
+    // >= 0: the layer is just thread 0 in this set (plus its pop when `simple_pops`), no events;
+    // the hot path reads and writes only these fields (the vectors are filled on demand).
+    int32_t simple = -1;
+    bool simple_pops = false;   // with a pending pop of thread 0
+    bool materialized = false;  // the vectors below spell the simple layer out too
+    int32_t k = 0;              // counted frames: iterations begun before thread 0's set
+    std::vector<Live> live;
+    std::vector<PendingPop> pending;
+    size_t threads_mark = 0;
+    size_t events_mark = 0;
+  };
+  struct RawLive {
+    int32_t thread;
+    const SetSimulator::Trans* trans;
+  };
+  // A delegated callee started below trie node `node`: the tokens of that subtree it reads without
+  // returning (ranges of sorted positions; a bitset too when large) and the nodes after which it
+  // can return with a next byte that can follow its rule.
+  struct Callee {
+    std::vector<std::pair<uint32_t, uint32_t>> ranges;
+    uint32_t count = 0;
+    std::vector<uint32_t> bits;
+    std::vector<int32_t> pops;
+  };
+  struct Deferred {
+    int32_t callee_start;
+    int32_t ret;
+    int32_t node;
+  };
+  // Where a walk's results go: a state's classification, or a callee being classified.
+  struct Target {
+    Callee* callee;  // null: out_
+    RuleId rule;     // the rule of the walked frame
+    bool counted;    // its counter is unknown (relaxed simulation)
+    int32_t min;
+  };
+  enum Value : uint8_t { kReject = 0, kAccept = 1, kUnknown = 2, kNone = 3 };
+
+  // Walks trie nodes [first, last) from the ready parent layer; calls it delegates are queued.
+  void Walk(int32_t first, int32_t last);
+  // Processes the delegations queued after `mark` (see the .cc comment).
+  void ProcessDeferred(size_t mark);
+  // Thread 0 alone at `depth`, with the closure `start` of its frame (pops: the frame returns at
+  // once, a pending pop for the children) and its calls delegated below `node`.
+  void StartLayer(int32_t node, const SetSimulator::Start& start, bool pops);
+  // Queues a delegated call below `node` (when the callee can read one of its child bytes).
+  void Defer(const SetSimulator::Delegation& d, int32_t node);
+  Callee* Memo(int32_t callee_start, int32_t node);
+  void Apply(Callee* callee);
+  void Resume(const Callee& callee, int32_t ret);
+  void RecordPop(int32_t node);
+  // Records pops of `thread` before byte `depth` and spawns the site threads that can go on with
+  // byte `next` into extra_live_ (recursively for site frames that pop at once).
+  void AddEvents(int32_t thread, RuleId rule, int32_t depth, const int32_t* ks, size_t num_ks,
+                 int32_t base, uint8_t next);
+  void SpawnSites(int32_t event, uint8_t next);
+  // Classifies tokens sorted_ids()[lo, hi) given the alive_ flags and the current events.
+  void EmitTokens(uint32_t lo, uint32_t hi);
+  // Tokens sorted_ids()[lo, hi) are accepted; counted frames record k for each, or with
+  // `per_byte` k plus the token's length (a loop where every byte is one iteration).
+  void AcceptRange(uint32_t lo, uint32_t hi, int32_t k, bool per_byte);
+
+  const CompiledGrammar& g_;
+  const TokenizerInfo& info_;
+  MaskBuildOptions opts_;
+  SetSimulator sim_;
+  std::vector<std::vector<int32_t>> sites_;  // per rule: return states calling it (unique)
+  ContextResolver resolver_;
+  std::unordered_map<uint64_t, std::unique_ptr<Callee>> memo_;  // (callee start, node)
+
+  StateClassification* out_ = nullptr;
+  Target target_{};
+  std::vector<Deferred> deferred_;
+  std::vector<Layer> layers_;
+  std::vector<Thread> threads_;
+  std::vector<Event> events_;
+  std::vector<RawLive> raw_live_;
+  std::vector<Live> extra_live_;  // site threads spawned for the current node's byte
+  std::vector<uint8_t> alive_;    // per thread: read every byte so far
+  int32_t level0_k_ = 0;          // counted: fewest iterations over level-0 stacks that read it
+  std::vector<uint8_t> thread_or_;
+  std::vector<uint8_t> thread_limited_;
+  std::vector<uint8_t> event_value_;
+  std::vector<uint8_t> event_limited_;
+  std::vector<int32_t> pending_;
+  int64_t nodes_visited_ = 0;
+};
+
+}  // namespace sieve
+
+#endif  // SIEVE_GRAMMAR_MASK_BUILDER_H_

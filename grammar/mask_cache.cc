@@ -1,0 +1,603 @@
+// TokenMaskCache (see mask_cache.h): building the per-state sets from MaskBuilder's
+// classifications, pooling them, and filling rows at run time.
+//
+// Build runs in two phases. Phase 1 (parallel over states, one MaskBuilder per worker) classifies a
+// state and turns the classification into a StateResult that owns its vectors: the base set in its
+// smallest form, the per-budget sets and clear list of counted states, and the suffix trie of the
+// uncertain entries. Phase 2 (sequential, in state order, so the result does not depend on the
+// thread count) appends each result to the shared pools, reusing an equal set already pooled, and
+// stops adding states once the byte budget is spent.
+#include "grammar/mask_cache.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "grammar/bitmask.h"
+#include "grammar/content_hash.h"
+
+namespace sieve {
+
+struct TokenMaskCache::PendingSet {
+  Form form = kAcceptList;
+  std::vector<uint32_t> words;
+  std::vector<int32_t> ids;
+};
+
+struct TokenMaskCache::StateResult {
+  using Set = PendingSet;
+  Set base;
+  int32_t kmax = 0;
+  int32_t dense = 0;
+  std::vector<Set> levels;
+  std::vector<int32_t> clear;
+  std::vector<uint32_t> gt;
+  std::vector<SuffixNode> nodes;  // with a trailing sentinel when non-empty
+  std::vector<CheckEntry> entries;
+  int32_t uncertain_tokens = 0;
+  int64_t accepted = 0;
+  int64_t nodes_visited = 0;
+};
+
+namespace {
+
+inline void SetBit(uint32_t* row, int32_t id) { row[id >> 5] |= uint32_t{1} << (id & 31); }
+inline void ClearBit(uint32_t* row, int32_t id) { row[id >> 5] &= ~(uint32_t{1} << (id & 31)); }
+
+size_t PopCount(const std::vector<uint32_t>& row) {
+  size_t n = 0;
+  for (uint32_t w : row) n += static_cast<size_t>(__builtin_popcount(w));
+  return n;
+}
+
+}  // namespace
+
+// Picks the form for the set whose bits are in `row`: a list of accepted ids, a list of rejected
+// byte tokens, or the bitset itself. The smallest, except that a list is used only up to
+// words / kListFraction ids: beyond that, setting scattered bits costs more than copying words.
+void TokenMaskCache::MakeSet(const TokenizerInfo& info, const std::vector<uint32_t>& row,
+                             PendingSet* set) {
+  constexpr size_t kListFraction = 8;
+  const size_t words = row.size();
+  const size_t accepted = PopCount(row);
+  const size_t rejected = info.num_byte_tokens() - accepted;
+  set->words.clear();
+  set->ids.clear();
+  const size_t list_max = words / kListFraction;
+  if (accepted > list_max && rejected > list_max) {
+    set->form = kBitset;
+    set->words = row;
+    return;
+  }
+  const bool accept = accepted <= rejected;
+  set->form = accept ? kAcceptList : kRejectList;
+  const std::vector<uint32_t>& universe = info.byte_token_mask();
+  for (size_t w = 0; w < words; ++w) {
+    uint32_t bits = accept ? row[w] : (universe[w] & ~row[w]);
+    while (bits != 0) {
+      set->ids.push_back(static_cast<int32_t>(w * 32 + __builtin_ctz(bits)));
+      bits &= bits - 1;
+    }
+  }
+}
+
+void TokenMaskCache::BuildState(const CompiledGrammar& g, const TokenizerInfo& info,
+                                const MaskCacheOptions& opts, int32_t state,
+                                const StateClassification& c, StateResult* r) {
+  std::vector<uint32_t> row = c.accepted_bits;
+  MakeSet(info, row, &r->base);
+  r->accepted = static_cast<int64_t>(PopCount(row));
+  r->nodes_visited = c.nodes_visited;
+
+  const CompiledGrammar::RuleInfo& rule = g.rule(g.rule_of(state));
+  if (rule.counted && rule.max != kUnbounded && !c.accepted_k.empty()) {
+    const int32_t kmax = *std::max_element(c.accepted_k.begin(), c.accepted_k.end());
+    if (kmax > 0) {
+      std::vector<uint32_t> count(kmax + 1, 0);
+      for (const uint16_t k : c.accepted_k) ++count[k];
+      // gt[r] = tokens with k > r.
+      std::vector<uint32_t> gt(kmax + 1, 0);
+      for (int32_t k = kmax - 1; k >= 0; --k) gt[k] = gt[k + 1] + count[k + 1];
+      int32_t dense = 0;
+      while (dense < kmax && gt[dense] > opts.counted_clear_limit) ++dense;
+      r->kmax = kmax;
+      r->dense = dense;
+      // Budgets below `dense`: a set each (tokens with k <= budget), built cumulatively.
+      std::vector<std::vector<int32_t>> by_k(static_cast<size_t>(dense));
+      std::vector<std::pair<int32_t, int32_t>> tail;  // (k, id) with k > dense
+      for (size_t i = 0; i < c.accepted.size(); ++i) {
+        const int32_t k = c.accepted_k[i];
+        if (k < dense) by_k[k].push_back(c.accepted[i]);
+        if (k > dense) tail.push_back({k, c.accepted[i]});
+      }
+      std::fill(row.begin(), row.end(), 0);
+      for (int32_t b = 0; b < dense; ++b) {
+        for (const int32_t id : by_k[b]) SetBit(row.data(), id);
+        r->levels.emplace_back();
+        MakeSet(info, row, &r->levels.back());
+      }
+      std::sort(tail.begin(), tail.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first > b.first : a.second < b.second;
+      });
+      for (const auto& [k, id] : tail) r->clear.push_back(id);
+      for (int32_t b = dense; b < kmax; ++b) r->gt.push_back(gt[b]);
+    }
+  }
+
+  // Uncertain entries: sorted by suffix bytes, then laid out as a preorder trie.
+  if (c.uncertain.empty()) return;
+  const Vocabulary& v = info.vocab();
+  std::vector<StateClassification::Entry> e = c.uncertain;
+  auto suffix = [&](const StateClassification::Entry& x) {
+    return v.TokenBytes(x.token).substr(x.suffix);
+  };
+  std::sort(e.begin(), e.end(), [&](const auto& a, const auto& b) {
+    const std::string_view sa = suffix(a), sb = suffix(b);
+    if (sa != sb) return sa < sb;
+    if (a.token != b.token) return a.token < b.token;
+    return a.k < b.k;
+  });
+  e.erase(std::unique(e.begin(), e.end(),
+                      [&](const auto& a, const auto& b) {
+                        return a.token == b.token && a.k == b.k && suffix(a) == suffix(b);
+                      }),
+          e.end());
+  std::vector<uint32_t> path{0};
+  std::vector<uint32_t> entry_node(e.size());
+  r->nodes.push_back({0, 0, 0, 0});
+  std::string_view prev;
+  for (size_t i = 0; i < e.size(); ++i) {
+    const std::string_view s = suffix(e[i]);
+    size_t lcp = 0;
+    while (lcp < s.size() && lcp < prev.size() && s[lcp] == prev[lcp]) ++lcp;
+    while (path.size() > lcp + 1) {
+      r->nodes[path.back()].end = static_cast<uint32_t>(r->nodes.size());
+      path.pop_back();
+    }
+    for (size_t d = lcp; d < s.size(); ++d) {
+      path.push_back(static_cast<uint32_t>(r->nodes.size()));
+      r->nodes.push_back({static_cast<uint8_t>(s[d]), static_cast<uint16_t>(d + 1), 0, 0});
+    }
+    entry_node[i] = path.back();
+    prev = s;
+  }
+  while (!path.empty()) {
+    r->nodes[path.back()].end = static_cast<uint32_t>(r->nodes.size());
+    path.pop_back();
+  }
+  const size_t num = r->nodes.size();
+  r->nodes.push_back({0, 0, static_cast<uint32_t>(num + 1), 0});  // sentinel
+  for (size_t i = 0, n = 0; n <= num; ++n) {
+    while (i < e.size() && entry_node[i] < n) ++i;
+    r->nodes[n].entries = static_cast<uint32_t>(i);
+  }
+  std::vector<int32_t> tokens;
+  for (const auto& x : e) {
+    r->entries.push_back({x.token, x.k});
+    tokens.push_back(x.token);
+  }
+  std::sort(tokens.begin(), tokens.end());
+  tokens.erase(std::unique(tokens.begin(), tokens.end()), tokens.end());
+  r->uncertain_tokens = static_cast<int32_t>(tokens.size());
+}
+
+Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
+    std::shared_ptr<const CompiledGrammar> grammar, std::shared_ptr<const TokenizerInfo> info,
+    const MaskCacheOptions& opts, ThreadPool* pool) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (grammar == nullptr || info == nullptr) {
+    return InvalidArgument("TokenMaskCache::Build needs a grammar and a tokenizer info");
+  }
+  std::shared_ptr<TokenMaskCache> cache(new TokenMaskCache());
+  cache->grammar_ = std::move(grammar);
+  cache->info_ = std::move(info);
+  const CompiledGrammar& g = *cache->grammar_;
+  const TokenizerInfo& ti = *cache->info_;
+
+  std::vector<int32_t> states;
+  for (int32_t s = 0; s < g.num_states(); ++s) {
+    if (g.flags(s) & CompiledGrammar::kHasBytes) states.push_back(s);
+  }
+  std::vector<StateResult> results(states.size());
+  const int workers = pool == nullptr ? 1 : pool->num_threads();
+  std::vector<std::unique_ptr<MaskBuilder>> builders(workers);
+  std::vector<StateClassification> scratch(workers);
+  RunParallel(pool, states.size(), [&](size_t i, int w) {
+    if (builders[w] == nullptr) builders[w] = std::make_unique<MaskBuilder>(g, ti, opts.build);
+    builders[w]->Classify(states[i], &scratch[w]);
+    BuildState(g, ti, opts, states[i], scratch[w], &results[i]);
+  });
+  builders.clear();
+  scratch.clear();
+
+  // Phase 2: pool, sharing equal sets, within the budget.
+  MaskCacheStats& st = cache->stats_;
+  st.states = static_cast<int32_t>(states.size());
+  std::unordered_map<uint64_t, std::vector<SetRef>> seen;
+  const size_t words = ti.words();
+  auto pool_set = [&](const StateResult::Set& s) -> SetRef {
+    ContentHasher h;
+    h.AddU64(s.form);
+    if (s.form == kBitset) {
+      h.Add(s.words.data(), s.words.size() * sizeof(uint32_t));
+    } else {
+      h.Add(s.ids.data(), s.ids.size() * sizeof(int32_t));
+    }
+    const uint64_t key = h.Finish();
+    for (const SetRef& ref : seen[key]) {
+      if (ref.form != s.form) continue;
+      const bool equal =
+          s.form == kBitset
+              ? std::equal(s.words.begin(), s.words.end(), cache->words_.begin() + ref.offset)
+              : (ref.size == s.ids.size() &&
+                 std::equal(s.ids.begin(), s.ids.end(), cache->ids_.begin() + ref.offset));
+      if (equal) {
+        ++st.shared_sets;
+        return ref;
+      }
+    }
+    SetRef ref;
+    ref.form = s.form;
+    if (s.form == kBitset) {
+      ref.offset = static_cast<uint32_t>(cache->words_.size());
+      cache->words_.insert(cache->words_.end(), s.words.begin(), s.words.end());
+      ++st.bitset_sets;
+    } else {
+      ref.offset = static_cast<uint32_t>(cache->ids_.size());
+      ref.size = static_cast<uint32_t>(s.ids.size());
+      cache->ids_.insert(cache->ids_.end(), s.ids.begin(), s.ids.end());
+      ++(s.form == kAcceptList ? st.accept_list_sets : st.reject_list_sets);
+    }
+    seen[key].push_back(ref);
+    return ref;
+  };
+  auto set_bytes = [&](const StateResult::Set& s) {
+    return s.form == kBitset ? words * sizeof(uint32_t) : s.ids.size() * sizeof(int32_t);
+  };
+  cache->index_.assign(g.num_states(), -1);
+  size_t used = 0;
+  for (size_t i = 0; i < states.size(); ++i) {
+    StateResult& r = results[i];
+    size_t need = sizeof(StateMasks) + set_bytes(r.base) + r.clear.size() * sizeof(int32_t) +
+                  r.gt.size() * sizeof(uint32_t) + r.nodes.size() * sizeof(SuffixNode) +
+                  r.entries.size() * sizeof(CheckEntry);
+    for (const StateResult::Set& s : r.levels) need += set_bytes(s) + sizeof(SetRef);
+    if (used + need > opts.max_bytes) continue;  // over budget: served token by token
+    used += need;
+    StateMasks m;
+    m.base = pool_set(r.base);
+    m.kmax = r.kmax;
+    m.dense = r.dense;
+    m.levels = static_cast<uint32_t>(cache->level_sets_.size());
+    for (const StateResult::Set& s : r.levels) cache->level_sets_.push_back(pool_set(s));
+    m.clear = static_cast<uint32_t>(cache->ids_.size());
+    cache->ids_.insert(cache->ids_.end(), r.clear.begin(), r.clear.end());
+    m.gt = static_cast<uint32_t>(cache->gt_.size());
+    cache->gt_.insert(cache->gt_.end(), r.gt.begin(), r.gt.end());
+    m.nodes = static_cast<uint32_t>(cache->nodes_.size());
+    m.num_nodes = r.nodes.empty() ? 0 : static_cast<uint32_t>(r.nodes.size() - 1);
+    cache->nodes_.insert(cache->nodes_.end(), r.nodes.begin(), r.nodes.end());
+    for (const SuffixNode& n : r.nodes) {
+      cache->max_suffix_ = std::max<uint32_t>(cache->max_suffix_, n.depth);
+    }
+    m.entries = static_cast<uint32_t>(cache->entries_.size());
+    cache->entries_.insert(cache->entries_.end(), r.entries.begin(), r.entries.end());
+    m.uncertain_tokens = r.uncertain_tokens;
+    cache->index_[states[i]] = static_cast<int32_t>(cache->states_.size());
+    cache->states_.push_back(m);
+    ++st.cached_states;
+    st.accepted += r.accepted;
+    st.uncertain_tokens += r.uncertain_tokens;
+    st.uncertain_entries += static_cast<int64_t>(r.entries.size());
+    st.max_uncertain_tokens = std::max(st.max_uncertain_tokens, r.uncertain_tokens);
+    st.trie_nodes_visited += r.nodes_visited;
+    r = StateResult();  // free as we go
+  }
+  cache->states_.shrink_to_fit();
+  cache->words_.shrink_to_fit();
+  cache->ids_.shrink_to_fit();
+  cache->level_sets_.shrink_to_fit();
+  cache->gt_.shrink_to_fit();
+  cache->nodes_.shrink_to_fit();
+  cache->entries_.shrink_to_fit();
+  cache->depth_margin_ =
+      (ti.max_token_length() + 2) * static_cast<uint32_t>(g.max_closure_pushes()) + 2;
+  st.memory_bytes = cache->MemorySize();
+  st.build_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return std::shared_ptr<const TokenMaskCache>(std::move(cache));
+}
+
+size_t TokenMaskCache::MemorySize() const {
+  return index_.capacity() * sizeof(int32_t) + states_.capacity() * sizeof(StateMasks) +
+         words_.capacity() * sizeof(uint32_t) + ids_.capacity() * sizeof(int32_t) +
+         level_sets_.capacity() * sizeof(SetRef) + gt_.capacity() * sizeof(uint32_t) +
+         nodes_.capacity() * sizeof(SuffixNode) + entries_.capacity() * sizeof(CheckEntry);
+}
+
+int32_t TokenMaskCache::UncertainTokens(int32_t s) const {
+  return HasState(s) ? states_[index_[s]].uncertain_tokens : 0;
+}
+
+std::string TokenMaskCache::StatsString() const {
+  const MaskCacheStats& s = stats_;
+  return "states " + std::to_string(s.cached_states) + "/" + std::to_string(s.states) +
+         ", sets: " + std::to_string(s.bitset_sets) + " bitset, " +
+         std::to_string(s.accept_list_sets) + " accept-list, " +
+         std::to_string(s.reject_list_sets) + " reject-list, " + std::to_string(s.shared_sets) +
+         " shared; uncertain tokens " + std::to_string(s.uncertain_tokens) + " (max " +
+         std::to_string(s.max_uncertain_tokens) + " per state, " +
+         std::to_string(s.uncertain_entries) + " checks), trie nodes visited " +
+         std::to_string(s.trie_nodes_visited) + ", " + std::to_string(s.memory_bytes) + " bytes, " +
+         std::to_string(s.build_ms) + " ms";
+}
+
+// ---- run time
+// ------------------------------------------------------------------------------------
+
+void TokenMaskCache::WriteSet(const SetRef& ref, uint32_t* out) const {
+  const size_t words = info_->words();
+  switch (ref.form) {
+    case kBitset:
+      std::memcpy(out, words_.data() + ref.offset, words * sizeof(uint32_t));
+      return;
+    case kAcceptList:
+      std::memset(out, 0, words * sizeof(uint32_t));
+      SetBits(out, ids_.data() + ref.offset, ref.size);
+      return;
+    case kRejectList:
+      std::memcpy(out, info_->byte_token_mask().data(), words * sizeof(uint32_t));
+      ClearBits(out, ids_.data() + ref.offset, ref.size);
+      return;
+  }
+}
+
+void TokenMaskCache::OrSet(const SetRef& ref, uint32_t* out, MaskFillScratch* scratch) const {
+  const size_t words = info_->words();
+  switch (ref.form) {
+    case kBitset:
+      OrWords(out, words_.data() + ref.offset, words);
+      return;
+    case kAcceptList:
+      SetBits(out, ids_.data() + ref.offset, ref.size);
+      return;
+    case kRejectList: {
+      scratch->row.resize(words);
+      std::memset(scratch->row.data(), 0, words * sizeof(uint32_t));
+      SetBits(scratch->row.data(), ids_.data() + ref.offset, ref.size);
+      OrAndNotWords(out, info_->byte_token_mask().data(), scratch->row.data(), words);
+      return;
+    }
+  }
+}
+
+// The base set of a state at counter c: the set itself, or near a bound a budget set, or the set
+// minus the tokens needing more iterations than are left (k > max - c).
+void TokenMaskCache::AddBase(const StateMasks& m, int32_t counter, int32_t rule_max, bool first,
+                             uint32_t* out, MaskFillScratch* scratch) const {
+  const SetRef* ref = &m.base;
+  uint32_t clear = 0;
+  if (m.kmax > 0) {
+    const int32_t budget = std::max(rule_max - counter, 0);
+    if (budget < m.kmax) {
+      if (budget < m.dense) {
+        ref = &level_sets_[m.levels + budget];
+      } else {
+        clear = gt_[m.gt + (budget - m.dense)];
+      }
+    }
+  }
+  if (first || clear > 0) {
+    uint32_t* dst = out;
+    if (!first) {
+      scratch->row.resize(info_->words());
+      dst = scratch->row.data();
+    }
+    WriteSet(*ref, dst);
+    ClearBits(dst, ids_.data() + m.clear, clear);
+    if (!first) OrWords(out, dst, info_->words());
+    return;
+  }
+  OrSet(*ref, out, scratch);
+}
+
+void TokenMaskCache::WalkSuffixes(const StateMasks& m, int32_t counter,
+                                  const CompiledGrammar::RuleInfo& rule, bool has_context,
+                                  PdaStepper* stepper, MaskFillScratch* scratch) const {
+  const SuffixNode* nodes = nodes_.data() + m.nodes;
+  const CheckEntry* entries = entries_.data() + m.entries;
+  std::vector<int32_t>& allowed = scratch->walk_tokens;
+  auto emit = [&](uint32_t n) {
+    const CheckEntry* e = entries + nodes[n].entries;
+    const CheckEntry* end = entries + nodes[n + 1].entries;
+    if (!rule.counted) {
+      for (; e != end; ++e) allowed.push_back(e->token);
+      return;
+    }
+    for (; e != end; ++e) {
+      const int64_t c = static_cast<int64_t>(counter) + e->k;
+      if (c >= rule.min && (rule.max == kUnbounded || c <= rule.max)) allowed.push_back(e->token);
+    }
+  };
+  emit(0);
+  if (!has_context) return;  // the frame is the root's: nothing may follow its end
+  // raw_sets[d]: the stacks below that read the first d bytes of the current suffix, not yet
+  // closed. Each node closes its parent's stacks with its own byte as lookahead (pruned by
+  // FIRST/FOLLOW: the closure Advance runs between the bytes of a token) and steps them; a dead
+  // prefix skips its subtree.
+  const CompiledGrammar& g = *grammar_;
+  if (scratch->raw_sets.size() < max_suffix_ + 1) scratch->raw_sets.resize(max_suffix_ + 1);
+  scratch->raw_sets[0] = scratch->raw;  // the popped parents
+  for (uint32_t n = 1; n < m.num_nodes;) {
+    const SuffixNode& node = nodes[n];
+    const uint8_t b = node.byte;
+    stepper->Close(scratch->raw_sets[node.depth - 1], &scratch->context, b);
+    const StackSet* from = &scratch->context;
+    std::vector<Stack>& raw = scratch->raw_sets[node.depth];
+    raw.clear();
+    for (const Stack& st : from->stacks) {
+      const int32_t t = g.Step(st.state, b);
+      int32_t c;
+      if (t == kNoState || !g.CanBeginIteration(st.state, st.counter, &c)) continue;
+      raw.push_back({t, c, st.parent});
+    }
+    if (raw.empty()) {
+      n = node.end;
+      continue;
+    }
+    emit(n);
+    ++n;
+  }
+}
+
+bool TokenMaskCache::SameFrames(const MaskFillScratch::Walk& w, const Stack* stacks,
+                                PdaStepper* stepper) {
+  size_t f = 0;
+  for (size_t k = 0; k < w.lens.size(); ++k) {
+    NodeId id = stacks[k].parent;
+    for (uint32_t n = 0; n < w.lens[k]; ++n, f += 2) {
+      if (id == kNoNode) return false;
+      const StackNode& p = stepper->node(id);
+      if (p.state != w.frames[f] || p.counter != w.frames[f + 1]) return false;
+      id = p.parent;
+    }
+    // A parent that was not read (the root frame's: none) must be absent alike.
+    if (w.lens[k] == 0 && id != kNoNode) return false;
+  }
+  return true;
+}
+
+bool TokenMaskCache::FillStacks(const StackSet& set, PdaStepper* stepper, MaskFillScratch* scratch,
+                                uint32_t max_stack_depth, uint32_t* out) const {
+  const size_t words = info_->words();
+  const CompiledGrammar& g = *grammar_;
+  const std::vector<Stack>& stacks = set.stacks;
+  if (stacks.empty()) {
+    std::memset(out, 0, words * sizeof(uint32_t));
+    for (const int32_t id : info_->empty_tokens()) SetBit(out, id);
+    return true;
+  }
+  for (const Stack& s : stacks) {
+    if (!HasState(s.state)) return false;
+    const uint32_t depth = s.parent == kNoNode ? 1 : stepper->node(s.parent).depth + 1;
+    if (static_cast<uint64_t>(depth) + depth_margin_ > max_stack_depth) return false;
+  }
+  // Base sets: one per (state, counter) group; a set shared by several groups is added once. The
+  // union for a whole list of groups is kept in a small per-caller cache: the same lists recur
+  // (every operand in an expression leaves the same ladder of states).
+  scratch->groups.clear();
+  for (size_t i = 0; i < stacks.size(); ++i) {
+    if (i == 0 || stacks[i].state != stacks[i - 1].state ||
+        stacks[i].counter != stacks[i - 1].counter) {
+      scratch->groups.push_back({stacks[i].state, stacks[i].counter});
+    }
+  }
+  MaskFillScratch::Union* cached = nullptr;
+  if (scratch->groups.size() > 1) {
+    ++scratch->clock;
+    for (MaskFillScratch::Union& u : scratch->unions) {
+      if (u.groups == scratch->groups && u.row.size() == words) {
+        std::memcpy(out, u.row.data(), words * sizeof(uint32_t));
+        u.last_use = scratch->clock;
+        cached = &u;
+        break;
+      }
+    }
+  }
+  if (cached == nullptr) {
+    scratch->added.clear();
+    bool first = true;
+    for (const auto& [state, counter] : scratch->groups) {
+      const StateMasks& m = states_[index_[state]];
+      const CompiledGrammar::RuleInfo& rule = g.rule(g.rule_of(state));
+      const bool plain = m.kmax == 0;
+      const uint64_t key = (static_cast<uint64_t>(m.base.form) << 32) | m.base.offset;
+      if (!plain ||
+          std::find(scratch->added.begin(), scratch->added.end(), key) == scratch->added.end()) {
+        AddBase(m, counter, rule.counted ? rule.max : 0, first, out, scratch);
+        first = false;
+        if (plain) scratch->added.push_back(key);
+      }
+    }
+    if (scratch->groups.size() > 1) {
+      if (scratch->unions.size() < MaskFillScratch::kUnions) scratch->unions.emplace_back();
+      MaskFillScratch::Union* slot = &scratch->unions[0];
+      for (MaskFillScratch::Union& u : scratch->unions) {
+        if (u.last_use < slot->last_use) slot = &u;
+      }
+      slot->groups = scratch->groups;
+      slot->row.assign(out, out + words);
+      slot->last_use = scratch->clock;
+    }
+  }
+  // Uncertain tokens: per group, pop the frames and check the suffixes against what is below.
+  // The answer depends only on the group's state and counter and on the frames the check reads
+  // below them (the stepper reports how deep its closures popped), so it is kept in a small
+  // per-caller cache keyed by the contents of just those frames: the same statement inside
+  // another block or function, at another depth, is a hit.
+  for (size_t i = 0; i < stacks.size();) {
+    const Stack& s = stacks[i];
+    size_t j = i + 1;
+    while (j < stacks.size() && stacks[j].state == s.state && stacks[j].counter == s.counter) ++j;
+    const StateMasks& m = states_[index_[s.state]];
+    if (m.num_nodes == 0) {
+      i = j;
+      continue;
+    }
+    ++scratch->clock;
+    MaskFillScratch::Walk* hit = nullptr;
+    for (MaskFillScratch::Walk& w : scratch->walks) {
+      if (w.state == s.state && w.counter == s.counter && w.lens.size() == j - i &&
+          SameFrames(w, stacks.data() + i, stepper)) {
+        hit = &w;
+        break;
+      }
+    }
+    if (hit == nullptr) {
+      scratch->raw.clear();
+      uint32_t top = UINT32_MAX;  // the shallowest parent
+      for (size_t k = i; k < j; ++k) {
+        if (stacks[k].parent == kNoNode) continue;
+        const StackNode& p = stepper->node(stacks[k].parent);
+        scratch->raw.push_back({p.state, p.counter, p.parent});
+        top = std::min(top, p.depth);
+      }
+      scratch->walk_tokens.clear();
+      stepper->ResetReadDepth();
+      WalkSuffixes(m, s.counter, g.rule(g.rule_of(s.state)), !scratch->raw.empty(), stepper,
+                   scratch);
+      const uint32_t read = std::min(stepper->min_read_depth(), top);
+      if (scratch->walks.size() < MaskFillScratch::kWalks) scratch->walks.emplace_back();
+      hit = &scratch->walks[0];
+      for (MaskFillScratch::Walk& w : scratch->walks) {
+        if (w.last_use < hit->last_use) hit = &w;
+      }
+      hit->state = s.state;
+      hit->counter = s.counter;
+      hit->lens.clear();
+      hit->frames.clear();
+      for (size_t k = i; k < j; ++k) {  // each parent's frames down to the depth read
+        uint32_t len = 0;
+        for (NodeId id = stacks[k].parent; id != kNoNode;) {
+          const StackNode& p = stepper->node(id);
+          if (p.depth < read) break;
+          hit->frames.push_back(p.state);
+          hit->frames.push_back(p.counter);
+          ++len;
+          id = p.parent;
+        }
+        hit->lens.push_back(len);
+      }
+      hit->tokens = scratch->walk_tokens;
+    }
+    hit->last_use = scratch->clock;
+    SetBits(out, hit->tokens.data(), hit->tokens.size());
+    i = j;
+  }
+  return true;
+}
+
+}  // namespace sieve

@@ -1,0 +1,207 @@
+// TokenMaskCache: per automaton state, which tokens are allowed whatever the stack below, so that a
+// next-token mask is a copy plus a handful of checks instead of a walk over the whole vocabulary.
+//
+// Built once per (CompiledGrammar, vocabulary) by MaskBuilder (mask_builder.h), which classifies
+// every byte token at every byte-reading state as accepted, rejected or uncertain. Per state:
+//  - the accepted set, as a sorted list of accepted ids, a sorted list of rejected ids (the
+//    complement within the byte tokens) or a bitset of ceil(V / 32) words: the smallest, except
+//    that lists longer than words / 8 become bitsets (scattered bit writes cost more than copying
+//    words). Ids are token ids, not trie positions, so filling a row is a memcpy, a memset plus
+//    bit sets, or a memcpy of the byte-token row minus bit clears. Equal sets are stored once.
+//  - counted states (inside a bounded byte loop, pda.h): the accepted set holds tokens with their
+//    iteration count k, and a row at counter c keeps those with k <= max - c. Near the bound, rows
+//    for small remaining budgets are stored as sets of their own and the rest is a short list of
+//    the longest tokens to clear, so a step costs the same for x{0,80} and x{0,8000}.
+//  - the uncertain tokens as a trie of "suffixes to check below the top frame" (the bytes left when
+//    the token pops the state's frame). At run time the frames are popped and the trie is walked
+//    with the real stepper (each node closes its parent's stacks with its byte as lookahead, as
+//    Advance does between the bytes of a token), sharing prefixes and pruning dead branches; every
+//    entry on a surviving node is allowed. Tokens whose pop always succeeds (a suffix accepted at
+//    every return site) or always fails were decided at compile time and are not here.
+//
+// FillStacks combines states across the stacks of a set: stacks with the same (state, counter)
+// share one base set and one suffix walk over their popped frames; different groups are OR-ed.
+// Two per-caller caches (MaskFillScratch) make repeated situations cheap: the union of base sets
+// for a list of groups, and each walk's result keyed by the frames it actually read below the
+// group (the stepper reports how deep its closures popped). It declines (returns false) when a
+// state is missing (over the byte budget) or a stack is so deep that a token could run into the
+// matcher's depth limit; the caller then falls back to the token-by-token path, which applies the
+// limits. Stop, special and padding ids are never set here: the matcher owns token semantics.
+//
+// Memory: every byte is in a handful of pooled vectors; MemorySize() sums their capacities (the
+// compiled grammar and the TokenizerInfo are owned elsewhere and not counted). The cache is
+// immutable after Build() and safe to share across threads; FillStacks' mutable state is in the
+// caller's PdaStepper and MaskFillScratch.
+#ifndef SIEVE_GRAMMAR_MASK_CACHE_H_
+#define SIEVE_GRAMMAR_MASK_CACHE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "grammar/mask_builder.h"
+#include "grammar/pda.h"
+#include "grammar/pda_stepper.h"
+#include "grammar/support/status.h"
+#include "grammar/thread_pool.h"
+#include "grammar/token_trie.h"
+
+namespace sieve {
+
+struct MaskCacheOptions {
+  MaskBuildOptions build;
+  // Bytes the cache may use. States that do not fit are left out and served token by token.
+  size_t max_bytes = size_t{512} << 20;
+  // Counted states: below this many tokens to clear, rows near the bound are computed by clearing
+  // a list; above it they get a set of their own.
+  uint32_t counted_clear_limit = 1024;
+};
+
+struct MaskCacheStats {
+  int32_t states = 0;         // byte-reading states
+  int32_t cached_states = 0;  // those within the budget
+  int32_t bitset_sets = 0;    // stored sets by form (after sharing)
+  int32_t accept_list_sets = 0;
+  int32_t reject_list_sets = 0;
+  int32_t shared_sets = 0;        // sets found equal to an earlier one
+  int64_t accepted = 0;           // sum over states of accepted tokens
+  int64_t uncertain_tokens = 0;   // sum over states of distinct uncertain tokens
+  int64_t uncertain_entries = 0;  // sum over states of suffix checks
+  int32_t max_uncertain_tokens = 0;
+  int64_t trie_nodes_visited = 0;
+  double build_ms = 0;
+  size_t memory_bytes = 0;
+};
+
+// Per-caller buffers for FillStacks (one per matcher; not shared between threads).
+struct MaskFillScratch {
+  // Unions of base sets for recent lists of (state, counter) groups (least recently used goes).
+  struct Union {
+    std::vector<std::pair<int32_t, int32_t>> groups;
+    std::vector<uint32_t> row;
+    uint64_t last_use = 0;
+  };
+  static constexpr size_t kUnions = 8;
+  std::vector<Union> unions;
+  // Results of recent suffix walks: the group's state and counter, the frames the walk read below
+  // each of its stacks (lens[k] frames of the k-th, as state/counter pairs), and the tokens it
+  // allowed. Least recently used goes.
+  struct Walk {
+    int32_t state = -1;
+    int32_t counter = 0;
+    std::vector<uint32_t> lens;
+    std::vector<int32_t> frames;
+    std::vector<int32_t> tokens;
+    uint64_t last_use = 0;
+  };
+  static constexpr size_t kWalks = 128;
+  std::vector<Walk> walks;
+  std::vector<int32_t> walk_tokens;
+  uint64_t clock = 0;
+  std::vector<std::pair<int32_t, int32_t>> groups;
+  std::vector<uint32_t> row;
+  std::vector<Stack> raw;                    // popped parents of a group
+  StackSet context;                          // a closure during a suffix walk
+  std::vector<std::vector<Stack>> raw_sets;  // per suffix depth
+  std::vector<uint64_t> added;               // base sets already in the row
+};
+
+class TokenMaskCache {
+ public:
+  static Result<std::shared_ptr<const TokenMaskCache>> Build(
+      std::shared_ptr<const CompiledGrammar> grammar, std::shared_ptr<const TokenizerInfo> info,
+      const MaskCacheOptions& opts = MaskCacheOptions(), ThreadPool* pool = nullptr);
+
+  const std::shared_ptr<const CompiledGrammar>& grammar() const { return grammar_; }
+  const std::shared_ptr<const TokenizerInfo>& tokenizer_info() const { return info_; }
+  const std::shared_ptr<const Vocabulary>& vocab() const { return info_->vocab_ptr(); }
+  const MaskCacheStats& stats() const { return stats_; }
+  std::string StatsString() const;
+
+  // Heap bytes owned by the cache itself.
+  size_t MemorySize() const;
+
+  // Whether state s has a cache entry, and its distinct uncertain tokens (tests, benchmarks).
+  bool HasState(int32_t s) const {
+    return s >= 0 && s < static_cast<int32_t>(index_.size()) && index_[s] >= 0;
+  }
+  int32_t UncertainTokens(int32_t s) const;
+
+  // Writes the byte tokens allowed from the closed set `set` into `out` (tokenizer_info().words()
+  // words, all written). Stepping uses `stepper` (scratch nodes are left for the caller to reset).
+  // False when the set cannot be served (see the file comment); `out` is then unspecified.
+  bool FillStacks(const StackSet& set, PdaStepper* stepper, MaskFillScratch* scratch,
+                  uint32_t max_stack_depth, uint32_t* out) const;
+
+ private:
+  enum Form : uint8_t { kAcceptList, kRejectList, kBitset };
+  struct SetRef {
+    Form form = kAcceptList;
+    uint32_t offset = 0;  // into words_ (bitset) or ids_ (lists)
+    uint32_t size = 0;    // ids in a list
+  };
+  struct SuffixNode {
+    uint8_t byte;
+    uint16_t depth;
+    uint32_t end;      // subtree end, relative to the state's first node
+    uint32_t entries;  // first entry, relative to the state's first entry
+  };
+  struct CheckEntry {
+    int32_t token;
+    int32_t k;
+  };
+  struct StateMasks {
+    SetRef base;
+    // Counted, bounded rules: k of the longest accepted token, the per-budget sets for budgets
+    // below `dense`, and for budgets in [dense, kmax) the tokens to clear (by k, descending) with
+    // `gt[r - dense]` = how many of them have k > r.
+    int32_t kmax = 0;
+    int32_t dense = 0;
+    uint32_t levels = 0;  // into level_sets_
+    uint32_t clear = 0;   // into ids_
+    uint32_t gt = 0;      // into gt_
+    uint32_t nodes = 0;   // into nodes_, count in num_nodes (a sentinel follows)
+    uint32_t num_nodes = 0;
+    uint32_t entries = 0;  // into entries_
+    int32_t uncertain_tokens = 0;
+  };
+  struct PendingSet;   // a set before pooling (mask_cache.cc)
+  struct StateResult;  // a state's masks before pooling (mask_cache.cc)
+
+  TokenMaskCache() = default;
+  void WriteSet(const SetRef& ref, uint32_t* out) const;
+  void OrSet(const SetRef& ref, uint32_t* out, MaskFillScratch* scratch) const;
+  void AddBase(const StateMasks& m, int32_t counter, int32_t rule_max, bool first, uint32_t* out,
+               MaskFillScratch* scratch) const;
+  // Whether `stacks` (a group, as many as w.lens) have the frames `w` read below them.
+  static bool SameFrames(const MaskFillScratch::Walk& w, const Stack* stacks, PdaStepper* stepper);
+  // Appends the uncertain tokens of `m` that the stacks below (scratch->raw, popped) accept to
+  // scratch->walk_tokens.
+  void WalkSuffixes(const StateMasks& m, int32_t counter, const CompiledGrammar::RuleInfo& rule,
+                    bool has_context, PdaStepper* stepper, MaskFillScratch* scratch) const;
+  static void MakeSet(const TokenizerInfo& info, const std::vector<uint32_t>& row, PendingSet* set);
+  static void BuildState(const CompiledGrammar& g, const TokenizerInfo& info,
+                         const MaskCacheOptions& opts, int32_t state, const StateClassification& c,
+                         StateResult* r);
+
+  std::shared_ptr<const CompiledGrammar> grammar_;
+  std::shared_ptr<const TokenizerInfo> info_;
+  std::vector<int32_t> index_;  // per state: into states_, or -1
+  std::vector<StateMasks> states_;
+  std::vector<uint32_t> words_;
+  std::vector<int32_t> ids_;
+  std::vector<SetRef> level_sets_;
+  std::vector<uint32_t> gt_;
+  std::vector<SuffixNode> nodes_;
+  std::vector<CheckEntry> entries_;
+  uint32_t depth_margin_ = 0;  // stack growth one token can cause, for the depth-limit check
+  uint32_t max_suffix_ = 0;
+  MaskCacheStats stats_;
+};
+
+}  // namespace sieve
+
+#endif  // SIEVE_GRAMMAR_MASK_CACHE_H_

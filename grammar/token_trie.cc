@@ -1,0 +1,171 @@
+// TokenizerInfo (see token_trie.h): MSD radix sort of the byte tokens, then one pass over the
+// sorted list that opens and closes trie nodes with the longest common prefix of neighbours.
+#include "grammar/token_trie.h"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "grammar/content_hash.h"
+
+namespace sieve {
+namespace {
+
+// Sorts ids[lo, hi) by token bytes, all of which share their first `depth` bytes. Iterative MSD
+// radix sort: tokens that end at `depth` first, then 256 buckets; small ranges use std::sort.
+void RadixSort(const Vocabulary& v, std::vector<int32_t>* ids) {
+  struct Range {
+    size_t lo, hi;
+    uint32_t depth;
+  };
+  std::vector<Range> work{{0, ids->size(), 0}};
+  std::vector<int32_t> tmp(ids->size());
+  size_t count[257];
+  while (!work.empty()) {
+    const Range r = work.back();
+    work.pop_back();
+    int32_t* a = ids->data();
+    if (r.hi - r.lo <= 24) {
+      std::sort(a + r.lo, a + r.hi, [&](int32_t x, int32_t y) {
+        const std::string_view bx = v.TokenBytes(x).substr(r.depth);
+        const std::string_view by = v.TokenBytes(y).substr(r.depth);
+        return bx != by ? bx < by : x < y;
+      });
+      continue;
+    }
+    std::fill(count, count + 257, 0);
+    auto key = [&](int32_t id) -> size_t {
+      const std::string_view b = v.TokenBytes(id);
+      return b.size() <= r.depth ? 0 : static_cast<size_t>(static_cast<uint8_t>(b[r.depth])) + 1;
+    };
+    for (size_t i = r.lo; i < r.hi; ++i) ++count[key(a[i])];
+    size_t start[257];
+    size_t acc = r.lo;
+    for (int k = 0; k < 257; ++k) {
+      start[k] = acc;
+      acc += count[k];
+    }
+    size_t pos[257];
+    std::copy(start, start + 257, pos);
+    for (size_t i = r.lo; i < r.hi; ++i) tmp[pos[key(a[i])]++] = a[i];
+    std::copy(tmp.begin() + r.lo, tmp.begin() + r.hi, a + r.lo);
+    // Ended tokens (bucket 0) are equal: keep them in id order.
+    std::sort(a + start[0], a + start[0] + count[0]);
+    for (int k = 1; k < 257; ++k) {
+      if (count[k] > 1) work.push_back({start[k], start[k] + count[k], r.depth + 1});
+    }
+  }
+}
+
+}  // namespace
+
+uint64_t VocabularyFingerprint(const Vocabulary& vocab) {
+  ContentHasher h;
+  h.AddU64(vocab.size());
+  h.AddU64(static_cast<uint64_t>(vocab.kind()));
+  for (size_t i = 0; i < vocab.size(); ++i) {
+    const auto id = static_cast<int32_t>(i);
+    h.Add(vocab.TokenBytes(id));
+    h.AddU64(vocab.Flags(id));
+  }
+  return h.Finish();
+}
+
+Result<std::shared_ptr<const TokenizerInfo>> TokenizerInfo::Build(
+    std::shared_ptr<const Vocabulary> vocab) {
+  const auto t0 = std::chrono::steady_clock::now();
+  std::shared_ptr<TokenizerInfo> info(new TokenizerInfo());
+  const Vocabulary& v = *vocab;
+  info->vocab_ = std::move(vocab);
+  const size_t n = v.size();
+  std::vector<int32_t>& ids = info->sorted_ids_;
+  info->byte_token_mask_.assign(BitmaskWords(n), 0);
+  for (size_t i = 0; i < n; ++i) {
+    const auto id = static_cast<int32_t>(i);
+    if (v.IsPadding(id) || v.IsSpecial(id)) continue;
+    ids.push_back(id);
+    info->byte_token_mask_[i >> 5] |= uint32_t{1} << (i & 31);
+    info->max_token_length_ =
+        std::max(info->max_token_length_, static_cast<uint32_t>(v.TokenBytes(id).size()));
+  }
+  if (info->max_token_length_ > 0xFFFF) {
+    return LimitError("a token is " + std::to_string(info->max_token_length_) +
+                      " bytes long; the token trie supports at most 65535");
+  }
+  RadixSort(v, &ids);
+
+  // Preorder layout. `path[d]` is the open node at depth d (path[0] = root). A token belongs to the
+  // deepest node on the path after its bytes are added: the last node created, or its duplicate's
+  // node when the previous token has the same bytes; so token nodes never decrease in preorder.
+  std::vector<int32_t> path{0};
+  std::vector<int32_t> token_node(ids.size());
+  std::vector<Node>& nodes = info->nodes_;
+  nodes.push_back({0, 0, 0, 0, -1});
+  std::string_view prev;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const std::string_view b = v.TokenBytes(ids[i]);
+    size_t lcp = 0;
+    while (lcp < b.size() && lcp < prev.size() && b[lcp] == prev[lcp]) ++lcp;
+    while (path.size() > lcp + 1) {  // close nodes deeper than the common prefix
+      nodes[path.back()].end = static_cast<int32_t>(nodes.size());
+      path.pop_back();
+    }
+    for (size_t d = lcp; d < b.size(); ++d) {
+      path.push_back(static_cast<int32_t>(nodes.size()));
+      nodes.push_back({static_cast<uint8_t>(b[d]), static_cast<uint16_t>(d + 1), 0, 0, -1});
+    }
+    token_node[i] = path.back();
+    prev = b;
+  }
+  while (!path.empty()) {
+    nodes[path.back()].end = static_cast<int32_t>(nodes.size());
+    path.pop_back();
+  }
+  const auto num = static_cast<int32_t>(nodes.size());
+  nodes.push_back({0, 0, num, 0, -1});  // sentinel
+  for (size_t i = 0, node = 0; node <= static_cast<size_t>(num); ++node) {
+    while (i < ids.size() && static_cast<size_t>(token_node[i]) < node) ++i;
+    nodes[node].token_begin = static_cast<uint32_t>(i);
+  }
+  // Subtree byte sets, bottom-up: a node's set is its children's bytes and their sets. Children
+  // follow their parent in preorder, so a reverse sweep sees every child before its parent.
+  {
+    std::vector<std::array<uint64_t, 4>> below(num, {0, 0, 0, 0});
+    std::vector<int32_t> parent(num, -1);
+    std::vector<int32_t> open{0};
+    for (int32_t n = 1; n < num; ++n) {
+      while (nodes[open.back()].end <= n) open.pop_back();
+      parent[n] = open.back();
+      open.push_back(n);
+    }
+    for (int32_t n = num - 1; n > 0; --n) {
+      std::array<uint64_t, 4>& p = below[parent[n]];
+      const uint8_t b = nodes[n].byte;
+      p[b >> 6] |= uint64_t{1} << (b & 63);
+      for (int w = 0; w < 4; ++w) p[w] |= below[n][w];
+    }
+    for (int32_t n = 0; n < num; ++n) {
+      if (nodes[n].end - n < kSubtreeMaskMin) continue;
+      nodes[n].mask = static_cast<int32_t>(info->masks_.size());
+      info->masks_.push_back(below[n]);
+    }
+  }
+  for (int32_t& f : info->first_byte_node_) f = 0;
+  for (int32_t c = 1; c < info->num_nodes(); c = info->end(c)) {
+    info->first_byte_node_[info->byte(c)] = c;
+  }
+  info->fingerprint_ = VocabularyFingerprint(v);
+  info->build_ms_ =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return std::shared_ptr<const TokenizerInfo>(std::move(info));
+}
+
+size_t TokenizerInfo::MemorySize() const {
+  return nodes_.capacity() * sizeof(Node) + sorted_ids_.capacity() * sizeof(int32_t) +
+         masks_.capacity() * sizeof(std::array<uint64_t, 4>) +
+         byte_token_mask_.capacity() * sizeof(uint32_t);
+}
+
+}  // namespace sieve

@@ -1,0 +1,108 @@
+// TokenizerInfo: what the mask cache needs to know about a vocabulary, computed once per Vocabulary
+// and shared by every grammar compiled for it.
+//
+// The tokens a grammar can match by their bytes ("byte tokens": every id that is neither padding
+// nor special) are sorted by bytes and laid out as a trie in preorder. Node 0 is the root (the
+// empty prefix); every other node adds one byte to its parent's prefix. For node n:
+//  - byte(n) is the byte it adds, depth(n) the length of its prefix;
+//  - its subtree is the node range [n, end(n)): skipping a rejected prefix is `n = end(n)`;
+//  - the tokens whose bytes equal its prefix are sorted_ids()[token_begin(n), token_begin(n + 1))
+//    (usually zero or one; several ids may share bytes). Token ranges follow preorder, so the
+//    tokens of a subtree are contiguous too: [token_begin(n), token_begin(end(n))).
+// The children of the root are the first-byte intervals: first_byte_node(b) is the node for byte b
+// (0 when no token starts with b), so a state that cannot read b skips every token starting with
+// it.
+//
+// Also kept: the byte-token bitmask (bit i set for every byte token: the complement universe for
+// "rejected" lists), the byte tokens with no bytes at all (always allowed, they do not move the
+// matcher), the longest token, and a fingerprint of the whole vocabulary (bytes, flags, size, kind)
+// for cache keys. Immutable after Build(); safe to share across threads.
+#ifndef SIEVE_GRAMMAR_TOKEN_TRIE_H_
+#define SIEVE_GRAMMAR_TOKEN_TRIE_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "grammar/tokenizer/vocabulary.h"
+
+namespace sieve {
+
+// Words of a bitmask row covering `vocab_size` ids.
+inline size_t BitmaskWords(size_t vocab_size) { return (vocab_size + 31) / 32; }
+
+class TokenizerInfo {
+ public:
+  // Fails (kLimit) for a token longer than 65535 bytes.
+  static Result<std::shared_ptr<const TokenizerInfo>> Build(
+      std::shared_ptr<const Vocabulary> vocab);
+
+  const Vocabulary& vocab() const { return *vocab_; }
+  const std::shared_ptr<const Vocabulary>& vocab_ptr() const { return vocab_; }
+  size_t vocab_size() const { return vocab_->size(); }
+  size_t words() const { return BitmaskWords(vocab_->size()); }
+
+  // ---- trie (see the file comment) ----
+  int32_t num_nodes() const { return static_cast<int32_t>(nodes_.size()) - 1; }
+  uint8_t byte(int32_t n) const { return nodes_[n].byte; }
+  uint32_t depth(int32_t n) const { return nodes_[n].depth; }
+  int32_t end(int32_t n) const { return nodes_[n].end; }
+  uint32_t token_begin(int32_t n) const { return nodes_[n].token_begin; }
+  std::span<const int32_t> node_tokens(int32_t n) const {
+    return {sorted_ids_.data() + token_begin(n), token_begin(n + 1) - token_begin(n)};
+  }
+  std::span<const int32_t> sorted_ids() const { return sorted_ids_; }
+  // The bytes read anywhere below node n (n's own byte excluded), for nodes whose subtree has at
+  // least kSubtreeMaskMin nodes; null for smaller ones. A walk in a state that loops on a byte set
+  // accepts such a subtree at once when its bytes are all in the set.
+  static constexpr int32_t kSubtreeMaskMin = 16;
+  const uint64_t* subtree_bytes(int32_t n) const {
+    const int32_t m = nodes_[n].mask;
+    return m < 0 ? nullptr : masks_[m].data();
+  }
+  int32_t first_byte_node(uint8_t b) const { return first_byte_node_[b]; }
+
+  // Bit i set for every byte token i; words() words.
+  const std::vector<uint32_t>& byte_token_mask() const { return byte_token_mask_; }
+  size_t num_byte_tokens() const { return sorted_ids_.size(); }
+  std::span<const int32_t> empty_tokens() const { return node_tokens(0); }
+  uint32_t max_token_length() const { return max_token_length_; }
+  uint64_t fingerprint() const { return fingerprint_; }
+
+  // Heap bytes owned, not counting the Vocabulary.
+  size_t MemorySize() const;
+  double build_ms() const { return build_ms_; }
+
+ private:
+  TokenizerInfo() = default;
+
+  // One record per node (walks read them in order), plus a sentinel whose token_begin closes the
+  // last node's range.
+  struct Node {
+    uint8_t byte;
+    uint16_t depth;  // Build() refuses tokens longer than 65535 bytes
+    int32_t end;
+    uint32_t token_begin;
+    int32_t mask;  // into masks_, -1 for small subtrees
+  };
+
+  std::shared_ptr<const Vocabulary> vocab_;
+  std::vector<Node> nodes_;
+  std::vector<int32_t> sorted_ids_;
+  std::vector<std::array<uint64_t, 4>> masks_;
+  int32_t first_byte_node_[256] = {};
+  std::vector<uint32_t> byte_token_mask_;
+  uint32_t max_token_length_ = 0;
+  uint64_t fingerprint_ = 0;
+  double build_ms_ = 0;
+};
+
+// 64-bit fingerprint of a vocabulary's contents (token bytes, flags, size, kind).
+uint64_t VocabularyFingerprint(const Vocabulary& vocab);
+
+}  // namespace sieve
+
+#endif  // SIEVE_GRAMMAR_TOKEN_TRIE_H_
