@@ -5,13 +5,16 @@
 #define SIEVE_GRAMMAR_CAPI_INTERNAL_H_
 
 #include <atomic>
+#include <mutex>
 #include <memory>
 #include <new>
 #include <string>
 #include <vector>
 
 #include "grammar/compiler.h"
+#include "grammar/mask_cache.h"
 #include "grammar/matcher.h"
+#include "grammar/token_trie.h"
 #include "grammar/support/status.h"
 #include "grammar/tokenizer/tokenizer.h"
 #include "grammar/tokenizer/vocabulary.h"
@@ -22,12 +25,17 @@ struct sieve_vocab {
   std::shared_ptr<const sieve::Tokenizer> tokenizer;  // null for raw vocabularies
   std::shared_ptr<const sieve::Vocabulary> vocab;
   std::string description;
+  // The sorted token trie the mask cache needs, built on first use and shared by every grammar
+  // compiled for this vocabulary.
+  std::mutex info_mu;
+  std::shared_ptr<const sieve::TokenizerInfo> info;
 };
 
 struct sieve_grammar {
   std::atomic<int> refs{1};
   std::shared_ptr<const sieve::CompiledArtifact> artifact;
   std::shared_ptr<const sieve::Vocabulary> vocab;  // may be null (byte-level use only)
+  std::shared_ptr<const sieve::TokenMaskCache> mask_cache;  // set when compiled with a vocabulary
   std::string parsed_text;      // PrintEbnf of the grammar as written
   std::string simplified_text;  // PrintEbnf of the grammar the automaton was built from
 };

@@ -78,7 +78,27 @@ sieve_status CompileText(Source source, const char* text, size_t text_len,
     auto* g = new sieve_grammar;
     g->artifact = std::make_shared<const sieve::CompiledArtifact>(std::move(compiled).value());
     if (HasField(opts, &sieve_grammar_options::vocab) && opts->vocab != nullptr) {
-      g->vocab = opts->vocab->vocab;
+      sieve_vocab* v = const_cast<sieve_vocab*>(opts->vocab);  // only its trie cache is filled
+      g->vocab = v->vocab;
+      std::shared_ptr<const sieve::TokenizerInfo> info;
+      {
+        std::lock_guard<std::mutex> lock(v->info_mu);
+        if (v->info == nullptr) {
+          auto built = sieve::TokenizerInfo::Build(v->vocab);
+          if (!built.ok()) {
+            delete g;
+            return SetError(built.status());
+          }
+          v->info = std::move(built).value();
+        }
+        info = v->info;
+      }
+      auto cache = sieve::TokenMaskCache::Build(g->artifact->pda, std::move(info));
+      if (!cache.ok()) {
+        delete g;
+        return SetError(cache.status());
+      }
+      g->mask_cache = std::move(cache).value();
     }
     g->parsed_text = sieve::PrintEbnf(g->artifact->parsed);
     g->simplified_text = sieve::PrintEbnf(g->artifact->simplified);
@@ -161,7 +181,10 @@ sieve_status sieve_matcher_create(const sieve_grammar* grammar, const sieve_matc
         opts->max_rollback_tokens > 0) {
       mo.max_rollback_tokens = opts->max_rollback_tokens;
     }
-    auto* m = new sieve_matcher(sieve::GrammarMatcher(grammar->artifact->pda, grammar->vocab, mo));
+    auto* m = new sieve_matcher(
+        grammar->mask_cache != nullptr
+            ? sieve::GrammarMatcher(grammar->mask_cache, mo)
+            : sieve::GrammarMatcher(grammar->artifact->pda, grammar->vocab, mo));
     m->artifact = grammar->artifact;
     *out = m;
     return SIEVE_OK;
@@ -256,7 +279,7 @@ sieve_status sieve_matcher_fill_next_token_bitmask(sieve_matcher* matcher, uint3
                         std::to_string(v->size()) + " ids");
   }
   return Guard([&] {
-    matcher->matcher.FillNextTokenBitmaskNaive(bitmask, words);
+    matcher->matcher.FillNextTokenBitmask(bitmask, words);  // cached fast path
     return SIEVE_OK;
   });
 }
