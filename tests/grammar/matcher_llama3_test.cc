@@ -75,7 +75,9 @@ TEST(MatcherLlama3, BitmaskAllowsEveryNextTokenOfJsonDocuments) {
                                           << vocab->TokenBytes(next) << "' after '" << text << "'";
       }
       for (int32_t id : vocab->special_tokens()) {
-        if (!vocab->IsStop(id)) ASSERT_FALSE(Allowed(mask, id)) << "special token " << id;
+        if (!vocab->IsStop(id)) {
+          ASSERT_FALSE(Allowed(mask, id)) << "special token " << id;
+        }
       }
       // Sampled tokens agree with the reference recogniser's prefix test.
       for (int k = 0; k < 20; ++k) {
