@@ -4,10 +4,8 @@
 // nothing throws across the boundary (internals do not throw; std::bad_alloc is caught at the edge and
 // reported as SIEVE_ERR_INTERNAL). Handles are heap objects with an atomic reference count.
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <memory>
-#include <new>
 #include <string>
 #include <vector>
 
@@ -168,13 +166,7 @@ sieve_status sieve_vocab_decode(const sieve_vocab* vocab, const int32_t* ids, si
       }
       text.append(vocab->vocab->TokenBytes(ids[i]));
     }
-    *n_out = text.size();
-    if (text.size() > 0) std::memcpy(out, text.data(), std::min(cap, text.size()));
-    if (text.size() > cap) {
-      return SetError(sieve::StatusCode::kInvalidArgument,
-                      "output buffer too small: need " + std::to_string(text.size()));
-    }
-    return SIEVE_OK;
+    return sieve::capi::CopyOut(text, out, cap, n_out);
   });
 }
 
