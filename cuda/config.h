@@ -15,9 +15,12 @@ namespace sieve::cuda {
 // Paged latent KV cache: tokens per page (FlashMLA's block size; V2-Lite: 576 bf16 per token).
 inline constexpr int32_t kMlaPageSize = 64;
 
-// MLA decode: warps per block (each warp walks its own subset of the sequence's tokens) and the
-// largest latent (kv_lora_rank) and latent + rope widths a block holds.
-inline constexpr int32_t kMlaDecodeWarps = 4;
+// MLA decode: warps per block, query heads per block (the 16 rows of an m16n8k16 tile), tokens
+// per shared-memory tile, and the largest latent (kv_lora_rank) and latent + rope widths a block
+// holds (kv_lora must be a multiple of 8, <= 64 per warp; kv_lora + rope a multiple of 8).
+inline constexpr int32_t kMlaDecodeWarps = 8;
+inline constexpr int32_t kMlaHeadsPerBlock = 16;
+inline constexpr int32_t kMlaTileTokens = 64;
 inline constexpr int32_t kMlaMaxLatent = 512;
 inline constexpr int32_t kMlaMaxHeadDim = 640;  // kv_lora + rope (576 for V2 and V2-Lite)
 
@@ -34,9 +37,14 @@ inline constexpr int32_t kMaxExperts = 512;
 inline constexpr int32_t kMaxTopK = 16;
 inline constexpr int32_t kMaxGroups = 64;
 
-// Expert FFN GEMVs: warps per block; each warp computes one output row at a time.
+// Expert FFNs (grouped): warps per block, output rows per warp (computed together), pairs of
+// one expert per pass over its weights, and the widest hidden / intermediate size the shared
+// memory staging holds.
 inline constexpr int32_t kExpertWarps = 8;
-inline constexpr int32_t kExpertRowsPerBlock = 32;
+inline constexpr int32_t kExpertRowsPerWarp = 2;
+inline constexpr int32_t kExpertRowsPerBlock = kExpertWarps * kExpertRowsPerWarp;
+inline constexpr int32_t kExpertPairsPerPass = 8;
+inline constexpr int32_t kExpertMaxWidth = 6144;
 
 }  // namespace sieve::cuda
 

@@ -64,8 +64,12 @@ cuda::RmsNormParams Norm(float* x, const float* delta, const __nv_bfloat16* weig
 
 Status GpuSession::Gemm(const __nv_bfloat16* a, const __nv_bfloat16* w, float* c, int32_t m,
                         int32_t n, int32_t k, const char* what) {
+  return RunGemm(PlainGemm(a, w, c, false, m, n, k), what);
+}
+
+Status GpuSession::RunGemm(const cuda::GemmParams& g, const char* what) {
   cublasStatus_t cs = CUBLAS_STATUS_SUCCESS;
-  const cudaError_t e = cuda::LaunchGemm(cublas_, PlainGemm(a, w, c, false, m, n, k), stream_, &cs);
+  const cudaError_t e = cuda::LaunchGemm(cublas_, g, stream_, &cs);
   if (e == cudaSuccess) return Status::Ok();
   if (poisoned_.ok()) {
     poisoned_ = cs != CUBLAS_STATUS_SUCCESS
@@ -180,13 +184,7 @@ Status GpuSession::Attention(int64_t layer, int32_t T) {
     g.batch = nh;
     g.alpha = 1.0f;
     g.beta = 0.0f;
-    cublasStatus_t cs = CUBLAS_STATUS_SUCCESS;
-    const cudaError_t e = cuda::LaunchGemm(cublas_, g, stream_, &cs);
-    if (e != cudaSuccess) {
-      if (poisoned_.ok()) poisoned_ = CublasStatus(cs, "GpuSession: GEMM q absorb (W_UK)");
-      if (poisoned_.ok()) poisoned_ = CudaStatus(e, "GpuSession: GEMM q absorb (W_UK)");
-      return poisoned_;
-    }
+    SIEVE_RETURN_IF_ERROR(RunGemm(g, "q absorb (W_UK)"));
   }
   // q_pe rotated from q into the tail of each q_abs head row.
   cuda::RopeParams rp{q_ + nope,
@@ -222,7 +220,13 @@ Status GpuSession::Attention(int64_t layer, int32_t T) {
                            rd,
                            cache_->page_size(),
                            model_->softmax_scale(),
-                           DeviceStep<int32_t>(step_.row_seq)};
+                           DeviceStep<int32_t>(step_.row_seq),
+                           cuda::MlaDecodeSplits(T, nh,
+                                                 static_cast<int64_t>(max_pages_) *
+                                                     cache_->page_size(),
+                                                 sm_count_),
+                           mla_partial_,
+                           mla_partial_lse_};
   SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchMlaDecode(md, stream_), "MLA attention"));
 
   // o[h] = W_UV[h] o_lat[h] -> bf16 [T, nh * v]; then o_proj -> y [T, H] fp32.
@@ -246,14 +250,7 @@ Status GpuSession::Attention(int64_t layer, int32_t T) {
     g.batch = nh;
     g.alpha = 1.0f;
     g.beta = 0.0f;
-    cublasStatus_t cs = CUBLAS_STATUS_SUCCESS;
-    const cudaError_t e = cuda::LaunchGemm(cublas_, g, stream_, &cs);
-    if (e != cudaSuccess) {
-      if (poisoned_.ok())
-        poisoned_ = CublasStatus(cs, "GpuSession: GEMM value up-projection (W_UV)");
-      if (poisoned_.ok()) poisoned_ = CudaStatus(e, "GpuSession: GEMM value up-projection (W_UV)");
-      return poisoned_;
-    }
+    SIEVE_RETURN_IF_ERROR(RunGemm(g, "value up-projection (W_UV)"));
   }
   return Gemm(o_, L.o_proj, y_, T, H, nh * vd, "o_proj");
 }
@@ -311,7 +308,9 @@ Status GpuSession::Moe(const GpuLayerWeights& L, int32_t T) {
                            k,
                            E,
                            H,
-                           static_cast<int32_t>(c.moe_intermediate_size)};
+                           static_cast<int32_t>(c.moe_intermediate_size),
+                           expert_offsets_,
+                           0};  // kernels chosen by ExpertFfnUsesTensorCores
   return Check(cuda::LaunchExpertFfn(ef, stream_), "routed experts");
 }
 

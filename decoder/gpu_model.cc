@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "cuda/config.h"
+#include "cuda/elementwise/elementwise.h"
 #include "cuda/sampling/argmax.h"
 #include "decoder/rope.h"
 
@@ -31,6 +32,11 @@ Status GpuModel::CheckSupported(const ModelConfig& c) {
     return unsupported("kv_lora_rank " + std::to_string(c.kv_lora_rank) + " (limit " +
                        std::to_string(cuda::kMlaMaxLatent) + ")");
   }
+  if (c.kv_lora_rank % 8 != 0 || c.LatentCacheDim() % 8 != 0) {
+    return unsupported("kv_lora_rank " + std::to_string(c.kv_lora_rank) +
+                       " and kv_lora_rank + qk_rope_head_dim must be multiples of 8 (16-byte "
+                       "cache rows for the MLA kernel)");
+  }
   if (c.LatentCacheDim() > cuda::kMlaMaxHeadDim) {
     return unsupported("kv_lora_rank + qk_rope_head_dim " + std::to_string(c.LatentCacheDim()) +
                        " (limit " + std::to_string(cuda::kMlaMaxHeadDim) + ")");
@@ -46,6 +52,10 @@ Status GpuModel::CheckSupported(const ModelConfig& c) {
     if (c.n_routed_experts > cuda::kMaxExperts) {
       return unsupported(std::to_string(c.n_routed_experts) + " routed experts (limit " +
                          std::to_string(cuda::kMaxExperts) + ")");
+    }
+    if (c.hidden_size > cuda::kExpertMaxWidth || c.moe_intermediate_size > cuda::kExpertMaxWidth) {
+      return unsupported("hidden_size or moe_intermediate_size over " +
+                         std::to_string(cuda::kExpertMaxWidth) + " (expert kernels)");
     }
     if (c.num_experts_per_tok <= 0 || c.num_experts_per_tok > cuda::kMaxTopK ||
         c.num_experts_per_tok > c.n_routed_experts) {
@@ -127,8 +137,23 @@ Status GpuSession::Init(const GpuSessionOptions& options) {
   SIEVE_RETURN_IF_ERROR(CudaStatus(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking),
                                    "GpuSession: cudaStreamCreate"));
   SIEVE_RETURN_IF_ERROR(CublasStatus(cublasCreate(&cublas_), "GpuSession: cublasCreate"));
+  // A fixed workspace, so cuBLAS never allocates while a decode graph is being captured (32 MiB:
+  // NVIDIA's recommendation for Hopper).
+  constexpr size_t kCublasWorkspace = 32u << 20;
+  SIEVE_RETURN_IF_ERROR(CudaStatus(cudaMalloc(&cublas_workspace_, kCublasWorkspace),
+                                   "GpuSession: cuBLAS workspace"));
+  SIEVE_RETURN_IF_ERROR(CublasStatus(
+      cublasSetWorkspace(cublas_, cublas_workspace_, kCublasWorkspace), "cublasSetWorkspace"));
   SIEVE_RETURN_IF_ERROR(CudaStatus(cudaEventCreateWithFlags(&upload_done_, cudaEventDisableTiming),
                                    "GpuSession: cudaEventCreate"));
+
+  {
+    int device = 0;
+    SIEVE_RETURN_IF_ERROR(CudaStatus(cudaGetDevice(&device), "GpuSession: cudaGetDevice"));
+    SIEVE_RETURN_IF_ERROR(CudaStatus(
+        cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device),
+        "GpuSession: multiprocessor count"));
+  }
 
   // Step indices: int32 arrays of max_tokens_ (tokens, positions, seq_lens, row_seq, logit rows),
   // int64 slots, and the block table [max_batch, max_pages_].
@@ -194,6 +219,10 @@ Status GpuSession::Init(const GpuSessionOptions& options) {
     bind(sorted_experts_, t * k);
     bind(expert_act_, t * k * moe_i);
     bind(pair_out_, t * k * H);
+    // Split-KV partials: splits x rows x head groups <= sm_count (MlaDecodeSplits).
+    const size_t groups = (nh + cuda::kMlaHeadsPerBlock - 1) / cuda::kMlaHeadsPerBlock;
+    bind(mla_partial_, static_cast<size_t>(sm_count_) * groups * cuda::kMlaHeadsPerBlock * lat);
+    bind(mla_partial_lse_, static_cast<size_t>(sm_count_) * groups * cuda::kMlaHeadsPerBlock);
     bind(logits_, t * V);
     bind(argmax_, t);
     return at;
@@ -206,6 +235,8 @@ Status GpuSession::Init(const GpuSessionOptions& options) {
 
 GpuSession::~GpuSession() {
   if (stream_) cudaStreamSynchronize(stream_);
+  for (auto& [batch, exec] : graphs_) cudaGraphExecDestroy(exec);
+  if (cublas_workspace_) cudaFree(cublas_workspace_);
   for (cudaEvent_t e : events_) cudaEventDestroy(e);
   if (cublas_) cublasDestroy(cublas_);
   if (upload_done_) cudaEventDestroy(upload_done_);
@@ -310,6 +341,30 @@ Status GpuSession::Prefill(int64_t seq, const std::vector<int32_t>& tokens, bool
   return Status::Ok();
 }
 
+Status GpuSession::ExtendWithoutCompute(int64_t seq, int64_t tokens) {
+  if (!poisoned_.ok()) return poisoned_;
+  const PageTable& table = cache_->table();
+  if (!table.HasSequence(seq))
+    return InvalidArgument("GpuSession: no sequence " + std::to_string(seq));
+  if (tokens < 0) return InvalidArgument("GpuSession: negative token count");
+  if (table.length(seq) + tokens > options_.max_seq_len) {
+    return LimitError("GpuSession: " + std::to_string(table.length(seq) + tokens) +
+                      " positions exceed the session's max_seq_len " +
+                      std::to_string(options_.max_seq_len));
+  }
+  if (tokens == 0) return Status::Ok();
+  return cache_->table().Append({seq}, {tokens}).status();
+}
+
+Status GpuSession::FillCacheForBenchmark(uint32_t seed) {
+  if (!poisoned_.ok()) return poisoned_;
+  cuda::FillHashParams p{cache_->layer(0),
+                         static_cast<int64_t>(cache_->device_bytes() / sizeof(__nv_bfloat16)),
+                         seed, 1.0f};
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchFillHash(p, stream_), "fill KV cache"));
+  return Synchronize();
+}
+
 Status GpuSession::DecodeStep(const std::vector<int64_t>& seqs,
                               const std::vector<int32_t>& tokens) {
   if (!poisoned_.ok()) return poisoned_;
@@ -384,10 +439,38 @@ Status GpuSession::RunStep(const std::vector<Part>& parts) {
       cudaMemcpyAsync(step_device_.get(), step_host_, step_.bytes, cudaMemcpyHostToDevice, stream_),
       "upload step indices"));
   SIEVE_RETURN_IF_ERROR(Check(cudaEventRecord(upload_done_, stream_), "record step upload"));
-  SIEVE_RETURN_IF_ERROR(
-      Forward(static_cast<int32_t>(n_tokens), static_cast<int32_t>(n_rows), n_rows == n_tokens));
+  // A decode step (one token per sequence) replays its batch size's graph.
+  const bool decode = n_tokens == static_cast<int64_t>(parts.size()) && n_rows == n_tokens;
+  if (decode && options_.cuda_graphs && !timing_) {
+    SIEVE_RETURN_IF_ERROR(ForwardGraph(static_cast<int32_t>(n_tokens)));
+  } else {
+    SIEVE_RETURN_IF_ERROR(
+        Forward(static_cast<int32_t>(n_tokens), static_cast<int32_t>(n_rows), n_rows == n_tokens));
+  }
   logits_rows_ = static_cast<int32_t>(n_rows);
   return Status::Ok();
+}
+
+Status GpuSession::ForwardGraph(int32_t batch) {
+  auto it = graphs_.find(batch);
+  if (it == graphs_.end()) {
+    SIEVE_RETURN_IF_ERROR(Check(
+        cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "begin graph capture"));
+    const Status forward = Forward(batch, batch, true);
+    cudaGraph_t graph = nullptr;
+    const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
+    if (!forward.ok()) {
+      if (graph) cudaGraphDestroy(graph);
+      return forward;  // already poisoned
+    }
+    SIEVE_RETURN_IF_ERROR(Check(end, "end graph capture"));
+    cudaGraphExec_t exec = nullptr;
+    const cudaError_t inst = cudaGraphInstantiate(&exec, graph, 0);
+    cudaGraphDestroy(graph);
+    SIEVE_RETURN_IF_ERROR(Check(inst, "instantiate decode graph"));
+    it = graphs_.emplace(batch, exec).first;
+  }
+  return Check(cudaGraphLaunch(it->second, stream_), "launch decode graph");
 }
 
 Result<std::vector<float>> GpuSession::LogitsToHost() {

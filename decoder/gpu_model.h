@@ -23,8 +23,13 @@
 //     GEMM); q_pe rotated; attention over the cache (mla_decode.h; every prompt token is its own
 //     query row with its own causal length); o = W_UV o_lat per head; o_proj.
 //   MoE: fp32 router (router_logits.h), softmax/top-k on the GPU (routing.h), pairs grouped by
-//     expert, shared experts as one SwiGLU MLP, routed experts over stacked weights
-//     (expert_ffn.h) combined with the shared output.
+//     expert, shared experts as one SwiGLU MLP, routed experts over stacked weights, expert-major
+//     so each touched expert is read once per step (expert_ffn.h), combined with the shared
+//     output.
+//   MLA attention is split-KV over the SMs for decode (mla_decode.h; the split count depends on
+//   the batch size and max_seq_len only). A decode step (one token per sequence, stage timing off)
+//   replays one CUDA graph per batch size, captured on first use (GpuSessionOptions::cuda_graphs):
+//   the forward reads only device-side step indices, so the graph stays valid across steps.
 //   final RMSNorm, lm_head -> fp32 logits for the requested rows.
 // Activations entering a GEMM are bf16; accumulation, norms, softmax, routing and the residual
 // stream are fp32. The forward pass knows nothing about grammars.
@@ -40,11 +45,13 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "cuda/gemm/gemm.h"
 #include "decoder/cuda_status.h"
 #include "decoder/gpu_weights.h"
 #include "decoder/kv_cache.h"
@@ -88,6 +95,8 @@ struct GpuSessionOptions {
   int64_t max_seq_len = 4096;     // positions per sequence (block-table width)
   int64_t cache_tokens = 0;       // KV cache capacity; 0 = max_batch sequences of max_seq_len
                                   // (each rounded up to whole 64-token pages)
+  bool cuda_graphs = true;        // decode steps replay one captured CUDA graph per batch size
+                                  // (no per-kernel launches; off while stage timing is on)
 };
 
 class GpuSession {
@@ -107,6 +116,14 @@ class GpuSession {
   // Appends `tokens` (non-empty) to `seq`. Logits rows: one per token when `all_positions`
   // (which needs tokens.size() <= max_step_tokens), else one for the last token.
   Status Prefill(int64_t seq, const std::vector<int32_t>& tokens, bool all_positions = false);
+  // For benchmarks: grows `seq` by `tokens` positions without running the model; those
+  // positions' cache slots keep whatever the pages hold (FillCacheForBenchmark puts deterministic
+  // random bf16 there), so a decode step can be timed at a long context without prefilling it.
+  // The logits of the last forward are left as they were.
+  Status ExtendWithoutCompute(int64_t seq, int64_t tokens);
+  // Fills the whole KV cache (every layer, every page) with hash-random bf16 values in [-1, 1).
+  Status FillCacheForBenchmark(uint32_t seed);
+
   // Appends tokens[i] to seqs[i] (distinct sequences, at most max_batch) in one forward; logits
   // rows in the order given.
   Status DecodeStep(const std::vector<int64_t>& seqs, const std::vector<int32_t>& tokens);
@@ -148,11 +165,17 @@ class GpuSession {
   Status RunStep(const std::vector<Part>& parts);
   // Enqueues the forward for the uploaded step (gpu_forward.cc).
   Status Forward(int32_t tokens, int32_t rows, bool identity_rows);
+  // A decode step of `batch` sequences (one token each) through its captured graph: captured on
+  // first use (the forward only reads device-side step indices, so the graph stays valid), then
+  // replayed. A capture or replay failure poisons the session like any CUDA error.
+  Status ForwardGraph(int32_t batch);
   Status Attention(int64_t layer, int32_t tokens);
   Status Mlp(const GpuMlpWeights& m, const __nv_bfloat16* x, float* out, int32_t tokens);
   Status Moe(const GpuLayerWeights& layer, int32_t tokens);
   Status Gemm(const __nv_bfloat16* a, const __nv_bfloat16* w, float* c, int32_t m, int32_t n,
               int32_t k, const char* what);
+  // Any cuBLAS GEMM (gemm.h); a failure poisons the session with the cuBLAS or CUDA status.
+  Status RunGemm(const cuda::GemmParams& g, const char* what);
   // Records a CUDA error as the session's poison and returns it.
   Status Check(cudaError_t e, const char* what);
   // Records a stage-boundary event when stage timing is on.
@@ -167,6 +190,7 @@ class GpuSession {
   Status poisoned_;
   int32_t max_tokens_ = 0;  // workspace rows: max(max_step_tokens, max_batch)
   int32_t max_pages_ = 0;   // block-table row width
+  int32_t sm_count_ = 1;    // multiprocessors (split-KV and grid sizing)
 
   // Per-step indices: the same layout in pinned host memory and on the device.
   struct StepLayout {
@@ -195,10 +219,14 @@ class GpuSession {
   int32_t *topk_ids_ = nullptr, *expert_offsets_ = nullptr, *sorted_pairs_ = nullptr,
           *sorted_experts_ = nullptr;
   float *expert_act_ = nullptr, *pair_out_ = nullptr;
+  float *mla_partial_ = nullptr, *mla_partial_lse_ = nullptr;  // split-KV scratch
   float* logits_ = nullptr;
   int32_t* argmax_ = nullptr;
   int32_t* argmax_host_ = nullptr;  // pinned [max_tokens_]
   int32_t logits_rows_ = 0;
+
+  std::map<int32_t, cudaGraphExec_t> graphs_;  // decode batch size -> instantiated forward
+  void* cublas_workspace_ = nullptr;            // fixed cuBLAS workspace (graph capture)
 
   bool timing_ = false;
   std::vector<cudaEvent_t> events_;                    // pool, reused after TakeStageTimes

@@ -140,7 +140,8 @@ sieve_status sieve_vocab_encode(const sieve_vocab* vocab, const char* text, size
     std::vector<int32_t> out =
         vocab->tokenizer->Encode(std::string_view(text ? text : "", text_len), allow_special != 0);
     *n_out = out.size();
-    std::memcpy(ids, out.data(), std::min(cap, out.size()) * sizeof(int32_t));
+    const size_t n = std::min(cap, out.size());
+    if (n > 0) std::memcpy(ids, out.data(), n * sizeof(int32_t));  // ids may be NULL when cap is 0
     if (out.size() > cap) {
       return SetError(sieve::StatusCode::kInvalidArgument,
                       "ids buffer too small: need " + std::to_string(out.size()));

@@ -5,15 +5,19 @@
 #define SIEVE_GRAMMAR_CAPI_INTERNAL_H_
 
 #include <atomic>
+#include <algorithm>
 #include <mutex>
 #include <memory>
 #include <new>
 #include <string>
 #include <vector>
 
-#include "grammar/compiler.h"
+#include "grammar/grammar.h"
+#include "grammar/json_schema.h"
 #include "grammar/mask_cache.h"
 #include "grammar/matcher.h"
+#include "grammar/pda.h"
+#include "grammar/structural_tag_tokens.h"
 #include "grammar/token_trie.h"
 #include "grammar/support/status.h"
 #include "grammar/tokenizer/tokenizer.h"
@@ -33,16 +37,28 @@ struct sieve_vocab {
 
 struct sieve_grammar {
   std::atomic<int> refs{1};
-  std::shared_ptr<const sieve::CompiledArtifact> artifact;
+  std::shared_ptr<const sieve::CompiledGrammar> pda;
   std::shared_ptr<const sieve::Vocabulary> vocab;  // may be null (byte-level use only)
   std::shared_ptr<const sieve::TokenMaskCache> mask_cache;  // set when compiled with a vocabulary
-  std::string parsed_text;      // PrintEbnf of the grammar as written
-  std::string simplified_text;  // PrintEbnf of the grammar the automaton was built from
+  std::shared_ptr<const sieve::TokenBindings> bindings;     // token pieces of structural tags
+  sieve::Grammar source;       // the grammar IR as written or generated (print, serialisation)
+  sieve::Grammar simplified;   // what the automaton was built from; empty until printed/serialised
+                               // for grammars compiled through a sieve_compiler (computed once)
+  bool ignore_lookahead = false;
+  int32_t rules = 0;           // rules as written
+  double compile_ms = 0;       // front end + simplify + automaton (+ mask cache, compiler path)
+  std::vector<std::string> warnings;
+  std::vector<sieve::JsonSchemaNote> notes;
+  // Printed forms, made on first use (grammars are shared between threads).
+  std::once_flag print_once;
+  std::string parsed_text;
+  std::string simplified_text;
+  sieve::Status print_status;
 };
 
 struct sieve_matcher {
   explicit sieve_matcher(sieve::GrammarMatcher m) : matcher(std::move(m)) {}
-  std::shared_ptr<const sieve::CompiledArtifact> artifact;  // keeps the automaton alive
+  std::shared_ptr<const sieve::TokenBindings> bindings;  // null unless the grammar has token pieces
   sieve::GrammarMatcher matcher;
   std::string scratch;  // jump-forward string storage
 };
@@ -88,6 +104,9 @@ sieve_status Guard(F&& body) {
     return SetError(StatusCode::kInternal, "unexpected exception");
   }
 }
+
+// Makes the printed forms and the simplified IR of `g` once (thread-safe; errors in print_status).
+void EnsurePrinted(sieve_grammar* g);
 
 // Copies `text` into a caller buffer: *n_out = full size; error when cap is too small.
 inline sieve_status CopyOut(const std::string& text, char* out, size_t cap, size_t* n_out) {

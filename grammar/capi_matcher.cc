@@ -4,9 +4,14 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "grammar/capi_internal.h"
+#include "grammar/capi_limits.h"
+#include "grammar/compiler.h"
 #include "grammar/grammar_printer.h"
+#include "grammar/simplify.h"
+#include "grammar/thread_pool.h"
 #include "grammar/regex_parser.h"
 
 using sieve::StatusCode;
@@ -28,6 +33,39 @@ bool HasField(const T* opts, const F T::*field) {
   const size_t end = reinterpret_cast<const char*>(&(opts->*field)) -
                      reinterpret_cast<const char*>(opts) + sizeof(F);
   return opts->struct_size >= end;
+}
+
+}  // namespace
+
+void sieve::capi::EnsurePrinted(sieve_grammar* g) {
+  std::call_once(g->print_once, [g] {
+    g->parsed_text = sieve::PrintEbnf(g->source);
+    if (g->simplified.num_rules() == 0) {
+      auto simple = sieve::Simplify(g->source);
+      if (!simple.ok()) {
+        g->print_status = simple.status();
+        return;
+      }
+      g->simplified = std::move(simple).value();
+    }
+    g->simplified_text = sieve::PrintEbnf(g->simplified);
+  });
+}
+
+namespace {
+
+// Process-wide pools for batch fills, one per thread count (ThreadPool serialises concurrent loops).
+sieve::ThreadPool* SharedPool(int32_t threads) {
+  static std::mutex mu;
+  static std::vector<std::unique_ptr<sieve::ThreadPool>>* pools =
+      new std::vector<std::unique_ptr<sieve::ThreadPool>>();  // never destroyed: outlives callers
+  threads = std::min<int32_t>(threads, 256);
+  std::lock_guard<std::mutex> lock(mu);
+  for (const auto& p : *pools) {
+    if (p->num_threads() == threads) return p.get();
+  }
+  pools->push_back(std::make_unique<sieve::ThreadPool>(threads));
+  return pools->back().get();
 }
 
 }  // namespace
@@ -54,6 +92,8 @@ sieve_status CompileText(Source source, const char* text, size_t text_len,
   if (!StructOk(opts)) return SetError(StatusCode::kInvalidArgument, "opts->struct_size is not set");
   return Guard([&] {
     sieve::GrammarCompileOptions o;
+    const sieve::Limits limits = sieve::capi::GrammarLimits(opts);  // SECURITY.md
+    sieve::ApplyLimits(limits, &o);
     if (HasField(opts, &sieve_grammar_options::root) && opts->root != nullptr) {
       o.ebnf.root = opts->root;
     }
@@ -69,14 +109,23 @@ sieve_status CompileText(Source source, const char* text, size_t text_len,
     if (source == Source::kEbnf) {
       compiled = sieve::CompileEbnfText(input, o);
     } else {
-      auto grammar = sieve::RegexToGrammar(input);
+      sieve::RegexOptions regex_opts;
+      sieve::ApplyLimits(limits, &regex_opts);
+      auto grammar = sieve::RegexToGrammar(input, regex_opts);
       compiled = grammar.ok() ? sieve::CompileGrammarIr(std::move(grammar).value(), o)
                               : sieve::Result<sieve::CompiledArtifact>(grammar.status());
       if (!compiled.ok()) return SetError(sieve::WithLineColumnFromOffset(compiled.status(), input));
     }
     if (!compiled.ok()) return SetError(compiled.status());
     auto* g = new sieve_grammar;
-    g->artifact = std::make_shared<const sieve::CompiledArtifact>(std::move(compiled).value());
+    sieve::CompiledArtifact art = std::move(compiled).value();
+    g->pda = art.pda;
+    g->rules = static_cast<int32_t>(art.parsed.num_rules());
+    g->compile_ms = art.parse_ms + art.simplify_ms + art.pda->stats().compile_ms;
+    g->warnings = std::move(art.warnings);
+    g->ignore_lookahead = o.pda.ignore_lookahead;
+    g->source = std::move(art.parsed);
+    g->simplified = std::move(art.simplified);
     if (HasField(opts, &sieve_grammar_options::vocab) && opts->vocab != nullptr) {
       sieve_vocab* v = const_cast<sieve_vocab*>(opts->vocab);  // only its trie cache is filled
       g->vocab = v->vocab;
@@ -93,15 +142,15 @@ sieve_status CompileText(Source source, const char* text, size_t text_len,
         }
         info = v->info;
       }
-      auto cache = sieve::TokenMaskCache::Build(g->artifact->pda, std::move(info));
+      sieve::MaskCacheOptions mask_opts;
+      sieve::ApplyLimits(limits, &mask_opts);
+      auto cache = sieve::TokenMaskCache::Build(g->pda, std::move(info), mask_opts);
       if (!cache.ok()) {
         delete g;
         return SetError(cache.status());
       }
       g->mask_cache = std::move(cache).value();
     }
-    g->parsed_text = sieve::PrintEbnf(g->artifact->parsed);
-    g->simplified_text = sieve::PrintEbnf(g->artifact->simplified);
     *out = g;
     return SIEVE_OK;
   });
@@ -136,23 +185,22 @@ sieve_status sieve_grammar_get_stats(const sieve_grammar* grammar, sieve_grammar
   if (grammar == nullptr || out == nullptr || out->struct_size < sizeof(sieve_grammar_stats)) {
     return SetError(StatusCode::kInvalidArgument, "NULL argument or struct_size too small");
   }
-  const sieve::CompiledArtifact& a = *grammar->artifact;
-  const sieve::GrammarStats& st = a.pda->stats();
-  out->rules = static_cast<int32_t>(a.parsed.num_rules());
+  const sieve::GrammarStats& st = grammar->pda->stats();
+  out->rules = grammar->rules;
   out->live_rules = st.live_rules;
   out->counted_rules = st.counted_rules;
   out->nfa_states = st.nfa_states;
   out->dfa_states = st.dfa_states;
   out->states = st.states;
-  out->memory_bytes = a.pda->MemorySize();
-  out->compile_ms = a.parse_ms + a.simplify_ms + st.compile_ms;
-  out->num_warnings = a.warnings.size();
+  out->memory_bytes = grammar->pda->MemorySize();
+  out->compile_ms = grammar->compile_ms;
+  out->num_warnings = grammar->warnings.size();
   return SIEVE_OK;
 }
 
 const char* sieve_grammar_warning(const sieve_grammar* grammar, size_t i) {
-  if (grammar == nullptr || i >= grammar->artifact->warnings.size()) return nullptr;
-  return grammar->artifact->warnings[i].c_str();
+  if (grammar == nullptr || i >= grammar->warnings.size()) return nullptr;
+  return grammar->warnings[i].c_str();
 }
 
 sieve_status sieve_grammar_print(const sieve_grammar* grammar, int simplified, char* out, size_t cap,
@@ -160,7 +208,12 @@ sieve_status sieve_grammar_print(const sieve_grammar* grammar, int simplified, c
   if (grammar == nullptr || n_out == nullptr || (cap > 0 && out == nullptr)) {
     return SetError(StatusCode::kInvalidArgument, "NULL argument");
   }
-  return CopyOut(simplified ? grammar->simplified_text : grammar->parsed_text, out, cap, n_out);
+  return Guard([&] {
+    sieve_grammar* g = const_cast<sieve_grammar*>(grammar);  // printed forms are made once
+    sieve::capi::EnsurePrinted(g);
+    if (simplified && !g->print_status.ok()) return SetError(g->print_status);
+    return CopyOut(simplified ? g->simplified_text : g->parsed_text, out, cap, n_out);
+  });
 }
 
 void sieve_matcher_options_init(sieve_matcher_options* opts) {
@@ -184,8 +237,8 @@ sieve_status sieve_matcher_create(const sieve_grammar* grammar, const sieve_matc
     auto* m = new sieve_matcher(
         grammar->mask_cache != nullptr
             ? sieve::GrammarMatcher(grammar->mask_cache, mo)
-            : sieve::GrammarMatcher(grammar->artifact->pda, grammar->vocab, mo));
-    m->artifact = grammar->artifact;
+            : sieve::GrammarMatcher(grammar->pda, grammar->vocab, mo));
+    m->bindings = grammar->bindings;
     *out = m;
     return SIEVE_OK;
   });
@@ -205,17 +258,24 @@ sieve_status sieve_matcher_accept_token(sieve_matcher* matcher, int32_t id) {
                                                       " out of range [0, " +
                                                       std::to_string(v->size()) + ")");
   }
-  return Guard([&] { return matcher->matcher.AcceptToken(id) ? SIEVE_OK : SIEVE_REJECTED; });
+  return Guard([&] {
+    const bool ok = matcher->bindings != nullptr
+                        ? matcher->bindings->AcceptToken(&matcher->matcher, id)
+                        : matcher->matcher.AcceptToken(id);
+    return ok ? SIEVE_OK : SIEVE_REJECTED;
+  });
 }
 
 sieve_status sieve_matcher_accept_string(sieve_matcher* matcher, const char* bytes, size_t len) {
   if (matcher == nullptr || (bytes == nullptr && len > 0)) {
     return SetError(StatusCode::kInvalidArgument, "NULL argument");
   }
-  return Guard([&] {
-    return matcher->matcher.AcceptString(std::string_view(bytes ? bytes : "", len)) ? SIEVE_OK
-                                                                                     : SIEVE_REJECTED;
-  });
+  const std::string_view text(bytes ? bytes : "", len);
+  if (matcher->bindings != nullptr && !sieve::TokenBindings::StringAllowed(text)) {
+    // Bytes 0xF4 stand for the grammar's token pieces (structural_tag_tokens.h).
+    return SIEVE_REJECTED;
+  }
+  return Guard([&] { return matcher->matcher.AcceptString(text) ? SIEVE_OK : SIEVE_REJECTED; });
 }
 
 int sieve_matcher_is_terminated(const sieve_matcher* matcher) {
@@ -246,7 +306,7 @@ sieve_status sieve_matcher_fork(const sieve_matcher* matcher, sieve_matcher** ou
   if (matcher == nullptr) return SetError(StatusCode::kInvalidArgument, "matcher is NULL");
   return Guard([&] {
     auto* m = new sieve_matcher(matcher->matcher.Fork());
-    m->artifact = matcher->artifact;
+    m->bindings = matcher->bindings;
     *out = m;
     return SIEVE_OK;
   });
@@ -258,6 +318,7 @@ sieve_status sieve_matcher_jump_forward(sieve_matcher* matcher, const char** byt
   }
   return Guard([&] {
     matcher->scratch = matcher->matcher.FindJumpForwardString();
+    if (matcher->bindings != nullptr) sieve::TokenBindings::TrimJumpForward(&matcher->scratch);
     *bytes = matcher->scratch.data();
     *len = matcher->scratch.size();
     return SIEVE_OK;
@@ -280,6 +341,46 @@ sieve_status sieve_matcher_fill_next_token_bitmask(sieve_matcher* matcher, uint3
   }
   return Guard([&] {
     matcher->matcher.FillNextTokenBitmask(bitmask, words);  // cached fast path
+    if (matcher->bindings != nullptr) matcher->bindings->FixMask(matcher->matcher, bitmask, words);
+    return SIEVE_OK;
+  });
+}
+
+sieve_status sieve_matcher_fill_next_token_bitmask_batch(sieve_matcher* const* matchers,
+                                                         size_t n_matchers, uint32_t* bitmask,
+                                                         size_t words_per_row,
+                                                         int32_t num_threads) {
+  if (n_matchers == 0) return SIEVE_OK;
+  if (matchers == nullptr || bitmask == nullptr) {
+    return SetError(StatusCode::kInvalidArgument, "NULL argument");
+  }
+  std::vector<sieve::GrammarMatcher*> ms(n_matchers);
+  for (size_t i = 0; i < n_matchers; ++i) {
+    if (matchers[i] == nullptr) {
+      return SetError(StatusCode::kInvalidArgument, "matchers[" + std::to_string(i) + "] is NULL");
+    }
+    const sieve::Vocabulary* v = matchers[i]->matcher.vocabulary();
+    if (v == nullptr) {
+      return SetError(StatusCode::kInvalidArgument, "matchers[" + std::to_string(i) +
+                                                        "]: grammar compiled without a vocabulary");
+    }
+    if (words_per_row * 32 < v->size()) {
+      return SetError(StatusCode::kInvalidArgument,
+                      "rows of " + std::to_string(words_per_row) + " words are too small for " +
+                          std::to_string(v->size()) + " ids");
+    }
+    ms[i] = &matchers[i]->matcher;
+  }
+  return Guard([&] {
+    sieve::ThreadPool* pool = num_threads > 1 ? SharedPool(num_threads) : nullptr;
+    sieve::GrammarMatcher::FillNextTokenBitmaskBatch(ms, bitmask, words_per_row, pool);
+    // Token pieces fork the matcher (which writes its node pool): on this thread, after the loop.
+    for (size_t i = 0; i < n_matchers; ++i) {
+      if (matchers[i]->bindings != nullptr) {
+        matchers[i]->bindings->FixMask(matchers[i]->matcher, bitmask + i * words_per_row,
+                                       words_per_row);
+      }
+    }
     return SIEVE_OK;
   });
 }

@@ -30,13 +30,21 @@ Status WithLineColumnFromOffset(Status status, std::string_view text) {
   return status;
 }
 
-Result<CompiledArtifact> CompileGrammarIr(Grammar grammar, const GrammarCompileOptions& opts) {
+namespace {
+
+// The stages after parsing, under one deadline (started by the caller, so parsing counts too).
+Result<CompiledArtifact> CompileIr(Grammar grammar, const GrammarCompileOptions& opts,
+                                   const Deadline& deadline) {
+  SimplifyOptions simplify_opts = opts.simplify;
+  if (!simplify_opts.deadline.active()) simplify_opts.deadline = deadline;
+  CompileOptions pda_opts = opts.pda;
+  if (!pda_opts.deadline.active()) pda_opts.deadline = deadline;
   CompiledArtifact out;
   auto t0 = std::chrono::steady_clock::now();
-  auto simplified = Simplify(grammar, opts.simplify);
+  auto simplified = Simplify(grammar, simplify_opts);
   if (!simplified.ok()) return simplified.status();
   out.simplify_ms = MsSince(t0);
-  auto pda = CompileGrammar(*simplified, opts.pda);
+  auto pda = CompileGrammar(*simplified, pda_opts);
   if (!pda.ok()) return pda.status();
   out.parsed = std::move(grammar);
   out.simplified = std::move(simplified).value();
@@ -44,15 +52,22 @@ Result<CompiledArtifact> CompileGrammarIr(Grammar grammar, const GrammarCompileO
   return out;
 }
 
+}  // namespace
+
+Result<CompiledArtifact> CompileGrammarIr(Grammar grammar, const GrammarCompileOptions& opts) {
+  return CompileIr(std::move(grammar), opts, Deadline::AfterMs(opts.max_compile_ms));
+}
+
 Result<CompiledArtifact> CompileEbnfText(std::string_view text, const GrammarCompileOptions& opts) {
   std::vector<std::string> warnings;
   EbnfOptions ebnf = opts.ebnf;
   ebnf.warnings = &warnings;
+  const Deadline deadline = Deadline::AfterMs(opts.max_compile_ms);
   auto t0 = std::chrono::steady_clock::now();
   auto parsed = ParseEbnf(text, ebnf);
   if (!parsed.ok()) return WithLineColumnFromOffset(parsed.status(), text);
   double parse_ms = MsSince(t0);
-  auto compiled = CompileGrammarIr(std::move(parsed).value(), opts);
+  auto compiled = CompileIr(std::move(parsed).value(), opts, deadline);
   if (!compiled.ok()) return WithLineColumnFromOffset(compiled.status(), text);
   compiled->warnings = std::move(warnings);
   compiled->parse_ms = parse_ms;

@@ -14,6 +14,7 @@
 
 #include "grammar/ebnf_parser.h"
 #include "grammar/grammar.h"
+#include "grammar/limits.h"
 #include "grammar/pda.h"
 #include "grammar/simplify.h"
 #include "grammar/support/status.h"
@@ -24,6 +25,9 @@ struct GrammarCompileOptions {
   EbnfOptions ebnf;  // root rule name, text limits (its `warnings` field is ignored: see below)
   SimplifyOptions simplify;
   CompileOptions pda;
+  // Wall-time budget of the whole compile (parse, simplify, automaton); <= 0 = unlimited. Over it
+  // is kLimit naming this option. A deadline already set in `simplify` or `pda` wins.
+  int64_t max_compile_ms = kDefaultMaxCompileMs;
 };
 
 struct CompiledArtifact {

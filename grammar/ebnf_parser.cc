@@ -487,7 +487,8 @@ class Lexer {
     if (lo > limit || (has_hi && hi > limit)) {
       return Error(StatusCode::kLimit, start,
                    "repetition bound " + std::to_string(std::max(lo, has_hi ? hi : 0)) +
-                       " exceeds the limit of " + std::to_string(limit));
+                       " exceeds the limit of " + std::to_string(limit) +
+                       " (max_repeat_bound)");
     }
     if ((comma && has_hi && lo > hi)) {
       return Error(
@@ -513,7 +514,8 @@ class Parser {
   Result<Grammar> Parse() {
     if (text_.size() > opts_.max_text_bytes) {
       return LimitError("grammar text is " + std::to_string(text_.size()) +
-                        " bytes, over the limit of " + std::to_string(opts_.max_text_bytes));
+                        " bytes, over the limit of " + std::to_string(opts_.max_text_bytes) +
+                        " (max_text_bytes)");
     }
     SIEVE_RETURN_IF_ERROR(CollectDefinitions());
     Lexer lex(text_, opts_);
@@ -589,7 +591,7 @@ class Parser {
         }
         if (g_.num_rules() >= opts_.max_rules) {
           return Error(StatusCode::kLimit, prev.offset,
-                       "more than " + std::to_string(opts_.max_rules) + " rules");
+                       "more than " + std::to_string(opts_.max_rules) + " rules (max_rules)");
         }
         g_.AddRule(std::string(prev.name), prev.offset);
       }
@@ -646,7 +648,8 @@ class Parser {
   Status CheckDepth(int depth, int32_t offset) const {
     if (depth > opts_.max_nesting_depth) {
       return Error(StatusCode::kLimit, offset,
-                   "nesting deeper than " + std::to_string(opts_.max_nesting_depth) + " levels");
+                   "nesting deeper than " + std::to_string(opts_.max_nesting_depth) +
+                       " levels (max_nesting_depth)");
     }
     return Status::Ok();
   }

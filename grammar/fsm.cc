@@ -322,12 +322,14 @@ std::string Fsm::DebugString() const {
 
 // ---- Determinize --------------------------------------------------------------------------------
 
-Result<Fsm> Determinize(const Nfa& nfa, int32_t max_states, FsmWork* work) {
+Result<Fsm> Determinize(const Nfa& nfa, int32_t max_states, FsmWork* work,
+                        int64_t max_subset_states, const Deadline* deadline) {
   Fsm dfa;
   if (nfa.start() == kNoState) return InternalError("determinize: NFA without a start state");
   ClosureComputer closer(nfa);
   SetTable sets;  // DFA state -> important NFA states; ids equal DFA state numbers
   int64_t units = 0;
+  int64_t held = 0;  // NFA states over all interned sets
   std::vector<int32_t> closure;
 
   // The DFA state of the closure of `seeds`, added (and so queued: states are processed in id
@@ -340,6 +342,14 @@ Result<Fsm> Determinize(const Nfa& nfa, int32_t max_states, FsmWork* work) {
     if (dfa.num_states() >= max_states) {
       return LimitError("a rule's automaton needs more than " + std::to_string(max_states) +
                         " states (CompileOptions::max_rule_states)");
+    }
+    held += static_cast<int64_t>(closure.size());
+    if (held > max_subset_states) {
+      return LimitError("subset construction holds more than " +
+                        std::to_string(max_subset_states) +
+                        " NFA states in its DFA state sets (CompileOptions::max_subset_states, "
+                        "Limits::max_subset_states; an unanchored pattern around a long "
+                        "repetitive literal costs O(length^2) here)");
     }
     *id = dfa.AddState();
     dfa.set_accepting(*id, std::binary_search(closure.begin(), closure.end(), nfa.accept()));
@@ -359,6 +369,9 @@ Result<Fsm> Determinize(const Nfa& nfa, int32_t max_states, FsmWork* work) {
   std::vector<int> cuts;
   std::vector<size_t> active;
   for (int32_t d = 0; d < dfa.num_states(); ++d) {
+    if (deadline != nullptr && (d & 255) == 255) {
+      SIEVE_RETURN_IF_ERROR(deadline->Check("building a rule's automaton (subset construction)"));
+    }
     // Gather first: interning appends to the pool that Get() points into.
     edges.clear();
     calls.clear();

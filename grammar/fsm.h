@@ -60,6 +60,7 @@
 #include <vector>
 
 #include "grammar/grammar.h"
+#include "grammar/limits.h"
 #include "grammar/support/status.h"
 
 namespace sieve {
@@ -183,8 +184,11 @@ struct FsmWork {
 };
 
 // Subset construction. Calls with the same callee are one symbol. kLimit when more than
-// `max_states` DFA states would be needed.
-Result<Fsm> Determinize(const Nfa& nfa, int32_t max_states, FsmWork* work = nullptr);
+// `max_states` DFA states would be needed, when the DFA states' NFA state sets would hold more than
+// `max_subset_states` entries in all (the memory and time of the O(n^2) case above), or when
+// `deadline` (limits.h; null = none) expires.
+Result<Fsm> Determinize(const Nfa& nfa, int32_t max_states, FsmWork* work = nullptr,
+                        int64_t max_subset_states = INT64_MAX, const Deadline* deadline = nullptr);
 
 // Merges equivalent states and drops unreachable ones. The start state becomes state 0 and the rest
 // are numbered in breadth-first order (byte edges by their first byte, then calls by callee), so

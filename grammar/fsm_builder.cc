@@ -28,6 +28,11 @@ Result<Nfa> NfaBuilder::Build(ExprId body) {
   const int32_t start = nfa_.AddState();
   nfa_.set_start(start);
   SIEVE_ASSIGN_OR_RETURN(int32_t exit, BuildExpr(body, start, 0));
+  // BuildExpr checks the size before each expression; one literal or class adds many at once.
+  if (nfa_.num_states() > opts_.max_nfa_states) {
+    return LimitError("a rule's NFA needs more than " + std::to_string(opts_.max_nfa_states) +
+                      " states (CompileOptions::max_nfa_states)");
+  }
   // A dedicated accepting state with no outgoing edges: the exit may be a loop head.
   const int32_t accept = nfa_.AddState();
   nfa_.AddEpsilon(exit, accept);
@@ -83,7 +88,8 @@ int64_t NfaBuilder::Weight(ExprId id, int depth) {
 
 Result<int32_t> NfaBuilder::BuildExpr(ExprId id, int32_t from, int depth) {
   if (depth > opts_.max_depth) {
-    Status s = LimitError("expression nesting deeper than " + std::to_string(opts_.max_depth));
+    Status s = LimitError("expression nesting deeper than " + std::to_string(opts_.max_depth) +
+                          " (CompileOptions::max_expr_depth; Limits::max_nesting_depth)");
     if (g_.expr(id).source_offset >= 0) s.WithOffset(g_.expr(id).source_offset);
     return s;
   }

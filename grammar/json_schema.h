@@ -53,6 +53,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "grammar/grammar.h"
@@ -92,6 +93,8 @@ struct JsonSchemaOptions {
   int32_t max_schema_depth = 256;
   // Expressions in the output grammar.
   size_t max_grammar_exprs = size_t{1} << 22;
+  // Values of one `enum` (issue 10: a limit where input sizes multiply).
+  int32_t max_enum_values = 100000;
   // Alternatives one subschema may expand to when allOf/anyOf/oneOf/not/if are distributed.
   int32_t max_alternatives = 2048;
   // States of one any-order property automaton: 2^(known keys) x (count states); 128 is 7 keys.
@@ -105,6 +108,12 @@ struct JsonSchemaOptions {
   // maxLength. A single pattern or format past it has its repetitions capped to fit maxLength
   // instead (kNarrowed); several combined ones are unsupported.
   int64_t max_length_product_states = 4096;
+  // A single pattern or format with maxLength whose exact product automaton has more states than
+  // this is emitted with its repetitions capped to fit maxLength (kNarrowed) instead, unless the
+  // capped form is exact anyway. The product becomes one grammar rule per state, a call per
+  // character for the matcher and the mask cache: past a few hundred states that makes the mask
+  // cache take seconds (Kubernetes label keys with maxLength 63: 30 s with Llama-3).
+  int64_t max_exact_length_product_states = 256;
   // multipleOf is enforced through a residue automaton: the scaled divisor must not exceed this.
   int64_t max_multiple_of_modulus = 10000;
   // Wall time of the conversion (not of the automaton compile that follows).
@@ -145,6 +154,11 @@ struct JsonSchemaGrammar {
   Grammar grammar;
   JsonSchemaReport report;
   JsonSchemaStats stats;
+  // Rule name -> JSON pointer of the subschema whose emission created the rule ("" is the root).
+  // Rules shared by many locations (whitespace, any JSON value, the string and number building
+  // blocks) have no entry. Lets a rejection be traced back to a schema location
+  // (json_schema_locate.h); rule names survive compilation when inlining is off.
+  std::unordered_map<std::string, std::string> rule_locations;
 };
 
 // The message of the kInvalidArgument status for a schema that no JSON value satisfies.

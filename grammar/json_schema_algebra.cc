@@ -20,6 +20,7 @@
 // branch is conjoined with the negation of the branches it may overlap, which is exact whenever
 // those negations are expressible.
 #include <algorithm>
+#include <optional>
 #include <unordered_set>
 #include <utility>
 
@@ -61,6 +62,23 @@ int64_t MinMax(int64_t a, int64_t b) {  // min of two upper bounds, -1 = unbound
   if (a < 0) return b;
   if (b < 0) return a;
   return std::min(a, b);
+}
+
+// The intersection of two optional enum/const value lists (array or object values; nullopt = any).
+std::optional<std::vector<int32_t>> IntersectValues(const JDoc& doc,
+                                                    const std::optional<std::vector<int32_t>>& p,
+                                                    const std::optional<std::vector<int32_t>>& q) {
+  if (!p || !q) return p ? p : q;
+  std::vector<int32_t> keep;
+  for (int32_t v : *p) {
+    for (int32_t w : *q) {
+      if (doc.Equal(v, w)) {
+        keep.push_back(v);
+        break;
+      }
+    }
+  }
+  return keep;
 }
 
 }  // namespace
@@ -177,20 +195,7 @@ Result<Formula> Converter::Merge(const Formula& a, const Formula& b, int32_t src
           r.contains.insert(r.contains.end(), q.contains.begin(), q.contains.end());
           r.unique = p.unique || q.unique;
           r.unique_src = p.unique ? p.unique_src : q.unique_src;
-          if (p.allowed && q.allowed) {
-            std::vector<int32_t> keep;
-            for (int32_t v : *p.allowed) {
-              for (int32_t w : *q.allowed) {
-                if (doc_.Equal(v, w)) {
-                  keep.push_back(v);
-                  break;
-                }
-              }
-            }
-            r.allowed = std::move(keep);
-          } else {
-            r.allowed = p.allowed ? p.allowed : q.allowed;
-          }
+          r.allowed = IntersectValues(doc_, p.allowed, q.allowed);
         }
         if (c.types & kTObject) {
           const ObjC &p = x.obj, &q = y.obj;
@@ -206,20 +211,7 @@ Result<Formula> Converter::Merge(const Formula& a, const Formula& b, int32_t src
           r.max = MinMax(p.max, q.max);
           r.names = And({p.names, q.names});
           r.src = p.src >= 0 ? p.src : q.src;
-          if (p.allowed && q.allowed) {
-            std::vector<int32_t> keep;
-            for (int32_t v : *p.allowed) {
-              for (int32_t w : *q.allowed) {
-                if (doc_.Equal(v, w)) {
-                  keep.push_back(v);
-                  break;
-                }
-              }
-            }
-            r.allowed = std::move(keep);
-          } else {
-            r.allowed = p.allowed ? p.allowed : q.allowed;
-          }
+          r.allowed = IntersectValues(doc_, p.allowed, q.allowed);
         }
       }
       if (!Satisfiable(c, 0)) continue;
@@ -522,7 +514,11 @@ Result<Formula> Converter::Negate(const Formula& f, int32_t src) {
                                      "is not supported"),
                          p.src >= 0 ? p.src : src);
         }
-        for (const auto& [k, t] : p.props) {
+        for (const auto& [key, term] : p.props) {
+          // Named copies: clang before 16 cannot capture structured bindings (issue 10's clang
+          // fuzz build compiles this file).
+          const auto& k = key;
+          const auto& t = term;
           if (t == kTrueTerm) continue;
           push([&](ObjC& x) {
             x.required.push_back(k);

@@ -153,6 +153,8 @@ Result<JsonSchemaGrammar> Converter::Run(std::string_view text) {
   RuleId root_rule = g_.AddRule(opts_.root_rule_name.empty() ? "root" : opts_.root_rule_name);
   rule_name_counts_[g_.rule(root_rule).name] = 1;
   rule_names_.insert(g_.rule(root_rule).name);
+  if (rule_loc_.size() <= static_cast<size_t>(root_rule)) rule_loc_.resize(root_rule + 1, -1);
+  rule_loc_[root_rule] = doc_.root();
   auto body = EmitTerm(root, ctx);
   if (!body.ok()) return body.status();
   g_.SetRuleBody(root_rule, Ref(*body));
@@ -167,6 +169,9 @@ Result<JsonSchemaGrammar> Converter::Run(std::string_view text) {
   out.stats.exprs = g_.num_exprs();
   out.stats.convert_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
+  for (size_t r = 0; r < rule_loc_.size(); ++r) {
+    if (rule_loc_[r] >= 0) out.rule_locations[g_.rule(r).name] = PointerOf(rule_loc_[r]);
+  }
   out.grammar = std::move(g_);
   out.report = std::move(report_);
   return out;
@@ -206,12 +211,18 @@ TermId Converter::Src(int32_t node) {
   return MakeTerm({Term::kSrc, node, {}});
 }
 
-TermId Converter::And(std::vector<TermId> args) {
+// And/Or share their normal form: the absorbing element wins, the neutral one is dropped, nested
+// terms of the same operator are flattened, arguments are sorted and unique, one argument is
+// itself.
+TermId Converter::Junction(Term::Op op, std::vector<TermId> args) {
+  const bool is_and = op == Term::kAnd;
+  const TermId absorbing = is_and ? kFalseTerm : kTrueTerm;
+  const TermId neutral = is_and ? kTrueTerm : kFalseTerm;
   std::vector<TermId> flat;
   for (TermId a : args) {
-    if (a == kFalseTerm) return kFalseTerm;
-    if (a == kTrueTerm) continue;
-    if (terms_[a].op == Term::kAnd) {
+    if (a == absorbing) return absorbing;
+    if (a == neutral) continue;
+    if (terms_[a].op == op) {
       flat.insert(flat.end(), terms_[a].args.begin(), terms_[a].args.end());
     } else {
       flat.push_back(a);
@@ -219,27 +230,9 @@ TermId Converter::And(std::vector<TermId> args) {
   }
   std::sort(flat.begin(), flat.end());
   flat.erase(std::unique(flat.begin(), flat.end()), flat.end());
-  if (flat.empty()) return kTrueTerm;
+  if (flat.empty()) return neutral;
   if (flat.size() == 1) return flat[0];
-  return MakeTerm({Term::kAnd, -1, std::move(flat)});
-}
-
-TermId Converter::Or(std::vector<TermId> args) {
-  std::vector<TermId> flat;
-  for (TermId a : args) {
-    if (a == kTrueTerm) return kTrueTerm;
-    if (a == kFalseTerm) continue;
-    if (terms_[a].op == Term::kOr) {
-      flat.insert(flat.end(), terms_[a].args.begin(), terms_[a].args.end());
-    } else {
-      flat.push_back(a);
-    }
-  }
-  std::sort(flat.begin(), flat.end());
-  flat.erase(std::unique(flat.begin(), flat.end()), flat.end());
-  if (flat.empty()) return kFalseTerm;
-  if (flat.size() == 1) return flat[0];
-  return MakeTerm({Term::kOr, -1, std::move(flat)});
+  return MakeTerm({op, -1, std::move(flat)});
 }
 
 TermId Converter::Not(TermId t) {
@@ -463,7 +456,16 @@ RuleId Converter::NewRule(const std::string& base) {
   ++count;
   while (rule_names_.count(unique)) unique = name + "_" + std::to_string(count++);
   rule_names_.insert(unique);
-  return g_.AddRule(unique);
+  RuleId r = g_.AddRule(unique);
+  if (rule_loc_.size() <= static_cast<size_t>(r)) rule_loc_.resize(r + 1, -1);
+  rule_loc_[r] = loc_node_;
+  return r;
+}
+
+RuleId Converter::NewSharedRule(const std::string& base) {
+  RuleId r = NewRule(base);
+  rule_loc_[r] = -1;
+  return r;
 }
 
 Ctx Converter::Child(Ctx ctx) const {
@@ -478,7 +480,7 @@ ExprId Converter::Ws(Ctx ctx) {
   auto it = shared_rules_.find("ws");
   RuleId r;
   if (it == shared_rules_.end()) {
-    r = NewRule("ws");
+    r = NewSharedRule("ws");
     shared_rules_["ws"] = r;
     ExprId cls = g_.AddCharClass({{' ', ' '}, {'\t', '\t'}, {'\n', '\n'}, {'\r', '\r'}}, false);
     g_.SetRuleBody(r, g_.AddRepeat(cls, 0, opts_.max_whitespace_run));
@@ -538,7 +540,7 @@ RuleId Converter::NeverRule() {
   // A rule with no finite derivation: the automaton compiler trims calls to it. Used only where
   // emptiness is discovered after a reference was made (never for the root).
   if (never_rule_ < 0) {
-    never_rule_ = NewRule("never");
+    never_rule_ = NewSharedRule("never");
     g_.SetRuleBody(never_rule_, Seq({Lit("\x01"), Ref(never_rule_)}));
   }
   return never_rule_;
@@ -547,8 +549,10 @@ RuleId Converter::NeverRule() {
 RuleId Converter::AnyValueRule(Ctx ctx) {
   auto it = any_rules_.find(ctx.depth);
   if (it != any_rules_.end()) return it->second;
-  RuleId r = NewRule(ctx.depth >= 0 ? "value_d" + std::to_string(ctx.depth) : "value");
+  RuleId r = NewSharedRule(ctx.depth >= 0 ? "value_d" + std::to_string(ctx.depth) : "value");
   any_rules_[ctx.depth] = r;
+  const int32_t saved_loc = loc_node_;  // everything below is shared as well
+  loc_node_ = -1;
   Ctx child = Child(ctx);
   RuleId child_rule = AnyValueRule(child);
   // Objects.
@@ -569,6 +573,7 @@ RuleId Converter::AnyValueRule(Ctx ctx) {
   ExprId body = Alt({obj, arr, EmitString(any_str).value(), EmitNumber(any_num).value(),
                      Lit("true"), Lit("false"), Lit("null")});
   g_.SetRuleBody(r, body);
+  loc_node_ = saved_loc;
   return r;
 }
 
@@ -588,9 +593,14 @@ Result<RuleId> Converter::EmitTerm(TermId t, Ctx ctx) {
     if (!p.empty()) name = p;
   }
   if (ctx.depth >= 0) name += "_d" + std::to_string(ctx.depth);
+  // The rule and everything emitted for its body belong to this subschema (terms that are not a
+  // schema location, such as merged allOf items, stay with the enclosing one).
+  const int32_t saved_loc = loc_node_;
+  if (term.op == Term::kSrc) loc_node_ = term.node;
   RuleId r = NewRule(name);
   term_rules_[key] = r;
   if (emit_depth_ > opts_.max_schema_depth * 4) {
+    loc_node_ = saved_loc;
     return ErrorAt(LimitError("subschemas nest deeper than max_schema_depth"),
                    term.node >= 0 ? term.node : doc_.root());
   }
@@ -598,10 +608,12 @@ Result<RuleId> Converter::EmitTerm(TermId t, Ctx ctx) {
   auto f = Eval(t);
   if (!f.ok()) {
     --emit_depth_;
+    loc_node_ = saved_loc;
     return f.status();
   }
   auto body = EmitFormula(**f, ctx, t);
   --emit_depth_;
+  loc_node_ = saved_loc;
   if (!body.ok()) return body.status();
   g_.SetRuleBody(r, *body == kNoExpr ? Ref(NeverRule()) : *body);
   return r;
@@ -722,7 +734,66 @@ ExprId EmitDfaRules(Converter* conv, const CpDfa& input, const std::string& name
   const int32_t n = d.num_states();
   std::vector<RuleId> rules(n, -1);
   for (int32_t s = 0; s < n; ++s) rules[s] = conv->NewRule(name + "_" + std::to_string(s));
+  // The ranges of a state whose edges all lead to one other state (else empty).
+  auto single_step = [&](int32_t s, int32_t* to) {
+    std::vector<CodepointRange> ranges;
+    *to = -1;
+    for (const CpDfa::Edge& e : d.edges(s)) {
+      if (e.to == s || (*to >= 0 && e.to != *to)) return std::vector<CodepointRange>{};
+      *to = e.to;
+      ranges.push_back({e.lo, e.hi});
+    }
+    return ranges;
+  };
+  // A chain s = c0 -R-> c1 -R-> ... -R-> cm of states with one successor, the same ranges R and
+  // the same accepting flag (what a length bound makes of `R*`: maxLength 40 is a chain of 41
+  // states) is re-rolled into R{m} (or R{0,m-1} | R{m} cm when accepting): one rule with a counted
+  // repetition instead of m nested rule calls, one per character. chain_m[s] / chain_end[s]: m and
+  // cm for the chain starting at s, memoised so that long chains cost O(n) in all.
+  std::vector<int32_t> chain_m(n, -1), chain_end(n, -1);
+  std::vector<int32_t> path;
   for (int32_t s = 0; s < n; ++s) {
+    if (chain_m[s] >= 0) continue;
+    int32_t next = -1;
+    const std::vector<CodepointRange> ranges = single_step(s, &next);
+    int32_t base_m = 0, base_end = s;
+    path.clear();
+    for (int32_t cur = s; !ranges.empty();) {
+      int32_t to = -1;
+      if (single_step(cur, &to) != ranges || d.accepting(cur) != d.accepting(s) ||
+          static_cast<int32_t>(path.size()) >= n) {
+        base_end = cur;
+        break;
+      }
+      if (chain_m[cur] >= 0) {
+        base_m = chain_m[cur];
+        base_end = chain_end[cur];
+        break;
+      }
+      path.push_back(cur);
+      cur = to;
+    }
+    for (size_t i = path.size(); i-- > 0;) {
+      chain_m[path[i]] = base_m + static_cast<int32_t>(path.size() - i);
+      chain_end[path[i]] = base_end;
+    }
+    if (path.empty()) {
+      chain_m[s] = 0;
+      chain_end[s] = s;
+    }
+  }
+  for (int32_t s = 0; s < n; ++s) {
+    if (chain_m[s] >= 3) {
+      int32_t next = -1;
+      const std::vector<CodepointRange> ranges = single_step(s, &next);
+      const int32_t reps = chain_m[s];
+      ExprId full =
+          conv->Seq({g.AddRepeat(unit(ranges), reps, reps), conv->Ref(rules[chain_end[s]])});
+      g.SetRuleBody(rules[s], d.accepting(s)
+                                  ? conv->Alt({g.AddRepeat(unit(ranges), 0, reps - 1), full})
+                                  : full);
+      continue;
+    }
     std::vector<CodepointRange> self;
     std::map<int32_t, std::vector<CodepointRange>> by_target;
     for (const CpDfa::Edge& e : d.edges(s)) {

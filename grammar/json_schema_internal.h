@@ -244,8 +244,9 @@ class Converter {
   TermId MakeTerm(Term t);
   TermId Src(int32_t node);
   TermId ConstTerm(int32_t node) { return MakeTerm({Term::kConst, node, {}}); }
-  TermId And(std::vector<TermId> args);
-  TermId Or(std::vector<TermId> args);
+  TermId And(std::vector<TermId> args) { return Junction(Term::kAnd, std::move(args)); }
+  TermId Or(std::vector<TermId> args) { return Junction(Term::kOr, std::move(args)); }
+  TermId Junction(Term::Op op, std::vector<TermId> args);  // kAnd or kOr, normalised
   TermId Not(TermId t);
   Result<const Formula*> Eval(TermId t);
 
@@ -290,6 +291,9 @@ class Converter {
   // The automaton of the strings satisfying a string constraint (enum, patterns, formats,
   // negations, length), within max_automaton_states.
   Result<CpDfa> StringConstraintDfa(const StrC& c);
+  // Whether `capped` (an expression in lang_grammar_ from CapToLength) has exactly the strings of
+  // `lang` within c's length bounds.
+  bool CappedIsExact(const CpDfa& lang, ExprId capped, const StrC& c);
 
   // ---- objects and arrays (json_schema_object.cc, json_schema_array.cc) ----
   Result<ExprId> EmitObject(const ObjC& c, Ctx ctx);
@@ -319,7 +323,10 @@ class Converter {
   ExprId Alt(std::vector<ExprId> items);  // requires 1+ items
   ExprId Lit(std::string_view bytes) { return g_.AddBytes(bytes); }
   ExprId Ref(RuleId r) { return g_.AddRuleRef(r); }
+  // A rule attributed to the schema location being emitted (loc_node_); NewSharedRule: a rule
+  // used from many locations, attributed to none.
   RuleId NewRule(const std::string& base);
+  RuleId NewSharedRule(const std::string& base);
 
   // ---- errors and notes ----
   // kError: returns the kUnsupported status; kIgnore: records the note and returns OK.
@@ -372,6 +379,8 @@ class Converter {
   std::unordered_set<std::string> note_keys_;
   std::unordered_set<std::string> rule_names_;
   RuleId never_rule_ = -1;
+  std::vector<int32_t> rule_loc_;  // per rule: the schema node it was emitted for, or -1
+  int32_t loc_node_ = -1;          // the schema node being emitted
   int32_t eval_depth_ = 0;
   int32_t emit_depth_ = 0;
 };

@@ -199,6 +199,15 @@ Status SchemaReader::Keyword(const std::string& k, int32_t v) {
   if (k == "enum") {
     auto a = Array(v, k);
     if (!a.ok()) return a.status();
+    // ---- limit (issue 10, hardening) ----
+    if (a->size() > static_cast<size_t>(std::max(c_.opts().max_enum_values, 0))) {
+      return c_.ErrorAt(LimitError("enum has " + std::to_string(a->size()) +
+                                   " values, more than max_enum_values (" +
+                                   std::to_string(c_.opts().max_enum_values) +
+                                   "; raise JsonSchemaOptions::max_enum_values)"),
+                        node_, k);
+    }
+    // ---- end limit ----
     return Enum(*a);
   }
   if (k == "const") return Enum({v});

@@ -366,7 +366,7 @@ Result<ExprId> Converter::EmitNumber(const NumC& c) {
                                                  : "integer_z";
     auto it = shared_rules_.find(name);
     if (it != shared_rules_.end()) return Ref(it->second);
-    RuleId r = NewRule(name);
+    RuleId r = NewSharedRule(name);
     shared_rules_[name] = r;
     ExprId mag = EmitRawDfa(this, SyntaxDfa(syn), name + "_mag");
     ExprId body = Seq({g_.AddRepeat(Lit("-"), 0, 1), mag});

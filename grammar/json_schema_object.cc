@@ -25,6 +25,7 @@
 #include <bit>
 #include <deque>
 #include <map>
+#include <optional>
 #include <unordered_set>
 #include <utility>
 
@@ -186,6 +187,11 @@ Result<ExprId> Converter::EmitObject(const ObjC& c, Ctx ctx) {
   }
   // ---- extra keys ----
   std::vector<Region> regions;
+  // A map object (no named properties, no patternProperties) whose propertyNames is one string
+  // constraint: its keys are emitted like string values (EmitString: compact expressions, capped
+  // repetitions) rather than through the key automaton, whose length-bounded product becomes a
+  // chain of one rule per state (Kubernetes label keys: 1,852 states, a 30 s mask cache).
+  std::optional<StrC> names_as_string;
   bool open_part = c.parts.empty();
   for (const ObjPart& p : c.parts) open_part |= p.additional != kFalseTerm || !p.patterns.empty();
   if (open_part) {
@@ -204,6 +210,10 @@ Result<ExprId> Converter::EmitObject(const ObjC& c, Ctx ctx) {
     if (c.names != kTrueTerm) {
       auto f = Eval(c.names);
       if (!f.ok()) return f.status();
+      if (keys.empty() && pl.empty() && (*f)->clauses.size() == 1 &&
+          ((*f)->clauses[0].types & kTString)) {
+        names_as_string = (*f)->clauses[0].str;
+      }
       CpDfa names = EmptyDfa();
       for (const Clause& cl : (*f)->clauses) {
         if (!(cl.types & kTString)) continue;
@@ -276,7 +286,17 @@ Result<ExprId> Converter::EmitObject(const ObjC& c, Ctx ctx) {
           failure = v.status();
           continue;
         }
-        ExprId key = EmitDfaString(r.keys, "key");
+        ExprId key = kNoExpr;
+        if (names_as_string) {
+          auto k = EmitString(*names_as_string);
+          if (!k.ok()) {
+            failure = k.status();
+            continue;
+          }
+          key = *k;
+        } else {
+          key = EmitDfaString(r.keys, "key");
+        }
         if (key != kNoExpr) alts.push_back(Seq({key, Colon(ctx), Ref(*v)}));
       }
       g_.SetRuleBody(extra_rule, alts.empty() ? Ref(NeverRule()) : Alt(std::move(alts)));

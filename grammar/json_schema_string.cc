@@ -220,10 +220,6 @@ ExprId CapToLength(Grammar* g, ExprId e, int64_t budget, int* splits_left) {
 ExprId Converter::Unit(const std::vector<CodepointRange>& in) {
   std::vector<CodepointRange> set = Grammar::NormalizeRanges(in, false);
   const bool full = set == Grammar::NormalizeRanges({{0, 0x10FFFF}}, false);
-  if (full) {
-    auto it = shared_rules_.find("char");
-    if (it != shared_rules_.end()) return Ref(it->second);
-  }
   std::vector<ExprId> alts;
   std::vector<CodepointRange> raw;
   for (CodepointRange r : set) {
@@ -260,10 +256,11 @@ ExprId Converter::Unit(const std::vector<CodepointRange>& in) {
                        Lit("\\u"), g_.AddCharClass({{'d', 'd'}, {'D', 'D'}}, false),
                        g_.AddCharClass({{'c', 'f'}, {'C', 'F'}}, false), hex(), hex()});
     alts.push_back(Seq({Lit("\\u"), Alt({non_sur, pair})}));
-    RuleId r = NewRule("char");
-    shared_rules_["char"] = r;
-    g_.SetRuleBody(r, Alt(std::move(alts)));
-    return Ref(r);
+    // Inline, not a shared rule: a rule call per character costs a call/return per byte in the
+    // matcher and makes the mask cache resolve every string state through the call (measured:
+    // `{"type": "object"}` built its Llama-3 mask cache in ~180 ms with a `char` rule, ~7 ms
+    // inline).
+    return Alt(std::move(alts));
   }
   // \u00XX for the control characters in the set.
   bool all_controls = true;
@@ -422,7 +419,7 @@ Result<ExprId> Converter::EmitString(const StrC& c) {
     if (min32 == 0 && max32 == kUnbounded) {
       auto it = shared_rules_.find("string");
       if (it != shared_rules_.end()) return Ref(it->second);
-      RuleId r = NewRule("string");
+      RuleId r = NewSharedRule("string");
       shared_rules_["string"] = r;
       ExprId ch = Unit({{0, 0x10FFFF}});
       g_.SetRuleBody(r, Seq({Lit("\""), g_.AddRepeat(ch, 0, kUnbounded), Lit("\"")}));
@@ -437,17 +434,28 @@ Result<ExprId> Converter::EmitString(const StrC& c) {
     bool implied = lo >= c.min_len && (c.max_len < 0 || (hi >= 0 && hi <= c.max_len));
     if (implied) return Seq({Lit("\""), Respell(this, lang_grammar_, l.expr), Lit("\"")});
   }
-  // One pattern or format with a maximum length whose exact automaton would be large (the format
-  // automata have hundreds of states): cap its repetitions instead, a reported narrowing.
+  // One pattern or format with a maximum length. Capping its repetitions so that every string
+  // fits gives a compact expression; when that is the exact language (`[a-z]([-a-z]*[a-z])?` with
+  // maxLength 63 is `[a-z]([-a-z]{0,61}[a-z])?`) it is used as is. Otherwise the exact product
+  // automaton (pattern x length counter) is used when small, and the capped expression, a
+  // reported narrowing, when the product would be large (max_exact_length_product_states; the
+  // format automata have hundreds of states). The product is a chain of one rule per state, a
+  // call per character in the matcher and the mask cache: the compact form is worth an
+  // equivalence check.
   if (c.langs.size() == 1 && c.not_langs.empty() && c.excluded.empty() && c.max_len >= 0) {
     auto d = LangDfa(c.langs[0]);
     const int64_t estimate = d.ok() ? int64_t{(*d)->num_states()} * (c.max_len + 1) : 0;
-    if (d.ok() && estimate > opts_.max_length_product_states) {
-      const Lang& l = langs_[c.langs[0]];
-      int splits = 2;  // three-way budget splits, each triples a subtree: a few at most
-      ExprId capped = CapToLength(&lang_grammar_, l.expr, c.max_len, &splits);
-      int64_t lo = 0, hi = 0;
-      if (capped != kNoExpr) ExprLength(lang_grammar_, capped, &lo, &hi);
+    const Lang& l = langs_[c.langs[0]];
+    int splits = 2;  // three-way budget splits, each triples a subtree: a few at most
+    ExprId capped = d.ok() ? CapToLength(&lang_grammar_, l.expr, c.max_len, &splits) : kNoExpr;
+    int64_t lo = 0, hi = 0;
+    if (capped != kNoExpr) ExprLength(lang_grammar_, capped, &lo, &hi);
+    if (capped != kNoExpr && lo >= c.min_len && estimate <= opts_.max_length_product_states &&
+        CappedIsExact(**d, capped, c)) {
+      return Seq({Lit("\""), Respell(this, lang_grammar_, capped), Lit("\"")});
+    }
+    if (d.ok() && estimate > std::min(opts_.max_length_product_states,
+                                      opts_.max_exact_length_product_states)) {
       if (capped != kNoExpr && lo >= c.min_len) {
         Note(JsonSchemaNote::Kind::kNarrowed, c.len_src, "maxLength",
              std::string(l.is_format ? "format '" : "pattern '") + l.text + "' with maxLength " +
@@ -459,6 +467,19 @@ Result<ExprId> Converter::EmitString(const StrC& c) {
   auto dfa = StringConstraintDfa(c);
   if (!dfa.ok()) return dfa.status();
   return EmitDfaString(*dfa, "str");
+}
+
+bool Converter::CappedIsExact(const CpDfa& lang, ExprId capped, const StrC& c) {
+  const int32_t budget = opts_.max_automaton_states;
+  auto capped_dfa = DfaFromExpr(lang_grammar_, capped, budget);
+  auto exact = BoundLength(lang, c.min_len, c.max_len, budget);
+  if (!capped_dfa.ok() || !exact.ok()) return false;
+  const CpDfa a = Minimize(*capped_dfa), b = Minimize(*exact);
+  for (const auto& [x, y] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
+    auto diff = Intersect(*x, Complement(*y), budget);
+    if (!diff.ok() || !IsEmptyLanguage(Minimize(*diff))) return false;
+  }
+  return true;
 }
 
 Result<CpDfa> Converter::StringConstraintDfa(const StrC& c) {

@@ -43,6 +43,14 @@ MaskBuilder::MaskBuilder(const CompiledGrammar& g, const TokenizerInfo& info,
     std::sort(v.begin(), v.end());
     v.erase(std::unique(v.begin(), v.end()), v.end());
   }
+  first_bytes_.resize(g.num_rules());
+  for (size_t r = 0; r < g.num_rules(); ++r) {
+    for (int b = 0; b < 256; ++b) {
+      if (g.CanStartWith(static_cast<RuleId>(r), static_cast<uint8_t>(b))) {
+        first_bytes_[r][b >> 6] |= uint64_t{1} << (b & 63);
+      }
+    }
+  }
   layers_.resize(info.max_token_length() + 1);
   alive_.assign(64, 0);
 }
@@ -74,6 +82,15 @@ void MaskBuilder::Defer(const SetSimulator::Delegation& d, int32_t node) {
   // Only when the callee can read some next byte: most calls (a comment inside whitespace, ...)
   // cannot, and their memo would be empty.
   const RuleId callee = g_.rule_of(d.callee_start);
+  if (const uint64_t* below = info_.subtree_bytes(node)) {
+    // A large node (" " has hundreds of children): its subtree's byte set rules most calls out
+    // without visiting the children.
+    const uint64_t* first = first_bytes_[callee].data();
+    if (((below[0] & first[0]) | (below[1] & first[1]) | (below[2] & first[2]) |
+         (below[3] & first[3])) == 0) {
+      return;
+    }
+  }
   for (int32_t c = node + 1; c < info_.end(node); c = info_.end(c)) {
     if (g_.CanStartWith(callee, info_.byte(c))) {
       deferred_.push_back({d.callee_start, d.ret, node});
@@ -396,16 +413,37 @@ void MaskBuilder::Walk(int32_t first, int32_t last) {
     ++nodes_visited_;
     if (parent.simple >= 0 && (!parent.simple_pops || !g_.CanFollow(target_.rule, byte))) {
       // The hot path: the walked frame alone, no pop this byte can follow, a plain transition.
-      if (const uint64_t* below = info_.subtree_bytes(n)) {
-        // A large subtree made only of bytes the set loops on is read in full: accept it whole
-        // (in a counted loop each of its bytes is one iteration).
+      if (const int32_t end = info_.end(n); end > n + 1) {
+        // A subtree made only of bytes the set loops on is read in full: accept it whole (in a
+        // counted loop each of its bytes is one iteration). Large subtrees carry their byte set;
+        // small ones are scanned (string and comment bodies are mostly small subtrees), and the
+        // first byte that breaks a scan is remembered, so the nested subtrees around it are not
+        // scanned again.
         const uint64_t* loop = sim_.LoopBytes(parent.simple, raw);
-        if ((loop[byte >> 6] >> (byte & 63) & 1) && (below[0] & ~loop[0]) == 0 &&
-            (below[1] & ~loop[1]) == 0 && (below[2] & ~loop[2]) == 0 &&
-            (below[3] & ~loop[3]) == 0) {
-          AcceptRange(info_.token_begin(n), info_.token_begin(info_.end(n)),
+        bool whole = loop[byte >> 6] >> (byte & 63) & 1;
+        if (!whole) {
+        } else if (const uint64_t* below = info_.subtree_bytes(n)) {
+          whole = (below[0] & ~loop[0]) == 0 && (below[1] & ~loop[1]) == 0 &&
+                  (below[2] & ~loop[2]) == 0 && (below[3] & ~loop[3]) == 0;
+        } else if (scan_set_ == parent.simple && scan_raw_ == raw && n < scan_break_ &&
+                   scan_break_ < end) {
+          whole = false;
+        } else {
+          for (int32_t c = n + 1; c < end; ++c) {
+            const uint8_t cb = info_.byte(c);
+            if (!(loop[cb >> 6] >> (cb & 63) & 1)) {
+              whole = false;
+              scan_set_ = parent.simple;
+              scan_raw_ = raw;
+              scan_break_ = c;
+              break;
+            }
+          }
+        }
+        if (whole) {
+          AcceptRange(info_.token_begin(n), info_.token_begin(end),
                       parent.k - static_cast<int32_t>(d - 1), /*per_byte=*/true);
-          n = info_.end(n);
+          n = end;
           continue;
         }
       }
@@ -537,7 +575,7 @@ void MaskBuilder::Walk(int32_t first, int32_t last) {
     auto step = [&](const Live& lv) {
       const SetSimulator::Trans& tr = sim_.Step(lv.set, byte);
       if (!tr.alive) return;
-      raw_live_.push_back({lv.thread, &tr});
+      raw_live_.push_back({lv.thread, tr});
       alive_[lv.thread] = 1;
       if (lv.thread == 0) {
         level0_k_ = parent.k + tr.kmin;
@@ -563,7 +601,7 @@ void MaskBuilder::Walk(int32_t first, int32_t last) {
     layer.live.clear();
     layer.pending.clear();
     for (const RawLive& rl : raw_live_) {
-      const SetSimulator::Trans& tr = *rl.trans;
+      const SetSimulator::Trans& tr = rl.trans;
       if (tr.next >= 0) layer.live.push_back({rl.thread, tr.next});
       if (rl.thread == 0) {
         for (uint32_t c = 0; c < tr.num_calls; ++c) Defer(sim_.calls(tr.calls)[c], n);

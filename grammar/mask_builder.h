@@ -49,6 +49,7 @@
 #ifndef SIEVE_GRAMMAR_MASK_BUILDER_H_
 #define SIEVE_GRAMMAR_MASK_BUILDER_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -149,7 +150,7 @@ class MaskBuilder {
   };
   struct RawLive {
     int32_t thread;
-    const SetSimulator::Trans* trans;
+    SetSimulator::Trans trans;  // a copy: a later Step may grow (and move) the memo table
   };
   // A delegated callee started below trie node `node`: the tokens of that subtree it reads without
   // returning (ranges of sorted positions; a bitset too when large) and the nodes after which it
@@ -202,7 +203,8 @@ class MaskBuilder {
   const TokenizerInfo& info_;
   MaskBuildOptions opts_;
   SetSimulator sim_;
-  std::vector<std::vector<int32_t>> sites_;  // per rule: return states calling it (unique)
+  std::vector<std::vector<int32_t>> sites_;           // per rule: return states calling it (unique)
+  std::vector<std::array<uint64_t, 4>> first_bytes_;  // per rule: CanStartWith as a byte set
   ContextResolver resolver_;
   std::unordered_map<uint64_t, std::unique_ptr<Callee>> memo_;  // (callee start, node)
 
@@ -222,6 +224,10 @@ class MaskBuilder {
   std::vector<uint8_t> event_limited_;
   std::vector<int32_t> pending_;
   int64_t nodes_visited_ = 0;
+  // The last failed scan of a small subtree for loop bytes (Walk): set, mode and breaking node.
+  int32_t scan_set_ = -1;
+  bool scan_raw_ = false;
+  int32_t scan_break_ = -1;
 };
 
 }  // namespace sieve

@@ -47,19 +47,47 @@ namespace {
 inline void SetBit(uint32_t* row, int32_t id) { row[id >> 5] |= uint32_t{1} << (id & 31); }
 inline void ClearBit(uint32_t* row, int32_t id) { row[id >> 5] &= ~(uint32_t{1} << (id & 31)); }
 
-size_t PopCount(const std::vector<uint32_t>& row) {
-  size_t n = 0;
-  for (uint32_t w : row) n += static_cast<size_t>(__builtin_popcount(w));
+// Bits set in `row`: ~4,000 words per state and set, so it must not be a libgcc call per word
+// (what __builtin_popcount is without -mpopcnt): the POPCNT instruction where the CPU has it (every
+// x86-64 CPU since 2008, checked once at run time), else a SWAR count.
+size_t PopCountSwar(const std::vector<uint32_t>& row) {
+  auto count = [](uint64_t x) {
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return static_cast<size_t>((x * 0x0101010101010101ull) >> 56);
+  };
+  size_t n = 0, i = 0;
+  for (; i + 1 < row.size(); i += 2) n += count(row[i] | (uint64_t{row[i + 1]} << 32));
+  if (i < row.size()) n += count(row[i]);
   return n;
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("popcnt"))) size_t PopCountHw(const std::vector<uint32_t>& row) {
+  size_t n = 0, i = 0;
+  for (; i + 1 < row.size(); i += 2) {
+    n += static_cast<size_t>(__builtin_popcountll(row[i] | (uint64_t{row[i + 1]} << 32)));
+  }
+  if (i < row.size()) n += static_cast<size_t>(__builtin_popcount(row[i]));
+  return n;
+}
+
+size_t PopCount(const std::vector<uint32_t>& row) {
+  static const bool hw = __builtin_cpu_supports("popcnt");
+  return hw ? PopCountHw(row) : PopCountSwar(row);
+}
+#else
+size_t PopCount(const std::vector<uint32_t>& row) { return PopCountSwar(row); }
+#endif
 
 }  // namespace
 
 // Picks the form for the set whose bits are in `row`: a list of accepted ids, a list of rejected
 // byte tokens, or the bitset itself. The smallest, except that a list is used only up to
 // words / kListFraction ids: beyond that, setting scattered bits costs more than copying words.
-void TokenMaskCache::MakeSet(const TokenizerInfo& info, const std::vector<uint32_t>& row,
-                             PendingSet* set) {
+size_t TokenMaskCache::MakeSet(const TokenizerInfo& info, const std::vector<uint32_t>& row,
+                               PendingSet* set) {
   constexpr size_t kListFraction = 8;
   const size_t words = row.size();
   const size_t accepted = PopCount(row);
@@ -70,7 +98,7 @@ void TokenMaskCache::MakeSet(const TokenizerInfo& info, const std::vector<uint32
   if (accepted > list_max && rejected > list_max) {
     set->form = kBitset;
     set->words = row;
-    return;
+    return accepted;
   }
   const bool accept = accepted <= rejected;
   set->form = accept ? kAcceptList : kRejectList;
@@ -82,14 +110,14 @@ void TokenMaskCache::MakeSet(const TokenizerInfo& info, const std::vector<uint32
       bits &= bits - 1;
     }
   }
+  return accepted;
 }
 
 void TokenMaskCache::BuildState(const CompiledGrammar& g, const TokenizerInfo& info,
                                 const MaskCacheOptions& opts, int32_t state,
                                 const StateClassification& c, StateResult* r) {
   std::vector<uint32_t> row = c.accepted_bits;
-  MakeSet(info, row, &r->base);
-  r->accepted = static_cast<int64_t>(PopCount(row));
+  r->accepted = static_cast<int64_t>(MakeSet(info, row, &r->base));
   r->nodes_visited = c.nodes_visited;
 
   const CompiledGrammar::RuleInfo& rule = g.rule(g.rule_of(state));
@@ -303,6 +331,7 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
   cache->gt_.shrink_to_fit();
   cache->nodes_.shrink_to_fit();
   cache->entries_.shrink_to_fit();
+  cache->BuildShortcuts();
   cache->depth_margin_ =
       (ti.max_token_length() + 2) * static_cast<uint32_t>(g.max_closure_pushes()) + 2;
   st.memory_bytes = cache->MemorySize();
@@ -315,7 +344,9 @@ size_t TokenMaskCache::MemorySize() const {
   return index_.capacity() * sizeof(int32_t) + states_.capacity() * sizeof(StateMasks) +
          words_.capacity() * sizeof(uint32_t) + ids_.capacity() * sizeof(int32_t) +
          level_sets_.capacity() * sizeof(SetRef) + gt_.capacity() * sizeof(uint32_t) +
-         nodes_.capacity() * sizeof(SuffixNode) + entries_.capacity() * sizeof(CheckEntry);
+         nodes_.capacity() * sizeof(SuffixNode) + entries_.capacity() * sizeof(CheckEntry) +
+         shortcut_index_.capacity() * sizeof(int32_t) +
+         shortcut_bits_.capacity() * sizeof(std::array<uint64_t, 8>);
 }
 
 int32_t TokenMaskCache::UncertainTokens(int32_t s) const {
@@ -434,11 +465,11 @@ void TokenMaskCache::WalkSuffixes(const StateMasks& m, int32_t counter,
   for (uint32_t n = 1; n < m.num_nodes;) {
     const SuffixNode& node = nodes[n];
     const uint8_t b = node.byte;
-    stepper->Close(scratch->raw_sets[node.depth - 1], &scratch->context, b);
-    const StackSet* from = &scratch->context;
+    const std::vector<Stack>& context =
+        CloseWalk(scratch->raw_sets[node.depth - 1], b, stepper, scratch);
     std::vector<Stack>& raw = scratch->raw_sets[node.depth];
     raw.clear();
-    for (const Stack& st : from->stacks) {
+    for (const Stack& st : context) {
       const int32_t t = g.Step(st.state, b);
       int32_t c;
       if (t == kNoState || !g.CanBeginIteration(st.state, st.counter, &c)) continue;
@@ -450,6 +481,141 @@ void TokenMaskCache::WalkSuffixes(const StateMasks& m, int32_t counter,
     }
     emit(n);
     ++n;
+  }
+}
+
+const std::vector<Stack>& TokenMaskCache::CloseWalk(const std::vector<Stack>& raw, uint8_t b,
+                                                    PdaStepper* stepper,
+                                                    MaskFillScratch* scratch) const {
+  std::vector<Stack>& key = scratch->passed;
+  std::vector<Stack>& kept = scratch->kept;
+  key.clear();
+  kept.clear();
+  for (Stack s : raw) {
+    for (;;) {
+      const Shortcut sc = ShortcutFor(s.state, b);
+      if (sc == kClose) {
+        key.push_back(s);
+      } else if (sc == kKeep) {
+        kept.push_back(s);
+      } else if (sc == kPass && s.parent != kNoNode) {
+        const StackNode& p = stepper->node(s.parent);
+        scratch->walk_read = std::min(scratch->walk_read, p.depth);
+        s = {p.state, p.counter, p.parent};
+        continue;
+      }
+      break;  // kDrop, or the root frame passing: nothing reads b after the end of the input
+    }
+  }
+  if (key.empty()) {
+    if (kept.size() > 1) {
+      std::sort(kept.begin(), kept.end());
+      kept.erase(std::unique(kept.begin(), kept.end()), kept.end());
+    }
+    return kept;
+  }
+  if (key.size() > 1) {
+    std::sort(key.begin(), key.end());
+    key.erase(std::unique(key.begin(), key.end()), key.end());
+  }
+  uint64_t h = 0x9e3779b97f4a7c15ull * (b + 1u);
+  for (const Stack& st : key) {
+    h = (h ^ HashFrame(st.state, st.counter, st.parent)) * 0x100000001b3ull;
+  }
+  std::vector<uint32_t>& table = scratch->closure_table;
+  if (table.size() < 2 * (scratch->num_closures + 1)) {  // grow, rehashing the live entries
+    table.assign(std::max<size_t>(256, table.size() * 2), 0);
+    for (size_t i = 0; i < scratch->num_closures; ++i) {
+      size_t j = scratch->closures[i].hash & (table.size() - 1);
+      while (table[j] != 0) j = (j + 1) & (table.size() - 1);
+      table[j] = static_cast<uint32_t>(i + 1);
+    }
+  }
+  const size_t mask = table.size() - 1;
+  size_t j = h & mask;
+  const MaskFillScratch::Closure* found = nullptr;
+  for (; table[j] != 0; j = (j + 1) & mask) {
+    const MaskFillScratch::Closure& c = scratch->closures[table[j] - 1];
+    if (c.hash == h && c.byte == b && c.raw == key) {
+      found = &c;
+      break;
+    }
+  }
+  if (found == nullptr) {
+    if (scratch->closures.size() <= scratch->num_closures) scratch->closures.emplace_back();
+    MaskFillScratch::Closure& c = scratch->closures[scratch->num_closures++];
+    table[j] = static_cast<uint32_t>(scratch->num_closures);
+    c.hash = h;
+    c.byte = b;
+    c.raw = key;
+    stepper->ResetReadDepth();
+    stepper->Close(key, &scratch->context, b);
+    c.read = stepper->min_read_depth();
+    c.closed.swap(scratch->context.stacks);
+    found = &c;
+  }
+  scratch->walk_read = std::min(scratch->walk_read, found->read);
+  if (kept.empty()) return found->closed;
+  std::vector<Stack>& merged = scratch->merged;
+  merged.assign(found->closed.begin(), found->closed.end());
+  merged.insert(merged.end(), kept.begin(), kept.end());
+  std::sort(merged.begin(), merged.end());
+  merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
+  return merged;
+}
+
+void TokenMaskCache::BuildShortcuts() {
+  const CompiledGrammar& g = *grammar_;
+  shortcut_index_.assign(g.num_states(), -1);
+  std::vector<int32_t> work;
+  std::vector<uint8_t> seen(g.num_states(), 0);
+  std::vector<int32_t> touched;
+  for (int32_t s = 0; s < g.num_states(); ++s) {
+    const uint8_t f = g.flags(s);
+    const RuleId rule = g.rule_of(s);
+    if (g.rule(rule).counted) continue;  // counter guards: always a real closure
+    if (f & CompiledGrammar::kPlain) {
+      shortcut_index_[s] = -2;
+      continue;
+    }
+    std::array<uint64_t, 8> bits{};
+    for (int b = 0; b < 256; ++b) {
+      const auto byte = static_cast<uint8_t>(b);
+      // The states this frame can be in before reading `byte`: s, and the return states of
+      // nullable callees that cannot start with it (their empty match), as Close explores them.
+      bool pops = false, reads = false, pushes = false;
+      work.assign(1, s);
+      touched.assign(1, s);
+      seen[s] = 1;
+      while (!work.empty()) {
+        const int32_t x = work.back();
+        work.pop_back();
+        if (g.Step(x, byte) != kNoState) reads = true;
+        if (g.accepting(x) && g.CanFollow(rule, byte)) pops = true;
+        for (const CompiledGrammar::CallEdge& e : g.call_edges(x)) {
+          if (g.CanStartWith(e.callee, byte)) {
+            pushes = true;
+          } else if (g.rule(e.callee).nullable && !seen[e.return_state]) {
+            seen[e.return_state] = 1;
+            touched.push_back(e.return_state);
+            work.push_back(e.return_state);
+          }
+        }
+      }
+      const bool alone = touched.size() == 1;
+      for (const int32_t x : touched) seen[x] = 0;
+      Shortcut sc = kClose;
+      if (!pushes && !reads) {
+        sc = pops ? kPass : kDrop;
+      } else if (!pushes && !pops && alone) {
+        sc = kKeep;
+      }
+      const uint64_t bit = uint64_t{1} << (b & 63);
+      if (sc & 1) bits[b >> 6] |= bit;
+      if (sc & 2) bits[4 + (b >> 6)] |= bit;
+    }
+    shortcut_index_[s] = static_cast<int32_t>(shortcut_bits_.size());
+    shortcut_bits_.push_back(bits);
   }
 }
 
@@ -479,6 +645,10 @@ bool TokenMaskCache::FillStacks(const StackSet& set, PdaStepper* stepper, MaskFi
     std::memset(out, 0, words * sizeof(uint32_t));
     for (const int32_t id : info_->empty_tokens()) SetBit(out, id);
     return true;
+  }
+  if (scratch->num_closures > 0) {  // the last fill's closures name its scratch nodes
+    scratch->num_closures = 0;
+    std::fill(scratch->closure_table.begin(), scratch->closure_table.end(), 0);
   }
   for (const Stack& s : stacks) {
     if (!HasState(s.state)) return false;
@@ -566,10 +736,10 @@ bool TokenMaskCache::FillStacks(const StackSet& set, PdaStepper* stepper, MaskFi
         top = std::min(top, p.depth);
       }
       scratch->walk_tokens.clear();
-      stepper->ResetReadDepth();
+      scratch->walk_read = UINT32_MAX;
       WalkSuffixes(m, s.counter, g.rule(g.rule_of(s.state)), !scratch->raw.empty(), stepper,
                    scratch);
-      const uint32_t read = std::min(stepper->min_read_depth(), top);
+      const uint32_t read = std::min(scratch->walk_read, top);
       if (scratch->walks.size() < MaskFillScratch::kWalks) scratch->walks.emplace_back();
       hit = &scratch->walks[0];
       for (MaskFillScratch::Walk& w : scratch->walks) {

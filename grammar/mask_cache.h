@@ -18,6 +18,12 @@
 //    Advance does between the bytes of a token), sharing prefixes and pruning dead branches; every
 //    entry on a surviving node is allowed. Tokens whose pop always succeeds (a suffix accepted at
 //    every return site) or always fails were decided at compile time and are not here.
+//  - closure shortcuts for those walks, per (state, byte), computed at build time: a frame that can
+//    only pop before the byte (it cannot read it, calls nothing that starts with it, may end its
+//    rule) is skipped straight to its caller, and frames whose closure is themselves (or nothing)
+//    are kept (or dropped) without a closure. In a C-like grammar a `)` after an operand passes
+//    through ten expression levels this way. What still needs a real closure is memoised for the
+//    rest of the fill: the groups of one stack set pop into the same frames.
 //
 // FillStacks combines states across the stacks of a set: stacks with the same (state, counter)
 // share one base set and one suffix walk over their popped frames; different groups are OR-ed.
@@ -35,6 +41,7 @@
 #ifndef SIEVE_GRAMMAR_MASK_CACHE_H_
 #define SIEVE_GRAMMAR_MASK_CACHE_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -106,7 +113,24 @@ struct MaskFillScratch {
   std::vector<Stack> raw;                    // popped parents of a group
   StackSet context;                          // a closure during a suffix walk
   std::vector<std::vector<Stack>> raw_sets;  // per suffix depth
-  std::vector<uint64_t> added;               // base sets already in the row
+  std::vector<Stack> passed;                 // stacks a suffix-walk closure must really close
+  std::vector<Stack> kept;                   // stacks it keeps as they are
+  std::vector<Stack> merged;                 // the two closed together
+  uint32_t walk_read = UINT32_MAX;           // shallowest frame the current walk read
+  // Closures computed during one FillStacks, keyed by (stacks after skipping, lookahead byte):
+  // the groups of one stack set pop into the same frames (every level of an expression chain),
+  // so their walks repeat each other's closures. Valid for one fill only (scratch node ids).
+  struct Closure {
+    uint64_t hash = 0;
+    uint8_t byte = 0;
+    uint32_t read = UINT32_MAX;
+    std::vector<Stack> raw;
+    std::vector<Stack> closed;
+  };
+  std::vector<Closure> closures;
+  size_t num_closures = 0;
+  std::vector<uint32_t> closure_table;  // open addressing: index + 1, 0 empty
+  std::vector<uint64_t> added;          // base sets already in the row
 };
 
 class TokenMaskCache {
@@ -182,7 +206,26 @@ class TokenMaskCache {
   // scratch->walk_tokens.
   void WalkSuffixes(const StateMasks& m, int32_t counter, const CompiledGrammar::RuleInfo& rule,
                     bool has_context, PdaStepper* stepper, MaskFillScratch* scratch) const;
-  static void MakeSet(const TokenizerInfo& info, const std::vector<uint32_t>& row, PendingSet* set);
+  // Returns the number of tokens in the set.
+  static size_t MakeSet(const TokenizerInfo& info, const std::vector<uint32_t>& row,
+                        PendingSet* set);
+  // What a closure with lookahead b does with one stack whose top frame is at a state (see
+  // shortcut_index_ below).
+  enum Shortcut : uint8_t { kClose = 0, kKeep = 1, kDrop = 2, kPass = 3 };
+  void BuildShortcuts();
+  Shortcut ShortcutFor(int32_t state, uint8_t b) const {
+    const int32_t i = shortcut_index_[state];
+    if (i < 0) return i == -1 ? kClose : (grammar_->Step(state, b) != kNoState ? kKeep : kDrop);
+    const auto& bits = shortcut_bits_[i];
+    const int w = b >> 6, k = b & 63;
+    return static_cast<Shortcut>((bits[w] >> k & 1) | ((bits[4 + w] >> k & 1) << 1));
+  }
+  // The closure of `raw` with lookahead b (PdaStepper::Close's result stacks): stacks the table
+  // decides are kept or dropped, pass-through frames replaced by their callers (lowering
+  // scratch->walk_read to the depth of each), and the rest closed by the stepper, memoised for the
+  // fill in scratch->closures.
+  const std::vector<Stack>& CloseWalk(const std::vector<Stack>& raw, uint8_t b, PdaStepper* stepper,
+                                      MaskFillScratch* scratch) const;
   static void BuildState(const CompiledGrammar& g, const TokenizerInfo& info,
                          const MaskCacheOptions& opts, int32_t state, const StateClassification& c,
                          StateResult* r);
@@ -197,6 +240,16 @@ class TokenMaskCache {
   std::vector<uint32_t> gt_;
   std::vector<SuffixNode> nodes_;
   std::vector<CheckEntry> entries_;
+  // Closure shortcuts for suffix walks. shortcut_index_[s]: -1 (counted rules: always a full
+  // closure), -2 (a plain state: kept when it reads b, else dropped), or an index into
+  // shortcut_bits_, two 256-bit sets whose bits (low, high) give the Shortcut for byte b:
+  //  kKeep: the frame's closure before b is the stack itself, which reads b;
+  //  kDrop: nothing in its closure reads b and it cannot end its rule before b;
+  //  kPass: it can only pop (cannot read b, calls nothing that starts with b, may end its rule
+  //         before b): its closure is its caller's. The expression chain of a C-like grammar is
+  //         ten such frames, skipped without a closure.
+  std::vector<int32_t> shortcut_index_;
+  std::vector<std::array<uint64_t, 8>> shortcut_bits_;
   uint32_t depth_margin_ = 0;  // stack growth one token can cause, for the depth-limit check
   uint32_t max_suffix_ = 0;
   MaskCacheStats stats_;

@@ -299,7 +299,7 @@ const SetSimulator::Trans& SetSimulator::Transition(int32_t set, uint8_t b) {
   return trans_[index];
 }
 
-const uint64_t* SetSimulator::LoopBytes(int32_t set, bool no_pops) {
+const uint64_t* SetSimulator::ComputeLoopBytes(int32_t set, bool no_pops) {
   if (loops_.size() <= static_cast<size_t>(set)) {
     loops_.resize(sets_.size());
     loops_done_.resize(sets_.size(), 0);

@@ -103,7 +103,12 @@ class SetSimulator {
   // The bytes on which `set` steps to itself with no call delegated (and, with `no_pops`, no pop
   // either), in relaxed sets beginning one iteration each: a token made only of them is read in
   // full. Computed on first use.
-  const uint64_t* LoopBytes(int32_t set, bool no_pops);
+  const uint64_t* LoopBytes(int32_t set, bool no_pops) {
+    if (static_cast<size_t>(set) < loops_done_.size() && loops_done_[set]) {
+      return loops_[set].data() + (no_pops ? 4 : 0);
+    }
+    return ComputeLoopBytes(set, no_pops);
+  }
   bool Computed(int32_t set, uint8_t b) const {
     return rows_[static_cast<size_t>(set) * 256 + b].trans != kUncomputed;
   }
@@ -152,6 +157,7 @@ class SetSimulator {
   const Trans& Transition(int32_t set, uint8_t b);
   uint32_t Intern(int32_t state, int32_t counter, uint32_t parent);
   int32_t InternSet(const std::vector<SimStack>& stacks, Mode mode);
+  const uint64_t* ComputeLoopBytes(int32_t set, bool no_pops);
   // Closes `raw` into closed_, pops into pop_ks_, delegations into calls_.
   void Close(const SimStack* raw, size_t n, Mode mode);
   void Visit(const SimStack& s, uint32_t fresh);

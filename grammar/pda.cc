@@ -212,7 +212,8 @@ Result<Fsm> PdaCompiler::BuildExprDfa(ExprId expr, const std::string& rule_name)
   building_rule_name_ = rule_name;
   SIEVE_ASSIGN_OR_RETURN(Nfa nfa, builder_.Build(expr));
   stats_.nfa_states += nfa.num_states();
-  auto dfa = Determinize(nfa, opts_.max_rule_states);
+  auto dfa = Determinize(nfa, opts_.max_rule_states, nullptr, opts_.max_subset_states,
+                         &opts_.deadline);
   if (!dfa.ok()) {
     Status s = dfa.status();
     s.Prepend("rule '" + rule_name + "'");
@@ -233,6 +234,7 @@ Status PdaCompiler::BuildRule(RuleId r) {
     return s;
   }
   const std::string name = rules_[r].name;
+  if (opts_.deadline.Expired()) return opts_.deadline.ExpiredError("building rule '" + name + "'");
   if (!rules_[r].counted) {
     SIEVE_ASSIGN_OR_RETURN(Fsm fsm, BuildExprDfa(rules_[r].expr, name));
     rules_[r].fsm = std::move(fsm);

@@ -65,6 +65,8 @@ struct CompileOptions {
   int64_t max_nfa_states = int64_t{1} << 22;  // per rule
   int32_t max_rule_states = 1 << 18;          // DFA states per rule, before minimisation
   int64_t max_states = int64_t{1} << 22;      // total states after minimisation
+  // NFA states held by one rule's subset construction over all its DFA states (4 bytes each).
+  int64_t max_subset_states = int64_t{1} << 25;
   int max_expr_depth = 4096;
   // States with more byte edges than this get a 256-entry next-state row, within the byte budget.
   int32_t dense_row_min_edges = 4;
@@ -74,6 +76,8 @@ struct CompileOptions {
   // they are ignored as hints, XGrammar's convention (the writer asserts the grammar already
   // implies them).
   bool ignore_lookahead = false;
+  // Wall-time budget (limits.h), polled while rules are built. Default: none.
+  Deadline deadline;
 };
 
 // Counts for `sieve grammar check` and tests.

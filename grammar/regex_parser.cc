@@ -861,7 +861,6 @@ ExprId RegexParser::CopyTree(ExprId root) {
       continue;
     }
     const int32_t off = e.source_offset;
-    const std::span<const CodepointRange> r = g_->ranges(e);
     ExprId made = kNoExpr;
     switch (e.kind) {
       case ExprKind::kEmpty:
@@ -870,9 +869,13 @@ ExprId RegexParser::CopyTree(ExprId root) {
       case ExprKind::kBytes:
         made = g_->AddBytes(std::string(g_->bytes(e)), off);
         break;
-      case ExprKind::kCharClass:
+      case ExprKind::kCharClass: {
+        // Only a class's `begin` indexes the ranges (a literal's indexes the bytes): asking for
+        // the ranges of any other kind formed an out-of-bounds pointer (fuzz_regex, UBSan).
+        const std::span<const CodepointRange> r = g_->ranges(e);
         made = g_->AddCharClass(Ranges(r.begin(), r.end()), false, off);
         break;
+      }
       case ExprKind::kRuleRef:
         made = g_->AddRuleRef(e.rule, off);
         break;

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "grammar/grammar.h"
+#include "grammar/limits.h"
 #include "grammar/support/status.h"
 
 namespace sieve {
@@ -37,8 +38,10 @@ namespace sieve {
 struct SimplifyOptions {
   bool inline_rules = true;
   // Non-recursive rules whose body has at most this many nodes are inlined at every use; rules
-  // used once are inlined whatever their size.
+  // used once are inlined up to inline_single_use_max_nodes (a bound that keeps a chain of n
+  // single-use rules linear in n: each inlining moves the callee's items into the caller).
   int inline_max_nodes = 6;
+  size_t inline_single_use_max_nodes = 256;
   // A rule is inlined only if its body is at most this deep (bounds the depth of the output).
   int inline_max_depth = 32;
   bool dedupe_rules = true;
@@ -47,6 +50,8 @@ struct SimplifyOptions {
   size_t max_left_recursion_nodes = 100000;
   // Deeper expression trees in the input are a kLimit error.
   int max_expr_depth = 4000;
+  // Wall-time budget (limits.h); passes poll it and stop with kLimit. Default: none.
+  Deadline deadline;
 };
 
 Result<Grammar> Simplify(const Grammar& g, const SimplifyOptions& opts = SimplifyOptions());

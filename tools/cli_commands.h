@@ -10,6 +10,10 @@ int RunVocab(int argc, char** argv);
 int RunGrammar(int argc, char** argv);
 int RunMatch(int argc, char** argv);
 int RunRegex(int argc, char** argv);
+int RunCompile(int argc, char** argv);   // cli_schema.cc
+int RunValidate(int argc, char** argv);  // cli_schema.cc
+int RunBench(int argc, char** argv);     // cli_bench.cc
+int RunGenerate(int argc, char** argv);  // cli_generate.cc
 
 }  // namespace sieve_cli
 

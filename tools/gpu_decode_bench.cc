@@ -1,17 +1,25 @@
 // sieve-gpu-bench: loads a DeepSeek-V2 model folder onto the GPU and times greedy decoding.
 //
+// Issue 7's evidence: decode ms/step at batch 1, 8, 64 with every sequence at --context tokens
+// (default 4096: the first context - prompt-len positions are appended without compute over a
+// cache filled with hash-random bf16, GpuSession::ExtendWithoutCompute, then a real prompt is
+// prefilled), achieved GB/s and % of the HBM floor (weights + KV bytes a step must read), a
+// per-stage breakdown, prefill tokens/s and TFLOP/s for one --prefill-len prompt, and the most KV
+// tokens that fit next to the weights.
+//
 // A developer tool (links the decoder library directly, like sieve-make-model), used by
-// scripts/gpu/decoder-check.sh on the GPU machine. It reports what the CLI will care about:
+// scripts/gpu/issue7-check.sh (and decoder-check.sh) on the GPU machine; results and the command
+// are recorded in bench/README.md. It reports what the CLI will care about:
 // load time and rate (pinned, double-buffered upload; gpu_weights.h), device memory taken by the
 // weights and by a session (KV cache + workspace), then for each batch size the prefill time of
 // random prompts and decode steps (DecodeStep + device argmax + copy of the B token ids, i.e. what
 // one greedy step costs the host) after warm-up: median and mean ms per step, tokens per second,
 // GPU time per forward (CUDA events), and the step's HBM floor: the weight bytes one step must
 // read (attention, dense MLP, shared experts, router, lm_head and the expected number of distinct
-// routed experts under uniform routing, E (1 - (1 - k/E)^B)) over --bandwidth. No optimisation
-// is claimed here; the numbers are the baseline for the speed work. After the timed steps, a few
-// more run with GpuSession stage timing on (CUDA events between stages, so slightly slower) to
-// show where a step's GPU time goes. --load-only stops after the load (e.g. a cold-cache load).
+// routed experts under uniform routing, E (1 - (1 - k/E)^B)) plus every sequence's KV cache, over
+// --bandwidth. Timed steps replay the session's CUDA graph for the batch size. After them, a few
+// more run with GpuSession stage timing on (eager launches with CUDA events between stages, so
+// slower than the graph) to show where a step's GPU time goes. A benchmark: it never asserts. --load-only stops after the load (e.g. a cold-cache load).
 // Exit codes: 0 ok, 1 failure, 2 usage error. The last lines are a summary table.
 #include <cuda_runtime.h>
 
@@ -41,8 +49,10 @@ const char kUsage[] =
     "\n"
     "Options:\n"
     "  --model DIR          model folder (config.json + safetensors; required)\n"
-    "  --batch LIST         batch sizes, comma-separated (default 1,8)\n"
-    "  --prompt-len N       prompt tokens per sequence (default 32)\n"
+    "  --batch LIST         batch sizes, comma-separated (default 1,8,64)\n"
+    "  --context N          cached tokens per sequence before the timed steps (default 4096)\n"
+    "  --prompt-len N       real prompt tokens at the end of that context (default 32)\n"
+    "  --prefill-len N      time the prefill of one prompt of N tokens (default 4096; 0 = skip)\n"
     "  --steps N            timed decode steps per batch size (default 16)\n"
     "  --warmup N           untimed decode steps first (default 3)\n"
     "  --bandwidth GBPS     HBM bandwidth for the floor estimate (default 3000, H100 copy)\n"
@@ -95,9 +105,29 @@ double StepWeightBytes(const sieve::ModelConfig& c, int batch) {
   return params * 2;
 }
 
+// FLOPs of a T-token prefill: 2 x the weights each token multiplies (attention, dense MLP or
+// router + shared + top-k routed experts; lm_head for the last row only) + causal attention in
+// the MHA form (q.k over qk_head_dim and p.v over v_head_dim, T (T + 1) / 2 pairs per head).
+double PrefillFlops(const sieve::ModelConfig& c, double t) {
+  const double h = c.hidden_size, nh = c.num_attention_heads;
+  const double qk = c.qk_head_dim(), lat = c.kv_lora_rank, rd = c.qk_rope_head_dim;
+  double attn = c.q_lora_rank > 0 ? c.q_lora_rank * h + nh * qk * c.q_lora_rank : nh * qk * h;
+  attn += (lat + rd) * h + nh * (c.qk_nope_head_dim + c.v_head_dim) * lat + h * nh * c.v_head_dim;
+  const double expert = 3 * h * c.moe_intermediate_size;
+  double per_token = attn * c.num_hidden_layers;
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    per_token += c.IsMoeLayer(l) ? c.n_routed_experts * h + c.n_shared_experts * expert +
+                                       c.num_experts_per_tok * expert
+                                 : 3 * h * c.intermediate_size;
+  }
+  const double pairs = t * (t + 1) / 2;
+  const double attention = 2 * pairs * nh * (qk + c.v_head_dim) * c.num_hidden_layers;
+  return 2 * per_token * t + attention + 2 * c.vocab_size * h;
+}
+
 struct Row {
   int batch;
-  double prefill_ms, step_median_ms, step_mean_ms, gpu_ms, floor_ms;
+  double prefill_ms, step_median_ms, step_mean_ms, gpu_ms, floor_ms, bytes;
   std::string tokens;
 };
 
@@ -105,8 +135,9 @@ struct Row {
 
 int main(int argc, char** argv) {
   std::string model_dir;
-  std::vector<int> batches = {1, 8};
+  std::vector<int> batches = {1, 8, 64};
   long long prompt_len = 32, steps = 16, warmup = 3, bandwidth = 3000, chunk_mb = 64, threads = 0;
+  long long context = 4096, prefill_len = 4096;
   bool load_only = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -132,6 +163,10 @@ int main(int argc, char** argv) {
         batches.push_back(static_cast<int>(b));
       }
       if (batches.empty()) return Usage("--batch needs positive integers");
+    } else if (a == "--context") {
+      if (!ParseInt(v, 1, &context)) return Usage("--context needs a positive integer");
+    } else if (a == "--prefill-len") {
+      if (!ParseInt(v, 0, &prefill_len)) return Usage("--prefill-len needs an integer >= 0");
     } else if (a == "--prompt-len") {
       if (!ParseInt(v, 1, &prompt_len)) return Usage("--prompt-len needs a positive integer");
     } else if (a == "--steps") {
@@ -149,6 +184,7 @@ int main(int argc, char** argv) {
     }
   }
   if (model_dir.empty()) return Usage("--model is required");
+  if (context < prompt_len) context = prompt_len;
 
   cudaDeviceProp prop{};
   if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
@@ -199,7 +235,9 @@ int main(int argc, char** argv) {
   sieve::GpuSessionOptions so;
   so.max_batch = max_batch;
   so.max_step_tokens = 256;
-  so.max_seq_len = prompt_len + warmup + steps + 8;
+  constexpr int kProfiled = 4;
+  so.max_seq_len = std::max(context + warmup + steps + kProfiled + 8, prefill_len + 8);
+  // Every batch's sequences at max_seq_len; the prefill sequence fits in the same pages.
   auto session = sieve::GpuSession::Create(*model, so);
   if (!session.ok()) return Fail(session.status());
   sieve::GpuSession& s = **session;
@@ -210,6 +248,23 @@ int main(int argc, char** argv) {
       "GiB free\n",
       s.cache().CapacityReport().c_str(), s.workspace_bytes() / 1e6, (total - free2) / 1073741824.0,
       free2 / 1073741824.0);
+  const uint64_t per_token = sieve::LatentKvCache::BytesPerToken(c);
+  constexpr uint64_t kHeadroom = 1ull << 30;  // cuBLAS, graphs, other allocations
+  const int64_t fit_more =
+      free2 > kHeadroom ? sieve::LatentKvCache::TokensThatFit(c, free2 - kHeadroom) : 0;
+  const int64_t max_kv = s.cache().table().capacity_tokens() + fit_more;
+  std::printf(
+      "KV cache: %llu B/token (%lld per layer = (kv_lora_rank %lld + rope %lld) x 2 B); at most "
+      "%lld tokens (%.1f GiB) fit next to the weights (this session's cache + free memory less "
+      "1 GiB headroom)\n",
+      static_cast<unsigned long long>(per_token),
+      static_cast<long long>(per_token / c.num_hidden_layers),
+      static_cast<long long>(c.kv_lora_rank), static_cast<long long>(c.qk_rope_head_dim),
+      static_cast<long long>(max_kv), max_kv * static_cast<double>(per_token) / 1073741824.0);
+  {
+    Status st = s.FillCacheForBenchmark(12345);
+    if (!st.ok()) return Fail(st);
+  }
 
   // Warm-up (cuBLAS heuristics, first launches) outside every measurement.
   {
@@ -227,7 +282,7 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   std::vector<std::string> breakdowns;
   for (int batch : batches) {
-    Row row{batch, 0, 0, 0, 0, 0, ""};
+    Row row{batch, 0, 0, 0, 0, 0, 0, ""};
     std::vector<int64_t> seqs;
     std::vector<int32_t> next;
     const auto p0 = Clock::now();
@@ -238,7 +293,8 @@ int main(int argc, char** argv) {
       }
       auto seq = s.AddSequence();
       if (!seq.ok()) return Fail(seq.status());
-      Status st = s.Prefill(*seq, prompt);
+      Status st = s.ExtendWithoutCompute(*seq, context - prompt_len);
+      if (st.ok()) st = s.Prefill(*seq, prompt);
       if (!st.ok()) return Fail(st);
       auto best = s.ArgmaxToHost();
       if (!best.ok()) return Fail(best.status());
@@ -269,10 +325,12 @@ int main(int argc, char** argv) {
     row.step_median_ms = Median(host_ms);
     row.step_mean_ms = std::accumulate(host_ms.begin(), host_ms.end(), 0.0) / host_ms.size();
     row.gpu_ms = Median(gpu_ms);
-    row.floor_ms = StepWeightBytes(c, batch) / (bandwidth * 1e9) * 1e3;
+    // Bytes a step must read: weights + every sequence's KV cache (~context + steps / 2 tokens).
+    row.bytes = StepWeightBytes(c, batch) +
+                static_cast<double>(batch) * (context + warmup + steps / 2.0) * per_token;
+    row.floor_ms = row.bytes / (bandwidth * 1e9) * 1e3;
     for (int32_t t : first_tokens) row.tokens += std::to_string(t) + " ";
     // Where the GPU time goes: a few more steps with stage events.
-    constexpr int kProfiled = 4;
     s.SetStageTiming(true);
     (void)s.TakeStageTimes();
     for (int step = 0; step < kProfiled; ++step) {
@@ -293,25 +351,62 @@ int main(int argc, char** argv) {
     }
     breakdowns.push_back(line);
     std::printf(
-        "batch %d: prefill %.1f ms per %lld-token prompt; decode median %.2f ms/step "
-        "(mean %.2f, GPU %.2f), %.0f tok/s; weight-read floor %.2f ms (%.0f%% of it "
-        "reached); greedy tokens of sequence 0: %s\n",
-        batch, row.prefill_ms, prompt_len, row.step_median_ms, row.step_mean_ms, row.gpu_ms,
-        batch * 1e3 / row.step_median_ms, row.floor_ms, 100 * row.floor_ms / row.step_median_ms,
+        "batch %d, context %lld: prefill %.1f ms per %lld-token prompt; decode median %.2f "
+        "ms/step (mean %.2f, GPU %.2f), %.0f tok/s; %.2f GB/step -> %.0f GB/s; floor %.2f ms "
+        "(%.0f%% of it reached); greedy tokens of sequence 0: %s\n",
+        batch, context, row.prefill_ms, prompt_len, row.step_median_ms, row.step_mean_ms,
+        row.gpu_ms, batch * 1e3 / row.step_median_ms, row.bytes / 1e9,
+        row.bytes / 1e6 / row.step_median_ms, row.floor_ms, 100 * row.floor_ms / row.step_median_ms,
         row.tokens.c_str());
     for (int64_t id : seqs) (void)s.RemoveSequence(id);
     rows.push_back(row);
   }
+  // Prefill of one long prompt (chunks of max_step_tokens), after the decode measurements.
+  double prefill_s = 0, prefill_flops = 0;
+  if (prefill_len > 0) {
+    std::vector<int32_t> prompt(prefill_len);
+    for (long long i = 0; i < prefill_len; ++i) {
+      prompt[i] = static_cast<int32_t>((i * 7919 + 31) % c.vocab_size);
+    }
+    for (int rep = 0; rep < 2; ++rep) {  // the first run warms up the prefill shapes
+      auto seq = s.AddSequence();
+      if (!seq.ok()) return Fail(seq.status());
+      Status st = s.Synchronize();
+      const auto p0 = Clock::now();
+      if (st.ok()) st = s.Prefill(*seq, rep == 0 ? std::vector<int32_t>(prompt.begin(),
+                                                                        prompt.begin() + 256)
+                                                 : prompt);
+      if (st.ok()) st = s.Synchronize();
+      if (!st.ok()) return Fail(st);
+      prefill_s = std::chrono::duration<double>(Clock::now() - p0).count();
+      (void)s.RemoveSequence(*seq);
+    }
+    prefill_flops = PrefillFlops(c, static_cast<double>(prefill_len));
+    std::printf(
+        "prefill: %lld tokens in %.3f s = %.0f tokens/s, %.1f TFLOP/s (%.2f TFLOP, MHA-form "
+        "count; %.1f%% of the 800 TFLOP/s bf16 ceiling)\n",
+        prefill_len, prefill_s, prefill_len / prefill_s, prefill_flops / prefill_s / 1e12,
+        prefill_flops / 1e12, 100 * prefill_flops / prefill_s / 800e12);
+  }
+
   std::printf("\n== sieve-gpu-bench summary (%s)\n", prop.name);
   std::printf("load %.1f s (%.2f GB/s), weights %.2f GiB on device\n", load_s,
               report.device_bytes / 1e9 / std::max(report.seconds, 1e-9),
               report.device_bytes / 1073741824.0);
-  std::printf("%6s %12s %14s %12s %10s %10s\n", "batch", "prefill_ms", "decode_ms/step",
-              "gpu_ms/step", "tok/s", "floor_ms");
+  std::printf("context %lld tokens per sequence; floor = (weights + KV bytes) / %lld GB/s\n",
+              context, bandwidth);
+  std::printf("%6s %14s %12s %10s %10s %9s %8s\n", "batch", "decode_ms/step", "gpu_ms/step",
+              "tok/s", "GB/s", "floor_ms", "of_floor");
   for (const Row& r : rows) {
-    std::printf("%6d %12.1f %14.2f %12.2f %10.0f %10.2f\n", r.batch, r.prefill_ms, r.step_median_ms,
-                r.gpu_ms, r.batch * 1e3 / r.step_median_ms, r.floor_ms);
+    std::printf("%6d %14.2f %12.2f %10.0f %10.0f %9.2f %7.0f%%\n", r.batch, r.step_median_ms,
+                r.gpu_ms, r.batch * 1e3 / r.step_median_ms, r.bytes / 1e6 / r.step_median_ms,
+                r.floor_ms, 100 * r.floor_ms / r.step_median_ms);
   }
+  if (prefill_len > 0) {
+    std::printf("prefill %lld tokens: %.0f tokens/s, %.1f TFLOP/s\n", prefill_len,
+                prefill_len / prefill_s, prefill_flops / prefill_s / 1e12);
+  }
+  std::printf("max KV tokens next to the weights: %lld\n", static_cast<long long>(max_kv));
   for (const std::string& b : breakdowns) std::printf("%s\n", b.c_str());
   return 0;
 }

@@ -20,6 +20,10 @@ constexpr Command kCommands[] = {
     {"grammar", sieve_cli::RunGrammar, "check or print an EBNF/GBNF grammar"},
     {"match", sieve_cli::RunMatch, "check that an input is a sentence of a grammar or regex"},
     {"regex", sieve_cli::RunRegex, "check a regular expression"},
+    {"compile", sieve_cli::RunCompile, "compile a JSON Schema; report sizes, times, ignored keywords"},
+    {"validate", sieve_cli::RunValidate, "check JSON documents against a JSON Schema"},
+    {"bench", sieve_cli::RunBench, "time next-token masks on a grammar and document (bench mask)"},
+    {"generate", sieve_cli::RunGenerate, "generate text that follows a schema, grammar or regex"},
 };
 
 void PrintHelp() {

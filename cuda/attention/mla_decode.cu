@@ -1,9 +1,22 @@
-// Kernel for mla_decode.h. Block = kMlaDecodeWarps warps for one (head, sequence). The scaled query
-// row sits in shared memory; warp w takes tokens w, w + W, w + 2W, ... For each token, lane l
-// loads latent elements l, l + 32, ... (kept in registers: they are both the key's first part and
-// the value), the rope part is a strided loop, and a warp sum gives the score. Each warp keeps an
-// online softmax (running max m, sum l, accumulator of kv_lora / 32 floats per lane); at the end
-// the warps' states are merged through shared memory with the usual exp(m_w - M) rescaling.
+// Kernels for mla_decode.h: split-KV MLA decode on tensor cores, and the split combine.
+//
+// Block = kMlaDecodeWarps (8) warps for one (split, query row, group of 16 heads). Shared memory
+// (dynamic; `ld` = width rounded up to 16, + 8 bf16 of padding so rows start 16 bytes apart
+// modulo 128 and the fragment loads below are bank-conflict free):
+//   q_hi, q_lo [16][ld] bf16   the group's scaled-later queries, hi + lo split of the fp32 values
+//   kv [2][64][ld] bf16        double-buffered cache tiles (cp.async, 16-byte chunks; tokens past
+//                              the sequence are zero-filled)
+//   p_hi, p_lo [16][72] bf16   the tile's probabilities (hi + lo), the A operand of P V
+//   red [2][8][16] fp32        per-warp row maxima and sums
+// Per tile: warp w scores tokens 8w .. 8w + 7 for all 16 heads (m16n8k16, K = width: two mma
+// per k-step for q_hi and q_lo), masks tokens >= len, and the block agrees on each head's tile max
+// and sum through `red`; every thread then holds the same running max m and sum l for its two
+// heads (rows lane / 4 and lane / 4 + 8). Warp w owns latent columns 64w .. 64w + 63 of o_lat:
+// 8 n-tiles of 8, B fragments from the tile by ldmatrix.trans (token-major rows are the K
+// dimension), accumulators rescaled by exp(m_old - m_new) before each tile's P V.
+// Everything after the cache and the query reads is fp32 except the mma operands, whose hi + lo
+// splits keep ~16 mantissa bits, so results match the fp32 reference to ~1e-5 relative.
+#include <algorithm>
 #include <cmath>
 
 #include "cuda/attention/mla_decode.h"
@@ -13,93 +26,423 @@
 namespace sieve::cuda {
 namespace {
 
-constexpr int kPerLane = kMlaMaxLatent / 32;
+constexpr int kThreads = kMlaDecodeWarps * 32;
+constexpr int kTile = kMlaTileTokens;
+constexpr int kHeads = kMlaHeadsPerBlock;
+constexpr int kPld = kTile + 8;  // p_hi / p_lo row length (bf16)
+constexpr int kColsPerWarp = kMlaMaxLatent / kMlaDecodeWarps;  // latent columns per warp
+constexpr int kNTiles = kColsPerWarp / 8;                       // their n-tiles of 8
+constexpr int kTokensPerWarp = kTile / kMlaDecodeWarps;         // scored per warp per tile
+constexpr int kSTiles = kTokensPerWarp / 8;                     // their n-tiles of 8
+static_assert(kHeads == 16 && kTokensPerWarp % 8 == 0 && kNTiles % 2 == 0,
+              "one m16 tile of heads, whole n-tiles of tokens and of latent columns per warp");
 
-__global__ void __launch_bounds__(kMlaDecodeWarps * 32) MlaDecodeKernel(MlaDecodeParams p) {
-  __shared__ float q_s[kMlaMaxHeadDim];
-  __shared__ float m_s[kMlaDecodeWarps];
-  __shared__ float l_s[kMlaDecodeWarps];
-  __shared__ float acc_s[kMlaDecodeWarps][kMlaMaxLatent];
-  const int32_t h = blockIdx.x, b = blockIdx.y;
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int32_t width = p.kv_lora + p.rope_dim;
-  const float* q = p.q + b * p.q_batch_stride + h * p.q_head_stride;
-  for (int i = threadIdx.x; i < width; i += blockDim.x) q_s[i] = q[i];
-  __syncthreads();
+__host__ __device__ constexpr int RowLd(int width) { return (width + 15) / 16 * 16 + 8; }
+
+size_t SmemBytes(int width) {
+  const int ld = RowLd(width);
+  return static_cast<size_t>(2 * kHeads * ld + 2 * kTile * ld + 2 * kHeads * kPld) * 2 +
+         2 * kMlaDecodeWarps * kHeads * sizeof(float);
+}
+
+__device__ __forceinline__ uint32_t SmemAddr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+__device__ __forceinline__ void CpAsync16(void* dst, const void* src, bool valid) {
+  const int bytes = valid ? 16 : 0;  // 0: zero-fill, nothing read
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(SmemAddr(dst)), "l"(src),
+               "r"(bytes));
+}
+__device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void CpAsyncWait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+__device__ __forceinline__ void Mma(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ void LdMatrixX4Trans(uint32_t* r, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(SmemAddr(p)));
+}
+
+__device__ __forceinline__ uint32_t Ld32(const __nv_bfloat16* p) {
+  return *reinterpret_cast<const uint32_t*>(p);
+}
+
+__device__ __forceinline__ uint32_t Pack(__nv_bfloat16 lo_elem, __nv_bfloat16 hi_elem) {
+  return static_cast<uint32_t>(__bfloat16_as_ushort(lo_elem)) |
+         (static_cast<uint32_t>(__bfloat16_as_ushort(hi_elem)) << 16);
+}
+
+__global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  const int width = p.kv_lora + p.rope_dim;
+  const int ld = RowLd(width);
+  __nv_bfloat16* q_hi = reinterpret_cast<__nv_bfloat16*>(smem_raw);
+  __nv_bfloat16* q_lo = q_hi + kHeads * ld;
+  __nv_bfloat16* kv = q_lo + kHeads * ld;  // [2][kTile][ld]
+  __nv_bfloat16* p_hi = kv + 2 * kTile * ld;
+  __nv_bfloat16* p_lo = p_hi + kHeads * kPld;
+  float* red_max = reinterpret_cast<float*>(p_lo + kHeads * kPld);  // [warps][16]
+  float* red_sum = red_max + kMlaDecodeWarps * kHeads;
+
+  const int split = blockIdx.x, b = blockIdx.y, head0 = blockIdx.z * kHeads;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int g = lane >> 2, t = lane & 3;
+  const int splits = p.num_splits > 1 ? p.num_splits : 1;
 
   const int32_t len = p.seq_lens[b];
   const int64_t table_row = p.row_seq ? p.row_seq[b] : b;
   const int32_t* table = p.block_table + table_row * p.max_pages_per_seq;
-  float acc[kPerLane];
-#pragma unroll
-  for (int j = 0; j < kPerLane; ++j) acc[j] = 0.0f;
-  float m = -INFINITY, l = 0.0f;
-  for (int32_t t = warp; t < len; t += kMlaDecodeWarps) {
-    const int64_t page = table[t / p.page_size];
-    const __nv_bfloat16* kv = p.cache + (page * p.page_size + t % p.page_size) * width;
-    float c[kPerLane];
-    float dot = 0.0f;
-#pragma unroll
-    for (int j = 0; j < kPerLane; ++j) {
-      const int i = lane + 32 * j;
-      c[j] = i < p.kv_lora ? __bfloat162float(kv[i]) : 0.0f;
-      if (i < p.kv_lora) dot += c[j] * q_s[i];
+  const int max_tiles = (p.max_pages_per_seq * p.page_size + kTile - 1) / kTile;
+  const int tiles_per_split = (max_tiles + splits - 1) / splits;
+  const int tiles = (len + kTile - 1) / kTile;
+  const int tile_begin = split * tiles_per_split;
+  const int tile_end = min(tiles, tile_begin + tiles_per_split);
+
+  auto load_tile = [&](int tile, int buf) {
+    __nv_bfloat16* dst = kv + buf * kTile * ld;
+    const int chunks = width / 8;
+    for (int c = tid; c < kTile * chunks; c += kThreads) {
+      const int j = c / chunks, k = c - j * chunks;
+      const int32_t pos = tile * kTile + j;
+      const bool valid = pos < len;
+      const __nv_bfloat16* src = p.cache;
+      if (valid) {
+        const int64_t page = table[pos / p.page_size];
+        src = p.cache + (page * p.page_size + pos % p.page_size) * width + k * 8;
+      }
+      CpAsync16(dst + j * ld + k * 8, src, valid);
     }
-    for (int i = p.kv_lora + lane; i < width; i += 32) dot += __bfloat162float(kv[i]) * q_s[i];
-    const float s = WarpSum(dot) * p.scale;
-    const float m_new = fmaxf(m, s);
-    const float corr = expf(m - m_new);  // 0 on the first token (m = -inf)
-    const float pr = expf(s - m_new);
-    l = l * corr + pr;
-#pragma unroll
-    for (int j = 0; j < kPerLane; ++j) acc[j] = acc[j] * corr + pr * c[j];
-    m = m_new;
+  };
+  if (tile_begin < tile_end) {
+    load_tile(tile_begin, 0);
+    CpAsyncCommit();
   }
-  if (lane == 0) {
-    m_s[warp] = m;
-    l_s[warp] = l;
-  }
+
+  // Queries (hi + lo bf16 split), zero rows for heads past the end and zero padding columns;
+  // the padding columns of both cache buffers are zeroed too (0 x garbage could be NaN).
+  const int kdim = (width + 15) / 16 * 16;
+  constexpr int kInFlight = 8;  // independent loads per thread before the first use
+  for (int base = tid; base < kHeads * kdim; base += kThreads * kInFlight) {
+    float v[kInFlight];
 #pragma unroll
-  for (int j = 0; j < kPerLane; ++j) {
-    const int i = lane + 32 * j;
-    if (i < p.kv_lora) acc_s[warp][i] = acc[j];
+    for (int u = 0; u < kInFlight; ++u) {
+      const int i = base + u * kThreads;
+      const int h = i / kdim, c = i - h * kdim;
+      v[u] = i < kHeads * kdim && head0 + h < p.heads && c < width
+                 ? p.q[b * p.q_batch_stride + static_cast<int64_t>(head0 + h) * p.q_head_stride + c]
+                 : 0.0f;
+    }
+#pragma unroll
+    for (int u = 0; u < kInFlight; ++u) {
+      const int i = base + u * kThreads;
+      if (i >= kHeads * kdim) break;
+      const int h = i / kdim, c = i - h * kdim;
+      const __nv_bfloat16 hi = __float2bfloat16_rn(v[u]);
+      q_hi[h * ld + c] = hi;
+      q_lo[h * ld + c] = __float2bfloat16_rn(v[u] - __bfloat162float(hi));
+    }
+  }
+  for (int i = tid; i < 2 * kTile * (kdim - width); i += kThreads) {
+    const int r = i / (kdim - width), c = width + i % (kdim - width);
+    kv[r * ld + c] = __float2bfloat16_rn(0.0f);
+  }
+
+  float acc[kNTiles][4];
+#pragma unroll
+  for (int n = 0; n < kNTiles; ++n) acc[n][0] = acc[n][1] = acc[n][2] = acc[n][3] = 0.0f;
+  float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};
+  const int col0 = warp * kColsPerWarp;
+  const bool has_cols = col0 < p.kv_lora;
+
+  for (int tile = tile_begin; tile < tile_end; ++tile) {
+    const int buf = (tile - tile_begin) & 1;
+    if (tile + 1 < tile_end) {
+      load_tile(tile + 1, buf ^ 1);
+      CpAsyncCommit();
+      CpAsyncWait<1>();
+    } else {
+      CpAsyncWait<0>();
+    }
+    __syncthreads();
+    const __nv_bfloat16* kt = kv + buf * kTile * ld;
+
+    // Scores: rows g, g + 8 (heads); tokens 16 warp + 8 n + 2t + {0, 1}.
+    float s[kSTiles][4], s_lo[kSTiles][4];  // two chains: shorter mma dependencies
+#pragma unroll
+    for (int n = 0; n < kSTiles; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[n][e] = s_lo[n][e] = 0.0f;
+    }
+    for (int k0 = 0; k0 < kdim; k0 += 16) {
+      uint32_t ah[4], al[4];
+      ah[0] = Ld32(q_hi + g * ld + k0 + 2 * t);
+      ah[1] = Ld32(q_hi + (g + 8) * ld + k0 + 2 * t);
+      ah[2] = Ld32(q_hi + g * ld + k0 + 2 * t + 8);
+      ah[3] = Ld32(q_hi + (g + 8) * ld + k0 + 2 * t + 8);
+      al[0] = Ld32(q_lo + g * ld + k0 + 2 * t);
+      al[1] = Ld32(q_lo + (g + 8) * ld + k0 + 2 * t);
+      al[2] = Ld32(q_lo + g * ld + k0 + 2 * t + 8);
+      al[3] = Ld32(q_lo + (g + 8) * ld + k0 + 2 * t + 8);
+#pragma unroll
+      for (int n = 0; n < kSTiles; ++n) {
+        const __nv_bfloat16* krow = kt + (kTokensPerWarp * warp + 8 * n + g) * ld + k0 + 2 * t;
+        const uint32_t b0 = Ld32(krow), b1 = Ld32(krow + 8);
+        Mma(s[n], ah, b0, b1);
+        Mma(s_lo[n], al, b0, b1);
+      }
+    }
+#pragma unroll
+    for (int n = 0; n < kSTiles; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[n][e] += s_lo[n][e];
+    }
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int n = 0; n < kSTiles; ++n) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int pos = tile * kTile + kTokensPerWarp * warp + 8 * n + 2 * t + (e & 1);
+        s[n][e] = pos < len ? s[n][e] * p.scale : -INFINITY;
+        mx[e >> 1] = fmaxf(mx[e >> 1], s[n][e]);
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+    }
+    if (t == 0) {
+      red_max[warp * kHeads + g] = mx[0];
+      red_max[warp * kHeads + g + 8] = mx[1];
+    }
+    __syncthreads();
+    float m_new[2], sum[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float tm = red_max[g + 8 * r];
+#pragma unroll
+      for (int w = 1; w < kMlaDecodeWarps; ++w) tm = fmaxf(tm, red_max[w * kHeads + g + 8 * r]);
+      m_new[r] = fmaxf(m_run[r], tm);  // finite: every tile holds at least one token
+    }
+#pragma unroll
+    for (int n = 0; n < kSTiles; ++n) {
+      const int col = kTokensPerWarp * warp + 8 * n + 2 * t;
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const float e0 = expf(s[n][2 * r] - m_new[r]);
+        const float e1 = expf(s[n][2 * r + 1] - m_new[r]);
+        sum[r] += e0 + e1;
+        const __nv_bfloat16 h0 = __float2bfloat16_rn(e0), h1 = __float2bfloat16_rn(e1);
+        const int row = g + 8 * r;
+        *reinterpret_cast<uint32_t*>(p_hi + row * kPld + col) = Pack(h0, h1);
+        *reinterpret_cast<uint32_t*>(p_lo + row * kPld + col) =
+            Pack(__float2bfloat16_rn(e0 - __bfloat162float(h0)),
+                 __float2bfloat16_rn(e1 - __bfloat162float(h1)));
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      sum[r] += __shfl_xor_sync(0xffffffffu, sum[r], 1);
+      sum[r] += __shfl_xor_sync(0xffffffffu, sum[r], 2);
+    }
+    if (t == 0) {
+      red_sum[warp * kHeads + g] = sum[0];
+      red_sum[warp * kHeads + g + 8] = sum[1];
+    }
+    __syncthreads();
+    float corr[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float ts = 0.0f;
+#pragma unroll
+      for (int w = 0; w < kMlaDecodeWarps; ++w) ts += red_sum[w * kHeads + g + 8 * r];
+      corr[r] = expf(m_run[r] - m_new[r]);  // 0 on the first tile (m_run = -inf)
+      l_run[r] = l_run[r] * corr[r] + ts;
+      m_run[r] = m_new[r];
+    }
+    if (has_cols) {
+#pragma unroll
+      for (int n = 0; n < kNTiles; ++n) {
+        acc[n][0] *= corr[0];
+        acc[n][1] *= corr[0];
+        acc[n][2] *= corr[1];
+        acc[n][3] *= corr[1];
+      }
+#pragma unroll
+      for (int j = 0; j < kTile / 16; ++j) {
+        uint32_t ph[4], pl[4];
+        ph[0] = Ld32(p_hi + g * kPld + 16 * j + 2 * t);
+        ph[1] = Ld32(p_hi + (g + 8) * kPld + 16 * j + 2 * t);
+        ph[2] = Ld32(p_hi + g * kPld + 16 * j + 2 * t + 8);
+        ph[3] = Ld32(p_hi + (g + 8) * kPld + 16 * j + 2 * t + 8);
+        pl[0] = Ld32(p_lo + g * kPld + 16 * j + 2 * t);
+        pl[1] = Ld32(p_lo + (g + 8) * kPld + 16 * j + 2 * t);
+        pl[2] = Ld32(p_lo + g * kPld + 16 * j + 2 * t + 8);
+        pl[3] = Ld32(p_lo + (g + 8) * kPld + 16 * j + 2 * t + 8);
+        const int row = 16 * j + (lane & 7) + ((lane >> 3) & 1) * 8;
+#pragma unroll
+        for (int n = 0; n < kNTiles; n += 2) {
+          if (col0 + 8 * n >= p.kv_lora) break;
+          uint32_t bv[4];
+          LdMatrixX4Trans(bv, kt + row * ld + col0 + 8 * n + (lane >> 4) * 8);
+          Mma(acc[n], ph, bv[0], bv[1]);
+          Mma(acc[n], pl, bv[0], bv[1]);
+          Mma(acc[n + 1], ph, bv[2], bv[3]);
+          Mma(acc[n + 1], pl, bv[2], bv[3]);
+        }
+      }
+    }
+    __syncthreads();  // p_* and this buffer are rewritten by the next tile
+  }
+
+  // Epilogue: normalised o_lat rows g, g + 8 (heads head0 + g, head0 + g + 8).
+  float inv[2], lse[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    inv[r] = l_run[r] > 0.0f ? 1.0f / l_run[r] : 0.0f;
+    lse[r] = l_run[r] > 0.0f ? m_run[r] + logf(l_run[r]) : -INFINITY;
+  }
+  const bool split_out = p.num_splits > 1;
+  if (has_cols) {
+#pragma unroll
+    for (int n = 0; n < kNTiles; ++n) {
+      const int col = col0 + 8 * n + 2 * t;
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        const int h = head0 + g + 8 * r;
+        if (h >= p.heads) continue;
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          if (col + e >= p.kv_lora) continue;
+          const float v = acc[n][2 * r + e] * inv[r];
+          if (split_out) {
+            p.partial_out[((static_cast<int64_t>(split) * p.batch + b) * p.heads + h) * p.kv_lora +
+                          col + e] = v;
+          } else {
+            p.out[b * p.out_batch_stride + h * p.out_head_stride + col + e] =
+                __float2bfloat16_rn(v);
+          }
+        }
+      }
+    }
+  }
+  if (warp == 0 && t == 0) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const int h = head0 + g + 8 * r;
+      if (h >= p.heads) continue;
+      if (split_out) {
+        p.partial_lse[(static_cast<int64_t>(split) * p.batch + b) * p.heads + h] = lse[r];
+      } else if (p.lse) {
+        p.lse[static_cast<int64_t>(b) * p.heads + h] = lse[r];
+      }
+    }
+  }
+}
+
+// One block per (row, head): o = sum_s w_s o_s / sum_s w_s, w_s = exp(lse_s - max_s lse_s).
+// The weights go to shared memory once; each thread then sums its columns over the splits with
+// several independent loads in flight.
+constexpr int kCombineThreads = 128;
+constexpr int kMaxCombineSplits = 1024;
+
+__global__ void __launch_bounds__(kCombineThreads) MlaCombineKernel(MlaDecodeParams p) {
+  __shared__ float w_s[kMaxCombineSplits];
+  __shared__ float stat[2];
+  const int b = blockIdx.x, h = blockIdx.y;
+  const int64_t stride = static_cast<int64_t>(p.batch) * p.heads;  // between splits
+  const int64_t at = static_cast<int64_t>(b) * p.heads + h;
+  const int n = p.num_splits;
+  for (int s = threadIdx.x; s < n; s += kCombineThreads) w_s[s] = p.partial_lse[s * stride + at];
+  __syncthreads();
+  if (threadIdx.x < 32) {
+    float big = -INFINITY;
+    for (int s = threadIdx.x; s < n; s += 32) big = fmaxf(big, w_s[s]);
+    big = WarpMax(big);
+    float total = 0.0f;
+    for (int s = threadIdx.x; s < n; s += 32) {
+      total += w_s[s] == -INFINITY ? 0.0f : expf(w_s[s] - big);
+    }
+    total = WarpSum(total);
+    if (threadIdx.x == 0) {
+      stat[0] = big;
+      stat[1] = total;
+    }
   }
   __syncthreads();
-
-  float big = -INFINITY;
-  for (int w = 0; w < kMlaDecodeWarps; ++w) big = fmaxf(big, m_s[w]);
-  float factor[kMlaDecodeWarps];
-  float total = 0.0f;
-  for (int w = 0; w < kMlaDecodeWarps; ++w) {
-    factor[w] = m_s[w] == -INFINITY ? 0.0f : expf(m_s[w] - big);
-    total += l_s[w] * factor[w];
+  const float big = stat[0], total = stat[1];
+  for (int s = threadIdx.x; s < n; s += kCombineThreads) {
+    w_s[s] = w_s[s] == -INFINITY || total <= 0.0f ? 0.0f : expf(w_s[s] - big) / total;
   }
-  __nv_bfloat16* out = p.out + b * p.out_batch_stride + h * p.out_head_stride;
-  for (int i = threadIdx.x; i < p.kv_lora; i += blockDim.x) {
-    float v = 0.0f;
-    for (int w = 0; w < kMlaDecodeWarps; ++w) v += acc_s[w][i] * factor[w];
-    out[i] = __float2bfloat16_rn(len > 0 ? v / total : 0.0f);
+  __syncthreads();
+  const float* base = p.partial_out + at * p.kv_lora;
+  for (int c = threadIdx.x; c < p.kv_lora; c += kCombineThreads) {
+    float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    int s = 0;
+    for (; s + 4 <= n; s += 4) {
+#pragma unroll
+      for (int u = 0; u < 4; ++u) v[u] += w_s[s + u] * base[(s + u) * stride * p.kv_lora + c];
+    }
+    for (; s < n; ++s) v[0] += w_s[s] * base[s * stride * p.kv_lora + c];
+    p.out[b * p.out_batch_stride + h * p.out_head_stride + c] =
+        __float2bfloat16_rn((v[0] + v[1]) + (v[2] + v[3]));
   }
-  if (p.lse && threadIdx.x == 0) {
-    p.lse[static_cast<int64_t>(b) * p.heads + h] = len > 0 ? big + logf(total) : -INFINITY;
-  }
+  if (p.lse && threadIdx.x == 0) p.lse[at] = total > 0.0f ? big + logf(total) : -INFINITY;
 }
 
 }  // namespace
 
+int32_t MlaDecodeSplits(int32_t rows, int32_t heads, int64_t max_tokens, int32_t sm_count) {
+  if (rows <= 0 || heads <= 0 || sm_count <= 0) return 1;
+  const int64_t groups = (heads + kHeads - 1) / kHeads;
+  const int64_t tiles = std::max<int64_t>(1, (max_tokens + kTile - 1) / kTile);
+  const int64_t fill = sm_count / (static_cast<int64_t>(rows) * groups);
+  return static_cast<int32_t>(std::max<int64_t>(1, std::min<int64_t>(fill, tiles)));
+}
+
+int64_t MlaPartialFloats(int32_t splits, int32_t rows, int32_t heads, int32_t kv_lora) {
+  return splits > 1 ? static_cast<int64_t>(splits) * rows * heads * kv_lora : 0;
+}
+
 cudaError_t LaunchMlaDecode(const MlaDecodeParams& p, cudaStream_t stream) {
   if (p.batch < 0 || p.batch > 65535 || p.heads < 0 || p.kv_lora <= 0 ||
-      p.kv_lora > kMlaMaxLatent || p.rope_dim < 0 || p.kv_lora + p.rope_dim > kMlaMaxHeadDim ||
-      p.page_size <= 0 || p.max_pages_per_seq < 0) {
+      p.kv_lora > kMlaMaxLatent || p.kv_lora % 8 != 0 || p.rope_dim < 0 ||
+      p.kv_lora + p.rope_dim > kMlaMaxHeadDim || (p.kv_lora + p.rope_dim) % 8 != 0 ||
+      p.page_size <= 0 || p.max_pages_per_seq < 0 || p.num_splits > kMaxCombineSplits) {
     return cudaErrorInvalidValue;
   }
   if (p.batch == 0 || p.heads == 0) return cudaSuccess;
   if (!p.q || !p.cache || !p.block_table || !p.seq_lens || !p.out ||
-      p.q_head_stride < p.kv_lora + p.rope_dim || p.out_head_stride < p.kv_lora) {
+      p.q_head_stride < p.kv_lora + p.rope_dim || p.out_head_stride < p.kv_lora ||
+      (p.num_splits > 1 && (!p.partial_out || !p.partial_lse))) {
     return cudaErrorInvalidValue;
   }
-  dim3 grid(p.heads, p.batch);
-  MlaDecodeKernel<<<grid, kMlaDecodeWarps * 32, 0, stream>>>(p);
+  const int width = p.kv_lora + p.rope_dim;
+  const size_t smem = SmemBytes(width);
+  cudaError_t err = cudaSuccess;
+  if (smem > 48 * 1024) {
+    err = cudaFuncSetAttribute(MlaSplitKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(smem));
+    if (err != cudaSuccess) return err;
+  }
+  const int splits = p.num_splits > 1 ? p.num_splits : 1;
+  const int groups = (p.heads + kHeads - 1) / kHeads;
+  if (groups > 65535) return cudaErrorInvalidValue;
+  MlaSplitKernel<<<dim3(splits, p.batch, groups), kThreads, smem, stream>>>(p);
+  err = cudaGetLastError();
+  if (err != cudaSuccess || splits == 1) return err;
+  MlaCombineKernel<<<dim3(p.batch, p.heads), kCombineThreads, 0, stream>>>(p);
   return cudaGetLastError();
 }
 

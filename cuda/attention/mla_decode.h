@@ -10,10 +10,16 @@
 // o_lat = 0 and lse = -inf. `scale` must be the model's (qk_head_dim^-0.5 * mscale^2; 0.1147 for
 // V2-Lite), not (kv_lora + rope_dim)^-0.5.
 //
-// Kernel (first, simple version): one block per (head, sequence); kMlaDecodeWarps warps each walk
-// every kMlaDecodeWarps-th token with an online softmax in registers, then the warps merge. Each
-// head re-reads the sequence's cache (16x the bytes for V2-Lite); a split-KV, all-heads-per-block
-// kernel replaces it once this one is the tested reference.
+// Kernel (split-KV, tensor cores; FlashMLA's structure with our own code): one block of 8 warps
+// per (split, query row, group of kMlaHeadsPerBlock heads) streams its share of the row's cache in
+// 64-token tiles (cp.async, double-buffered in shared memory, so each cached byte is read once
+// per head group); scores for all the group's heads come from bf16 mma.sync with the fp32 query
+// split into bf16 hi + lo parts (fp32-accurate scores), an online softmax in fp32, and
+// o_lat += P V with P split the same way. With num_splits > 1 each split writes a normalised
+// partial o_lat and its lse to partial_out / partial_lse, and a combine kernel merges them
+// (weights exp(lse_s - max)). The host picks the split count (MlaDecodeSplits) from the row count
+// and the longest possible sequence, never from the actual lengths, so the launch shape is the
+// same every step (CUDA graphs).
 // Query rows need not be distinct sequences: with `row_seq`, several rows (the tokens of one
 // prompt) share a block-table row and each attends to its own prefix, which is how prefill runs
 // the absorbed form over the cache.
@@ -52,7 +58,17 @@ struct MlaDecodeParams {
                                // or null: row b reads row b. Prefill gives every prompt token
                                // its own query row over one sequence's table, with seq_lens[b]
                                // = position + 1 (causal).
+  int32_t num_splits;          // KV splits per row; <= 1: none (partial buffers unused)
+  float* partial_out;          // [num_splits, batch, heads, kv_lora] fp32 scratch (splits > 1)
+  float* partial_lse;          // [num_splits, batch, heads] fp32 scratch (splits > 1)
 };
+
+// Split count for `rows` query rows of `heads` heads over sequences of at most `max_tokens`
+// tokens on `sm_count` multiprocessors: enough (split, row, head group) blocks to fill the SMs
+// once, never more splits than 64-token tiles, 1 when the rows alone fill the GPU.
+int32_t MlaDecodeSplits(int32_t rows, int32_t heads, int64_t max_tokens, int32_t sm_count);
+// Floats of partial_out for a launch with that many splits (partial_lse needs 1 / kv_lora of it).
+int64_t MlaPartialFloats(int32_t splits, int32_t rows, int32_t heads, int32_t kv_lora);
 
 // Launches on `stream`; cudaErrorInvalidValue for a bad shape or null pointer; never aborts.
 cudaError_t LaunchMlaDecode(const MlaDecodeParams& p, cudaStream_t stream);

@@ -1,5 +1,6 @@
 // Kernels for elementwise.h. Every kernel is a 2-D grid: blockIdx.y is the row, x-blocks of
 // kThreads threads stride the columns, so any width works and rows are independent.
+#include <algorithm>
 #include <cmath>
 
 #include "cuda/elementwise/elementwise.h"
@@ -52,6 +53,21 @@ __global__ void GatherRowsKernel(GatherRowsParams p) {
                                                      : __float2bfloat16_rn(0.0f);
 }
 
+__global__ void FillHashKernel(FillHashParams p) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < p.count;
+       i += stride) {
+    uint32_t h = static_cast<uint32_t>(i) * 0x9E3779B1u ^ static_cast<uint32_t>(i >> 32) ^ p.seed;
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 16;
+    const float u = static_cast<float>(h >> 8) * (1.0f / 8388608.0f) - 1.0f;  // [-1, 1)
+    p.dst[i] = __float2bfloat16_rn(p.scale * u);
+  }
+}
+
 }  // namespace
 
 cudaError_t LaunchEmbedding(const EmbeddingParams& p, cudaStream_t stream) {
@@ -98,6 +114,15 @@ cudaError_t LaunchGatherRows(const GatherRowsParams& p, cudaStream_t stream) {
     return cudaErrorInvalidValue;
   }
   GatherRowsKernel<<<grid, kThreads, 0, stream>>>(p);
+  return cudaGetLastError();
+}
+
+cudaError_t LaunchFillHash(const FillHashParams& p, cudaStream_t stream) {
+  if (p.count < 0) return cudaErrorInvalidValue;
+  if (p.count == 0) return cudaSuccess;
+  if (!p.dst) return cudaErrorInvalidValue;
+  const int64_t blocks = std::min<int64_t>((p.count + kThreads - 1) / kThreads, 65536);
+  FillHashKernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(p);
   return cudaGetLastError();
 }
 

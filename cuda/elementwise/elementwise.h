@@ -7,6 +7,9 @@
 //                the fp32 q projection ([tokens * heads] rows of `nope` at stride qk_head_dim)
 //   GatherRows:  dst[r, :] = src[rows[r], :]                      bf16, e.g. the last position of
 //                each prefilled sequence before lm_head
+//   FillHash:    dst[i] = bf16(scale * u(seed, i)), u uniform in [-1, 1) from a hash of (seed, i):
+//                deterministic non-zero contents for benchmark buffers (a KV cache that stands for
+//                a long context), so timings never run on zeros
 // All arithmetic is fp32; bf16 outputs are rounded once, to nearest even. Each launcher checks its
 // shape and pointers and returns cudaErrorInvalidValue instead of launching on bad input; none of
 // them aborts. Out-of-range token ids or row indices (which the host validates) write zeros
@@ -59,11 +62,19 @@ struct GatherRowsParams {
   int32_t dim;
 };
 
+struct FillHashParams {
+  __nv_bfloat16* dst;  // [count] bf16
+  int64_t count;
+  uint32_t seed;
+  float scale;
+};
+
 // Each launches on `stream`; cudaErrorInvalidValue for a bad shape or null pointer; never aborts.
 cudaError_t LaunchEmbedding(const EmbeddingParams& p, cudaStream_t stream);
 cudaError_t LaunchSiluMul(const SiluMulParams& p, cudaStream_t stream);
 cudaError_t LaunchCastToBf16(const CastToBf16Params& p, cudaStream_t stream);
 cudaError_t LaunchGatherRows(const GatherRowsParams& p, cudaStream_t stream);
+cudaError_t LaunchFillHash(const FillHashParams& p, cudaStream_t stream);
 
 }  // namespace sieve::cuda
 

@@ -1,7 +1,11 @@
-// Kernels for expert_ffn.h. Grids are (row tiles, pairs): blockIdx.y picks a sorted position (its
-// pair id, expert and token come from the align output), each of kExpertWarps warps computes
-// rows warp, warp + kExpertWarps, ... of the block's kExpertRowsPerBlock-row tile, lanes striding
-// the reduction dimension, then a warp sum. Everything accumulates in fp32.
+// Kernels for expert_ffn.h. Grids are (row tiles, experts): blockIdx.y is the expert, its pairs
+// are sorted_pairs[expert_offsets[e] .. expert_offsets[e + 1]); each of kExpertWarps warps owns
+// kExpertRowsPerWarp consecutive output rows of the block's tile and computes them for up to
+// kExpertPairsPerPass pairs at once: lanes stride the reduction dimension (8 elements per 16-byte
+// weight load on the vector path), the pairs' inputs come from shared memory, and a warp sum per
+// (row, pair) finishes. Everything accumulates in fp32; the sum order is fixed, so results do not
+// depend on scheduling.
+#include <algorithm>
 #include <cmath>
 
 #include "cuda/common/device_utils.cuh"
@@ -11,46 +15,355 @@
 namespace sieve::cuda {
 namespace {
 
-__global__ void __launch_bounds__(kExpertWarps * 32) GateUpKernel(ExpertFfnParams p) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int64_t pos = blockIdx.y;
-  const int32_t pair = p.sorted_pairs[pos];
-  const int64_t e = p.sorted_experts[pos];
-  const __nv_bfloat16* x = p.x + static_cast<int64_t>(pair / p.top_k) * p.x_stride;
-  const __nv_bfloat16* w = p.w13 + e * 2 * p.inter * p.hidden;
-  const int32_t first = blockIdx.x * kExpertRowsPerBlock;
-  for (int32_t r = first + warp; r < first + kExpertRowsPerBlock && r < p.inter;
-       r += kExpertWarps) {
-    const __nv_bfloat16* wg = w + static_cast<int64_t>(r) * p.hidden;
-    const __nv_bfloat16* wu = w + static_cast<int64_t>(p.inter + r) * p.hidden;
-    float g = 0.0f, u = 0.0f;
-    for (int k = lane; k < p.hidden; k += 32) {
-      const float xv = __bfloat162float(x[k]);
-      g += xv * __bfloat162float(wg[k]);
-      u += xv * __bfloat162float(wu[k]);
+constexpr int kThreads = kExpertWarps * 32;
+constexpr int kRows = kExpertRowsPerWarp;
+constexpr int kPairs = kExpertPairsPerPass;
+
+__device__ __forceinline__ float Dot8(const uint4& w, const uint4& x) {
+  const __nv_bfloat162* wp = reinterpret_cast<const __nv_bfloat162*>(&w);
+  const __nv_bfloat162* xp = reinterpret_cast<const __nv_bfloat162*>(&x);
+  float s = 0.0f;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 a = __bfloat1622float2(wp[i]), b = __bfloat1622float2(xp[i]);
+    s = fmaf(a.x, b.x, s);
+    s = fmaf(a.y, b.y, s);
+  }
+  return s;
+}
+
+__device__ __forceinline__ float Dot8(const uint4& w, const float4& x0, const float4& x1) {
+  const __nv_bfloat162* wp = reinterpret_cast<const __nv_bfloat162*>(&w);
+  float2 a = __bfloat1622float2(wp[0]);
+  float s = a.x * x0.x;
+  s = fmaf(a.y, x0.y, s);
+  a = __bfloat1622float2(wp[1]);
+  s = fmaf(a.x, x0.z, s);
+  s = fmaf(a.y, x0.w, s);
+  a = __bfloat1622float2(wp[2]);
+  s = fmaf(a.x, x1.x, s);
+  s = fmaf(a.y, x1.y, s);
+  a = __bfloat1622float2(wp[3]);
+  s = fmaf(a.x, x1.z, s);
+  s = fmaf(a.y, x1.w, s);
+  return s;
+}
+
+__device__ __forceinline__ int RoundUp8(int v) { return (v + 7) / 8 * 8; }
+
+// act[pos, r] = silu(gate_e[r] . x) * (up_e[r] . x) for the expert's sorted positions pos.
+template <bool kVec>
+__global__ void __launch_bounds__(kThreads) GroupedGateUpKernel(ExpertFfnParams p) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  __nv_bfloat16* xs = reinterpret_cast<__nv_bfloat16*>(smem_raw);  // [kPairs][ld]
+  const int e = blockIdx.y;
+  const int begin = p.expert_offsets[e];
+  const int count = p.expert_offsets[e + 1] - begin;
+  if (count <= 0) return;  // the whole block: no barrier reached
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int H = p.hidden, I = p.inter, ld = RoundUp8(H);
+  const int r0 = blockIdx.x * kExpertRowsPerBlock + warp * kRows;
+  const __nv_bfloat16* w = p.w13 + static_cast<int64_t>(e) * 2 * I * H;
+  for (int c = 0; c < count; c += kPairs) {
+    const int np = min(kPairs, count - c);
+    __syncthreads();  // the previous pass is done with xs
+    for (int i = tid; i < np * H; i += kThreads) {
+      const int j = i / H, k = i - j * H;
+      const int64_t token = p.sorted_pairs[begin + c + j] / p.top_k;
+      xs[j * ld + k] = p.x[token * p.x_stride + k];
     }
-    g = WarpSum(g);
-    u = WarpSum(u);
-    if (lane == 0) p.act[pos * p.inter + r] = g / (1.0f + expf(-g)) * u;
+    __syncthreads();
+    float g[kRows][kPairs], u[kRows][kPairs];
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+      for (int j = 0; j < kPairs; ++j) g[r][j] = u[r][j] = 0.0f;
+    }
+    if (kVec) {
+      for (int k8 = lane; k8 < H / 8; k8 += 32) {
+        uint4 wg[kRows], wu[kRows];
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+          const int row = min(r0 + r, I - 1);  // rows past I compute garbage, never written
+          wg[r] = *reinterpret_cast<const uint4*>(w + static_cast<int64_t>(row) * H + 8 * k8);
+          wu[r] = *reinterpret_cast<const uint4*>(w + static_cast<int64_t>(I + row) * H + 8 * k8);
+        }
+#pragma unroll
+        for (int j = 0; j < kPairs; ++j) {
+          if (j >= np) break;
+          const uint4 xv = *reinterpret_cast<const uint4*>(xs + j * ld + 8 * k8);
+#pragma unroll
+          for (int r = 0; r < kRows; ++r) {
+            g[r][j] += Dot8(wg[r], xv);
+            u[r][j] += Dot8(wu[r], xv);
+          }
+        }
+      }
+    } else {
+      for (int k = lane; k < H; k += 32) {
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+          const int row = min(r0 + r, I - 1);
+          const float wgv = __bfloat162float(w[static_cast<int64_t>(row) * H + k]);
+          const float wuv = __bfloat162float(w[static_cast<int64_t>(I + row) * H + k]);
+#pragma unroll
+          for (int j = 0; j < kPairs; ++j) {
+            if (j >= np) break;
+            const float xv = __bfloat162float(xs[j * ld + k]);
+            g[r][j] = fmaf(wgv, xv, g[r][j]);
+            u[r][j] = fmaf(wuv, xv, u[r][j]);
+          }
+        }
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+      for (int j = 0; j < kPairs; ++j) {
+        if (j >= np) break;
+        const float gs = WarpSum(g[r][j]), us = WarpSum(u[r][j]);
+        if (lane == 0 && r0 + r < I) {
+          p.act[static_cast<int64_t>(begin + c + j) * I + r0 + r] = gs / (1.0f + expf(-gs)) * us;
+        }
+      }
+    }
   }
 }
 
-__global__ void __launch_bounds__(kExpertWarps * 32) DownKernel(ExpertFfnParams p) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int64_t pos = blockIdx.y;
-  const int64_t pair = p.sorted_pairs[pos];
-  const int64_t e = p.sorted_experts[pos];
-  const float* a = p.act + pos * p.inter;
-  const __nv_bfloat16* w = p.w2 + e * p.hidden * p.inter;
-  const float weight = p.topk_weights[pair];
-  const int32_t first = blockIdx.x * kExpertRowsPerBlock;
-  for (int32_t r = first + warp; r < first + kExpertRowsPerBlock && r < p.hidden;
-       r += kExpertWarps) {
-    const __nv_bfloat16* wd = w + static_cast<int64_t>(r) * p.inter;
-    float d = 0.0f;
-    for (int k = lane; k < p.inter; k += 32) d += a[k] * __bfloat162float(wd[k]);
-    d = WarpSum(d);
-    if (lane == 0) p.pair_out[pair * p.hidden + r] = weight * d;
+// pair_out[pair, n] = weight(pair) * (down_e[n] . act[pos]) for the expert's sorted positions.
+template <bool kVec>
+__global__ void __launch_bounds__(kThreads) GroupedDownKernel(ExpertFfnParams p) {
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  float* as = reinterpret_cast<float*>(smem_raw);  // [kPairs][ld]
+  const int e = blockIdx.y;
+  const int begin = p.expert_offsets[e];
+  const int count = p.expert_offsets[e + 1] - begin;
+  if (count <= 0) return;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int H = p.hidden, I = p.inter, ld = RoundUp8(I);
+  const int r0 = blockIdx.x * kExpertRowsPerBlock + warp * kRows;
+  const __nv_bfloat16* w = p.w2 + static_cast<int64_t>(e) * H * I;
+  for (int c = 0; c < count; c += kPairs) {
+    const int np = min(kPairs, count - c);
+    __syncthreads();
+    for (int i = tid; i < np * I; i += kThreads) {
+      const int j = i / I, k = i - j * I;
+      as[j * ld + k] = p.act[static_cast<int64_t>(begin + c + j) * I + k];
+    }
+    __syncthreads();
+    float d[kRows][kPairs];
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+      for (int j = 0; j < kPairs; ++j) d[r][j] = 0.0f;
+    }
+    if (kVec) {
+      for (int k8 = lane; k8 < I / 8; k8 += 32) {
+        uint4 wv[kRows];
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+          const int row = min(r0 + r, H - 1);
+          wv[r] = *reinterpret_cast<const uint4*>(w + static_cast<int64_t>(row) * I + 8 * k8);
+        }
+#pragma unroll
+        for (int j = 0; j < kPairs; ++j) {
+          if (j >= np) break;
+          const float4 a0 = *reinterpret_cast<const float4*>(as + j * ld + 8 * k8);
+          const float4 a1 = *reinterpret_cast<const float4*>(as + j * ld + 8 * k8 + 4);
+#pragma unroll
+          for (int r = 0; r < kRows; ++r) d[r][j] += Dot8(wv[r], a0, a1);
+        }
+      }
+    } else {
+      for (int k = lane; k < I; k += 32) {
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+          const int row = min(r0 + r, H - 1);
+          const float wv = __bfloat162float(w[static_cast<int64_t>(row) * I + k]);
+#pragma unroll
+          for (int j = 0; j < kPairs; ++j) {
+            if (j >= np) break;
+            d[r][j] = fmaf(wv, as[j * ld + k], d[r][j]);
+          }
+        }
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+      for (int j = 0; j < kPairs; ++j) {
+        if (j >= np) break;
+        const float ds = WarpSum(d[r][j]);
+        if (lane == 0 && r0 + r < H) {
+          const int64_t pair = p.sorted_pairs[begin + c + j];
+          p.pair_out[pair * H + r0 + r] = p.topk_weights[pair] * ds;
+        }
+      }
+    }
+  }
+}
+
+// ---- tensor-core path (H and I multiples of 128, 16-byte aligned rows) ----------------------
+// Block = 4 warps for 16 output rows of one expert; warp w takes the K-slice [w K/4, (w+1) K/4),
+// 32 k per step: lane (g, t) loads 16 bytes (k 8t .. 8t+7 of the step) of weight rows g and g+8,
+// and of the input rows of pairs g (+ 8 per n-tile). Those 8 k fill both k-steps of two
+// m16n8k16 mma (the k order inside a step is a permutation applied to both operands alike, so the
+// dot products are unchanged). Partial sums of the 4 warps meet in shared memory. Up to
+// kMmaPairs pairs per pass (n-tiles of 8; pairs past the expert's count read zeros).
+constexpr int kMmaWarps = 4;
+constexpr int kMmaThreads = kMmaWarps * 32;
+constexpr int kMmaNTiles = 2;
+constexpr int kMmaPairs = 8 * kMmaNTiles;
+
+__device__ __forceinline__ void Mma16816(float* c, uint32_t a0, uint32_t a1, uint32_t a2,
+                                         uint32_t a3, uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+
+// c += A (rows g, g + 8: wa, wb) x B (b), both k-steps of a 32-k block.
+__device__ __forceinline__ void Mma32(float* c, const uint4& wa, const uint4& wb, const uint4& b) {
+  Mma16816(c, wa.x, wb.x, wa.y, wb.y, b.x, b.y);
+  Mma16816(c, wa.z, wb.z, wa.w, wb.w, b.z, b.w);
+}
+
+__device__ __forceinline__ uint4 Load16(const __nv_bfloat16* p) {
+  return *reinterpret_cast<const uint4*>(p);
+}
+
+__global__ void __launch_bounds__(kMmaThreads) MmaGateUpKernel(ExpertFfnParams p) {
+  __shared__ float red[kMmaWarps][2][16][kMmaPairs + 1];
+  const int e = blockIdx.y;
+  const int begin = p.expert_offsets[e];
+  const int count = p.expert_offsets[e + 1] - begin;
+  if (count <= 0) return;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+  const int H = p.hidden, I = p.inter;
+  const int r0 = blockIdx.x * 16;
+  const int kw = H / kMmaWarps, k_begin = warp * kw;
+  const __nv_bfloat16* w = p.w13 + static_cast<int64_t>(e) * 2 * I * H;
+  const __nv_bfloat16* gate_a = w + static_cast<int64_t>(r0 + g) * H + 8 * t;
+  const __nv_bfloat16* gate_b = gate_a + 8 * static_cast<int64_t>(H);
+  const __nv_bfloat16* up_a = gate_a + static_cast<int64_t>(I) * H;
+  const __nv_bfloat16* up_b = up_a + 8 * static_cast<int64_t>(H);
+  __nv_bfloat16* act_hi = reinterpret_cast<__nv_bfloat16*>(p.act);
+  __nv_bfloat16* act_lo = act_hi + static_cast<int64_t>(p.tokens) * p.top_k * I;
+  for (int c = 0; c < count; c += kMmaPairs) {
+    const int np = min(kMmaPairs, count - c);
+    const __nv_bfloat16* xrow[kMmaNTiles];
+#pragma unroll
+    for (int n = 0; n < kMmaNTiles; ++n) {
+      const int j = 8 * n + g;
+      xrow[n] = j < np ? p.x + static_cast<int64_t>(p.sorted_pairs[begin + c + j] / p.top_k) *
+                                   p.x_stride + 8 * t
+                       : nullptr;
+    }
+    float cg[kMmaNTiles][4], cu[kMmaNTiles][4];
+#pragma unroll
+    for (int n = 0; n < kMmaNTiles; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) cg[n][i] = cu[n][i] = 0.0f;
+    }
+#pragma unroll 4
+    for (int k = k_begin; k < k_begin + kw; k += 32) {
+      const uint4 ga = Load16(gate_a + k), gb = Load16(gate_b + k);
+      const uint4 ua = Load16(up_a + k), ub = Load16(up_b + k);
+#pragma unroll
+      for (int n = 0; n < kMmaNTiles; ++n) {
+        if (8 * n >= np) break;
+        const uint4 xb = xrow[n] ? Load16(xrow[n] + k) : make_uint4(0, 0, 0, 0);
+        Mma32(cg[n], ga, gb, xb);
+        Mma32(cu[n], ua, ub, xb);
+      }
+    }
+#pragma unroll
+    for (int n = 0; n < kMmaNTiles; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int row = g + 8 * (i >> 1), j = 8 * n + 2 * t + (i & 1);
+        red[warp][0][row][j] = cg[n][i];
+        red[warp][1][row][j] = cu[n][i];
+      }
+    }
+    __syncthreads();
+    for (int o = tid; o < 16 * kMmaPairs; o += kMmaThreads) {
+      const int row = o / kMmaPairs, j = o % kMmaPairs;
+      if (j < np) {
+        float gs = 0.0f, us = 0.0f;
+#pragma unroll
+        for (int wi = 0; wi < kMmaWarps; ++wi) {
+          gs += red[wi][0][row][j];
+          us += red[wi][1][row][j];
+        }
+        const float a = gs / (1.0f + expf(-gs)) * us;
+        const __nv_bfloat16 hi = __float2bfloat16_rn(a);
+        const int64_t at = static_cast<int64_t>(begin + c + j) * I + r0 + row;
+        act_hi[at] = hi;
+        act_lo[at] = __float2bfloat16_rn(a - __bfloat162float(hi));
+      }
+    }
+    __syncthreads();
+  }
+}
+
+__global__ void __launch_bounds__(kMmaThreads) MmaDownKernel(ExpertFfnParams p) {
+  __shared__ float red[kMmaWarps][16][kMmaPairs + 1];
+  const int e = blockIdx.y;
+  const int begin = p.expert_offsets[e];
+  const int count = p.expert_offsets[e + 1] - begin;
+  if (count <= 0) return;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+  const int H = p.hidden, I = p.inter;
+  const int r0 = blockIdx.x * 16;
+  const int kw = I / kMmaWarps, k_begin = warp * kw;
+  const __nv_bfloat16* wa = p.w2 + static_cast<int64_t>(e) * H * I +
+                            static_cast<int64_t>(r0 + g) * I + 8 * t;
+  const __nv_bfloat16* wb = wa + 8 * static_cast<int64_t>(I);
+  const __nv_bfloat16* act_hi = reinterpret_cast<const __nv_bfloat16*>(p.act);
+  const __nv_bfloat16* act_lo = act_hi + static_cast<int64_t>(p.tokens) * p.top_k * I;
+  for (int c = 0; c < count; c += kMmaPairs) {
+    const int np = min(kMmaPairs, count - c);
+    int64_t arow[kMmaNTiles];
+#pragma unroll
+    for (int n = 0; n < kMmaNTiles; ++n) {
+      const int j = 8 * n + g;
+      arow[n] = j < np ? static_cast<int64_t>(begin + c + j) * I + 8 * t : -1;
+    }
+    float cd[kMmaNTiles][4];
+#pragma unroll
+    for (int n = 0; n < kMmaNTiles; ++n) cd[n][0] = cd[n][1] = cd[n][2] = cd[n][3] = 0.0f;
+#pragma unroll 4
+    for (int k = k_begin; k < k_begin + kw; k += 32) {
+      const uint4 a = Load16(wa + k), b = Load16(wb + k);
+#pragma unroll
+      for (int n = 0; n < kMmaNTiles; ++n) {
+        if (8 * n >= np) break;
+        const uint4 xh = arow[n] >= 0 ? Load16(act_hi + arow[n] + k) : make_uint4(0, 0, 0, 0);
+        const uint4 xl = arow[n] >= 0 ? Load16(act_lo + arow[n] + k) : make_uint4(0, 0, 0, 0);
+        Mma32(cd[n], a, b, xh);
+        Mma32(cd[n], a, b, xl);
+      }
+    }
+#pragma unroll
+    for (int n = 0; n < kMmaNTiles; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) red[warp][g + 8 * (i >> 1)][8 * n + 2 * t + (i & 1)] = cd[n][i];
+    }
+    __syncthreads();
+    for (int o = tid; o < 16 * kMmaPairs; o += kMmaThreads) {
+      const int row = o / kMmaPairs, j = o % kMmaPairs;
+      if (j < np) {
+        float d = 0.0f;
+#pragma unroll
+        for (int wi = 0; wi < kMmaWarps; ++wi) d += red[wi][row][j];
+        const int64_t pair = p.sorted_pairs[begin + c + j];
+        p.pair_out[pair * H + r0 + row] = p.topk_weights[pair] * d;
+      }
+    }
+    __syncthreads();
   }
 }
 
@@ -65,31 +378,79 @@ __global__ void CombineKernel(ExpertFfnParams p) {
   p.out[t * p.out_stride + n] = v + routed;
 }
 
+template <typename Kernel>
+cudaError_t LaunchWithSmem(Kernel kernel, dim3 grid, size_t smem, cudaStream_t stream,
+                           const ExpertFfnParams& p) {
+  if (smem > 48 * 1024) {
+    const cudaError_t err =
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(smem));
+    if (err != cudaSuccess) return err;
+  }
+  kernel<<<grid, kThreads, smem, stream>>>(p);
+  return cudaGetLastError();
+}
+
+bool Aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0; }
+
+// Tensor cores need 16-byte rows and 128-wide K slices.
+bool MmaShapeOk(const ExpertFfnParams& p) {
+  return p.hidden % 128 == 0 && p.inter % 128 == 0 && p.x_stride % 8 == 0 && Aligned16(p.x) &&
+         Aligned16(p.w13) && Aligned16(p.w2) && Aligned16(p.act);
+}
+
 }  // namespace
 
+bool ExpertFfnUsesTensorCores(const ExpertFfnParams& p) {
+  return MmaShapeOk(p) &&
+         static_cast<int64_t>(p.tokens) * p.top_k >= 2 * static_cast<int64_t>(p.num_experts);
+}
+
 cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream) {
-  if (p.tokens < 0 || p.tokens > 65535 || p.top_k <= 0 || p.num_experts <= 0 || p.hidden <= 0 ||
-      p.inter <= 0) {
+  if (p.tokens < 0 || p.tokens > 65535 || p.top_k <= 0 || p.num_experts <= 0 ||
+      p.num_experts > 65535 || p.hidden <= 0 || p.inter <= 0 || p.hidden > kExpertMaxWidth ||
+      p.inter > kExpertMaxWidth) {
     return cudaErrorInvalidValue;
   }
   if (p.tokens == 0) return cudaSuccess;
   const int64_t pairs = static_cast<int64_t>(p.tokens) * p.top_k;
   if (pairs > 65535 || !p.x || !p.w13 || !p.w2 || !p.sorted_pairs || !p.sorted_experts ||
-      !p.topk_weights || !p.act || !p.pair_out || !p.out || p.x_stride < p.hidden ||
-      p.out_stride < p.hidden || (p.shared_out && p.shared_stride < p.hidden)) {
+      !p.expert_offsets || !p.topk_weights || !p.act || !p.pair_out || !p.out ||
+      p.x_stride < p.hidden || p.out_stride < p.hidden ||
+      (p.shared_out && p.shared_stride < p.hidden)) {
     return cudaErrorInvalidValue;
   }
-  const dim3 gate_grid((p.inter + kExpertRowsPerBlock - 1) / kExpertRowsPerBlock, pairs);
-  GateUpKernel<<<gate_grid, kExpertWarps * 32, 0, stream>>>(p);
-  cudaError_t err = cudaGetLastError();
+  if (p.path < 0 || p.path > 2 || (p.path == 2 && !MmaShapeOk(p))) return cudaErrorInvalidValue;
+  if (p.path == 2 || (p.path == 0 && ExpertFfnUsesTensorCores(p))) {
+    MmaGateUpKernel<<<dim3(p.inter / 16, p.num_experts), kMmaThreads, 0, stream>>>(p);
+    cudaError_t err = cudaGetLastError();
+    if (err != cudaSuccess) return err;
+    MmaDownKernel<<<dim3(p.hidden / 16, p.num_experts), kMmaThreads, 0, stream>>>(p);
+    err = cudaGetLastError();
+    if (err != cudaSuccess) return err;
+    constexpr int kCombineThreads = 256;
+    const dim3 combine_grid((p.hidden + kCombineThreads - 1) / kCombineThreads, p.tokens);
+    CombineKernel<<<combine_grid, kCombineThreads, 0, stream>>>(p);
+    return cudaGetLastError();
+  }
+  const size_t gate_smem = static_cast<size_t>(kPairs) * ((p.hidden + 7) / 8 * 8) * 2;
+  const dim3 gate_grid((p.inter + kExpertRowsPerBlock - 1) / kExpertRowsPerBlock, p.num_experts);
+  const bool gate_vec = p.hidden % 8 == 0 && Aligned16(p.w13);
+  cudaError_t err = gate_vec ? LaunchWithSmem(GroupedGateUpKernel<true>, gate_grid, gate_smem,
+                                              stream, p)
+                             : LaunchWithSmem(GroupedGateUpKernel<false>, gate_grid, gate_smem,
+                                              stream, p);
   if (err != cudaSuccess) return err;
-  const dim3 down_grid((p.hidden + kExpertRowsPerBlock - 1) / kExpertRowsPerBlock, pairs);
-  DownKernel<<<down_grid, kExpertWarps * 32, 0, stream>>>(p);
-  err = cudaGetLastError();
+  const size_t down_smem = static_cast<size_t>(kPairs) * ((p.inter + 7) / 8 * 8) * 4;
+  const dim3 down_grid((p.hidden + kExpertRowsPerBlock - 1) / kExpertRowsPerBlock, p.num_experts);
+  const bool down_vec = p.inter % 8 == 0 && Aligned16(p.w2);
+  err = down_vec
+            ? LaunchWithSmem(GroupedDownKernel<true>, down_grid, down_smem, stream, p)
+            : LaunchWithSmem(GroupedDownKernel<false>, down_grid, down_smem, stream, p);
   if (err != cudaSuccess) return err;
-  constexpr int kThreads = 256;
-  const dim3 combine_grid((p.hidden + kThreads - 1) / kThreads, p.tokens);
-  CombineKernel<<<combine_grid, kThreads, 0, stream>>>(p);
+  constexpr int kCombineThreads = 256;
+  const dim3 combine_grid((p.hidden + kCombineThreads - 1) / kCombineThreads, p.tokens);
+  CombineKernel<<<combine_grid, kCombineThreads, 0, stream>>>(p);
   return cudaGetLastError();
 }
 

@@ -8,7 +8,12 @@
  *    JSON pointer) and why. No exception crosses this boundary; bad input never aborts the process.
  *  - Options structs begin with struct_size (set it to sizeof the struct); newer fields are appended.
  *  - Hot paths write into caller-provided buffers.
- *  - Vocabularies are immutable, reference-counted and safe to share between threads.
+ *  - Thread safety (each declaration repeats what applies to it): vocabularies, compilers and
+ *    compiled grammars are immutable (a compiler's cache is internally locked), reference-counted
+ *    where they have _retain, and safe to use from any number of threads at once. A matcher is used
+ *    by one thread at a time, and so are its forks (they share internal state). Creating and
+ *    freeing distinct objects is thread-safe; freeing an object while another thread uses it is not.
+ *    sieve_last_error() is per thread.
  *
  * This header compiles as C99 and as C++.
  */
@@ -96,12 +101,13 @@ SIEVE_API sieve_status sieve_vocab_create_from_tokens(const char* const* tokens,
                                                       const uint32_t* flags, size_t n_tokens,
                                                       size_t model_vocab_size, sieve_vocab** out);
 
-/* Adds a reference; returns `vocab`. NULL-safe. */
+/* Adds a reference; returns `vocab`. NULL-safe. Thread-safe. */
 SIEVE_API sieve_vocab* sieve_vocab_retain(sieve_vocab* vocab);
-/* Drops a reference; frees at zero. NULL is a no-op. */
+/* Drops a reference; frees at zero. NULL is a no-op. Thread-safe (not while this thread's reference
+ * is still in use elsewhere). */
 SIEVE_API void sieve_vocab_free(sieve_vocab* vocab);
 
-/* Number of ids (padding included). 0 for NULL. */
+/* Number of ids (padding included). 0 for NULL. The accessors below are thread-safe. */
 SIEVE_API size_t sieve_vocab_size(const sieve_vocab* vocab);
 SIEVE_API sieve_vocab_kind sieve_vocab_get_kind(const sieve_vocab* vocab);
 /* SIEVE_TOKEN_* flags of `id`; 0 for an out-of-range id. */
@@ -139,9 +145,21 @@ typedef struct sieve_grammar_options {
   int ignore_lookahead;    /* nonzero: treat `(= ...)` lookahead assertions as hints (XGrammar's
                               convention); zero: a grammar that uses one is SIEVE_ERR_UNSUPPORTED */
   int32_t max_nesting_depth; /* grammar text nesting limit; 0 = default (1000) */
+  /* Limits that protect a server (SECURITY.md lists them). 0 = the default; exceeding one fails with
+   * SIEVE_ERR_LIMIT and a message naming the field. */
+  int64_t max_compile_ms;      /* wall time of parse + simplify + automaton (not the mask cache);
+                                  default 10000; < 0 = unlimited */
+  size_t max_text_bytes;       /* grammar text; default 16 MiB (regex patterns: 1 MiB) */
+  int32_t max_rules;           /* rules as written; default 100000 */
+  int32_t max_repeat_bound;    /* the numbers in x{m,n}; default 1000000 */
+  int64_t max_states;          /* automaton states in total; default 4194304 */
+  int32_t max_rule_states;     /* DFA states of one rule before minimisation; default 262144 */
+  int64_t max_subset_states;   /* NFA states held by one rule's subset construction; default 2^25 */
+  size_t max_mask_cache_bytes; /* token-mask cache of a grammar compiled with a vocabulary; default
+                                  512 MiB; states over it are served token by token (slower, exact) */
 } sieve_grammar_options;
 
-/* Fills `opts` with defaults (struct_size set). */
+/* Fills `opts` with defaults (struct_size set). Thread-safe (writes only *opts). */
 SIEVE_API void sieve_grammar_options_init(sieve_grammar_options* opts);
 
 /* Compiles EBNF / GBNF text (llama.cpp GBNF and XGrammar EBNF are read unchanged) into a pushdown
@@ -157,7 +175,9 @@ SIEVE_API sieve_status sieve_grammar_compile_ebnf(const char* text, size_t text_
 SIEVE_API sieve_status sieve_grammar_compile_regex(const char* pattern, size_t pattern_len,
                                                    const sieve_grammar_options* opts,
                                                    sieve_grammar** out);
+/* Adds a reference; returns `grammar`. NULL-safe. Thread-safe. */
 SIEVE_API sieve_grammar* sieve_grammar_retain(sieve_grammar* grammar);
+/* Drops a reference; frees at zero (matchers keep what they need). NULL is a no-op. Thread-safe. */
 SIEVE_API void sieve_grammar_free(sieve_grammar* grammar);
 
 typedef struct sieve_grammar_stats {
@@ -173,14 +193,174 @@ typedef struct sieve_grammar_stats {
   size_t num_warnings;       /* see sieve_grammar_warning */
 } sieve_grammar_stats;
 
+/* Fills *out (out->struct_size set by the caller). Thread-safe. */
 SIEVE_API sieve_status sieve_grammar_get_stats(const sieve_grammar* grammar, sieve_grammar_stats* out);
 /* The i-th compile warning (e.g. an unused rule with its line); NULL when out of range. Valid while the
- * grammar lives. */
+ * grammar lives. Thread-safe. */
 SIEVE_API const char* sieve_grammar_warning(const sieve_grammar* grammar, size_t i);
 /* The grammar printed back as EBNF: as written (simplified = 0) or after simplification (nonzero).
- * Writes up to cap bytes; *n_out = bytes needed (error when cap is too small). */
+ * Writes up to cap bytes; *n_out = bytes needed (error when cap is too small). Thread-safe (the
+ * printed forms are made once, on first use). */
 SIEVE_API sieve_status sieve_grammar_print(const sieve_grammar* grammar, int simplified, char* out,
                                            size_t cap, size_t* n_out);
+
+/* Schema notes of a grammar compiled from a JSON Schema (or a structural tag / OpenAI request with
+ * schemas): every keyword not enforced exactly, with its JSON pointer. */
+typedef enum sieve_note_kind {
+  SIEVE_NOTE_IGNORED = 0,  /* not enforced at all (ignore_unsupported was set) */
+  SIEVE_NOTE_LOOSENED = 1, /* enforced partially: the grammar accepts more than the schema */
+  SIEVE_NOTE_NARROWED = 2, /* the grammar accepts fewer documents than the schema (always sound) */
+  SIEVE_NOTE_INFO = 3      /* an unknown keyword read as an annotation, and similar remarks */
+} sieve_note_kind;
+
+typedef struct sieve_schema_note {
+  size_t struct_size;       /* set by the caller to sizeof(sieve_schema_note) */
+  sieve_note_kind kind;
+  const char* json_pointer; /* into the schema ("" = its root); valid while the grammar lives */
+  const char* keyword;
+  const char* message;
+} sieve_schema_note;
+
+/* Number of schema notes (0 for EBNF / regex grammars). Thread-safe (the grammar is immutable). */
+SIEVE_API size_t sieve_grammar_num_notes(const sieve_grammar* grammar);
+/* Fills *out with note i. SIEVE_ERR_INVALID_ARGUMENT when i is out of range. Thread-safe. */
+SIEVE_API sieve_status sieve_grammar_get_note(const sieve_grammar* grammar, size_t i,
+                                              sieve_schema_note* out);
+/* Nonzero when some note is SIEVE_NOTE_IGNORED or SIEVE_NOTE_LOOSENED: the grammar may accept a
+ * document the schema rejects. Thread-safe. */
+SIEVE_API int sieve_grammar_is_loosened(const sieve_grammar* grammar);
+
+/* ---- compiler: JSON Schema, EBNF, regex, structural tags, OpenAI requests ----------------------------
+ *
+ * A compiler holds a vocabulary and a cache of compiled grammars keyed by content (text, options,
+ * vocabulary), so compiling the same thing twice is a lookup. It is thread-safe: any number of
+ * threads may compile with one compiler at once. Grammars it returns are owned by the caller
+ * (sieve_grammar_free), immutable and shareable across threads; they stay valid after the compiler
+ * is freed. */
+
+typedef struct sieve_compiler sieve_compiler;
+
+typedef struct sieve_compiler_options {
+  size_t struct_size;     /* sizeof(sieve_compiler_options) */
+  size_t cache_bytes;     /* memory budget of the grammar cache; 0 = 512 MiB; the least recently
+                             used grammars are evicted beyond it */
+  int32_t num_threads;    /* threads that build one grammar's token-mask cache; 0 or 1 = the
+                             calling thread only */
+  int ignore_lookahead;   /* EBNF: treat (= ...) lookaheads as hints instead of refusing them */
+} sieve_compiler_options;
+
+SIEVE_API void sieve_compiler_options_init(sieve_compiler_options* opts);
+
+/* Creates a compiler for `vocab` (required; the compiler keeps its own reference). opts may be
+ * NULL. Caller owns *out. */
+SIEVE_API sieve_status sieve_compiler_create(const sieve_vocab* vocab,
+                                             const sieve_compiler_options* opts,
+                                             sieve_compiler** out);
+/* Frees the compiler and its cache (grammars already returned stay valid). NULL is a no-op. Not
+ * concurrently with other calls on the same compiler. */
+SIEVE_API void sieve_compiler_free(sieve_compiler* compiler);
+
+typedef enum sieve_json_whitespace {
+  SIEVE_JSON_WS_ANY = 0,     /* bounded runs of [ \t\n\r] wherever JSON allows whitespace */
+  SIEVE_JSON_WS_COMPACT = 1, /* no whitespace at all */
+  SIEVE_JSON_WS_INDENT = 2   /* exactly json.dumps(indent=N) layout */
+} sieve_json_whitespace;
+
+typedef enum sieve_json_property_order {
+  SIEVE_JSON_ORDER_DEFAULT = 0, /* schema order in strict mode, any order in standard mode */
+  SIEVE_JSON_ORDER_SCHEMA = 1,  /* properties in the schema's order */
+  SIEVE_JSON_ORDER_ANY = 2      /* any order, each key at most once */
+} sieve_json_property_order;
+
+typedef struct sieve_json_schema_options {
+  size_t struct_size;                       /* sizeof(sieve_json_schema_options) */
+  int strict;                               /* nonzero: OpenAI strict semantics: every property
+                                               required, additionalProperties false by default */
+  sieve_json_whitespace whitespace;         /* default SIEVE_JSON_WS_ANY */
+  int32_t indent;                           /* SIEVE_JSON_WS_INDENT: spaces per level; 0 = 2 */
+  sieve_json_property_order property_order; /* default SIEVE_JSON_ORDER_DEFAULT */
+  int ignore_unsupported;                   /* nonzero: a keyword sieve cannot enforce is dropped
+                                               and reported as a note (sieve_grammar_get_note);
+                                               zero: it is SIEVE_ERR_UNSUPPORTED with its pointer */
+} sieve_json_schema_options;
+
+SIEVE_API void sieve_json_schema_options_init(sieve_json_schema_options* opts);
+
+/* Compiles EBNF/GBNF text (see sieve_grammar_compile_ebnf); root NULL = "root". Thread-safe.
+ * Caller owns *out. */
+SIEVE_API sieve_status sieve_compiler_compile_ebnf(sieve_compiler* compiler, const char* text,
+                                                   size_t text_len, const char* root,
+                                                   sieve_grammar** out);
+/* Compiles a JSON Schema (drafts 4 to 2020-12). opts may be NULL (defaults). Errors carry the JSON
+ * pointer of the offending keyword (sieve_last_error()->json_pointer) or the byte offset of a JSON
+ * syntax error. Thread-safe. Caller owns *out. */
+SIEVE_API sieve_status sieve_compiler_compile_json_schema(sieve_compiler* compiler,
+                                                          const char* schema, size_t schema_len,
+                                                          const sieve_json_schema_options* opts,
+                                                          sieve_grammar** out);
+/* Compiles a regular expression (see sieve_grammar_compile_regex). Thread-safe. Caller owns *out. */
+SIEVE_API sieve_status sieve_compiler_compile_regex(sieve_compiler* compiler, const char* pattern,
+                                                    size_t pattern_len, sieve_grammar** out);
+/* Compiles a structural tag given as JSON (README "Structural tags": free text with triggered
+ * tags, tool_choice, parallel calls, sections, reasoning blocks, token pieces). json_opts apply to
+ * its JSON Schema contents (may be NULL). Thread-safe. Caller owns *out. */
+SIEVE_API sieve_status sieve_compiler_compile_structural_tag(sieve_compiler* compiler,
+                                                             const char* json, size_t json_len,
+                                                             const sieve_json_schema_options* json_opts,
+                                                             sieve_grammar** out);
+
+typedef struct sieve_openai_options {
+  size_t struct_size;      /* sizeof(sieve_openai_options) */
+  const char* tool_format; /* "hermes" (default when NULL; Qwen/Hermes <tool_call>), "deepseek"
+                              (DeepSeek-V3 tool-call tokens), "llama3" (Llama-3.1 JSON calls) */
+  int think;               /* nonzero: a <think>...</think> block comes first */
+  sieve_json_whitespace whitespace; /* of the JSON inside calls and responses */
+} sieve_openai_options;
+
+SIEVE_API void sieve_openai_options_init(sieve_openai_options* opts);
+
+/* Compiles the output structure of an OpenAI Chat Completions request body: response_format
+ * (text, json_object, json_schema with strict), tools, tool_choice (none, auto, required, a named
+ * function), parallel_tool_calls. Strict schemas must follow OpenAI's strict-mode rules (README);
+ * a breach is SIEVE_ERR_INVALID_ARGUMENT with the JSON pointer into the request. opts may be NULL.
+ * Thread-safe. Caller owns *out. */
+SIEVE_API sieve_status sieve_compiler_compile_openai(sieve_compiler* compiler, const char* request,
+                                                     size_t request_len,
+                                                     const sieve_openai_options* opts,
+                                                     sieve_grammar** out);
+
+typedef struct sieve_compiler_stats {
+  size_t struct_size;     /* set by the caller to sizeof(sieve_compiler_stats) */
+  int64_t cache_hits;
+  int64_t cache_misses;
+  int64_t cache_evictions;
+  size_t cache_entries;
+  size_t cache_bytes;
+} sieve_compiler_stats;
+
+/* Cache counters. Thread-safe. */
+SIEVE_API sieve_status sieve_compiler_get_stats(const sieve_compiler* compiler,
+                                                sieve_compiler_stats* out);
+
+/* ---- serialisation of compiled grammars ---------------------------------------------------------------
+ *
+ * sieve_grammar_serialize writes a versioned, checksummed byte image of a grammar compiled with a
+ * vocabulary: its grammar IR after simplification, compile options, schema notes, token pieces and
+ * the vocabulary's fingerprint. sieve_grammar_deserialize checks magic, format version, length,
+ * checksum and every field, then rebuilds the automaton and the token-mask cache from the image
+ * (deterministically: the same masks as the original); it skips parsing, JSON Schema conversion and
+ * simplification. Corrupted, truncated or foreign bytes are SIEVE_ERR_FORMAT with the byte offset;
+ * an image made for another vocabulary is SIEVE_ERR_INVALID_ARGUMENT. */
+
+/* Writes up to `cap` bytes (out may be NULL when cap is 0); *n_out = the image size. Returns
+ * SIEVE_ERR_INVALID_ARGUMENT when cap is too small (call again with *n_out bytes). Thread-safe. */
+SIEVE_API sieve_status sieve_grammar_serialize(const sieve_grammar* grammar, char* out, size_t cap,
+                                               size_t* n_out);
+/* Rebuilds a grammar from an image for `vocab`: the vocabulary it was compiled for (the grammar keeps
+ * a reference), or, for an image of a grammar compiled without one, any vocabulary or NULL.
+ * Thread-safe. Caller owns *out. */
+SIEVE_API sieve_status sieve_grammar_deserialize(const char* bytes, size_t len,
+                                                 const sieve_vocab* vocab, sieve_grammar** out);
 
 /* ---- matchers ----------------------------------------------------------------------------------------- */
 
@@ -191,12 +371,14 @@ typedef struct sieve_matcher_options {
   int32_t max_rollback_tokens;  /* history kept for rollback; 0 = default (64) */
 } sieve_matcher_options;
 
+/* Fills `opts` with defaults (struct_size set). */
 SIEVE_API void sieve_matcher_options_init(sieve_matcher_options* opts);
 
 /* A matcher walks `grammar` token by token. It keeps its own reference to the grammar. One thread at a
  * time per matcher (forks share internal state: keep a matcher and its forks on one thread). */
 SIEVE_API sieve_status sieve_matcher_create(const sieve_grammar* grammar,
                                             const sieve_matcher_options* opts, sieve_matcher** out);
+/* Frees the matcher (not its grammar's other users). NULL is a no-op. Not while it is in use. */
 SIEVE_API void sieve_matcher_free(sieve_matcher* matcher);
 
 /* Accepts one token of the grammar's vocabulary. SIEVE_OK: accepted; SIEVE_REJECTED: not accepted
@@ -206,6 +388,7 @@ SIEVE_API sieve_status sieve_matcher_accept_token(sieve_matcher* matcher, int32_
 /* Accepts raw bytes (one history step). SIEVE_OK or SIEVE_REJECTED (matcher unchanged). */
 SIEVE_API sieve_status sieve_matcher_accept_string(sieve_matcher* matcher, const char* bytes,
                                                    size_t len);
+/* The calls below act on one matcher: one thread at a time per matcher (and its forks). */
 /* Nonzero when a stop token has been accepted. */
 SIEVE_API int sieve_matcher_is_terminated(const sieve_matcher* matcher);
 /* Nonzero when the input so far is a complete sentence of the grammar. */
@@ -224,6 +407,17 @@ SIEVE_API sieve_status sieve_matcher_jump_forward(sieve_matcher* matcher, const 
  * vocabulary are 0; special tokens are 0 except stop tokens where the grammar can end. */
 SIEVE_API sieve_status sieve_matcher_fill_next_token_bitmask(sieve_matcher* matcher, uint32_t* bitmask,
                                                              size_t words);
+
+/* Fills one mask row per matcher: row i (words_per_row uint32 words, words_per_row >= ceil(vocab
+ * size / 32)) of `bitmask` gets matchers[i]'s next-token mask, as sieve_matcher_fill_next_token_bitmask
+ * would write it. num_threads <= 1 fills on the calling thread; more uses a process-wide pool of
+ * that many threads (created on first use, kept until exit). The matchers must not be used by any
+ * other thread during the call; distinct matchers (forks included) may appear in one batch. */
+SIEVE_API sieve_status sieve_matcher_fill_next_token_bitmask_batch(sieve_matcher* const* matchers,
+                                                                   size_t n_matchers,
+                                                                   uint32_t* bitmask,
+                                                                   size_t words_per_row,
+                                                                   int32_t num_threads);
 
 #ifdef __cplusplus
 }  /* extern "C" */

@@ -12,8 +12,12 @@ Two directions, both checked by tests/decoder/transformers_fixture_test.cc:
 1. transformers -> sieve ("deepseek_tiny", "deepseek_tiny_qlora"): a random DeepseekV2ForCausalLM is
    built from a config (1: like sieve's `tiny` preset, q_lora_rank null, greedy routing, V2-Lite's
    yarn; 2: q_lora_rank set, group_limited_greedy, V2's yarn mscale, unequal nope/rope/v dims),
-   its weights drawn with a seeded generator (float32 values: norms 1 + 0.1 N, embedding N(0,1),
-   linears N(0, min(0.1, 1/sqrt(in))^2), router N(0, (4/sqrt(H))^2) so top-k routing is decisive),
+   its weights drawn with a seeded generator (values exactly representable in bf16: norms 1 + 0.1 N,
+   embedding N(0,1), linears N(0, min(0.1, 1/sqrt(in))^2), routed experts' down_proj further
+   divided by routed_scaling_factor, router N(0, (8/sqrt(H))^2) so top-k routing is decisive);
+   the seed is the first from the config's that passes the bf16 conditioning checks (see
+   conditioning() below: perturbed runs must keep every greedy token with a 4x margin and every
+   position within 5e-3), so the GPU test can hold plain bounds,
    saved with save_pretrained (float32), and the folder is written as DIR/NAME/{config.json,
    model.safetensors, expected.json}. If save_pretrained writes merged expert tensors
    (`mlp.experts.gate_up_proj` [E, 2I, H], `mlp.experts.down_proj` [E, H, I]) they are split into
@@ -45,7 +49,18 @@ from_pretrained reads sieve's folders with empty loading info, and group_limited
 patches above stay as guards for other versions. Routing margins are absolute differences of
 post-softmax scores: tiny ones occur between near-zero scores, whose experts weigh nothing.
 
-Command used (from the repository root on the GPU machine, the two sieve folders carried):
+Seeds (2026-11-22, H100 session): the search (SIEVE_FIXTURE_SEARCH_S=80, from seeds 1 and 19)
+found no seed meeting every conditioning() criterion (they are deliberately pessimistic: the
+noisy runs perturb every layer), and kept the best-scoring ones, 32 (deepseek_tiny) and 36
+(deepseek_tiny_qlora), now the configs' seeds. The GPU test then measured them against
+transformers: prefill max rel err 4.1e-3 and 4.8e-3 (bound 2e-2), 32 greedy tokens identical for
+all three prompts, and GPU greedy = CPU greedy on the test's four prompts. To rebuild exactly these
+fixtures, run with SIEVE_FIXTURE_SEARCH_S=0 (only the configured seed is evaluated):
+    SIEVE_FIXTURE_SEARCH_S=0 python3 scripts/gpu/make-deepseek-fixtures.py --out /tmp/fx \
+        --only deepseek_tiny,deepseek_tiny_qlora
+
+Command used for the deepseek_sieve_* fixtures (from the repository root on the GPU machine, the
+two sieve folders carried):
     python3 scripts/gpu/make-deepseek-fixtures.py --out /tmp/fx \
         --sieve-model deepseek_sieve_tiny=.devcarry/sieve_tiny \
         --sieve-model deepseek_sieve_tiny_qlora=.devcarry/sieve_tiny_qlora_grouped
@@ -109,7 +124,7 @@ CONFIGS = {
                    v_head_dim=16, n_routed_experts=8, n_shared_experts=2, num_experts_per_tok=2,
                    topk_method="greedy", n_group=1, topk_group=1, norm_topk_prob=False,
                    routed_scaling_factor=1.0, first_k_dense_replace=1),
-        yarn=TINY_YARN_LITE, seed=1),
+        yarn=TINY_YARN_LITE, seed=32),
     # q_lora_rank, group-limited routing, V2's mscale, nope != rope != v.
     "deepseek_tiny_qlora": dict(
         model=dict(vocab_size=320, hidden_size=64, intermediate_size=112,
@@ -119,7 +134,7 @@ CONFIGS = {
                    num_experts_per_tok=3, topk_method="group_limited_greedy", n_group=4,
                    topk_group=2, norm_topk_prob=False, routed_scaling_factor=16.0,
                    first_k_dense_replace=1),
-        yarn=TINY_YARN_V2, seed=2),
+        yarn=TINY_YARN_V2, seed=36),
 }
 
 
@@ -179,9 +194,15 @@ def moe_modules(model):
     return out
 
 
-def init_weights(model, cfg, seed):
+def init_weights(model, cfg, seed, router_std=8.0):
+    """Seeded weights, every value exactly representable in bf16 (the GPU's bf16 copy of the
+    fixture is then lossless, so the bf16 comparison measures the engine, not weight rounding).
+    Routed experts' down_proj is scaled by 1 / routed_scaling_factor so the scaled MoE output
+    stays as large as with factor 1 (moderate activations); the router std is router_std / sqrt(H)
+    (decisive routing: the chosen experts' scores are far from the next ones')."""
     g = torch.Generator().manual_seed(seed)
     H = cfg.hidden_size
+    rsf = float(getattr(cfg, "routed_scaling_factor", 1.0) or 1.0)
     with torch.no_grad():
         for name, p in sorted(model.named_parameters(), key=lambda kv: kv[0]):
             mean = 0.0
@@ -190,12 +211,15 @@ def init_weights(model, cfg, seed):
             elif name == "model.embed_tokens.weight":
                 std = 1.0
             elif name.endswith("mlp.gate.weight"):
-                std = 4.0 / math.sqrt(H)
+                std = router_std / math.sqrt(H)
             elif p.dim() >= 2:
                 std = min(0.1, 1.0 / math.sqrt(p.shape[-1]))
+                if ".mlp.experts." in name and "down_proj" in name:
+                    std /= rsf
             else:
                 raise SystemExit("unexpected parameter %s %s" % (name, tuple(p.shape)))
             v = torch.randn(tuple(p.shape), generator=g, dtype=torch.float32) * std + mean
+            v = v.to(torch.bfloat16).to(torch.float32)
             p.copy_(v.to(p.dtype))
 
 
@@ -500,6 +524,167 @@ def log_source():
         log("conversion mapping inspection failed:", repr(e))
 
 
+# ---- conditioning: choose a seed whose logits and greedy tokens survive bf16 -------------------
+
+# The GPU test (tests/decoder/gpu_model_test.cc) holds every fixture to: prefill logits within 2e-2
+# (relative, per position) of the fp32/fp64 references, and 32 greedy tokens identical. A random
+# model meets that only if no greedy step is a near tie and no routing decision flips under bf16
+# rounding. So seeds are tried until one passes these checks against perturbed runs of the same
+# model: (1) every Linear's and every expert module's input rounded to bf16 (the GPU's rounding
+# points; the weights are already bf16-exact), (2) and (3) the same plus relative noise of 2^-10 on
+# every decoder layer's output (summation order, the roundings not emulated). Criteria: relative
+# error <= 5e-3 at every position for (1) and <= 1e-2 for (2), (3); the same argmax at every
+# greedy step in all three; each greedy step's top-1/top-2 gap >= 4x the largest logit deviation
+# of (1) there. Checked on the fixture's own prompts and on the prompts the GPU test uses
+# (PromptTokens in gpu_test_util.h).
+# Calibration (H100, 2026-11-22): with noise 2^-8 on (2), (3) the predicted worst errors were 4-12%
+# while the GPU measured 0.6% and 2.2% on two of those seeds, so the noise was lowered to 2^-10
+# and the rounding-only run carries the tight bound.
+COND_REL_ERR = 5e-3
+COND_REL_ERR_NOISY = 1e-2
+COND_GAP_FACTOR = 4.0
+COND_NOISE = 2.0 ** -10
+COND_BUDGET_S = float(os.environ.get("SIEVE_FIXTURE_SEARCH_S", "90"))
+
+
+def prompt_tokens(n, vocab, salt):
+    """tests/decoder/gpu_test_util.h PromptTokens."""
+    return [(i * 37 + salt * 101 + 5) % vocab for i in range(n)]
+
+
+def test_sequences(vocab):
+    """(greedy prompts, teacher-forced sequences) the GPU test feeds a fixture model."""
+    lengths = (1, 63, 64, 65)
+    greedy_prompts = [prompt_tokens(n, vocab, 60 + b) for b, n in enumerate(lengths)]
+    forced = [prompt_tokens(n, vocab, n) for n in lengths]  # prefill at every position
+    chunk = prompt_tokens(65, vocab, 3)
+    forced.append(chunk + [chunk[5]])  # chunked prefill, then one decode step
+    for b, n in enumerate(lengths):  # 16 teacher-forced decode steps after each prompt
+        forced.append(prompt_tokens(n, vocab, 20 + b) + prompt_tokens(16, vocab, 40 + b))
+    return greedy_prompts, forced
+
+
+def _round_bf16(t):
+    return t.to(torch.bfloat16).to(t.dtype) if torch.is_tensor(t) and t.is_floating_point() else t
+
+
+def add_perturbation(model, noise_seed):
+    """Hooks: bf16 rounding of Linear / expert inputs; with noise_seed, relative noise on every
+    decoder layer's output. Returns the handles."""
+    handles = []
+
+    def pre(module, args, kwargs):
+        args = tuple(_round_bf16(a) if i == 0 else a for i, a in enumerate(args))
+        if "hidden_states" in kwargs:
+            kwargs = dict(kwargs)
+            kwargs["hidden_states"] = _round_bf16(kwargs["hidden_states"])
+        return args, kwargs
+
+    for m in model.modules():
+        if isinstance(m, torch.nn.Linear):
+            handles.append(m.register_forward_pre_hook(pre, with_kwargs=True))
+    for _, moe in moe_modules(model):
+        handles.append(moe.experts.register_forward_pre_hook(pre, with_kwargs=True))
+    if noise_seed is not None:
+        g = torch.Generator().manual_seed(noise_seed)
+
+        def post(module, args, out):
+            def noisy(t):
+                n = torch.randn(tuple(t.shape), generator=g, dtype=torch.float64).to(t.dtype)
+                return t * (1 + COND_NOISE * n)
+            if torch.is_tensor(out):
+                return noisy(out)
+            out = list(out)
+            out[0] = noisy(out[0])
+            return tuple(out)
+
+        for layer in model.model.layers:
+            handles.append(layer.register_forward_hook(post))
+    return handles
+
+
+def conditioning(model, spec, prompts):
+    """Runs the checks above; returns a dict with 'passed' and the worst numbers."""
+    vocab = spec["model"]["vocab_size"]
+    greedy_prompts, forced = test_sequences(vocab)
+    greedy_prompts = list(prompts) + greedy_prompts
+    cases = []  # (tokens, first greedy row or None)
+    for p in greedy_prompts:
+        toks = greedy_with_cache(model, p, GREEDY_TOKENS)
+        cases.append((p + toks[:-1], len(p) - 1, toks))
+    for f in forced:
+        cases.append((f, None, None))
+    refs = [logits_of(model, c[0]) for c in cases]
+    res = dict(passed=True, worst_rel_err=0.0, worst_rel_err_noisy=0.0,
+               min_gap_ratio=float("inf"), argmax_flips=0, greedy_self_mismatch=0)
+    for (seq, first, toks), ref in zip(cases, refs):
+        if first is not None and [int(x) for x in ref[first:].argmax(-1)] != toks:
+            res["greedy_self_mismatch"] += 1  # cached and uncached greedy disagree: a tie
+    for variant in (None, 1, 2):
+        handles = add_perturbation(model, variant)
+        key = "worst_rel_err" if variant is None else "worst_rel_err_noisy"
+        try:
+            for (seq, first, toks), ref in zip(cases, refs):
+                lv = logits_of(model, seq)
+                rel = ((lv - ref).norm(dim=-1) / ref.norm(dim=-1)).max().item()
+                res[key] = max(res[key], rel)
+                if first is None:
+                    continue
+                for i, t in enumerate(toks):
+                    r, v = ref[first + i], lv[first + i]
+                    if variant is None:
+                        top2 = torch.topk(r, 2).values
+                        gap = float(top2[0] - top2[1])
+                        dev = float((v - r).abs().max())
+                        res["min_gap_ratio"] = min(res["min_gap_ratio"], gap / max(dev, 1e-30))
+                    if int(v.argmax()) != t:
+                        res["argmax_flips"] += 1
+        finally:
+            for h in handles:
+                h.remove()
+    res["passed"] = (res["worst_rel_err"] <= COND_REL_ERR and
+                     res["worst_rel_err_noisy"] <= COND_REL_ERR_NOISY and
+                     res["argmax_flips"] == 0 and res["min_gap_ratio"] >= COND_GAP_FACTOR and
+                     res["greedy_self_mismatch"] == 0)
+    return res
+
+
+def choose_seed(name, spec, budget_s):
+    """Tries seeds spec['seed'], +1, ... until one passes conditioning() or the time budget runs
+    out (then the best one, loudly). Returns (seed, result, tried)."""
+    import time
+    from transformers import DeepseekV2ForCausalLM
+    t0 = time.time()
+    best, tried = None, []
+    seed = spec["seed"]
+    while True:
+        cfg = make_config(spec)
+        model = DeepseekV2ForCausalLM(cfg).to(torch.float32).eval()
+        init_weights(model, cfg, seed)
+        model = model.to(torch.float64)
+        prompts = make_prompts(spec["model"]["vocab_size"], seed)
+        try:
+            r = conditioning(model, spec, prompts)
+        except Exception:
+            r = dict(passed=False, error=traceback.format_exc().strip().splitlines()[-1])
+        tried.append(dict(seed=seed, **{k: (r8(v) if isinstance(v, float) and math.isfinite(v)
+                                            else v) for k, v in r.items()}))
+        log("  %s seed %d: %s" % (name, seed, tried[-1]))
+        score = (r.get("passed", False), -r.get("argmax_flips", 99),
+                 -max(r.get("worst_rel_err", 1.0) / COND_REL_ERR,
+                      r.get("worst_rel_err_noisy", 1.0) / COND_REL_ERR_NOISY),
+                 min(r.get("min_gap_ratio", 0.0), 100.0))
+        if best is None or score > best[0]:
+            best = (score, seed, r)
+        if r.get("passed") or time.time() - t0 > budget_s:
+            break
+        seed += 1
+    if not best[2].get("passed"):
+        log("WARNING: %s: no seed met the conditioning criteria in %.0f s; keeping seed %d: %s" %
+            (name, budget_s, best[1], best[2]))
+    return best[1], best[2], tried
+
+
 # ---- direction 1: transformers -> sieve --------------------------------------------------------
 
 
@@ -551,6 +736,15 @@ def build_transformers_fixture(name, spec, out_dir):
     from transformers import DeepseekV2ForCausalLM
     log("==== %s (transformers -> sieve) ====" % name)
     info = {}
+    seed, cond, tried = choose_seed(name, spec, COND_BUDGET_S)
+    spec = dict(spec, seed=seed)
+    info["conditioning"] = dict(criteria=dict(rel_err=COND_REL_ERR,
+                                              rel_err_noisy=COND_REL_ERR_NOISY,
+                                              gap_factor=COND_GAP_FACTOR, noise=COND_NOISE),
+                                chosen_seed=seed,
+                                passed=bool(cond.get("passed")), seeds_tried=len(tried),
+                                result={k: (v if not isinstance(v, float) or math.isfinite(v)
+                                            else str(v)) for k, v in cond.items()})
     cfg = make_config(spec)
     model = DeepseekV2ForCausalLM(cfg).to(torch.float32).eval()
     log("  attn impl:", getattr(model.config, "_attn_implementation", None), "experts impl:",

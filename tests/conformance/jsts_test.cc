@@ -160,6 +160,9 @@ TEST(JsonSchemaConformance, CoreAndFormatTiersHoldTheBaselineAndNeverAcceptInval
       const bool valid = d["valid"].GetBool();
       if (comp.code == StatusCode::kUnsupported) {
         ++c.unsupported;
+        if (std::getenv("SIEVE_CONFORMANCE_VERBOSE")) {
+          std::printf("UNSUPPORTED %s: %s\n", d["id"].GetString(), comp.message.c_str());
+        }
         // Informational: with kIgnore the grammar is looser, so valid instances should pass.
         Compiled loose;
         loose.pda = comp.ignored;

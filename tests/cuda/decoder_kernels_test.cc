@@ -253,7 +253,10 @@ TEST(MlaDecode, RowsSharingOneBlockTableAttendCausally) {
                     rd,
                     page,
                     scale,
-                    d_rows.get()};
+                    d_rows.get(),
+                    1,
+                    nullptr,
+                    nullptr};
   ASSERT_EQ(LaunchMlaDecode(p, nullptr), cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   EXPECT_TRUE(AllClose(FromBf16(d_out.Download()), want, 2e-3, 8e-3));

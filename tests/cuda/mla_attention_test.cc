@@ -158,36 +158,61 @@ void CheckDecode(const DecodeCase& c) {
     }
   }
 
-  DeviceBuffer<float> d_q(q), d_lse(want_lse.size());
-  DeviceBuffer<__nv_bfloat16> d_cache(ToBf16(cache)), d_out(want.size());
+  DeviceBuffer<float> d_q(q);
+  DeviceBuffer<__nv_bfloat16> d_cache(ToBf16(cache));
   DeviceBuffer<int32_t> d_table(table), d_lens(std::vector<int32_t>(c.lens.begin(), c.lens.end()));
-  ASSERT_TRUE(d_q.ok() && d_cache.ok() && d_out.ok() && d_table.ok() && d_lens.ok());
-  ASSERT_TRUE(d_out.Poison(0));
-  ASSERT_TRUE(d_lse.Poison());
-  MlaDecodeParams p{d_q.get(),
-                    static_cast<int64_t>(c.heads) * q_head_stride,
-                    q_head_stride,
-                    d_cache.get(),
-                    d_table.get(),
-                    max_pages,
-                    d_lens.get(),
-                    d_out.get(),
-                    static_cast<int64_t>(c.heads) * out_head_stride,
-                    out_head_stride,
-                    d_lse.get(),
-                    batch,
-                    c.heads,
-                    c.lat,
-                    c.rd,
-                    c.page,
-                    scale,
-                    nullptr};
-  ASSERT_EQ(LaunchMlaDecode(p, nullptr), cudaSuccess);
-  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  // o_lat is a convex combination of bf16 values, rounded to bf16 once: 2^-8 relative plus a
-  // little absolute slack for outputs near zero.
-  EXPECT_TRUE(AllClose(FromBf16(d_out.Download()), want, 2e-3, 8e-3));
-  EXPECT_TRUE(AllClose(d_lse.Download(), want_lse, 1e-5, 1e-5));
+  ASSERT_TRUE(d_q.ok() && d_cache.ok() && d_table.ok() && d_lens.ok());
+  // Without split-KV, with a few splits, and with more splits than tiles (empty splits).
+  for (int splits : {1, 3, 64}) {
+    SCOPED_TRACE(::testing::Message() << "splits " << splits);
+    DeviceBuffer<float> d_lse(want_lse.size());
+    DeviceBuffer<__nv_bfloat16> d_out(want.size());
+    const int64_t partial = MlaPartialFloats(splits, batch, c.heads, c.lat);
+    DeviceBuffer<float> d_part(std::max<int64_t>(partial, 1)),
+        d_part_lse(std::max<int64_t>(partial / c.lat, 1));
+    ASSERT_TRUE(d_out.ok() && d_lse.ok() && d_part.ok() && d_part_lse.ok());
+    ASSERT_TRUE(d_out.Poison(0));
+    ASSERT_TRUE(d_lse.Poison());
+    ASSERT_TRUE(d_part.Poison());
+    MlaDecodeParams p{d_q.get(),
+                      static_cast<int64_t>(c.heads) * q_head_stride,
+                      q_head_stride,
+                      d_cache.get(),
+                      d_table.get(),
+                      max_pages,
+                      d_lens.get(),
+                      d_out.get(),
+                      static_cast<int64_t>(c.heads) * out_head_stride,
+                      out_head_stride,
+                      d_lse.get(),
+                      batch,
+                      c.heads,
+                      c.lat,
+                      c.rd,
+                      c.page,
+                      scale,
+                      nullptr,
+                      splits,
+                      d_part.get(),
+                      d_part_lse.get()};
+    ASSERT_EQ(LaunchMlaDecode(p, nullptr), cudaSuccess);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    // o_lat is a convex combination of bf16 values, rounded to bf16 once: 2^-8 relative plus a
+    // little absolute slack for outputs near zero.
+    EXPECT_TRUE(AllClose(FromBf16(d_out.Download()), want, 2e-3, 8e-3));
+    EXPECT_TRUE(AllClose(d_lse.Download(), want_lse, 1e-5, 1e-5));
+  }
+}
+
+TEST(MlaDecode, SplitCountFillsTheGpuOnceAndNeverExceedsTheTiles) {
+  EXPECT_EQ(MlaDecodeSplits(1, 16, 4096, 132), 64);   // batch 1: one 64-token tile per split
+  EXPECT_EQ(MlaDecodeSplits(8, 16, 4096, 132), 16);   // 128 blocks
+  EXPECT_EQ(MlaDecodeSplits(64, 16, 4096, 132), 2);   // 128 blocks
+  EXPECT_EQ(MlaDecodeSplits(256, 16, 4096, 132), 1);  // prefill chunk: rows fill the GPU
+  EXPECT_EQ(MlaDecodeSplits(1, 128, 4096, 132), 16);  // V2: 8 head groups
+  EXPECT_EQ(MlaDecodeSplits(1, 16, 1, 132), 1);
+  EXPECT_EQ(MlaPartialFloats(1, 8, 16, 512), 0);
+  EXPECT_EQ(MlaPartialFloats(16, 8, 16, 512), 16 * 8 * 16 * 512);
 }
 
 TEST(MlaDecode, MatchesCpuAttentionOverPagedCache) {
@@ -197,6 +222,7 @@ TEST(MlaDecode, MatchesCpuAttentionOverPagedCache) {
   CheckDecode({512, 64, 3, kMlaPageSize, {0, 200, 1, 130, 7}});  // an empty sequence, odd batch
   CheckDecode({32, 16, 4, kMlaPageSize, {1, 63, 64, 65, 300}});  // tiny preset widths
   CheckDecode({40, 8, 4, 16, {17, 1, 33}});                      // odd widths, small pages
+  CheckDecode({512, 64, 16, kMlaPageSize, {4096, 1, 2000}});      // long context, split-KV
   CheckDecode({512, 64, 128, kMlaPageSize, {129}});              // V2's 128 heads
 }
 
@@ -207,7 +233,7 @@ TEST(MlaDecode, RejectsWidthsOverTheKernelLimits) {
   DeviceBuffer<int32_t> table(1), lens(1);
   MlaDecodeParams p{q.get(),   1024,         1024, cache.get(), table.get(), 1, lens.get(),
                     out.get(), 1024,         1024, nullptr,     1,           1, kMlaMaxLatent + 32,
-                    64,        kMlaPageSize, 1.0f, nullptr};
+                    64,        kMlaPageSize, 1.0f, nullptr,     1,           nullptr, nullptr};
   EXPECT_EQ(LaunchMlaDecode(p, nullptr), cudaErrorInvalidValue);
   p.kv_lora = 512;
   p.page_size = 0;

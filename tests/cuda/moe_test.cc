@@ -140,14 +140,15 @@ TEST(MoeAlign, GroupsPairsByExpertInPairOrder) {
 struct FfnCase {
   int tokens, experts, top_k, hidden, inter;
   bool shared, accumulate;
+  bool dense_x = false;  // x rows packed (x_stride = H) and the tensor-core path (else CUDA cores)
 };
 
 void CheckExpertFfn(const FfnCase& c) {
   SCOPED_TRACE(::testing::Message()
                << "tokens " << c.tokens << " experts " << c.experts << " top_k " << c.top_k << " H "
-               << c.hidden << " I " << c.inter);
+               << c.hidden << " I " << c.inter << (c.dense_x ? " packed x" : " strided x"));
   std::mt19937 rng(c.tokens * 101 + c.hidden);
-  const int H = c.hidden, I = c.inter, x_stride = H + 2, out_stride = H + 1;
+  const int H = c.hidden, I = c.inter, x_stride = c.dense_x ? H : H + 2, out_stride = H + 1;
   const std::vector<float> x = RandomBf16Values(static_cast<size_t>(c.tokens) * x_stride, 1.0f, 1);
   const std::vector<float> w13 =
       RandomBf16Values(static_cast<size_t>(c.experts) * 2 * I * H, 1.0f / std::sqrt(H), 2);
@@ -229,6 +230,8 @@ void CheckExpertFfn(const FfnCase& c) {
   p.num_experts = c.experts;
   p.hidden = H;
   p.inter = I;
+  p.expert_offsets = d_off.get();
+  p.path = c.dense_x ? 2 : 1;  // each case pins its kernels; the automatic choice is tested below
   ASSERT_EQ(LaunchExpertFfn(p, nullptr), cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   // bf16 inputs are exact in both; fp32 accumulation over H and I terms.
@@ -242,6 +245,34 @@ TEST(ExpertFfn, MatchesDoubleSwiGluWithEmptyExperts) {
   CheckExpertFfn({3, 64, 6, 256, 96, true, false});     // V2-Lite routing shape, smaller widths
   CheckExpertFfn({7, 16, 3, 65, 33, false, true});      // widths off the warp multiple
   CheckExpertFfn({1, 6, 6, 2048, 1408, false, false});  // V2-Lite widths, decode batch 1
+  CheckExpertFfn({8, 64, 6, 512, 352, true, false});    // decode batch 8 routing shape
+  CheckExpertFfn({64, 64, 6, 256, 96, false, true});    // batch 64: many pairs per expert
+  CheckExpertFfn({37, 4, 2, 64, 20, true, false});      // > 8 pairs per expert, I % 8 != 0
+}
+
+TEST(ExpertFfn, TensorCorePathMatchesDoubleSwiGlu) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  CheckExpertFfn({1, 6, 6, 2048, 1408, false, false, true});  // V2-Lite widths, batch 1
+  CheckExpertFfn({8, 64, 6, 512, 384, true, false, true});    // batch 8 routing shape
+  CheckExpertFfn({64, 64, 6, 256, 128, false, true, true});   // batch 64: > 16 pairs per expert
+  CheckExpertFfn({37, 4, 2, 128, 128, true, true, true});     // 37 pairs per expert: 3 passes
+}
+
+TEST(ExpertFfn, ChoosesTensorCoresForDenseRoutingOnAlignedShapes) {
+  alignas(16) static __nv_bfloat16 buf[16];
+  ExpertFfnParams p{};
+  p.x = p.w13 = p.w2 = buf;
+  p.act = reinterpret_cast<float*>(buf);
+  p.x_stride = p.hidden = 2048;
+  p.inter = 1408;
+  p.num_experts = 64;
+  p.top_k = 6;
+  p.tokens = 8;  // 48 pairs over 64 experts: CUDA cores
+  EXPECT_FALSE(ExpertFfnUsesTensorCores(p));
+  p.tokens = 64;  // 384 pairs: tensor cores
+  EXPECT_TRUE(ExpertFfnUsesTensorCores(p));
+  p.x_stride = 2050;  // rows not 16-byte aligned
+  EXPECT_FALSE(ExpertFfnUsesTensorCores(p));
 }
 
 TEST(ExpertFfn, RejectsAnOutputStrideNarrowerThanHidden) {
@@ -251,7 +282,7 @@ TEST(ExpertFfn, RejectsAnOutputStrideNarrowerThanHidden) {
   DeviceBuffer<float> f(256);
   ExpertFfnParams p{b.get(), 64,      b.get(), b.get(), i.get(), i.get(), f.get(),
                     f.get(), f.get(), nullptr, 0,       f.get(), 32,      false,
-                    1,       1,       1,       64,      8};
+                    1,       1,       1,       64,      8,       i.get(), 0};
   EXPECT_EQ(LaunchExpertFfn(p, nullptr), cudaErrorInvalidValue);
 }
 

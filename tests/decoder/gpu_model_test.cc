@@ -8,7 +8,12 @@
 //   * 32 greedy tokens for the batch of four prompts, identical to the fp32 CPU reference; a
 //     divergence passes only as a reported near tie (the CPU's margin between its token and the
 //     GPU's is within 4x the RMS logit difference at that step);
-//   * for the fixtures, 32 greedy tokens teacher-forced against transformers' expected.json.
+//   * for the fixtures, the issue's bounds against transformers' expected.json: prefill logits
+//     within 2e-2 at every position and 32 greedy tokens identical (free-running).
+// For the fixtures (seeds chosen by scripts/gpu/make-deepseek-fixtures.py to be well-conditioned
+// in bf16 on these very prompts) greedy divergences are failures, never excused near ties; the
+// per-position CPU comparisons keep gpu_test_util.h's rules (a rare bf16-ill-conditioned position
+// of a 63-token prompt is reported, not failed: the issue's bound is against transformers).
 // Tolerances and the two references are explained in gpu_test_util.h. Label gpu; skipped
 // without a device.
 #include "decoder/gpu_model.h"
@@ -114,6 +119,10 @@ class GpuModelTest : public ::testing::TestWithParam<ModelCase> {
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(*s) : nullptr;
   }
+
+  // The transformers fixtures are held to the issue's plain bounds: greedy tokens identical (no
+  // near-tie excuses) here and in MatchesTransformersWithinTheIssueBounds.
+  bool Strict() const { return GetParam().fixture; }
 
   std::string Name(const std::string& what) const {
     return std::string(GetParam().name) + " " + what;
@@ -240,6 +249,44 @@ TEST_P(GpuModelTest, BatchedDecodeStepsMatchTheCpuReferences) {
   }
 }
 
+// A decode step replayed from its captured CUDA graph computes exactly what eager launches do
+// (same kernels, same order): bitwise-equal logits over several steps and two batch sizes.
+TEST_P(GpuModelTest, DecodeGraphsMatchEagerLaunchesBitForBit) {
+  std::vector<std::vector<float>> logits[2];
+  for (int graphs = 0; graphs < 2; ++graphs) {
+    GpuSessionOptions o;
+    o.max_batch = 4;
+    o.max_step_tokens = 64;
+    o.max_seq_len = 128;
+    o.cuda_graphs = graphs == 1;
+    auto session = GpuSession::Create(m_->gpu, o);
+    ASSERT_TRUE(session.ok()) << session.status().ToString();
+    std::vector<int64_t> seqs;
+    for (int b = 0; b < 3; ++b) {
+      auto seq = (*session)->AddSequence();
+      ASSERT_TRUE(seq.ok());
+      ASSERT_TRUE((*session)->Prefill(*seq, PromptTokens(5 + 30 * b, vocab_, 80 + b)).ok());
+      seqs.push_back(*seq);
+    }
+    for (int step = 0; step < 6; ++step) {
+      // Batch 3, then batch 1 (its own graph), alternating.
+      std::vector<int64_t> use = step % 2 == 0 ? seqs : std::vector<int64_t>{seqs[1]};
+      std::vector<int32_t> feed;
+      for (size_t i = 0; i < use.size(); ++i) {
+        feed.push_back(static_cast<int32_t>((step * 13 + i * 7 + 3) % vocab_));
+      }
+      ASSERT_TRUE((*session)->DecodeStep(use, feed).ok());
+      auto l = (*session)->LogitsToHost();
+      ASSERT_TRUE(l.ok()) << l.status().ToString();
+      logits[graphs].push_back(*l);
+    }
+  }
+  ASSERT_EQ(logits[0].size(), logits[1].size());
+  for (size_t i = 0; i < logits[0].size(); ++i) {
+    EXPECT_TRUE(logits[0][i] == logits[1][i]) << Name("step " + std::to_string(i));
+  }
+}
+
 // Where GPU and CPU greedy tokens first differ, decides whether it is a near tie.
 void CheckDivergence(const std::string& what, std::shared_ptr<const CpuModel> fp32,
                      const std::vector<int32_t>& prompt, const std::vector<int32_t>& cpu_tokens,
@@ -326,6 +373,12 @@ TEST_P(GpuModelTest, BatchedGreedyDecodingMatchesTheCpuReferenceTokenForToken) {
       ++identical;
       continue;
     }
+    if (Strict()) {
+      ADD_FAILURE() << Name("greedy prompt " + std::to_string(prompts[b].size()))
+                    << ": greedy token " << at << " differs (cpu " << c[at] << ", gpu "
+                    << gpu_tokens[b][at] << "); fixtures must match token for token";
+      continue;
+    }
     CheckDivergence(Name("greedy prompt " + std::to_string(prompts[b].size())), m_->fp32,
                     prompts[b], c, gpu_tokens[b], gpu_logits[b][at].data(), at, vocab_, &ties);
   }
@@ -342,7 +395,10 @@ std::string ReadText(const fs::path& p) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-TEST_P(GpuModelTest, TeacherForcedGreedyMatchesTransformersExpected) {
+// The issue's bounds against transformers itself (expected.json, float64): prefill logits within
+// kFp32Tolerance (2e-2) at every prompt position, and 32 greedy tokens identical, generated
+// free-running by GpuGreedyGenerate (batched over the fixture's three prompts).
+TEST_P(GpuModelTest, MatchesTransformersWithinTheIssueBounds) {
   if (m_->fixture_dir.empty()) GTEST_SKIP() << "random model: no transformers fixture";
   rapidjson::Document doc;
   const std::string text = ReadText(fs::path(m_->fixture_dir) / "expected.json");
@@ -351,51 +407,48 @@ TEST_P(GpuModelTest, TeacherForcedGreedyMatchesTransformersExpected) {
   ASSERT_TRUE(doc.IsObject() && doc.HasMember("prompts") && doc["prompts"].IsArray());
   auto session = NewSession();
   ASSERT_NE(session, nullptr);
-  int matched = 0, total = 0, ties = 0;
+  std::vector<std::vector<int32_t>> prompts, expected_greedy;
+  double worst = 0;
+  int positions = 0;
   for (const auto& p : doc["prompts"].GetArray()) {
     std::vector<int32_t> tokens, greedy;
     for (const auto& v : p["tokens"].GetArray()) tokens.push_back(v.GetInt());
     for (const auto& v : p["greedy"].GetArray()) greedy.push_back(v.GetInt());
     ASSERT_EQ(greedy.size(), 32u);
+    const auto& rows = p["logits"].GetArray();
+    ASSERT_EQ(rows.Size(), tokens.size());
     auto seq = session->AddSequence();
     ASSERT_TRUE(seq.ok());
-    ASSERT_TRUE(session->Prefill(*seq, tokens).ok());
-    CpuSession ref(m_->fp32);
-    auto lf = ref.Prefill(tokens);
-    ASSERT_TRUE(lf.ok());
-    for (size_t i = 0; i < greedy.size(); ++i) {
-      auto gpu_logits = session->LogitsToHost();
-      ASSERT_TRUE(gpu_logits.ok());
-      const int32_t got = Argmax(gpu_logits->data(), vocab_);
-      ++total;
-      if (got == greedy[i]) {
-        ++matched;
-      } else {
-        const double margin = (*lf)[greedy[i]] - (*lf)[got];
-        const double rms = RmsDiff(gpu_logits->data(), lf->data(), vocab_);
-        if (margin <= 4 * rms) {
-          ++ties;
-          std::printf(
-              "[gpu-vs-cpu] %s prompt %zu step %zu: gpu %d, transformers %d: near tie "
-              "(margin %.3g <= 4 x rms diff %.3g; reported)\n",
-              GetParam().name, tokens.size(), i, got, greedy[i], margin, rms);
-        } else {
-          ADD_FAILURE() << "prompt " << tokens.size() << " step " << i << ": gpu " << got
-                        << ", transformers " << greedy[i] << ", margin " << margin
-                        << " > 4 x rms diff " << rms;
-        }
-      }
-      if (i + 1 == greedy.size()) break;
-      ASSERT_TRUE(session->DecodeStep({*seq}, {greedy[i]}).ok());  // teacher forcing
-      lf = ref.DecodeStep(greedy[i]);
-      ASSERT_TRUE(lf.ok());
-    }
+    ASSERT_TRUE(session->Prefill(*seq, tokens, /*all_positions=*/true).ok());
+    auto gpu = session->LogitsToHost();
+    ASSERT_TRUE(gpu.ok()) << gpu.status().ToString();
     ASSERT_TRUE(session->RemoveSequence(*seq).ok());
+    for (size_t j = 0; j < tokens.size(); ++j) {
+      std::vector<float> want;
+      for (const auto& v : rows[j].GetArray()) want.push_back(static_cast<float>(v.GetDouble()));
+      ASSERT_EQ(want.size(), static_cast<size_t>(vocab_));
+      const double err = testing::RelError(gpu->data() + j * vocab_, want.data(), vocab_);
+      worst = std::max(worst, err);
+      ++positions;
+      EXPECT_LE(err, testing::kFp32Tolerance)
+          << "prompt " << tokens.size() << " position " << j << " vs transformers";
+    }
+    prompts.push_back(tokens);
+    expected_greedy.push_back(greedy);
+  }
+  auto generated = GpuGreedyGenerate(session.get(), prompts, 32);
+  ASSERT_TRUE(generated.ok()) << generated.status().ToString();
+  int identical = 0;
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    EXPECT_EQ((*generated)[b], expected_greedy[b]) << "greedy tokens of prompt " << b;
+    identical += (*generated)[b] == expected_greedy[b];
   }
   std::printf(
-      "[gpu-vs-cpu] %-48s %d/%d teacher-forced greedy tokens equal transformers', %d "
-      "near ties\n",
-      Name("transformers expected.json").c_str(), matched, total, ties);
+      "[gpu-vs-cpu] %-48s prefill max rel err %.2e over %d positions (bound %.0e); %d/%zu "
+      "greedy sequences of 32 identical\n",
+      Name("vs transformers expected.json").c_str(), worst, positions, testing::kFp32Tolerance,
+      identical, prompts.size());
+  RecordProperty("worst_vs_transformers", std::to_string(worst));
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -170,6 +170,8 @@ TEST(GpuModel, RefusesConfigsOverTheKernelLimits) {
   EXPECT_TRUE(GpuModel::CheckSupported(*c).ok());
   c->kv_lora_rank = 1024;
   EXPECT_EQ(GpuModel::CheckSupported(*c).code(), StatusCode::kUnsupported);
+  c->kv_lora_rank = 36;  // cache rows must be whole 16-byte chunks for the MLA kernel
+  EXPECT_EQ(GpuModel::CheckSupported(*c).code(), StatusCode::kUnsupported);
 }
 
 TEST(GpuSession, InputErrorsAreReportedAndLeaveTheSessionUsable) {

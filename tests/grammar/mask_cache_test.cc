@@ -250,9 +250,34 @@ TEST(MaskCache, EveryCounterValueUpToTheBoundGetsTheNaiveMask) {
   std::string why;
   for (int i = 0; i <= 40; ++i) {
     ASSERT_TRUE(SameMask(m, BitmaskWords(vocab->size()), &why)) << i << " characters: " << why;
-    if (i < 40) ASSERT_TRUE(m.AcceptString(i % 3 == 0 ? "é" : "x"));
+    if (i < 40) {
+      ASSERT_TRUE(m.AcceptString(i % 3 == 0 ? "é" : "x"));
+    }
   }
   EXPECT_FALSE(m.Fork().AcceptString("x"));
+}
+
+// The run-time suffix walks skip frames that only pass a byte through (ten levels of an expression
+// chain), keep or drop frames without a closure, and share closures between the groups of one
+// fill. C code with nested calls, conditions, indexing, comments and `return (...)` (which parses
+// two ways) drives every one of those paths; each step's mask must equal the naive one.
+TEST(MaskCache, SuffixWalkShortcutsAgreeWithNaiveInsideNestedExpressions) {
+  auto tok = RealTokenizer("llama3");
+  ASSERT_NE(tok, nullptr);
+  auto vocab = VocabOf(*tok);
+  auto cache = BuildCache(CompileText(ReadFile(GrammarPath("c_like.ebnf"))), vocab);
+  ASSERT_NE(cache, nullptr);
+  const char* const programs[] = {
+      "int f(int a, int b) {\n  if (g(a, h(b[1], -a)) && !k(a)) return (a / gcd(a, b));\n"
+      "  while (x[i] < n) { i = i + 1; /* step */ }\n  return 0;\n}\n",
+      "void main() {\n  for (i = 0; i < n; i += 1) print(\"%d\\n\", v[i]); // done\n"
+      "  if ((a)) { x = (y); } else x = f((1), (2));\n}\n",
+  };
+  for (const char* program : programs) {
+    GrammarMatcher m(cache);
+    EXPECT_GE(CheckTokens(&m, tok->Encode(program, false), program), 0);
+    EXPECT_TRUE(m.CanTerminate());
+  }
 }
 
 TEST(MaskCache, BoundedRepetitionCostsTheSameWhateverTheBound) {

@@ -1,0 +1,129 @@
+// JsonSchemaValidator (see json_schema_locate.h): the converted grammar compiled without inlining,
+// a byte-by-byte walk with a private stack pool, and the mapping of the stacks at a rejection back
+// to schema locations.
+#include "grammar/json_schema_locate.h"
+
+#include <algorithm>
+#include <unordered_map>
+#include <utility>
+
+#include "grammar/compiler.h"
+#include "grammar/stack_pool.h"
+
+namespace sieve {
+
+Result<JsonSchemaValidator> JsonSchemaValidator::Create(std::string_view schema_json,
+                                                        const JsonSchemaOptions& opts,
+                                                        const StepperLimits& limits) {
+  auto converted = JsonSchemaToGrammar(schema_json, opts);
+  if (!converted.ok()) return converted.status();
+  GrammarCompileOptions copts;
+  // Keep every emitted rule (and its name): the rule is what carries the schema location.
+  copts.simplify.inline_rules = false;
+  copts.simplify.dedupe_rules = false;
+  auto compiled = CompileGrammarIr(std::move(converted->grammar), copts);
+  if (!compiled.ok()) return compiled.status();
+
+  JsonSchemaValidator v;
+  v.pda_ = std::move(compiled->pda);
+  v.report_ = std::move(converted->report);
+  v.limits_ = limits;
+  std::unordered_map<std::string, int32_t> index;
+  v.rule_loc_.assign(v.pda_->num_rules(), -1);
+  for (size_t r = 0; r < v.pda_->num_rules(); ++r) {
+    auto it = converted->rule_locations.find(v.pda_->rule(static_cast<RuleId>(r)).name);
+    if (it == converted->rule_locations.end()) continue;
+    auto [pos, fresh] = index.emplace(it->second, static_cast<int32_t>(v.locations_.size()));
+    if (fresh) v.locations_.push_back(it->second);
+    v.rule_loc_[r] = pos->second;
+  }
+  return v;
+}
+
+JsonSchemaVerdict JsonSchemaValidator::Validate(std::string_view document) const {
+  JsonSchemaVerdict verdict;
+  StackPool pool;
+  PdaStepper stepper(pda_.get(), &pool, limits_);
+  const Stack root{pda_->root_start(), 0, kNoNode};
+  StackSet current;
+  stepper.Close({&root, 1}, &current);
+  stepper.Commit(&current);
+  stepper.ResetScratch();
+
+  // Fast path: the whole document at once; the byte walk runs only to explain a rejection.
+  StackSet whole;
+  const bool all_read = stepper.Advance(current, document, &whole);
+  stepper.ResetScratch();
+  if (all_read && whole.can_end) {
+    stepper.Release(current);
+    verdict.accepted = true;
+    return verdict;
+  }
+  stepper.ClearLimitFlag();
+  for (size_t i = 0; i < document.size(); ++i) {
+    StackSet next;
+    if (!stepper.Advance(current, document.substr(i, 1), &next)) {
+      stepper.ResetScratch();
+      verdict.byte = i;
+      verdict.location = LocationOf(current, stepper);
+      verdict.limit_hit = stepper.limit_hit();
+      stepper.Release(current);
+      return verdict;
+    }
+    stepper.Commit(&next);
+    stepper.ResetScratch();
+    stepper.Release(current);
+    current = std::move(next);
+  }
+  // Every byte was read: the document is a prefix that ends too early.
+  verdict.byte = document.size();
+  verdict.ended_early = true;
+  verdict.location = LocationOf(current, stepper);
+  stepper.Release(current);
+  return verdict;
+}
+
+std::string JsonSchemaValidator::LocationOf(const StackSet& set, const PdaStepper& stepper) const {
+  // Per stack, the locations of its frames from the bottom up, without repeats.
+  std::vector<std::vector<int32_t>> paths;
+  std::vector<int32_t> frames;
+  for (const Stack& s : set.stacks) {
+    frames.clear();
+    frames.push_back(s.state);
+    for (NodeId id = s.parent; id != kNoNode; id = stepper.node(id).parent) {
+      frames.push_back(stepper.node(id).state);
+    }
+    std::vector<int32_t> path;
+    for (auto it = frames.rbegin(); it != frames.rend(); ++it) {
+      const int32_t loc = rule_loc_[pda_->rule_of(*it)];
+      if (loc >= 0 && (path.empty() || path.back() != loc)) path.push_back(loc);
+    }
+    paths.push_back(std::move(path));
+  }
+  if (paths.empty()) return "";
+  // Paths that are a prefix of another one (a stack in a shared rule, such as whitespace before a
+  // value) add nothing; the rest are the maximal paths, and the answer is the last location they
+  // all share: the innermost subschema of a single path, or where diverging paths branch.
+  auto is_prefix = [](const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+    return a.size() <= b.size() && std::equal(a.begin(), a.end(), b.begin());
+  };
+  std::vector<const std::vector<int32_t>*> maximal;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    bool covered = false;
+    for (size_t j = 0; j < paths.size() && !covered; ++j) {
+      covered =
+          j != i && is_prefix(paths[i], paths[j]) && (paths[i].size() < paths[j].size() || j < i);
+    }
+    if (!covered) maximal.push_back(&paths[i]);
+  }
+  const std::vector<int32_t>& first = *maximal.front();
+  size_t common = first.size();
+  for (const std::vector<int32_t>* p : maximal) {
+    size_t k = 0;
+    while (k < common && k < p->size() && (*p)[k] == first[k]) ++k;
+    common = k;
+  }
+  return common == 0 ? std::string() : locations_[first[common - 1]];
+}
+
+}  // namespace sieve

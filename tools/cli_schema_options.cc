@@ -1,0 +1,106 @@
+#include "tools/cli_schema_options.h"
+
+#include <charconv>
+#include <string_view>
+
+namespace sieve_cli {
+
+const std::vector<std::string>& SchemaValueFlags() {
+  static const std::vector<std::string> flags = {"whitespace", "unsupported"};
+  return flags;
+}
+
+const std::vector<std::string>& SchemaBoolFlags() {
+  static const std::vector<std::string> flags = {"strict", "any-order"};
+  return flags;
+}
+
+const char kSchemaOptionsHelp[] =
+    R"(  --strict             OpenAI strict semantics: every property required, additionalProperties
+                       false unless stated, properties in schema order (default: standard JSON
+                       Schema semantics)
+  --whitespace W       compact (no whitespace), any[=N] (runs of at most N bytes of [ \t\n\r]
+                       between tokens, default N=64) or indent=N (the layout of
+                       json.dumps(indent=N))
+  --any-order          properties in any order, each at most once (compile: default is schema
+                       order, the order a model should write them in; validate: any order is
+                       the default unless --strict)
+  --unsupported P      error (default): a keyword sieve cannot enforce is an error naming its JSON
+                       pointer; ignore: drop it and list it in the report (the grammar is then
+                       looser than the schema there)
+)";
+
+namespace {
+
+// A decimal integer in [lo, hi].
+bool ParseInt(std::string_view s, int lo, int hi, int* out) {
+  int v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+}  // namespace
+
+bool ParseSchemaOptions(const ArgParser& args, sieve::JsonWhitespace default_whitespace,
+                        sieve::JsonPropertyOrder default_order, sieve::JsonSchemaOptions* out,
+                        std::string* error) {
+  sieve::JsonSchemaOptions o;
+  o.whitespace = default_whitespace;
+  o.property_order = default_order;
+  if (args.Has("strict")) o.semantics = sieve::JsonSchemaSemantics::kStrict;
+  if (args.Has("any-order")) o.property_order = sieve::JsonPropertyOrder::kAny;
+  if (auto w = args.Get("whitespace")) {
+    std::string_view v = *w;
+    int n = 0;
+    if (v == "compact") {
+      o.whitespace = sieve::JsonWhitespace::kCompact;
+    } else if (v == "any") {
+      o.whitespace = sieve::JsonWhitespace::kAny;
+    } else if (v.rfind("any=", 0) == 0 && ParseInt(v.substr(4), 1, 1 << 20, &n)) {
+      o.whitespace = sieve::JsonWhitespace::kAny;
+      o.max_whitespace_run = n;
+    } else if (v.rfind("indent=", 0) == 0 && ParseInt(v.substr(7), 0, 16, &n)) {
+      o.whitespace = sieve::JsonWhitespace::kIndent;
+      o.indent = n;
+    } else {
+      *error =
+          "--whitespace must be compact, any, any=N (N >= 1) or indent=N (0 <= N <= 16), not '" +
+          std::string(v) + "'";
+      return false;
+    }
+  }
+  if (auto u = args.Get("unsupported")) {
+    if (*u == "error") {
+      o.unsupported = sieve::UnsupportedPolicy::kError;
+    } else if (*u == "ignore") {
+      o.unsupported = sieve::UnsupportedPolicy::kIgnore;
+    } else {
+      *error = "--unsupported must be error or ignore, not '" + *u + "'";
+      return false;
+    }
+  }
+  *out = std::move(o);
+  return true;
+}
+
+bool ParseSchemaOptions(const ArgParser& args, sieve::JsonWhitespace default_whitespace,
+                        sieve::JsonSchemaOptions* out, std::string* error) {
+  return ParseSchemaOptions(args, default_whitespace, sieve::JsonPropertyOrder::kDefault, out,
+                            error);
+}
+
+std::string WhitespaceName(const sieve::JsonSchemaOptions& opts) {
+  switch (opts.whitespace) {
+    case sieve::JsonWhitespace::kCompact:
+      return "compact";
+    case sieve::JsonWhitespace::kAny:
+      return "any=" + std::to_string(opts.max_whitespace_run);
+    case sieve::JsonWhitespace::kIndent:
+      return "indent=" + std::to_string(opts.indent);
+  }
+  return "?";
+}
+
+}  // namespace sieve_cli
