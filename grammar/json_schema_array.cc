@@ -82,14 +82,7 @@ Result<ExprId> Converter::EmitArray(const ArrC& in, Ctx ctx) {
     rest.types = kTArray;
     rest.arr = c;
     rest.arr.allowed.reset();
-    std::vector<ExprId> alts;
-    for (int32_t v : *c.allowed) {
-      if (!ClauseMatches(v, rest, 64)) continue;
-      auto e = EmitLiteral(v, ctx);
-      if (!e.ok()) return e.status();
-      alts.push_back(*e);
-    }
-    return Alt(std::move(alts));
+    return EmitAllowedLiterals(*c.allowed, rest, ctx);
   }
   const int64_t k = static_cast<int64_t>(c.prefix.size());
   if (c.rest == kFalseTerm) c.max = c.max < 0 ? k : std::min(c.max, k);

@@ -673,6 +673,18 @@ Result<ExprId> Converter::EmitClause(const Clause& c, Ctx ctx) {
   return Alt(std::move(alts));
 }
 
+Result<ExprId> Converter::EmitAllowedLiterals(const std::vector<int32_t>& allowed,
+                                              const Clause& rest, Ctx ctx) {
+  std::vector<ExprId> alts;
+  for (int32_t v : allowed) {
+    if (!ClauseMatches(v, rest, 64)) continue;
+    auto e = EmitLiteral(v, ctx);
+    if (!e.ok()) return e.status();
+    alts.push_back(*e);
+  }
+  return Alt(std::move(alts));
+}
+
 Result<ExprId> Converter::EmitLiteral(int32_t v, Ctx ctx) {
   const JNode& n = doc_.at(v);
   switch (n.kind) {

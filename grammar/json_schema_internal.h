@@ -309,6 +309,9 @@ class Converter {
   Result<ExprId> EmitFormula(const Formula& f, Ctx ctx, TermId self);
   Result<ExprId> EmitClause(const Clause& c, Ctx ctx);
   Result<ExprId> EmitLiteral(int32_t value, Ctx ctx);
+  // The alternatives of `allowed` (enum/const value nodes) that also satisfy `rest`, the clause
+  // without its enum: one literal each.
+  Result<ExprId> EmitAllowedLiterals(const std::vector<int32_t>& allowed, const Clause& rest, Ctx ctx);
   RuleId AnyValueRule(Ctx ctx);
   RuleId NeverRule();
   Ctx Child(Ctx ctx) const;

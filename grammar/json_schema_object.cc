@@ -146,14 +146,7 @@ Result<ExprId> Converter::EmitObject(const ObjC& c, Ctx ctx) {
     rest.types = kTObject;
     rest.obj = c;
     rest.obj.allowed.reset();
-    std::vector<ExprId> alts;
-    for (int32_t v : *c.allowed) {
-      if (!ClauseMatches(v, rest, 64)) continue;
-      auto e = EmitLiteral(v, ctx);
-      if (!e.ok()) return e.status();
-      alts.push_back(*e);
-    }
-    return Alt(std::move(alts));
+    return EmitAllowedLiterals(*c.allowed, rest, ctx);
   }
   // ---- known keys ----
   std::vector<std::string> keys;
