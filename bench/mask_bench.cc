@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "grammar/ebnf_parser.h"
 #include "grammar/grammar_cache.h"
 #include "grammar/mask_cache.h"
@@ -43,28 +44,11 @@
 namespace sieve {
 namespace {
 
+using bench::SourcePath;
+using bench::ReadFile;
+using bench::TokenizerDir;
+
 using Clock = std::chrono::steady_clock;
-
-std::string SourcePath(const std::string& rel) { return std::string(SIEVE_SOURCE_DIR) + "/" + rel; }
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string TokenizerDir(const std::string& name) {
-  const char* d = std::getenv("SIEVE_DATA_DIR");
-  std::string base;
-  if (d != nullptr && *d != '\0') {
-    base = d;
-  } else {
-    const char* home = std::getenv("HOME");
-    base = std::string(home ? home : ".") + "/.cache/sieve";
-  }
-  return base + "/tokenizers/" + name;
-}
 
 struct Case {
   const char* name;

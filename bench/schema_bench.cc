@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "grammar/compiler.h"
 #include "grammar/json_schema.h"
 #include "grammar/mask_cache.h"
@@ -43,6 +44,10 @@
 
 namespace sieve {
 namespace {
+
+using bench::SourcePath;
+using bench::ReadFile;
+using bench::TokenizerDir;
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -57,27 +62,6 @@ double ThreadCpuMs() {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
-}
-
-std::string SourcePath(const std::string& rel) { return std::string(SIEVE_SOURCE_DIR) + "/" + rel; }
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string TokenizerDir(const std::string& name) {
-  const char* d = std::getenv("SIEVE_DATA_DIR");
-  std::string base;
-  if (d != nullptr && *d != '\0') {
-    base = d;
-  } else {
-    const char* home = std::getenv("HOME");
-    base = std::string(home ? home : ".") + "/.cache/sieve";
-  }
-  return base + "/tokenizers/" + name;
 }
 
 double Percentile(std::vector<double> v, double p) {

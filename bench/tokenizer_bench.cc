@@ -17,23 +17,14 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "grammar/tokenizer/tokenizer.h"
 #include "rapidjson/document.h"
 
 namespace sieve {
 namespace {
 
-std::string TokenizerDir(const std::string& name) {
-  const char* d = std::getenv("SIEVE_DATA_DIR");
-  std::string base;
-  if (d != nullptr && *d != '\0') {
-    base = d;
-  } else {
-    const char* home = std::getenv("HOME");
-    base = std::string(home ? home : ".") + "/.cache/sieve";
-  }
-  return base + "/tokenizers/" + name;
-}
+using bench::TokenizerDir;
 
 // One loaded tokenizer per name for the encode benchmarks (null and `error` set on failure).
 std::shared_ptr<const Tokenizer> Cached(const std::string& name, std::string* error) {
