@@ -122,25 +122,36 @@ struct StageTimes {
   double cpu = 0;                                          // thread CPU time of the whole compile
 };
 
+// The pipeline as shipped, or the baseline for the same run: without tail-call absorption
+// (pda.cc) and without shared classifications (mask_share.h), i.e. the session-2 pipeline.
+enum Pipeline { kCurrent = 0, kUnabsorbedUnshared = 1 };
+
 // Compiles a grammar through simplify, the automaton and the mask cache.
-Result<std::shared_ptr<const TokenMaskCache>> CompileIr(Grammar g, StageTimes* t) {
+Result<std::shared_ptr<const TokenMaskCache>> CompileIr(Grammar g, StageTimes* t,
+                                                        Pipeline p = kCurrent) {
   auto t0 = Clock::now();
-  SIEVE_ASSIGN_OR_RETURN(CompiledArtifact a, CompileGrammarIr(std::move(g), {}));
+  GrammarCompileOptions copts;
+  MaskCacheOptions mopts;
+  if (p == kUnabsorbedUnshared) {
+    copts.pda.absorb_tail_calls = false;
+    mopts.share_horizon = 0;
+  }
+  SIEVE_ASSIGN_OR_RETURN(CompiledArtifact a, CompileGrammarIr(std::move(g), copts));
   t->automaton = MsSince(t0);
   t0 = Clock::now();
-  auto cache = TokenMaskCache::Build(a.pda, GetEnv().info);
+  auto cache = TokenMaskCache::Build(a.pda, GetEnv().info, mopts);
   t->mask = MsSince(t0);
   return cache;
 }
 
 Result<std::shared_ptr<const TokenMaskCache>> CompileSchema(const std::string& text,
-                                                            StageTimes* t) {
+                                                            StageTimes* t, Pipeline p = kCurrent) {
   const auto t0 = Clock::now();
   const double c0 = ThreadCpuMs();
   auto g = JsonSchemaToGrammar(text, SchemaOptions());
   if (!g.ok()) return g.status();
   t->convert = MsSince(t0);
-  auto cache = CompileIr(std::move(g->grammar), t);
+  auto cache = CompileIr(std::move(g->grammar), t, p);
   t->total = MsSince(t0);
   t->cpu = ThreadCpuMs() - c0;
   return cache;
@@ -154,9 +165,9 @@ struct CompileSummary {
   std::vector<std::pair<double, std::string>> slowest;
   double baseline = 0;
 };
-CompileSummary& Compiles() {
-  static CompileSummary s;
-  return s;
+CompileSummary& Compiles(Pipeline p = kCurrent) {
+  static CompileSummary s[2];
+  return s[p];
 }
 
 struct MaskRow {
@@ -170,7 +181,7 @@ std::map<std::string, MaskRow>& MaskRows() {
   return rows;
 }
 
-void BM_CompileAll(benchmark::State& state) {
+void BM_CompileAll(benchmark::State& state, Pipeline pipeline) {
   const Env& env = GetEnv();
   if (!env.error.empty()) {
     state.SkipWithError(env.error.c_str());
@@ -181,7 +192,7 @@ void BM_CompileAll(benchmark::State& state) {
   for (auto _ : state) {
     for (size_t i = 0; i < n; ++i) {
       StageTimes t;
-      auto r = CompileSchema(env.schemas[i].second, &t);
+      auto r = CompileSchema(env.schemas[i].second, &t, pipeline);
       if (!r.ok()) {
         state.SkipWithError((env.schemas[i].first + ": " + r.status().ToString()).c_str());
         return;
@@ -190,7 +201,7 @@ void BM_CompileAll(benchmark::State& state) {
     }
   }
   std::vector<double> total, convert, automaton, mask, cpu;
-  CompileSummary& s = Compiles();
+  CompileSummary& s = Compiles(pipeline);
   s.slowest.clear();
   for (size_t i = 0; i < n; ++i) {
     std::vector<double> tt, c, a, m, u;
@@ -349,9 +360,14 @@ void RegisterAll() {
   benchmark::RegisterBenchmark("BM_CompileBaseline/any_json_value", BM_CompileBaseline)
       ->Unit(benchmark::kMillisecond)
       ->MinTime(0.5);
-  benchmark::RegisterBenchmark("BM_CompileAll/schemas", BM_CompileAll)
+  benchmark::RegisterBenchmark("BM_CompileAll/schemas",
+                               [](benchmark::State& s) { BM_CompileAll(s, kCurrent); })
       ->Unit(benchmark::kMillisecond)
       ->Iterations(7);
+  benchmark::RegisterBenchmark("BM_CompileAll/schemas_unabsorbed_unshared",
+                               [](benchmark::State& s) { BM_CompileAll(s, kUnabsorbedUnshared); })
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(3);
   for (const MaskCase& c : MaskCases()) {
     benchmark::RegisterBenchmark(("BM_SchemaMask/" + std::string(c.schema)).c_str(),
                                  [&c](benchmark::State& s) { BM_SchemaMask(s, c); })
@@ -374,6 +390,15 @@ void PrintSummary() {
         "| stages p50 (ms): convert / automaton / mask cache | %.2f / %.2f / %.2f | | |\n",
         s.schemas, s.p50, s.p99, s.max, s.cpu_p50, s.cpu_p99, s.cpu_max, s.baseline,
         s.baseline > 0 ? s.p50 / s.baseline : 0.0, s.convert_p50, s.automaton_p50, s.mask_p50);
+    const CompileSummary& b = Compiles(kUnabsorbedUnshared);
+    if (b.schemas > 0) {
+      std::printf(
+          "| same run, without tail-call absorption and shared classifications: thread CPU (ms) "
+          "| %.2f | %.2f | %.2f |\n"
+          "| ratio without / with (thread CPU) | %.2fx | %.2fx | %.2fx |\n",
+          b.cpu_p50, b.cpu_p99, b.cpu_max, s.cpu_p50 > 0 ? b.cpu_p50 / s.cpu_p50 : 0.0,
+          s.cpu_p99 > 0 ? b.cpu_p99 / s.cpu_p99 : 0.0, s.cpu_max > 0 ? b.cpu_max / s.cpu_max : 0.0);
+    }
     std::printf("slowest:");
     for (const auto& [ms, name] : s.slowest) std::printf(" %s %.1f ms;", name.c_str(), ms);
     std::printf("\n");

@@ -141,7 +141,7 @@ Result<int64_t> Engine::Submit(GenerationRequest request) {
                       " (max_seq_len)");
   }
   const Structure& s = request.structure;
-  GrammarCompileOptions copts;
+  GrammarCacheOptions copts;
   switch (s.kind) {
     case StructureKind::kNone:
       break;

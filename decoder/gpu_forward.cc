@@ -3,14 +3,19 @@
 // The math and the per-step index arrays are described in gpu_model.h; this file only wires the
 // cuda/ launchers together (shapes noted at each call). Every launcher's cudaError_t and every
 // cuBLAS status goes through Check(), which poisons the session on failure.
+#include <functional>
 #include <string>
+#include <utility>
 
 #include "cuda/attention/latent_cache.h"
 #include "cuda/attention/mla_decode.h"
+#include "cuda/attention/q_absorb.h"
 #include "cuda/config.h"
 #include "cuda/elementwise/elementwise.h"
 #include "cuda/gemm/gemm.h"
+#include "cuda/gemm/gemv.h"
 #include "cuda/moe/expert_ffn.h"
+#include "cuda/moe/fused_routing.h"
 #include "cuda/moe/router_logits.h"
 #include "cuda/moe/routing.h"
 #include "cuda/norm/rms_norm.h"
@@ -79,6 +84,37 @@ Status GpuSession::RunGemm(const cuda::GemmParams& g, const char* what) {
   return poisoned_;
 }
 
+Status GpuSession::NormFallback(const cuda::GemvNorm& n, __nv_bfloat16* x, int32_t T,
+                                int32_t k) {
+  SIEVE_RETURN_IF_ERROR(Check(cudaMemcpyAsync(n.h_out, n.h, sizeof(float) * T * k,
+                                              cudaMemcpyDeviceToDevice, stream_),
+                              "copy residual stream"));
+  return Check(cuda::LaunchRmsNorm(Norm(n.h_out, n.delta, n.weight, x, T, k, n.eps), stream_),
+               "RMSNorm");
+}
+
+Status GpuSession::Project(const __nv_bfloat16* x, int32_t T, int32_t k,
+                           std::initializer_list<Projection> outs, const char* what,
+                           const cuda::GemvNorm* norm) {
+  // Decode-sized steps: one GEMV launch streams every output's weights (gemv.h); cuBLAS for
+  // larger steps or shapes the GEMV does not take (k % 8 != 0, ...).
+  if (T <= cuda::kGemvDecoderMaxRows && outs.size() <= static_cast<size_t>(cuda::kGemvMaxSegments)) {
+    cuda::GemvParams g{};
+    g.x = x;
+    g.ldx = k;
+    g.rows = T;
+    g.k = k;
+    g.segments = static_cast<int32_t>(outs.size());
+    int s = 0;
+    for (const Projection& o : outs) g.seg[s++] = {o.w, o.n, o.y, o.n, false};
+    if (norm) g.norm = *norm;
+    if (cuda::GemvSupported(g)) return Check(cuda::LaunchGemv(g, stream_), what);
+  }
+  if (norm) SIEVE_RETURN_IF_ERROR(NormFallback(*norm, const_cast<__nv_bfloat16*>(x), T, k));
+  for (const Projection& o : outs) SIEVE_RETURN_IF_ERROR(Gemm(x, o.w, o.y, T, o.n, k, what));
+  return Status::Ok();
+}
+
 Status GpuSession::Forward(int32_t T, int32_t rows, bool identity_rows) {
   const ModelConfig& c = model_->config();
   const GpuWeights& w = model_->weights();
@@ -89,27 +125,53 @@ Status GpuSession::Forward(int32_t T, int32_t rows, bool identity_rows) {
   Mark("embed");
   cuda::EmbeddingParams emb{w.embedding(), DeviceStep<int32_t>(step_.tokens), h_, H, T, V, H};
   SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchEmbedding(emb, stream_), "embedding"));
+  // The residual stream h. Decode steps of up to kGemvDecoderMaxRows tokens fuse each sublayer's
+  // RMSNorm into the GEMV that first reads its x (gemv.h GemvNorm): every block normalises for
+  // itself and block 0 writes h + delta into the other buffer, so h ping-pongs between h_ and
+  // h_alt_ (the order is fixed per step size, so captured graphs stay valid). Larger steps
+  // run the RMSNorm kernel in place.
+  float* h = h_;
+  float* h_next = h_alt_;
+  const bool fuse =
+      T <= cuda::kGemvDecoderMaxRows && static_cast<int64_t>(T) * H <= cuda::kGemvMaxNormElements;
+  auto fused_norm = [&](const __nv_bfloat16* weight, const float* delta, bool x_out) {
+    const cuda::GemvNorm n{weight, h, delta, h_next, x_out, eps};
+    std::swap(h, h_next);
+    return n;
+  };
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const GpuLayerWeights& L = w.layers()[l];
     // h += previous sublayer output (none before layer 0); x = RMSNorm(h).
     Mark("attn.qkv");
-    SIEVE_RETURN_IF_ERROR(Check(
-        cuda::LaunchRmsNorm(Norm(h_, l == 0 ? nullptr : y_, L.input_norm, x_, T, H, eps), stream_),
-        "input_layernorm"));
-    SIEVE_RETURN_IF_ERROR(Attention(l, T));  // -> y_
-    Mark(L.moe ? "moe.route" : "mlp.dense");
+    const float* delta = l == 0 ? nullptr : y_;
+    if (fuse) {
+      const cuda::GemvNorm n = fused_norm(L.input_norm, delta, false);
+      SIEVE_RETURN_IF_ERROR(Attention(l, T, &n));  // -> y_
+    } else {
+      SIEVE_RETURN_IF_ERROR(Check(
+          cuda::LaunchRmsNorm(Norm(h, delta, L.input_norm, x_, T, H, eps), stream_),
+          "input_layernorm"));
+      SIEVE_RETURN_IF_ERROR(Attention(l, T, nullptr));  // -> y_
+    }
+    Mark(L.moe ? "moe.norm" : "mlp.dense");  // moe.norm is empty where the GEMV fuses it
+    if (fuse && (!L.moe || L.has_shared)) {
+      // The MoE's x_ is also read by the router and the routed experts: block 0 writes it.
+      const cuda::GemvNorm n = fused_norm(L.post_attention_norm, y_, L.moe);
+      SIEVE_RETURN_IF_ERROR(L.moe ? Moe(L, T, &n) : Mlp(L.dense, x_, y_, T, &n, {}));  // -> y_
+      continue;
+    }
     SIEVE_RETURN_IF_ERROR(
-        Check(cuda::LaunchRmsNorm(Norm(h_, y_, L.post_attention_norm, x_, T, H, eps), stream_),
+        Check(cuda::LaunchRmsNorm(Norm(h, y_, L.post_attention_norm, x_, T, H, eps), stream_),
               "post_attention_layernorm"));
     if (L.moe) {
-      SIEVE_RETURN_IF_ERROR(Moe(L, T));  // -> y_
+      SIEVE_RETURN_IF_ERROR(Moe(L, T, nullptr));  // -> y_
     } else {
-      SIEVE_RETURN_IF_ERROR(Mlp(L.dense, x_, y_, T));
+      SIEVE_RETURN_IF_ERROR(Mlp(L.dense, x_, y_, T, nullptr, {}));
     }
   }
   Mark("head");
   SIEVE_RETURN_IF_ERROR(Check(
-      cuda::LaunchRmsNorm(Norm(h_, y_, w.final_norm(), x_, T, H, eps), stream_), "final norm"));
+      cuda::LaunchRmsNorm(Norm(h, y_, w.final_norm(), x_, T, H, eps), stream_), "final norm"));
   const __nv_bfloat16* x = x_;
   if (!identity_rows) {
     cuda::GatherRowsParams g{x_, T, DeviceStep<int32_t>(step_.logit_rows), x_rows_, H, rows, H};
@@ -121,7 +183,7 @@ Status GpuSession::Forward(int32_t T, int32_t rows, bool identity_rows) {
   return Status::Ok();
 }
 
-Status GpuSession::Attention(int64_t layer, int32_t T) {
+Status GpuSession::Attention(int64_t layer, int32_t T, const cuda::GemvNorm* norm) {
   const ModelConfig& c = model_->config();
   const GpuLayerWeights& L = model_->weights().layers()[layer];
   const int32_t H = static_cast<int32_t>(c.hidden_size);
@@ -136,17 +198,19 @@ Status GpuSession::Attention(int64_t layer, int32_t T) {
   const float eps = static_cast<float>(c.rms_norm_eps);
 
   // q [T, nh * qk] fp32.
+  // [c | k_pe] = kv_a x [T, width] fp32, in the same launch as q (or q_a) where the GEMV runs.
   if (ql > 0) {
-    SIEVE_RETURN_IF_ERROR(Gemm(x_, L.q_a_proj, q_a_, T, ql, H, "q_a_proj"));  // [T, ql]
+    SIEVE_RETURN_IF_ERROR(Project(x_, T, H, {{L.q_a_proj, ql, q_a_}, {L.kv_a_proj, width, kv_a_}},
+                                  "q_a_proj + kv_a_proj_with_mqa", norm));  // [T, ql], [T, width]
     SIEVE_RETURN_IF_ERROR(
         Check(cuda::LaunchRmsNorm(Norm(q_a_, nullptr, L.q_a_norm, q_a_norm_, T, ql, eps), stream_),
               "q_a_layernorm"));
-    SIEVE_RETURN_IF_ERROR(Gemm(q_a_norm_, L.q_b_proj, q_, T, nh * qk, ql, "q_b_proj"));
+    SIEVE_RETURN_IF_ERROR(Project(q_a_norm_, T, ql, {{L.q_b_proj, nh * qk, q_}}, "q_b_proj"));
   } else {
-    SIEVE_RETURN_IF_ERROR(Gemm(x_, L.q_proj, q_, T, nh * qk, H, "q_proj"));
+    SIEVE_RETURN_IF_ERROR(Project(x_, T, H, {{L.q_proj, nh * qk, q_}, {L.kv_a_proj, width, kv_a_}},
+                                  "q_proj + kv_a_proj_with_mqa", norm));
   }
-  // [c | k_pe] [T, width] fp32 -> normalised, rotated, bf16 into the cache slots.
-  SIEVE_RETURN_IF_ERROR(Gemm(x_, L.kv_a_proj, kv_a_, T, width, H, "kv_a_proj_with_mqa"));
+  // [c | k_pe] -> normalised, rotated, bf16 into the cache slots.
   cuda::LatentAppendParams la{kv_a_,
                               width,
                               L.kv_a_norm,
@@ -159,48 +223,37 @@ Status GpuSession::Attention(int64_t layer, int32_t T) {
                               T,
                               lat,
                               rd};
-  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchLatentAppend(la, stream_), "latent cache append"));
+  // The cache append (reads kv_a_) runs on the side stream alongside the query absorption (reads
+  // q_); MLA needs both.
+  SIEVE_RETURN_IF_ERROR(Fork());
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchLatentAppend(la, aux_stream_), "latent cache append"));
 
-  // q_nope -> bf16 [T * nh, nope]; q_lat[h] = W_UK[h]^T q_nope[h] into q_abs [T, nh, width].
-  cuda::CastToBf16Params cast{q_, qk, q_nope_, nope, T * nh, nope};
-  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchCastToBf16(cast, stream_), "q_nope to bf16"));
+  // q_abs [T, nh, width] = [W_UK[h]^T bf16(q_nope[h]) | rope(q_pe[h])]: one launch for
+  // decode-sized steps (q_absorb.h), else cast + strided batched GEMM + rope.
   const int64_t kvb_head = static_cast<int64_t>(nope + vd) * lat;  // kv_b elements per head
-  {
-    cuda::GemmParams g{};
-    g.a = q_nope_;
-    g.lda = static_cast<int64_t>(nh) * nope;
-    g.stride_a = nope;
-    g.w = L.kv_b_proj;  // W_UK[h] = kv_b rows [h (nope + v), + nope): stored [K = nope, N = lat]
-    g.ldw = lat;
-    g.stride_w = kvb_head;
-    g.weight_kn = true;
-    g.c = q_abs_;
-    g.ldc = static_cast<int64_t>(nh) * width;
-    g.stride_c = width;
-    g.c_bf16 = false;
-    g.m = T;
-    g.n = lat;
-    g.k = nope;
-    g.batch = nh;
-    g.alpha = 1.0f;
-    g.beta = 0.0f;
-    SIEVE_RETURN_IF_ERROR(RunGemm(g, "q absorb (W_UK)"));
+  const cuda::QAbsorbParams qa{q_,
+                               static_cast<int64_t>(nh) * qk,
+                               qk,
+                               L.kv_b_proj,  // W_UK[h] = kv_b rows [h (nope + v), + nope)
+                               kvb_head,
+                               q_abs_,
+                               static_cast<int64_t>(nh) * width,
+                               width,
+                               DeviceStep<int32_t>(step_.positions),
+                               model_->inv_freq(),
+                               model_->attention_factor(),
+                               T,
+                               nh,
+                               nope,
+                               lat,
+                               rd};
+  if (cuda::QAbsorbSupported(qa)) {
+    SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchQAbsorb(qa, stream_), "q absorb (W_UK) + q rope"));
+  } else {
+    SIEVE_RETURN_IF_ERROR(QAbsorbUnfused(L, T));
   }
-  // q_pe rotated from q into the tail of each q_abs head row.
-  cuda::RopeParams rp{q_ + nope,
-                      static_cast<int64_t>(nh) * qk,
-                      qk,
-                      q_abs_ + lat,
-                      static_cast<int64_t>(nh) * width,
-                      width,
-                      DeviceStep<int32_t>(step_.positions),
-                      model_->inv_freq(),
-                      model_->attention_factor(),
-                      T,
-                      nh,
-                      rd};
-  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchRope(rp, stream_), "q rope"));
 
+  SIEVE_RETURN_IF_ERROR(Join());
   // Attention over the paged cache: one query row per token, causal length position + 1.
   Mark("attn.mla");
   cuda::MlaDecodeParams md{q_abs_,
@@ -252,26 +305,117 @@ Status GpuSession::Attention(int64_t layer, int32_t T) {
     g.beta = 0.0f;
     SIEVE_RETURN_IF_ERROR(RunGemm(g, "value up-projection (W_UV)"));
   }
-  return Gemm(o_, L.o_proj, y_, T, H, nh * vd, "o_proj");
+  return Project(o_, T, nh * vd, {{L.o_proj, H, y_}}, "o_proj");
 }
 
-Status GpuSession::Mlp(const GpuMlpWeights& m, const __nv_bfloat16* x, float* out, int32_t T) {
+Status GpuSession::QAbsorbUnfused(const GpuLayerWeights& L, int32_t T) {
+  const ModelConfig& c = model_->config();
+  const int32_t nh = static_cast<int32_t>(c.num_attention_heads);
+  const int32_t qk = static_cast<int32_t>(c.qk_head_dim());
+  const int32_t nope = static_cast<int32_t>(c.qk_nope_head_dim);
+  const int32_t rd = static_cast<int32_t>(c.qk_rope_head_dim);
+  const int32_t lat = static_cast<int32_t>(c.kv_lora_rank);
+  const int32_t vd = static_cast<int32_t>(c.v_head_dim);
+  const int32_t width = lat + rd;
+  const int64_t kvb_head = static_cast<int64_t>(nope + vd) * lat;  // kv_b elements per head
+  // q_nope -> bf16 [T * nh, nope]; q_lat[h] = W_UK[h]^T q_nope[h] into q_abs [T, nh, width].
+  cuda::CastToBf16Params cast{q_, qk, q_nope_, nope, T * nh, nope};
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchCastToBf16(cast, stream_), "q_nope to bf16"));
+  {
+    cuda::GemmParams g{};
+    g.a = q_nope_;
+    g.lda = static_cast<int64_t>(nh) * nope;
+    g.stride_a = nope;
+    g.w = L.kv_b_proj;  // W_UK[h] = kv_b rows [h (nope + v), + nope): stored [K = nope, N = lat]
+    g.ldw = lat;
+    g.stride_w = kvb_head;
+    g.weight_kn = true;
+    g.c = q_abs_;
+    g.ldc = static_cast<int64_t>(nh) * width;
+    g.stride_c = width;
+    g.c_bf16 = false;
+    g.m = T;
+    g.n = lat;
+    g.k = nope;
+    g.batch = nh;
+    g.alpha = 1.0f;
+    g.beta = 0.0f;
+    SIEVE_RETURN_IF_ERROR(RunGemm(g, "q absorb (W_UK)"));
+  }
+  // q_pe rotated from q into the tail of each q_abs head row.
+  cuda::RopeParams rp{q_ + nope,
+                      static_cast<int64_t>(nh) * qk,
+                      qk,
+                      q_abs_ + lat,
+                      static_cast<int64_t>(nh) * width,
+                      width,
+                      DeviceStep<int32_t>(step_.positions),
+                      model_->inv_freq(),
+                      model_->attention_factor(),
+                      T,
+                      nh,
+                      rd};
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchRope(rp, stream_), "q rope"));
+
+  return Status::Ok();
+}
+
+Status GpuSession::Mlp(const GpuMlpWeights& m, const __nv_bfloat16* x, float* out, int32_t T,
+                       const cuda::GemvNorm* norm, const std::function<Status()>& alongside) {
   const int32_t H = static_cast<int32_t>(model_->config().hidden_size);
   const int32_t I = static_cast<int32_t>(m.inter);
+  // `alongside` (the MoE routing) is enqueued on the side stream as soon as x is final and runs
+  // concurrently with the rest of this MLP; the main stream waits for it at the end.
+  auto fork = [&]() -> Status {
+    if (!alongside) return Status::Ok();
+    SIEVE_RETURN_IF_ERROR(Fork());
+    return alongside();
+  };
+  auto join = [&]() { return alongside ? Join() : Status::Ok(); };
+  if (T <= cuda::kGemvDecoderMaxRows) {
+    // act = silu(gate) * up straight from the GEMV (no fp32 [T, 2I] round trip, no SiluMul).
+    cuda::GemvParams g{};
+    g.x = x;
+    g.ldx = H;
+    g.rows = T;
+    g.k = H;
+    g.segments = 1;
+    g.seg[0] = {m.gate_up, I, act_, I, true};
+    g.silu_mul = true;
+    if (norm) g.norm = *norm;
+    if (cuda::GemvSupported(g)) {
+      SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchGemv(g, stream_), "gate_up_proj + silu * up"));
+      SIEVE_RETURN_IF_ERROR(fork());  // x written by the GEMV's norm
+      SIEVE_RETURN_IF_ERROR(Project(act_, T, I, {{m.down, H, out}}, "down_proj"));  // [T, H]
+      return join();
+    }
+  }
+  if (norm) SIEVE_RETURN_IF_ERROR(NormFallback(*norm, const_cast<__nv_bfloat16*>(x), T, H));
+  SIEVE_RETURN_IF_ERROR(fork());
   SIEVE_RETURN_IF_ERROR(Gemm(x, m.gate_up, gate_up_, T, 2 * I, H, "gate_up_proj"));  // [T, 2I]
   cuda::SiluMulParams sm{gate_up_, 2 * I, act_, I, T, I};
   SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchSiluMul(sm, stream_), "silu * up"));
-  return Gemm(act_, m.down, out, T, H, I, "down_proj");  // [T, H]
+  SIEVE_RETURN_IF_ERROR(Gemm(act_, m.down, out, T, H, I, "down_proj"));  // [T, H]
+  return join();
 }
 
-Status GpuSession::Moe(const GpuLayerWeights& L, int32_t T) {
+Status GpuSession::Fork() {
+  SIEVE_RETURN_IF_ERROR(Check(cudaEventRecord(fork_, stream_), "fork side stream"));
+  return Check(cudaStreamWaitEvent(aux_stream_, fork_, 0), "fork side stream");
+}
+
+Status GpuSession::Join() {
+  SIEVE_RETURN_IF_ERROR(Check(cudaEventRecord(join_, aux_stream_), "join side stream"));
+  return Check(cudaStreamWaitEvent(stream_, join_, 0), "join side stream");
+}
+
+Status GpuSession::Route(const GpuLayerWeights& L, int32_t T, cudaStream_t stream) {
   const ModelConfig& c = model_->config();
   const RoutingParams& r = model_->routing();
   const int32_t H = static_cast<int32_t>(c.hidden_size);
   const int32_t E = static_cast<int32_t>(c.n_routed_experts);
   const int32_t k = static_cast<int32_t>(c.num_experts_per_tok);
   cuda::RouterLogitsParams rl{x_, H, L.router, router_logits_, E, T, E, H};
-  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchRouterLogits(rl, stream_), "router logits"));
   const bool grouped = r.method == TopkMethod::kGroupLimitedGreedy && r.n_group > 1;
   cuda::MoeRoutingParams mr{router_logits_,
                             E,
@@ -284,11 +428,31 @@ Status GpuSession::Moe(const GpuLayerWeights& L, int32_t T) {
                             static_cast<float>(r.routed_scaling_factor),
                             topk_ids_,
                             topk_weights_};
-  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchMoeRouting(mr, stream_), "MoE routing"));
   cuda::MoeAlignParams ma{topk_ids_, T * k, E, expert_offsets_, sorted_pairs_, sorted_experts_};
-  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchMoeAlign(ma, stream_), "MoE align"));
-  Mark("moe.shared");
-  if (L.has_shared) SIEVE_RETURN_IF_ERROR(Mlp(L.shared, x_, shared_out_, T));
+  const cuda::MoeRouteFusedParams fused{rl, mr, ma, route_counter_};
+  if (cuda::MoeRouteFusedSupported(fused)) {  // decode-sized steps: one launch, same bits
+    return Check(cuda::LaunchMoeRouteFused(fused, stream), "MoE routing (fused)");
+  }
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchRouterLogits(rl, stream), "router logits"));
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchMoeRouting(mr, stream), "MoE routing"));
+  return Check(cuda::LaunchMoeAlign(ma, stream), "MoE align");
+}
+
+Status GpuSession::Moe(const GpuLayerWeights& L, int32_t T, const cuda::GemvNorm* norm) {
+  const ModelConfig& c = model_->config();
+  const int32_t H = static_cast<int32_t>(c.hidden_size);
+  const int32_t E = static_cast<int32_t>(c.n_routed_experts);
+  const int32_t k = static_cast<int32_t>(c.num_experts_per_tok);
+  // Routing and the shared experts both only read x_ (the shared experts' GEMV writes it when
+  // it carries the post-attention norm): routing runs on the side stream alongside them.
+  if (L.has_shared) {
+    Mark("moe.shared+route");
+    SIEVE_RETURN_IF_ERROR(
+        Mlp(L.shared, x_, shared_out_, T, norm, [&] { return Route(L, T, aux_stream_); }));
+  } else {
+    Mark("moe.route");
+    SIEVE_RETURN_IF_ERROR(Route(L, T, stream_));  // (no fused norm without shared experts)
+  }
   Mark("moe.experts");
   cuda::ExpertFfnParams ef{x_,
                            H,

@@ -136,6 +136,12 @@ Status GpuSession::Init(const GpuSessionOptions& options) {
 
   SIEVE_RETURN_IF_ERROR(CudaStatus(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking),
                                    "GpuSession: cudaStreamCreate"));
+  SIEVE_RETURN_IF_ERROR(CudaStatus(cudaStreamCreateWithFlags(&aux_stream_, cudaStreamNonBlocking),
+                                   "GpuSession: cudaStreamCreate (side stream)"));
+  SIEVE_RETURN_IF_ERROR(CudaStatus(cudaEventCreateWithFlags(&fork_, cudaEventDisableTiming),
+                                   "GpuSession: cudaEventCreate"));
+  SIEVE_RETURN_IF_ERROR(CudaStatus(cudaEventCreateWithFlags(&join_, cudaEventDisableTiming),
+                                   "GpuSession: cudaEventCreate"));
   SIEVE_RETURN_IF_ERROR(CublasStatus(cublasCreate(&cublas_), "GpuSession: cublasCreate"));
   // A fixed workspace, so cuBLAS never allocates while a decode graph is being captured (32 MiB:
   // NVIDIA's recommendation for Hopper).
@@ -197,6 +203,7 @@ Status GpuSession::Init(const GpuSessionOptions& options) {
       at = AlignUp(at + count * sizeof(T));
     };
     bind(h_, t * H);
+    bind(h_alt_, t * H);
     bind(y_, t * H);
     bind(shared_out_, t * H);
     bind(x_, t * H);
@@ -223,6 +230,7 @@ Status GpuSession::Init(const GpuSessionOptions& options) {
     const size_t groups = (nh + cuda::kMlaHeadsPerBlock - 1) / cuda::kMlaHeadsPerBlock;
     bind(mla_partial_, static_cast<size_t>(sm_count_) * groups * cuda::kMlaHeadsPerBlock * lat);
     bind(mla_partial_lse_, static_cast<size_t>(sm_count_) * groups * cuda::kMlaHeadsPerBlock);
+    bind(route_counter_, 1);
     bind(logits_, t * V);
     bind(argmax_, t);
     return at;
@@ -230,16 +238,22 @@ Status GpuSession::Init(const GpuSessionOptions& options) {
   const size_t bytes = layout(nullptr);
   SIEVE_RETURN_IF_ERROR(workspace_.Allocate(bytes, "decoder workspace"));
   layout(workspace_.at<char>(0));
-  return Status::Ok();
+  // The fused routing kernel counts its blocks here and leaves it at zero after every launch.
+  return CudaStatus(cudaMemsetAsync(route_counter_, 0, sizeof(uint32_t), stream_),
+                    "GpuSession: zero the routing counter");
 }
 
 GpuSession::~GpuSession() {
   if (stream_) cudaStreamSynchronize(stream_);
+  if (aux_stream_) cudaStreamSynchronize(aux_stream_);
   for (auto& [batch, exec] : graphs_) cudaGraphExecDestroy(exec);
   if (cublas_workspace_) cudaFree(cublas_workspace_);
   for (cudaEvent_t e : events_) cudaEventDestroy(e);
   if (cublas_) cublasDestroy(cublas_);
   if (upload_done_) cudaEventDestroy(upload_done_);
+  if (fork_) cudaEventDestroy(fork_);
+  if (join_) cudaEventDestroy(join_);
+  if (aux_stream_) cudaStreamDestroy(aux_stream_);
   if (stream_) cudaStreamDestroy(stream_);
   if (step_host_) cudaFreeHost(step_host_);
   if (argmax_host_) cudaFreeHost(argmax_host_);

@@ -31,6 +31,13 @@
 //   replays one CUDA graph per batch size, captured on first use (GpuSessionOptions::cuda_graphs):
 //   the forward reads only device-side step indices, so the graph stays valid across steps.
 //   final RMSNorm, lm_head -> fp32 logits for the requested rows.
+//   Decode-sized steps (1-2 tokens, cuda::kGemvDecoderMaxRows) take fused paths with the same
+//   math: the projections run as weight-streaming GEMVs (cuda/gemm/gemv.h; q_proj + kv_a_proj in
+//   one launch, SwiGLU in the gate_up launch) that also compute the preceding RMSNorm (the
+//   residual stream then alternates between two buffers), and cast + W_UK + rope is one kernel
+//   (q_absorb.h). Up to 16 tokens the router, top-k and align are one launch (fused_routing.h).
+//   Work that only shares inputs runs on a side stream (Fork / Join; two branches in the
+//   graph): the routing alongside the shared experts, the cache append alongside q absorption.
 // Activations entering a GEMM are bf16; accumulation, norms, softmax, routing and the residual
 // stream are fp32. The forward pass knows nothing about grammars.
 //
@@ -45,6 +52,8 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -52,6 +61,7 @@
 #include <vector>
 
 #include "cuda/gemm/gemm.h"
+#include "cuda/gemm/gemv.h"
 #include "decoder/cuda_status.h"
 #include "decoder/gpu_weights.h"
 #include "decoder/kv_cache.h"
@@ -145,7 +155,9 @@ class GpuSession {
   uint64_t workspace_bytes() const { return workspace_.bytes(); }
 
   // For benchmarks: while on, every forward records CUDA events at its stage boundaries (embed,
-  // attn.qkv, attn.mla, attn.out, moe.route, moe.shared, moe.experts, mlp.dense, head).
+  // attn.qkv, attn.mla, attn.out, moe.norm, moe.shared+route (the shared experts with the routing
+  // alongside on the side stream), moe.route (MoE layers without shared experts), moe.experts,
+  // mlp.dense, head).
   // TakeStageTimes waits for the stream and returns the GPU milliseconds per stage summed over
   // the forwards since the last call, in first-seen order. Off by default (no events at all).
   void SetStageTiming(bool on) { timing_ = on; }
@@ -169,11 +181,38 @@ class GpuSession {
   // first use (the forward only reads device-side step indices, so the graph stays valid), then
   // replayed. A capture or replay failure poisons the session like any CUDA error.
   Status ForwardGraph(int32_t batch);
-  Status Attention(int64_t layer, int32_t tokens);
-  Status Mlp(const GpuMlpWeights& m, const __nv_bfloat16* x, float* out, int32_t tokens);
-  Status Moe(const GpuLayerWeights& layer, int32_t tokens);
+  // `norm`, where given, is the RMSNorm producing x_ that the first projection fuses (decode
+  // steps of up to kGemvDecoderMaxRows tokens; see Forward); null: x_ is already normalised.
+  Status Attention(int64_t layer, int32_t tokens, const cuda::GemvNorm* norm);
+  // `alongside`, when set, enqueues work on aux_stream_ once x is final (Fork), concurrent with
+  // the rest of the MLP; the main stream waits for it before returning (Join).
+  Status Mlp(const GpuMlpWeights& m, const __nv_bfloat16* x, float* out, int32_t tokens,
+             const cuda::GemvNorm* norm, const std::function<Status()>& alongside);
+  Status Moe(const GpuLayerWeights& layer, int32_t tokens, const cuda::GemvNorm* norm);
+  // Router logits, top-k and align on `stream` (one fused launch for decode-sized steps).
+  Status Route(const GpuLayerWeights& layer, int32_t tokens, cudaStream_t stream);
+  // aux_stream_ waits for the work enqueued on stream_ so far / stream_ waits for aux_stream_'s.
+  // Both are captured into decode graphs as a fork and a join (two branches of the graph).
+  Status Fork();
+  Status Join();
+  // q_abs from q_ without q_absorb.h: cast q_nope to bf16, strided batched W_UK GEMM, rope.
+  Status QAbsorbUnfused(const GpuLayerWeights& layer, int32_t tokens);
+  // The unfused equivalent of a GemvNorm whose GEMV could not run: h_out = h, then RMSNorm of
+  // h_out (+= delta) into x.
+  Status NormFallback(const cuda::GemvNorm& n, __nv_bfloat16* x, int32_t tokens, int32_t k);
   Status Gemm(const __nv_bfloat16* a, const __nv_bfloat16* w, float* c, int32_t m, int32_t n,
               int32_t k, const char* what);
+  // y = x W^T (fp32 [T, n], rows n apart) for one or two weights sharing x ([T, k] bf16, rows k
+  // apart): one decode GEMV launch (cuda/gemm/gemv.h) for up to kGemvDecoderMaxRows tokens, else
+  // cuBLAS.
+  struct Projection {
+    const __nv_bfloat16* w;
+    int32_t n;
+    float* y;
+  };
+  Status Project(const __nv_bfloat16* x, int32_t T, int32_t k,
+                 std::initializer_list<Projection> outs, const char* what,
+                 const cuda::GemvNorm* norm = nullptr);
   // Any cuBLAS GEMM (gemm.h); a failure poisons the session with the cuBLAS or CUDA status.
   Status RunGemm(const cuda::GemmParams& g, const char* what);
   // Records a CUDA error as the session's poison and returns it.
@@ -185,6 +224,8 @@ class GpuSession {
   GpuSessionOptions options_;
   std::unique_ptr<LatentKvCache> cache_;
   cudaStream_t stream_ = nullptr;
+  cudaStream_t aux_stream_ = nullptr;  // side branch of a step (Fork / Join)
+  cudaEvent_t fork_ = nullptr, join_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   cudaEvent_t upload_done_ = nullptr;
   Status poisoned_;
@@ -210,6 +251,7 @@ class GpuSession {
   // Workspace (device); see Init for the shapes.
   DeviceAllocation workspace_;
   float *h_ = nullptr, *y_ = nullptr, *shared_out_ = nullptr;
+  float* h_alt_ = nullptr;  // the residual stream's second buffer (fused norms ping-pong)
   __nv_bfloat16 *x_ = nullptr, *x_rows_ = nullptr;
   float *q_ = nullptr, *q_a_ = nullptr, *kv_a_ = nullptr, *q_abs_ = nullptr;
   __nv_bfloat16 *q_a_norm_ = nullptr, *q_nope_ = nullptr, *o_lat_ = nullptr, *o_ = nullptr;
@@ -220,6 +262,7 @@ class GpuSession {
           *sorted_experts_ = nullptr;
   float *expert_act_ = nullptr, *pair_out_ = nullptr;
   float *mla_partial_ = nullptr, *mla_partial_lse_ = nullptr;  // split-KV scratch
+  uint32_t* route_counter_ = nullptr;  // fused routing's block counter (zeroed at Init)
   float* logits_ = nullptr;
   int32_t* argmax_ = nullptr;
   int32_t* argmax_host_ = nullptr;  // pinned [max_tokens_]

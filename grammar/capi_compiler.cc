@@ -5,6 +5,7 @@
 // produced (plus its notes, warnings and token bindings), so a repeated compile skips parsing and
 // JSON Schema conversion; the GrammarCache maps that IR to the automaton and token-mask cache.
 // Both are guarded by mutexes and compile outside them, so threads compile in parallel.
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <list>
@@ -14,9 +15,12 @@
 #include <unordered_map>
 
 #include "grammar/capi_internal.h"
+#include "grammar/capi_limits.h"
 #include "grammar/ebnf_parser.h"
 #include "grammar/grammar_cache.h"
 #include "grammar/grammar_serialize.h"
+#include "grammar/limits.h"
+#include "grammar/mask_cache.h"
 #include "grammar/openai_request.h"
 #include "grammar/regex_parser.h"
 #include "grammar/simplify.h"
@@ -99,7 +103,8 @@ struct sieve_compiler {
   sieve_vocab* vocab = nullptr;  // one reference held
   std::unique_ptr<sieve::ThreadPool> pool;
   std::unique_ptr<sieve::GrammarCache> cache;
-  sieve::GrammarCompileOptions compile;
+  sieve::Limits limits;                // from sieve_compiler_options (SECURITY.md)
+  sieve::GrammarCacheOptions compile;  // the limits applied
   std::mutex front_mu;
   std::list<std::pair<std::string, std::shared_ptr<const Front>>> front_lru;  // newest first
   std::unordered_map<std::string, decltype(front_lru)::iterator> front_index;
@@ -137,7 +142,13 @@ sieve_status CompileWith(sieve_compiler* c, const std::string& key, Make make, s
     front = std::make_shared<const Front>(std::move(made).value());
     c->InsertFront(key, front);
   }
-  auto compiled = c->cache->GetOrCompile(front->ir, c->vocab->vocab, c->compile);
+  // One budget for the whole compile: the front end's time is taken off the cache's.
+  sieve::GrammarCacheOptions opts = c->compile;
+  if (opts.max_compile_ms > 0) {
+    opts.max_compile_ms = std::max<int64_t>(1, opts.max_compile_ms -
+                                                   static_cast<int64_t>(MsSince(t0)));
+  }
+  auto compiled = c->cache->GetOrCompile(front->ir, c->vocab->vocab, opts);
   if (!compiled.ok()) return SetError(compiled.status());
   auto* g = new sieve_grammar;
   g->mask_cache = std::move(compiled).value();
@@ -211,6 +222,8 @@ sieve_status sieve_compiler_create(const sieve_vocab* vocab, const sieve_compile
     if (SIEVE_HAS(opts, T, num_threads) && opts->num_threads > 1) {
       c->pool = std::make_unique<sieve::ThreadPool>(std::min<int32_t>(opts->num_threads, 256));
     }
+    c->limits = sieve::capi::CompilerLimits(opts);
+    sieve::ApplyLimits(c->limits, &c->compile);
     if (SIEVE_HAS(opts, T, ignore_lookahead)) {
       c->compile.compile.ignore_lookahead = opts->ignore_lookahead != 0;
     }
@@ -237,7 +250,7 @@ sieve_status sieve_compiler_compile_ebnf(sieve_compiler* compiler, const char* t
     const std::string key = "ebnf:" + root_name + std::string(1, '\0') + std::string(input);
     return CompileWith(compiler, key, [&]() -> sieve::Result<Front> {
       Front f;
-      sieve::EbnfOptions eo;
+      sieve::EbnfOptions eo = compiler->compile.ebnf;  // the limits
       eo.root = root_name;
       eo.warnings = &f.warnings;
       auto g = sieve::ParseEbnf(input, eo);
@@ -258,7 +271,8 @@ sieve_status sieve_compiler_compile_json_schema(sieve_compiler* compiler, const 
   }
   return Guard([&] {
     const std::string_view input(schema ? schema : "", schema_len);
-    const sieve::JsonSchemaOptions jo = JsonOptions(opts);
+    sieve::JsonSchemaOptions jo = JsonOptions(opts);
+    sieve::ApplyLimits(compiler->limits, &jo);
     const std::string key = "json:" + JsonOptionsKey(jo) + ":" + std::string(input);
     return CompileWith(compiler, key, [&]() -> sieve::Result<Front> {
       auto js = sieve::JsonSchemaToGrammar(input, jo);
@@ -277,7 +291,9 @@ sieve_status sieve_compiler_compile_regex(sieve_compiler* compiler, const char* 
   return Guard([&] {
     const std::string_view input(pattern ? pattern : "", pattern_len);
     return CompileWith(compiler, "regex:" + std::string(input), [&]() -> sieve::Result<Front> {
-      auto g = sieve::RegexToGrammar(input);
+      sieve::RegexOptions ro;
+      sieve::ApplyLimits(compiler->limits, &ro);
+      auto g = sieve::RegexToGrammar(input, ro);
       if (!g.ok()) return WithLineColumn(g.status(), input);
       Front f;
       f.ir = std::move(g).value();
@@ -295,6 +311,7 @@ sieve_status sieve_compiler_compile_structural_tag(sieve_compiler* compiler, con
     const std::string_view input(json ? json : "", json_len);
     sieve::StructuralTagOptions so;
     so.json = JsonOptions(json_opts);
+    sieve::ApplyLimits(compiler->limits, &so.json);
     so.vocab = compiler->vocab->vocab.get();
     const std::string key = "stag:" + JsonOptionsKey(so.json) + ":" + std::string(input);
     return CompileWith(compiler, key, [&]() -> sieve::Result<Front> {
@@ -327,6 +344,7 @@ sieve_status sieve_compiler_compile_openai(sieve_compiler* compiler, const char*
     if (SIEVE_HAS(opts, T, whitespace)) jso.whitespace = opts->whitespace;
     sieve::StructuralTagOptions so;
     so.json = JsonOptions(&jso);
+    sieve::ApplyLimits(compiler->limits, &so.json);
     so.vocab = compiler->vocab->vocab.get();
     const std::string_view input(request ? request : "", request_len);
     const std::string key = std::string("openai:") + sieve::ToolCallFormatName(ro.format) +
@@ -401,9 +419,13 @@ sieve_status sieve_grammar_serialize(const sieve_grammar* grammar, char* out, si
     img.notes = g->notes;
     if (g->bindings != nullptr) img.tokens = g->bindings->bindings();
     if (g->vocab != nullptr) {
-      img.vocab_fingerprint = sieve::VocabularyFingerprint(*g->vocab);
+      img.vocab_fingerprint = g->mask_cache != nullptr
+                                  ? g->mask_cache->tokenizer_info()->fingerprint()
+                                  : sieve::VocabularyFingerprint(*g->vocab);
       img.vocab_size = g->vocab->size();
     }
+    img.pda = g->pda;  // format 2: the automaton and the mask cache are stored, not rebuilt
+    img.mask_cache = g->mask_cache;
     return sieve::capi::CopyOut(sieve::SerializeGrammarImage(img), out, cap, n_out);
   });
 }
@@ -415,20 +437,25 @@ sieve_status sieve_grammar_deserialize(const char* bytes, size_t len, const siev
   if (bytes == nullptr && len > 0) return SetError(StatusCode::kInvalidArgument, "bytes is NULL");
   return Guard([&] {
     const auto t0 = std::chrono::steady_clock::now();
-    auto img = sieve::DeserializeGrammarImage(std::string_view(bytes ? bytes : "", len));
+    // The vocabulary's token trie (built once per sieve_vocab) carries its fingerprint, which the
+    // image is checked against before its mask cache is read.
+    std::shared_ptr<const sieve::TokenizerInfo> info;
+    if (vocab != nullptr) {
+      sieve_vocab* v = const_cast<sieve_vocab*>(vocab);  // only its trie cache is filled
+      std::lock_guard<std::mutex> lock(v->info_mu);
+      if (v->info == nullptr) {
+        auto built = sieve::TokenizerInfo::Build(v->vocab);
+        if (!built.ok()) return SetError(built.status());
+        v->info = std::move(built).value();
+      }
+      info = v->info;
+    }
+    auto img = sieve::DeserializeGrammarImage(std::string_view(bytes ? bytes : "", len), info);
     if (!img.ok()) return SetError(img.status());
-    if (img->vocab_size > 0) {
-      if (vocab == nullptr) {
-        return SetError(StatusCode::kInvalidArgument,
-                        "the image was compiled for a vocabulary of " +
-                            std::to_string(img->vocab_size) + " ids: pass it");
-      }
-      if (vocab->vocab->size() != img->vocab_size ||
-          sieve::VocabularyFingerprint(*vocab->vocab) != img->vocab_fingerprint) {
-        return SetError(StatusCode::kInvalidArgument,
-                        "the image was compiled for a different vocabulary (" +
-                            std::to_string(img->vocab_size) + " ids, fingerprint differs)");
-      }
+    if (img->vocab_size > 0 && vocab == nullptr) {
+      return SetError(StatusCode::kInvalidArgument,
+                      "the image was compiled for a vocabulary of " +
+                          std::to_string(img->vocab_size) + " ids: pass it");
     }
     for (const sieve::TokenBinding& t : img->tokens) {
       if (vocab == nullptr || static_cast<size_t>(t.id) >= vocab->vocab->size() ||
@@ -437,29 +464,32 @@ sieve_status sieve_grammar_deserialize(const char* bytes, size_t len, const siev
                                            "\" does not match the vocabulary"));
       }
     }
-    sieve::CompileOptions co;
-    co.ignore_lookahead = img->ignore_lookahead;
-    auto pda = sieve::CompileGrammar(img->simplified, co);
-    if (!pda.ok()) return SetError(pda.status());
     auto g = std::make_unique<sieve_grammar>();
-    g->pda = std::move(pda).value();
+    // What is rebuilt (a format-1 image, or an image made without a vocabulary) runs under the
+    // default compile budget, as a compile would: an image is input too.
+    const sieve::Deadline deadline = sieve::Deadline::AfterMs(sieve::kDefaultMaxCompileMs);
+    if (img->pda != nullptr) {
+      g->pda = std::move(img->pda);
+    } else {  // format 1: rebuilt from the simplified IR
+      sieve::CompileOptions co;
+      co.ignore_lookahead = img->ignore_lookahead;
+      co.deadline = deadline;
+      auto pda = sieve::CompileGrammar(img->simplified, co);
+      if (!pda.ok()) return SetError(pda.status());
+      g->pda = std::move(pda).value();
+    }
     // An image made without a vocabulary is vocabulary-independent: given one, it is built for it.
     if (vocab != nullptr) {
-      sieve_vocab* v = const_cast<sieve_vocab*>(vocab);  // only its trie cache is filled
-      g->vocab = v->vocab;
-      std::shared_ptr<const sieve::TokenizerInfo> info;
-      {
-        std::lock_guard<std::mutex> lock(v->info_mu);
-        if (v->info == nullptr) {
-          auto built = sieve::TokenizerInfo::Build(v->vocab);
-          if (!built.ok()) return SetError(built.status());
-          v->info = std::move(built).value();
-        }
-        info = v->info;
+      g->vocab = vocab->vocab;
+      if (img->mask_cache != nullptr) {
+        g->mask_cache = std::move(img->mask_cache);
+      } else {
+        sieve::MaskCacheOptions mo;
+        mo.deadline = deadline;
+        auto cache = sieve::TokenMaskCache::Build(g->pda, info, mo);
+        if (!cache.ok()) return SetError(cache.status());
+        g->mask_cache = std::move(cache).value();
       }
-      auto cache = sieve::TokenMaskCache::Build(g->pda, std::move(info));
-      if (!cache.ok()) return SetError(cache.status());
-      g->mask_cache = std::move(cache).value();
       if (!img->tokens.empty()) {
         g->bindings = std::make_shared<const sieve::TokenBindings>(img->tokens, *g->vocab);
       }

@@ -94,6 +94,10 @@ sieve_status CompileText(Source source, const char* text, size_t text_len,
     sieve::GrammarCompileOptions o;
     const sieve::Limits limits = sieve::capi::GrammarLimits(opts);  // SECURITY.md
     sieve::ApplyLimits(limits, &o);
+    // One deadline for parse, simplify, automaton and the mask-cache build (limits.h).
+    const sieve::Deadline deadline = sieve::Deadline::AfterMs(limits.max_compile_ms);
+    o.simplify.deadline = deadline;
+    o.pda.deadline = deadline;
     if (HasField(opts, &sieve_grammar_options::root) && opts->root != nullptr) {
       o.ebnf.root = opts->root;
     }
@@ -144,6 +148,7 @@ sieve_status CompileText(Source source, const char* text, size_t text_len,
       }
       sieve::MaskCacheOptions mask_opts;
       sieve::ApplyLimits(limits, &mask_opts);
+      mask_opts.deadline = deadline;
       auto cache = sieve::TokenMaskCache::Build(g->pda, std::move(info), mask_opts);
       if (!cache.ok()) {
         delete g;

@@ -42,7 +42,7 @@ namespace sieve {
 struct EbnfOptions {
   std::string root = "root";
   size_t max_text_bytes = size_t{16} << 20;
-  int max_nesting_depth = 1000;
+  int max_nesting_depth = 500;  // Limits::max_nesting_depth (stack bound: SECURITY.md)
   size_t max_rules = 100000;
   // Upper limit for the numbers in {m,n}; larger bounds are a kLimit error.
   int max_repeat_bound = 1000000;

@@ -23,19 +23,31 @@ int64_t SatMul(int64_t a, int64_t b) {
 NfaBuilder::NfaBuilder(const Grammar& g, const NfaBuildOptions& opts, RepeatRuleFn repeat_rule)
     : g_(g), opts_(opts), repeat_rule_(std::move(repeat_rule)), weight_(g.num_exprs(), -1) {}
 
-Result<Nfa> NfaBuilder::Build(ExprId body) {
+Result<Nfa> NfaBuilder::Build(ExprId body, const AbsorbFn& absorb) {
   nfa_ = Nfa();
+  absorb_ = absorb;
+  fragments_.clear();
+  pending_.clear();
   const int32_t start = nfa_.AddState();
   nfa_.set_start(start);
-  SIEVE_ASSIGN_OR_RETURN(int32_t exit, BuildExpr(body, start, 0));
+  // A dedicated accepting state with no outgoing edges: an exit may be a loop head.
+  const int32_t accept = nfa_.AddState();
+  SIEVE_ASSIGN_OR_RETURN(int32_t exit, BuildExpr(body, start, 0, /*tail=*/true));
+  nfa_.AddEpsilon(exit, accept);
+  // Absorbed rules, each once, from a work list (a chain of hundreds of tail calls must not
+  // nest the construction that deep).
+  while (!pending_.empty()) {
+    const auto [rule, entry] = pending_.back();
+    pending_.pop_back();
+    SIEVE_ASSIGN_OR_RETURN(int32_t end, BuildExpr(g_.rule(rule).body, entry, 0, /*tail=*/true));
+    nfa_.AddEpsilon(end, accept);
+  }
+  absorb_ = nullptr;
   // BuildExpr checks the size before each expression; one literal or class adds many at once.
   if (nfa_.num_states() > opts_.max_nfa_states) {
     return LimitError("a rule's NFA needs more than " + std::to_string(opts_.max_nfa_states) +
                       " states (CompileOptions::max_nfa_states)");
   }
-  // A dedicated accepting state with no outgoing edges: the exit may be a loop head.
-  const int32_t accept = nfa_.AddState();
-  nfa_.AddEpsilon(exit, accept);
   nfa_.set_accept(accept);
   return std::move(nfa_);
 }
@@ -86,7 +98,7 @@ int64_t NfaBuilder::Weight(ExprId id, int depth) {
   return w;
 }
 
-Result<int32_t> NfaBuilder::BuildExpr(ExprId id, int32_t from, int depth) {
+Result<int32_t> NfaBuilder::BuildExpr(ExprId id, int32_t from, int depth, bool tail) {
   if (depth > opts_.max_depth) {
     Status s = LimitError("expression nesting deeper than " + std::to_string(opts_.max_depth) +
                           " (CompileOptions::max_expr_depth; Limits::max_nesting_depth)");
@@ -126,21 +138,32 @@ Result<int32_t> NfaBuilder::BuildExpr(ExprId id, int32_t from, int depth) {
       return end;
     }
     case ExprKind::kRuleRef: {
+      if (tail && absorb_ != nullptr && absorb_(e.rule)) {
+        // The callee's body continues here and ends where this rule ends: no call, no return.
+        auto [it, fresh] = fragments_.try_emplace(e.rule, 0);
+        if (fresh) {
+          it->second = nfa_.AddState();
+          pending_.push_back({e.rule, it->second});
+        }
+        nfa_.AddEpsilon(from, it->second);
+        return nfa_.AddState();  // nothing follows a tail call: an exit nothing reaches
+      }
       const int32_t end = nfa_.AddState();
       nfa_.AddCall(from, e.rule, end);
       return end;
     }
     case ExprKind::kSequence: {
       int32_t s = from;
-      for (ExprId c : g_.children(e)) {
-        SIEVE_ASSIGN_OR_RETURN(s, BuildExpr(c, s, depth + 1));
+      const auto items = g_.children(e);
+      for (size_t i = 0; i < items.size(); ++i) {
+        SIEVE_ASSIGN_OR_RETURN(s, BuildExpr(items[i], s, depth + 1, tail && i + 1 == items.size()));
       }
       return s;
     }
     case ExprKind::kChoice: {
       const int32_t end = nfa_.AddState();
       for (ExprId c : g_.children(e)) {
-        SIEVE_ASSIGN_OR_RETURN(int32_t exit, BuildExpr(c, from, depth + 1));
+        SIEVE_ASSIGN_OR_RETURN(int32_t exit, BuildExpr(c, from, depth + 1, tail));
         nfa_.AddEpsilon(exit, end);
       }
       return end;
@@ -163,13 +186,13 @@ Result<int32_t> NfaBuilder::BuildRepeat(ExprId id, int32_t from, int depth) {
   }
   int32_t s = from;
   for (int32_t i = 0; i < e.min; ++i) {
-    SIEVE_ASSIGN_OR_RETURN(s, BuildExpr(child, s, depth + 1));
+    SIEVE_ASSIGN_OR_RETURN(s, BuildExpr(child, s, depth + 1, false));
   }
   if (e.max == kUnbounded) {
     // A fresh head: `s` may carry edges of earlier fragments that must not be re-entered.
     const int32_t head = nfa_.AddState();
     nfa_.AddEpsilon(s, head);
-    SIEVE_ASSIGN_OR_RETURN(int32_t exit, BuildExpr(child, head, depth + 1));
+    SIEVE_ASSIGN_OR_RETURN(int32_t exit, BuildExpr(child, head, depth + 1, false));
     nfa_.AddEpsilon(exit, head);
     return head;
   }
@@ -177,7 +200,7 @@ Result<int32_t> NfaBuilder::BuildRepeat(ExprId id, int32_t from, int depth) {
   const int32_t end = nfa_.AddState();
   for (int32_t i = e.min; i < e.max; ++i) {
     nfa_.AddEpsilon(s, end);
-    SIEVE_ASSIGN_OR_RETURN(s, BuildExpr(child, s, depth + 1));
+    SIEVE_ASSIGN_OR_RETURN(s, BuildExpr(child, s, depth + 1, false));
   }
   nfa_.AddEpsilon(s, end);
   return end;

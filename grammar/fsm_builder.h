@@ -21,6 +21,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "grammar/fsm.h"
@@ -36,7 +38,7 @@ struct NfaBuildOptions {
   // ... and copies x estimated body size (NFA states) stays within this.
   int64_t max_unroll_weight = 2048;
   int64_t max_nfa_states = int64_t{1} << 22;
-  int max_depth = 4096;
+  int max_depth = 1096;  // as CompileOptions::max_expr_depth
 };
 
 class NfaBuilder {
@@ -46,14 +48,22 @@ class NfaBuilder {
 
   NfaBuilder(const Grammar& g, const NfaBuildOptions& opts, RepeatRuleFn repeat_rule);
 
-  // The NFA of expression `body` (a rule body, or the child of a repetition).
-  Result<Nfa> Build(ExprId body);
+  // Whether a rule referenced in tail position is absorbed (see Build).
+  using AbsorbFn = std::function<bool(RuleId)>;
+
+  // The NFA of expression `body` (a rule body, or the child of a repetition). A reference in tail
+  // position (nothing of the body can follow it) to a rule for which `absorb` says yes is not a
+  // call: that rule's body is built into this NFA once, entered by an epsilon edge, and ends
+  // where the body ends (the rule's own tail references absorbed the same way). Tail positions:
+  // the body itself, the last item of a tail sequence, every alternative of a tail choice; never
+  // inside a repetition.
+  Result<Nfa> Build(ExprId body, const AbsorbFn& absorb = nullptr);
 
   // Whether kRepeat `repeat` is compiled as a counted rule rather than unrolled.
   bool UsesCounter(ExprId repeat);
 
  private:
-  Result<int32_t> BuildExpr(ExprId id, int32_t from, int depth);
+  Result<int32_t> BuildExpr(ExprId id, int32_t from, int depth, bool tail);
   Result<int32_t> BuildRepeat(ExprId id, int32_t from, int depth);
   int64_t Weight(ExprId id, int depth);
 
@@ -62,6 +72,9 @@ class NfaBuilder {
   RepeatRuleFn repeat_rule_;
   std::vector<int64_t> weight_;  // memo, -1 = unknown
   Nfa nfa_;
+  AbsorbFn absorb_;
+  std::unordered_map<RuleId, int32_t> fragments_;      // absorbed rule -> its entry state
+  std::vector<std::pair<RuleId, int32_t>> pending_;  // absorbed, body not built yet
 };
 
 }  // namespace sieve

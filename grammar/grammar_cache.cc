@@ -66,7 +66,7 @@ uint64_t HashGrammar(const Grammar& g) {
   return h.Finish();
 }
 
-std::string SerializeOptions(const GrammarCompileOptions& o) {
+std::string SerializeOptions(const GrammarCacheOptions& o) {
   std::string s;
   s.append(o.ebnf.root).push_back('\0');
   Put(&s, o.ebnf.max_text_bytes);
@@ -196,18 +196,23 @@ void GrammarCache::EvictLocked() {
 }
 
 Result<std::shared_ptr<const TokenMaskCache>> GrammarCache::Build(
-    const Grammar& parsed, const std::shared_ptr<const Vocabulary>& vocab,
-    const GrammarCompileOptions& opts) {
-  SIEVE_ASSIGN_OR_RETURN(std::shared_ptr<const TokenizerInfo> info, GetTokenizerInfo(vocab));
-  SIEVE_ASSIGN_OR_RETURN(Grammar simple, Simplify(parsed, opts.simplify));
+    const Grammar& parsed, std::shared_ptr<const TokenizerInfo> info,
+    const GrammarCacheOptions& opts, const Deadline& deadline) {
+  SimplifyOptions so = opts.simplify;
+  if (!so.deadline.active()) so.deadline = deadline;
+  CompileOptions co = opts.compile;
+  if (!co.deadline.active()) co.deadline = deadline;
+  MaskCacheOptions mo = opts.mask;
+  if (!mo.deadline.active()) mo.deadline = deadline;
+  SIEVE_ASSIGN_OR_RETURN(Grammar simple, Simplify(parsed, so));
   SIEVE_ASSIGN_OR_RETURN(std::shared_ptr<const CompiledGrammar> compiled,
-                         CompileGrammar(simple, opts.compile));
-  return TokenMaskCache::Build(std::move(compiled), std::move(info), opts.mask, pool_);
+                         CompileGrammar(simple, co));
+  return TokenMaskCache::Build(std::move(compiled), std::move(info), mo, pool_);
 }
 
 Result<std::shared_ptr<const TokenMaskCache>> GrammarCache::GetOrCompileEbnf(
     std::string_view ebnf, const std::shared_ptr<const Vocabulary>& vocab,
-    const GrammarCompileOptions& opts) {
+    const GrammarCacheOptions& opts) {
   if (vocab == nullptr) return InvalidArgument("GrammarCache needs a vocabulary");
   const uint64_t fp = Fingerprint(vocab);
   const std::string options = SerializeOptions(opts);
@@ -217,10 +222,13 @@ Result<std::shared_ptr<const TokenMaskCache>> GrammarCache::GetOrCompileEbnf(
   h.Add(options);
   const uint64_t hash = h.Finish();
   if (auto hit = Lookup(hash, ebnf, nullptr, fp, options)) return hit;
+  SIEVE_ASSIGN_OR_RETURN(std::shared_ptr<const TokenizerInfo> info, GetTokenizerInfo(vocab));
+  const Deadline deadline = Deadline::AfterMs(opts.max_compile_ms);
   EbnfOptions eo = opts.ebnf;
   eo.warnings = nullptr;
   SIEVE_ASSIGN_OR_RETURN(Grammar parsed, ParseEbnf(ebnf, eo));
-  SIEVE_ASSIGN_OR_RETURN(std::shared_ptr<const TokenMaskCache> value, Build(parsed, vocab, opts));
+  SIEVE_ASSIGN_OR_RETURN(std::shared_ptr<const TokenMaskCache> value,
+                         Build(parsed, std::move(info), opts, deadline));
   Entry e;
   e.hash = hash;
   e.text = std::string(ebnf);
@@ -234,7 +242,7 @@ Result<std::shared_ptr<const TokenMaskCache>> GrammarCache::GetOrCompileEbnf(
 
 Result<std::shared_ptr<const TokenMaskCache>> GrammarCache::GetOrCompile(
     const Grammar& grammar, const std::shared_ptr<const Vocabulary>& vocab,
-    const GrammarCompileOptions& opts) {
+    const GrammarCacheOptions& opts) {
   if (vocab == nullptr) return InvalidArgument("GrammarCache needs a vocabulary");
   const uint64_t fp = Fingerprint(vocab);
   const std::string options = SerializeOptions(opts);
@@ -244,7 +252,10 @@ Result<std::shared_ptr<const TokenMaskCache>> GrammarCache::GetOrCompile(
   h.Add(options);
   const uint64_t hash = h.Finish();
   if (auto hit = Lookup(hash, {}, &grammar, fp, options)) return hit;
-  SIEVE_ASSIGN_OR_RETURN(std::shared_ptr<const TokenMaskCache> value, Build(grammar, vocab, opts));
+  SIEVE_ASSIGN_OR_RETURN(std::shared_ptr<const TokenizerInfo> info, GetTokenizerInfo(vocab));
+  SIEVE_ASSIGN_OR_RETURN(
+      std::shared_ptr<const TokenMaskCache> value,
+      Build(grammar, std::move(info), opts, Deadline::AfterMs(opts.max_compile_ms)));
   Entry e;
   e.hash = hash;
   e.ir = grammar;

@@ -17,6 +17,10 @@
 // Thread-safe: a mutex guards the maps; compiling happens outside it, so two threads compiling
 // different grammars run in parallel (two compiling the same one both compile; one result is
 // kept). The optional ThreadPool parallelises each mask-cache build.
+//
+// Untrusted input: a miss runs the whole pipeline under GrammarCacheOptions::max_compile_ms (one
+// deadline from parse to the end of the mask-cache build) and the stage limits in the options;
+// ApplyLimits(Limits, GrammarCacheOptions*) (limits.h) sets them all from a server's Limits.
 #ifndef SIEVE_GRAMMAR_GRAMMAR_CACHE_H_
 #define SIEVE_GRAMMAR_GRAMMAR_CACHE_H_
 
@@ -33,6 +37,7 @@
 
 #include "grammar/ebnf_parser.h"
 #include "grammar/grammar.h"
+#include "grammar/limits.h"
 #include "grammar/mask_cache.h"
 #include "grammar/pda.h"
 #include "grammar/simplify.h"
@@ -42,11 +47,17 @@
 
 namespace sieve {
 
-struct GrammarCompileOptions {
+// (Not compiler.h's GrammarCompileOptions: this one also carries the mask-cache options.)
+struct GrammarCacheOptions {
   EbnfOptions ebnf;  // `warnings` is not part of the key
   SimplifyOptions simplify;
   CompileOptions compile;
   MaskCacheOptions mask;
+  // Wall-time budget of one compile on a miss: parse, simplify, automaton and mask-cache build
+  // (not the vocabulary's TokenizerInfo, built once per vocabulary); <= 0 = unlimited. Over it is
+  // kLimit naming max_compile_ms. A deadline already set in simplify/compile/mask wins. Not part
+  // of the key (a compile that finishes gives the same result under any budget).
+  int64_t max_compile_ms = kDefaultMaxCompileMs;
 };
 
 struct GrammarCacheStats {
@@ -68,11 +79,11 @@ class GrammarCache {
   // vocabulary contents and options.
   Result<std::shared_ptr<const TokenMaskCache>> GetOrCompileEbnf(
       std::string_view ebnf, const std::shared_ptr<const Vocabulary>& vocab,
-      const GrammarCompileOptions& opts = GrammarCompileOptions());
+      const GrammarCacheOptions& opts = GrammarCacheOptions());
   // Same for a Grammar built by a front end (JSON Schema, regex...); keyed by its structure.
   Result<std::shared_ptr<const TokenMaskCache>> GetOrCompile(
       const Grammar& grammar, const std::shared_ptr<const Vocabulary>& vocab,
-      const GrammarCompileOptions& opts = GrammarCompileOptions());
+      const GrammarCacheOptions& opts = GrammarCacheOptions());
   // The TokenizerInfo for a vocabulary, built on first use per distinct contents.
   Result<std::shared_ptr<const TokenizerInfo>> GetTokenizerInfo(
       const std::shared_ptr<const Vocabulary>& vocab);
@@ -106,9 +117,11 @@ class GrammarCache {
   // The vocabulary's fingerprint, computed once per vocabulary object.
   uint64_t Fingerprint(const std::shared_ptr<const Vocabulary>& vocab);
   void EvictLocked();
+  // Simplify, automaton and mask cache under `deadline` (started before parsing).
   Result<std::shared_ptr<const TokenMaskCache>> Build(const Grammar& parsed,
-                                                      const std::shared_ptr<const Vocabulary>& v,
-                                                      const GrammarCompileOptions& opts);
+                                                      std::shared_ptr<const TokenizerInfo> info,
+                                                      const GrammarCacheOptions& opts,
+                                                      const Deadline& deadline);
 
   size_t max_bytes_;
   ThreadPool* pool_;
@@ -130,7 +143,7 @@ class GrammarCache {
 // lookaheads as trees, the root; not source offsets).
 uint64_t HashGrammar(const Grammar& g);
 // The options as bytes, for cache keys.
-std::string SerializeOptions(const GrammarCompileOptions& opts);
+std::string SerializeOptions(const GrammarCacheOptions& opts);
 
 }  // namespace sieve
 

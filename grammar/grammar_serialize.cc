@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "grammar/content_hash.h"
+#include "grammar/image_io.h"
 
 namespace sieve {
 namespace {
@@ -12,21 +13,18 @@ constexpr char kMagic[8] = {'S', 'I', 'E', 'V', 'E', 'G', 'R', 'M'};
 constexpr size_t kHeaderBytes = 8 + 4 + 4 + 8 + 8;
 constexpr int kMaxExprDepth = 4096;
 constexpr uint64_t kChecksumSeed = 0x6772696d616765ull;
+constexpr uint8_t kSectionAutomaton = 1;
+constexpr uint8_t kSectionMaskCache = 2;
 
-class Writer {
+std::string Hex(uint64_t v) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) s[i] = kDigits[v & 15];
+  return s;
+}
+
+class Writer : public ImageWriter {
  public:
-  void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
-  void U32(uint32_t v) {
-    for (int i = 0; i < 4; ++i) U8(static_cast<uint8_t>(v >> (8 * i)));
-  }
-  void U64(uint64_t v) {
-    for (int i = 0; i < 8; ++i) U8(static_cast<uint8_t>(v >> (8 * i)));
-  }
-  void I32(int32_t v) { U32(static_cast<uint32_t>(v)); }
-  void Str(std::string_view s) {
-    U32(static_cast<uint32_t>(s.size()));
-    out_.append(s);
-  }
   void Expr(const Grammar& g, ExprId id) {
     if (id == kNoExpr) {
       U8(0xFF);
@@ -72,50 +70,12 @@ class Writer {
       Expr(g, rule.lookahead);
     }
   }
-  std::string& out() { return out_; }
-
- private:
-  std::string out_;
 };
 
-class Reader {
+class Reader : public ImageReader {
  public:
-  Reader(std::string_view data, size_t base) : data_(data), base_(base) {}
+  using ImageReader::ImageReader;
 
-  Status Fail(const std::string& what) const {
-    return FormatError("grammar image: " + what + " at byte " + std::to_string(base_ + pos_))
-        .WithOffset(static_cast<int64_t>(base_ + pos_));
-  }
-  bool Need(size_t n) const { return data_.size() - pos_ >= n; }
-  Result<uint8_t> U8() {
-    if (!Need(1)) return Fail("truncated");
-    return static_cast<uint8_t>(data_[pos_++]);
-  }
-  Result<uint32_t> U32() {
-    if (!Need(4)) return Fail("truncated");
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<uint8_t>(data_[pos_ + i])} << (8 * i);
-    pos_ += 4;
-    return v;
-  }
-  Result<uint64_t> U64() {
-    if (!Need(8)) return Fail("truncated");
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<uint8_t>(data_[pos_ + i])} << (8 * i);
-    pos_ += 8;
-    return v;
-  }
-  Result<int32_t> I32() {
-    SIEVE_ASSIGN_OR_RETURN(uint32_t v, U32());
-    return static_cast<int32_t>(v);
-  }
-  Result<std::string> Str() {
-    SIEVE_ASSIGN_OR_RETURN(uint32_t n, U32());
-    if (!Need(n)) return Fail("string of " + std::to_string(n) + " bytes runs past the end");
-    std::string s(data_.substr(pos_, n));
-    pos_ += n;
-    return s;
-  }
   Result<ExprId> Expr(Grammar* g, size_t num_rules, int depth) {
     if (depth > kMaxExprDepth) return Fail("expression nesting too deep");
     SIEVE_ASSIGN_OR_RETURN(uint8_t kind, U8());
@@ -177,7 +137,7 @@ class Reader {
     SIEVE_ASSIGN_OR_RETURN(int32_t root, I32());
     if (n > 0 && (root < 0 || static_cast<uint32_t>(root) >= n)) return Fail("bad root rule");
     Grammar g;
-    const size_t start = pos_;
+    const size_t start = pos();
     // Names first (rule references may point forward): a pre-pass would need the trees' sizes,
     // so rules are declared as they come and references are checked against the count.
     std::vector<std::pair<ExprId, ExprId>> bodies;
@@ -196,18 +156,9 @@ class Reader {
     }
     if (n > 0) g.set_root(root);
     Status valid = g.Validate();
-    if (!valid.ok()) {
-      pos_ = start;
-      return Fail("invalid grammar (" + valid.message() + ")");
-    }
+    if (!valid.ok()) return FailAt("invalid grammar (" + valid.message() + ")", start);
     return g;
   }
-  bool AtEnd() const { return pos_ == data_.size(); }
-
- private:
-  std::string_view data_;
-  size_t base_;
-  size_t pos_ = 0;
 };
 
 }  // namespace
@@ -235,11 +186,29 @@ std::string SerializeGrammarImage(const GrammarImage& image) {
   }
   w.U64(image.vocab_fingerprint);
   w.U64(image.vocab_size);
+  // Format 2 sections, each length-prefixed so that a reader without a vocabulary can skip the
+  // mask cache.
+  const bool cache = image.pda != nullptr && image.mask_cache != nullptr &&
+                     image.mask_cache->grammar() == image.pda && image.vocab_size > 0;
+  w.U8(static_cast<uint8_t>((image.pda != nullptr ? kSectionAutomaton : 0) |
+                            (cache ? kSectionMaskCache : 0)));
+  if (image.pda != nullptr) {
+    ImageWriter section;
+    WriteCompiledGrammar(*image.pda, &section);
+    w.U64(section.size());
+    w.Raw(section.out().data(), section.size());
+  }
+  if (cache) {
+    ImageWriter section;
+    WriteTokenMaskCache(*image.mask_cache, &section);
+    w.U64(section.size());
+    w.Raw(section.out().data(), section.size());
+  }
   const std::string& payload = w.out();
   ContentHasher h(kChecksumSeed);
   h.Add(payload);
-  Writer head;
-  head.out().append(kMagic, sizeof kMagic);
+  ImageWriter head;
+  head.Raw(kMagic, sizeof kMagic);
   head.U32(kGrammarImageVersion);
   head.U32(0);
   head.U64(payload.size());
@@ -247,7 +216,8 @@ std::string SerializeGrammarImage(const GrammarImage& image) {
   return head.out() + payload;
 }
 
-Result<GrammarImage> DeserializeGrammarImage(std::string_view bytes) {
+Result<GrammarImage> DeserializeGrammarImage(std::string_view bytes,
+                                             std::shared_ptr<const TokenizerInfo> info) {
   if (bytes.size() < kHeaderBytes || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) {
     return FormatError(bytes.size() < kHeaderBytes
                            ? "grammar image: truncated header (" + std::to_string(bytes.size()) +
@@ -255,14 +225,16 @@ Result<GrammarImage> DeserializeGrammarImage(std::string_view bytes) {
                            : "grammar image: bad magic (not a sieve grammar image)")
         .WithOffset(0);
   }
-  Reader head(bytes.substr(8, kHeaderBytes - 8), 8);
+  ImageReader head(bytes.substr(8, kHeaderBytes - 8), 8);
   const uint32_t version = head.U32().value();
   const uint32_t reserved = head.U32().value();
   const uint64_t len = head.U64().value();
   const uint64_t sum = head.U64().value();
-  if (version != kGrammarImageVersion) {
+  if (version < kOldestGrammarImageVersion || version > kGrammarImageVersion) {
     return FormatError("grammar image: format version " + std::to_string(version) +
-                       ", this library reads version " + std::to_string(kGrammarImageVersion))
+                       ", this library reads versions " +
+                       std::to_string(kOldestGrammarImageVersion) + " to " +
+                       std::to_string(kGrammarImageVersion))
         .WithOffset(8);
   }
   if (reserved != 0) {
@@ -318,6 +290,44 @@ Result<GrammarImage> DeserializeGrammarImage(std::string_view bytes) {
   }
   SIEVE_ASSIGN_OR_RETURN(img.vocab_fingerprint, r.U64());
   SIEVE_ASSIGN_OR_RETURN(img.vocab_size, r.U64());
+  img.version = version;
+  if (info != nullptr && img.vocab_size > 0 &&
+      (info->vocab().size() != img.vocab_size || info->fingerprint() != img.vocab_fingerprint)) {
+    return InvalidArgument("grammar image: compiled for a different vocabulary (" +
+                           std::to_string(img.vocab_size) + " ids, fingerprint " +
+                           Hex(img.vocab_fingerprint) + "; this one has " +
+                           std::to_string(info->vocab().size()) + " ids, fingerprint " +
+                           Hex(info->fingerprint()) + ")");
+  }
+  if (version >= 2) {
+    const size_t at = r.pos();
+    SIEVE_ASSIGN_OR_RETURN(uint8_t sections, r.U8());
+    if ((sections & ~(kSectionAutomaton | kSectionMaskCache)) != 0 ||
+        ((sections & kSectionMaskCache) && !(sections & kSectionAutomaton)) ||
+        ((sections & kSectionMaskCache) && img.vocab_size == 0)) {
+      return r.FailAt("bad section flags", at);
+    }
+    if (sections & kSectionAutomaton) {
+      SIEVE_ASSIGN_OR_RETURN(uint64_t n, r.U64());
+      const size_t base = r.base() + r.pos();
+      if (n > r.left()) return r.Fail("automaton section runs past the end");
+      SIEVE_ASSIGN_OR_RETURN(std::string_view bytes_pda, r.Bytes(static_cast<size_t>(n)));
+      ImageReader sub(bytes_pda, base);
+      SIEVE_ASSIGN_OR_RETURN(img.pda, ReadCompiledGrammar(&sub));
+      if (!sub.AtEnd()) return sub.Fail("trailing bytes in the automaton section");
+    }
+    if (sections & kSectionMaskCache) {
+      SIEVE_ASSIGN_OR_RETURN(uint64_t n, r.U64());
+      const size_t base = r.base() + r.pos();
+      if (n > r.left()) return r.Fail("mask cache section runs past the end");
+      SIEVE_ASSIGN_OR_RETURN(std::string_view bytes_cache, r.Bytes(static_cast<size_t>(n)));
+      if (info != nullptr) {
+        ImageReader sub(bytes_cache, base);
+        SIEVE_ASSIGN_OR_RETURN(img.mask_cache, ReadTokenMaskCache(&sub, img.pda, info));
+        if (!sub.AtEnd()) return sub.Fail("trailing bytes in the mask cache section");
+      }
+    }
+  }
   if (!r.AtEnd()) return r.Fail("trailing bytes");
   return img;
 }

@@ -1,33 +1,47 @@
-// Grammar images: a compiled grammar's reproducible parts as versioned, checksummed bytes, so that
-// another process can rebuild it without parsing, converting or simplifying (C API
-// sieve_grammar_serialize / sieve_grammar_deserialize).
+// Grammar images: a compiled grammar as versioned, checksummed bytes, so that another process can
+// load it instead of compiling it (C API sieve_grammar_serialize / sieve_grammar_deserialize).
 //
-// Layout (little-endian): "SIEVEGRM" | u32 format version (kGrammarImageVersion) | u32 0 |
-// u64 payload bytes | u64 ContentHasher checksum of the payload | payload. The payload holds the
-// simplified grammar IR (what the automaton is built from: rules as prefix-order expression trees),
-// the IR as written (for printing), compile flags, warnings, schema notes, token bindings and the
-// vocabulary's fingerprint and size. The automaton and the token-mask cache are rebuilt from the
-// simplified IR on load: both are deterministic functions of it, so the masks are identical.
+// Layout (little-endian): "SIEVEGRM" | u32 format version | u32 0 | u64 payload bytes |
+// u64 ContentHasher checksum of the payload | payload.
+//
+// Format 2 (written now). The payload holds, in order: the simplified grammar IR (rules as
+// prefix-order expression trees; what the automaton was built from), the IR as written (for
+// printing), compile flags, warnings, schema notes, token bindings, the vocabulary's fingerprint
+// and size; then a u8 of sections present (1 = automaton, 2 = token-mask cache) and each present
+// section as u64 byte length + bytes: the compiled automaton (pda_serialize.cc) and the token-mask
+// cache for that vocabulary (mask_cache_serialize.cc). Loading reads both tables back instead of
+// rebuilding them, so it costs a few memcpys and a validation pass where compiling a schema costs
+// tens to hundreds of milliseconds (bench/grammar_image_bench.cc). A mask cache is only loaded
+// against the vocabulary it was built for: a different size or fingerprint is kInvalidArgument.
+//
+// Format 1 (older images: no sections) is still read; the caller rebuilds the automaton and the
+// mask cache from the simplified IR (GrammarImage::pda is then null), as format 1 readers did.
 //
 // Reading never trusts the bytes: every length and index is bounds-checked, expression nesting is
-// limited, the rebuilt grammar is Validate()d, and any failure is kFormat with the byte offset
-// (into the whole image) of what was wrong. A different format version is kFormat naming both.
+// limited, the grammar IR is Validate()d, the automaton's and the cache's tables are checked
+// against each other and the vocabulary (image_io.h), and any failure is kFormat with the byte
+// offset (into the whole image) of what was wrong. An unknown format version is kFormat naming the
+// versions this library reads.
 #ifndef SIEVE_GRAMMAR_GRAMMAR_SERIALIZE_H_
 #define SIEVE_GRAMMAR_GRAMMAR_SERIALIZE_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "grammar/grammar.h"
 #include "grammar/json_schema.h"
+#include "grammar/mask_cache.h"
+#include "grammar/pda.h"
 #include "grammar/structural_tag.h"
 #include "grammar/support/status.h"
 
 namespace sieve {
 
-inline constexpr uint32_t kGrammarImageVersion = 1;
+inline constexpr uint32_t kGrammarImageVersion = 2;
+inline constexpr uint32_t kOldestGrammarImageVersion = 1;
 
 struct GrammarImage {
   Grammar simplified;
@@ -39,10 +53,21 @@ struct GrammarImage {
   std::vector<TokenBinding> tokens;
   uint64_t vocab_fingerprint = 0;  // 0 with vocab_size 0: compiled without a vocabulary
   uint64_t vocab_size = 0;
+  // Format 2 sections. Writing: the automaton built from `simplified` (may be null: no section)
+  // and its mask cache (may be null; when set, built for `pda` and the vocabulary above).
+  // Reading: null for a format-1 image; mask_cache is null unless the image has one and a
+  // TokenizerInfo was passed.
+  std::shared_ptr<const CompiledGrammar> pda;
+  std::shared_ptr<const TokenMaskCache> mask_cache;
+  uint32_t version = kGrammarImageVersion;  // reading: the image's format version
 };
 
 std::string SerializeGrammarImage(const GrammarImage& image);
-Result<GrammarImage> DeserializeGrammarImage(std::string_view bytes);
+// `info` (may be null) is the vocabulary to load the mask cache for. When the image was compiled
+// for a vocabulary and `info` is a different one (size or fingerprint), the result is
+// kInvalidArgument saying so (checked before the sections are read).
+Result<GrammarImage> DeserializeGrammarImage(std::string_view bytes,
+                                             std::shared_ptr<const TokenizerInfo> info = nullptr);
 
 }  // namespace sieve
 

@@ -89,8 +89,9 @@ struct JsonSchemaOptions {
   // ---- limits (exceeding one is kLimit naming it) ----
   size_t max_schema_bytes = size_t{64} << 20;
   // Nesting of the schema document (JSON levels: `{"anyOf": [{...}]}` is two per schema level),
-  // and of subschemas evaluated into one another.
-  int32_t max_schema_depth = 256;
+  // and of subschemas evaluated into one another (2x this: a $ref chain nests subschemas without
+  // nesting the document). The default keeps the worst case within a 1 MiB stack (SECURITY.md).
+  int32_t max_schema_depth = 128;
   // Expressions in the output grammar.
   size_t max_grammar_exprs = size_t{1} << 22;
   // Values of one `enum` (issue 10: a limit where input sizes multiply).

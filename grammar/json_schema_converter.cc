@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "grammar/json_schema_internal.h"
+#include "grammar/support/json_pointer.h"
 
 namespace sieve {
 
@@ -70,6 +71,12 @@ Grammar BuiltinJsonGrammar(const JsonSchemaOptions& opts) {
 namespace jsonschema {
 
 namespace {
+
+// Evaluation and emission recurse once per subschema level (a $ref chain deepens them without
+// deepening the document), ~3 KiB of stack per level in a release build. Both stop at
+// max_schema_depth x this, which keeps the default's worst case within the 1 MiB stack bound
+// (SECURITY.md; tests/grammar/stack_bound_test.cc).
+constexpr int32_t kSubschemaDepthFactor = 2;
 
 std::string Sanitize(std::string_view s) {
   std::string out;
@@ -294,7 +301,7 @@ Result<const Formula*> Converter::Eval(TermId t) {
                                "(a $ref cycle through allOf/anyOf/oneOf/not)"),
                    node >= 0 ? node : doc_.root());
   }
-  if (eval_depth_ > opts_.max_schema_depth * 4) {
+  if (eval_depth_ > opts_.max_schema_depth * kSubschemaDepthFactor) {
     return ErrorAt(LimitError("subschemas nest deeper than max_schema_depth"),
                    node >= 0 ? node : doc_.root());
   }
@@ -394,15 +401,7 @@ std::string Converter::PointerOf(int32_t node, const std::string& keyword) const
   std::string p = node >= 0 ? doc_.Pointer(node) : "";
   if (!keyword.empty()) {
     p += "/";
-    for (char c : keyword) {
-      if (c == '~') {
-        p += "~0";
-      } else if (c == '/') {
-        p += "~1";
-      } else {
-        p += c;
-      }
-    }
+    AppendPointerToken(keyword, &p);
   }
   return p;
 }
@@ -599,7 +598,7 @@ Result<RuleId> Converter::EmitTerm(TermId t, Ctx ctx) {
   if (term.op == Term::kSrc) loc_node_ = term.node;
   RuleId r = NewRule(name);
   term_rules_[key] = r;
-  if (emit_depth_ > opts_.max_schema_depth * 4) {
+  if (emit_depth_ > opts_.max_schema_depth * kSubschemaDepthFactor) {
     loc_node_ = saved_loc;
     return ErrorAt(LimitError("subschemas nest deeper than max_schema_depth"),
                    term.node >= 0 ? term.node : doc_.root());
@@ -799,8 +798,15 @@ ExprId EmitDfaRules(Converter* conv, const CpDfa& input, const std::string& name
       int32_t next = -1;
       const std::vector<CodepointRange> ranges = single_step(s, &next);
       const int32_t reps = chain_m[s];
-      ExprId full =
-          conv->Seq({g.AddRepeat(unit(ranges), reps, reps), conv->Ref(rules[chain_end[s]])});
+      const int32_t end = chain_end[s];
+      if (d.accepting(s) && d.accepting(end) && d.edges(end).empty()) {
+        // The chain ends in the final state (what a maxLength makes of an accepting `R*`):
+        // R{0,m-1} | R{m} is R{0,m}, one copy of R instead of two (a JSON string character
+        // inlines its escape alternatives, ~30 automaton states).
+        g.SetRuleBody(rules[s], g.AddRepeat(unit(ranges), 0, reps));
+        continue;
+      }
+      ExprId full = conv->Seq({g.AddRepeat(unit(ranges), reps, reps), conv->Ref(rules[end])});
       g.SetRuleBody(rules[s], d.accepting(s)
                                   ? conv->Alt({g.AddRepeat(unit(ranges), 0, reps - 1), full})
                                   : full);

@@ -21,6 +21,7 @@ Result<JsonSchemaValidator> JsonSchemaValidator::Create(std::string_view schema_
   // Keep every emitted rule (and its name): the rule is what carries the schema location.
   copts.simplify.inline_rules = false;
   copts.simplify.dedupe_rules = false;
+  copts.pda.absorb_tail_calls = false;
   auto compiled = CompileGrammarIr(std::move(converted->grammar), copts);
   if (!compiled.ok()) return compiled.status();
 

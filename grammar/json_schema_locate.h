@@ -1,15 +1,16 @@
 // JSON Schema validation through the grammar, with the schema location of a rejection.
 //
-// JsonSchemaValidator converts a schema (json_schema.h) and compiles the grammar with rule inlining
-// and deduplication off, so that every rule the converter emitted survives into the automaton
-// under its own name; JsonSchemaGrammar::rule_locations maps those names to the JSON pointer of
-// the subschema each rule was emitted for. Validate() steps the document byte by byte. When a byte
-// cannot be read (or the document ends before the grammar does), the stacks alive just before it
-// name the subschemas that were being matched: per stack, the locations of its frames from the
-// bottom up (frames of shared rules such as whitespace or "any JSON value" have none). Lists that
-// are a prefix of another list add nothing (a stack in the whitespace before a value); of the rest,
-// a single one names its innermost subschema, and diverging ones (the branches of anyOf/oneOf, or
-// alternative readings) their deepest common subschema, the one whose alternatives all failed.
+// JsonSchemaValidator converts a schema (json_schema.h) and compiles the grammar with rule
+// inlining, deduplication and tail-call absorption (pda.cc) off, so that every rule the converter
+// emitted survives into the automaton under its own name; JsonSchemaGrammar::rule_locations maps
+// those names to the JSON pointer of the subschema each rule was emitted for. Validate() steps the
+// document byte by byte. When a byte cannot be read (or the document ends before the grammar does),
+// the stacks alive just before it name the subschemas that were being matched: per stack, the
+// locations of its frames from the bottom up (frames of shared rules such as whitespace or "any
+// JSON value" have none). Lists that are a prefix of another list add nothing (a stack in the
+// whitespace before a value); of the rest, a single one names its innermost subschema, and
+// diverging ones (the branches of anyOf/oneOf, or alternative readings) their deepest common
+// subschema, the one whose alternatives all failed.
 //
 // The language is exactly the grammar's: a document is accepted here iff a matcher over the
 // normally compiled grammar of the same schema and options accepts it (only inlining differs).

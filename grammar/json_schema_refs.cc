@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "grammar/json_schema_internal.h"
+#include "grammar/support/json_pointer.h"
 #include "rapidjson/error/en.h"
 #include "rapidjson/reader.h"
 
@@ -117,15 +118,7 @@ std::string JDoc::Pointer(int32_t id) const {
   std::string out;
   for (size_t i = chain.size(); i-- > 0;) {
     out += '/';
-    for (char c : nodes_[chain[i]].key) {
-      if (c == '~') {
-        out += "~0";
-      } else if (c == '/') {
-        out += "~1";
-      } else {
-        out += c;
-      }
-    }
+    AppendPointerToken(nodes_[chain[i]].key, &out);
   }
   return out;
 }

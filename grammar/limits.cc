@@ -5,6 +5,7 @@
 #include <string>
 
 #include "grammar/compiler.h"
+#include "grammar/grammar_cache.h"
 #include "grammar/json_schema.h"
 #include "grammar/mask_cache.h"
 #include "grammar/regex_parser.h"
@@ -25,20 +26,35 @@ Status Deadline::ExpiredError(std::string_view during) const {
                     " (raise Limits::max_compile_ms, or max_compile_ms in sieve_grammar_options)");
 }
 
-void ApplyLimits(const Limits& l, GrammarCompileOptions* o) {
-  o->ebnf.max_text_bytes = l.max_text_bytes;
-  o->ebnf.max_nesting_depth = l.max_nesting_depth;
-  o->ebnf.max_rules = l.max_rules;
-  o->ebnf.max_repeat_bound = l.max_repeat_bound;
+namespace {
+
+void ApplyTo(const Limits& l, EbnfOptions* ebnf, SimplifyOptions* simplify, CompileOptions* pda) {
+  ebnf->max_text_bytes = l.max_text_bytes;
+  ebnf->max_nesting_depth = l.max_nesting_depth;
+  ebnf->max_rules = l.max_rules;
+  ebnf->max_repeat_bound = l.max_repeat_bound;
   // Simplify and the automaton recurse over expression trees, which are deeper than the text's
-  // nesting (a group level can be a choice, a sequence and a repetition): 4x, as the defaults.
-  o->simplify.max_expr_depth = 4 * l.max_nesting_depth;
-  o->pda.max_expr_depth = 4 * l.max_nesting_depth + 96;
-  o->pda.max_grammar_exprs = 4 * l.max_grammar_exprs;
-  o->pda.max_nfa_states = l.max_nfa_states;
-  o->pda.max_rule_states = l.max_rule_states;
-  o->pda.max_states = l.max_states;
-  o->pda.max_subset_states = l.max_subset_states;
+  // nesting (a group level can be a choice and a sequence; a quantifier counts as a level of its
+  // own): 2x, as the defaults, which keep the recursion within the 1 MiB stack bound (SECURITY.md).
+  simplify->max_expr_depth = 2 * l.max_nesting_depth;
+  pda->max_expr_depth = 2 * l.max_nesting_depth + 96;
+  pda->max_grammar_exprs = 4 * l.max_grammar_exprs;
+  pda->max_nfa_states = l.max_nfa_states;
+  pda->max_rule_states = l.max_rule_states;
+  pda->max_states = l.max_states;
+  pda->max_subset_states = l.max_subset_states;
+}
+
+}  // namespace
+
+void ApplyLimits(const Limits& l, GrammarCompileOptions* o) {
+  ApplyTo(l, &o->ebnf, &o->simplify, &o->pda);
+  o->max_compile_ms = l.max_compile_ms;
+}
+
+void ApplyLimits(const Limits& l, GrammarCacheOptions* o) {
+  ApplyTo(l, &o->ebnf, &o->simplify, &o->compile);
+  ApplyLimits(l, &o->mask);
   o->max_compile_ms = l.max_compile_ms;
 }
 

@@ -11,8 +11,9 @@
 // the defaults and why.
 //
 // Deadline is the wall-time budget: one is made when a compile starts (GrammarCompileOptions::
-// max_compile_ms) and handed to every stage that can run long (simplify, subset construction,
-// automaton layout), which polls it every so often and stops with kLimit. A default Deadline never
+// max_compile_ms, GrammarCacheOptions::max_compile_ms) and handed to every stage that can run long
+// (simplify, subset construction, automaton layout, the token-mask cache build), which polls it
+// every so often and stops with kLimit. A default Deadline never
 // expires. Polling reads the steady clock (tens of nanoseconds), so stages poll once per unit of
 // real work (a rule, a few hundred DFA states), never per byte.
 #ifndef SIEVE_GRAMMAR_LIMITS_H_
@@ -59,10 +60,10 @@ struct Limits {
   size_t max_pattern_bytes = size_t{1} << 20;
   // Size of a JSON Schema document (bytes).
   size_t max_schema_bytes = size_t{16} << 20;
-  // Nesting of grammar and regex text (groups, quantifiers) and of expression trees.
-  int max_nesting_depth = 1000;
+  // Nesting of grammar and regex text (groups, quantifiers) and of expression trees (2x this).
+  int max_nesting_depth = 500;  // the stack bound (SECURITY.md) sets this
   // Nesting of a JSON Schema document (JSON levels) and of subschemas.
-  int32_t max_schema_depth = 256;
+  int32_t max_schema_depth = 128;
   // Rules in a grammar as written.
   size_t max_rules = 100000;
   // The numbers in x{m,n} (grammar, regex).
@@ -78,19 +79,23 @@ struct Limits {
   int64_t max_subset_states = int64_t{1} << 25;
   // Values of one JSON Schema `enum`.
   int32_t max_enum_values = 100000;
-  // Wall time of one compile (grammar) or conversion (JSON Schema), ms; <= 0 = unlimited.
+  // Wall time of one compile (grammar) or conversion (JSON Schema), ms; <= 0 = unlimited. Where a
+  // compile also builds the token-mask cache (GrammarCache, the C API with a vocabulary), that
+  // build is inside the same budget.
   int64_t max_compile_ms = kDefaultMaxCompileMs;
   // Bytes of one grammar's token-mask cache (states over it are served token by token).
   size_t max_mask_cache_bytes = size_t{512} << 20;
 };
 
 struct GrammarCompileOptions;  // compiler.h
+struct GrammarCacheOptions;    // grammar_cache.h
 struct RegexOptions;           // regex_parser.h
 struct JsonSchemaOptions;      // json_schema.h
 struct MaskCacheOptions;       // mask_cache.h
 
 // Copy `limits` into each stage's options (other fields are left alone).
 void ApplyLimits(const Limits& limits, GrammarCompileOptions* opts);
+void ApplyLimits(const Limits& limits, GrammarCacheOptions* opts);
 void ApplyLimits(const Limits& limits, RegexOptions* opts);
 void ApplyLimits(const Limits& limits, JsonSchemaOptions* opts);
 void ApplyLimits(const Limits& limits, MaskCacheOptions* opts);

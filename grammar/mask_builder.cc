@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <string>
 
 namespace sieve {
 
@@ -176,6 +177,25 @@ void MaskBuilder::RecordPop(int32_t node) {
     if (g_.CanFollow(target_.rule, info_.byte(c))) {
       target_.callee->pops.push_back(node);
       return;
+    }
+  }
+}
+
+void MaskBuilder::RecordPopRange(int32_t lo, int32_t hi) {
+  // RecordPop for every node of [lo, hi): the nodes with a child that can follow the rule.
+  auto [entry, fresh] = follow_bytes_.try_emplace(target_.rule);
+  std::vector<uint8_t>& follow = entry->second;
+  if (fresh) {
+    for (int b = 0; b < 256; ++b) {
+      const auto byte = static_cast<uint8_t>(b);
+      if (g_.CanFollow(target_.rule, byte)) follow.push_back(byte);
+    }
+  }
+  for (const uint8_t b : follow) {
+    const std::span<const int32_t> parents = info_.parents_of_byte(b);
+    for (auto it = std::lower_bound(parents.begin(), parents.end(), lo);
+         it != parents.end() && *it < hi; ++it) {
+      target_.callee->pops.push_back(*it);
     }
   }
 }
@@ -446,6 +466,22 @@ void MaskBuilder::Walk(int32_t first, int32_t last) {
           n = end;
           continue;
         }
+        // A callee that loops on the subtree's bytes and may return after each of them (a string
+        // body, a key): every token is read, and it returns at every node, of which only those
+        // with a child its caller can read matter (RecordPopRange finds them by index, so the
+        // subtree is not walked node by node to find them).
+        if (raw && !target_.counted) {
+          const uint64_t* below = info_.subtree_bytes(n);
+          const uint64_t* any = sim_.LoopBytes(parent.simple, false);
+          if (below != nullptr && (any[byte >> 6] >> (byte & 63) & 1) &&
+              (below[0] & ~any[0]) == 0 && (below[1] & ~any[1]) == 0 &&
+              (below[2] & ~any[2]) == 0 && (below[3] & ~any[3]) == 0) {
+            AcceptRange(info_.token_begin(n), info_.token_begin(end), 0, false);
+            RecordPopRange(n, end);
+            n = end;
+            continue;
+          }
+        }
       }
       int32_t next;
       bool pops;
@@ -625,6 +661,50 @@ void MaskBuilder::Walk(int32_t first, int32_t last) {
   }
 }
 
+std::string MaskBuilder::FirstByteKey(uint8_t byte, const SetSimulator::Trans& tr) const {
+  std::string key;
+  auto put = [&key](int64_t v) { key.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
+  put(byte);
+  put(target_.rule);
+  put(tr.next);
+  put(tr.alive ? 1 : 0);
+  put(tr.num_pops);
+  put(tr.num_calls);
+  const SetSimulator::Delegation* calls = sim_.calls(tr.calls);
+  for (uint32_t i = 0; i < tr.num_calls; ++i) {
+    put(calls[i].callee_start);
+    put(calls[i].ret);
+  }
+  return key;
+}
+
+MaskBuilder::FirstByteResult MaskBuilder::RecordFirstByte(int32_t root, size_t uncertain_mark) {
+  FirstByteResult r;
+  const std::span<const int32_t> ids = info_.sorted_ids();
+  const uint32_t* bits = out_->accepted_bits.data();
+  const uint32_t lo = info_.token_begin(root), hi = info_.token_begin(info_.end(root));
+  for (uint32_t i = lo; i < hi; ++i) {
+    if (!(bits[ids[i] >> 5] >> (ids[i] & 31) & 1)) continue;
+    if (!r.accepted.empty() && r.accepted.back().second == i) {
+      ++r.accepted.back().second;
+    } else {
+      r.accepted.push_back({i, i + 1});
+    }
+  }
+  r.uncertain.assign(out_->uncertain.begin() + static_cast<std::ptrdiff_t>(uncertain_mark),
+                     out_->uncertain.end());
+  return r;
+}
+
+void MaskBuilder::ApplyFirstByte(const FirstByteResult& r) {
+  const std::span<const int32_t> ids = info_.sorted_ids();
+  uint32_t* bits = out_->accepted_bits.data();
+  for (const auto& [lo, hi] : r.accepted) {
+    for (uint32_t i = lo; i < hi; ++i) bits[ids[i] >> 5] |= uint32_t{1} << (ids[i] & 31);
+  }
+  out_->uncertain.insert(out_->uncertain.end(), r.uncertain.begin(), r.uncertain.end());
+}
+
 void MaskBuilder::Classify(int32_t s, StateClassification* out) {
   out_ = out;
   out->accepted_bits.assign(info_.words(), 0);
@@ -644,10 +724,33 @@ void MaskBuilder::Classify(int32_t s, StateClassification* out) {
   alive_[0] = 0;
   uint64_t first[4];
   sim_.FirstBytes(start.set, first);
+  const bool share = opts_.share_first_bytes && !rule.counted;
   for (int b = 0; b < 256; ++b) {
     if (!(first[b >> 6] >> (b & 63) & 1)) continue;
     const int32_t root = info_.first_byte_node(static_cast<uint8_t>(b));
-    if (root != 0) Walk(root, info_.end(root));
+    if (root == 0) continue;
+    if (!share) {
+      Walk(root, info_.end(root));
+      continue;
+    }
+    // A first byte that leads where it led from another state of this rule (the same closed set,
+    // pops and delegations) classifies the tokens below it the same way: copy them.
+    const std::string key =
+        FirstByteKey(static_cast<uint8_t>(b), sim_.Step(start.set, static_cast<uint8_t>(b)));
+    if (auto it = first_memo_.find(key); it != first_memo_.end()) {
+      ApplyFirstByte(it->second);
+      continue;
+    }
+    // Recording costs a pass over the subtree's tokens: only for a key seen before.
+    const bool record = !first_seen_.insert(key).second;
+    const size_t umark = out->uncertain.size();
+    const size_t dmark = deferred_.size();
+    Walk(root, info_.end(root));
+    ProcessDeferred(dmark);  // what the subtree delegated stays in the subtree
+    // The callees' walks reused the thread and event lists: back to this frame's level 0.
+    threads_.assign(1, {0, -1, false, target_.rule});
+    events_.clear();
+    if (record) first_memo_.emplace(key, RecordFirstByte(root, umark));
   }
   ProcessDeferred(mark);
   // What the walk left uncertain: follow the returns further, through recursion.

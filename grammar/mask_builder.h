@@ -33,7 +33,10 @@
 // per prefix length, so tokens sharing a prefix share its simulation; a prefix on which every
 // simulation is dead decides its whole subtree at once and the subtree is skipped. First bytes the
 // state cannot read are never visited. Stack sets are interned and their transitions memoised
-// (SetSimulator, mask_sim.h), so most trie nodes cost a table lookup.
+// (SetSimulator, mask_sim.h), so most trie nodes cost a table lookup. A first-byte subtree whose
+// first transition (closed set, pops, delegations) is the same as at an earlier state of the same
+// rule is classified the same way: from the second time a (byte, rule, transition) is seen, the
+// subtree's answers are recorded, and later states copy them instead of walking.
 //
 // Delegation. A call made by the classified frame (JSON's member calling `value`, every C
 // statement calling the expression chain, also after leading whitespace) would make every such
@@ -42,7 +45,10 @@
 // reads without returning, and the nodes after which it can return), and every caller takes the
 // accepted tokens and resumes its own frame only below the callee's return nodes. Callees delegate
 // their own calls the same way. The result is identical to simulating the full closure; only calls
-// from frames with a counter are simulated in place.
+// from frames with a counter are simulated in place. A callee that may return after every byte of
+// a subtree it loops on (a string body, a map key) accepts that subtree whole and records its
+// return nodes from TokenizerInfo::parents_of_byte (only nodes with a child the caller can read
+// after the rule matter), instead of walking the subtree node by node to find them.
 //
 // A builder is not thread-safe; use one per worker thread. The CompiledGrammar and TokenizerInfo
 // are read only.
@@ -53,7 +59,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -70,6 +78,9 @@ struct MaskBuildOptions {
   // A rule called from more places than this is not followed into its callers (its pops are
   // left to run time): following dozens of sites for every token costs more than it saves.
   int max_return_sites = 24;
+  // Reuse the classification of a first-byte subtree between states of one rule whose first
+  // transition on that byte is the same (see Classify). Off only to compare in tests.
+  bool share_first_bytes = true;
 };
 
 // What MaskBuilder::Classify finds at one state.
@@ -188,6 +199,16 @@ class MaskBuilder {
   void Apply(Callee* callee);
   void Resume(const Callee& callee, int32_t ret);
   void RecordPop(int32_t node);
+  void RecordPopRange(int32_t lo, int32_t hi);
+  // First-byte sharing: a subtree's answers (accepted sorted-index ranges, raw uncertain entries)
+  // keyed by the classified rule and the first transition.
+  struct FirstByteResult {
+    std::vector<std::pair<uint32_t, uint32_t>> accepted;
+    std::vector<StateClassification::Entry> uncertain;
+  };
+  std::string FirstByteKey(uint8_t byte, const SetSimulator::Trans& tr) const;
+  FirstByteResult RecordFirstByte(int32_t root, size_t uncertain_mark);
+  void ApplyFirstByte(const FirstByteResult& r);
   // Records pops of `thread` before byte `depth` and spawns the site threads that can go on with
   // byte `next` into extra_live_ (recursively for site frames that pop at once).
   void AddEvents(int32_t thread, RuleId rule, int32_t depth, const int32_t* ks, size_t num_ks,
@@ -207,6 +228,9 @@ class MaskBuilder {
   std::vector<std::array<uint64_t, 4>> first_bytes_;  // per rule: CanStartWith as a byte set
   ContextResolver resolver_;
   std::unordered_map<uint64_t, std::unique_ptr<Callee>> memo_;  // (callee start, node)
+  std::unordered_map<RuleId, std::vector<uint8_t>> follow_bytes_;  // FOLLOW(rule) as a list
+  std::unordered_map<std::string, FirstByteResult> first_memo_;
+  std::unordered_set<std::string> first_seen_;
 
   StateClassification* out_ = nullptr;
   Target target_{};

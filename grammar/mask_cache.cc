@@ -10,14 +10,17 @@
 #include "grammar/mask_cache.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 
 #include "grammar/bitmask.h"
 #include "grammar/content_hash.h"
+#include "grammar/mask_share.h"
 
 namespace sieve {
 
@@ -231,19 +234,79 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
   }
   std::vector<StateResult> results(states.size());
   const int workers = pool == nullptr ? 1 : pool->num_threads();
-  std::vector<std::unique_ptr<MaskBuilder>> builders(workers);
-  std::vector<StateClassification> scratch(workers);
-  RunParallel(pool, states.size(), [&](size_t i, int w) {
+  // Representatives first, over the whole vocabulary; then every other member of a class over
+  // only the long tokens, merged with its representative's answers (mask_share.h).
+  const MaskSharing sharing = ComputeMaskSharing(g, opts.share_horizon, opts.deadline);
+  std::shared_ptr<const TokenizerInfo> long_info =
+      sharing.members > 0 ? ti.LongTokens(opts.share_horizon) : nullptr;
+  std::vector<size_t> reps, members;
+  std::vector<int32_t> saved_slot(g.num_states(), -1);
+  for (size_t i = 0; i < states.size(); ++i) {
+    const int32_t rep = long_info == nullptr ? states[i] : sharing.rep[states[i]];
+    if (rep == states[i]) {
+      reps.push_back(i);
+    } else {
+      members.push_back(i);
+      saved_slot[rep] = 0;
+    }
+  }
+  int32_t num_saved = 0;
+  for (const size_t i : reps) {
+    if (saved_slot[states[i]] == 0) saved_slot[states[i]] = num_saved++ + 1;
+  }
+  std::vector<StateClassification> saved(static_cast<size_t>(num_saved));
+  std::vector<std::unique_ptr<MaskBuilder>> builders(workers), long_builders(workers);
+  std::vector<StateClassification> scratch(workers), merged(workers);
+  // -- deadline (harden, issue 10): polled once per state (a state costs microseconds to
+  // milliseconds, the clock tens of nanoseconds); after it expires every worker skips the rest.
+  std::atomic<bool> expired{false};
+  std::atomic<size_t> classified{0};
+  auto poll = [&] {
+    if (expired.load(std::memory_order_relaxed)) return false;
+    if (opts.deadline.Expired()) {
+      expired.store(true, std::memory_order_relaxed);
+      return false;
+    }
+    return true;
+  };
+  RunParallel(pool, reps.size(), [&](size_t j, int w) {
+    if (!poll()) return;
+    const size_t i = reps[j];
     if (builders[w] == nullptr) builders[w] = std::make_unique<MaskBuilder>(g, ti, opts.build);
     builders[w]->Classify(states[i], &scratch[w]);
     BuildState(g, ti, opts, states[i], scratch[w], &results[i]);
+    const int32_t slot = saved_slot[states[i]];
+    if (slot > 0) saved[slot - 1] = std::move(scratch[w]);
+    classified.fetch_add(1, std::memory_order_relaxed);
+  });
+  RunParallel(pool, members.size(), [&](size_t j, int w) {
+    if (!poll()) return;
+    const size_t i = members[j];
+    if (long_builders[w] == nullptr) {
+      long_builders[w] = std::make_unique<MaskBuilder>(g, *long_info, opts.build);
+    }
+    long_builders[w]->Classify(states[i], &scratch[w]);
+    MergeShared(ti, *long_info, saved[saved_slot[sharing.rep[states[i]]] - 1], scratch[w],
+                &merged[w]);
+    BuildState(g, ti, opts, states[i], merged[w], &results[i]);
+    classified.fetch_add(1, std::memory_order_relaxed);
   });
   builders.clear();
+  long_builders.clear();
   scratch.clear();
+  merged.clear();
+  saved.clear();
+  if (expired.load()) {
+    return opts.deadline.ExpiredError("building the token-mask cache (" +
+                                      std::to_string(classified.load()) + " of " +
+                                      std::to_string(states.size()) + " states classified)");
+  }
+  // -- end deadline --
 
   // Phase 2: pool, sharing equal sets, within the budget.
   MaskCacheStats& st = cache->stats_;
   st.states = static_cast<int32_t>(states.size());
+  st.shared_states = static_cast<int32_t>(members.size());
   std::unordered_map<uint64_t, std::vector<SetRef>> seen;
   const size_t words = ti.words();
   auto pool_set = [&](const StateResult::Set& s) -> SetRef {

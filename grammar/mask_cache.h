@@ -34,6 +34,10 @@
 // matcher's depth limit; the caller then falls back to the token-by-token path, which applies the
 // limits. Stop, special and padding ids are never set here: the matcher owns token semantics.
 //
+// Build cost: one MaskBuilder walk per byte-reading state, except that states of one rule which
+// behave alike for MaskCacheOptions::share_horizon bytes take the answers for tokens that short
+// from one representative and walk only the longer tokens themselves (mask_share.h; exact).
+//
 // Memory: every byte is in a handful of pooled vectors; MemorySize() sums their capacities (the
 // compiled grammar and the TokenizerInfo are owned elsewhere and not counted). The cache is
 // immutable after Build() and safe to share across threads; FillStacks' mutable state is in the
@@ -49,7 +53,9 @@
 #include <utility>
 #include <vector>
 
+#include "grammar/limits.h"
 #include "grammar/mask_builder.h"
+#include "grammar/mask_share.h"
 #include "grammar/pda.h"
 #include "grammar/pda_stepper.h"
 #include "grammar/support/status.h"
@@ -65,11 +71,21 @@ struct MaskCacheOptions {
   // Counted states: below this many tokens to clear, rows near the bound are computed by clearing
   // a list; above it they get a set of their own.
   uint32_t counted_clear_limit = 1024;
+  // States of one rule that behave alike for this many bytes share the answers for tokens up to
+  // that length (mask_share.h); only their longer tokens are classified per state. 0: off.
+  uint32_t share_horizon = 8;
+  // -- deadline (harden, issue 10) --
+  // Wall-time budget (limits.h), polled once per state while classifying; once it expires the
+  // build stops with kLimit naming max_compile_ms. Front doors pass the compile's own deadline, so
+  // parse + simplify + automaton + this build share one max_compile_ms. Default: never expires.
+  Deadline deadline;
+  // -- end deadline --
 };
 
 struct MaskCacheStats {
   int32_t states = 0;         // byte-reading states
   int32_t cached_states = 0;  // those within the budget
+  int32_t shared_states = 0;  // classified over long tokens only, sharing the rest (mask_share.h)
   int32_t bitset_sets = 0;    // stored sets by form (after sharing)
   int32_t accept_list_sets = 0;
   int32_t reject_list_sets = 0;
@@ -196,6 +212,11 @@ class TokenMaskCache {
   struct StateResult;  // a state's masks before pooling (mask_cache.cc)
 
   TokenMaskCache() = default;
+  // Grammar images (mask_cache_serialize.cc, declared in image_io.h).
+  friend void WriteTokenMaskCache(const TokenMaskCache& c, class ImageWriter* w);
+  friend Result<std::shared_ptr<const TokenMaskCache>> ReadTokenMaskCache(
+      class ImageReader* r, std::shared_ptr<const CompiledGrammar> grammar,
+      std::shared_ptr<const TokenizerInfo> info);
   void WriteSet(const SetRef& ref, uint32_t* out) const;
   void OrSet(const SetRef& ref, uint32_t* out, MaskFillScratch* scratch) const;
   void AddBase(const StateMasks& m, int32_t counter, int32_t rule_max, bool first, uint32_t* out,

@@ -6,6 +6,8 @@
 #include <set>
 #include <string>
 
+#include "grammar/support/json_nesting.h"
+#include "grammar/support/json_pointer.h"
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
 #include "rapidjson/stringbuffer.h"
@@ -20,19 +22,7 @@ Status Bad(const std::string& pointer, const std::string& what) {
   return InvalidArgument(what).WithPointer(pointer);
 }
 
-std::string Escape(std::string_view key) {
-  std::string out;
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
+std::string Escape(std::string_view key) { return PointerToken(key); }
 
 std::string ToJson(const Value& v) {
   rapidjson::StringBuffer buf;
@@ -42,7 +32,10 @@ std::string ToJson(const Value& v) {
 }
 
 Result<const Value*> Parse(rapidjson::Document* d, std::string_view json, const char* what) {
-  d->Parse<rapidjson::kParseStopWhenDoneFlag>(json.data(), json.size());
+  // Bounded nesting, iterative parse: no input reaches the stack (support/json_nesting.h).
+  SIEVE_RETURN_IF_ERROR(CheckJsonNesting(json, kMaxJsonNesting, what));
+  d->Parse<rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseIterativeFlag>(json.data(),
+                                                                               json.size());
   if (d->HasParseError()) {
     return ParseError(std::string(what) + ": " + rapidjson::GetParseError_En(d->GetParseError()))
         .WithOffset(static_cast<int64_t>(d->GetErrorOffset()));
@@ -216,6 +209,7 @@ Result<OpenAiStructure> StructureFromOpenAiRequest(std::string_view request_json
       c.source = "{\"type\": \"object\"}";
       response = c;
       response_summary = "any JSON object";
+      out.response_schema_pointer = p;
     } else if (type == "json_schema") {
       if (!rf.HasMember("json_schema") || !rf["json_schema"].IsObject()) {
         return Bad(p + "/json_schema", "expected {\"name\": ..., \"schema\": {...}, \"strict\": bool}");
@@ -230,6 +224,7 @@ Result<OpenAiStructure> StructureFromOpenAiRequest(std::string_view request_json
       SIEVE_ASSIGN_OR_RETURN(TagContent c,
                              SchemaContent(schema, strict, p + "/json_schema/schema"));
       response = c;
+      out.response_schema_pointer = p + "/json_schema/schema";
       response_summary = std::string("json_schema '") + js["name"].GetString() + "'" +
                          (strict ? " (strict)" : "");
     } else if (type != "text") {
@@ -237,6 +232,7 @@ Result<OpenAiStructure> StructureFromOpenAiRequest(std::string_view request_json
     }
   }
   std::vector<ToolDef> tools;
+  std::vector<std::string> tool_pointers;  // of each tool's parameters schema
   if (req->HasMember("tools")) {
     const Value& ts = (*req)["tools"];
     if (!ts.IsArray()) return Bad("/tools", "expected an array");
@@ -272,6 +268,8 @@ Result<OpenAiStructure> StructureFromOpenAiRequest(std::string_view request_json
       }
       out.tool_names.push_back(def.name);
       tools.push_back(std::move(def));
+      tool_pointers.push_back(p +
+                              (f.HasMember("parameters") ? "/function/parameters" : "/function"));
     }
   }
   ToolChoice choice = tools.empty() ? ToolChoice::kNone : ToolChoice::kAuto;
@@ -293,8 +291,11 @@ Result<OpenAiStructure> StructureFromOpenAiRequest(std::string_view request_json
                tc["function"].HasMember("name") && tc["function"]["name"].IsString()) {
       const std::string name = tc["function"]["name"].GetString();
       std::vector<ToolDef> one;
-      for (const ToolDef& t : tools) {
-        if (t.name == name) one.push_back(t);
+      for (size_t k = 0; k < tools.size(); ++k) {
+        if (tools[k].name != name) continue;
+        one.push_back(tools[k]);
+        tool_pointers = {tool_pointers[k]};
+        break;
       }
       if (one.empty()) {
         return Bad("/tool_choice/function/name", "tool_choice names \"" + name +
@@ -318,6 +319,7 @@ Result<OpenAiStructure> StructureFromOpenAiRequest(std::string_view request_json
     out.summary = response_summary;
   } else {
     out.spec = ToolCallSpec(opts.format, tools, choice, parallel);
+    out.tag_schema_pointers = tool_pointers;  // one tag per tool, in order
     out.summary = std::to_string(tools.size()) + " tool" + (tools.size() == 1 ? "" : "s") + " (" +
                   ToolCallFormatName(opts.format) + "), tool_choice " + choice_name +
                   (parallel ? ", parallel" : ", one call") +
@@ -335,7 +337,33 @@ Result<StructuralTagGrammar> OpenAiRequestToGrammar(std::string_view request_jso
                                                     const OpenAiRequestOptions& request_opts,
                                                     const StructuralTagOptions& opts) {
   SIEVE_ASSIGN_OR_RETURN(OpenAiStructure s, StructureFromOpenAiRequest(request_json, request_opts));
-  return StructuralTagToGrammar(s.spec, opts);
+  // "/tags/i/content/json_schema/..." and "/response/json_schema/..." -> pointers into the request.
+  auto remap = [&s](const std::string& p) -> std::string {
+    const std::string tags = "/tags/", content = "/content/json_schema";
+    const std::string response = "/response/json_schema";
+    if (p.rfind(tags, 0) == 0) {
+      const size_t slash = p.find('/', tags.size());
+      const std::string rest = slash == std::string::npos ? "" : p.substr(slash);
+      size_t i = 0;
+      for (size_t k = tags.size(); k < p.size() && k < slash; ++k) {
+        if (p[k] < '0' || p[k] > '9') return p;
+        i = i * 10 + static_cast<size_t>(p[k] - '0');
+      }
+      if (i < s.tag_schema_pointers.size() && rest.rfind(content, 0) == 0) {
+        return s.tag_schema_pointers[i] + rest.substr(content.size());
+      }
+    } else if (p.rfind(response, 0) == 0 && !s.response_schema_pointer.empty()) {
+      return s.response_schema_pointer + p.substr(response.size());
+    }
+    return p;
+  };
+  auto g = StructuralTagToGrammar(s.spec, opts);
+  if (!g.ok()) {
+    Status st = g.status();
+    return st.WithPointer(remap(st.json_pointer()));
+  }
+  for (JsonSchemaNote& n : g->report.notes) n.pointer = remap(n.pointer);
+  return g;
 }
 
 }  // namespace sieve

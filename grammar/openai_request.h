@@ -48,6 +48,11 @@ struct OpenAiStructure {
   StructuralTagSpec spec;
   std::vector<std::string> tool_names;  // in request order
   std::string summary;  // one line, e.g. "2 tools (hermes), tool_choice auto, parallel"
+  // Where each tag's content schema (spec.tags order) and the response schema sit in the request
+  // ("/tools/3/function/parameters", "/response_format/json_schema/schema"): errors and notes of
+  // the grammar carry pointers into the request, not into the structural tag built from it.
+  std::vector<std::string> tag_schema_pointers;
+  std::string response_schema_pointer;
 };
 
 // Parses the request (UTF-8 JSON text). Errors: kParse with the byte offset for malformed JSON,
@@ -55,7 +60,8 @@ struct OpenAiStructure {
 Result<OpenAiStructure> StructureFromOpenAiRequest(std::string_view request_json,
                                                    const OpenAiRequestOptions& opts);
 
-// The entry point the CLI calls: request -> grammar (+ token bindings, + schema report).
+// The entry point the CLI calls: request -> grammar (+ token bindings, + schema report). Schema
+// errors and notes point into the request (/tools/0/function/parameters/properties/x).
 // `opts.vocab` is needed for formats with token pieces (deepseek).
 Result<StructuralTagGrammar> OpenAiRequestToGrammar(std::string_view request_json,
                                                     const OpenAiRequestOptions& request_opts,

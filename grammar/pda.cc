@@ -171,7 +171,9 @@ class PdaCompiler {
   };
 
   Status BuildRule(RuleId r);
-  Result<Fsm> BuildExprDfa(ExprId expr, const std::string& rule_name);
+  Result<Fsm> BuildExprDfa(ExprId expr, const std::string& rule_name,
+                           const NfaBuilder::AbsorbFn& absorb = nullptr);
+  void ComputeAbsorption();
   Result<RuleId> CountedRule(ExprId repeat, const std::string& owner);
   Status CheckLeftRecursion(const std::vector<char>& live, const std::vector<char>& nullable);
   Status Layout(const std::vector<char>& live, CompiledGrammar* out);
@@ -182,6 +184,8 @@ class PdaCompiler {
   std::string building_rule_name_;  // the rule whose expression builder_ is building
   std::vector<Work> rules_;
   std::unordered_map<ExprId, RuleId> counted_memo_;
+  // Per grammar rule: the rule whose automaton absorbs it (ComputeAbsorption), itself if none.
+  std::vector<RuleId> owner_;
   GrammarStats stats_;
 };
 
@@ -208,9 +212,111 @@ Result<RuleId> PdaCompiler::CountedRule(ExprId repeat, const std::string& owner)
   return id;
 }
 
-Result<Fsm> PdaCompiler::BuildExprDfa(ExprId expr, const std::string& rule_name) {
+// Tail-call absorption. A rule referenced only in tail positions (fsm_builder.h) of rules that
+// all end up in one automaton is built into that automaton instead of being called: a right-linear
+// chain (the rule per state that a length-bounded pattern becomes, `rest ::= "," item rest | "}"`)
+// is then one automaton, which the matcher walks without pushing a frame per character and the
+// mask cache classifies with the chain's states side by side (mask_share.h). Each absorbed rule
+// lands in exactly one owner, so nothing is duplicated. Owners: the root, rules with a lookahead,
+// rules referenced anywhere but in tail position (calls, repetitions, lookaheads), and rules whose
+// referrers disagree. Found by optimistic propagation (a referrer whose owner is not known yet
+// agrees with anything), then checked: an absorbed rule whose referrers do not all have its owner
+// becomes an owner itself, and the propagation runs again (each round adds an owner: it ends).
+void PdaCompiler::ComputeAbsorption() {
+  const size_t n = g_.num_rules();
+  owner_.resize(n);
+  for (size_t r = 0; r < n; ++r) owner_[r] = static_cast<RuleId>(r);
+  if (!opts_.absorb_tail_calls) return;
+  std::vector<std::vector<RuleId>> referrers(n);
+  std::vector<char> fixed(n, 0);  // an owner whatever its referrers
+  fixed[g_.root()] = 1;
+  std::vector<std::pair<ExprId, bool>> work;
+  for (size_t r = 0; r < n; ++r) {
+    const Rule& rule = g_.rule(static_cast<RuleId>(r));
+    if (rule.lookahead != kNoExpr) fixed[r] = 1;
+    work.clear();
+    work.push_back({rule.body, true});
+    if (rule.lookahead != kNoExpr) work.push_back({rule.lookahead, false});
+    while (!work.empty()) {
+      const auto [id, tail] = work.back();
+      work.pop_back();
+      const Expr& e = g_.expr(id);
+      switch (e.kind) {
+        case ExprKind::kRuleRef:
+          if (tail) {
+            referrers[e.rule].push_back(static_cast<RuleId>(r));
+          } else {
+            fixed[e.rule] = 1;
+          }
+          break;
+        case ExprKind::kSequence: {
+          const auto items = g_.children(e);
+          for (size_t i = 0; i < items.size(); ++i) {
+            work.push_back({items[i], tail && i + 1 == items.size()});
+          }
+          break;
+        }
+        case ExprKind::kChoice:
+          for (ExprId c : g_.children(e)) work.push_back({c, tail});
+          break;
+        case ExprKind::kRepeat:
+          for (ExprId c : g_.children(e)) work.push_back({c, false});
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  constexpr RuleId kUnknown = -1;
+  for (;;) {
+    for (size_t r = 0; r < n; ++r) {
+      owner_[r] = fixed[r] || referrers[r].empty() ? static_cast<RuleId>(r) : kUnknown;
+    }
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (size_t r = 0; r < n; ++r) {
+        if (fixed[r] || referrers[r].empty()) continue;
+        RuleId agreed = kUnknown;
+        bool conflict = false;
+        for (const RuleId from : referrers[r]) {
+          const RuleId o = owner_[from];
+          if (o == kUnknown) continue;
+          if (agreed == kUnknown) {
+            agreed = o;
+          } else if (o != agreed) {
+            conflict = true;
+          }
+        }
+        if (conflict) {
+          fixed[r] = 1;
+          owner_[r] = static_cast<RuleId>(r);
+          changed = true;
+        } else if (agreed != kUnknown && owner_[r] != agreed) {
+          owner_[r] = agreed;
+          changed = true;
+        }
+      }
+    }
+    bool ok = true;
+    for (size_t r = 0; r < n; ++r) {
+      if (owner_[r] == kUnknown) owner_[r] = static_cast<RuleId>(r);  // unreachable cycles
+      if (owner_[r] == static_cast<RuleId>(r)) continue;
+      for (const RuleId from : referrers[r]) {
+        if (owner_[from] != owner_[r]) {
+          fixed[r] = 1;
+          ok = false;
+          break;
+        }
+      }
+    }
+    if (ok) return;
+  }
+}
+
+Result<Fsm> PdaCompiler::BuildExprDfa(ExprId expr, const std::string& rule_name,
+                                      const NfaBuilder::AbsorbFn& absorb) {
   building_rule_name_ = rule_name;
-  SIEVE_ASSIGN_OR_RETURN(Nfa nfa, builder_.Build(expr));
+  SIEVE_ASSIGN_OR_RETURN(Nfa nfa, builder_.Build(expr, absorb));
   stats_.nfa_states += nfa.num_states();
   auto dfa = Determinize(nfa, opts_.max_rule_states, nullptr, opts_.max_subset_states,
                          &opts_.deadline);
@@ -236,8 +342,19 @@ Status PdaCompiler::BuildRule(RuleId r) {
   const std::string name = rules_[r].name;
   if (opts_.deadline.Expired()) return opts_.deadline.ExpiredError("building rule '" + name + "'");
   if (!rules_[r].counted) {
-    SIEVE_ASSIGN_OR_RETURN(Fsm fsm, BuildExprDfa(rules_[r].expr, name));
-    rules_[r].fsm = std::move(fsm);
+    auto absorbing = [this, r](RuleId t) { return t != r && owner_[t] == r; };
+    auto fsm = BuildExprDfa(rules_[r].expr, name, absorbing);
+    if (!fsm.ok() && fsm.status().code() == StatusCode::kLimit && !opts_.deadline.Expired()) {
+      // One automaton for the absorbed rules can be exponentially larger than calls between them
+      // (right-linear rules for (a|b)* a (a|b){20}): call them instead; each absorbed rule is then
+      // built as a rule of its own when its call edge is reached. Same language either way.
+      for (RuleId& o : owner_) {
+        if (o == r) o = static_cast<RuleId>(&o - owner_.data());
+      }
+      fsm = BuildExprDfa(rules_[r].expr, name);
+    }
+    if (!fsm.ok()) return fsm.status();
+    rules_[r].fsm = std::move(*fsm);
     rules_[r].built = true;
     return Status::Ok();
   }
@@ -375,6 +492,7 @@ Result<std::shared_ptr<const CompiledGrammar>> PdaCompiler::Run() {
     }
     rules_.push_back(std::move(w));
   }
+  ComputeAbsorption();
   // Only rules reachable from the root are built; rules_ grows while we go.
   std::vector<char> queued(rules_.size(), 0);
   std::deque<RuleId> queue{g_.root()};

@@ -31,6 +31,13 @@
 // Either way the automaton has O(|x|) states, independent of m and n, and the per-byte cost of a
 // step does not depend on the bounds.
 //
+// Tail calls. A rule referenced only as the last thing other rules read, all of which end up in one
+// automaton, is built into that automaton rather than called (CompileOptions::absorb_tail_calls,
+// see pda.cc): a right-linear chain of rules (one per state of a pattern automaton, the rest of an
+// object's members) becomes one automaton, so the matcher pushes no frame per character and the
+// mask cache sees the chain's states side by side. Absorbed rules keep their RuleInfo, unlaid
+// (start == kNoState).
+//
 // Compile-time guarantees (what the matcher relies on):
 //  - every rule's DFA is trimmed: every state can reach an accepting state, calls only go to rules
 //    that match at least one string, and the root matches at least one string (else an error);
@@ -67,7 +74,7 @@ struct CompileOptions {
   int64_t max_states = int64_t{1} << 22;      // total states after minimisation
   // NFA states held by one rule's subset construction over all its DFA states (4 bytes each).
   int64_t max_subset_states = int64_t{1} << 25;
-  int max_expr_depth = 4096;
+  int max_expr_depth = 1096;  // simplify's 1000 + what inlining adds (stack bound: SECURITY.md)
   // States with more byte edges than this get a 256-entry next-state row, within the byte budget.
   int32_t dense_row_min_edges = 4;
   size_t max_dense_row_bytes = size_t{16} << 20;
@@ -76,6 +83,9 @@ struct CompileOptions {
   // they are ignored as hints, XGrammar's convention (the writer asserts the grammar already
   // implies them).
   bool ignore_lookahead = false;
+  // Build rules referenced only in tail position into their referrer's automaton instead of
+  // calling them (see pda.cc, "Tail-call absorption"). Off: one automaton per rule, as written.
+  bool absorb_tail_calls = true;
   // Wall-time budget (limits.h), polled while rules are built. Default: none.
   Deadline deadline;
 };
@@ -215,7 +225,10 @@ class CompiledGrammar {
 
  private:
   friend class PdaCompiler;
-  CompiledGrammar() = default;  // only CompileGrammar() makes one
+  // Grammar images (pda_serialize.cc, declared in image_io.h).
+  friend void WriteCompiledGrammar(const CompiledGrammar& g, class ImageWriter* w);
+  friend Result<std::shared_ptr<const CompiledGrammar>> ReadCompiledGrammar(class ImageReader* r);
+  CompiledGrammar() = default;  // only CompileGrammar() and ReadCompiledGrammar() make one
 
   std::vector<uint8_t> flags_;
   std::vector<RuleId> state_rule_;

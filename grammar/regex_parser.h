@@ -41,7 +41,7 @@ struct RegexOptions {
   // JSON Schema semantics (unanchored sides match anything). With false, the whole pattern must
   // match the whole input (as if written ^(...)$).
   bool search_semantics = true;
-  int max_nesting_depth = 1000;
+  int max_nesting_depth = 500;  // Limits::max_nesting_depth (stack bound: SECURITY.md)
   size_t max_pattern_bytes = size_t{1} << 20;
   int max_repeat_bound = 1000000;
   // Expressions one call may add. Only anchors in the middle of a pattern can copy

@@ -48,8 +48,10 @@ struct SimplifyOptions {
   bool rewrite_left_recursion = true;
   // Node budget for the bodies of one left-recursive cycle after rewriting; over it is kLimit.
   size_t max_left_recursion_nodes = 100000;
-  // Deeper expression trees in the input are a kLimit error.
-  int max_expr_depth = 4000;
+  // Deeper expression trees in the input are a kLimit error. The passes recurse over the tree
+  // (~300 bytes of stack per level): the default keeps them within the 1 MiB stack bound
+  // (SECURITY.md; tests/grammar/stack_bound_test.cc).
+  int max_expr_depth = 1000;
   // Wall-time budget (limits.h); passes poll it and stop with kLimit. Default: none.
   Deadline deadline;
 };

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "grammar/structural_tag.h"
+#include "grammar/support/json_nesting.h"
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
 #include "rapidjson/stringbuffer.h"
@@ -123,7 +124,10 @@ Result<bool> Bool(const Value& v, const std::string& pointer) {
 
 Result<StructuralTagSpec> ParseStructuralTag(std::string_view json) {
   rapidjson::Document d;
-  d.Parse<rapidjson::kParseStopWhenDoneFlag>(json.data(), json.size());
+  // Bounded nesting, iterative parse: no input reaches the stack (support/json_nesting.h).
+  SIEVE_RETURN_IF_ERROR(CheckJsonNesting(json, kMaxJsonNesting, "structural tag JSON"));
+  d.Parse<rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseIterativeFlag>(json.data(),
+                                                                              json.size());
   if (d.HasParseError()) {
     return ParseError(std::string("structural tag JSON: ") + rapidjson::GetParseError_En(d.GetParseError()))
         .WithOffset(static_cast<int64_t>(d.GetErrorOffset()));

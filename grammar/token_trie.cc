@@ -146,6 +146,15 @@ Result<std::shared_ptr<const TokenizerInfo>> TokenizerInfo::Build(
       p[b >> 6] |= uint64_t{1} << (b & 63);
       for (int w = 0; w < 4; ++w) p[w] |= below[n][w];
     }
+    // Parents grouped by the byte of the child (a counting sort; node order kept in each group).
+    for (int32_t n = 1; n < num; ++n) ++info->parents_begin_[nodes[n].byte + 1];
+    for (int b = 0; b < 256; ++b) info->parents_begin_[b + 1] += info->parents_begin_[b];
+    info->parents_by_byte_.resize(info->parents_begin_[256]);
+    {
+      std::array<uint32_t, 256> fill;
+      std::copy(info->parents_begin_.begin(), info->parents_begin_.begin() + 256, fill.begin());
+      for (int32_t n = 1; n < num; ++n) info->parents_by_byte_[fill[nodes[n].byte]++] = parent[n];
+    }
     for (int32_t n = 0; n < num; ++n) {
       if (nodes[n].end - n < kSubtreeMaskMin) continue;
       nodes[n].mask = static_cast<int32_t>(info->masks_.size());
@@ -162,9 +171,36 @@ Result<std::shared_ptr<const TokenizerInfo>> TokenizerInfo::Build(
   return std::shared_ptr<const TokenizerInfo>(std::move(info));
 }
 
+std::shared_ptr<const TokenizerInfo> TokenizerInfo::LongTokens(uint32_t min_length) const {
+  std::lock_guard<std::mutex> lock(long_mu_);
+  if (long_tokens_ != nullptr && long_min_ == min_length) return long_tokens_;
+  const Vocabulary& v = *vocab_;
+  std::string bytes;
+  std::vector<uint32_t> offsets{0};
+  std::vector<uint8_t> flags(v.size());
+  for (size_t i = 0; i < v.size(); ++i) {
+    const auto id = static_cast<int32_t>(i);
+    const std::string_view b = v.TokenBytes(id);
+    bytes.append(b);
+    offsets.push_back(static_cast<uint32_t>(bytes.size()));
+    flags[i] = v.Flags(id);
+    if (!(flags[i] & kTokenPadding) && b.size() <= min_length) flags[i] |= kTokenSpecial;
+  }
+  auto sub = Vocabulary::FromFlat(std::move(bytes), std::move(offsets), std::move(flags), v.kind());
+  // The copy has this vocabulary's shape, so neither step fails; if one did, the caller gets null
+  // and classifies every state over the full trie (the same answers, only slower).
+  if (!sub.ok()) return nullptr;
+  auto info = Build(std::make_shared<const Vocabulary>(std::move(*sub)));
+  if (!info.ok()) return nullptr;
+  long_tokens_ = std::move(*info);
+  long_min_ = min_length;
+  return long_tokens_;
+}
+
 size_t TokenizerInfo::MemorySize() const {
   return nodes_.capacity() * sizeof(Node) + sorted_ids_.capacity() * sizeof(int32_t) +
          masks_.capacity() * sizeof(std::array<uint64_t, 4>) +
+         parents_by_byte_.capacity() * sizeof(int32_t) +
          byte_token_mask_.capacity() * sizeof(uint32_t);
 }
 

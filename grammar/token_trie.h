@@ -13,7 +13,8 @@
 // (0 when no token starts with b), so a state that cannot read b skips every token starting with
 // it.
 //
-// Also kept: the byte-token bitmask (bit i set for every byte token: the complement universe for
+// Per byte b, the nodes with a child adding b (parents_of_byte), so the prefixes after which b can
+// come are found without a walk. Also kept: the byte-token bitmask (bit i set for every byte token: the complement universe for
 // "rejected" lists), the byte tokens with no bytes at all (always allowed, they do not move the
 // matcher), the longest token, and a fingerprint of the whole vocabulary (bytes, flags, size, kind)
 // for cache keys. Immutable after Build(); safe to share across threads.
@@ -24,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <vector>
 
@@ -64,6 +66,10 @@ class TokenizerInfo {
     return m < 0 ? nullptr : masks_[m].data();
   }
   int32_t first_byte_node(uint8_t b) const { return first_byte_node_[b]; }
+  // The nodes with a child that adds byte b, ascending: the prefixes after which b can follow.
+  std::span<const int32_t> parents_of_byte(uint8_t b) const {
+    return {parents_by_byte_.data() + parents_begin_[b], parents_begin_[b + 1] - parents_begin_[b]};
+  }
 
   // Bit i set for every byte token i; words() words.
   const std::vector<uint32_t>& byte_token_mask() const { return byte_token_mask_; }
@@ -72,7 +78,12 @@ class TokenizerInfo {
   uint32_t max_token_length() const { return max_token_length_; }
   uint64_t fingerprint() const { return fingerprint_; }
 
-  // Heap bytes owned, not counting the Vocabulary.
+  // The same ids with only the byte tokens longer than `min_length` bytes as byte tokens (the
+  // others marked special): a small trie for classifying just the long tokens (mask_share.h).
+  // Built on first use and kept for the last length asked; thread-safe.
+  std::shared_ptr<const TokenizerInfo> LongTokens(uint32_t min_length) const;
+
+  // Heap bytes owned, not counting the Vocabulary (nor a LongTokens companion).
   size_t MemorySize() const;
   double build_ms() const { return build_ms_; }
 
@@ -94,10 +105,15 @@ class TokenizerInfo {
   std::vector<int32_t> sorted_ids_;
   std::vector<std::array<uint64_t, 4>> masks_;
   int32_t first_byte_node_[256] = {};
+  std::vector<int32_t> parents_by_byte_;  // grouped by byte, see parents_of_byte
+  std::array<uint32_t, 257> parents_begin_{};
   std::vector<uint32_t> byte_token_mask_;
   uint32_t max_token_length_ = 0;
   uint64_t fingerprint_ = 0;
   double build_ms_ = 0;
+  mutable std::mutex long_mu_;
+  mutable std::shared_ptr<const TokenizerInfo> long_tokens_;
+  mutable uint32_t long_min_ = 0;
 };
 
 // 64-bit fingerprint of a vocabulary's contents (token bytes, flags, size, kind).

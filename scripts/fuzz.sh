@@ -23,7 +23,7 @@
 #     -DSIEVE_BUILD_TESTS=OFF -DSIEVE_BUILD_BENCH=OFF && cmake --build build-fuzz --target fuzzers
 set -euo pipefail
 
-TARGETS_ALL="fuzz_ebnf fuzz_regex fuzz_json_schema fuzz_tokenizer_json fuzz_safetensors fuzz_matcher"
+TARGETS_ALL="fuzz_ebnf fuzz_regex fuzz_json_schema fuzz_tokenizer_json fuzz_safetensors fuzz_matcher fuzz_grammar_image"
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 

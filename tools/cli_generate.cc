@@ -6,7 +6,9 @@
 // stdout stays empty (or, with --stream, what was streamed is declared incomplete on stderr) and
 // the exit code is 1. Everything else (progress, metrics, notes) goes to stderr. The JSON Schema
 // flags are parsed by the helper `compile` and `validate` share (cli_schema_options.h; the one
-// internal header this command reads) and handed to the C API as sieve_json_schema_options.
+// internal header this command reads) and handed to the C API as sieve_json_schema_options. An
+// OpenAI request (--response-format / --tools, cli_request_options.h, the other internal header)
+// is converted to its grammar here and handed to the engine as EBNF.
 #include <unistd.h>
 
 #include <cstdint>
@@ -22,6 +24,8 @@
 #include "sieve/sieve_decoder.h"
 #include "tools/cli_commands.h"
 #include "tools/cli_common.h"
+#include "grammar/grammar_printer.h"
+#include "tools/cli_request_options.h"
 #include "tools/cli_schema_options.h"
 
 namespace sieve_cli {
@@ -31,7 +35,8 @@ constexpr const char* kCmd = "generate";
 
 void PrintGenerateHelp() {
   std::cout
-      << "Usage: sieve generate [--model DIR] [--schema FILE | --grammar FILE | --regex RE]\n"
+      << "Usage: sieve generate [--model DIR] [--schema FILE | --grammar FILE | --regex RE |\n"
+         "                      --response-format FILE | --tools FILE [--tool-choice C]]\n"
          "                      --prompt TEXT|- [options]\n\n"
          "Generates text that follows a JSON Schema, an EBNF/GBNF grammar or a regex, with "
          "sieve's\n"
@@ -45,7 +50,9 @@ void PrintGenerateHelp() {
          "  --schema FILE        JSON Schema (drafts 4 to 2020-12)\n"
          "  --grammar FILE       EBNF / GBNF grammar;  --root NAME  its start rule (default root)\n"
          "  --regex RE           regular expression (JSON Schema `pattern` semantics)\n"
-         "JSON Schema options (generate defaults to compact whitespace and schema order):\n"
+      << kRequestOptionsHelp
+      << "JSON Schema options (generate defaults to compact whitespace and schema order; with\n"
+         "--response-format / --tools all but --strict apply):\n"
       << kSchemaOptionsHelp << "\n"
       << "Prompt:\n"
          "  --prompt TEXT|-      the prompt (- reads stdin)\n"
@@ -220,6 +227,7 @@ int RunGenerate(int argc, char** argv) {
   std::vector<std::string> bool_flags = {"help",    "json-lines", "chat",           "stream",
                                          "metrics", "quiet",      "no-jump-forward"};
   for (const std::string& f : SchemaValueFlags()) value_flags.push_back(f);
+  for (const std::string& f : RequestValueFlags()) value_flags.push_back(f);
   for (const std::string& f : SchemaBoolFlags()) bool_flags.push_back(f);
   ArgParser args(value_flags, bool_flags);
   if (!args.Parse(argc, argv, 2)) return UsageError(kCmd, args.error());
@@ -230,8 +238,20 @@ int RunGenerate(int argc, char** argv) {
   if (!args.positionals().empty()) {
     return UsageError(kCmd, "unexpected argument '" + args.positionals()[0] + "'");
   }
-  const int n_structures = args.Has("schema") + args.Has("grammar") + args.Has("regex");
-  if (n_structures > 1) return UsageError(kCmd, "give at most one of --schema, --grammar, --regex");
+  const int n_structures =
+      args.Has("schema") + args.Has("grammar") + args.Has("regex") + CountRequestSources(args);
+  if (n_structures > 1) {
+    return UsageError(
+        kCmd, "give at most one of --schema, --grammar, --regex, --response-format, --tools");
+  }
+  const bool request_source = CountRequestSources(args) > 0;
+  if (args.Has("tool-choice") && !args.Has("tools")) {
+    return UsageError(kCmd, "--tool-choice needs --tools");
+  }
+  if (request_source && args.Has("strict")) {
+    return UsageError(kCmd, "--strict is not taken with --response-format / --tools: strict mode "
+                            "follows the request (json_schema.strict, function.strict)");
+  }
   if (!args.Has("prompt")) return UsageError(kCmd, "--prompt is required (TEXT, or - for stdin)");
   if (args.Has("root") && !args.Has("grammar")) return UsageError(kCmd, "--root needs --grammar");
 
@@ -301,8 +321,9 @@ int RunGenerate(int argc, char** argv) {
   json.ignore_unsupported = parsed.unsupported == sieve::UnsupportedPolicy::kIgnore;
   if ((args.Has("whitespace") || args.Has("strict") || args.Has("any-order") ||
        args.Has("unsupported")) &&
-      !args.Has("schema")) {
-    return UsageError(kCmd, "--strict, --whitespace, --any-order and --unsupported need --schema");
+      !args.Has("schema") && !request_source) {
+    return UsageError(kCmd, "--strict, --whitespace, --any-order and --unsupported need --schema "
+                            "(or, but for --strict, --response-format / --tools)");
   }
 
   std::string prompt = *args.Get("prompt"), structure_text, error;
@@ -327,6 +348,27 @@ int RunGenerate(int argc, char** argv) {
     kind = SIEVE_STRUCTURE_REGEX;
     structure_text = *r;
     if (structure_text.empty()) return UsageError(kCmd, "--regex needs a non-empty pattern");
+  } else if (request_source) {
+    // The request's grammar (Hermes tool calls; no token pieces), handed to the engine as EBNF.
+    RequestInput request;
+    if (int rc = LoadRequest(kCmd, args, &request); rc >= 0) return rc;
+    auto converted = ConvertRequest(request, parsed);
+    if (!converted.ok()) {
+      std::cerr << DescribeRequestError(request, converted.status()) << "\n";
+      return kExitInvalidSpec;
+    }
+    for (const sieve::JsonSchemaNote& note : converted->tag.report.notes) {
+      if (note.kind != sieve::JsonSchemaNote::Kind::kIgnored &&
+          note.kind != sieve::JsonSchemaNote::Kind::kLoosened) {
+        continue;
+      }
+      std::cerr << "sieve generate: " << request.path << ": warning: not enforced: "
+                << sieve::JsonSchemaNoteKindName(note.kind) << " " << note.pointer << ": "
+                << note.message << "\n";
+    }
+    if (!args.Has("quiet")) std::cerr << "structure: " << converted->summary << "\n";
+    kind = SIEVE_STRUCTURE_GRAMMAR;
+    structure_text = sieve::PrintEbnf(converted->tag.grammar);
   }
 
   // ---- model ----
@@ -408,7 +450,8 @@ int RunGenerate(int argc, char** argv) {
     const sieve_status st = sieve_engine_submit(engine, &req, &id);
     if (st != SIEVE_OK) {
       const sieve_error* e = sieve_last_error();
-      std::string where = args.Get("schema").value_or(args.Get("grammar").value_or("--regex"));
+      std::string where = args.Get("schema").value_or(args.Get("grammar").value_or(
+          args.Get("tools").value_or(args.Get("response-format").value_or("--regex"))));
       std::cerr << "sieve generate: " << where << ": " << e->message;
       if (e->json_pointer != nullptr && e->json_pointer[0] != '\0') {
         std::cerr << " (at " << e->json_pointer << ")";

@@ -6,17 +6,24 @@
 // validate checks documents against the schema through the grammar (json_schema_locate.h) and names
 // the schema location of each rejection.
 //
+// Both also take an OpenAI request (--response-format / --tools, cli_request_options.h) instead of
+// a schema: compile reports its grammar the same way (notes point into the request and name the
+// file's line:column), validate checks documents against its response_format schema.
+//
 // These commands use the engine's C++ API directly (like sieve-make-model): the C API has no JSON
 // Schema entry point yet, and the schema location of a rejection needs the converter's rule map.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <iomanip>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "grammar/compiler.h"
@@ -24,12 +31,14 @@
 #include "grammar/json_schema.h"
 #include "grammar/json_schema_locate.h"
 #include "grammar/mask_cache.h"
+#include "grammar/thread_pool.h"
 #include "grammar/token_trie.h"
 #include "grammar/tokenizer/tokenizer.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 #include "tools/cli_commands.h"
 #include "tools/cli_common.h"
+#include "tools/cli_request_options.h"
 #include "tools/cli_schema_options.h"
 
 namespace sieve_cli {
@@ -42,6 +51,8 @@ double MsSince(Clock::time_point t0) {
 
 constexpr const char kCompileHelp[] =
     R"(Usage: sieve compile --schema FILE [--tokenizer DIR] [--json] [SCHEMA OPTIONS]
+       sieve compile (--response-format FILE | --tools FILE [--tool-choice C]) [--tokenizer DIR]
+                     [--json] [SCHEMA OPTIONS except --strict]
 
 Converts a JSON Schema (drafts 4, 6, 7, 2019-09, 2020-12) into a grammar and compiles its pushdown
 automaton; with --tokenizer it also builds the token-mask cache for that vocabulary. Prints the
@@ -54,19 +65,23 @@ enforce exactly, with its JSON pointer:
 
   --schema FILE        the schema ("-" reads stdin)
   --tokenizer DIR      tokenizer.json or a folder holding it: also build the mask cache
+  --threads N          threads building the mask cache (default: every core; same result)
   --json               print one JSON object (stable keys) instead of the text report
   --print              print the generated grammar (EBNF, before simplification) and stop
+OpenAI requests (instead of --schema):
 )";
 
 constexpr const char kCompileExits[] =
     R"(
 Defaults here are what a model should generate: compact whitespace, properties in schema order.
-Exit codes: 0 ok, 1 failure (tokenizer cannot be loaded), 2 usage error, 3 the schema is invalid or
-unsupported (the message names the JSON pointer).
+Exit codes: 0 ok, 1 failure (tokenizer cannot be loaded), 2 usage error (no source or two sources,
+an unreadable file), 3 the schema or request is invalid or unsupported (the message names the JSON
+pointer, and for requests the file's line:column).
 )";
 
 constexpr const char kValidateHelp[] =
     R"(Usage: sieve validate --schema FILE [--jsonl] [SCHEMA OPTIONS] DOC... | -
+       sieve validate --response-format FILE [--jsonl] [SCHEMA OPTIONS except --strict] DOC... | -
 
 Checks JSON documents against a schema through its grammar (what a constrained model could emit)
 and prints one line per document:
@@ -78,6 +93,10 @@ anyOf/oneOf branches all fail, the subschema holding them). Whitespace before an
 top-level value is allowed.
 
   --schema FILE        the schema
+  --response-format FILE
+                       instead of --schema: an OpenAI response_format (json_schema or json_object)
+                       or a request holding one; its `strict` flag decides strict semantics (and
+                       OpenAI's strict rules are checked); locations are pointers into the request
   --jsonl              every non-empty line of each DOC is a document, labelled DOC:LINE
   DOC                  files to check; "-" reads stdin
 )";
@@ -125,18 +144,46 @@ struct SchemaInput {
   std::string path;
   std::string text;
   sieve::JsonSchemaOptions opts;
+  bool is_request = false;  // --response-format / --tools: `request` holds it
+  RequestInput request;
 };
 
-// Parses the shared flags and reads --schema; returns an exit code, or -1 to go on.
+// Parses the shared flags and reads the one source (--schema, --response-format or --tools);
+// returns an exit code, or -1 to go on.
 int LoadSchema(const std::string& command, const ArgParser& args,
                sieve::JsonWhitespace default_whitespace, sieve::JsonPropertyOrder default_order,
                SchemaInput* in) {
-  auto path = args.Get("schema");
-  if (!path) return UsageError(command, "--schema FILE is required");
+  const int sources = args.Has("schema") + CountRequestSources(args);
+  if (sources == 0) {
+    return UsageError(command, command == "compile"
+                                   ? "--schema FILE is required (or --response-format FILE or "
+                                     "--tools FILE)"
+                                   : "--schema FILE is required (or --response-format FILE)");
+  }
+  if (sources > 1) {
+    return UsageError(command, command == "compile"
+                                   ? "give exactly one of --schema, --response-format or --tools"
+                                   : "give exactly one of --schema or --response-format");
+  }
   std::string err;
   if (!ParseSchemaOptions(args, default_whitespace, default_order, &in->opts, &err)) {
     return UsageError(command, err);
   }
+  if (!args.Has("schema")) {
+    if (args.Has("strict")) {
+      const std::string flag = args.Has("tools") ? "--tools" : "--response-format";
+      return UsageError(command, "--strict is not taken with " + flag +
+                                     ": strict mode follows the request (json_schema.strict, "
+                                     "function.strict)");
+    }
+    in->is_request = true;
+    if (int rc = LoadRequest(command, args, &in->request); rc >= 0) return rc;
+    in->path = in->request.path;
+    in->text = in->request.request;
+    return -1;
+  }
+  if (args.Has("tool-choice")) return UsageError(command, "--tool-choice needs --tools");
+  auto path = args.Get("schema");
   in->path = *path;
   if (!ReadFile(*path, &in->text, &err)) {
     std::cerr << "sieve " << command << ": " << err << "\n";
@@ -145,12 +192,12 @@ int LoadSchema(const std::string& command, const ArgParser& args,
   return -1;
 }
 
-void WriteOptions(rapidjson::Writer<rapidjson::StringBuffer>& w,
-                  const sieve::JsonSchemaOptions& o) {
+void WriteOptions(rapidjson::Writer<rapidjson::StringBuffer>& w, const sieve::JsonSchemaOptions& o,
+                  bool request = false) {
   w.Key("options");
   w.StartObject();
   w.Key("semantics");
-  w.String(SemanticsName(o));
+  w.String(request ? "request" : SemanticsName(o));  // a request sets strict per schema
   w.Key("whitespace");
   w.String(WhitespaceName(o).c_str());
   w.Key("property_order");
@@ -162,19 +209,29 @@ void WriteOptions(rapidjson::Writer<rapidjson::StringBuffer>& w,
 
 int CompileError(const SchemaInput& in, const sieve::Status& st, bool json) {
   if (!json) {
-    std::cerr << in.path << ": " << DescribeSchemaError(st, in.text) << "\n";
+    if (in.is_request) {
+      std::cerr << DescribeRequestError(in.request, st) << "\n";
+    } else {
+      std::cerr << in.path << ": " << DescribeSchemaError(st, in.text) << "\n";
+    }
     return kExitInvalidSpec;
   }
   sieve::Status s = st;
-  if (s.offset() >= 0 && s.line() == 0) s = sieve::WithLineColumnFromOffset(s, in.text);
+  if (in.is_request) {  // positions in the file, found from the pointer
+    const FileLocation loc = LocateRequestPointer(in.request, s.json_pointer());
+    s = sieve::Status(s.code(), s.message()).WithPointer(s.json_pointer());
+    if (loc.offset >= 0) s.WithOffset(loc.offset).WithLineColumn(loc.line, loc.column);
+  } else if (s.offset() >= 0 && s.line() == 0) {
+    s = sieve::WithLineColumnFromOffset(s, in.text);
+  }
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   w.StartObject();
-  w.Key("schema");
+  w.Key(in.is_request ? "request" : "schema");
   w.String(in.path.c_str());
   w.Key("ok");
   w.Bool(false);
-  WriteOptions(w, in.opts);
+  WriteOptions(w, in.opts, in.is_request);
   w.Key("error");
   w.StartObject();
   w.Key("code");
@@ -205,17 +262,19 @@ struct MaskCacheResult {
   double load_ms = 0;  // tokenizer + token trie: per vocabulary, shared by every grammar
   sieve::MaskCacheStats stats;
   size_t bytes = 0;
+  int threads = 1;
 };
 
 int CompileMain(int argc, char** argv) {
-  std::vector<std::string> value_flags = {"schema", "tokenizer"};
+  std::vector<std::string> value_flags = {"schema", "tokenizer", "threads"};
   std::vector<std::string> bool_flags = {"json", "print", "help"};
   value_flags.insert(value_flags.end(), SchemaValueFlags().begin(), SchemaValueFlags().end());
+  value_flags.insert(value_flags.end(), RequestValueFlags().begin(), RequestValueFlags().end());
   bool_flags.insert(bool_flags.end(), SchemaBoolFlags().begin(), SchemaBoolFlags().end());
   ArgParser args(value_flags, bool_flags);
   if (!args.Parse(argc, argv, 2)) return UsageError("compile", args.error());
   if (args.Has("help")) {
-    std::cout << kCompileHelp << kSchemaOptionsHelp << kCompileExits;
+    std::cout << kCompileHelp << kRequestOptionsHelp << kSchemaOptionsHelp << kCompileExits;
     return kExitOk;
   }
   if (!args.positionals().empty()) {
@@ -228,18 +287,42 @@ int CompileMain(int argc, char** argv) {
     return rc;
   }
   const bool json = args.Has("json");
+  // Threads for the mask cache: all cores unless told (the result does not depend on the count).
+  int threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 64u));
+  if (auto v = args.Get("threads")) {
+    char* end = nullptr;
+    const long n = std::strtol(v->c_str(), &end, 10);
+    if (v->empty() || *end != '\0' || n < 1 || n > 1024) {
+      return UsageError("compile", "--threads must be an integer from 1 to 1024");
+    }
+    threads = static_cast<int>(n);
+  }
 
   auto t0 = Clock::now();
-  auto converted = sieve::JsonSchemaToGrammar(in.text, in.opts);
-  if (!converted.ok()) return CompileError(in, converted.status(), json);
+  sieve::Grammar grammar;
+  sieve::JsonSchemaStats schema_stats;
+  sieve::JsonSchemaReport report;
+  std::string summary;  // of a request: "2 tools (hermes), tool_choice required, one call"
+  if (in.is_request) {
+    auto r = ConvertRequest(in.request, in.opts);
+    if (!r.ok()) return CompileError(in, r.status(), json);
+    grammar = std::move(r->tag.grammar);
+    report = std::move(r->tag.report);
+    summary = r->summary;
+    schema_stats.rules = static_cast<int32_t>(grammar.num_rules());
+  } else {
+    auto converted = sieve::JsonSchemaToGrammar(in.text, in.opts);
+    if (!converted.ok()) return CompileError(in, converted.status(), json);
+    grammar = std::move(converted->grammar);
+    schema_stats = converted->stats;
+    report = converted->report;
+  }
   const double convert_ms = MsSince(t0);
   if (args.Has("print")) {
-    std::cout << sieve::PrintEbnf(converted->grammar);
+    std::cout << sieve::PrintEbnf(grammar);
     return kExitOk;
   }
-  const sieve::JsonSchemaStats schema_stats = converted->stats;
-  const sieve::JsonSchemaReport report = converted->report;
-  auto compiled = sieve::CompileGrammarIr(std::move(converted->grammar), {});
+  auto compiled = sieve::CompileGrammarIr(std::move(grammar), {});
   if (!compiled.ok()) return CompileError(in, compiled.status(), json);
   const sieve::CompiledGrammar& pda = *compiled->pda;
   const sieve::GrammarStats& gs = pda.stats();
@@ -270,7 +353,11 @@ int CompileMain(int argc, char** argv) {
       std::cerr << "building the token-mask cache (" << gs.states << " states x " << m.vocab_size
                 << " tokens) ...\n";
     }
-    auto cache = sieve::TokenMaskCache::Build(compiled->pda, *info);
+    std::unique_ptr<sieve::ThreadPool> pool =
+        threads > 1 ? std::make_unique<sieve::ThreadPool>(threads) : nullptr;
+    auto cache = sieve::TokenMaskCache::Build(compiled->pda, *info, sieve::MaskCacheOptions(),
+                                              pool.get());
+    m.threads = threads;
     if (!cache.ok()) return CompileError(in, cache.status(), json);
     m.stats = (*cache)->stats();
     m.bytes = (*cache)->MemorySize();
@@ -285,13 +372,21 @@ int CompileMain(int argc, char** argv) {
     rapidjson::Writer<rapidjson::StringBuffer> w(buf);
     w.SetMaxDecimalPlaces(3);
     w.StartObject();
-    w.Key("schema");
+    w.Key(in.is_request ? "request" : "schema");
     w.String(in.path.c_str());
+    if (in.is_request) {
+      w.Key("summary");
+      w.String(summary.c_str());
+    }
     w.Key("ok");
     w.Bool(true);
-    WriteOptions(w, in.opts);
+    WriteOptions(w, in.opts, in.is_request);
     w.Key("subschemas");
-    w.Int(schema_stats.subschemas);
+    if (in.is_request) {
+      w.Null();
+    } else {
+      w.Int(schema_stats.subschemas);
+    }
     w.Key("rules");
     w.Int(schema_stats.rules);
     w.Key("automaton_rules");
@@ -317,6 +412,10 @@ int CompileMain(int argc, char** argv) {
       w.Int(mask->stats.cached_states);
       w.Key("uncertain_tokens");
       w.Int64(mask->stats.uncertain_tokens);
+      w.Key("shared_states");
+      w.Int(mask->stats.shared_states);
+      w.Key("threads");
+      w.Int(mask->threads);
       w.EndObject();
     } else {
       w.Null();
@@ -358,6 +457,13 @@ int CompileMain(int argc, char** argv) {
       w.String(n.keyword.c_str());
       w.Key("message");
       w.String(n.message.c_str());
+      if (in.is_request) {  // where the pointer lies in the file
+        const FileLocation loc = LocateRequestPointer(in.request, n.pointer);
+        w.Key("line");
+        w.Int(loc.line);
+        w.Key("column");
+        w.Int(loc.column);
+      }
       w.EndObject();
     }
     w.EndArray();
@@ -366,10 +472,18 @@ int CompileMain(int argc, char** argv) {
     return kExitOk;
   }
 
-  std::cout << in.path << ": ok (" << SemanticsName(in.opts) << " semantics, whitespace "
-            << WhitespaceName(in.opts) << ", properties in " << OrderName(in.opts)
-            << " order, unsupported keywords: " << UnsupportedName(in.opts) << ")\n"
-            << "subschemas:     " << schema_stats.subschemas << "\n"
+  if (in.is_request) {
+    std::cout << in.path << ": ok (" << summary << "; strictness per schema as the request says, "
+              << "whitespace " << WhitespaceName(in.opts) << ", properties in "
+              << OrderName(in.opts) << " order, unsupported keywords: " << UnsupportedName(in.opts)
+              << ")\n";
+  } else {
+    std::cout << in.path << ": ok (" << SemanticsName(in.opts) << " semantics, whitespace "
+              << WhitespaceName(in.opts) << ", properties in " << OrderName(in.opts)
+              << " order, unsupported keywords: " << UnsupportedName(in.opts) << ")\n"
+              << "subschemas:     " << schema_stats.subschemas << "\n";
+  }
+  std::cout
             << "rules:          " << schema_stats.rules << " in the grammar, " << gs.live_rules
             << " in the automaton (" << gs.counted_rules << " counted repetitions)\n"
             << "states:         " << gs.states << " after merging (" << gs.dfa_states << " before, "
@@ -378,7 +492,9 @@ int CompileMain(int argc, char** argv) {
   if (mask) {
     std::cout << "mask cache:     " << mask->bytes << " bytes, " << mask->stats.cached_states
               << " of " << mask->stats.states << " states cached, " << mask->stats.uncertain_tokens
-              << " uncertain tokens (" << mask->vocab_size << " ids)\n";
+              << " uncertain tokens (" << mask->vocab_size << " ids); " << mask->stats.shared_states
+              << " states shared short-token answers; built on " << mask->threads << " thread"
+              << (mask->threads == 1 ? "" : "s") << "\n";
   } else {
     std::cout << "mask cache:     not built (give --tokenizer DIR)\n";
   }
@@ -401,7 +517,14 @@ int CompileMain(int argc, char** argv) {
               << "\n";
     for (const sieve::JsonSchemaNote& n : report.notes) {
       std::cout << "  " << sieve::JsonSchemaNoteKindName(n.kind) << " "
-                << (n.pointer.empty() ? "\"\"" : n.pointer) << ": " << n.message << "\n";
+                << (n.pointer.empty() ? "\"\"" : n.pointer);
+      if (in.is_request) {
+        const FileLocation loc = LocateRequestPointer(in.request, n.pointer);
+        if (loc.line > 0) {
+          std::cout << " (" << in.path << ":" << loc.line << ":" << loc.column << ")";
+        }
+      }
+      std::cout << ": " << n.message << "\n";
     }
   }
   return kExitOk;
@@ -413,7 +536,7 @@ bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r
 
 // Prints the verdict line for one document; returns whether it was accepted.
 bool ValidateOne(const sieve::JsonSchemaValidator& v, const std::string& label,
-                 std::string_view doc) {
+                 std::string_view doc, const std::string& prefix) {
   size_t lead = 0;
   while (lead < doc.size() && IsJsonSpace(doc[lead])) ++lead;
   size_t end = doc.size();
@@ -425,7 +548,7 @@ bool ValidateOne(const sieve::JsonSchemaValidator& v, const std::string& label,
     return true;
   }
   std::cout << label << ": rejected at byte " << lead + r.byte << " (schema location "
-            << PointerText(r.location) << "): ";
+            << PointerText(prefix + r.location) << "): ";
   if (value.empty()) {
     std::cout << "the document is empty\n";
   } else if (r.ended_early) {
@@ -439,7 +562,7 @@ bool ValidateOne(const sieve::JsonSchemaValidator& v, const std::string& label,
 }
 
 int ValidateMain(int argc, char** argv) {
-  std::vector<std::string> value_flags = {"schema"};
+  std::vector<std::string> value_flags = {"schema", "response-format"};
   std::vector<std::string> bool_flags = {"jsonl", "help"};
   value_flags.insert(value_flags.end(), SchemaValueFlags().begin(), SchemaValueFlags().end());
   bool_flags.insert(bool_flags.end(), SchemaBoolFlags().begin(), SchemaBoolFlags().end());
@@ -458,9 +581,29 @@ int ValidateMain(int argc, char** argv) {
       rc >= 0) {
     return rc;
   }
+  std::string prefix;  // a request: locations are pointers into it
+  if (in.is_request) {
+    auto rs = ResponseSchemaOf(in.request);
+    if (!rs.ok()) {
+      std::cerr << DescribeRequestError(in.request, rs.status()) << "\n";
+      return kExitInvalidSpec;
+    }
+    prefix = rs->pointer;
+    in.text = rs->schema;
+    if (rs->strict) {
+      in.opts.semantics = sieve::JsonSchemaSemantics::kStrict;
+      if (!args.Has("any-order")) in.opts.property_order = sieve::JsonPropertyOrder::kSchema;
+    }
+  }
   auto validator = sieve::JsonSchemaValidator::Create(in.text, in.opts);
   if (!validator.ok()) {
-    std::cerr << in.path << ": " << DescribeSchemaError(validator.status(), in.text) << "\n";
+    if (in.is_request) {
+      sieve::Status st = validator.status();
+      st = sieve::Status(st.code(), st.message()).WithPointer(prefix + st.json_pointer());
+      std::cerr << DescribeRequestError(in.request, st) << "\n";
+    } else {
+      std::cerr << in.path << ": " << DescribeSchemaError(validator.status(), in.text) << "\n";
+    }
     return kExitInvalidSpec;
   }
   for (const sieve::JsonSchemaNote& n : validator->report().notes) {
@@ -469,7 +612,8 @@ int ValidateMain(int argc, char** argv) {
       continue;
     }
     std::cerr << in.path << ": warning: not enforced: " << sieve::JsonSchemaNoteKindName(n.kind)
-              << " " << (n.pointer.empty() ? "\"\"" : n.pointer) << ": " << n.message << "\n";
+              << " " << ((prefix + n.pointer).empty() ? "\"\"" : prefix + n.pointer) << ": "
+              << n.message << "\n";
   }
   bool all_accepted = true, unreadable = false;
   for (const std::string& path : args.positionals()) {
@@ -481,7 +625,7 @@ int ValidateMain(int argc, char** argv) {
     }
     const std::string label = path == "-" ? "<stdin>" : path;
     if (!args.Has("jsonl")) {
-      all_accepted &= ValidateOne(*validator, label, text);
+      all_accepted &= ValidateOne(*validator, label, text, prefix);
       continue;
     }
     size_t line_no = 0;
@@ -494,7 +638,7 @@ int ValidateMain(int argc, char** argv) {
       bool blank = true;
       for (char c : line) blank &= IsJsonSpace(c);
       if (blank) continue;
-      all_accepted &= ValidateOne(*validator, label + ":" + std::to_string(line_no), line);
+      all_accepted &= ValidateOne(*validator, label + ":" + std::to_string(line_no), line, prefix);
     }
   }
   if (unreadable) return kExitUsage;

@@ -132,8 +132,43 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
   // Queries (hi + lo bf16 split), zero rows for heads past the end and zero padding columns;
   // the padding columns of both cache buffers are zeroed too (0 x garbage could be NaN).
   const int kdim = (width + 15) / 16 * 16;
+  // 16-byte query loads when the rows allow them (the decoder's q_abs: 16 x 576 fp32 per block
+  // is 9 loads per thread, all in flight: one memory latency instead of five).
+  const bool q_vec = ((p.q_head_stride | p.q_batch_stride) & 3) == 0 &&
+                     (reinterpret_cast<uintptr_t>(p.q) & 15) == 0;
+  constexpr int kVecInFlight = 12;
+  const int kd4 = kdim / 4;
+  for (int base = tid; q_vec && base < kHeads * kd4; base += kThreads * kVecInFlight) {
+    float4 v[kVecInFlight];
+#pragma unroll
+    for (int u = 0; u < kVecInFlight; ++u) {
+      const int i = base + u * kThreads;
+      const int h = i / kd4, c = (i - h * kd4) * 4;
+      v[u] = i < kHeads * kd4 && head0 + h < p.heads && c < width  // width % 8 == 0
+                 ? __ldg(reinterpret_cast<const float4*>(
+                       p.q + b * p.q_batch_stride +
+                       static_cast<int64_t>(head0 + h) * p.q_head_stride + c))
+                 : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    }
+#pragma unroll
+    for (int u = 0; u < kVecInFlight; ++u) {
+      const int i = base + u * kThreads;
+      if (i >= kHeads * kd4) break;
+      const int h = i / kd4, c = (i - h * kd4) * 4;
+      const float f[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
+      __nv_bfloat16 hi[4], lo[4];
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        hi[e] = __float2bfloat16_rn(f[e]);
+        lo[e] = __float2bfloat16_rn(f[e] - __bfloat162float(hi[e]));
+      }
+      // ld is a multiple of 8 and c of 4: 8-byte aligned stores.
+      *reinterpret_cast<uint2*>(q_hi + h * ld + c) = make_uint2(Pack(hi[0], hi[1]), Pack(hi[2], hi[3]));
+      *reinterpret_cast<uint2*>(q_lo + h * ld + c) = make_uint2(Pack(lo[0], lo[1]), Pack(lo[2], lo[3]));
+    }
+  }
   constexpr int kInFlight = 8;  // independent loads per thread before the first use
-  for (int base = tid; base < kHeads * kdim; base += kThreads * kInFlight) {
+  for (int base = tid; !q_vec && base < kHeads * kdim; base += kThreads * kInFlight) {
     float v[kInFlight];
 #pragma unroll
     for (int u = 0; u < kInFlight; ++u) {
@@ -352,14 +387,24 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
 }
 
 // One block per (row, head): o = sum_s w_s o_s / sum_s w_s, w_s = exp(lse_s - max_s lse_s).
-// The weights go to shared memory once; each thread then sums its columns over the splits with
-// several independent loads in flight.
-constexpr int kCombineThreads = 128;
+// The weights go to shared memory once. The block's 512 threads form kCombineGroups groups of
+// 128; group g sums splits g, g + 4, g + 8, ... (group 0 also the last splits % 4) for 4 adjacent
+// latent columns per thread (one 16-byte load per split: kv_lora is a multiple of 8 and partial
+// rows start 16-byte aligned), kCombineInFlight splits' loads in flight, and the four group sums
+// meet in shared memory as (g0 + g1) + (g2 + g3): the summation order of the first version (one
+// thread per column, four partial sums by split mod 4), so results are unchanged while a row costs
+// ~splits / 32 memory latencies instead of one per 4 splits (the combine was ~17-30 us per layer
+// at batch 1 under ncu: latency-bound, the partials being ~2 MB).
+constexpr int kCombineGroups = 4;
+constexpr int kCombineGroupThreads = 128;
+constexpr int kCombineThreads = kCombineGroups * kCombineGroupThreads;
 constexpr int kMaxCombineSplits = 1024;
+constexpr int kCombineInFlight = 8;
 
 __global__ void __launch_bounds__(kCombineThreads) MlaCombineKernel(MlaDecodeParams p) {
   __shared__ float w_s[kMaxCombineSplits];
   __shared__ float stat[2];
+  __shared__ float4 part[kCombineGroups][kCombineGroupThreads];
   const int b = blockIdx.x, h = blockIdx.y;
   const int64_t stride = static_cast<int64_t>(p.batch) * p.heads;  // between splits
   const int64_t at = static_cast<int64_t>(b) * p.heads + h;
@@ -386,17 +431,52 @@ __global__ void __launch_bounds__(kCombineThreads) MlaCombineKernel(MlaDecodePar
     w_s[s] = w_s[s] == -INFINITY || total <= 0.0f ? 0.0f : expf(w_s[s] - big) / total;
   }
   __syncthreads();
-  const float* base = p.partial_out + at * p.kv_lora;
-  for (int c = threadIdx.x; c < p.kv_lora; c += kCombineThreads) {
-    float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    int s = 0;
-    for (; s + 4 <= n; s += 4) {
+  const int group = threadIdx.x / kCombineGroupThreads;
+  const int lane4 = threadIdx.x % kCombineGroupThreads;
+  const float4* base = reinterpret_cast<const float4*>(p.partial_out + at * p.kv_lora);
+  const int64_t split_stride4 = stride * p.kv_lora / 4;  // float4s between splits
+  const int n4 = n - n % kCombineGroups;                   // splits summed round-robin
+  __nv_bfloat16* out = p.out + b * p.out_batch_stride + h * p.out_head_stride;
+  for (int c0 = 0; c0 < p.kv_lora / 4; c0 += kCombineGroupThreads) {  // uniform trip count
+    const int c4 = c0 + lane4;
+    const bool live = c4 < p.kv_lora / 4;
+    float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    // This group's splits in order: group, group + 4, ... < n4, then (group 0) n4 .. n - 1.
+    const int count = (n4 - group + kCombineGroups - 1) / kCombineGroups + (group == 0 ? n - n4 : 0);
+    for (int j0 = 0; live && j0 < count; j0 += kCombineInFlight) {
+      float4 v[kCombineInFlight];
 #pragma unroll
-      for (int u = 0; u < 4; ++u) v[u] += w_s[s + u] * base[(s + u) * stride * p.kv_lora + c];
+      for (int u = 0; u < kCombineInFlight; ++u) {
+        const int j = j0 + u;
+        const int s = j * kCombineGroups + group < n4 ? j * kCombineGroups + group
+                                                      : n4 + (j - n4 / kCombineGroups);
+        v[u] = j < count ? __ldcg(base + s * split_stride4 + c4)
+                         : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      }
+#pragma unroll
+      for (int u = 0; u < kCombineInFlight; ++u) {
+        const int j = j0 + u;
+        if (j >= count) break;
+        const int s = j * kCombineGroups + group < n4 ? j * kCombineGroups + group
+                                                      : n4 + (j - n4 / kCombineGroups);
+        const float w = w_s[s];
+        acc.x += w * v[u].x;
+        acc.y += w * v[u].y;
+        acc.z += w * v[u].z;
+        acc.w += w * v[u].w;
+      }
     }
-    for (; s < n; ++s) v[0] += w_s[s] * base[s * stride * p.kv_lora + c];
-    p.out[b * p.out_batch_stride + h * p.out_head_stride + c] =
-        __float2bfloat16_rn((v[0] + v[1]) + (v[2] + v[3]));
+    part[group][lane4] = acc;
+    __syncthreads();
+    if (group == 0 && live) {
+      const float4 a0 = part[0][lane4], a1 = part[1][lane4], a2 = part[2][lane4],
+                   a3 = part[3][lane4];
+      out[4 * c4 + 0] = __float2bfloat16_rn((a0.x + a1.x) + (a2.x + a3.x));
+      out[4 * c4 + 1] = __float2bfloat16_rn((a0.y + a1.y) + (a2.y + a3.y));
+      out[4 * c4 + 2] = __float2bfloat16_rn((a0.z + a1.z) + (a2.z + a3.z));
+      out[4 * c4 + 3] = __float2bfloat16_rn((a0.w + a1.w) + (a2.w + a3.w));
+    }
+    __syncthreads();  // part is rewritten by the next column chunk
   }
   if (p.lse && threadIdx.x == 0) p.lse[at] = total > 0.0f ? big + logf(total) : -INFINITY;
 }
@@ -425,7 +505,8 @@ cudaError_t LaunchMlaDecode(const MlaDecodeParams& p, cudaStream_t stream) {
   if (p.batch == 0 || p.heads == 0) return cudaSuccess;
   if (!p.q || !p.cache || !p.block_table || !p.seq_lens || !p.out ||
       p.q_head_stride < p.kv_lora + p.rope_dim || p.out_head_stride < p.kv_lora ||
-      (p.num_splits > 1 && (!p.partial_out || !p.partial_lse))) {
+      (p.num_splits > 1 && (!p.partial_out || !p.partial_lse ||
+                            (reinterpret_cast<uintptr_t>(p.partial_out) & 15) != 0))) {
     return cudaErrorInvalidValue;
   }
   const int width = p.kv_lora + p.rope_dim;

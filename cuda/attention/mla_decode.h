@@ -59,7 +59,8 @@ struct MlaDecodeParams {
                                // its own query row over one sequence's table, with seq_lens[b]
                                // = position + 1 (causal).
   int32_t num_splits;          // KV splits per row; <= 1: none (partial buffers unused)
-  float* partial_out;          // [num_splits, batch, heads, kv_lora] fp32 scratch (splits > 1)
+  float* partial_out;          // [num_splits, batch, heads, kv_lora] fp32 scratch (splits > 1;
+                               // 16-byte aligned)
   float* partial_lse;          // [num_splits, batch, heads] fp32 scratch (splits > 1)
 };
 

@@ -1,10 +1,17 @@
-// Kernels for expert_ffn.h. Grids are (row tiles, experts): blockIdx.y is the expert, its pairs
-// are sorted_pairs[expert_offsets[e] .. expert_offsets[e + 1]); each of kExpertWarps warps owns
-// kExpertRowsPerWarp consecutive output rows of the block's tile and computes them for up to
-// kExpertPairsPerPass pairs at once: lanes stride the reduction dimension (8 elements per 16-byte
-// weight load on the vector path), the pairs' inputs come from shared memory, and a warp sum per
-// (row, pair) finishes. Everything accumulates in fp32; the sum order is fixed, so results do not
-// depend on scheduling.
+// Kernels for expert_ffn.h. Grids are (row tiles, experts) or, with fewer pairs than experts,
+// (row tiles, sorted positions): on the expert grid blockIdx.y is the expert, on the position grid
+// it is a sorted position and the block works only where that position is its expert's first, so
+// at decode sizes (batch 1: 6 pairs, 64 experts) no block is launched just to find its expert empty.
+// The expert's pairs are sorted_pairs[expert_offsets[e] .. expert_offsets[e + 1]); each of
+// kExpertWarps warps owns kR consecutive output rows of the block's tile and computes them for up
+// to kP pairs at once: lanes stride the reduction dimension (8 elements per 16-byte weight load on
+// the vector path), the pairs' inputs come from shared memory, and a warp sum per (row, pair)
+// finishes. kR and kP are picked per launch from the token count (an expert receives at most one
+// pair per token): 1 pair and 4 rows per warp at one token, 2 and 2 up to kExpertSmallBatch
+// tokens, else kExpertPairsPerPass and kExpertRowsPerWarp; fewer accumulators keep the registers
+// low enough for 4+ resident blocks per SM. Everything accumulates in fp32; the sum order per
+// (row, pair) is the same in every variant and fixed, so results do not depend on scheduling or
+// on the variant (bit-identical).
 #include <algorithm>
 #include <cmath>
 
@@ -16,8 +23,24 @@ namespace sieve::cuda {
 namespace {
 
 constexpr int kThreads = kExpertWarps * 32;
-constexpr int kRows = kExpertRowsPerWarp;
-constexpr int kPairs = kExpertPairsPerPass;
+constexpr int kExpertSmallBatch = 16;  // up to this many tokens: the 2-pair, 2-row variant
+
+// The block's expert and its range of sorted positions; false when the block has nothing to do.
+__device__ __forceinline__ bool BlockExpert(const ExpertFfnParams& p, bool by_position, int& e,
+                                            int& begin, int& count) {
+  if (by_position) {
+    const int pos = blockIdx.y;
+    e = p.sorted_experts[pos];
+    if (e < 0 || e >= p.num_experts || (pos > 0 && p.sorted_experts[pos - 1] == e)) return false;
+    begin = pos;
+    count = p.expert_offsets[e + 1] - pos;
+  } else {
+    e = blockIdx.y;
+    begin = p.expert_offsets[e];
+    count = p.expert_offsets[e + 1] - begin;
+  }
+  return count > 0;
+}
 
 __device__ __forceinline__ float Dot8(const uint4& w, const uint4& x) {
   const __nv_bfloat162* wp = reinterpret_cast<const __nv_bfloat162*>(&w);
@@ -52,17 +75,16 @@ __device__ __forceinline__ float Dot8(const uint4& w, const float4& x0, const fl
 __device__ __forceinline__ int RoundUp8(int v) { return (v + 7) / 8 * 8; }
 
 // act[pos, r] = silu(gate_e[r] . x) * (up_e[r] . x) for the expert's sorted positions pos.
-template <bool kVec>
-__global__ void __launch_bounds__(kThreads) GroupedGateUpKernel(ExpertFfnParams p) {
+template <bool kVec, int kRows, int kPairs>
+__global__ void __launch_bounds__(kThreads) GroupedGateUpKernel(ExpertFfnParams p,
+                                                                bool by_position) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   __nv_bfloat16* xs = reinterpret_cast<__nv_bfloat16*>(smem_raw);  // [kPairs][ld]
-  const int e = blockIdx.y;
-  const int begin = p.expert_offsets[e];
-  const int count = p.expert_offsets[e + 1] - begin;
-  if (count <= 0) return;  // the whole block: no barrier reached
+  int e, begin, count;
+  if (!BlockExpert(p, by_position, e, begin, count)) return;  // the whole block: no barrier
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int H = p.hidden, I = p.inter, ld = RoundUp8(H);
-  const int r0 = blockIdx.x * kExpertRowsPerBlock + warp * kRows;
+  const int r0 = blockIdx.x * kExpertWarps * kRows + warp * kRows;
   const __nv_bfloat16* w = p.w13 + static_cast<int64_t>(e) * 2 * I * H;
   for (int c = 0; c < count; c += kPairs) {
     const int np = min(kPairs, count - c);
@@ -131,17 +153,16 @@ __global__ void __launch_bounds__(kThreads) GroupedGateUpKernel(ExpertFfnParams 
 }
 
 // pair_out[pair, n] = weight(pair) * (down_e[n] . act[pos]) for the expert's sorted positions.
-template <bool kVec>
-__global__ void __launch_bounds__(kThreads) GroupedDownKernel(ExpertFfnParams p) {
+template <bool kVec, int kRows, int kPairs>
+__global__ void __launch_bounds__(kThreads) GroupedDownKernel(ExpertFfnParams p,
+                                                              bool by_position) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   float* as = reinterpret_cast<float*>(smem_raw);  // [kPairs][ld]
-  const int e = blockIdx.y;
-  const int begin = p.expert_offsets[e];
-  const int count = p.expert_offsets[e + 1] - begin;
-  if (count <= 0) return;
+  int e, begin, count;
+  if (!BlockExpert(p, by_position, e, begin, count)) return;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int H = p.hidden, I = p.inter, ld = RoundUp8(I);
-  const int r0 = blockIdx.x * kExpertRowsPerBlock + warp * kRows;
+  const int r0 = blockIdx.x * kExpertWarps * kRows + warp * kRows;
   const __nv_bfloat16* w = p.w2 + static_cast<int64_t>(e) * H * I;
   for (int c = 0; c < count; c += kPairs) {
     const int np = min(kPairs, count - c);
@@ -378,20 +399,44 @@ __global__ void CombineKernel(ExpertFfnParams p) {
   p.out[t * p.out_stride + n] = v + routed;
 }
 
+bool Aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0; }
+
 template <typename Kernel>
 cudaError_t LaunchWithSmem(Kernel kernel, dim3 grid, size_t smem, cudaStream_t stream,
-                           const ExpertFfnParams& p) {
+                           const ExpertFfnParams& p, bool by_position) {
   if (smem > 48 * 1024) {
     const cudaError_t err =
         cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              static_cast<int>(smem));
     if (err != cudaSuccess) return err;
   }
-  kernel<<<grid, kThreads, smem, stream>>>(p);
+  kernel<<<grid, kThreads, smem, stream>>>(p, by_position);
   return cudaGetLastError();
 }
 
-bool Aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0; }
+// Gate/up and down with kR rows per warp and kP pairs per pass.
+template <int kR, int kP>
+cudaError_t LaunchGrouped(const ExpertFfnParams& p, bool by_position, int grid_y,
+                          cudaStream_t stream) {
+  constexpr int kBlockRows = kExpertWarps * kR;
+  const size_t gate_smem = static_cast<size_t>(kP) * ((p.hidden + 7) / 8 * 8) * 2;
+  const dim3 gate_grid((p.inter + kBlockRows - 1) / kBlockRows, grid_y);
+  const bool gate_vec = p.hidden % 8 == 0 && Aligned16(p.w13);
+  cudaError_t err =
+      gate_vec ? LaunchWithSmem(GroupedGateUpKernel<true, kR, kP>, gate_grid, gate_smem, stream,
+                                p, by_position)
+               : LaunchWithSmem(GroupedGateUpKernel<false, kR, kP>, gate_grid, gate_smem, stream,
+                                p, by_position);
+  if (err != cudaSuccess) return err;
+  const size_t down_smem = static_cast<size_t>(kP) * ((p.inter + 7) / 8 * 8) * 4;
+  const dim3 down_grid((p.hidden + kBlockRows - 1) / kBlockRows, grid_y);
+  const bool down_vec = p.inter % 8 == 0 && Aligned16(p.w2);
+  return down_vec ? LaunchWithSmem(GroupedDownKernel<true, kR, kP>, down_grid, down_smem, stream,
+                                   p, by_position)
+                  : LaunchWithSmem(GroupedDownKernel<false, kR, kP>, down_grid, down_smem,
+                                   stream, p, by_position);
+}
+
 
 // Tensor cores need 16-byte rows and 128-wide K slices.
 bool MmaShapeOk(const ExpertFfnParams& p) {
@@ -433,20 +478,14 @@ cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream) {
     CombineKernel<<<combine_grid, kCombineThreads, 0, stream>>>(p);
     return cudaGetLastError();
   }
-  const size_t gate_smem = static_cast<size_t>(kPairs) * ((p.hidden + 7) / 8 * 8) * 2;
-  const dim3 gate_grid((p.inter + kExpertRowsPerBlock - 1) / kExpertRowsPerBlock, p.num_experts);
-  const bool gate_vec = p.hidden % 8 == 0 && Aligned16(p.w13);
-  cudaError_t err = gate_vec ? LaunchWithSmem(GroupedGateUpKernel<true>, gate_grid, gate_smem,
-                                              stream, p)
-                             : LaunchWithSmem(GroupedGateUpKernel<false>, gate_grid, gate_smem,
-                                              stream, p);
-  if (err != cudaSuccess) return err;
-  const size_t down_smem = static_cast<size_t>(kPairs) * ((p.inter + 7) / 8 * 8) * 4;
-  const dim3 down_grid((p.hidden + kExpertRowsPerBlock - 1) / kExpertRowsPerBlock, p.num_experts);
-  const bool down_vec = p.inter % 8 == 0 && Aligned16(p.w2);
-  err = down_vec
-            ? LaunchWithSmem(GroupedDownKernel<true>, down_grid, down_smem, stream, p)
-            : LaunchWithSmem(GroupedDownKernel<false>, down_grid, down_smem, stream, p);
+  // Fewer pairs than experts: one grid row per sorted position instead of per expert.
+  const bool by_position = pairs < p.num_experts;
+  const int grid_y = by_position ? static_cast<int>(pairs) : p.num_experts;
+  cudaError_t err =
+      p.tokens == 1 ? LaunchGrouped<4, 1>(p, by_position, grid_y, stream)
+      : p.tokens <= kExpertSmallBatch
+          ? LaunchGrouped<2, 2>(p, by_position, grid_y, stream)
+          : LaunchGrouped<kExpertRowsPerWarp, kExpertPairsPerPass>(p, by_position, grid_y, stream);
   if (err != cudaSuccess) return err;
   constexpr int kCombineThreads = 256;
   const dim3 combine_grid((p.hidden + kCombineThreads - 1) / kCombineThreads, p.tokens);

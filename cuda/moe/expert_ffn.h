@@ -10,11 +10,12 @@
 // The sum over slots runs in slot order, so results do not depend on scheduling. Experts that
 // received no pair cost nothing (the grid covers pairs, not experts).
 //
-// Kernels (expert-major, grouped): the grid covers (row tile, expert); a block whose expert
-// received no pair exits at once, the others read their tile of the expert's weights once per
-// step for up to kExpertPairsPerPass of its pairs at a time (the pairs' inputs staged in shared
-// memory), with 16-byte weight loads when the reduction width is a multiple of 8 (scalar loads
-// otherwise). Gate and up rows are computed together and SiLU(gate) * up is written directly;
+// Kernels (expert-major, grouped): the grid covers (row tile, expert), or (row tile, sorted
+// position) when there are fewer pairs than experts (decode: a block per touched expert, not per
+// expert); a block with nothing to do exits at once, the others read their tile of the expert's
+// weights once per step for up to 1, 2 or kExpertPairsPerPass of its pairs at a time (picked from
+// the token count; the pairs' inputs staged in shared memory), with 16-byte weight loads when the
+// reduction width is a multiple of 8 (scalar loads otherwise). Gate and up rows are computed together and SiLU(gate) * up is written directly;
 // the down projection multiplies by the pair's combine weight. So at batch B each touched expert
 // is streamed once instead of once per pair (reference/deepseek-v2.md §3.2).
 #ifndef SIEVE_CUDA_MOE_EXPERT_FFN_H_

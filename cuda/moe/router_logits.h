@@ -29,6 +29,8 @@ struct RouterLogitsParams {
 
 // Launches on `stream`; cudaErrorInvalidValue for a bad shape or null pointer; never aborts.
 cudaError_t LaunchRouterLogits(const RouterLogitsParams& p, cudaStream_t stream);
+// The launcher's argument checks alone (cudaSuccess or cudaErrorInvalidValue), for fused launches.
+cudaError_t CheckRouterLogits(const RouterLogitsParams& p);
 
 }  // namespace sieve::cuda
 

@@ -50,6 +50,9 @@ struct MoeAlignParams {
 // Launch on `stream`; cudaErrorInvalidValue for a bad shape or null pointer; never abort.
 cudaError_t LaunchMoeRouting(const MoeRoutingParams& p, cudaStream_t stream);
 cudaError_t LaunchMoeAlign(const MoeAlignParams& p, cudaStream_t stream);
+// The launchers' argument checks alone (cudaSuccess or cudaErrorInvalidValue), for fused launches.
+cudaError_t CheckMoeRouting(const MoeRoutingParams& p);
+cudaError_t CheckMoeAlign(const MoeAlignParams& p);
 
 }  // namespace sieve::cuda
 

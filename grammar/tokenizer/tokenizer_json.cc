@@ -9,6 +9,7 @@
 #include <limits>
 #include <utility>
 
+#include "grammar/support/json_nesting.h"
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
 
@@ -645,7 +646,9 @@ Status ParseConfigToken(const Ctx& ctx, const Value& root, const char* key,
 Status ParseConfig(std::string_view config_json, const std::string& config_name,
                    TokenizerSpec* spec) {
   rapidjson::Document doc;
-  doc.Parse(config_json.data(), config_json.size());
+  // Bounded nesting, iterative parse: no file reaches the stack (support/json_nesting.h).
+  SIEVE_RETURN_IF_ERROR(CheckJsonNesting(config_json, kMaxJsonNesting, config_name));
+  doc.Parse<rapidjson::kParseIterativeFlag>(config_json.data(), config_json.size());
   const Ctx ctx{config_name};
   if (doc.HasParseError()) {
     Status s(StatusCode::kFormat, config_name + ": invalid JSON at offset " +
@@ -667,6 +670,7 @@ Result<std::unique_ptr<TokenizerSpec>> ParseTokenizerSpec(std::string json,
                                                           const std::string& config_name) {
   auto spec = std::make_unique<TokenizerSpec>();
   spec->json = std::move(json);
+  SIEVE_RETURN_IF_ERROR(CheckJsonNesting(spec->json, kMaxJsonNesting, name));  // see ParseConfig
   const size_t size = spec->json.size();
   spec->json.push_back('\0');  // in-situ parsing needs a terminated, writable buffer
   const Ctx ctx{name, spec->json.data(), size};
@@ -682,7 +686,8 @@ Result<std::unique_ptr<TokenizerSpec>> ParseTokenizerSpec(std::string json,
     (void)d;
     rapidjson::InsituStringStream stream(spec->json.data());
     rapidjson::Reader reader;
-    result = reader.Parse<rapidjson::kParseInsituFlag>(stream, handler);
+    result = reader.Parse<rapidjson::kParseInsituFlag | rapidjson::kParseIterativeFlag>(stream,
+                                                                                        handler);
     return !result.IsError();
   };
   doc.Populate(generate);

@@ -144,11 +144,11 @@ typedef struct sieve_grammar_options {
                               grammar keeps its own reference. */
   int ignore_lookahead;    /* nonzero: treat `(= ...)` lookahead assertions as hints (XGrammar's
                               convention); zero: a grammar that uses one is SIEVE_ERR_UNSUPPORTED */
-  int32_t max_nesting_depth; /* grammar text nesting limit; 0 = default (1000) */
+  int32_t max_nesting_depth; /* grammar text nesting limit; 0 = default (500) */
   /* Limits that protect a server (SECURITY.md lists them). 0 = the default; exceeding one fails with
    * SIEVE_ERR_LIMIT and a message naming the field. */
-  int64_t max_compile_ms;      /* wall time of parse + simplify + automaton (not the mask cache);
-                                  default 10000; < 0 = unlimited */
+  int64_t max_compile_ms;      /* wall time of parse + simplify + automaton and, with a vocab,
+                                  the token-mask cache build; default 10000; < 0 = unlimited */
   size_t max_text_bytes;       /* grammar text; default 16 MiB (regex patterns: 1 MiB) */
   int32_t max_rules;           /* rules as written; default 100000 */
   int32_t max_repeat_bound;    /* the numbers in x{m,n}; default 1000000 */
@@ -247,6 +247,21 @@ typedef struct sieve_compiler_options {
   int32_t num_threads;    /* threads that build one grammar's token-mask cache; 0 or 1 = the
                              calling thread only */
   int ignore_lookahead;   /* EBNF: treat (= ...) lookaheads as hints instead of refusing them */
+  /* Limits applied to every compile of this compiler (SECURITY.md), as in sieve_grammar_options:
+   * 0 = the default; exceeding one fails with SIEVE_ERR_LIMIT and a message naming the field. */
+  int64_t max_compile_ms;      /* wall time of one compile on a cache miss: front end (schema
+                                  conversion, parsing), simplify, automaton and the token-mask cache
+                                  build together; default 10000; < 0 = unlimited */
+  int32_t max_nesting_depth;   /* grammar/regex text nesting; default 500 */
+  size_t max_text_bytes;       /* grammar text, regex pattern and schema document; defaults 16 MiB,
+                                  1 MiB (regex), 16 MiB (schema) */
+  int32_t max_rules;           /* rules as written; default 100000 */
+  int32_t max_repeat_bound;    /* the numbers in x{m,n}; default 1000000 */
+  int64_t max_states;          /* automaton states in total; default 4194304 */
+  int32_t max_rule_states;     /* DFA states of one rule before minimisation; default 262144 */
+  int64_t max_subset_states;   /* NFA states held by one rule's subset construction; default 2^25 */
+  size_t max_mask_cache_bytes; /* one grammar's token-mask cache; default 512 MiB; states over it
+                                  are served token by token (slower, exact) */
 } sieve_compiler_options;
 
 SIEVE_API void sieve_compiler_options_init(sieve_compiler_options* opts);
@@ -344,20 +359,27 @@ SIEVE_API sieve_status sieve_compiler_get_stats(const sieve_compiler* compiler,
 
 /* ---- serialisation of compiled grammars ---------------------------------------------------------------
  *
- * sieve_grammar_serialize writes a versioned, checksummed byte image of a grammar compiled with a
- * vocabulary: its grammar IR after simplification, compile options, schema notes, token pieces and
- * the vocabulary's fingerprint. sieve_grammar_deserialize checks magic, format version, length,
- * checksum and every field, then rebuilds the automaton and the token-mask cache from the image
- * (deterministically: the same masks as the original); it skips parsing, JSON Schema conversion and
- * simplification. Corrupted, truncated or foreign bytes are SIEVE_ERR_FORMAT with the byte offset;
- * an image made for another vocabulary is SIEVE_ERR_INVALID_ARGUMENT. */
+ * sieve_grammar_serialize writes a versioned, checksummed byte image of a compiled grammar (format
+ * 2): its grammar IR, compile options, schema notes, token pieces, the vocabulary's fingerprint and
+ * size, the compiled pushdown automaton and, for a grammar compiled with a vocabulary, its
+ * token-mask cache. sieve_grammar_deserialize checks magic, format version, length, checksum and
+ * every length, offset and index in the image (against the vocabulary too), then uses the stored
+ * automaton and mask cache as they are: loading skips parsing, JSON Schema conversion,
+ * simplification, automaton construction and the per-token mask precomputation, so it is many
+ * times faster than compiling (bench/README.md, issue 9) and gives the same masks. Images are
+ * little-endian, tied to the vocabulary (not to the machine or process), and larger than format 1
+ * (the mask cache is most of them: sieve_grammar_serialize with cap 0 reports the size).
+ * Format-1 images (written before) are still read: their automaton and mask cache are rebuilt.
+ * Corrupted, truncated or foreign bytes are SIEVE_ERR_FORMAT with the byte offset; an image made
+ * for another vocabulary (size or fingerprint differs) is SIEVE_ERR_INVALID_ARGUMENT saying so. */
 
 /* Writes up to `cap` bytes (out may be NULL when cap is 0); *n_out = the image size. Returns
  * SIEVE_ERR_INVALID_ARGUMENT when cap is too small (call again with *n_out bytes). Thread-safe. */
 SIEVE_API sieve_status sieve_grammar_serialize(const sieve_grammar* grammar, char* out, size_t cap,
                                                size_t* n_out);
-/* Rebuilds a grammar from an image for `vocab`: the vocabulary it was compiled for (the grammar keeps
- * a reference), or, for an image of a grammar compiled without one, any vocabulary or NULL.
+/* Loads a grammar from an image for `vocab`: the vocabulary it was compiled for (the grammar keeps
+ * a reference), or, for an image of a grammar compiled without one, any vocabulary (its mask cache
+ * is then built) or NULL.
  * Thread-safe. Caller owns *out. */
 SIEVE_API sieve_status sieve_grammar_deserialize(const char* bytes, size_t len,
                                                  const sieve_vocab* vocab, sieve_grammar** out);

@@ -264,7 +264,8 @@ class Grammar(_Handle):
         return buf.raw[:n.value].decode("utf-8", "replace")
 
     def serialize(self):
-        """A versioned, checksummed image (bytes) that Grammar.deserialize rebuilds."""
+        """A versioned, checksummed image (bytes) holding the compiled automaton and token-mask
+        cache: Grammar.deserialize loads it for the same vocabulary without recompiling."""
         n = ctypes.c_size_t()
         _c.sieve_grammar_serialize(self._h, None, 0, ctypes.byref(n))
         buf = ctypes.create_string_buffer(max(n.value, 1))

@@ -27,7 +27,11 @@ class JsonSchemaOptions(ctypes.Structure):
 
 class CompilerOptions(ctypes.Structure):
     _fields_ = [("struct_size", c_size_t), ("cache_bytes", c_size_t), ("num_threads", c_int32),
-                ("ignore_lookahead", c_int)]
+                ("ignore_lookahead", c_int), ("max_compile_ms", c_int64),
+                ("max_nesting_depth", c_int32), ("max_text_bytes", c_size_t),
+                ("max_rules", c_int32), ("max_repeat_bound", c_int32), ("max_states", c_int64),
+                ("max_rule_states", c_int32), ("max_subset_states", c_int64),
+                ("max_mask_cache_bytes", c_size_t)]
 
 
 class OpenAiOptions(ctypes.Structure):

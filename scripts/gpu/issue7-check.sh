@@ -16,7 +16,8 @@
 #   mkdir -p .devcarry/gpu-decoder/tests && cp build-gpu/tests/sieve_{cuda,decoder,gpu_decoder}_tests \
 #     .devcarry/gpu-decoder/tests/ && cp build-gpu/sieve-{make-model,gpu-bench} .devcarry/gpu-decoder/
 # then run (carry .devcarry):  bash scripts/gpu/issue7-check.sh
-# The last lines are a summary. Exit status 0 only when every step passed.
+# The last lines are a summary. Exit status 0 only when every step passed. Per-kernel times of a
+# decode step (Nsight Compute): scripts/gpu/issue7-profile.sh, same carried binaries.
 set -uo pipefail
 
 BIN=${BIN:-.devcarry/gpu-decoder}
@@ -77,7 +78,7 @@ if [[ ${SIEVE_SANITIZE:-0} == 1 ]] && command -v compute-sanitizer > /dev/null; 
   echo "sanitizer memcheck kernels rc $?" | tee -a "$OUT/sanitizer.log"
   # racecheck over the kernels that share memory between warps
   timeout 150 compute-sanitizer --tool racecheck --error-exitcode 1 "$BIN/tests/sieve_cuda_tests" \
-    --gtest_filter='MlaDecode.*:ExpertFfn.*:SkinnyGemm.*' >> "$OUT/sanitizer.log" 2>&1
+    --gtest_filter='MlaDecode.*:ExpertFfn.*:Gemv.*:MoeRouteFused.*:QAbsorb.*' >> "$OUT/sanitizer.log" 2>&1
   echo "sanitizer racecheck kernels rc $?" | tee -a "$OUT/sanitizer.log"
   timeout 150 compute-sanitizer --tool memcheck --error-exitcode 1 \
     "$BIN/tests/sieve_gpu_decoder_tests" --gtest_filter='*random_tiny*:GpuSession*' \

@@ -3,10 +3,14 @@
 // before the fields existed (smaller struct_size) is read without them.
 #include <gtest/gtest.h>
 
+#include <time.h>
+
 #include <cstddef>
+#include <cstdlib>
 #include <string>
 
 #include "sieve/sieve.h"
+#include "tests/testing/heavy_mask_grammar.h"
 
 namespace {
 
@@ -113,6 +117,118 @@ TEST(CapiLimits, ATinyMaskCacheBudgetStillGivesExactMasks) {
   }
   EXPECT_EQ(masks[0], masks[1]);
   EXPECT_EQ(masks[0], (1u << 0) | (1u << 2) | (1u << 4) | (1u << 5));  // a ab abc c
+  sieve_vocab_free(v);
+}
+
+// --- the compile deadline covers the token-mask cache build; the compiler handle's limits ---
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr double kQuickCpuMs = 5000;
+#else
+constexpr double kQuickCpuMs = 1000;
+#endif
+
+double ThreadCpuMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+sieve_vocab* Llama3() {
+  const char* d = std::getenv("SIEVE_DATA_DIR");
+  const std::string dir =
+      d ? d : std::string(std::getenv("HOME") ? std::getenv("HOME") : "") + "/.cache/sieve";
+  sieve_vocab* v = nullptr;
+  EXPECT_EQ(sieve_vocab_create_from_file((dir + "/tokenizers/llama3").c_str(), &v), SIEVE_OK)
+      << LastMessage();
+  return v;
+}
+
+TEST(CapiLimits, CompileTimeBudgetCoversTheMaskCacheBuild) {
+  sieve_vocab* v = Llama3();
+  ASSERT_NE(v, nullptr);
+  sieve_grammar_options o;
+  sieve_grammar_options_init(&o);
+  o.vocab = v;
+  sieve_grammar* g = nullptr;
+  // Builds the vocabulary's token index once (not under a grammar's budget).
+  ASSERT_EQ(sieve_grammar_compile_ebnf("root ::= \"a\"", 12, &o, &g), SIEVE_OK) << LastMessage();
+  sieve_grammar_free(g);
+  g = nullptr;
+  o.max_compile_ms = 20;  // the automaton takes ~16 ms CPU, the mask cache ~2 s
+  const std::string text = sieve::testing::HeavyMaskGrammar();
+  const double t0 = ThreadCpuMs();
+  EXPECT_EQ(sieve_grammar_compile_ebnf(text.data(), text.size(), &o, &g), SIEVE_ERR_LIMIT);
+  const double cpu = ThreadCpuMs() - t0;
+  EXPECT_EQ(g, nullptr);
+  EXPECT_NE(LastMessage().find("max_compile_ms"), std::string::npos) << LastMessage();
+  EXPECT_LT(cpu, kQuickCpuMs) << LastMessage();
+  sieve_vocab_free(v);
+}
+
+TEST(CapiLimits, TheCompilerHandleAppliesItsLimitsAndDeadline) {
+  sieve_vocab* v = Llama3();
+  ASSERT_NE(v, nullptr);
+  sieve_compiler_options co;
+  sieve_compiler_options_init(&co);
+  co.max_compile_ms = 20;
+  co.max_nesting_depth = 10;
+  co.max_repeat_bound = 100;
+  sieve_compiler* c = nullptr;
+  ASSERT_EQ(sieve_compiler_create(v, &co, &c), SIEVE_OK) << LastMessage();
+  sieve_grammar* g = nullptr;
+  ASSERT_EQ(sieve_compiler_compile_ebnf(c, "root ::= \"a\"", 12, nullptr, &g), SIEVE_OK)
+      << LastMessage();
+  sieve_grammar_free(g);
+  g = nullptr;
+
+  const std::string text = sieve::testing::HeavyMaskGrammar();
+  const double t0 = ThreadCpuMs();
+  EXPECT_EQ(sieve_compiler_compile_ebnf(c, text.data(), text.size(), nullptr, &g), SIEVE_ERR_LIMIT);
+  const double cpu = ThreadCpuMs() - t0;
+  EXPECT_EQ(g, nullptr);
+  EXPECT_NE(LastMessage().find("max_compile_ms"), std::string::npos) << LastMessage();
+  EXPECT_LT(cpu, kQuickCpuMs) << LastMessage();
+
+  const std::string deep = "root ::= " + std::string(20, '(') + "\"a\"" + std::string(20, ')');
+  EXPECT_EQ(sieve_compiler_compile_ebnf(c, deep.data(), deep.size(), nullptr, &g), SIEVE_ERR_LIMIT);
+  EXPECT_NE(LastMessage().find("max_nesting_depth"), std::string::npos) << LastMessage();
+  const std::string re = std::string(20, '(') + "a" + std::string(20, ')');
+  EXPECT_EQ(sieve_compiler_compile_regex(c, re.data(), re.size(), &g), SIEVE_ERR_LIMIT);
+  EXPECT_NE(LastMessage().find("max_nesting_depth"), std::string::npos) << LastMessage();
+  const std::string rep = "root ::= \"a\"{0,500}";
+  EXPECT_EQ(sieve_compiler_compile_ebnf(c, rep.data(), rep.size(), nullptr, &g), SIEVE_ERR_LIMIT);
+  EXPECT_NE(LastMessage().find("max_repeat_bound"), std::string::npos) << LastMessage();
+  EXPECT_EQ(g, nullptr);
+  sieve_compiler_free(c);
+
+  // The same handle made from an older struct (no limit fields) keeps the defaults.
+  sieve_compiler_options_init(&co);
+  co.max_nesting_depth = 10;  // past the old struct's end: ignored
+  co.struct_size = offsetof(sieve_compiler_options, ignore_lookahead) + sizeof(int);
+  ASSERT_EQ(sieve_compiler_create(v, &co, &c), SIEVE_OK) << LastMessage();
+  EXPECT_EQ(sieve_compiler_compile_ebnf(c, deep.data(), deep.size(), nullptr, &g), SIEVE_OK)
+      << LastMessage();
+  sieve_grammar_free(g);
+  sieve_compiler_free(c);
+  sieve_vocab_free(v);
+}
+
+TEST(CapiLimits, TheCompilerHandleBoundsSchemas) {
+  sieve_vocab* v = Llama3();
+  ASSERT_NE(v, nullptr);
+  sieve_compiler_options co;
+  sieve_compiler_options_init(&co);
+  co.max_text_bytes = 64;
+  sieve_compiler* c = nullptr;
+  ASSERT_EQ(sieve_compiler_create(v, &co, &c), SIEVE_OK) << LastMessage();
+  const std::string schema = "{\"type\": \"string\", \"description\": \"" + std::string(100, 'x') + "\"}";
+  sieve_grammar* g = nullptr;
+  EXPECT_EQ(sieve_compiler_compile_json_schema(c, schema.data(), schema.size(), nullptr, &g),
+            SIEVE_ERR_LIMIT);
+  EXPECT_NE(LastMessage().find("max_schema_bytes"), std::string::npos) << LastMessage();
+  EXPECT_EQ(g, nullptr);
+  sieve_compiler_free(c);
   sieve_vocab_free(v);
 }
 

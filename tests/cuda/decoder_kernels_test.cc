@@ -119,7 +119,8 @@ TEST(GatherRows, CopiesTheListedRowsInOrder) {
 TEST(RouterLogits, IsAnFp32ProductOfBf16InputsAndFp32Weights) {
   if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
   for (auto [tokens, experts, hidden] :
-       {std::tuple{1, 64, 2048}, std::tuple{7, 8, 64}, std::tuple{3, 160, 5120}}) {
+       {std::tuple{1, 64, 2048}, std::tuple{7, 8, 64}, std::tuple{3, 160, 5120},
+        std::tuple{2, 5, 70}}) {  // 70: not a multiple of 4, the scalar path
     SCOPED_TRACE(::testing::Message() << tokens << " x " << experts << " x " << hidden);
     const int x_stride = hidden + 4, l_stride = experts + 1;
     const std::vector<float> x = RandomBf16Values(tokens * x_stride, 1.0f, 5);

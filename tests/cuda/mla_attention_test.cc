@@ -89,11 +89,13 @@ TEST(LatentAppend, WritesNormalisedLatentAndRotatedKeyIntoTheSlots) {
 struct DecodeCase {
   int lat, rd, heads, page;
   std::vector<int> lens;
+  int q_pad = 1;  // query row padding: 1 = scalar query loads, 0 = 16-byte loads (the decoder's)
 };
 
 void CheckDecode(const DecodeCase& c) {
   SCOPED_TRACE(::testing::Message() << "latent " << c.lat << " rope " << c.rd << " heads "
-                                    << c.heads << " page " << c.page << " batch " << c.lens.size());
+                                    << c.heads << " page " << c.page << " batch " << c.lens.size()
+                                    << " q_pad " << c.q_pad);
   const int width = c.lat + c.rd, batch = static_cast<int>(c.lens.size());
   int max_pages = 1, total_pages = 0;
   for (int len : c.lens) {
@@ -115,7 +117,7 @@ void CheckDecode(const DecodeCase& c) {
   }
   const std::vector<float> cache =
       RandomBf16Values(static_cast<size_t>(total_pages) * c.page * width, 1.0f, 17);
-  const int q_head_stride = width + 1;
+  const int q_head_stride = width + c.q_pad;
   std::normal_distribution<float> dist(0.0f, 0.3f);
   std::vector<float> q(static_cast<size_t>(batch) * c.heads * q_head_stride);
   for (float& v : q) v = dist(rng);
@@ -223,6 +225,9 @@ TEST(MlaDecode, MatchesCpuAttentionOverPagedCache) {
   CheckDecode({32, 16, 4, kMlaPageSize, {1, 63, 64, 65, 300}});  // tiny preset widths
   CheckDecode({40, 8, 4, 16, {17, 1, 33}});                      // odd widths, small pages
   CheckDecode({512, 64, 16, kMlaPageSize, {4096, 1, 2000}});      // long context, split-KV
+  CheckDecode({512, 64, 16, kMlaPageSize, {1}, 0});              // 16-byte query loads
+  CheckDecode({512, 64, 16, kMlaPageSize, {4096, 65, 2000}, 0});  // the same, split-KV
+  CheckDecode({40, 8, 20, 16, {17, 1, 33}, 0});                   // odd widths, 2 head groups
   CheckDecode({512, 64, 128, kMlaPageSize, {129}});              // V2's 128 heads
 }
 

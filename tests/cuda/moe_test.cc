@@ -248,6 +248,10 @@ TEST(ExpertFfn, MatchesDoubleSwiGluWithEmptyExperts) {
   CheckExpertFfn({8, 64, 6, 512, 352, true, false});    // decode batch 8 routing shape
   CheckExpertFfn({64, 64, 6, 256, 96, false, true});    // batch 64: many pairs per expert
   CheckExpertFfn({37, 4, 2, 64, 20, true, false});      // > 8 pairs per expert, I % 8 != 0
+  // Fewer pairs than experts (grid over sorted positions), each kernel variant:
+  CheckExpertFfn({1, 32, 6, 512, 352, false, true});  // one token: 1 pair, 4 rows per warp
+  CheckExpertFfn({1, 16, 4, 65, 33, true, false});    // one token, scalar loads
+  CheckExpertFfn({3, 32, 10, 128, 72, true, false});  // 2-pair variant, experts with 3 pairs
 }
 
 TEST(ExpertFfn, TensorCorePathMatchesDoubleSwiGlu) {

@@ -63,7 +63,7 @@ inline std::unique_ptr<Engine> MakeEngine(std::shared_ptr<const EngineModel> mod
 inline std::shared_ptr<const TokenMaskCache> CompileIndependently(const Structure& s,
                                                                   const EngineModel& model) {
   GrammarCache cache;
-  GrammarCompileOptions opts;
+  GrammarCacheOptions opts;
   if (s.kind == StructureKind::kJsonSchema) {
     auto g = JsonSchemaToGrammar(s.text, s.json);
     if (!g.ok()) return nullptr;

@@ -69,6 +69,7 @@ std::shared_ptr<const TokenMaskCache> Build(std::string_view text, bool must_com
   static const std::shared_ptr<const TokenizerInfo> info = MakeVocab();
   MaskCacheOptions mo;
   ApplyLimits(fuzz::FuzzLimits(), &mo);
+  mo.deadline = Deadline::AfterMs(fuzz::FuzzLimits().max_compile_ms);  // exercised too
   auto cache = TokenMaskCache::Build(compiled->pda, info, mo);
   if (!cache.ok()) {
     if (must_compile) fuzz::Fail("built-in mask cache: " + cache.status().ToString());

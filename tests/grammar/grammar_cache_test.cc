@@ -140,7 +140,7 @@ TEST(GrammarCache, ASecondCompileOfTheSameGrammarIsALookup) {
   auto b = cache.GetOrCompile(*ir, vocab);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_EQ(a->get(), b->get());
-  GrammarCompileOptions other;
+  GrammarCacheOptions other;
   other.mask.build.context_levels = 1;
   auto c = cache.GetOrCompileEbnf(json, vocab, other);
   ASSERT_TRUE(c.ok());

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "grammar/compiler.h"
+#include "grammar/grammar_cache.h"
 #include "grammar/json_schema.h"
 #include "grammar/mask_cache.h"
 #include "grammar/regex_parser.h"
@@ -84,6 +85,24 @@ TEST(Limits, DefaultsAreTheStagesDefaults) {
   MaskCacheOptions m;
   ApplyLimits(Limits(), &m);
   EXPECT_EQ(m.max_bytes, MaskCacheOptions().max_bytes);
+}
+
+TEST(Limits, GrammarCacheDefaultsAreTheLimitsDefaults) {
+  GrammarCacheOptions o;
+  ApplyLimits(Limits(), &o);
+  const GrammarCacheOptions d;
+  EXPECT_EQ(SerializeOptions(o), SerializeOptions(d));  // every keyed option
+  EXPECT_EQ(o.max_compile_ms, d.max_compile_ms);
+  Limits l;
+  l.max_nesting_depth = 10;
+  l.max_mask_cache_bytes = 1234;
+  l.max_compile_ms = 77;
+  ApplyLimits(l, &o);
+  EXPECT_EQ(o.ebnf.max_nesting_depth, 10);
+  EXPECT_EQ(o.simplify.max_expr_depth, 20);
+  EXPECT_EQ(o.compile.max_expr_depth, 20 + 96);
+  EXPECT_EQ(o.mask.max_bytes, 1234u);
+  EXPECT_EQ(o.max_compile_ms, 77);
 }
 
 TEST(Limits, DeadlineExpiresAndNamesTheOption) {

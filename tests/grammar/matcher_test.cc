@@ -27,7 +27,9 @@ std::shared_ptr<const CompiledGrammar> Compile(const std::string& text, bool sim
     if (!s.ok()) return nullptr;
     grammar = *s;
   }
-  auto c = CompileGrammar(grammar);
+  CompileOptions opts;
+  opts.absorb_tail_calls = simplify;  // without simplify: every rule as written
+  auto c = CompileGrammar(grammar, opts);
   EXPECT_TRUE(c.ok()) << c.status().ToString();
   return c.ok() ? *c : nullptr;
 }

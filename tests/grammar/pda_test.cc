@@ -32,7 +32,12 @@ Result<std::shared_ptr<const CompiledGrammar>> CompileText(const std::string& te
                                                            const CompileOptions& opts = {}) {
   auto g = ParseEbnf(text);
   if (!g.ok()) return g.status();
-  if (!simplify) return CompileGrammar(*g, opts);
+  if (!simplify) {
+    // As written: one automaton per rule, no tail call absorbed either.
+    CompileOptions as_written = opts;
+    as_written.absorb_tail_calls = false;
+    return CompileGrammar(*g, as_written);
+  }
   auto s = Simplify(*g);
   if (!s.ok()) return s.status();
   return CompileGrammar(*s, opts);

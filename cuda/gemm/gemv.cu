@@ -1,0 +1,228 @@
+// Kernel for gemv.h: one warp per pair of weight rows, 16-byte streaming loads, fp32 sums.
+//
+// Each lane handles the 8-element chunks lane, lane + 32, ... of its warp's two rows: per
+// iteration it issues 2 x kUnroll independent 16-byte weight loads (ld.global.nc with
+// L1::no_allocate, so the weights do not evict x from L1), then multiplies each chunk with the
+// same chunk of every token row of x (16-byte __ldg; x is at most 8 x k bf16 and is shared by all
+// warps of the SM through L1). Partial sums stay per lane in a fixed order and are reduced by
+// WarpSum at the end, so the result does not depend on timing (graphs replay bit-identically).
+// The kernel is templated on the token count rounded up to a power of two (1, 2, 4, 8): the
+// accumulators [2][M] stay in registers. With a fused norm (GemvNorm) every block first builds the
+// normalised rows in shared memory (NormRows) and reads x from there.
+#include <cstdint>
+
+#include "cuda/common/device_utils.cuh"
+#include "cuda/gemm/gemv.h"
+
+namespace sieve::cuda {
+namespace {
+
+constexpr int kWarps = 8;
+constexpr int kThreads = kWarps * 32;
+
+__device__ __forceinline__ uint4 LoadStreaming(const __nv_bfloat16* p) {
+  uint4 r;
+  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+      : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+      : "l"(p));
+  return r;
+}
+
+__device__ __forceinline__ float Lo(uint32_t v) { return __uint_as_float(v << 16); }
+__device__ __forceinline__ float Hi(uint32_t v) { return __uint_as_float(v & 0xffff0000u); }
+
+// acc += dot(w, x) over one chunk of 8 bf16 pairs, in element order.
+__device__ __forceinline__ float Dot8(float acc, const uint4& w, const float* x) {
+  acc = fmaf(Lo(w.x), x[0], acc);
+  acc = fmaf(Hi(w.x), x[1], acc);
+  acc = fmaf(Lo(w.y), x[2], acc);
+  acc = fmaf(Hi(w.y), x[3], acc);
+  acc = fmaf(Lo(w.z), x[4], acc);
+  acc = fmaf(Hi(w.z), x[5], acc);
+  acc = fmaf(Lo(w.w), x[6], acc);
+  acc = fmaf(Hi(w.w), x[7], acc);
+  return acc;
+}
+
+__device__ __forceinline__ void Store(void* y, bool bf16, int64_t at, float v) {
+  if (bf16) {
+    static_cast<__nv_bfloat16*>(y)[at] = __float2bfloat16_rn(v);
+  } else {
+    static_cast<float*>(y)[at] = v;
+  }
+}
+
+// kUnroll: chunks per row in flight per lane (2 x kUnroll loads of 16 bytes); 8 covers a 2048-wide
+// row in one round trip at M <= 2, where registers allow it.
+// The fused RMSNorm (GemvNorm): rms_norm.cu's loop and BlockSum with the same 256 threads, so
+// x is bit-identical to LaunchRmsNorm's; every thread of the block calls it.
+__device__ __forceinline__ void NormRows(const GemvParams& p, __nv_bfloat16* x_s) {
+  __shared__ float scratch[32];
+  const GemvNorm& n = p.norm;
+  const bool writer = blockIdx.x == 0;
+  for (int m = 0; m < p.rows; ++m) {
+    const float* h = n.h + static_cast<int64_t>(m) * p.k;
+    const float* d = n.delta ? n.delta + static_cast<int64_t>(m) * p.k : nullptr;
+    float ss = 0.0f;
+    for (int i = threadIdx.x; i < p.k; i += blockDim.x) {
+      float v = h[i];
+      if (d) v += d[i];
+      ss += v * v;
+    }
+    ss = BlockSum(ss, scratch);
+    const float inv = 1.0f / sqrtf(ss / static_cast<float>(p.k) + n.eps);
+    for (int i = threadIdx.x; i < p.k; i += blockDim.x) {
+      float v = h[i];
+      if (d) v += d[i];
+      const __nv_bfloat16 xb = __float2bfloat16_rn(ToFloat(n.weight[i]) * (v * inv));
+      x_s[m * p.k + i] = xb;
+      if (writer) {
+        if (n.h_out) n.h_out[static_cast<int64_t>(m) * p.k + i] = v;
+        if (n.x_out) const_cast<__nv_bfloat16*>(p.x)[m * p.ldx + i] = xb;
+      }
+    }
+  }
+  __syncthreads();
+}
+
+template <int M, bool kNorm, int kUnroll = (M <= 2 ? 8 : 4)>
+__global__ void __launch_bounds__(kThreads) GemvKernel(GemvParams p) {
+  extern __shared__ uint4 x_smem[];  // kNorm: [rows, k] bf16 normalised x
+  const int lane = threadIdx.x & 31;
+  const int64_t warp = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5);
+  const int64_t k = p.k;
+  // The warp's two rows: (segment, output row) each; in silu_mul mode the gate and up rows of
+  // output `warp`. A missing second row (odd total) re-reads the first and is not written.
+  const __nv_bfloat16* w_row[2];
+  void* y[2];
+  int64_t ldy[2], out_row[2] = {warp, warp};
+  bool bf16[2], write[2] = {true, false};
+  // Warps past the last row do nothing but must stay for the norm's block barriers.
+  const bool active =
+      p.silu_mul ? warp < p.seg[0].n : 2 * warp < p.seg[0].n + (p.segments > 1 ? p.seg[1].n : 0);
+  if (!active) {
+    w_row[0] = w_row[1] = p.seg[0].w;
+  } else if (p.silu_mul) {
+    w_row[0] = p.seg[0].w + warp * k;
+    w_row[1] = p.seg[0].w + (p.seg[0].n + warp) * k;
+    y[0] = y[1] = p.seg[0].y;
+    ldy[0] = ldy[1] = p.seg[0].ldy;
+    bf16[0] = bf16[1] = p.seg[0].y_bf16;
+  } else {
+    const int64_t n0 = p.seg[0].n, total = n0 + (p.segments > 1 ? p.seg[1].n : 0);
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      int64_t row = 2 * warp + r;
+      write[r] = row < total;
+      if (!write[r]) row = 2 * warp;
+      const bool first = row < n0;
+      out_row[r] = first ? row : row - n0;
+      w_row[r] = (first ? p.seg[0].w : p.seg[1].w) + out_row[r] * k;
+      y[r] = first ? p.seg[0].y : p.seg[1].y;
+      ldy[r] = first ? p.seg[0].ldy : p.seg[1].ldy;
+      bf16[r] = first ? p.seg[0].y_bf16 : p.seg[1].y_bf16;
+    }
+  }
+
+  const int32_t chunks = p.k / 8;
+  float acc[2][M];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+#pragma unroll
+    for (int m = 0; m < M; ++m) acc[r][m] = 0.0f;
+  }
+  uint4 wv[2][kUnroll];
+  auto load = [&](int32_t c0) {
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int32_t c = c0 + 32 * u;
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        wv[r][u] = c < chunks ? LoadStreaming(w_row[r] + static_cast<int64_t>(c) * 8)
+                              : make_uint4(0, 0, 0, 0);
+      }
+    }
+  };
+  // The first weights are requested before the norm, so its reductions overlap their latency.
+  if (active) load(lane);
+  if constexpr (kNorm) NormRows(p, reinterpret_cast<__nv_bfloat16*>(x_smem));
+  if (!active) return;  // after the norm's barriers; none below
+  for (int32_t c0 = lane; c0 < chunks; c0 += 32 * kUnroll) {
+    if (c0 != lane) load(c0);
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      const int32_t c = c0 + 32 * u;
+      if (c >= chunks) break;
+#pragma unroll
+      for (int m = 0; m < M; ++m) {
+        if (m >= p.rows) break;
+        const uint4 xv = kNorm ? x_smem[(m * p.k) / 8 + c]
+                               : __ldg(reinterpret_cast<const uint4*>(p.x + m * p.ldx) + c);
+        const float xf[8] = {Lo(xv.x), Hi(xv.x), Lo(xv.y), Hi(xv.y),
+                             Lo(xv.z), Hi(xv.z), Lo(xv.w), Hi(xv.w)};
+#pragma unroll
+        for (int r = 0; r < 2; ++r) acc[r][m] = Dot8(acc[r][m], wv[r][u], xf);
+      }
+    }
+  }
+#pragma unroll
+  for (int m = 0; m < M; ++m) {
+    if (m >= p.rows) break;
+    const float a0 = WarpSum(acc[0][m]);
+    const float a1 = WarpSum(acc[1][m]);
+    if (lane != 0) continue;
+    if (p.silu_mul) {
+      Store(y[0], bf16[0], m * ldy[0] + out_row[0], a0 / (1.0f + expf(-a0)) * a1);
+    } else {
+      Store(y[0], bf16[0], m * ldy[0] + out_row[0], a0);
+      if (write[1]) Store(y[1], bf16[1], m * ldy[1] + out_row[1], a1);
+    }
+  }
+}
+
+bool Aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+}  // namespace
+
+bool GemvSupported(const GemvParams& p) {
+  if (p.rows < 1 || p.rows > kGemvMaxRows || p.k <= 0 || p.k % 8 != 0 || !p.x || !Aligned16(p.x) ||
+      p.ldx < p.k || p.ldx % 8 != 0 || p.segments < 1 || p.segments > kGemvMaxSegments ||
+      (p.silu_mul && p.segments != 1)) {
+    return false;
+  }
+  for (int s = 0; s < p.segments; ++s) {
+    const GemvSegment& g = p.seg[s];
+    if (!g.w || !Aligned16(g.w) || g.n <= 0 || !g.y || g.ldy < g.n) return false;
+  }
+  const GemvNorm& n = p.norm;
+  if (n.weight && (!n.h || static_cast<int64_t>(p.rows) * p.k > kGemvMaxNormElements ||
+                   (n.h_out && (n.h_out == n.h || n.h_out == n.delta)) || (!n.h_out && n.delta))) {
+    return false;  // h + delta must land somewhere, and not where other blocks still read
+  }
+  return true;
+}
+
+cudaError_t LaunchGemv(const GemvParams& p, cudaStream_t stream) {
+  if (!GemvSupported(p)) return cudaErrorInvalidValue;
+  const int64_t warps =
+      p.silu_mul ? p.seg[0].n
+                 : (static_cast<int64_t>(p.seg[0].n) + (p.segments > 1 ? p.seg[1].n : 0) + 1) / 2;
+  const int64_t blocks = (warps + kWarps - 1) / kWarps;
+  if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
+  const unsigned grid = static_cast<unsigned>(blocks);
+  const bool norm = p.norm.weight != nullptr;
+  const size_t smem = norm ? static_cast<size_t>(p.rows) * p.k * sizeof(__nv_bfloat16) : 0;
+  auto launch = [&](auto kernel) { kernel<<<grid, kThreads, smem, stream>>>(p); };
+  if (p.rows == 1) {
+    norm ? launch(GemvKernel<1, true>) : launch(GemvKernel<1, false>);
+  } else if (p.rows == 2) {
+    norm ? launch(GemvKernel<2, true>) : launch(GemvKernel<2, false>);
+  } else if (p.rows <= 4) {
+    norm ? launch(GemvKernel<4, true>) : launch(GemvKernel<4, false>);
+  } else {
+    norm ? launch(GemvKernel<8, true>) : launch(GemvKernel<8, false>);
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace sieve::cuda

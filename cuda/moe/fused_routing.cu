@@ -1,0 +1,70 @@
+// Kernel for fused_routing.h: router logits by every block, routing + align by the last one.
+//
+// Blocks of kRouterWarpsPerBlock warps each compute their (token, expert) logits
+// (router_logits.cuh), then __threadfence() and count themselves on the device counter; the block
+// that takes the last ticket sees every other block's logits (they fenced before counting; it
+// reads them through L2) and runs RouteToken per token (routing.cuh; warps take tokens in turn)
+// and, after a block barrier, AlignPairs over a shared-memory copy of the expert ids. It finally
+// zeroes the counter for the next launch.
+#include <cstdint>
+
+#include "cuda/config.h"
+#include "cuda/moe/fused_routing.h"
+#include "cuda/moe/router_logits.cuh"
+#include "cuda/moe/routing.cuh"
+
+namespace sieve::cuda {
+namespace {
+
+constexpr int kWarps = kRouterWarpsPerBlock;
+
+__global__ void __launch_bounds__(kWarps * 32, 1) MoeRouteFusedKernel(MoeRouteFusedParams p) {
+  __shared__ float scores_s[kWarps][kMaxExperts];
+  __shared__ float group_s[kWarps][kMaxGroups];
+  __shared__ int32_t counts[kMaxExperts];
+  __shared__ int32_t offsets[kMaxExperts + 1];
+  __shared__ int32_t ids_s[kFusedRoutingMaxTokens * kMaxTopK];
+  __shared__ bool last;
+  const int warp = threadIdx.x >> 5;
+  const int64_t w = static_cast<int64_t>(blockIdx.x) * kWarps + warp;
+  if (w < static_cast<int64_t>(p.logits.tokens) * p.logits.num_experts) RouterLogit(p.logits, w);
+  __threadfence();  // this block's logits are visible device-wide before it is counted
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomicAdd(p.counter, 1u) == gridDim.x - 1;
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  for (int64_t t = warp; t < p.routing.tokens; t += kWarps) {
+    RouteToken(p.routing, t, scores_s[warp], group_s[warp]);
+  }
+  __syncthreads();  // topk_ids of every token written (global memory, this block)
+  // The pairs' expert ids once into shared memory: the align scans them once per expert.
+  for (int i = threadIdx.x; i < p.align.num_pairs; i += kWarps * 32) ids_s[i] = p.align.topk_ids[i];
+  __syncthreads();
+  AlignPairs(p.align, ids_s, counts, offsets);
+  if (threadIdx.x == 0) *p.counter = 0u;  // every block has counted: safe to reset
+}
+
+}  // namespace
+
+bool MoeRouteFusedSupported(const MoeRouteFusedParams& p) {
+  const int32_t T = p.logits.tokens;
+  return T >= 1 && T <= kFusedRoutingMaxTokens && p.counter != nullptr && p.routing.tokens == T &&
+         p.routing.logits == p.logits.logits && p.routing.logits_stride == p.logits.logits_stride &&
+         p.routing.num_experts == p.logits.num_experts &&
+         p.align.num_experts == p.routing.num_experts && p.align.topk_ids == p.routing.topk_ids &&
+         static_cast<int64_t>(p.align.num_pairs) == static_cast<int64_t>(T) * p.routing.top_k;
+}
+
+cudaError_t LaunchMoeRouteFused(const MoeRouteFusedParams& p, cudaStream_t stream) {
+  if (!MoeRouteFusedSupported(p) || CheckRouterLogits(p.logits) != cudaSuccess ||
+      CheckMoeRouting(p.routing) != cudaSuccess || CheckMoeAlign(p.align) != cudaSuccess) {
+    return cudaErrorInvalidValue;
+  }
+  const int64_t warps = static_cast<int64_t>(p.logits.tokens) * p.logits.num_experts;
+  const unsigned blocks = static_cast<unsigned>((warps + kWarps - 1) / kWarps);
+  MoeRouteFusedKernel<<<blocks, kWarps * 32, 0, stream>>>(p);
+  return cudaGetLastError();
+}
+
+}  // namespace sieve::cuda

@@ -1,0 +1,146 @@
+// Device bodies of the routing kernels (routing.h), shared by routing.cu and the fused
+// router + routing + align kernel (fused_routing.cu).
+#ifndef SIEVE_CUDA_MOE_ROUTING_CUH_
+#define SIEVE_CUDA_MOE_ROUTING_CUH_
+
+#include <cmath>
+
+#include "cuda/common/device_utils.cuh"
+#include "cuda/config.h"
+#include "cuda/moe/routing.h"
+
+namespace sieve::cuda {
+
+// Softmax, group limiting and top-k of token t by one warp (every lane calls it); `s` holds
+// kMaxExperts floats and `g` kMaxGroups floats of this warp's shared memory.
+__device__ __forceinline__ void RouteToken(const MoeRoutingParams& p, int64_t t, float* s,
+                                           float* g) {
+  const int lane = threadIdx.x & 31;
+  const float* logits = p.logits + t * p.logits_stride;
+  const int32_t E = p.num_experts;
+
+  float mx = -INFINITY;
+  for (int e = lane; e < E; e += 32) {
+    s[e] = __ldcg(logits + e);  // L2: the fused kernel reads logits other blocks wrote
+    mx = fmaxf(mx, s[e]);
+  }
+  mx = WarpMax(mx);
+  float sum = 0.0f;
+  for (int e = lane; e < E; e += 32) {
+    s[e] = expf(s[e] - mx);
+    sum += s[e];
+  }
+  sum = WarpSum(sum);
+  const float inv = 1.0f / sum;
+  for (int e = lane; e < E; e += 32) s[e] *= inv;
+  __syncwarp();
+
+  if (p.n_group > 1) {
+    const int32_t per = E / p.n_group;
+    for (int k = lane; k < p.n_group; k += 32) {
+      float best = s[k * per];
+      for (int e = 1; e < per; ++e) best = fmaxf(best, s[k * per + e]);
+      g[k] = best;
+    }
+    __syncwarp();
+    // Mark kept groups by setting their score to -inf after picking them.
+    for (int round = 0; round < p.topk_group; ++round) {
+      float v = -INFINITY;
+      int32_t idx = -1;
+      for (int k = lane; k < p.n_group; k += 32) {
+        if (g[k] != -INFINITY && (idx < 0 || g[k] > v)) {
+          v = g[k];
+          idx = k;
+        }
+      }
+      WarpArgmax(&v, &idx);
+      __syncwarp();
+      if (lane == 0) g[idx] = -INFINITY;
+      __syncwarp();
+    }
+    for (int e = lane; e < E; e += 32) {
+      if (g[e / per] != -INFINITY) s[e] = 0.0f;  // group not kept
+    }
+    __syncwarp();
+  }
+
+  float picked_sum = 0.0f;
+  float picked[kMaxTopK];
+  int32_t picked_id[kMaxTopK];
+#pragma unroll
+  for (int j = 0; j < kMaxTopK; ++j) {
+    if (j >= p.top_k) break;
+    float v = -INFINITY;
+    int32_t idx = -1;
+    for (int e = lane; e < E; e += 32) {
+      if (s[e] != -INFINITY && (idx < 0 || s[e] > v)) {
+        v = s[e];
+        idx = e;
+      }
+    }
+    WarpArgmax(&v, &idx);
+    picked[j] = v;
+    picked_id[j] = idx;
+    picked_sum += v;
+    __syncwarp();
+    if (lane == 0) s[idx] = -INFINITY;
+    __syncwarp();
+  }
+  if (lane == 0) {
+    const bool renorm = p.top_k > 1 && p.norm_topk_prob;
+    const float denom = picked_sum + 1e-20f;
+#pragma unroll
+    for (int j = 0; j < kMaxTopK; ++j) {
+      if (j >= p.top_k) break;
+      p.topk_ids[t * p.top_k + j] = picked_id[j];
+      p.topk_weights[t * p.top_k + j] =
+          renorm ? picked[j] / denom : picked[j] * p.routed_scaling_factor;
+    }
+  }
+}
+
+// Groups the pairs by expert (see routing.h); every thread of the block calls it (it
+// synchronises); counts / offsets hold kMaxExperts and kMaxExperts + 1 ints of shared memory;
+// `ids` is p.topk_ids or a copy of it in shared memory (the fused kernel's).
+__device__ __forceinline__ void AlignPairs(const MoeAlignParams& p, const int32_t* ids,
+                                           int32_t* counts, int32_t* offsets) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int warps = blockDim.x >> 5;
+  for (int e = warp; e < p.num_experts; e += warps) {
+    int32_t n = 0;
+    for (int32_t base = 0; base < p.num_pairs; base += 32) {
+      const int32_t i = base + lane;
+      n += __popc(__ballot_sync(0xffffffffu, i < p.num_pairs && ids[i] == e));
+    }
+    if (lane == 0) counts[e] = n;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    int32_t run = 0;
+    for (int e = 0; e < p.num_experts; ++e) {
+      offsets[e] = run;
+      run += counts[e];
+    }
+    offsets[p.num_experts] = run;
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e <= p.num_experts; e += blockDim.x) p.expert_offsets[e] = offsets[e];
+  for (int e = warp; e < p.num_experts; e += warps) {
+    int32_t at = offsets[e];
+    for (int32_t base = 0; base < p.num_pairs; base += 32) {
+      const int32_t i = base + lane;
+      const bool hit = i < p.num_pairs && ids[i] == e;
+      const uint32_t mask = __ballot_sync(0xffffffffu, hit);
+      if (hit) {
+        const int32_t k = at + __popc(mask & ((1u << lane) - 1u));
+        p.sorted_pairs[k] = i;
+        p.sorted_experts[k] = e;
+      }
+      at += __popc(mask);
+    }
+  }
+}
+
+}  // namespace sieve::cuda
+
+#endif  // SIEVE_CUDA_MOE_ROUTING_CUH_

@@ -1,0 +1,59 @@
+// Sharing classifications between states that behave alike for as many bytes as most tokens have.
+//
+// MaskBuilder's answer for token t at state s (mask_builder.h) depends only on what s's frame does
+// over t's bytes: which bytes it reads and where they lead, which rules it calls and where they
+// return, where its rule may end (a pop, continued into the rule's return sites). Two states of the
+// same rule that agree on all of that for the next h bytes therefore classify every token of at
+// most h bytes identically. A format or a length-bounded pattern inlined into one rule (hostname
+// labels of up to 63 characters, 254-character emails) has hundreds of states that differ only
+// near the ends of their runs, and each cost a walk over tens of thousands of trie nodes.
+//
+// ComputeMaskSharing finds, per byte state, a representative with the same behaviour for
+// `horizon` bytes (bounded bisimulation):
+//  - level 0: same rule (so pops continue into the same return sites and FOLLOW set) and flags;
+//  - level i: level i - 1 agrees, byte edges read the same ranges into states agreeing at level
+//    i - 1, and call edges call the same callee start and return to states agreeing at level i
+//    (a nullable callee returns without reading: refined until stable within the level).
+// States of counted rules are never grouped (their classification carries iteration counts
+// checked against their own rule's bounds). The build classifies each representative over the
+// whole vocabulary and every other member only over the tokens longer than the horizon (the
+// TokenizerInfo::LongTokens trie: ~21% of a 128k vocabulary at 8 bytes), then takes the short
+// tokens' answers from the representative (MergeShared). The result is identical to classifying
+// every state in full; tests/grammar/mask_share_test.cc checks that state by state.
+#ifndef SIEVE_GRAMMAR_MASK_SHARE_H_
+#define SIEVE_GRAMMAR_MASK_SHARE_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "grammar/limits.h"
+#include "grammar/mask_builder.h"
+#include "grammar/pda.h"
+#include "grammar/token_trie.h"
+
+namespace sieve {
+
+struct MaskSharing {
+  uint32_t horizon = 0;
+  // Per state: the representative whose short-token answers it takes (itself for representatives,
+  // states without byte edges and states of counted rules).
+  std::vector<int32_t> rep;
+  int32_t members = 0;  // states whose rep is another state
+};
+
+// Classes for `horizon` bytes over the byte-reading states of g (horizon 0: every state alone).
+// Polls `deadline` once per level; once it has expired every state is left alone (the caller's
+// own poll then reports the budget).
+MaskSharing ComputeMaskSharing(const CompiledGrammar& g, uint32_t horizon,
+                               const Deadline& deadline = Deadline());
+
+// The classification of a member state: `rep` (the representative's, over `full`) for tokens of
+// at most `horizon` bytes, `long_part` (the member's own, over full.LongTokens(horizon)) for the
+// longer ones. Counted states are never members, so there are no iteration lists to merge.
+void MergeShared(const TokenizerInfo& full, const TokenizerInfo& long_tokens,
+                 const StateClassification& rep, const StateClassification& long_part,
+                 StateClassification* out);
+
+}  // namespace sieve
+
+#endif  // SIEVE_GRAMMAR_MASK_SHARE_H_

@@ -1,0 +1,255 @@
+// The decode GEMV (gemv.h) against double CPU products, every element: token counts 1 / odd / the
+// maximum, widths that are and are not multiples of the 256-element lane stride, one and two
+// output segments with odd sizes (the second starting mid-warp), the fused SwiGLU mode, fp32 and
+// bf16 outputs into padded rows (the padding must stay untouched), and the shapes it refuses.
+// The fused RMSNorm front (GemvNorm) must equal LaunchRmsNorm followed by the plain GEMV bit for
+// bit: the residual stream it writes, the normalised x and the products.
+#include "cuda/gemm/gemv.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "cuda/norm/rms_norm.h"
+#include "tests/cuda/cuda_test_util.h"
+
+namespace sieve::cuda {
+namespace {
+
+using testing::DeviceBuffer;
+using testing::FromBf16;
+using testing::HaveDevice;
+using testing::RandomBf16Values;
+using testing::ToBf16;
+
+struct GemvCase {
+  int rows, k;
+  std::vector<int> n;  // per segment
+  bool silu_mul, y_bf16;
+};
+
+void CheckGemv(const GemvCase& c) {
+  SCOPED_TRACE(::testing::Message()
+               << "rows " << c.rows << " k " << c.k << " segments " << c.n.size() << " n0 "
+               << c.n[0] << (c.silu_mul ? " silu_mul" : "")
+               << (c.y_bf16 ? " bf16 out" : " fp32 out"));
+  const int64_t ldx = c.k + 8;
+  const std::vector<float> x =
+      RandomBf16Values(static_cast<size_t>(c.rows) * ldx, 1.0f, c.rows * 7 + c.k);
+  const int segs = static_cast<int>(c.n.size());
+  std::vector<std::vector<float>> w(segs);
+  std::vector<std::unique_ptr<DeviceBuffer<__nv_bfloat16>>> d_w, d_y16;
+  std::vector<std::unique_ptr<DeviceBuffer<float>>> d_y32;
+  GemvParams p{};
+  std::vector<int64_t> ldy(segs);
+  for (int s = 0; s < segs; ++s) {
+    const int w_rows = c.silu_mul ? 2 * c.n[s] : c.n[s];
+    w[s] = RandomBf16Values(static_cast<size_t>(w_rows) * c.k, 0.2f, 31 * s + c.n[s] + c.k);
+    ldy[s] = c.n[s] + 3;
+    d_w.push_back(std::make_unique<DeviceBuffer<__nv_bfloat16>>(ToBf16(w[s])));
+    d_y32.push_back(std::make_unique<DeviceBuffer<float>>(static_cast<size_t>(c.rows) * ldy[s]));
+    d_y16.push_back(
+        std::make_unique<DeviceBuffer<__nv_bfloat16>>(static_cast<size_t>(c.rows) * ldy[s]));
+  }
+  DeviceBuffer<__nv_bfloat16> d_x(ToBf16(x));
+  ASSERT_TRUE(d_x.ok());
+  p.x = d_x.get();
+  p.ldx = ldx;
+  p.rows = c.rows;
+  p.k = c.k;
+  p.segments = segs;
+  p.silu_mul = c.silu_mul;
+  for (int s = 0; s < segs; ++s) {
+    ASSERT_TRUE(d_w[s]->ok() && d_y32[s]->ok() && d_y16[s]->ok());
+    ASSERT_TRUE(d_y32[s]->Poison() && d_y16[s]->Poison());  // NaN everywhere
+    p.seg[s].w = d_w[s]->get();
+    p.seg[s].n = c.n[s];
+    p.seg[s].y =
+        c.y_bf16 ? static_cast<void*>(d_y16[s]->get()) : static_cast<void*>(d_y32[s]->get());
+    p.seg[s].ldy = ldy[s];
+    p.seg[s].y_bf16 = c.y_bf16;
+  }
+  ASSERT_TRUE(GemvSupported(p));
+  ASSERT_EQ(LaunchGemv(p, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+
+  for (int s = 0; s < segs; ++s) {
+    const std::vector<float> got = c.y_bf16 ? FromBf16(d_y16[s]->Download()) : d_y32[s]->Download();
+    auto dot = [&](int row, int m, double* mag) {
+      double sum = 0;
+      *mag = 0;
+      for (int kk = 0; kk < c.k; ++kk) {
+        const double v =
+            static_cast<double>(x[m * ldx + kk]) * w[s][static_cast<size_t>(row) * c.k + kk];
+        sum += v;
+        *mag += std::fabs(v);
+      }
+      return sum;
+    };
+    for (int m = 0; m < c.rows; ++m) {
+      for (int64_t j = 0; j < ldy[s]; ++j) {
+        const float g = got[m * ldy[s] + j];
+        if (j >= c.n[s]) {
+          ASSERT_TRUE(std::isnan(g)) << "padding written at token " << m << " column " << j;
+          continue;
+        }
+        double want, bound;
+        if (c.silu_mul) {
+          double mg, mu;
+          const double gate = dot(static_cast<int>(j), m, &mg);
+          const double up = dot(static_cast<int>(j) + c.n[s], m, &mu);
+          const double silu = gate / (1 + std::exp(-gate));
+          want = silu * up;
+          // fp32 sums: ~1e-5 of sum |x w| each; silu' is at most 1.1 in magnitude.
+          bound = 1.1 * std::fabs(up) * 1e-5 * mg + std::fabs(silu) * 1e-5 * mu + 1e-10 * mg * mu;
+        } else {
+          double mag;
+          want = dot(static_cast<int>(j), m, &mag);
+          bound = 1e-5 * mag;
+        }
+        bound += (c.y_bf16 ? 8e-3 * std::fabs(want) : 0) + 1e-6;
+        ASSERT_TRUE(std::isfinite(g)) << "token " << m << " column " << j;
+        ASSERT_LE(std::fabs(g - want), bound) << "segment " << s << " token " << m << " column "
+                                              << j << " got " << g << " want " << want;
+      }
+    }
+  }
+}
+
+TEST(Gemv, MatchesDoubleProductsForEveryShape) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  for (int rows : {1, 3, 8}) {
+    CheckGemv({rows, 8, {5}, false, false});          // one chunk per row
+    CheckGemv({rows, 40, {37}, false, true});         // odd rows, bf16 out
+    CheckGemv({rows, 2048, {33, 10}, false, false});  // V2-Lite width, two segments
+    CheckGemv({rows, 2056, {64, 1}, false, true});    // width not a multiple of 256
+    CheckGemv({rows, 2048, {19}, true, true});        // SwiGLU into bf16 (the MLP's act)
+    CheckGemv({rows, 1416, {7}, true, false});        // SwiGLU, odd chunk count
+  }
+  CheckGemv({2, 4096, {1, 1}, false, false});  // one row per segment
+}
+
+template <typename T>
+bool SameBits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+void CheckFusedNorm(int rows, int k, int n, bool with_delta, bool silu) {
+  SCOPED_TRACE(::testing::Message() << "rows " << rows << " k " << k << " n " << n
+                                    << (with_delta ? " delta" : "") << (silu ? " silu_mul" : ""));
+  const std::vector<float> h = RandomBf16Values(static_cast<size_t>(rows) * k, 2.0f, rows + k);
+  const std::vector<float> delta = RandomBf16Values(h.size(), 0.7f, 3 * k + n);
+  const std::vector<float> weight = RandomBf16Values(k, 1.0f, 5 + k);
+  const std::vector<float> w = RandomBf16Values(static_cast<size_t>(silu ? 2 * n : n) * k, 0.2f, n);
+  const float eps = 1e-6f;
+  DeviceBuffer<float> d_h(h), d_delta(delta), d_h_ref(h), d_h_out(h.size());
+  DeviceBuffer<__nv_bfloat16> d_weight(ToBf16(weight)), d_w(ToBf16(w));
+  DeviceBuffer<__nv_bfloat16> d_x_ref(h.size()), d_x(h.size());
+  DeviceBuffer<float> d_y_ref(static_cast<size_t>(rows) * n), d_y(static_cast<size_t>(rows) * n);
+  ASSERT_TRUE(d_h.ok() && d_delta.ok() && d_h_ref.ok() && d_h_out.ok() && d_weight.ok() &&
+              d_w.ok() && d_x_ref.ok() && d_x.ok() && d_y_ref.ok() && d_y.ok());
+  ASSERT_TRUE(d_h_out.Poison() && d_x.Poison() && d_y.Poison() && d_x_ref.Poison());
+  // Reference: the RMSNorm kernel in place, then the plain GEMV.
+  RmsNormParams rn{d_h_ref.get(),
+                   k,
+                   with_delta ? d_delta.get() : nullptr,
+                   k,
+                   d_weight.get(),
+                   d_x_ref.get(),
+                   k,
+                   rows,
+                   k,
+                   eps};
+  ASSERT_EQ(LaunchRmsNorm(rn, nullptr), cudaSuccess);
+  GemvParams p{};
+  p.x = d_x_ref.get();
+  p.ldx = k;
+  p.rows = rows;
+  p.k = k;
+  p.segments = 1;
+  p.seg[0] = {d_w.get(), n, d_y_ref.get(), n, false};
+  p.silu_mul = silu;
+  ASSERT_EQ(LaunchGemv(p, nullptr), cudaSuccess);
+  // Fused.
+  p.x = d_x.get();
+  p.seg[0].y = d_y.get();
+  p.norm = {d_weight.get(), d_h.get(), with_delta ? d_delta.get() : nullptr,
+            d_h_out.get(),  true,      eps};
+  ASSERT_TRUE(GemvSupported(p));
+  ASSERT_EQ(LaunchGemv(p, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  EXPECT_TRUE(SameBits(d_h_out.Download(), d_h_ref.Download())) << "residual stream";
+  const std::vector<__nv_bfloat16> x = d_x.Download(), x_ref = d_x_ref.Download();
+  EXPECT_TRUE(x.size() == x_ref.size() &&
+              std::memcmp(x.data(), x_ref.data(), x.size() * sizeof(__nv_bfloat16)) == 0)
+      << "normalised x";
+  EXPECT_TRUE(SameBits(d_y.Download(), d_y_ref.Download())) << "products";
+  EXPECT_TRUE(SameBits(d_h.Download(), h)) << "the input stream must stay as it was";
+}
+
+TEST(Gemv, FusedNormEqualsRmsNormThenGemvBitForBit) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  CheckFusedNorm(1, 2048, 3072 + 576, true, false);  // V2-Lite q_proj + kv_a rows, batch 1
+  CheckFusedNorm(2, 2048, 2816, true, true);         // shared experts' SwiGLU, batch 2
+  CheckFusedNorm(1, 2048, 64, false, false);         // layer 0: no residual delta
+  CheckFusedNorm(3, 40, 9, true, true);              // odd rows and widths
+  CheckFusedNorm(8, 2048, 17, true, false);          // 8 x 2048 = the shared-memory limit
+}
+
+TEST(Gemv, RefusesShapesItCannotRun) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  DeviceBuffer<__nv_bfloat16> buf(4096);
+  ASSERT_TRUE(buf.ok());
+  GemvParams p{};
+  p.x = buf.get();
+  p.ldx = 64;
+  p.rows = 1;
+  p.k = 64;
+  p.segments = 1;
+  p.seg[0] = {buf.get(), 4, buf.get(), 4, true};
+  EXPECT_TRUE(GemvSupported(p));
+  GemvParams q = p;
+  q.rows = 0;
+  EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);
+  q = p;
+  q.rows = kGemvMaxRows + 1;
+  EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);
+  q = p;
+  q.k = 60;  // not a multiple of 8
+  q.ldx = 60;
+  EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);
+  q = p;
+  q.x = buf.get() + 1;  // not 16-byte aligned
+  EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);
+  q = p;
+  q.seg[0].ldy = 3;  // narrower than n
+  EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);
+  q = p;
+  q.segments = 2;  // second segment empty
+  EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);
+  q.seg[1] = p.seg[0];
+  EXPECT_TRUE(GemvSupported(q));
+  q.silu_mul = true;  // SwiGLU takes one segment
+  EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);
+  DeviceBuffer<float> h(4096);
+  ASSERT_TRUE(h.ok());
+  q = p;
+  q.norm = {buf.get(), h.get(), h.get() + 64, h.get() + 128, true, 1e-6f};
+  EXPECT_TRUE(GemvSupported(q));
+  q.norm.h_out = h.get();  // would overwrite what other blocks still read
+  EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);
+  q.norm.h_out = nullptr;  // h + delta would be lost
+  EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);
+  q.norm.h_out = h.get() + 128;
+  q.rows = 8;
+  q.k = 2056;  // 8 x 2056 bf16 exceed the shared memory the norm may take
+  q.ldx = 2056;
+  EXPECT_FALSE(GemvSupported(q));
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+}
+
+}  // namespace
+}  // namespace sieve::cuda
