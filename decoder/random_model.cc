@@ -147,6 +147,20 @@ float RandomWeightValue(uint64_t seed, const std::string& name, const std::vecto
   return init.mean + init.std * Normal(TensorKey(seed, name), index);
 }
 
+namespace {
+
+// DeepSeek-V2's routing and its YaRN scaling (V2-Lite keeps greedy top-k and mscale 0.707).
+void UseV2Routing(int64_t n_group, int64_t topk_group, ModelConfig* c) {
+  c->topk_method = TopkMethod::kGroupLimitedGreedy;
+  c->n_group = n_group;
+  c->topk_group = topk_group;
+  c->routed_scaling_factor = 16.0;
+  c->yarn.mscale = 1.0;
+  c->yarn.mscale_all_dim = 1.0;
+}
+
+}  // namespace
+
 Result<ModelConfig> PresetConfig(const std::string& preset, int64_t vocab_size) {
   ModelConfig c;
   c.model_type = "deepseek_v2";
@@ -182,12 +196,7 @@ Result<ModelConfig> PresetConfig(const std::string& preset, int64_t vocab_size) 
     if (preset == "tiny-qlora-grouped") {
       c.q_lora_rank = 48;
       c.num_hidden_layers = 4;
-      c.topk_method = TopkMethod::kGroupLimitedGreedy;
-      c.n_group = 4;
-      c.topk_group = 2;
-      c.routed_scaling_factor = 16.0;
-      c.yarn.mscale = 1.0;
-      c.yarn.mscale_all_dim = 1.0;
+      UseV2Routing(4, 2, &c);
     }
   } else if (preset == "v2-lite") {
     c.vocab_size = 102400;
@@ -216,12 +225,7 @@ Result<ModelConfig> PresetConfig(const std::string& preset, int64_t vocab_size) 
     c.moe_intermediate_size = 1536;
     c.n_routed_experts = 160;
     c.num_experts_per_tok = 6;
-    c.topk_method = TopkMethod::kGroupLimitedGreedy;
-    c.n_group = 8;
-    c.topk_group = 3;
-    c.routed_scaling_factor = 16.0;
-    c.yarn.mscale = 1.0;
-    c.yarn.mscale_all_dim = 1.0;
+    UseV2Routing(8, 3, &c);
   } else {
     return InvalidArgument("unknown preset \"" + preset +
                            "\" (expected tiny, tiny-qlora-grouped, v2-lite or v2)");
