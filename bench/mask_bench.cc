@@ -46,7 +46,8 @@ namespace {
 
 using bench::SourcePath;
 using bench::ReadFile;
-using bench::TokenizerDir;
+using bench::GetLlama3;
+using bench::Llama3;
 
 using Clock = std::chrono::steady_clock;
 
@@ -81,33 +82,8 @@ const std::vector<Case>& Cases() {
   return cases;
 }
 
-struct Env {
-  std::shared_ptr<const Tokenizer> tok;
-  std::shared_ptr<const Vocabulary> vocab;
-  std::shared_ptr<const TokenizerInfo> info;
-  std::string error;
-};
-
-const Env& GetEnv() {
-  static const Env env = [] {
-    Env e;
-    auto tok = Tokenizer::Load(TokenizerDir("llama3"));
-    if (!tok.ok()) {
-      e.error = tok.status().ToString() + " (run scripts/fetch-tokenizers.sh)";
-      return e;
-    }
-    e.tok = *tok;
-    e.vocab = std::make_shared<const Vocabulary>(e.tok->vocabulary());
-    auto info = TokenizerInfo::Build(e.vocab);
-    if (!info.ok()) {
-      e.error = info.status().ToString();
-      return e;
-    }
-    e.info = *info;
-    return e;
-  }();
-  return env;
-}
+using Env = Llama3;
+const Env& GetEnv() { return GetLlama3(); }
 
 Result<std::shared_ptr<const TokenMaskCache>> Compile(const Case& c, ThreadPool* pool) {
   SIEVE_ASSIGN_OR_RETURN(Grammar g, ParseEbnf(ReadFile(SourcePath(c.grammar))));

@@ -47,7 +47,8 @@ namespace {
 
 using bench::SourcePath;
 using bench::ReadFile;
-using bench::TokenizerDir;
+using bench::GetLlama3;
+using bench::Llama3;
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
@@ -81,20 +82,9 @@ struct Env {
 
 const Env& GetEnv() {
   static const Env env = [] {
-    Env e;
-    auto tok = Tokenizer::Load(TokenizerDir("llama3"));
-    if (!tok.ok()) {
-      e.error = tok.status().ToString() + " (run scripts/fetch-tokenizers.sh)";
-      return e;
-    }
-    e.tok = *tok;
-    e.vocab = std::make_shared<const Vocabulary>(e.tok->vocabulary());
-    auto info = TokenizerInfo::Build(e.vocab);
-    if (!info.ok()) {
-      e.error = info.status().ToString();
-      return e;
-    }
-    e.info = *info;
+    const Llama3& l = GetLlama3();
+    Env e{l.tok, l.vocab, l.info, {}, l.error};
+    if (!e.error.empty()) return e;
     for (const auto& f : fs::directory_iterator(SourcePath("schemas"))) {
       const std::string name = f.path().filename().string();
       if (name.size() > 12 && name.substr(name.size() - 12) == ".schema.json") {
