@@ -16,6 +16,12 @@ constexpr uint64_t kChecksumSeed = 0x6772696d616765ull;
 constexpr uint8_t kSectionAutomaton = 1;
 constexpr uint8_t kSectionMaskCache = 2;
 
+uint64_t PayloadChecksum(std::string_view payload) {
+  ContentHasher h(kChecksumSeed);
+  h.Add(payload);
+  return h.Finish();
+}
+
 std::string Hex(uint64_t v) {
   static const char kDigits[] = "0123456789abcdef";
   std::string s(16, '0');
@@ -205,15 +211,24 @@ std::string SerializeGrammarImage(const GrammarImage& image) {
     w.Raw(section.out().data(), section.size());
   }
   const std::string& payload = w.out();
-  ContentHasher h(kChecksumSeed);
-  h.Add(payload);
   ImageWriter head;
   head.Raw(kMagic, sizeof kMagic);
   head.U32(kGrammarImageVersion);
   head.U32(0);
   head.U64(payload.size());
-  head.U64(h.Finish());
+  head.U64(PayloadChecksum(payload));
   return head.out() + payload;
+}
+
+std::string ResealGrammarImage(std::string image) {
+  if (image.size() < kHeaderBytes) return image;
+  const std::string_view payload = std::string_view(image).substr(kHeaderBytes);
+  const uint64_t len = payload.size(), sum = PayloadChecksum(payload);
+  for (int i = 0; i < 8; ++i) {
+    image[16 + i] = static_cast<char>(len >> (8 * i));
+    image[24 + i] = static_cast<char>(sum >> (8 * i));
+  }
+  return image;
 }
 
 Result<GrammarImage> DeserializeGrammarImage(std::string_view bytes,
@@ -246,9 +261,7 @@ Result<GrammarImage> DeserializeGrammarImage(std::string_view bytes,
         .WithOffset(16);
   }
   const std::string_view payload = bytes.substr(kHeaderBytes);
-  ContentHasher h(kChecksumSeed);
-  h.Add(payload);
-  if (h.Finish() != sum) {
+  if (PayloadChecksum(payload) != sum) {
     return FormatError("grammar image: checksum mismatch (corrupted)").WithOffset(24);
   }
   Reader r(payload, kHeaderBytes);

@@ -69,6 +69,12 @@ std::string SerializeGrammarImage(const GrammarImage& image);
 Result<GrammarImage> DeserializeGrammarImage(std::string_view bytes,
                                              std::shared_ptr<const TokenizerInfo> info = nullptr);
 
+// Rewrites the payload-length and checksum fields of `image` (header bytes 16..32) for the bytes
+// after its header and keeps the rest of the header as it is; shorter inputs come back unchanged.
+// For tests and tools that edit images: the checksum catches accidents, not edits, and loading
+// still checks everything.
+std::string ResealGrammarImage(std::string image);
+
 }  // namespace sieve
 
 #endif  // SIEVE_GRAMMAR_GRAMMAR_SERIALIZE_H_

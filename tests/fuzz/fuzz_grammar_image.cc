@@ -21,7 +21,6 @@
 
 #include "grammar/bitmask.h"
 #include "grammar/compiler.h"
-#include "grammar/content_hash.h"
 #include "grammar/grammar_serialize.h"
 #include "grammar/json_schema.h"
 #include "grammar/mask_cache.h"
@@ -36,7 +35,6 @@ namespace {
 using namespace sieve;
 
 constexpr size_t kHeader = 32;
-constexpr uint64_t kChecksumSeed = 0x6772696d616765ull;  // grammar_serialize.cc
 
 struct Setup {
   std::shared_ptr<const TokenizerInfo> info;
@@ -95,18 +93,6 @@ f ::= [a-z]{1,3} | "(" e ")"
   return setup;
 }
 
-std::string Reseal(const std::string& header, const std::string& payload) {
-  std::string image = header.substr(0, kHeader) + payload;
-  ContentHasher h(kChecksumSeed);
-  h.Add(payload);
-  const uint64_t sum = h.Finish(), len = payload.size();
-  for (int i = 0; i < 8; ++i) {
-    image[16 + i] = static_cast<char>(len >> (8 * i));
-    image[24 + i] = static_cast<char>(sum >> (8 * i));
-  }
-  return image;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -140,7 +126,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
   }
-  auto r = DeserializeGrammarImage(Reseal(base, payload), s.info);
+  auto r = DeserializeGrammarImage(ResealGrammarImage(base.substr(0, kHeader) + payload), s.info);
   if (!r.ok()) {
     fuzz::CheckNotInternal(r.status(), "DeserializeGrammarImage");
     fuzz::Check(r.status().code() == StatusCode::kFormat ||

@@ -14,7 +14,6 @@
 
 #include "grammar/bitmask.h"
 #include "grammar/compiler.h"
-#include "grammar/content_hash.h"
 #include "grammar/grammar_serialize.h"
 #include "grammar/json_schema.h"
 #include "grammar/mask_cache.h"
@@ -188,19 +187,6 @@ num ::= [0-9]+
             {"Ada Lovelace, 12345", "Bo, 00000"}, "regex");
 }
 
-// Re-seals a payload with a correct length and checksum (what an attacker can always do).
-std::string Reseal(std::string image) {
-  const std::string payload = image.substr(32);
-  ContentHasher h(0x6772696d616765ull);
-  h.Add(payload);
-  const uint64_t sum = h.Finish(), len = payload.size();
-  for (int i = 0; i < 8; ++i) {
-    image[16 + i] = static_cast<char>(len >> (8 * i));
-    image[24 + i] = static_cast<char>(sum >> (8 * i));
-  }
-  return image;
-}
-
 TEST(GrammarImageV2, RefusesAnotherVocabularyAndLoadsWithoutOne) {
   auto tok = Llama3();
   ASSERT_NE(tok, nullptr);
@@ -226,7 +212,7 @@ TEST(GrammarImageV2, RefusesAnotherVocabularyAndLoadsWithoutOne) {
   std::string no_vocab = bytes;
   const size_t size_at = ImageOf(c, info.get(), /*tables=*/false).size() - 1 - 8;
   for (size_t i = 0; i < 8; ++i) no_vocab[size_at + i] = 0;
-  auto malformed = DeserializeGrammarImage(Reseal(no_vocab), info);
+  auto malformed = DeserializeGrammarImage(ResealGrammarImage(no_vocab), info);
   ASSERT_FALSE(malformed.ok());
   EXPECT_EQ(malformed.status().code(), StatusCode::kFormat);
   EXPECT_NE(malformed.status().message().find("bad section flags"), std::string::npos)
@@ -243,7 +229,7 @@ TEST(GrammarImageV2, FormatOneImagesStillLoadWithoutTables) {
   ASSERT_EQ(v1.back(), '\0');
   v1.pop_back();
   v1[8] = 1;
-  auto r = DeserializeGrammarImage(Reseal(v1), info);
+  auto r = DeserializeGrammarImage(ResealGrammarImage(v1), info);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->version, 1u);
   EXPECT_EQ(r->pda, nullptr);
@@ -282,7 +268,7 @@ TEST(GrammarImageV2, HostileResealedTablesAreRefusedOrRunSafely) {
                                 info);
   const std::string bytes = ImageOf(c, info.get());
   const size_t tables = ImageOf(c, info.get(), false).size() - 1;  // the section byte
-  ASSERT_TRUE(DeserializeGrammarImage(Reseal(bytes), info).ok());
+  ASSERT_TRUE(DeserializeGrammarImage(ResealGrammarImage(bytes), info).ok());
   std::mt19937 rng(7);
   int refused = 0, ran = 0;
   const size_t words = BitmaskWords(info->vocab().size());
@@ -307,7 +293,7 @@ TEST(GrammarImageV2, HostileResealedTablesAreRefusedOrRunSafely) {
       }
       if (bad.size() <= tables + 1) bad = bytes;
     }
-    auto r = DeserializeGrammarImage(Reseal(bad), info);
+    auto r = DeserializeGrammarImage(ResealGrammarImage(bad), info);
     if (!r.ok()) {
       ++refused;
       EXPECT_EQ(r.status().code(), StatusCode::kFormat) << r.status().ToString();
