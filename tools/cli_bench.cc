@@ -87,22 +87,6 @@ double Percentile(std::vector<double> v, double p) {
 
 double Median(std::vector<double> v) { return Percentile(std::move(v), 0.5); }
 
-// Parses a positive count flag; false (with a usage message printed) when malformed.
-bool ParseCount(const ArgParser& args, const std::string& flag, int def, int max, int* out,
-                int* rc) {
-  *out = def;
-  auto v = args.Get(flag);
-  if (!v) return true;
-  char* end = nullptr;
-  const long n = std::strtol(v->c_str(), &end, 10);
-  if (v->empty() || *end != '\0' || n < 1 || n > max) {
-    *rc = UsageError("bench", "--" + flag + " must be an integer from 1 to " + std::to_string(max));
-    return false;
-  }
-  *out = static_cast<int>(n);
-  return true;
-}
-
 // The grammar source: which flag, its label for messages, and its text.
 struct Source {
   enum Kind { kGrammar, kSchema, kRegex } kind;
@@ -159,8 +143,8 @@ void WriteStats(const char* key, const std::vector<double>& steps, bool last) {
 int BenchMask(const ArgParser& args) {
   int rc = 0;
   int repeat = 0, threads = 0;
-  if (!ParseCount(args, "repeat", 5, 1000000, &repeat, &rc)) return rc;
-  if (!ParseCount(args, "threads", 1, 1024, &threads, &rc)) return rc;
+  if (!ParseCountFlag(args, "bench", "repeat", 5, 1000000, &repeat, &rc)) return rc;
+  if (!ParseCountFlag(args, "bench", "threads", 1, 1024, &threads, &rc)) return rc;
   auto tokenizer = args.Get("tokenizer");
   if (!tokenizer) return UsageError("bench", "--tokenizer DIR is required");
   auto input = args.Get("input");

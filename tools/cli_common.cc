@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -75,6 +76,21 @@ int ApiError(const std::string& command, const std::string& context, int exit_co
   const sieve_error* e = sieve_last_error();
   std::cerr << "sieve " << command << ": " << context << ": " << e->message << "\n";
   return exit_code;
+}
+
+bool ParseCountFlag(const ArgParser& args, const std::string& command, const std::string& flag,
+                    int def, int max, int* out, int* rc) {
+  *out = def;
+  auto v = args.Get(flag);
+  if (!v) return true;
+  char* end = nullptr;
+  const long n = std::strtol(v->c_str(), &end, 10);
+  if (v->empty() || *end != '\0' || n < 1 || n > max) {
+    *rc = UsageError(command, "--" + flag + " must be an integer from 1 to " + std::to_string(max));
+    return false;
+  }
+  *out = static_cast<int>(n);
+  return true;
 }
 
 bool ReadFile(const std::string& path, std::string* out, std::string* error) {

@@ -44,6 +44,10 @@ class ArgParser {
 
 // Prints "sieve <command>: <message>" for a usage problem (and a hint to --help); returns kExitUsage.
 int UsageError(const std::string& command, const std::string& message);
+// Reads the count flag --<flag> of `command` into *out (`def` when absent). A value that is not an
+// integer from 1 to `max` prints a usage error and returns false with *rc = kExitUsage.
+bool ParseCountFlag(const ArgParser& args, const std::string& command, const std::string& flag,
+                    int def, int max, int* out, int* rc);
 // Prints the last C API error with its location; returns `exit_code`.
 int ApiError(const std::string& command, const std::string& context, int exit_code);
 

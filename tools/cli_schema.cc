@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -288,14 +287,11 @@ int CompileMain(int argc, char** argv) {
   }
   const bool json = args.Has("json");
   // Threads for the mask cache: all cores unless told (the result does not depend on the count).
-  int threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 64u));
-  if (auto v = args.Get("threads")) {
-    char* end = nullptr;
-    const long n = std::strtol(v->c_str(), &end, 10);
-    if (v->empty() || *end != '\0' || n < 1 || n > 1024) {
-      return UsageError("compile", "--threads must be an integer from 1 to 1024");
-    }
-    threads = static_cast<int>(n);
+  int threads = 0, rc = 0;
+  if (!ParseCountFlag(args, "compile", "threads",
+                      static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 64u)),
+                      1024, &threads, &rc)) {
+    return rc;
   }
 
   auto t0 = Clock::now();
