@@ -3,13 +3,13 @@
 // before the fields existed (smaller struct_size) is read without them.
 #include <gtest/gtest.h>
 
-#include <time.h>
 
 #include <cstddef>
 #include <cstdlib>
 #include <string>
 
 #include "sieve/sieve.h"
+#include "tests/testing/cpu_time.h"
 #include "tests/testing/heavy_mask_grammar.h"
 
 namespace {
@@ -122,17 +122,8 @@ TEST(CapiLimits, ATinyMaskCacheBudgetStillGivesExactMasks) {
 
 // --- the compile deadline covers the token-mask cache build; the compiler handle's limits ---
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr double kQuickCpuMs = 5000;
-#else
-constexpr double kQuickCpuMs = 1000;
-#endif
-
-double ThreadCpuMs() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+using sieve::testing::kQuickCpuMs;
+using sieve::testing::ThreadCpuMs;
 
 sieve_vocab* Llama3() {
   const char* d = std::getenv("SIEVE_DATA_DIR");

@@ -5,7 +5,6 @@
 // CPU time, so a loaded CI machine cannot fail them; each test can fail: without the deadline the
 // build succeeds (and takes long).
 #include <gtest/gtest.h>
-#include <time.h>
 
 #include <chrono>
 #include <memory>
@@ -15,6 +14,7 @@
 #include "grammar/limits.h"
 #include "grammar/mask_cache.h"
 #include "tests/grammar/mask_test_util.h"
+#include "tests/testing/cpu_time.h"
 #include "tests/testing/heavy_mask_grammar.h"
 
 namespace sieve {
@@ -26,18 +26,9 @@ using mask_test::InfoOf;
 using mask_test::RealTokenizer;
 using mask_test::VocabOf;
 using testing::HeavyMaskGrammar;
+using testing::kQuickCpuMs;
+using testing::ThreadCpuMs;
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr double kQuickCpuMs = 5000;
-#else
-constexpr double kQuickCpuMs = 1000;
-#endif
-
-double ThreadCpuMs() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 bool Mentions(const Status& s, const std::string& what) {
   return s.message().find(what) != std::string::npos;
