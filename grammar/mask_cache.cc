@@ -240,19 +240,17 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
   std::shared_ptr<const TokenizerInfo> long_info =
       sharing.members > 0 ? ti.LongTokens(opts.share_horizon) : nullptr;
   std::vector<size_t> reps, members;
+  // saved_slot[rep]: where a representative with members keeps its classification, else -1.
   std::vector<int32_t> saved_slot(g.num_states(), -1);
+  int32_t num_saved = 0;
   for (size_t i = 0; i < states.size(); ++i) {
     const int32_t rep = long_info == nullptr ? states[i] : sharing.rep[states[i]];
     if (rep == states[i]) {
       reps.push_back(i);
     } else {
       members.push_back(i);
-      saved_slot[rep] = 0;
+      if (saved_slot[rep] < 0) saved_slot[rep] = num_saved++;
     }
-  }
-  int32_t num_saved = 0;
-  for (const size_t i : reps) {
-    if (saved_slot[states[i]] == 0) saved_slot[states[i]] = num_saved++ + 1;
   }
   std::vector<StateClassification> saved(static_cast<size_t>(num_saved));
   std::vector<std::unique_ptr<MaskBuilder>> builders(workers), long_builders(workers);
@@ -276,7 +274,7 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
     builders[w]->Classify(states[i], &scratch[w]);
     BuildState(g, ti, opts, states[i], scratch[w], &results[i]);
     const int32_t slot = saved_slot[states[i]];
-    if (slot > 0) saved[slot - 1] = std::move(scratch[w]);
+    if (slot >= 0) saved[slot] = std::move(scratch[w]);
     classified.fetch_add(1, std::memory_order_relaxed);
   });
   RunParallel(pool, members.size(), [&](size_t j, int w) {
@@ -286,8 +284,7 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
       long_builders[w] = std::make_unique<MaskBuilder>(g, *long_info, opts.build);
     }
     long_builders[w]->Classify(states[i], &scratch[w]);
-    MergeShared(ti, *long_info, saved[saved_slot[sharing.rep[states[i]]] - 1], scratch[w],
-                &merged[w]);
+    MergeShared(ti, *long_info, saved[saved_slot[sharing.rep[states[i]]]], scratch[w], &merged[w]);
     BuildState(g, ti, opts, states[i], merged[w], &results[i]);
     classified.fetch_add(1, std::memory_order_relaxed);
   });

@@ -3,7 +3,6 @@
 // before the fields existed (smaller struct_size) is read without them.
 #include <gtest/gtest.h>
 
-
 #include <cstddef>
 #include <cstdlib>
 #include <string>
