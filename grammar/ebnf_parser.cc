@@ -110,9 +110,19 @@ std::string DescribeToken(const Token& t) {
   return "token";
 }
 
+// `#!unique_items NAME`: the rule NAME is a unique-items array (Rule::unique_items).
+constexpr std::string_view kUniqueDirective = "#!unique_items";
+
 class Lexer {
  public:
   Lexer(std::string_view text, const EbnfOptions& opts) : text_(text), opts_(opts) {}
+
+  struct Directive {
+    std::string_view name;  // empty when the directive names no rule
+    int32_t offset;
+  };
+  // The `#!unique_items` directives skipped so far, in text order.
+  const std::vector<Directive>& unique_directives() const { return directives_; }
 
   // Fills *t with the next token; lexical errors become a kError token (pos_ is then at the end).
   void Next(Token* t) {
@@ -138,12 +148,21 @@ class Lexer {
   }
   bool AtEnd(size_t delta = 0) const { return pos_ + delta >= text_.size(); }
 
+  void ReadDirective() {
+    size_t p = pos_ + kUniqueDirective.size();
+    while (p < text_.size() && (text_[p] == ' ' || text_[p] == '\t')) ++p;
+    const size_t start = p;
+    while (p < text_.size() && (IsNameChar(text_[p]) || text_[p] == '.')) ++p;
+    directives_.push_back({text_.substr(start, p - start), static_cast<int32_t>(pos_)});
+  }
+
   void SkipSpaceAndComments() {
     while (!AtEnd()) {
       char c = Peek();
       if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
         ++pos_;
       } else if (c == '#') {
+        if (text_.substr(pos_, kUniqueDirective.size()) == kUniqueDirective) ReadDirective();
         while (!AtEnd() && Peek() != '\n') ++pos_;
       } else {
         break;
@@ -502,6 +521,7 @@ class Lexer {
 
   std::string_view text_;
   const EbnfOptions& opts_;
+  std::vector<Directive> directives_;
   size_t pos_ = 0;
   Tok prev_ = Tok::kEnd;
   std::string_view last_name_;
@@ -529,6 +549,16 @@ class Parser {
       SIEVE_RETURN_IF_ERROR(ParseBody(r));
     }
     if (cur_.kind == Tok::kError) return cur_.error;
+    for (const Lexer::Directive& d : lex.unique_directives()) {
+      const RuleId r = d.name.empty() ? -1 : g_.FindRule(d.name);
+      if (r < 0) {
+        return Error(StatusCode::kParse, d.offset,
+                     d.name.empty() ? "#!unique_items needs a rule name"
+                                    : "#!unique_items names no rule of this grammar: '" +
+                                          std::string(d.name) + "'");
+      }
+      g_.SetRuleUniqueItems(r, true);
+    }
     RuleId root = g_.FindRule(opts_.root);
     if (root < 0) return ParseError("the grammar has no root rule '" + opts_.root + "'");
     g_.set_root(root);

@@ -294,7 +294,7 @@ bool Grammar::Equals(const Grammar& other) const {
   for (size_t i = 0; i < rules_.size(); ++i) {
     const Rule& a = rules_[i];
     const Rule& b = other.rules_[i];
-    if (a.name != b.name) return false;
+    if (a.name != b.name || a.unique_items != b.unique_items) return false;
     if ((a.lookahead == kNoExpr) != (b.lookahead == kNoExpr)) return false;
     stack.push_back({a.body, b.body});
     if (a.lookahead != kNoExpr) stack.push_back({a.lookahead, b.lookahead});

@@ -66,6 +66,10 @@ struct Rule {
   ExprId body = kNoExpr;
   ExprId lookahead = kNoExpr;  // optional lookahead assertion
   int32_t source_offset = -1;
+  // A JSON array ("[" ... "]", its '[' the rule's first byte) whose items must be pairwise distinct
+  // (JSON Schema `uniqueItems`). No grammar can say this; the matcher checks it when an item ends
+  // (unique_items.h). Such rules are never inlined, merged with unflagged ones or absorbed.
+  bool unique_items = false;
 };
 
 class Grammar {
@@ -89,6 +93,7 @@ class Grammar {
   RuleId AddRule(std::string name, int32_t offset = -1);
   void SetRuleBody(RuleId rule, ExprId body) { rules_[rule].body = body; }
   void SetRuleLookahead(RuleId rule, ExprId la) { rules_[rule].lookahead = la; }
+  void SetRuleUniqueItems(RuleId rule, bool on) { rules_[rule].unique_items = on; }
   RuleId FindRule(std::string_view name) const;  // -1 if absent
   void set_root(RuleId root) { root_ = root; }
 

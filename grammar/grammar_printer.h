@@ -7,7 +7,9 @@
 // Literals and classes print printable ASCII as is and escape everything else: \n \r \t, \xHH below
 // U+0080, \uHHHH, \UHHHHHHHH. The text is also valid llama.cpp GBNF when the grammar has no
 // lookahead assertion (XGrammar syntax) and its rule names use only [a-zA-Z0-9-] (llama.cpp
-// accepts neither '_' nor '.' in names).
+// accepts neither '_' nor '.' in names). A unique-items rule (Rule::unique_items) is preceded by a
+// `#!unique_items NAME` line, which ParseEbnf reads back and other tools take for a comment (so
+// they do not check the items).
 #ifndef SIEVE_GRAMMAR_GRAMMAR_PRINTER_H_
 #define SIEVE_GRAMMAR_GRAMMAR_PRINTER_H_
 
@@ -17,7 +19,8 @@
 
 namespace sieve {
 
-// The whole grammar, one `name ::= body` line per rule, each ending in '\n'.
+// The whole grammar, one `name ::= body` line per rule (plus the directive above), each ending in
+// '\n'.
 std::string PrintEbnf(const Grammar& g);
 
 // One expression, as it would appear inside a rule body.

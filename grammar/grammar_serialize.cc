@@ -31,6 +31,8 @@ std::string Hex(uint64_t v) {
 
 class Writer : public ImageWriter {
  public:
+  uint32_t version = kGrammarImageVersion;  // rule flags are written from format 3 on
+
   void Expr(const Grammar& g, ExprId id) {
     if (id == kNoExpr) {
       U8(0xFF);
@@ -74,6 +76,7 @@ class Writer : public ImageWriter {
       Str(rule.name);
       Expr(g, rule.body);
       Expr(g, rule.lookahead);
+      if (version >= 3) U8(rule.unique_items ? 1 : 0);
     }
   }
 };
@@ -81,6 +84,7 @@ class Writer : public ImageWriter {
 class Reader : public ImageReader {
  public:
   using ImageReader::ImageReader;
+  uint32_t version = kGrammarImageVersion;  // rule flags exist from format 3 on
 
   Result<ExprId> Expr(Grammar* g, size_t num_rules, int depth) {
     if (depth > kMaxExprDepth) return Fail("expression nesting too deep");
@@ -154,6 +158,11 @@ class Reader : public ImageReader {
       SIEVE_ASSIGN_OR_RETURN(ExprId body, Expr(&g, n, 0));
       SIEVE_ASSIGN_OR_RETURN(ExprId la, Expr(&g, n, 0));
       if (body == kNoExpr) return Fail("rule without a body");
+      if (version >= 3) {
+        SIEVE_ASSIGN_OR_RETURN(uint8_t flags, U8());
+        if (flags > 1) return Fail("bad rule flags");
+        g.SetRuleUniqueItems(static_cast<RuleId>(r), flags & 1);
+      }
       bodies.emplace_back(body, la);
     }
     for (uint32_t r = 0; r < n; ++r) {
@@ -167,10 +176,19 @@ class Reader : public ImageReader {
   }
 };
 
+bool HasRuleFlags(const Grammar& g) {
+  for (size_t r = 0; r < g.num_rules(); ++r) {
+    if (g.rule(static_cast<RuleId>(r)).unique_items) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::string SerializeGrammarImage(const GrammarImage& image) {
   Writer w;
+  // The oldest format that holds the grammar, so that older readers load what they can.
+  w.version = HasRuleFlags(image.simplified) || HasRuleFlags(image.source) ? 3 : 2;
   w.Gram(image.simplified);
   w.Gram(image.source);
   w.U8(image.ignore_lookahead ? 1 : 0);
@@ -213,7 +231,7 @@ std::string SerializeGrammarImage(const GrammarImage& image) {
   const std::string& payload = w.out();
   ImageWriter head;
   head.Raw(kMagic, sizeof kMagic);
-  head.U32(kGrammarImageVersion);
+  head.U32(w.version);
   head.U32(0);
   head.U64(payload.size());
   head.U64(PayloadChecksum(payload));
@@ -265,6 +283,7 @@ Result<GrammarImage> DeserializeGrammarImage(std::string_view bytes,
     return FormatError("grammar image: checksum mismatch (corrupted)").WithOffset(24);
   }
   Reader r(payload, kHeaderBytes);
+  r.version = version;
   GrammarImage img;
   SIEVE_ASSIGN_OR_RETURN(img.simplified, r.Gram());
   SIEVE_ASSIGN_OR_RETURN(img.source, r.Gram());

@@ -4,7 +4,12 @@
 // Layout (little-endian): "SIEVEGRM" | u32 format version | u32 0 | u64 payload bytes |
 // u64 ContentHasher checksum of the payload | payload.
 //
-// Format 2 (written now). The payload holds, in order: the simplified grammar IR (rules as
+// Format 3 is format 2 plus one flags byte per rule after its expressions (bit 0:
+// Rule::unique_items) and the same bit (8) in the automaton's rule flags. The writer uses it only
+// for a grammar with such a rule and writes format 2 otherwise, so that older readers load every
+// image they can; format 2 and 1 images are read (their rules have no flags).
+//
+// Format 2 (written for grammars without rule flags). The payload holds, in order: the simplified grammar IR (rules as
 // prefix-order expression trees; what the automaton was built from), the IR as written (for
 // printing), compile flags, warnings, schema notes, token bindings, the vocabulary's fingerprint
 // and size; then a u8 of sections present (1 = automaton, 2 = token-mask cache) and each present
@@ -40,7 +45,7 @@
 
 namespace sieve {
 
-inline constexpr uint32_t kGrammarImageVersion = 2;
+inline constexpr uint32_t kGrammarImageVersion = 3;
 inline constexpr uint32_t kOldestGrammarImageVersion = 1;
 
 struct GrammarImage {

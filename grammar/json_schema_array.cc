@@ -11,9 +11,10 @@
 // negation: an array is valid iff some choice of items counts enough matches.
 //
 // uniqueItems cannot be expressed by a context-free grammar in general (it compares arbitrary
-// subtrees). It is enforced exactly when it holds trivially (at most one item) or when every item
+// subtrees). The grammar enforces it when it holds trivially (at most one item) or when every item
 // position has a small finite domain (booleans, null, enum/const values: at most 16 values), by an
-// automaton over the set of values already used; otherwise it is unsupported.
+// automaton over the set of values already used; otherwise the array becomes a rule flagged
+// Rule::unique_items and the matcher checks each item as it ends (unique_items.h).
 #include <algorithm>
 #include <bit>
 #include <deque>
@@ -119,10 +120,18 @@ Result<ExprId> Converter::EmitArray(const ArrC& in, Ctx ctx) {
       finite = universe.size() <= kMaxUniqueDomain;
     }
     if (!finite) {
-      SIEVE_RETURN_IF_ERROR(Unenforceable(
-          c.unique_src, "uniqueItems",
-          "uniqueness of array items cannot be expressed by a grammar unless the items have a "
-          "small finite domain (enum/const/boolean, at most 16 values)"));
+      // The array in a rule of its own, flagged for the matcher's item check (unique_items.h).
+      ArrC plain = c;
+      plain.unique = false;
+      SIEVE_ASSIGN_OR_RETURN(ExprId body, EmitArray(plain, ctx));
+      if (body == kNoExpr) return kNoExpr;
+      const RuleId r = NewRule("uarr");
+      g_.SetRuleBody(r, body);
+      g_.SetRuleUniqueItems(r, true);
+      Note(JsonSchemaNote::Kind::kInfo, c.unique_src, "uniqueItems",
+           "items are checked for repeats by the matcher as each one ends (no grammar can say "
+           "it; exported EBNF carries it as a #!unique_items directive)");
+      return g_.AddRuleRef(r);
     } else {
       // Automaton over (position, set of values used).
       const int32_t u = static_cast<int32_t>(universe.size());

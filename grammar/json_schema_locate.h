@@ -42,6 +42,9 @@ struct JsonSchemaVerdict {
   std::string location;
   // A stack-depth or closure limit refused the document (deeply nested input), not the schema.
   bool limit_hit = false;
+  // The byte ends an array item equal to an earlier one where uniqueItems holds; `location` is
+  // then that uniqueItems keyword's pointer.
+  bool repeated_item = false;
 };
 
 class JsonSchemaValidator {
@@ -63,6 +66,8 @@ class JsonSchemaValidator {
  private:
   JsonSchemaValidator() = default;
   std::string LocationOf(const StackSet& set, const PdaStepper& stepper) const;
+  JsonSchemaVerdict ValidateWithItemChecks(std::string_view document, PdaStepper* stepper,
+                                           StackPool* pool, StackSet current) const;
 
   std::shared_ptr<const CompiledGrammar> pda_;
   JsonSchemaReport report_;

@@ -10,8 +10,11 @@
 #include <cstring>
 #include <deque>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "grammar/unique_items.h"
 
 namespace sieve {
 
@@ -19,6 +22,7 @@ struct GrammarMatcher::Impl {
   struct Entry {
     StackSet set;
     bool terminated;
+    UniqueState unique;
   };
 
   Impl(std::shared_ptr<const CompiledGrammar> g, std::shared_ptr<const Vocabulary> v,
@@ -34,6 +38,7 @@ struct GrammarMatcher::Impl {
     if (options.stop_token_ids) {
       std::sort(options.stop_token_ids->begin(), options.stop_token_ids->end());
     }
+    if (grammar->HasUniqueItems()) unique_checker.emplace(grammar.get());
   }
 
   ~Impl() {
@@ -42,10 +47,11 @@ struct GrammarMatcher::Impl {
     for (const Entry& e : history) stepper.Release(e.set);
   }
 
-  void Push(StackSet next, bool next_terminated) {
-    history.push_back({std::move(current), terminated});
+  void Push(StackSet next, bool next_terminated, UniqueState next_unique) {
+    history.push_back({std::move(current), terminated, std::move(unique)});
     current = std::move(next);
     terminated = next_terminated;
+    unique = std::move(next_unique);
     while (history.size() > static_cast<size_t>(std::max(options.max_rollback_tokens, 0))) {
       stepper.Release(history.front().set);
       history.pop_front();
@@ -54,13 +60,61 @@ struct GrammarMatcher::Impl {
 
   bool Accept(std::string_view bytes) {
     if (terminated) return false;
+    if (unique_checker) {
+      // Byte by byte: items are checked as they end (unique_items.h).
+      StackSet next = current;
+      stepper.Retain(next);
+      UniqueState next_unique = unique;
+      for (const char c : bytes) {
+        if (!unique_checker->Step(&stepper, pool.get(), static_cast<uint8_t>(c), &next,
+                                  &next_unique)) {
+          stepper.ResetScratch();
+          return false;
+        }
+      }
+      Push(std::move(next), false, std::move(next_unique));
+      return true;
+    }
     StackSet next;
     const bool ok = stepper.Advance(current, bytes, &next);
     if (ok) stepper.Commit(&next);
     stepper.ResetScratch();
     if (!ok) return false;
-    Push(std::move(next), false);
+    Push(std::move(next), false, UniqueState());
     return true;
+  }
+
+  // Whether `bytes` would be accepted (no state change).
+  bool WouldAccept(std::string_view bytes) const {
+    bool ok;
+    if (unique_checker) {
+      ok = unique_checker->WouldAccept(&stepper, current, unique, bytes, &unique_set,
+                                       &unique_scratch);
+    } else {
+      ok = stepper.Advance(current, bytes, nullptr);
+    }
+    stepper.ResetScratch();
+    return ok;
+  }
+
+  // Clears the bits of `row` whose tokens would end a repeated item (the mask cache knows
+  // nothing of uniqueItems). Only tokens whose bytes could end an item are looked at, and of
+  // those only the ones the lexer alone says might repeat one get the full check.
+  void FilterUniqueItems(uint32_t* row, size_t words) const {
+    if (!token_classes) token_classes = UniqueTokenClasses::For(vocab);
+    const std::vector<uint32_t>& cls = unique.idle()        ? token_classes->bracket
+                                       : unique.in_string() ? token_classes->quote
+                                                            : token_classes->events;
+    const size_t n = std::min(words, cls.size());
+    for (size_t w = 0; w < n; ++w) {
+      for (uint32_t bits = row[w] & cls[w]; bits != 0; bits &= bits - 1) {
+        const auto id = static_cast<int32_t>(w * 32 + static_cast<size_t>(__builtin_ctz(bits)));
+        if (Classify(id) != -1) continue;  // stop / special: decided by Classify
+        const std::string_view bytes = vocab->TokenBytes(id);
+        if (!UniqueItemsChecker::MayRepeat(unique, bytes, &unique_scratch)) continue;
+        if (!WouldAccept(bytes)) row[w] &= ~(uint32_t{1} << (id & 31));
+      }
+    }
   }
 
   bool IsStop(int32_t id) const {
@@ -94,6 +148,12 @@ struct GrammarMatcher::Impl {
   StackSet current;
   std::deque<Entry> history;
   bool terminated = false;
+  // uniqueItems (unique_items.h); declared after `pool`, whose nodes the records reference.
+  std::optional<UniqueItemsChecker> unique_checker;  // set when the grammar has flagged arrays
+  UniqueState unique;
+  mutable UniqueState unique_scratch;
+  mutable StackSet unique_set;
+  mutable std::shared_ptr<const UniqueTokenClasses> token_classes;
 };
 
 GrammarMatcher::GrammarMatcher(std::shared_ptr<const CompiledGrammar> grammar,
@@ -125,7 +185,7 @@ bool GrammarMatcher::AcceptToken(int32_t id) {
   if (c == 1) {
     StackSet same = impl_->current;
     impl_->stepper.Retain(same);
-    impl_->Push(std::move(same), true);
+    impl_->Push(std::move(same), true, impl_->unique);
     return true;
   }
   return impl_->Accept(impl_->vocab->TokenBytes(id));
@@ -148,6 +208,7 @@ bool GrammarMatcher::Rollback(int n) {
     m.stepper.Release(m.current);
     m.current = std::move(m.history.back().set);
     m.terminated = m.history.back().terminated;
+    m.unique = std::move(m.history.back().unique);
     m.history.pop_back();
   }
   return true;
@@ -162,6 +223,13 @@ GrammarMatcher GrammarMatcher::Fork() const {
   copy->current = m.current;
   copy->history = m.history;
   copy->terminated = m.terminated;
+  copy->unique = m.unique;
+  // Item stores are appended to in place: the fork gets its own.
+  std::unordered_map<const ArrayRecord*, std::shared_ptr<ArrayRecord>> cloned;
+  UniqueItemsChecker::CloneRecords(&copy->unique, copy->pool.get(), &cloned);
+  for (Impl::Entry& e : copy->history) {
+    UniqueItemsChecker::CloneRecords(&e.unique, copy->pool.get(), &cloned);
+  }
   copy->stepper.Retain(copy->initial);
   copy->stepper.Retain(copy->current);
   for (const Impl::Entry& e : copy->history) copy->stepper.Retain(e.set);
@@ -173,6 +241,7 @@ void GrammarMatcher::Reset() {
   m.stepper.Release(m.current);
   for (const Impl::Entry& e : m.history) m.stepper.Release(e.set);
   m.history.clear();
+  m.unique.Clear();
   m.current = m.initial;
   m.stepper.Retain(m.current);
   m.terminated = false;
@@ -210,9 +279,7 @@ bool GrammarMatcher::WouldAcceptToken(int32_t id) const {
   const Impl& m = *impl_;
   const int c = m.Classify(id);
   if (c >= 0) return c == 1;
-  const bool ok = m.stepper.Advance(m.current, m.vocab->TokenBytes(id), nullptr);
-  m.stepper.ResetScratch();
-  return ok;
+  return m.WouldAccept(m.vocab->TokenBytes(id));
 }
 
 bool GrammarMatcher::IsStopToken(int32_t id) const {
@@ -233,8 +300,7 @@ void GrammarMatcher::FillNextTokenBitmaskNaive(uint32_t* bitmask, size_t bitmask
     if (c >= 0) {
       allowed = c == 1;
     } else {
-      allowed = m.stepper.Advance(m.current, m.vocab->TokenBytes(id), nullptr);
-      m.stepper.ResetScratch();
+      allowed = m.WouldAccept(m.vocab->TokenBytes(id));
     }
     if (allowed) bitmask[i >> 5] |= uint32_t{1} << (i & 31);
   }
@@ -275,6 +341,7 @@ void GrammarMatcher::FillNextTokenBitmask(uint32_t* bitmask, size_t bitmask_word
   } else {
     for (const int32_t id : m.vocab->stop_tokens()) fix_stop(id);
   }
+  if (m.unique_checker) m.FilterUniqueItems(row, words);
   if (row != bitmask) {
     std::memcpy(bitmask, row, bitmask_words * sizeof(uint32_t));
   } else if (bitmask_words > words) {
@@ -296,7 +363,16 @@ std::bitset<256> GrammarMatcher::NextBytes() const {
   uint64_t words[4];
   impl_->stepper.NextBytes(impl_->current, words);
   for (int b = 0; b < 256; ++b) {
-    if (words[b >> 6] >> (b & 63) & 1) out.set(b);
+    if (!(words[b >> 6] >> (b & 63) & 1)) continue;
+    const char c = static_cast<char>(b);
+    // A byte that would end a repeated item is not accepted (AcceptByte's answer).
+    if (impl_->unique_checker &&
+        UniqueItemsChecker::MayRepeat(impl_->unique, std::string_view(&c, 1),
+                                      &impl_->unique_scratch) &&
+        !impl_->WouldAccept(std::string_view(&c, 1))) {
+      continue;
+    }
+    out.set(b);
   }
   return out;
 }

@@ -233,7 +233,8 @@ void PdaCompiler::ComputeAbsorption() {
   std::vector<std::pair<ExprId, bool>> work;
   for (size_t r = 0; r < n; ++r) {
     const Rule& rule = g_.rule(static_cast<RuleId>(r));
-    if (rule.lookahead != kNoExpr) fixed[r] = 1;
+    // A unique-items rule must keep its own frame: the matcher finds its arrays by that frame.
+    if (rule.lookahead != kNoExpr || rule.unique_items) fixed[r] = 1;
     work.clear();
     work.push_back({rule.body, true});
     if (rule.lookahead != kNoExpr) work.push_back({rule.lookahead, false});
@@ -589,6 +590,7 @@ Result<std::shared_ptr<const CompiledGrammar>> PdaCompiler::Run() {
     info.synthesized = rules_[r].synthesized;
     info.counted = rules_[r].counted;
     info.nullable = nullable[r];
+    info.unique_items = r < g_.num_rules() && g_.rule(static_cast<RuleId>(r)).unique_items;
     info.min = rules_[r].min;
     info.max = rules_[r].max;
     out->rules_.push_back(std::move(info));

@@ -126,6 +126,7 @@ class CompiledGrammar {
     bool synthesized = false;
     bool counted = false;   // frames carry an iteration counter
     bool nullable = false;  // matches the empty string
+    bool unique_items = false;  // Rule::unique_items: its array's items are checked by the matcher
     int32_t min = 0;        // counted rules: iterations, max == kUnbounded for no upper bound
     int32_t max = 0;
   };
@@ -214,6 +215,13 @@ class CompiledGrammar {
   int32_t max_closure_pushes() const { return max_closure_pushes_; }
   size_t num_rules() const { return rules_.size(); }
   const RuleInfo& rule(RuleId r) const { return rules_[r]; }
+  // Whether some laid-out rule is a unique-items array (the matcher then runs its item checks).
+  bool HasUniqueItems() const {
+    for (const RuleInfo& r : rules_) {
+      if (r.unique_items && r.start != kNoState) return true;
+    }
+    return false;
+  }
   RuleId FindRule(std::string_view name) const;
 
   const GrammarStats& stats() const { return stats_; }

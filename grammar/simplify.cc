@@ -472,6 +472,7 @@ struct RuleData {
   bool has_lookahead = false;
   Node lookahead;
   int32_t offset = -1;
+  bool unique_items = false;  // checked by the matcher: never inlined, merged only with its kind
 };
 
 class Simplifier {
@@ -498,6 +499,7 @@ class Simplifier {
       const Rule& rule = g_.rule(static_cast<RuleId>(r));
       rules_[r].name = rule.name;
       rules_[r].offset = rule.source_offset;
+      rules_[r].unique_items = rule.unique_items;
       rules_[r].body = FromArena(g_, rule.body);
       if (rule.lookahead != kNoExpr) {
         rules_[r].has_lookahead = true;
@@ -804,7 +806,10 @@ class Simplifier {
       }
       if ((++rules_done_ & 255) == 0) SIEVE_RETURN_IF_ERROR(opts_.deadline.Check("inlining rules"));
       const int r = comp[0];
-      if (IsCyclic(comp, adj) || !alive_[r] || r == root_ || rules_[r].has_lookahead) continue;
+      if (IsCyclic(comp, adj) || !alive_[r] || r == root_ || rules_[r].has_lookahead ||
+          rules_[r].unique_items) {
+        continue;
+      }
       const Node& body = rules_[r].body;
       if (HeightAbove(body, opts_.inline_max_depth)) continue;
       const size_t small = static_cast<size_t>(std::max(opts_.inline_max_nodes, 0));
@@ -861,6 +866,7 @@ class Simplifier {
           if (!alive_[r]) continue;
           Remap(&rules_[r].body, rep);
           std::string key = Key(rules_[r].body);
+          if (rules_[r].unique_items) key.insert(0, "U|");
           if (rules_[r].has_lookahead) {
             Remap(&rules_[r].lookahead, rep);
             key.push_back('|');
@@ -889,7 +895,9 @@ class Simplifier {
     Grammar out;
     std::vector<RuleId> new_id(rules_.size(), -1);
     for (size_t r = 0; r < rules_.size(); ++r) {
-      if (alive_[r]) new_id[r] = out.AddRule(rules_[r].name, rules_[r].offset);
+      if (!alive_[r]) continue;
+      new_id[r] = out.AddRule(rules_[r].name, rules_[r].offset);
+      out.SetRuleUniqueItems(new_id[r], rules_[r].unique_items);
     }
     for (size_t r = 0; r < rules_.size(); ++r) {
       if (!alive_[r]) continue;

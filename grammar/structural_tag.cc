@@ -392,6 +392,7 @@ Result<RuleId> Copy(const Grammar& src, const std::string& prefix, bool drop_sen
     const std::string name = prefix + src.rule(static_cast<RuleId>(r)).name;
     if (dst->FindRule(name) >= 0) return InternalError("rule name clash on import: " + name);
     map[r] = dst->AddRule(name);
+    dst->SetRuleUniqueItems(map[r], src.rule(static_cast<RuleId>(r)).unique_items);
   }
   std::function<ExprId(ExprId)> copy = [&](ExprId id) -> ExprId {
     const Expr& e = src.expr(id);

@@ -551,6 +551,9 @@ bool ValidateOne(const sieve::JsonSchemaValidator& v, const std::string& label,
     std::cout << "the document ends before the value is complete\n";
   } else if (r.limit_hit) {
     std::cout << "nested deeper than the matcher's stack limit\n";
+  } else if (r.repeated_item) {
+    std::cout << "found '" << EscapeBytes(value.data() + r.byte, 1)
+              << "', which ends an item equal to an earlier one\n";
   } else {
     std::cout << "found '" << EscapeBytes(value.data() + r.byte, 1) << "'\n";
   }

@@ -140,10 +140,10 @@ TEST(JsonSchemaLocate, UnknownKeyAndEarlyEndAreReportedAtTheObject) {
 
 TEST(JsonSchemaLocate, UnsupportedSchemaIsAnErrorNamingItsPointer) {
   auto v = JsonSchemaValidator::Create(
-      R"({"properties": {"tags": {"type": "array", "uniqueItems": true}}})");
+      R"({"properties": {"tags": {"type": "string", "pattern": "(a)\\1"}}})");
   ASSERT_FALSE(v.ok());
   EXPECT_EQ(v.status().code(), StatusCode::kUnsupported);
-  EXPECT_EQ(v.status().json_pointer(), "/properties/tags/uniqueItems");
+  EXPECT_EQ(v.status().json_pointer(), "/properties/tags/pattern");
 }
 
 }  // namespace

@@ -14,16 +14,16 @@ TEST(OpenAiRequestPointers, SchemaErrorsPointIntoTheRequest) {
   const char* req = R"({"tools": [
       {"type": "function", "function": {"name": "a", "parameters": {"type": "object"}}},
       {"type": "function", "function": {"name": "b", "parameters": {"type": "object",
-        "properties": {"x": {"type": "array", "uniqueItems": true}}}}}]})";
+        "properties": {"x": {"type": "string", "pattern": "(a)\\1"}}}}}]})";
   auto r = OpenAiRequestToGrammar(req, OpenAiRequestOptions(), StructuralTagOptions());
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().json_pointer(), "/tools/1/function/parameters/properties/x/uniqueItems");
+  EXPECT_EQ(r.status().json_pointer(), "/tools/1/function/parameters/properties/x/pattern");
   // The named tool is the only tag: its pointer is still its index in the request.
   const std::string named = std::string(req).substr(0, std::string(req).size() - 1) +
                             R"(, "tool_choice": {"type": "function", "function": {"name": "b"}}})";
   auto n = OpenAiRequestToGrammar(named, OpenAiRequestOptions(), StructuralTagOptions());
   ASSERT_FALSE(n.ok());
-  EXPECT_EQ(n.status().json_pointer(), "/tools/1/function/parameters/properties/x/uniqueItems");
+  EXPECT_EQ(n.status().json_pointer(), "/tools/1/function/parameters/properties/x/pattern");
 }
 
 TEST(OpenAiRequestPointers, NotesPointIntoTheRequest) {

@@ -1,0 +1,677 @@
+// uniqueItems at run time (see unique_items.h): the JSON lexer that fingerprints items, and the
+// stack bookkeeping that finds flagged arrays and drops the readings that repeat an item.
+#include "grammar/unique_items.h"
+
+#include <algorithm>
+#include <mutex>
+#include <random>
+
+namespace sieve {
+namespace {
+
+// ---- fingerprints: polynomial hashes modulo the Mersenne prime 2^61 - 1 ----
+
+constexpr uint64_t kPrime = (uint64_t{1} << 61) - 1;
+
+uint64_t MulMod(uint64_t a, uint64_t b) {
+  const unsigned __int128 m = static_cast<unsigned __int128>(a) * b;
+  uint64_t r = static_cast<uint64_t>(m >> 61) + (static_cast<uint64_t>(m) & kPrime);
+  return r >= kPrime ? r - kPrime : r;
+}
+
+uint64_t AddMod(uint64_t a, uint64_t b) {
+  const uint64_t r = a + b;
+  return r >= kPrime ? r - kPrime : r;
+}
+
+struct Keys {
+  uint64_t seq_a, seq_b;  // bases of ordered sequences (bytes of a string, items of an array)
+  uint64_t mem_a, mem_b;  // offsets of an object member's (key, value) product
+  ValueHash string, number, array, object, literal[3];
+};
+
+const Keys& K() {
+  static const Keys keys = [] {
+    std::random_device rd;
+    uint64_t x = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+    auto next = [&x] {  // splitmix64, reduced into [2^32, kPrime)
+      x += 0x9e3779b97f4a7c15ull;
+      uint64_t z = x;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      z ^= z >> 31;
+      return (uint64_t{1} << 32) + z % (kPrime - (uint64_t{1} << 32));
+    };
+    Keys k;
+    k.seq_a = next();
+    k.seq_b = next();
+    k.mem_a = next();
+    k.mem_b = next();
+    for (ValueHash* h : {&k.string, &k.number, &k.array, &k.object, &k.literal[0], &k.literal[1],
+                         &k.literal[2]}) {
+      h->a = next();
+      h->b = next();
+    }
+    return k;
+  }();
+  return keys;
+}
+
+void PushByte(ValueHash* h, uint8_t b) {
+  const Keys& k = K();
+  h->a = AddMod(MulMod(h->a, k.seq_a), b + 1u);
+  h->b = AddMod(MulMod(h->b, k.seq_b), b + 1u);
+}
+
+void PushValue(ValueHash* h, const ValueHash& v) {
+  const Keys& k = K();
+  h->a = AddMod(MulMod(h->a, k.seq_a), v.a);
+  h->b = AddMod(MulMod(h->b, k.seq_b), v.b);
+}
+
+// A member's contribution to its object's sum. Not linear in (key, value): with a linear form,
+// {"a":1,"b":2} and {"a":2,"b":1} would sum alike.
+ValueHash Member(const ValueHash& key, const ValueHash& value) {
+  const Keys& k = K();
+  return {MulMod(AddMod(key.a, k.mem_a), AddMod(MulMod(value.a, k.seq_a), k.mem_b)),
+          MulMod(AddMod(key.b, k.mem_b), AddMod(MulMod(value.b, k.seq_b), k.mem_a))};
+}
+
+// ---- numbers: one canonical text per value ----
+
+// Decimal digit strings (most significant first) plus / minus a small amount; SubSmall needs
+// digits >= x.
+std::string AddSmall(std::string d, uint64_t x) {
+  unsigned __int128 carry = x;
+  for (int64_t i = static_cast<int64_t>(d.size()) - 1; carry > 0; --i) {
+    if (i < 0) {
+      d.insert(d.begin(), '0');
+      i = 0;
+    }
+    carry += static_cast<unsigned>(d[i] - '0');
+    d[i] = static_cast<char>('0' + static_cast<int>(carry % 10));
+    carry /= 10;
+  }
+  return d;
+}
+
+std::string SubSmall(std::string d, uint64_t x) {
+  for (int64_t i = static_cast<int64_t>(d.size()) - 1; x > 0 && i >= 0; --i) {
+    const uint64_t digit = static_cast<uint64_t>(d[i] - '0'), sub = x % 10;
+    x /= 10;
+    if (digit >= sub) {
+      d[i] = static_cast<char>('0' + (digit - sub));
+    } else {
+      d[i] = static_cast<char>('0' + (digit + 10 - sub));
+      ++x;
+    }
+  }
+  const size_t nz = d.find_first_not_of('0');
+  return nz == std::string::npos ? "0" : d.substr(nz);
+}
+
+// -?D.F e±X  ->  [-]M e E with M the significant digits (no leading/trailing zeros) and E the
+// exponent of M's last digit; zero is "0" whatever its sign or exponent.
+std::string CanonicalNumber(std::string_view t) {
+  size_t i = 0;
+  const bool negative = i < t.size() && t[i] == '-';
+  if (negative || (i < t.size() && t[i] == '+')) ++i;
+  std::string digits;
+  uint64_t fraction = 0;
+  while (i < t.size() && t[i] >= '0' && t[i] <= '9') digits.push_back(t[i++]);
+  if (i < t.size() && t[i] == '.') {
+    for (++i; i < t.size() && t[i] >= '0' && t[i] <= '9'; ++i, ++fraction) digits.push_back(t[i]);
+  }
+  bool exp_negative = false;
+  std::string exp;
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) exp_negative = t[i++] == '-';
+    while (i < t.size() && t[i] >= '0' && t[i] <= '9') exp.push_back(t[i++]);
+  }
+  std::string out(t.substr(i));  // anything unexpected stays part of the identity
+  const size_t first = digits.find_first_not_of('0');
+  if (first == std::string::npos) return "0" + out;
+  digits.erase(0, first);
+  uint64_t trailing = 0;
+  while (digits.back() == '0') {
+    digits.pop_back();
+    ++trailing;
+  }
+  // exponent = (exp_negative ? -exp : exp) + trailing - fraction
+  const size_t nz = exp.find_first_not_of('0');
+  exp = nz == std::string::npos ? "0" : exp.substr(nz);
+  bool neg = exp_negative && exp != "0";
+  if (trailing >= fraction) {
+    const uint64_t up = trailing - fraction;  // add up: toward +infinity
+    if (!neg) {
+      exp = AddSmall(exp, up);
+    } else if (exp.size() > 19 || std::stoull(exp) > up) {
+      exp = SubSmall(exp, up);
+    } else {
+      exp = std::to_string(up - std::stoull(exp));
+      neg = false;
+    }
+  } else {
+    const uint64_t down = fraction - trailing;
+    if (neg) {
+      exp = AddSmall(exp, down);
+    } else if (exp.size() > 19 || std::stoull(exp) >= down) {
+      exp = SubSmall(exp, down);
+    } else {
+      exp = std::to_string(down - std::stoull(exp));
+      neg = true;
+    }
+  }
+  if (exp == "0") neg = false;
+  return (negative ? "-" : "") + digits + "e" + (neg ? "-" : "") + exp + out;
+}
+
+ValueHash HashText(ValueHash h, std::string_view text) {
+  for (const char c : text) PushByte(&h, static_cast<uint8_t>(c));
+  return h;
+}
+
+constexpr std::string_view kLiterals[3] = {"true", "false", "null"};
+
+bool IsSpace(uint8_t b) { return b == ' ' || b == '\t' || b == '\n' || b == '\r'; }
+
+int Hex(uint8_t b) {
+  if (b >= '0' && b <= '9') return b - '0';
+  if (b >= 'a' && b <= 'f') return b - 'a' + 10;
+  if (b >= 'A' && b <= 'F') return b - 'A' + 10;
+  return -1;
+}
+
+void PushCodepoint(ValueHash* h, uint32_t cp) {  // UTF-8 (surrogates as 3 bytes, like WTF-8)
+  if (cp < 0x80) {
+    PushByte(h, static_cast<uint8_t>(cp));
+  } else if (cp < 0x800) {
+    PushByte(h, static_cast<uint8_t>(0xC0 | (cp >> 6)));
+    PushByte(h, static_cast<uint8_t>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    PushByte(h, static_cast<uint8_t>(0xE0 | (cp >> 12)));
+    PushByte(h, static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F)));
+    PushByte(h, static_cast<uint8_t>(0x80 | (cp & 0x3F)));
+  } else {
+    PushByte(h, static_cast<uint8_t>(0xF0 | (cp >> 18)));
+    PushByte(h, static_cast<uint8_t>(0x80 | ((cp >> 12) & 0x3F)));
+    PushByte(h, static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F)));
+    PushByte(h, static_cast<uint8_t>(0x80 | (cp & 0x3F)));
+  }
+}
+
+void FlushHigh(UniqueState* s) {
+  if (s->high_surrogate != 0) {
+    PushCodepoint(&s->str, s->high_surrogate);
+    s->high_surrogate = 0;
+  }
+}
+
+void EscapedCodepoint(UniqueState* s, uint32_t cp) {
+  if (s->high_surrogate != 0 && cp >= 0xDC00 && cp <= 0xDFFF) {
+    PushCodepoint(&s->str, 0x10000 + ((s->high_surrogate - 0xD800) << 10) + (cp - 0xDC00));
+    s->high_surrogate = 0;
+    return;
+  }
+  FlushHigh(s);
+  if (cp >= 0xD800 && cp <= 0xDBFF) {
+    s->high_surrogate = cp;
+  } else {
+    PushCodepoint(&s->str, cp);
+  }
+}
+
+UniqueState::Frame NewFrame(bool object) {
+  UniqueState::Frame f{};
+  f.object = object;
+  f.phase = object ? UniqueState::kKeyOrEnd : UniqueState::kValueOrEnd;
+  f.tracked = -1;
+  f.acc = object ? K().object : K().array;
+  return f;
+}
+
+void CompleteValue(UniqueState* s, const ValueHash& v, bool commit, LexEvents* ev) {
+  UniqueState::Frame& f = s->frames.back();
+  if (f.object) {
+    if (f.key_string) {
+      f.key = v;
+      f.key_string = false;
+      f.phase = UniqueState::kColon;
+      return;
+    }
+    const ValueHash m = Member(f.key, v);
+    f.acc = {AddMod(f.acc.a, m.a), AddMod(f.acc.b, m.b)};
+  } else {
+    PushValue(&f.acc, v);
+    if (f.tracked >= 0) {
+      UniqueState::Tracked& t = s->arrays[f.tracked];
+      const bool dup = (t.record != nullptr && t.record->store.Contains(t.count, v)) ||
+                       std::find(t.pending.begin(), t.pending.end(), v) != t.pending.end();
+      if (dup) {
+        ev->any_dup = true;
+        if (t.record != nullptr && ev->num_dups < 2) ev->dups[ev->num_dups++] = t.record;
+      } else if (commit && t.record != nullptr && t.pending.empty()) {
+        t.record->store.Put(t.count++, v);
+      } else {
+        t.pending.push_back(v);
+      }
+    }
+  }
+  ++f.count;
+  f.phase = UniqueState::kCommaOrEnd;
+}
+
+void CloseFrame(UniqueState* s, bool commit, LexEvents* ev) {
+  const UniqueState::Frame f = s->frames.back();
+  s->frames.pop_back();
+  ValueHash v = f.acc;
+  if (!f.object) PushByte(&v, static_cast<uint8_t>(f.count & 0xFF));
+  if (f.tracked >= 0) s->arrays.resize(static_cast<size_t>(f.tracked));
+  if (s->frames.empty()) {
+    s->Clear();
+    return;
+  }
+  CompleteValue(s, v, commit, ev);
+}
+
+void StartValue(UniqueState* s, uint8_t b, LexEvents* ev) {
+  switch (b) {
+    case '"':
+      s->scalar = UniqueState::kString;
+      s->str = K().string;
+      s->high_surrogate = 0;
+      return;
+    case '-':
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9':
+      s->scalar = UniqueState::kNumber;
+      s->number.assign(1, static_cast<char>(b));
+      return;
+    case 't':
+    case 'f':
+    case 'n':
+      s->scalar = UniqueState::kLiteral;
+      s->literal = b == 't' ? 0 : b == 'f' ? 1 : 2;
+      s->literal_pos = 1;
+      return;
+    case '[':
+    case '{':
+      s->frames.push_back(NewFrame(b == '{'));
+      ev->opened = b == '[';
+      return;
+    default:
+      ev->error = true;
+  }
+}
+
+}  // namespace
+
+// ---- ItemStore ----
+
+bool ItemStore::Contains(uint32_t count, const ValueHash& h) const {
+  const auto it = where_.find(h);
+  return it != where_.end() && it->second < count && it->second < items_.size() &&
+         items_[it->second] == h;
+}
+
+void ItemStore::Put(uint32_t index, const ValueHash& h) {
+  if (items_.size() <= index) items_.resize(size_t{index} + 1);
+  items_[index] = h;
+  where_[h] = index;
+}
+
+// ---- ArrayRecord ----
+
+ArrayRecord::ArrayRecord(std::vector<NodeId> c, StackPool* p) : callers(std::move(c)), pool(p) {
+  if (pool == nullptr) return;
+  for (const NodeId id : callers) pool->Ref(id);
+}
+
+ArrayRecord::~ArrayRecord() {
+  if (pool == nullptr) return;
+  for (const NodeId id : callers) {
+    if (id != kNoNode) pool->Unref(id);
+  }
+}
+
+// ---- the lexer ----
+
+void UniqueState::Clear() {
+  frames.clear();
+  arrays.clear();
+  scalar = kNone;
+  high_surrogate = 0;
+  number.clear();
+}
+
+void LexByte(UniqueState* s, uint8_t b, bool commit, LexEvents* ev) {
+  if (s->idle()) {
+    if (b == '[') {
+      s->frames.push_back(NewFrame(false));
+      ev->opened = true;
+    }
+    return;
+  }
+  switch (s->scalar) {
+    case UniqueState::kString:
+      if (b == '"') {
+        FlushHigh(s);
+        s->scalar = UniqueState::kNone;
+        CompleteValue(s, s->str, commit, ev);
+      } else if (b == '\\') {
+        s->scalar = UniqueState::kEscape;
+      } else {
+        FlushHigh(s);
+        PushByte(&s->str, b);
+      }
+      return;
+    case UniqueState::kEscape: {
+      uint8_t c;
+      switch (b) {
+        case '"':
+        case '\\':
+        case '/':
+          c = b;
+          break;
+        case 'b':
+          c = '\b';
+          break;
+        case 'f':
+          c = '\f';
+          break;
+        case 'n':
+          c = '\n';
+          break;
+        case 'r':
+          c = '\r';
+          break;
+        case 't':
+          c = '\t';
+          break;
+        case 'u':
+          s->scalar = UniqueState::kUnicode;
+          s->unicode = 0;
+          s->unicode_digits = 0;
+          return;
+        default:
+          ev->error = true;
+          return;
+      }
+      FlushHigh(s);
+      PushByte(&s->str, c);
+      s->scalar = UniqueState::kString;
+      return;
+    }
+    case UniqueState::kUnicode: {
+      const int h = Hex(b);
+      if (h < 0) {
+        ev->error = true;
+        return;
+      }
+      s->unicode = s->unicode * 16 + static_cast<uint32_t>(h);
+      if (++s->unicode_digits == 4) {
+        EscapedCodepoint(s, s->unicode);
+        s->scalar = UniqueState::kString;
+      }
+      return;
+    }
+    case UniqueState::kNumber:
+      if ((b >= '0' && b <= '9') || b == '.' || b == 'e' || b == 'E' || b == '+' || b == '-') {
+        s->number.push_back(static_cast<char>(b));
+        return;
+      }
+      s->scalar = UniqueState::kNone;
+      CompleteValue(s, HashText(K().number, CanonicalNumber(s->number)), commit, ev);
+      s->number.clear();
+      break;  // b is read below, after the number
+    case UniqueState::kLiteral: {
+      const std::string_view lit = kLiterals[s->literal];
+      if (b != static_cast<uint8_t>(lit[s->literal_pos])) {
+        ev->error = true;
+        return;
+      }
+      if (++s->literal_pos == lit.size()) {
+        s->scalar = UniqueState::kNone;
+        CompleteValue(s, K().literal[s->literal], commit, ev);
+      }
+      return;
+    }
+    default:
+      break;
+  }
+  if (IsSpace(b)) return;
+  UniqueState::Frame& f = s->frames.back();
+  switch (f.phase) {
+    case UniqueState::kValueOrEnd:
+      if (b == ']') {
+        CloseFrame(s, commit, ev);
+        return;
+      }
+      [[fallthrough]];
+    case UniqueState::kValue:
+      StartValue(s, b, ev);
+      return;
+    case UniqueState::kCommaOrEnd:
+      if (b == ',') {
+        f.phase = f.object ? UniqueState::kKey : UniqueState::kValue;
+      } else if (b == (f.object ? '}' : ']')) {
+        CloseFrame(s, commit, ev);
+      } else {
+        ev->error = true;
+      }
+      return;
+    case UniqueState::kKeyOrEnd:
+      if (b == '}') {
+        CloseFrame(s, commit, ev);
+        return;
+      }
+      [[fallthrough]];
+    case UniqueState::kKey:
+      if (b == '"') {
+        f.key_string = true;
+        s->scalar = UniqueState::kString;
+        s->str = K().string;
+        s->high_surrogate = 0;
+      } else {
+        ev->error = true;
+      }
+      return;
+    case UniqueState::kColon:
+      if (b == ':') {
+        f.phase = UniqueState::kValue;
+      } else {
+        ev->error = true;
+      }
+      return;
+    default:
+      ev->error = true;
+  }
+}
+
+// ---- the checker ----
+
+bool UniqueItemsChecker::HasCaller(const PdaStepper& stepper, const Stack& s,
+                                   const std::vector<NodeId>& callers) const {
+  if (Flagged(s.state) && std::binary_search(callers.begin(), callers.end(), s.parent)) return true;
+  for (NodeId id = s.parent; id != kNoNode;) {
+    const StackNode& n = stepper.node(id);
+    if (Flagged(n.state) && std::binary_search(callers.begin(), callers.end(), n.parent)) {
+      return true;
+    }
+    id = n.parent;
+  }
+  return false;
+}
+
+void UniqueItemsChecker::Prune(StackPool* pool, const std::vector<NodeId>& callers,
+                               const PdaStepper& stepper, StackSet* set) const {
+  size_t kept = 0;
+  for (const Stack& s : set->stacks) {
+    if (HasCaller(stepper, s, callers)) {
+      if (pool != nullptr && s.parent != kNoNode) pool->Unref(s.parent);
+      continue;
+    }
+    set->stacks[kept++] = s;
+  }
+  set->stacks.resize(kept);
+}
+
+void UniqueItemsChecker::FindOpened(const PdaStepper& stepper, const StackSet& set,
+                                    const UniqueState& st, std::vector<NodeId>* out) const {
+  out->clear();
+  auto known = [&](NodeId caller) {
+    for (const UniqueState::Tracked& t : st.arrays) {
+      if (t.record != nullptr &&
+          std::binary_search(t.record->callers.begin(), t.record->callers.end(), caller)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  for (const Stack& s : set.stacks) {
+    NodeId caller = kNoNode;
+    bool found = Flagged(s.state);
+    if (found) {
+      caller = s.parent;
+    } else {
+      for (NodeId id = s.parent; id != kNoNode;) {
+        const StackNode& n = stepper.node(id);
+        if (Flagged(n.state)) {
+          caller = n.parent;
+          found = true;
+          break;
+        }
+        id = n.parent;
+      }
+    }
+    if (found && !known(caller)) out->push_back(caller);
+  }
+  std::sort(out->begin(), out->end());
+  out->erase(std::unique(out->begin(), out->end()), out->end());
+}
+
+bool UniqueItemsChecker::Step(PdaStepper* stepper, StackPool* pool, uint8_t b, StackSet* set,
+                              UniqueState* st) const {
+  LexEvents ev;
+  LexByte(st, b, pool != nullptr, &ev);
+  if (ev.error) {
+    // Not JSON where a flagged array's reading needs JSON: those readings are dead.
+    for (const UniqueState::Tracked& t : st->arrays) {
+      if (t.record != nullptr) Prune(pool, t.record->callers, *stepper, set);
+    }
+    st->Clear();
+  }
+  for (int i = 0; i < ev.num_dups; ++i) Prune(pool, ev.dups[i]->callers, *stepper, set);
+  const char c = static_cast<char>(b);
+  if (pool == nullptr) {
+    if (set->stacks.empty() || !stepper->Advance(*set, std::string_view(&c, 1), set)) return false;
+  } else {
+    StackSet next;
+    const bool ok =
+        !set->stacks.empty() && stepper->Advance(*set, std::string_view(&c, 1), &next);
+    if (ok) stepper->Commit(&next);
+    stepper->Release(*set);
+    stepper->ResetScratch();
+    if (!ok) {
+      set->stacks.clear();
+      return false;
+    }
+    *set = std::move(next);
+  }
+  if (ev.opened && !st->frames.empty()) {
+    std::vector<NodeId> callers;
+    FindOpened(*stepper, *set, *st, &callers);
+    if (!callers.empty()) {
+      st->frames.back().tracked = static_cast<int32_t>(st->arrays.size());
+      st->arrays.push_back({std::make_shared<ArrayRecord>(std::move(callers), pool), 0, {}});
+    } else if (st->frames.size() == 1 && st->frames[0].tracked < 0) {
+      st->Clear();  // a '[' outside any flagged array, and not one itself
+    }
+  }
+  return true;
+}
+
+bool UniqueItemsChecker::WouldAccept(PdaStepper* stepper, const StackSet& from,
+                                     const UniqueState& st, std::string_view bytes,
+                                     StackSet* scratch_set, UniqueState* scratch) const {
+  *scratch = st;
+  scratch_set->stacks = from.stacks;
+  scratch_set->can_end = from.can_end;
+  for (const char c : bytes) {
+    if (!Step(stepper, nullptr, static_cast<uint8_t>(c), scratch_set, scratch)) return false;
+  }
+  return true;
+}
+
+bool UniqueItemsChecker::MayRepeat(const UniqueState& st, std::string_view bytes,
+                                   UniqueState* scratch) {
+  *scratch = st;
+  for (const char c : bytes) {
+    LexEvents ev;
+    LexByte(scratch, static_cast<uint8_t>(c), false, &ev);
+    if (ev.error || ev.any_dup) return true;
+    if (ev.opened) {
+      scratch->frames.back().tracked = static_cast<int32_t>(scratch->arrays.size());
+      scratch->arrays.push_back({nullptr, 0, {}});
+    }
+  }
+  return false;
+}
+
+void UniqueItemsChecker::CloneRecords(
+    UniqueState* st, StackPool* pool,
+    std::unordered_map<const ArrayRecord*, std::shared_ptr<ArrayRecord>>* done) {
+  for (UniqueState::Tracked& t : st->arrays) {
+    if (t.record == nullptr) continue;
+    auto [it, fresh] = done->emplace(t.record.get(), nullptr);
+    if (fresh) {
+      it->second = std::make_shared<ArrayRecord>(t.record->callers, pool);
+      it->second->store = t.record->store;
+    }
+    t.record = it->second;
+  }
+}
+
+// ---- token classes ----
+
+std::shared_ptr<const UniqueTokenClasses> UniqueTokenClasses::For(
+    const std::shared_ptr<const Vocabulary>& v) {
+  static std::mutex mu;
+  static std::vector<std::pair<std::weak_ptr<const Vocabulary>,
+                               std::shared_ptr<const UniqueTokenClasses>>>
+      cache;
+  std::lock_guard<std::mutex> lock(mu);
+  std::erase_if(cache, [](const auto& e) { return e.first.expired(); });
+  for (const auto& e : cache) {
+    if (e.first.lock() == v) return e.second;
+  }
+  auto c = std::make_shared<UniqueTokenClasses>();
+  const size_t words = (v->size() + 31) / 32;
+  c->quote.assign(words, 0);
+  c->events.assign(words, 0);
+  c->bracket.assign(words, 0);
+  for (size_t i = 0; i < v->size(); ++i) {
+    const uint32_t bit = uint32_t{1} << (i & 31);
+    for (const char ch : v->TokenBytes(static_cast<int32_t>(i))) {
+      const auto b = static_cast<uint8_t>(ch);
+      if (b == '"') c->quote[i >> 5] |= bit;
+      if (b == '"' || b == ']' || b == '}' || b == ',' || IsSpace(b) || b == 'e' || b == 'l') {
+        c->events[i >> 5] |= bit;
+      }
+      if (b == '[') c->bracket[i >> 5] |= bit;
+    }
+  }
+  cache.emplace_back(v, c);
+  return c;
+}
+
+}  // namespace sieve

@@ -1,0 +1,177 @@
+// uniqueItems at run time: the matcher's check that a JSON array's items are pairwise distinct.
+//
+// No grammar can say "no two items are equal", so the JSON Schema converter emits such an array
+// as a rule flagged Rule::unique_items ("[" items "]", never inlined or absorbed) and the matcher
+// checks it while the bytes go by:
+//  - a JSON lexer (UniqueState) follows the bytes from the '[' of the first flagged array on and
+//    fingerprints every item (ValueHash) under JSON Schema equality: numbers by value (1, 1.0 and
+//    1e0 are equal), strings after unescaping ("\u0061" is "a"), objects regardless of member
+//    order, arrays item by item;
+//  - which '[' opened a flagged array is decided per stack: after the byte is stepped, a stack
+//    whose topmost flagged frame has left its start state, with a caller frame no open array
+//    already has, opened one. The array is identified by that caller frame (a persistent node, so
+//    it lasts while the array is open; the record holds a reference on it);
+//  - when an item ends (at the byte after a number, at a string's closing quote, at a literal's
+//    last letter, at a container's closing bracket) and equals an earlier item of a flagged array,
+//    the stacks that read that array as flagged are dropped before the byte is stepped; other
+//    readings (anyOf of a unique and a plain array) live on. No stack left: the byte is rejected.
+// Fingerprints are two polynomial hashes modulo 2^61 - 1 with bases drawn at random per process,
+// so equal values always collide (never a duplicate let through) and distinct values collide with
+// probability ~2^-100 (the only way a valid document could be refused).
+//
+// Rollback keeps a copy of the (small) lexer state per step; item lists are shared between those
+// copies and validated by index (ItemStore), so an item appended on a path that was rolled back
+// is ignored. Forks clone the item lists.
+//
+// What this cannot do: look ahead. An item whose every completion repeats an earlier one (a
+// closed enum with more than the converter's 16 values, say) is refused at its end, so a generator
+// can be left with no allowed token; finite domains of up to 16 values are enforced by the
+// grammar itself instead (json_schema_array.cc).
+#ifndef SIEVE_GRAMMAR_UNIQUE_ITEMS_H_
+#define SIEVE_GRAMMAR_UNIQUE_ITEMS_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "grammar/pda.h"
+#include "grammar/pda_stepper.h"
+#include "grammar/stack_pool.h"
+#include "grammar/tokenizer/vocabulary.h"
+
+namespace sieve {
+
+struct ValueHash {
+  uint64_t a = 0;
+  uint64_t b = 0;
+  bool operator==(const ValueHash&) const = default;
+};
+
+// One flagged array's items. Put(i, h) overwrites slot i, so a store shared by rollback snapshots
+// answers Contains(count, h) correctly for each snapshot's own count.
+class ItemStore {
+ public:
+  bool Contains(uint32_t count, const ValueHash& h) const;
+  void Put(uint32_t index, const ValueHash& h);
+
+ private:
+  struct Hasher {
+    size_t operator()(const ValueHash& h) const { return h.a ^ (h.b * 0x9e3779b97f4a7c15ull); }
+  };
+  std::vector<ValueHash> items_;
+  std::unordered_map<ValueHash, uint32_t, Hasher> where_;
+};
+
+// A flagged array: the caller frames of the rule frames that opened it, and its items.
+struct ArrayRecord {
+  ArrayRecord(std::vector<NodeId> callers, StackPool* pool);  // pool: hold references (or null)
+  ~ArrayRecord();
+  ArrayRecord(const ArrayRecord&) = delete;
+  ArrayRecord& operator=(const ArrayRecord&) = delete;
+
+  std::vector<NodeId> callers;  // sorted
+  StackPool* pool;
+  ItemStore store;
+};
+
+// The lexer's state: idle (frames empty) until a flagged array opens.
+struct UniqueState {
+  enum Phase : uint8_t { kValueOrEnd, kValue, kCommaOrEnd, kKeyOrEnd, kKey, kColon };
+  enum Scalar : uint8_t { kNone, kString, kEscape, kUnicode, kNumber, kLiteral };
+  struct Frame {
+    bool object;
+    uint8_t phase;
+    bool key_string;  // the string being read is this object's key
+    int32_t tracked;  // index into `arrays`, or -1
+    uint32_t count;
+    ValueHash acc;
+    ValueHash key;
+  };
+  struct Tracked {
+    std::shared_ptr<ArrayRecord> record;  // null: a speculative array (see pending)
+    uint32_t count = 0;                   // items in record->store for this state
+    std::vector<ValueHash> pending;       // items seen speculatively (not in the store)
+  };
+
+  std::vector<Frame> frames;
+  std::vector<Tracked> arrays;
+  uint8_t scalar = kNone;
+  uint8_t literal = 0;      // kLiteral: which of true/false/null
+  uint8_t literal_pos = 0;  // bytes of it read
+  uint8_t unicode_digits = 0;
+  uint32_t unicode = 0;
+  uint32_t high_surrogate = 0;  // a \uD800-\uDBFF waiting for its low half
+  ValueHash str;
+  std::string number;
+
+  bool idle() const { return frames.empty(); }
+  bool in_string() const { return scalar == kString || scalar == kEscape || scalar == kUnicode; }
+  void Clear();
+};
+
+// What one byte did to the lexer. A byte ends at most two items (a number, then the array it
+// closes), so at most two arrays see a repeat.
+struct LexEvents {
+  std::shared_ptr<ArrayRecord> dups[2];  // flagged arrays that just got a repeated item
+  int num_dups = 0;
+  bool any_dup = false;  // also counts speculative arrays (no record)
+  bool opened = false;   // the byte opened an array (frames.back(), untracked yet)
+  bool error = false;    // not JSON where the lexer expected JSON
+};
+
+// Feeds one byte to the lexer. `commit`: items of tracked arrays go to their stores (else to
+// `pending`). When idle, only a '[' does anything (it opens an untracked frame: the caller tracks
+// it or calls Clear()).
+void LexByte(UniqueState* s, uint8_t b, bool commit, LexEvents* ev);
+
+// The run-time check over a CompiledGrammar (only used when grammar.HasUniqueItems()).
+class UniqueItemsChecker {
+ public:
+  explicit UniqueItemsChecker(const CompiledGrammar* g) : g_(g) {}
+
+  // Steps `set` through one byte with the checks. Committed (pool != null): `set` holds pool
+  // references (PdaStepper::Commit) and keeps them; the scratch is reset. Speculative (pool ==
+  // null): scratch nodes, nothing referenced. False: the byte is rejected (`set` and `st` are
+  // then unspecified; committed sets have been released).
+  bool Step(PdaStepper* stepper, StackPool* pool, uint8_t b, StackSet* set, UniqueState* st) const;
+  // Steps through `bytes`, speculatively; true when the result is a valid prefix.
+  bool WouldAccept(PdaStepper* stepper, const StackSet& from, const UniqueState& st,
+                   std::string_view bytes, StackSet* scratch_set, UniqueState* scratch) const;
+  // Lexer only, from `st` (copied to `scratch`): whether reading `bytes` could end an item that
+  // repeats one (arrays opened inside `bytes` count as flagged). False means the check cannot
+  // refuse these bytes.
+  static bool MayRepeat(const UniqueState& st, std::string_view bytes, UniqueState* scratch);
+  // Gives `st` its own copies of its records (a fork must not share item stores); `done` maps
+  // records already cloned, so that snapshots sharing a record keep sharing its clone.
+  static void CloneRecords(UniqueState* st, StackPool* pool,
+                           std::unordered_map<const ArrayRecord*, std::shared_ptr<ArrayRecord>>* done);
+
+ private:
+  bool HasCaller(const PdaStepper& stepper, const Stack& s,
+                 const std::vector<NodeId>& callers) const;
+  void Prune(StackPool* pool, const std::vector<NodeId>& callers, const PdaStepper& stepper,
+             StackSet* set) const;
+  void FindOpened(const PdaStepper& stepper, const StackSet& set, const UniqueState& st,
+                  std::vector<NodeId>* out) const;
+  bool Flagged(int32_t state) const {
+    const CompiledGrammar::RuleInfo& r = g_->rule(g_->rule_of(state));
+    return r.unique_items && state != r.start;
+  }
+
+  const CompiledGrammar* g_;
+};
+
+// Tokens by the bytes they contain, per vocabulary (bit i of word i >> 5), for the mask filter.
+struct UniqueTokenClasses {
+  std::vector<uint32_t> quote;    // '"'
+  std::vector<uint32_t> events;   // any byte that can end an item: " ] } , whitespace e l
+  std::vector<uint32_t> bracket;  // '['
+  static std::shared_ptr<const UniqueTokenClasses> For(const std::shared_ptr<const Vocabulary>& v);
+};
+
+}  // namespace sieve
+
+#endif  // SIEVE_GRAMMAR_UNIQUE_ITEMS_H_
