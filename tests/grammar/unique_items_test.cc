@@ -3,6 +3,7 @@
 // oracle with the Llama-3 vocabulary, and the flag's trip through EBNF, images and the validator.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -63,6 +64,71 @@ TEST(UniqueItems, ItemsCompareByJsonSchemaEquality) {
                            R"(["\/", "/"])",
                            "[ 1 ,\n 1 ]"};
   for (const char* d : repeats) EXPECT_FALSE(Accepts(g, d)) << d;
+}
+
+// Random arrays drawn from spellings whose equality classes are known by construction: the matcher
+// and the validator must accept exactly the arrays whose items come from distinct classes.
+TEST(UniqueItems, RandomArraysAgreeWithKnownEqualityClasses) {
+  const std::vector<std::vector<std::string>> classes = {
+      {"1", "1.0", "1e0", "10e-1", "0.1e1", "1.000", "100E-2"},
+      {"-0", "0", "0.0", "0e5", "-0.0e-3"},
+      {"10", "1e1", "10.0", "0.01e3"},
+      {"-1.5", "-15e-1", "-0.15E+1"},
+      {"123456789012345678901234567890", "1.23456789012345678901234567890e29"},
+      {"123456789012345678901234567891"},
+      {R"("a")", R"("\u0061")"},
+      {R"("A")", R"("\u0041")"},
+      {R"("ab")"},
+      {R"("")"},
+      {R"("\n")", R"("\u000a")", R"("\u000A")"},
+      {R"("/")", R"("\/")"},
+      {R"("😀")", R"("\ud83d\ude00")", R"("\uD83D\uDE00")"},
+      {"null"},
+      {"true"},
+      {"false"},
+      {"[]", "[ ]"},
+      {"{}", "{ }"},
+      {"[1,2]", "[1.0, 2e0]"},
+      {"[2,1]"},
+      {"[[1]]", "[[1.0]]"},
+      {R"({"a":1,"b":[true]})", R"({"b":[true],"a":1.0})", R"({ "b" : [ true ] , "a" : 1e0 })"},
+      {R"({"a":1,"b":[false]})"},
+      {R"({"a":{"x":"y","z":null}})", R"({"a":{"z":null,"x":"\u0079"}})"},
+      {R"({"a":{"x":"y"}})"},
+  };
+  auto g = Schema(R"({"uniqueItems": true})");
+  ASSERT_NE(g, nullptr);
+  auto v = JsonSchemaValidator::Create(R"({"uniqueItems": true})", JsonSchemaOptions());
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  std::mt19937 rng(2026);
+  int valid = 0, invalid = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    const int n = 2 + static_cast<int>(rng() % 5);
+    std::vector<size_t> picked;
+    std::string doc = "[";
+    for (int i = 0; i < n; ++i) {
+      const size_t c = rng() % classes.size();
+      picked.push_back(c);
+      if (i > 0) doc += rng() % 3 == 0 ? " , " : ",";
+      doc += classes[c][rng() % classes[c].size()];
+    }
+    doc += "]";
+    std::vector<size_t> sorted = picked;
+    std::sort(sorted.begin(), sorted.end());
+    const bool distinct = std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
+    ++(distinct ? valid : invalid);
+    GrammarMatcher m(g);
+    const bool accepted = m.AcceptString(doc) && m.CanTerminate();
+    ASSERT_EQ(accepted, distinct) << doc;
+    ASSERT_EQ(v->Validate(doc).accepted, distinct) << doc;
+    // Token-sized pieces take the same path as whole strings.
+    GrammarMatcher p(g);
+    bool ok = true;
+    for (size_t i = 0; i < doc.size() && ok; i += 3) ok = p.AcceptString(doc.substr(i, 3));
+    ASSERT_EQ(ok && p.CanTerminate(), distinct) << doc;
+  }
+  EXPECT_GT(valid, 500);
+  EXPECT_GT(invalid, 500);
 }
 
 TEST(UniqueItems, OnlyTheFlaggedReadingsDieOnARepeat) {
