@@ -98,20 +98,36 @@ struct GrammarMatcher::Impl {
   }
 
   // Clears the bits of `row` whose tokens would end a repeated item (the mask cache knows
-  // nothing of uniqueItems). Only tokens whose bytes could end an item are looked at, and of
-  // those only the ones the lexer alone says might repeat one get the full check.
+  // nothing of uniqueItems). Only tokens whose bytes could end an item are looked at; a string's
+  // end is looked up from precomputed hashes (QuickRepeatCheck), other tokens are lexed, and only
+  // those that might repeat an item get the full check.
   void FilterUniqueItems(uint32_t* row, size_t words) const {
     if (!token_classes) token_classes = UniqueTokenClasses::For(vocab);
-    const std::vector<uint32_t>& cls = unique.idle()        ? token_classes->bracket
+    const QuickCheckContext quick_ctx = PrepareQuickCheck(unique);
+    // Where a string starts or goes on, its quiet ends are found from the items (by_pre) unless
+    // the array holds so many that the token-by-token check is cheaper; the rest of the tokens
+    // are looked at one by one.
+    constexpr size_t kMaxRepeatLookups = 256;
+    const bool by_items = quick_ctx.table >= 0 &&
+                          RepeatLookupCost(unique, quick_ctx, *token_classes) <= kMaxRepeatLookups;
+    const std::vector<uint32_t>& cls = by_items             ? token_classes->lex[quick_ctx.table]
+                                       : unique.idle()      ? token_classes->bracket
                                        : unique.in_string() ? token_classes->quote
                                                             : token_classes->events;
+    if (by_items) ForEachRepeatingStringEnd(unique, quick_ctx, *token_classes, [&](int32_t id) {
+      if (static_cast<size_t>(id >> 5) >= words || !(row[id >> 5] >> (id & 31) & 1)) return;
+      if (Classify(id) != -1) return;
+      if (!WouldAccept(vocab->TokenBytes(id))) row[id >> 5] &= ~(uint32_t{1} << (id & 31));
+    });
     const size_t n = std::min(words, cls.size());
     for (size_t w = 0; w < n; ++w) {
       for (uint32_t bits = row[w] & cls[w]; bits != 0; bits &= bits - 1) {
         const auto id = static_cast<int32_t>(w * 32 + static_cast<size_t>(__builtin_ctz(bits)));
         if (Classify(id) != -1) continue;  // stop / special: decided by Classify
         const std::string_view bytes = vocab->TokenBytes(id);
-        if (!UniqueItemsChecker::MayRepeat(unique, bytes, &unique_scratch)) continue;
+        const int quick = QuickRepeatCheck(unique, quick_ctx, *token_classes, id);
+        if (quick == 0) continue;
+        if (quick < 0 && !UniqueItemsChecker::MayRepeat(unique, bytes, &unique_scratch)) continue;
         if (!WouldAccept(bytes)) row[w] &= ~(uint32_t{1} << (id & 31));
       }
     }

@@ -3,6 +3,7 @@
 #include "grammar/unique_items.h"
 
 #include <algorithm>
+#include <functional>
 #include <mutex>
 #include <random>
 
@@ -313,20 +314,96 @@ void StartValue(UniqueState* s, uint8_t b, LexEvents* ev) {
   }
 }
 
+// The string a token ends when read inside a string body (see UniqueTokenClasses).
+UniqueTokenClasses::StringEnd StringEndOf(std::string_view t) {
+  const Keys& k = K();
+  UniqueTokenClasses::StringEnd e;
+  ValueHash pre, pow{1, 1};
+  for (size_t i = 0; i < t.size(); ++i) {
+    auto b = static_cast<uint8_t>(t[i]);
+    if (b == '"') {
+      e.ok = true;
+      e.rest_quiet = true;
+      for (size_t j = i + 1; j < t.size(); ++j) {
+        const auto r = static_cast<uint8_t>(t[j]);
+        e.rest_quiet &= IsSpace(r) || r == ',' || r == ':';
+      }
+      e.pre = pre;
+      e.pow = pow;
+      return e;
+    }
+    if (b == '\\') {
+      if (++i == t.size()) return e;
+      switch (t[i]) {
+        case '"':
+        case '\\':
+        case '/':
+          b = static_cast<uint8_t>(t[i]);
+          break;
+        case 'b':
+          b = '\b';
+          break;
+        case 'f':
+          b = '\f';
+          break;
+        case 'n':
+          b = '\n';
+          break;
+        case 'r':
+          b = '\r';
+          break;
+        case 't':
+          b = '\t';
+          break;
+        default:
+          return e;  // \u (surrogates) or not JSON: lexed instead
+      }
+    }
+    PushByte(&pre, b);
+    pow = {MulMod(pow.a, k.seq_a), MulMod(pow.b, k.seq_b)};
+  }
+  return e;
+}
+
 }  // namespace
 
 // ---- ItemStore ----
 
 bool ItemStore::Contains(uint32_t count, const ValueHash& h) const {
-  const auto it = where_.find(h);
-  return it != where_.end() && it->second < count && it->second < items_.size() &&
-         items_[it->second] == h;
+  if (slots_.empty()) return false;
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = h.a & mask;; i = (i + 1) & mask) {
+    const uint32_t s = slots_[i];
+    if (s == 0) return false;
+    if (s - 1 < count && s - 1 < items_.size() && items_[s - 1] == h) return true;
+  }
 }
 
 void ItemStore::Put(uint32_t index, const ValueHash& h) {
   if (items_.size() <= index) items_.resize(size_t{index} + 1);
   items_[index] = h;
-  where_[h] = index;
+  if (2 * (used_ + 1) > slots_.size()) {
+    Rebuild(std::max<size_t>(16, 4 * items_.size()));  // also drops stale entries
+    return;
+  }
+  const size_t mask = slots_.size() - 1;
+  size_t i = h.a & mask;
+  while (slots_[i] != 0) i = (i + 1) & mask;
+  slots_[i] = index + 1;
+  ++used_;
+}
+
+void ItemStore::Rebuild(size_t capacity) {
+  size_t cap = 16;
+  while (cap < capacity) cap *= 2;
+  slots_.assign(cap, 0);
+  used_ = 0;
+  for (size_t k = 0; k < items_.size(); ++k) {
+    size_t i = items_[k].a & (cap - 1);
+    while (slots_[i] != 0) i = (i + 1) & (cap - 1);
+    slots_[i] = static_cast<uint32_t>(k + 1);
+    ++used_;
+  }
 }
 
 // ---- ArrayRecord ----
@@ -659,8 +736,14 @@ std::shared_ptr<const UniqueTokenClasses> UniqueTokenClasses::For(
   c->quote.assign(words, 0);
   c->events.assign(words, 0);
   c->bracket.assign(words, 0);
+  c->quiet.assign(words, 0);
   for (size_t i = 0; i < v->size(); ++i) {
     const uint32_t bit = uint32_t{1} << (i & 31);
+    bool quiet = !v->TokenBytes(static_cast<int32_t>(i)).empty();
+    for (const char ch : v->TokenBytes(static_cast<int32_t>(i))) {
+      quiet &= IsSpace(static_cast<uint8_t>(ch)) || ch == ',' || ch == ':';
+    }
+    if (quiet) c->quiet[i >> 5] |= bit;
     for (const char ch : v->TokenBytes(static_cast<int32_t>(i))) {
       const auto b = static_cast<uint8_t>(ch);
       if (b == '"') c->quote[i >> 5] |= bit;
@@ -670,8 +753,142 @@ std::shared_ptr<const UniqueTokenClasses> UniqueTokenClasses::For(
       if (b == '[') c->bracket[i >> 5] |= bit;
     }
   }
+  c->slot.assign(v->size(), -1);
+  for (size_t i = 0; i < v->size(); ++i) {
+    if (!(c->quote[i >> 5] >> (i & 31) & 1)) continue;
+    const std::string_view t = v->TokenBytes(static_cast<int32_t>(i));
+    c->slot[i] = static_cast<int32_t>(c->inside.size());
+    c->inside.push_back(StringEndOf(t));
+    size_t lead = 0;
+    while (lead < t.size() && IsSpace(static_cast<uint8_t>(t[lead]))) ++lead;
+    c->opening.push_back(lead < t.size() && t[lead] == '"' ? StringEndOf(t.substr(lead + 1))
+                                                          : UniqueTokenClasses::StringEnd());
+  }
+  const Keys& k = K();
+  for (int table = 0; table < 2; ++table) {
+    UniqueTokenClasses::ByPre& by = c->by_pre[table];
+    c->lex[table].assign(words, 0);
+    std::vector<char> seen_len;
+    for (size_t i = 0; i < v->size(); ++i) {
+      const uint32_t bit = uint32_t{1} << (i & 31);
+      const int32_t sl = c->slot[i];
+      const UniqueTokenClasses::StringEnd* e =
+          sl < 0 ? nullptr : table == 0 ? &c->inside[sl] : &c->opening[sl];
+      if (e != nullptr && e->ok && e->rest_quiet) {
+        // L from B^L: count the token's decoded bytes again (pow alone does not say).
+        uint32_t len = 0;
+        for (ValueHash p{1, 1}; !(p == e->pow); ++len) {
+          p = {MulMod(p.a, k.seq_a), MulMod(p.b, k.seq_b)};
+        }
+        by.tokens[e->pre.a].push_back({static_cast<int32_t>(i), len});
+        if (seen_len.size() <= len) seen_len.resize(len + 1, 0);
+        if (!seen_len[len]) {
+          seen_len[len] = 1;
+          by.lengths.push_back(len);
+        }
+        continue;
+      }
+      const bool candidate = table == 0 ? (c->quote[i >> 5] & bit)
+                                        : ((c->events[i >> 5] & bit) && !(c->quiet[i >> 5] & bit));
+      if (candidate) c->lex[table][i >> 5] |= bit;
+    }
+    by.pow.assign(seen_len.size(), ValueHash{1, 1});
+    for (size_t len = 1; len < by.pow.size(); ++len) {
+      by.pow[len] = {MulMod(by.pow[len - 1].a, k.seq_a), MulMod(by.pow[len - 1].b, k.seq_b)};
+    }
+  }
   cache.emplace_back(v, c);
   return c;
+}
+
+namespace {
+
+bool Repeats(const UniqueState& st, const UniqueState::Frame& top, const ValueHash& h) {
+  if (top.object || top.tracked < 0) return false;
+  const UniqueState::Tracked& t = st.arrays[top.tracked];
+  return (t.record != nullptr && t.record->store.Contains(t.count, h)) ||
+         std::find(t.pending.begin(), t.pending.end(), h) != t.pending.end();
+}
+
+}  // namespace
+
+QuickCheckContext PrepareQuickCheck(const UniqueState& st) {
+  QuickCheckContext ctx;
+  if (st.frames.empty()) return ctx;
+  ctx.active = true;
+  const UniqueState::Frame& top = st.frames.back();
+  const bool flagged = !top.object && top.tracked >= 0;
+  if (st.scalar == UniqueState::kNumber) {
+    ctx.number_repeats = Repeats(st, top, HashText(K().number, CanonicalNumber(st.number)));
+  } else if (st.scalar == UniqueState::kString && st.high_surrogate == 0) {
+    ctx.table = 0;
+    ctx.base = st.str;
+    ctx.tracked_item = flagged;  // an object's string (key or value) is no item
+  } else if (st.scalar == UniqueState::kNone) {
+    const bool value = top.phase == UniqueState::kValue || top.phase == UniqueState::kValueOrEnd;
+    const bool key = top.phase == UniqueState::kKey || top.phase == UniqueState::kKeyOrEnd;
+    if (value || key) {
+      ctx.table = 1;
+      ctx.base = K().string;
+      ctx.tracked_item = value && flagged;
+    }
+  }
+  return ctx;
+}
+
+size_t RepeatLookupCost(const UniqueState& st, const QuickCheckContext& ctx,
+                        const UniqueTokenClasses& cls) {
+  if (ctx.table < 0 || !ctx.tracked_item) return 0;
+  const UniqueState::Tracked& t = st.arrays[st.frames.back().tracked];
+  return (t.count + t.pending.size()) * cls.by_pre[ctx.table].lengths.size();
+}
+
+void ForEachRepeatingStringEnd(const UniqueState& st, const QuickCheckContext& ctx,
+                               const UniqueTokenClasses& cls,
+                               const std::function<void(int32_t)>& f) {
+  if (ctx.table < 0 || !ctx.tracked_item) return;
+  const UniqueTokenClasses::ByPre& by = cls.by_pre[ctx.table];
+  const UniqueState::Tracked& t = st.arrays[st.frames.back().tracked];
+  auto each_item = [&](const ValueHash& item) {
+    for (const uint32_t len : by.lengths) {
+      // item = base * B^L + pre  =>  pre = item - base * B^L
+      const ValueHash scaled{MulMod(ctx.base.a, by.pow[len].a), MulMod(ctx.base.b, by.pow[len].b)};
+      const ValueHash pre{AddMod(item.a, kPrime - scaled.a), AddMod(item.b, kPrime - scaled.b)};
+      const auto it = by.tokens.find(pre.a);
+      if (it == by.tokens.end()) continue;
+      for (const auto& [id, l] : it->second) {
+        const int32_t sl = cls.slot[id];
+        const UniqueTokenClasses::StringEnd& e =
+            ctx.table == 0 ? cls.inside[sl] : cls.opening[sl];
+        if (l == len && e.pre == pre) f(id);
+      }
+    }
+  };
+  if (t.record != nullptr) {
+    const std::vector<ValueHash>& items = t.record->store.items();
+    for (size_t i = 0; i < t.count && i < items.size(); ++i) each_item(items[i]);
+  }
+  for (const ValueHash& h : t.pending) each_item(h);
+}
+
+int QuickRepeatCheck(const UniqueState& st, const QuickCheckContext& ctx,
+                     const UniqueTokenClasses& cls, int32_t id) {
+  if (!ctx.active || id < 0 || static_cast<size_t>(id) >= cls.slot.size()) return -1;
+  if (cls.quiet[id >> 5] >> (id & 31) & 1) {
+    // Whitespace and separators end only a number (then this number is the item).
+    if (st.scalar == UniqueState::kNone || st.in_string()) return 0;
+    if (st.scalar == UniqueState::kNumber) return ctx.number_repeats ? 1 : 0;
+  }
+  const int32_t slot = cls.slot[id];
+  if (slot < 0 || ctx.table < 0) return -1;
+  const UniqueTokenClasses::StringEnd& e = ctx.table == 0 ? cls.inside[slot] : cls.opening[slot];
+  if (!e.ok) return -1;
+  if (ctx.tracked_item) {
+    const ValueHash h{AddMod(MulMod(ctx.base.a, e.pow.a), e.pre.a),
+                      AddMod(MulMod(ctx.base.b, e.pow.b), e.pre.b)};
+    if (Repeats(st, st.frames.back(), h)) return 1;
+  }
+  return e.rest_quiet ? 0 : -1;
 }
 
 }  // namespace sieve

@@ -31,6 +31,7 @@
 #define SIEVE_GRAMMAR_UNIQUE_ITEMS_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -51,18 +52,22 @@ struct ValueHash {
 };
 
 // One flagged array's items. Put(i, h) overwrites slot i, so a store shared by rollback snapshots
-// answers Contains(count, h) correctly for each snapshot's own count.
+// answers Contains(count, h) correctly for each snapshot's own count. The index is open
+// addressing over item positions; entries left by overwritten slots are skipped (the item there
+// no longer matches) and dropped when the table is rebuilt.
 class ItemStore {
  public:
   bool Contains(uint32_t count, const ValueHash& h) const;
   void Put(uint32_t index, const ValueHash& h);
+  // Positions below a state's count hold that state's items (rollback only rewrites higher ones).
+  const std::vector<ValueHash>& items() const { return items_; }
 
  private:
-  struct Hasher {
-    size_t operator()(const ValueHash& h) const { return h.a ^ (h.b * 0x9e3779b97f4a7c15ull); }
-  };
+  void Rebuild(size_t capacity);
+
   std::vector<ValueHash> items_;
-  std::unordered_map<ValueHash, uint32_t, Hasher> where_;
+  std::vector<uint32_t> slots_;  // position + 1, 0 = empty; size a power of two
+  size_t used_ = 0;
 };
 
 // A flagged array: the caller frames of the rule frames that opened it, and its items.
@@ -164,13 +169,62 @@ class UniqueItemsChecker {
   const CompiledGrammar* g_;
 };
 
-// Tokens by the bytes they contain, per vocabulary (bit i of word i >> 5), for the mask filter.
+// Tokens by the bytes they contain, per vocabulary (bit i of word i >> 5), for the mask filter, and
+// for tokens holding a '"' the string they end, precomputed: a token read inside a string body (or
+// opening one: ws* '"' first) that closes it after L decoded bytes turns the string's hash h into
+// h * B^L + pre, so the filter can look the item up without lexing the token.
 struct UniqueTokenClasses {
+  struct StringEnd {
+    bool ok = false;          // the string ends in the token, with no \u escape before the end
+    bool rest_quiet = false;  // after the closing quote only whitespace, ',' or ':'
+    ValueHash pre;
+    ValueHash pow;
+  };
   std::vector<uint32_t> quote;    // '"'
   std::vector<uint32_t> events;   // any byte that can end an item: " ] } , whitespace e l
   std::vector<uint32_t> bracket;  // '['
+  std::vector<uint32_t> quiet;    // only whitespace, ',' and ':' (they end nothing but a number)
+  std::vector<int32_t> slot;      // token id -> index into the two tables below, or -1
+  std::vector<StringEnd> inside;   // read from inside a string body
+  std::vector<StringEnd> opening;  // read where a value or key starts
+  // Per table: the tokens whose string end is quiet (ok && rest_quiet) by pre.a, with the decoded
+  // length, so that a repeat is found from the items (item = base * B^L + pre) instead of token
+  // by token; and the other tokens a state of that table must still look at one by one.
+  struct ByPre {
+    std::unordered_map<uint64_t, std::vector<std::pair<int32_t, uint32_t>>> tokens;
+    std::vector<uint32_t> lengths;  // distinct L
+    std::vector<ValueHash> pow;     // B^L, by L
+  };
+  ByPre by_pre[2];
+  std::vector<uint32_t> lex[2];  // table 0: quote tokens not in by_pre[0]; table 1: event
+                                 // tokens that are neither quiet nor in by_pre[1]
   static std::shared_ptr<const UniqueTokenClasses> For(const std::shared_ptr<const Vocabulary>& v);
 };
+
+// Per mask fill: what QuickRepeatCheck needs of the state, worked out once.
+struct QuickCheckContext {
+  bool active = false;          // frames open
+  bool number_repeats = false;  // the number being read repeats an item if it ends now
+  // Tokens holding '"': which table (-1: neither, lex them), the string hash they continue, and
+  // whether the string they end is an item of a flagged array.
+  int table = -1;  // 0: inside, 1: opening
+  ValueHash base;
+  bool tracked_item = false;
+};
+QuickCheckContext PrepareQuickCheck(const UniqueState& st);
+// Hash lookups ForEachRepeatingStringEnd would make (items x distinct lengths; 0 when it has
+// nothing to do): past a few hundred, looking at the tokens one by one is cheaper.
+size_t RepeatLookupCost(const UniqueState& st, const QuickCheckContext& ctx,
+                        const UniqueTokenClasses& cls);
+// With ctx.table >= 0 and ctx.tracked_item: calls f(id) for every token of by_pre[table] whose
+// string end repeats an item of the flagged array on top (the filter's full check decides).
+void ForEachRepeatingStringEnd(const UniqueState& st, const QuickCheckContext& ctx,
+                               const UniqueTokenClasses& cls,
+                               const std::function<void(int32_t)>& f);
+// The filter's shortcut for token `id` from `st`: 0 = it cannot end a repeated item, 1 = it ends
+// one (the full check decides whether another reading survives), -1 = unknown (lex it).
+int QuickRepeatCheck(const UniqueState& st, const QuickCheckContext& ctx,
+                     const UniqueTokenClasses& cls, int32_t id);
 
 }  // namespace sieve
 
