@@ -640,13 +640,9 @@ bool UniqueItemsChecker::Step(PdaStepper* stepper, StackPool* pool, uint8_t b, S
                               UniqueState* st) const {
   LexEvents ev;
   LexByte(st, b, pool != nullptr, &ev);
-  if (ev.error) {
-    // Not JSON where a flagged array's reading needs JSON: those readings are dead.
-    for (const UniqueState::Tracked& t : st->arrays) {
-      if (t.record != nullptr) Prune(pool, t.record->callers, *stepper, set);
-    }
-    st->Clear();
-  }
+  // Not JSON: the '[' was not an array's (a bracket in a string, read from idle) or the flagged
+  // rule is not a JSON array (a hand-written grammar): there are no items to compare.
+  if (ev.error) st->Clear();
   for (int i = 0; i < ev.num_dups; ++i) Prune(pool, ev.dups[i]->callers, *stepper, set);
   const char c = static_cast<char>(b);
   if (pool == nullptr) {
@@ -695,7 +691,11 @@ bool UniqueItemsChecker::MayRepeat(const UniqueState& st, std::string_view bytes
   for (const char c : bytes) {
     LexEvents ev;
     LexByte(scratch, static_cast<uint8_t>(c), false, &ev);
-    if (ev.error || ev.any_dup) return true;
+    if (ev.any_dup) return true;
+    if (ev.error) {  // as Step does: stop comparing
+      scratch->Clear();
+      continue;
+    }
     if (ev.opened) {
       scratch->frames.back().tracked = static_cast<int32_t>(scratch->arrays.size());
       scratch->arrays.push_back({nullptr, 0, {}});
@@ -739,18 +739,22 @@ std::shared_ptr<const UniqueTokenClasses> UniqueTokenClasses::For(
   c->quiet.assign(words, 0);
   for (size_t i = 0; i < v->size(); ++i) {
     const uint32_t bit = uint32_t{1} << (i & 31);
-    bool quiet = !v->TokenBytes(static_cast<int32_t>(i)).empty();
-    for (const char ch : v->TokenBytes(static_cast<int32_t>(i))) {
-      quiet &= IsSpace(static_cast<uint8_t>(ch)) || ch == ',' || ch == ':';
-    }
-    if (quiet) c->quiet[i >> 5] |= bit;
-    for (const char ch : v->TokenBytes(static_cast<int32_t>(i))) {
+    const std::string_view t = v->TokenBytes(static_cast<int32_t>(i));
+    bool quiet = !t.empty();
+    for (const char ch : t) {
       const auto b = static_cast<uint8_t>(ch);
+      quiet &= IsSpace(b) || b == ',' || b == ':';
       if (b == '"') c->quote[i >> 5] |= bit;
       if (b == '"' || b == ']' || b == '}' || b == ',' || IsSpace(b) || b == 'e' || b == 'l') {
         c->events[i >> 5] |= bit;
       }
-      if (b == '[') c->bracket[i >> 5] |= bit;
+    }
+    if (quiet) c->quiet[i >> 5] |= bit;
+    // From idle, a token repeats an item only within an array it opens itself: two items, so a
+    // '[' and then a ','.
+    const size_t open = t.find('[');
+    if (open != std::string_view::npos && t.find(',', open) != std::string_view::npos) {
+      c->bracket[i >> 5] |= bit;
     }
   }
   c->slot.assign(v->size(), -1);

@@ -14,7 +14,10 @@
 //  - when an item ends (at the byte after a number, at a string's closing quote, at a literal's
 //    last letter, at a container's closing bracket) and equals an earlier item of a flagged array,
 //    the stacks that read that array as flagged are dropped before the byte is stepped; other
-//    readings (anyOf of a unique and a plain array) live on. No stack left: the byte is rejected.
+//    readings (anyOf of a unique and a plain array) live on. No stack left: the byte is rejected;
+//  - bytes that are not JSON where the lexer expects JSON end the comparing (the lexer goes idle):
+//    a '[' read from idle may sit in a string, and a hand-written flagged rule may not be a JSON
+//    array at all. Grammars from the JSON Schema converter never get there.
 // Fingerprints are two polynomial hashes modulo 2^61 - 1 with bases drawn at random per process,
 // so equal values always collide (never a duplicate let through) and distinct values collide with
 // probability ~2^-100 (the only way a valid document could be refused).
@@ -182,7 +185,7 @@ struct UniqueTokenClasses {
   };
   std::vector<uint32_t> quote;    // '"'
   std::vector<uint32_t> events;   // any byte that can end an item: " ] } , whitespace e l
-  std::vector<uint32_t> bracket;  // '['
+  std::vector<uint32_t> bracket;  // a '[' with a ',' after it
   std::vector<uint32_t> quiet;    // only whitespace, ',' and ':' (they end nothing but a number)
   std::vector<int32_t> slot;      // token id -> index into the two tables below, or -1
   std::vector<StringEnd> inside;   // read from inside a string body
