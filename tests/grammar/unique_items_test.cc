@@ -15,6 +15,7 @@
 #include "grammar/json_schema.h"
 #include "grammar/json_schema_locate.h"
 #include "grammar/matcher.h"
+#include "grammar/openai_request.h"
 #include "tests/grammar/mask_test_util.h"
 
 namespace sieve {
@@ -259,6 +260,17 @@ TEST(UniqueItems, FlagSurvivesEbnfImagesAndTheValidator) {
   ASSERT_NE(loaded->pda, nullptr);
   EXPECT_TRUE(loaded->pda->HasUniqueItems());
   EXPECT_FALSE(Accepts(loaded->pda, "[3,3]"));
+
+  // Imported into a request's grammar (structural tags copy the schema's rules).
+  auto req = OpenAiRequestToGrammar(
+      R"({"response_format": {"type": "json_schema", "json_schema": {"name": "r",
+          "schema": {"type": "array", "items": {"type": "integer"}, "uniqueItems": true}}}})",
+      OpenAiRequestOptions(), StructuralTagOptions());
+  ASSERT_TRUE(req.ok()) << req.status().ToString();
+  auto req_pda = CompileGrammarIr(std::move(req->grammar), GrammarCompileOptions());
+  ASSERT_TRUE(req_pda.ok()) << req_pda.status().ToString();
+  EXPECT_TRUE(Accepts(req_pda->pda, "[1,2]"));
+  EXPECT_FALSE(Accepts(req_pda->pda, "[1,2,1]"));
 
   // sieve validate's engine names the byte.
   auto v = JsonSchemaValidator::Create(R"({"uniqueItems":true})", JsonSchemaOptions());
