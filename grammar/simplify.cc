@@ -6,9 +6,10 @@
 // first, and the passes add only a bounded amount: inlining only substitutes bodies at most
 // inline_max_depth deep, and the left-recursion rewrite adds two levels.
 //
-// Order: remove dead rules -> normalise -> rewrite left recursion -> inline -> normalise -> merge
-// equal rules -> remove dead rules. Rule graphs can have 100k rules, so graph algorithms (reach-
-// ability, Tarjan's strongly connected components, nullability) are iterative with worklists.
+// Order: remove dead rules -> normalise -> rewrite left recursion -> inline (normalising what it
+// changed) -> merge equal rules -> remove dead rules. Rule graphs can have 100k rules, so graph
+// algorithms (reachability, Tarjan's strongly connected components, nullability) are iterative with
+// worklists.
 #include "grammar/simplify.h"
 
 #include <algorithm>
@@ -164,11 +165,87 @@ void AppendKey(const Node& n, std::string* key) {
   }
 }
 
-std::string Key(const Node& n) {
-  std::string k;
-  AppendKey(n, &k);
-  return k;
+uint64_t MixHash(uint64_t h, uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  return h * 0xbf58476d1ce4e5b9ull;
 }
+
+// Equal for trees that AppendKey gives equal keys (offsets and `negated` ignored), without building
+// text; collisions are settled by SameNode.
+uint64_t HashNode(const Node& n) {
+  uint64_t h = MixHash(0x5157, static_cast<uint64_t>(n.kind));
+  switch (n.kind) {
+    case ExprKind::kEmpty:
+      break;
+    case ExprKind::kBytes:
+      h = MixHash(h, std::hash<std::string_view>()(n.bytes));
+      break;
+    case ExprKind::kCharClass:
+      for (const CodepointRange& r : n.ranges) h = MixHash(h, (uint64_t{r.lo} << 32) | r.hi);
+      break;
+    case ExprKind::kRuleRef:
+      h = MixHash(h, static_cast<uint32_t>(n.rule));
+      break;
+    case ExprKind::kRepeat:
+      h = MixHash(h, (static_cast<uint64_t>(static_cast<uint32_t>(n.min)) << 32) |
+                         static_cast<uint32_t>(n.max));
+      [[fallthrough]];
+    case ExprKind::kSequence:
+    case ExprKind::kChoice:
+      h = MixHash(h, n.kids.size());
+      for (const Node& k : n.kids) h = MixHash(h, HashNode(k));
+      break;
+  }
+  return h;
+}
+
+bool SameNode(const Node& a, const Node& b) {
+  if (a.kind != b.kind) return false;
+  switch (a.kind) {
+    case ExprKind::kEmpty:
+      return true;
+    case ExprKind::kBytes:
+      return a.bytes == b.bytes;
+    case ExprKind::kCharClass:
+      return a.ranges == b.ranges;
+    case ExprKind::kRuleRef:
+      return a.rule == b.rule;
+    case ExprKind::kRepeat:
+      if (a.min != b.min || a.max != b.max) return false;
+      [[fallthrough]];
+    case ExprKind::kSequence:
+    case ExprKind::kChoice:
+      if (a.kids.size() != b.kids.size()) return false;
+      for (size_t i = 0; i < a.kids.size(); ++i) {
+        if (!SameNode(a.kids[i], b.kids[i])) return false;
+      }
+      return true;
+  }
+  return false;
+}
+
+// Trees up to structural equality (HashNode, then SameNode), each with a tag. Holds pointers:
+// the trees must stay where they are while the set is used.
+class NodeSet {
+ public:
+  // The tag of a tree equal to `n` (whose hash is `h`), or -1.
+  int64_t Find(const Node& n, uint64_t h) const {
+    const auto it = map_.find(h);
+    if (it == map_.end()) return -1;
+    for (const Entry& e : it->second) {
+      if (SameNode(*e.node, n)) return e.tag;
+    }
+    return -1;
+  }
+  void Add(const Node* n, uint64_t h, int64_t tag) { map_[h].push_back({n, tag}); }
+
+ private:
+  struct Entry {
+    const Node* node;
+    int64_t tag;
+  };
+  std::unordered_map<uint64_t, std::vector<Entry>> map_;
+};
 
 template <typename F>
 void ForEachRef(const Node& n, F&& f) {
@@ -367,7 +444,8 @@ void NormalizeChoice(Node* n) {
   size_t cls_pos = SIZE_MAX;
   int class_like = 0;
   std::vector<Node> out;
-  std::unordered_set<std::string> seen;
+  out.reserve(flat.size());  // `seen` points into it
+  NodeSet seen;              // equal alternatives: the first one is kept
   for (Node& k : flat) {
     char32_t cp;
     if (k.kind == ExprKind::kEmpty) {
@@ -385,8 +463,9 @@ void NormalizeChoice(Node* n) {
         out.push_back(k);  // kept as written if it turns out to be the only class-like one
       }
       ++class_like;
-    } else if (seen.insert(Key(k)).second) {
+    } else if (const uint64_t h = HashNode(k); seen.Find(k, h) < 0) {
       out.push_back(std::move(k));
+      seen.Add(&out.back(), h, 0);
     }
   }
   if (class_like > 1) {
@@ -510,9 +589,8 @@ class Simplifier {
     NormalizeAlive();
     SIEVE_RETURN_IF_ERROR(RewriteLeftRecursion());
     MarkAlive();  // rewriting can cut rules off (b in a ::= b "x", b ::= a "y" | "z")
-    if (opts_.inline_rules) SIEVE_RETURN_IF_ERROR(Inline());
+    if (opts_.inline_rules) SIEVE_RETURN_IF_ERROR(Inline());  // leaves every rule normalised
     MarkAlive();  // inlined rules are unused now
-    NormalizeAlive();
     if (opts_.dedupe_rules) Dedupe();
     MarkAlive();
     return Emit();
@@ -800,9 +878,12 @@ class Simplifier {
       // Callees come first, so their bodies are final when the callers in this component inline.
       for (int r : comp) {
         if (!alive_[r]) continue;
-        InlineInto(&rules_[r].body, inlinable, refcount);
-        Normalize(&rules_[r].body);  // so that its size below is the final one
-        if (rules_[r].has_lookahead) InlineInto(&rules_[r].lookahead, inlinable, refcount);
+        // Bodies are normalised already (NormalizeAlive, the left-recursion rewrite): only what
+        // inlining changed needs it again, also so that the size below is the final one.
+        if (InlineInto(&rules_[r].body, inlinable, refcount)) Normalize(&rules_[r].body);
+        if (rules_[r].has_lookahead && InlineInto(&rules_[r].lookahead, inlinable, refcount)) {
+          Normalize(&rules_[r].lookahead);
+        }
       }
       if ((++rules_done_ & 255) == 0) SIEVE_RETURN_IF_ERROR(opts_.deadline.Check("inlining rules"));
       const int r = comp[0];
@@ -825,7 +906,8 @@ class Simplifier {
   // for n rules (4,000 rules: 3 s and 1.3 GB). The callee is dead afterwards (MarkAlive drops it).
   // Flattening the caller still moves the inlined items once per link, which is why single-use
   // inlining stops at inline_single_use_max_nodes: a chain then costs O(n x that bound).
-  void InlineInto(Node* n, const std::vector<bool>& inlinable, const std::vector<int>& refcount) {
+  // Whether anything was inlined into *n.
+  bool InlineInto(Node* n, const std::vector<bool>& inlinable, const std::vector<int>& refcount) {
     if (n->kind == ExprKind::kRuleRef && inlinable[n->rule]) {
       const RuleId callee = n->rule;
       if (refcount[callee] == 1) {
@@ -835,9 +917,11 @@ class Simplifier {
       } else {
         *n = rules_[callee].body;  // a small body, copied; the callee's body is already final
       }
-      return;
+      return true;
     }
-    for (Node& k : n->kids) InlineInto(&k, inlinable, refcount);
+    bool changed = false;
+    for (Node& k : n->kids) changed |= InlineInto(&k, inlinable, refcount);
+    return changed;
   }
 
   // Points every reference at its representative (rep[] chains end at a rule mapped to itself).
@@ -859,24 +943,34 @@ class Simplifier {
     for (size_t round = 0; round < n; ++round) {
       std::vector<int> unused;
       std::vector<std::vector<int>> adj = RefGraph(&unused);
-      std::unordered_map<std::string, RuleId> by_key;
+      // Rules by hash of (body, lookahead, flag); bodies do not change until the round ends.
+      std::unordered_map<uint64_t, std::vector<RuleId>> by_hash;
+      auto same_rule = [this](RuleId a, RuleId b) {
+        const RuleData& x = rules_[a];
+        const RuleData& y = rules_[b];
+        return x.unique_items == y.unique_items && x.has_lookahead == y.has_lookahead &&
+               SameNode(x.body, y.body) && (!x.has_lookahead || SameNode(x.lookahead, y.lookahead));
+      };
       bool merged = false;
       for (const std::vector<int>& comp : StronglyConnected(adj)) {
         for (int r : comp) {
           if (!alive_[r]) continue;
           Remap(&rules_[r].body, rep);
-          std::string key = Key(rules_[r].body);
-          if (rules_[r].unique_items) key.insert(0, "U|");
+          uint64_t h = MixHash(HashNode(rules_[r].body), rules_[r].unique_items ? 1 : 0);
           if (rules_[r].has_lookahead) {
             Remap(&rules_[r].lookahead, rep);
-            key.push_back('|');
-            AppendKey(rules_[r].lookahead, &key);
+            h = MixHash(h, HashNode(rules_[r].lookahead));
           }
-          auto [it, inserted] = by_key.emplace(std::move(key), r);
-          if (inserted) continue;
-          RuleId keep = it->second, drop = r;
+          std::vector<RuleId>& bucket = by_hash[h];
+          auto it = std::find_if(bucket.begin(), bucket.end(),
+                                 [&](RuleId k) { return same_rule(k, r); });
+          if (it == bucket.end()) {
+            bucket.push_back(r);
+            continue;
+          }
+          RuleId keep = *it, drop = r;
           if (drop == root_) std::swap(keep, drop);
-          it->second = keep;
+          *it = keep;
           rep[drop] = keep;
           alive_[drop] = false;
           merged = true;
