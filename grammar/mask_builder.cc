@@ -140,8 +140,6 @@ MaskBuilder::Callee* MaskBuilder::Memo(int32_t callee_start, int32_t node) {
     }
   }
   r.resize(out);
-  callee->count = 0;
-  for (const auto& [lo, hi] : r) callee->count += hi - lo;
   std::sort(callee->pops.begin(), callee->pops.end());
   callee->pops.erase(std::unique(callee->pops.begin(), callee->pops.end()), callee->pops.end());
   target_ = saved;
@@ -154,22 +152,7 @@ void MaskBuilder::Apply(Callee* callee) {
     dst.insert(dst.end(), callee->ranges.begin(), callee->ranges.end());
     return;
   }
-  const std::span<const int32_t> ids = info_.sorted_ids();
-  uint32_t* bits = out_->accepted_bits.data();
-  if (callee->count > 2 * info_.words()) {
-    if (callee->bits.empty()) {  // large: OR a bitset from now on
-      callee->bits.assign(info_.words(), 0);
-      for (const auto& [lo, hi] : callee->ranges) {
-        for (uint32_t i = lo; i < hi; ++i)
-          callee->bits[ids[i] >> 5] |= uint32_t{1} << (ids[i] & 31);
-      }
-    }
-    for (size_t w = 0; w < callee->bits.size(); ++w) bits[w] |= callee->bits[w];
-    return;
-  }
-  for (const auto& [lo, hi] : callee->ranges) {
-    for (uint32_t i = lo; i < hi; ++i) bits[ids[i] >> 5] |= uint32_t{1} << (ids[i] & 31);
-  }
+  for (const auto& [lo, hi] : callee->ranges) SetRange(lo, hi);
 }
 
 void MaskBuilder::RecordPop(int32_t node) {
@@ -317,17 +300,16 @@ void MaskBuilder::EmitTokens(uint32_t lo, uint32_t hi) {
     }
     return;
   }
-  uint32_t* bits = out_->accepted_bits.data();
-  auto accept = [&](int32_t id, int32_t k) {
-    bits[id >> 5] |= uint32_t{1} << (id & 31);
+  auto accept = [&](uint32_t i, int32_t k) {  // the token at sorted position i
+    SetPos(i);
     if (target_.counted) {
-      out_->accepted.push_back(id);
+      out_->accepted.push_back(ids[i]);
       out_->accepted_k.push_back(static_cast<uint16_t>(k));
     }
   };
   if (events_.empty()) {
     if (!local) return;
-    for (uint32_t i = lo; i < hi; ++i) accept(ids[i], level0_k_);
+    for (uint32_t i = lo; i < hi; ++i) accept(i, level0_k_);
     return;
   }
   // Event values newest first; `limited`: the value leans on a pop beyond the context limit, so
@@ -360,7 +342,7 @@ void MaskBuilder::EmitTokens(uint32_t lo, uint32_t hi) {
   }
   if (!target_.counted) {
     if (local || thread_or_[0] == kAccept) {
-      for (uint32_t i = lo; i < hi; ++i) accept(ids[i], 0);
+      for (uint32_t i = lo; i < hi; ++i) accept(i, 0);
       return;
     }
     if (thread_or_[0] != kUnknown) return;
@@ -386,7 +368,7 @@ void MaskBuilder::EmitTokens(uint32_t lo, uint32_t hi) {
   }
   for (uint32_t i = lo; i < hi; ++i) {
     const int32_t id = ids[i];
-    if (kbest != kNever) accept(id, kbest);
+    if (kbest != kNever) accept(i, kbest);
     const auto len = static_cast<uint16_t>(info_.vocab().TokenBytes(id).size());
     for (size_t e = 0; e < events_.size(); ++e) {
       const Event& ev = events_[e];
@@ -401,6 +383,19 @@ void MaskBuilder::EmitTokens(uint32_t lo, uint32_t hi) {
   }
 }
 
+void MaskBuilder::AcceptText(uint32_t lo, uint32_t hi, int32_t k, uint32_t from) {
+  if (lo >= hi) return;
+  const std::span<const int32_t> ids = info_.sorted_ids();
+  // The characters begun before `from` are the same for every token of the subtree.
+  const std::string_view first = info_.vocab().TokenBytes(ids[lo]);
+  for (uint32_t j = 0; j < from; ++j) k -= (static_cast<uint8_t>(first[j]) & 0xC0) != 0x80;
+  SetRange(lo, hi);
+  for (uint32_t i = lo; i < hi; ++i) {
+    out_->accepted.push_back(ids[i]);
+    out_->accepted_k.push_back(static_cast<uint16_t>(k + info_.char_starts(i)));
+  }
+}
+
 void MaskBuilder::AcceptRange(uint32_t lo, uint32_t hi, int32_t k, bool per_byte) {
   if (target_.callee != nullptr) {
     auto& ranges = target_.callee->ranges;
@@ -411,17 +406,82 @@ void MaskBuilder::AcceptRange(uint32_t lo, uint32_t hi, int32_t k, bool per_byte
     }
     return;
   }
+  SetRange(lo, hi);
+  if (!target_.counted) return;
   const std::span<const int32_t> ids = info_.sorted_ids();
-  uint32_t* bits = out_->accepted_bits.data();
   for (uint32_t i = lo; i < hi; ++i) {
-    bits[ids[i] >> 5] |= uint32_t{1} << (ids[i] & 31);
-    if (target_.counted) {
-      const int32_t kk =
-          per_byte ? k + static_cast<int32_t>(info_.vocab().TokenBytes(ids[i]).size()) : k;
-      out_->accepted.push_back(ids[i]);
-      out_->accepted_k.push_back(static_cast<uint16_t>(kk));
+    const int32_t kk =
+        per_byte ? k + static_cast<int32_t>(info_.vocab().TokenBytes(ids[i]).size()) : k;
+    out_->accepted.push_back(ids[i]);
+    out_->accepted_k.push_back(static_cast<uint16_t>(kk));
+  }
+}
+
+bool MaskBuilder::TextCannotFollow(RuleId rule) {
+  if (text_follow_.empty()) text_follow_.assign(g_.num_rules(), -1);
+  int8_t& v = text_follow_[rule];
+  if (v < 0) {
+    v = 1;
+    for (int b = 0; b < 256 && v == 1; ++b) {
+      bool text = false;
+      for (int p = 0; p < TokenizerInfo::kTextPhases; ++p) {
+        text = text || TokenizerInfo::TextStep(p, static_cast<uint8_t>(b)) >= 0;
+      }
+      if (text && g_.CanFollow(rule, static_cast<uint8_t>(b))) v = 0;
     }
   }
+  return v == 1;
+}
+
+int MaskBuilder::TextPhase(int32_t set) {
+  const bool counted = target_.counted;
+  if (static_cast<size_t>(set) >= text_phase_.size()) text_phase_.resize(set + 1024, -2);
+  if (text_phase_[set] != -2) return text_phase_[set];
+  text_phase_[set] = -1;
+  // Only a set that loops on the text's ASCII can be phase 0 (cheap to test first).
+  const uint64_t* loop = sim_.LoopBytes(set, false);
+  for (int b = 0x20; b < 0x80; ++b) {
+    if (TokenizerInfo::TextStep(0, static_cast<uint8_t>(b)) == 0 && !(loop[b >> 6] >> (b & 63) & 1))
+      return -1;
+  }
+  constexpr int kPhases = TokenizerInfo::kTextPhases;
+  int32_t sets[kPhases];
+  std::fill(sets, sets + kPhases, -1);
+  bool any_pops = false;
+  sets[0] = set;
+  int work[kPhases] = {0};
+  int num_work = 1;
+  while (num_work > 0) {
+    const int p = work[--num_work];
+    for (int b = 0; b < 256; ++b) {
+      const auto byte = static_cast<uint8_t>(b);
+      const int q = TokenizerInfo::TextStep(p, byte);
+      if (q < 0) continue;
+      int32_t next;
+      bool pops;
+      int32_t k;
+      bool plain = sim_.StepPlain(sets[p], byte, &next, &pops, &k);
+      if (!plain && !sim_.Computed(sets[p], byte)) {
+        sim_.Step(sets[p], byte);
+        plain = sim_.StepPlain(sets[p], byte, &next, &pops, &k);
+      }
+      // Relaxed sets (a counted frame) begin one iteration per character, at its first byte.
+      const int32_t want_k = counted && p == 0 ? 1 : 0;
+      if (!plain || k != want_k || next < 0) return -1;
+      any_pops = any_pops || pops;
+      if (sets[q] < 0) {
+        sets[q] = next;
+        work[num_work++] = q;
+      } else if (sets[q] != next) {
+        return -1;
+      }
+    }
+  }
+  for (int p = kPhases - 1; p >= 0; --p) {
+    if (static_cast<size_t>(sets[p]) >= text_phase_.size()) text_phase_.resize(sets[p] + 1024, -2);
+    text_phase_[sets[p]] = static_cast<int8_t>(p | (any_pops ? kTextPops : 0));
+  }
+  return text_phase_[set];
 }
 
 void MaskBuilder::Walk(int32_t first, int32_t last) {
@@ -466,6 +526,20 @@ void MaskBuilder::Walk(int32_t first, int32_t last) {
           n = end;
           continue;
         }
+        // String text, multi-byte characters included (see the header).
+        if (opts_.text_subtrees && info_.text_phases(n) != 0) {
+          const int phase = TextPhase(parent.simple);
+          if (phase >= 0 && (info_.text_phases(n) >> (phase & 7) & 1) &&
+              (!(phase & kTextPops) || TextCannotFollow(target_.rule))) {
+            if (!target_.counted) {
+              AcceptRange(info_.token_begin(n), info_.token_begin(end), 0, false);
+            } else {
+              AcceptText(info_.token_begin(n), info_.token_begin(end), parent.k, d - 1);
+            }
+            n = end;
+            continue;
+          }
+        }
         // A callee that loops on the subtree's bytes and may return after each of them (a string
         // body, a key): every token is read, and it returns at every node, of which only those
         // with a child its caller can read matter (RecordPopRange finds them by index, so the
@@ -474,8 +548,8 @@ void MaskBuilder::Walk(int32_t first, int32_t last) {
           const uint64_t* below = info_.subtree_bytes(n);
           const uint64_t* any = sim_.LoopBytes(parent.simple, false);
           if (below != nullptr && (any[byte >> 6] >> (byte & 63) & 1) &&
-              (below[0] & ~any[0]) == 0 && (below[1] & ~any[1]) == 0 &&
-              (below[2] & ~any[2]) == 0 && (below[3] & ~any[3]) == 0) {
+              (below[0] & ~any[0]) == 0 && (below[1] & ~any[1]) == 0 && (below[2] & ~any[2]) == 0 &&
+              (below[3] & ~any[3]) == 0) {
             AcceptRange(info_.token_begin(n), info_.token_begin(end), 0, false);
             RecordPopRange(n, end);
             n = end;
@@ -503,8 +577,7 @@ void MaskBuilder::Walk(int32_t first, int32_t last) {
           if (raw || hi - lo > 1 || target_.counted) {
             AcceptRange(lo, hi, k, false);
           } else {
-            const int32_t id = info_.sorted_ids()[lo];
-            out_->accepted_bits[id >> 5] |= uint32_t{1} << (id & 31);
+            SetPos(lo);
           }
         }
         const int32_t end = info_.end(n);
@@ -661,8 +734,9 @@ void MaskBuilder::Walk(int32_t first, int32_t last) {
   }
 }
 
-std::string MaskBuilder::FirstByteKey(uint8_t byte, const SetSimulator::Trans& tr) const {
-  std::string key;
+int32_t MaskBuilder::FirstByteKey(uint8_t byte, const SetSimulator::Trans& tr) {
+  std::string& key = key_buf_;
+  key.clear();
   auto put = [&key](int64_t v) { key.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
   put(byte);
   put(target_.rule);
@@ -675,21 +749,38 @@ std::string MaskBuilder::FirstByteKey(uint8_t byte, const SetSimulator::Trans& t
     put(calls[i].callee_start);
     put(calls[i].ret);
   }
-  return key;
+  const auto [it, fresh] =
+      first_key_ids_.try_emplace(key, static_cast<int32_t>(first_key_ids_.size()));
+  if (fresh) first_seen_.push_back(0);
+  return it->second;
 }
 
 MaskBuilder::FirstByteResult MaskBuilder::RecordFirstByte(int32_t root, size_t uncertain_mark) {
   FirstByteResult r;
-  const std::span<const int32_t> ids = info_.sorted_ids();
-  const uint32_t* bits = out_->accepted_bits.data();
   const uint32_t lo = info_.token_begin(root), hi = info_.token_begin(info_.end(root));
-  for (uint32_t i = lo; i < hi; ++i) {
-    if (!(bits[ids[i] >> 5] >> (ids[i] & 31) & 1)) continue;
-    if (!r.accepted.empty() && r.accepted.back().second == i) {
-      ++r.accepted.back().second;
-    } else {
-      r.accepted.push_back({i, i + 1});
+  // Runs of set bits in [lo, hi), a word at a time.
+  uint32_t i = lo;
+  while (i < hi) {
+    const uint64_t set = acc_[i >> 6] >> (i & 63);
+    if (set == 0) {
+      i = (i | 63) + 1;
+      continue;
     }
+    i += static_cast<uint32_t>(__builtin_ctzll(set));
+    if (i >= hi) break;
+    uint32_t j = i;
+    for (;;) {
+      const uint64_t clear = ~acc_[j >> 6] >> (j & 63);
+      if (clear != 0) {
+        j += static_cast<uint32_t>(__builtin_ctzll(clear));
+        break;
+      }
+      j = (j | 63) + 1;
+      if (j >= hi) break;
+    }
+    j = std::min(j, hi);
+    r.accepted.push_back({i, j});
+    i = j;
   }
   r.uncertain.assign(out_->uncertain.begin() + static_cast<std::ptrdiff_t>(uncertain_mark),
                      out_->uncertain.end());
@@ -697,17 +788,119 @@ MaskBuilder::FirstByteResult MaskBuilder::RecordFirstByte(int32_t root, size_t u
 }
 
 void MaskBuilder::ApplyFirstByte(const FirstByteResult& r) {
-  const std::span<const int32_t> ids = info_.sorted_ids();
-  uint32_t* bits = out_->accepted_bits.data();
-  for (const auto& [lo, hi] : r.accepted) {
-    for (uint32_t i = lo; i < hi; ++i) bits[ids[i] >> 5] |= uint32_t{1} << (ids[i] & 31);
-  }
+  for (const auto& [lo, hi] : r.accepted) SetRange(lo, hi);
   out_->uncertain.insert(out_->uncertain.end(), r.uncertain.begin(), r.uncertain.end());
+}
+
+void MaskBuilder::SetRange(uint32_t lo, uint32_t hi) {
+  if (lo >= hi) return;
+  const uint32_t a = lo >> 6, b = (hi - 1) >> 6;
+  const uint64_t first = ~uint64_t{0} << (lo & 63);
+  const uint64_t last = ~uint64_t{0} >> (63 - ((hi - 1) & 63));
+  if (a == b) {
+    acc_[a] |= first & last;
+    return;
+  }
+  acc_[a] |= first;
+  for (uint32_t w = a + 1; w < b; ++w) acc_[w] = ~uint64_t{0};
+  acc_[b] |= last;
+}
+
+void MaskBuilder::ClearRange(uint32_t lo, uint32_t hi) {
+  if (lo >= hi) return;
+  const uint32_t a = lo >> 6, b = (hi - 1) >> 6;
+  const uint64_t first = ~uint64_t{0} << (lo & 63);
+  const uint64_t last = ~uint64_t{0} >> (63 - ((hi - 1) & 63));
+  if (a == b) {
+    acc_[a] &= ~(first & last);
+    return;
+  }
+  acc_[a] &= ~first;
+  for (uint32_t w = a + 1; w < b; ++w) acc_[w] = 0;
+  acc_[b] &= ~last;
+}
+
+void MaskBuilder::ToIdOrder(std::vector<uint32_t>* out) const {
+  // Scatter the smaller side: the accepted positions, or the rejected ones cleared from the
+  // byte-token mask (string states accept nearly everything).
+  const std::span<const int32_t> ids = info_.sorted_ids();
+  const auto n = static_cast<uint32_t>(ids.size());
+  // Which side is smaller only decides the speed, so an estimate will do (no popcount: this
+  // build does not assume the instruction).
+  uint64_t estimate = 0;
+  for (const uint64_t w : acc_) estimate += w == 0 ? 0 : (w == ~uint64_t{0} ? 64 : 32);
+  const bool invert = estimate > n / 2;
+  if (invert) {
+    *out = info_.byte_token_mask();
+  } else {
+    out->assign(info_.words(), 0);
+  }
+  uint32_t* bits = out->data();
+  for (uint32_t w = 0; w < acc_.size(); ++w) {
+    uint64_t x = invert ? ~acc_[w] : acc_[w];
+    if (invert && w == acc_.size() - 1 && (n & 63) != 0) x &= (uint64_t{1} << (n & 63)) - 1;
+    while (x != 0) {
+      const int32_t id = ids[w * 64 + static_cast<uint32_t>(__builtin_ctzll(x))];
+      if (invert) {
+        bits[id >> 5] &= ~(uint32_t{1} << (id & 31));
+      } else {
+        bits[id >> 5] |= uint32_t{1} << (id & 31);
+      }
+      x &= x - 1;
+    }
+  }
+}
+
+void MaskBuilder::ClassifyFirstByte(uint8_t b, int32_t key) {
+  if (auto it = first_memo_.find(key); it != first_memo_.end()) {
+    ApplyFirstByte(it->second);
+    return;
+  }
+  // Recording costs a pass over the subtree's tokens: only for a key seen before.
+  const bool record = first_seen_[key] != 0;
+  first_seen_[key] = 1;
+  const int32_t root = info_.first_byte_node(b);
+  const size_t umark = out_->uncertain.size();
+  const size_t dmark = deferred_.size();
+  Walk(root, info_.end(root));
+  ProcessDeferred(dmark);  // what the subtree delegated stays in the subtree
+  // The callees' walks reused the thread and event lists: back to this frame's level 0.
+  threads_.assign(1, {0, -1, false, target_.rule});
+  events_.clear();
+  if (record) first_memo_.emplace(key, RecordFirstByte(root, umark));
+}
+
+MaskBuilder::Snapshot* MaskBuilder::FindSnapshot(RuleId rule) {
+  for (Snapshot& s : snapshots_) {
+    if (s.rule == rule) {
+      s.last_use = ++snapshot_clock_;
+      return &s;
+    }
+  }
+  return nullptr;
+}
+
+void MaskBuilder::SaveSnapshot(RuleId rule, const std::array<int32_t, 256>& keys) {
+  Snapshot* s = FindSnapshot(rule);
+  if (s == nullptr) {
+    if (snapshots_.size() < kSnapshots) {
+      s = &snapshots_.emplace_back();
+    } else {
+      s = &*std::min_element(
+          snapshots_.begin(), snapshots_.end(),
+          [](const Snapshot& a, const Snapshot& b) { return a.last_use < b.last_use; });
+    }
+    s->rule = rule;
+    s->last_use = ++snapshot_clock_;
+  }
+  s->keys = keys;
+  s->bits = acc_;
+  s->uncertain = out_->uncertain;
 }
 
 void MaskBuilder::Classify(int32_t s, StateClassification* out) {
   out_ = out;
-  out->accepted_bits.assign(info_.words(), 0);
+  acc_.assign((info_.num_byte_tokens() + 63) / 64, 0);
   out->accepted.clear();
   out->accepted_k.clear();
   out->uncertain.clear();
@@ -725,32 +918,53 @@ void MaskBuilder::Classify(int32_t s, StateClassification* out) {
   uint64_t first[4];
   sim_.FirstBytes(start.set, first);
   const bool share = opts_.share_first_bytes && !rule.counted;
-  for (int b = 0; b < 256; ++b) {
-    if (!(first[b >> 6] >> (b & 63) & 1)) continue;
-    const int32_t root = info_.first_byte_node(static_cast<uint8_t>(b));
-    if (root == 0) continue;
-    if (!share) {
-      Walk(root, info_.end(root));
-      continue;
+  if (!share) {
+    for (int b = 0; b < 256; ++b) {
+      if (!(first[b >> 6] >> (b & 63) & 1)) continue;
+      const int32_t root = info_.first_byte_node(static_cast<uint8_t>(b));
+      if (root != 0) Walk(root, info_.end(root));
     }
+  } else {
     // A first byte that leads where it led from another state of this rule (the same closed set,
-    // pops and delegations) classifies the tokens below it the same way: copy them.
-    const std::string key =
-        FirstByteKey(static_cast<uint8_t>(b), sim_.Step(start.set, static_cast<uint8_t>(b)));
-    if (auto it = first_memo_.find(key); it != first_memo_.end()) {
-      ApplyFirstByte(it->second);
-      continue;
+    // pops and delegations) classifies the tokens below it the same way.
+    std::array<int32_t, 256> keys;
+    keys.fill(-1);
+    for (int b = 0; b < 256; ++b) {
+      if (!(first[b >> 6] >> (b & 63) & 1)) continue;
+      const auto byte = static_cast<uint8_t>(b);
+      if (info_.first_byte_node(byte) == 0) continue;
+      keys[b] = FirstByteKey(byte, sim_.Step(start.set, byte));
     }
-    // Recording costs a pass over the subtree's tokens: only for a key seen before.
-    const bool record = !first_seen_.insert(key).second;
-    const size_t umark = out->uncertain.size();
-    const size_t dmark = deferred_.size();
-    Walk(root, info_.end(root));
-    ProcessDeferred(dmark);  // what the subtree delegated stays in the subtree
-    // The callees' walks reused the thread and event lists: back to this frame's level 0.
-    threads_.assign(1, {0, -1, false, target_.rule});
-    events_.clear();
-    if (record) first_memo_.emplace(key, RecordFirstByte(root, umark));
+    Snapshot* base = opts_.diff_recent_states ? FindSnapshot(target_.rule) : nullptr;
+    if (base == nullptr) {
+      for (int b = 0; b < 256; ++b) {
+        if (keys[b] >= 0) ClassifyFirstByte(static_cast<uint8_t>(b), keys[b]);
+      }
+    } else {
+      // Start from a recent state of this rule: its answers hold for every first byte whose key
+      // is the same; the subtrees of the others are cleared and classified here. (The tokens
+      // without bytes are accepted at every state of a rule without a counter.)
+      acc_ = base->bits;
+      uint64_t differ[4] = {0, 0, 0, 0};
+      for (int b = 0; b < 256; ++b) {
+        if (keys[b] == base->keys[b]) continue;
+        differ[b >> 6] |= uint64_t{1} << (b & 63);
+        if (base->keys[b] < 0) continue;
+        const int32_t root = info_.first_byte_node(static_cast<uint8_t>(b));
+        ClearRange(info_.token_begin(root), info_.token_begin(info_.end(root)));
+      }
+      const Vocabulary& vocab = info_.vocab();
+      for (const StateClassification::Entry& e : base->uncertain) {
+        const auto b = static_cast<uint8_t>(vocab.TokenBytes(e.token)[0]);
+        if (!(differ[b >> 6] >> (b & 63) & 1)) out->uncertain.push_back(e);
+      }
+      for (int b = 0; b < 256; ++b) {
+        if (keys[b] >= 0 && (differ[b >> 6] >> (b & 63) & 1)) {
+          ClassifyFirstByte(static_cast<uint8_t>(b), keys[b]);
+        }
+      }
+    }
+    if (opts_.diff_recent_states) SaveSnapshot(target_.rule, keys);
   }
   ProcessDeferred(mark);
   // What the walk left uncertain: follow the returns further, through recursion.
@@ -764,7 +978,7 @@ void MaskBuilder::Classify(int32_t s, StateClassification* out) {
       if (v == ContextResolver::kReject) continue;
       if (v == ContextResolver::kAccept) {
         if (!rule.counted) {
-          out->accepted_bits[e.token >> 5] |= uint32_t{1} << (e.token & 31);
+          SetPos(info_.position_of(e.token));
           continue;
         }
         out->uncertain[kept++] = {e.token, e.k, static_cast<uint16_t>(bytes.size()), false};
@@ -776,11 +990,11 @@ void MaskBuilder::Classify(int32_t s, StateClassification* out) {
   out->uncertain.resize(kept);
   if (!rule.counted) {
     // A token accepted through one part needs no check from another.
-    const uint32_t* bits = out->accepted_bits.data();
     std::erase_if(out->uncertain, [&](const StateClassification::Entry& e) {
-      return bits[e.token >> 5] >> (e.token & 31) & 1;
+      return TestPos(info_.position_of(e.token));
     });
   }
+  ToIdOrder(&out->accepted_bits);
   out->nodes_visited = nodes_visited_;
 }
 

@@ -36,7 +36,10 @@
 // (SetSimulator, mask_sim.h), so most trie nodes cost a table lookup. A first-byte subtree whose
 // first transition (closed set, pops, delegations) is the same as at an earlier state of the same
 // rule is classified the same way: from the second time a (byte, rule, transition) is seen, the
-// subtree's answers are recorded, and later states copy them instead of walking.
+// subtree's answers are recorded, and later states copy them instead of walking. Likewise a state
+// starts from the answers of a recent state of its rule (a map key's states differ from each other
+// in one or two first bytes) and walks only the first bytes whose transition differs; answers are
+// kept by sorted trie position, so a subtree's are a range of bits, copied and cleared by words.
 //
 // Delegation. A call made by the classified frame (JSON's member calling `value`, every C
 // statement calling the expression chain, also after leading whitespace) would make every such
@@ -50,6 +53,14 @@
 // return nodes from TokenizerInfo::parents_of_byte (only nodes with a child the caller can read
 // after the rule matter), instead of walking the subtree node by node to find them.
 //
+// String text. A JSON string body loops on plain ASCII but steps through continuation states for
+// each multi-byte character, so the loop test above fails on every subtree holding non-ASCII text
+// (a quarter of a large vocabulary). TokenizerInfo precomputes, per trie node, from which phases of
+// a strict UTF-8 text automaton every token below stays in string text; a set that provably steps
+// like that automaton (TextPhase) accepts such a subtree whole. Exact: every token below is read
+// to its end without a call, and a pop on the way (a body that may end after any character) leads
+// nowhere, as no text byte can follow the rule (TextCannotFollow).
+//
 // A builder is not thread-safe; use one per worker thread. The CompiledGrammar and TokenizerInfo
 // are read only.
 #ifndef SIEVE_GRAMMAR_MASK_BUILDER_H_
@@ -61,7 +72,6 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -81,6 +91,14 @@ struct MaskBuildOptions {
   // Reuse the classification of a first-byte subtree between states of one rule whose first
   // transition on that byte is the same (see Classify). Off only to compare in tests.
   bool share_first_bytes = true;
+  // With share_first_bytes: start a state from the answers of a recent state of the same rule and
+  // redo only the first-byte subtrees whose first transition differs (see Classify). Off only to
+  // compare in tests.
+  bool diff_recent_states = true;
+  // Accept a trie subtree whole when the walked set is a JSON string body whose steps follow
+  // TokenizerInfo's text automaton exactly and every token below stays in string text (see
+  // Walk). Off only to compare in tests.
+  bool text_subtrees = true;
 };
 
 // What MaskBuilder::Classify finds at one state.
@@ -164,12 +182,10 @@ class MaskBuilder {
     SetSimulator::Trans trans;  // a copy: a later Step may grow (and move) the memo table
   };
   // A delegated callee started below trie node `node`: the tokens of that subtree it reads without
-  // returning (ranges of sorted positions; a bitset too when large) and the nodes after which it
-  // can return with a next byte that can follow its rule.
+  // returning (ranges of sorted positions) and the nodes after which it can return with a next
+  // byte that can follow its rule.
   struct Callee {
     std::vector<std::pair<uint32_t, uint32_t>> ranges;
-    uint32_t count = 0;
-    std::vector<uint32_t> bits;
     std::vector<int32_t> pops;
   };
   struct Deferred {
@@ -177,6 +193,14 @@ class MaskBuilder {
     int32_t ret;
     int32_t node;
   };
+  // The accepted tokens of the state being classified, by sorted position (TokenizerInfo), so a
+  // subtree's tokens are a range of bits: ranges are set, cleared and copied a word at a time.
+  // Classify turns them into out_->accepted_bits (by id) at the end.
+  void SetPos(uint32_t i) { acc_[i >> 6] |= uint64_t{1} << (i & 63); }
+  bool TestPos(uint32_t i) const { return acc_[i >> 6] >> (i & 63) & 1; }
+  void SetRange(uint32_t lo, uint32_t hi);
+  void ClearRange(uint32_t lo, uint32_t hi);
+  void ToIdOrder(std::vector<uint32_t>* out) const;
   // Where a walk's results go: a state's classification, or a callee being classified.
   struct Target {
     Callee* callee;  // null: out_
@@ -206,19 +230,51 @@ class MaskBuilder {
     std::vector<std::pair<uint32_t, uint32_t>> accepted;
     std::vector<StateClassification::Entry> uncertain;
   };
-  std::string FirstByteKey(uint8_t byte, const SetSimulator::Trans& tr) const;
+  // The first transition on `byte` as a small id (equal ids: equal transitions, same rule).
+  int32_t FirstByteKey(uint8_t byte, const SetSimulator::Trans& tr);
   FirstByteResult RecordFirstByte(int32_t root, size_t uncertain_mark);
   void ApplyFirstByte(const FirstByteResult& r);
+  // Classifies the subtree of first byte b (key: its FirstByteKey) into out_, from the memo when
+  // another state had the same key.
+  void ClassifyFirstByte(uint8_t b, int32_t key);
+  // A recent state's answers from its first-byte subtrees (before its own start-level calls and
+  // the context resolution): per first byte the key it was classified under (-1: not walked),
+  // the accepted bits and the uncertain entries. A state of the same rule copies them and redoes
+  // only the bytes whose key differs (Classify).
+  struct Snapshot {
+    RuleId rule = -1;
+    uint64_t last_use = 0;
+    std::array<int32_t, 256> keys{};
+    std::vector<uint64_t> bits;  // by sorted position, as acc_
+    std::vector<StateClassification::Entry> uncertain;
+  };
+  Snapshot* FindSnapshot(RuleId rule);
+  void SaveSnapshot(RuleId rule, const std::array<int32_t, 256>& keys);
   // Records pops of `thread` before byte `depth` and spawns the site threads that can go on with
   // byte `next` into extra_live_ (recursively for site frames that pop at once).
   void AddEvents(int32_t thread, RuleId rule, int32_t depth, const int32_t* ks, size_t num_ks,
                  int32_t base, uint8_t next);
   void SpawnSites(int32_t event, uint8_t next);
+  // The text phase (TokenizerInfo::TextStep) that `set` stands for, or -1: set X is phase 0 when
+  // it steps like the text automaton (every byte the automaton reads from phase p is read from
+  // the phase-p set, plainly: no call, at most a pop of the walked frame, into the set of the
+  // next phase), the sets it reaches are the other phases. Relaxed sets (counted frames) must
+  // also begin exactly one iteration per character, at its first byte. Checked once per family
+  // of sets (a set is always walked in one mode).
+  // kTextPops is or-ed into the result when some step of the family pops the walked frame.
+  static constexpr int kTextPops = 8;
+  int TextPhase(int32_t set);
+  // No byte of string text can follow `rule`: a pop of the walked frame inside a text subtree
+  // (a body that may end after any character) then goes nowhere, so it does not matter.
+  bool TextCannotFollow(RuleId rule);
   // Classifies tokens sorted_ids()[lo, hi) given the alive_ flags and the current events.
   void EmitTokens(uint32_t lo, uint32_t hi);
   // Tokens sorted_ids()[lo, hi) are accepted; counted frames record k for each, or with
   // `per_byte` k plus the token's length (a loop where every byte is one iteration).
   void AcceptRange(uint32_t lo, uint32_t hi, int32_t k, bool per_byte);
+  // Counted frames: tokens sorted_ids()[lo, hi) of string text are accepted, each with k plus
+  // the characters begun in its bytes from offset `from` (bytes that are not UTF-8 continuations).
+  void AcceptText(uint32_t lo, uint32_t hi, int32_t k, uint32_t from);
 
   const CompiledGrammar& g_;
   const TokenizerInfo& info_;
@@ -227,12 +283,20 @@ class MaskBuilder {
   std::vector<std::vector<int32_t>> sites_;           // per rule: return states calling it (unique)
   std::vector<std::array<uint64_t, 4>> first_bytes_;  // per rule: CanStartWith as a byte set
   ContextResolver resolver_;
-  std::unordered_map<uint64_t, std::unique_ptr<Callee>> memo_;  // (callee start, node)
+  std::unordered_map<uint64_t, std::unique_ptr<Callee>> memo_;     // (callee start, node)
   std::unordered_map<RuleId, std::vector<uint8_t>> follow_bytes_;  // FOLLOW(rule) as a list
-  std::unordered_map<std::string, FirstByteResult> first_memo_;
-  std::unordered_set<std::string> first_seen_;
+  std::unordered_map<std::string, int32_t> first_key_ids_;
+  std::string key_buf_;
+  std::unordered_map<int32_t, FirstByteResult> first_memo_;
+  std::vector<uint8_t> first_seen_;  // per key id
+  static constexpr size_t kSnapshots = 4;
+  std::vector<Snapshot> snapshots_;
+  std::vector<int8_t> text_phase_;   // per set: TextPhase, -2 not yet known
+  std::vector<int8_t> text_follow_;  // per rule: TextCannotFollow, -1 not yet known
+  uint64_t snapshot_clock_ = 0;
 
   StateClassification* out_ = nullptr;
+  std::vector<uint64_t> acc_;
   Target target_{};
   std::vector<Deferred> deferred_;
   std::vector<Layer> layers_;

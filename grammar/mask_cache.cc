@@ -235,17 +235,31 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
   std::vector<StateResult> results(states.size());
   const int workers = pool == nullptr ? 1 : pool->num_threads();
   // Representatives first, over the whole vocabulary; then every other member of a class over
-  // only the long tokens, merged with its representative's answers (mask_share.h).
-  const MaskSharing sharing = ComputeMaskSharing(g, opts.share_horizon, opts.deadline);
-  std::shared_ptr<const TokenizerInfo> long_info =
-      sharing.members > 0 ? ti.LongTokens(opts.share_horizon) : nullptr;
+  // only the long tokens, merged with its representative's answers (mask_share.h). A member alike
+  // with some representative for a wider horizon shares with that one and walks fewer tokens.
+  const MaskSharingPlan plan =
+      PlanMaskSharing(g, opts.share_horizon, opts.share_horizon_max, opts.deadline);
+  // The long-token tries by horizon (levels); a state whose trie is missing (LongTokens failed:
+  // it does not for a vocabulary that built) is classified in full.
+  std::vector<std::pair<uint32_t, std::shared_ptr<const TokenizerInfo>>> levels;
+  std::vector<int32_t> member_rep(g.num_states(), -1), member_level(g.num_states(), 0);
+  for (const int32_t s : states) {
+    if (plan.rep[s] == s) continue;
+    size_t level = 0;
+    while (level < levels.size() && levels[level].first != plan.horizon[s]) ++level;
+    if (level == levels.size())
+      levels.emplace_back(plan.horizon[s], ti.LongTokens(plan.horizon[s]));
+    if (levels[level].second == nullptr) continue;
+    member_rep[s] = plan.rep[s];
+    member_level[s] = static_cast<int32_t>(level);
+  }
   std::vector<size_t> reps, members;
   // saved_slot[rep]: where a representative with members keeps its classification, else -1.
   std::vector<int32_t> saved_slot(g.num_states(), -1);
   int32_t num_saved = 0;
   for (size_t i = 0; i < states.size(); ++i) {
-    const int32_t rep = long_info == nullptr ? states[i] : sharing.rep[states[i]];
-    if (rep == states[i]) {
+    const int32_t rep = member_rep[states[i]];
+    if (rep < 0) {
       reps.push_back(i);
     } else {
       members.push_back(i);
@@ -253,7 +267,8 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
     }
   }
   std::vector<StateClassification> saved(static_cast<size_t>(num_saved));
-  std::vector<std::unique_ptr<MaskBuilder>> builders(workers), long_builders(workers);
+  std::vector<std::unique_ptr<MaskBuilder>> builders(workers);
+  std::vector<std::unique_ptr<MaskBuilder>> long_builders(workers * levels.size());
   std::vector<StateClassification> scratch(workers), merged(workers);
   // -- deadline (harden, issue 10): polled once per state (a state costs microseconds to
   // milliseconds, the clock tens of nanoseconds); after it expires every worker skips the rest.
@@ -280,11 +295,12 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
   RunParallel(pool, members.size(), [&](size_t j, int w) {
     if (!poll()) return;
     const size_t i = members[j];
-    if (long_builders[w] == nullptr) {
-      long_builders[w] = std::make_unique<MaskBuilder>(g, *long_info, opts.build);
-    }
-    long_builders[w]->Classify(states[i], &scratch[w]);
-    MergeShared(ti, *long_info, saved[saved_slot[sharing.rep[states[i]]]], scratch[w], &merged[w]);
+    const int32_t level = member_level[states[i]];
+    const TokenizerInfo& long_info = *levels[level].second;
+    std::unique_ptr<MaskBuilder>& builder = long_builders[level * workers + w];
+    if (builder == nullptr) builder = std::make_unique<MaskBuilder>(g, long_info, opts.build);
+    builder->Classify(states[i], &scratch[w]);
+    MergeShared(ti, long_info, saved[saved_slot[member_rep[states[i]]]], scratch[w], &merged[w]);
     BuildState(g, ti, opts, states[i], merged[w], &results[i]);
     classified.fetch_add(1, std::memory_order_relaxed);
   });

@@ -36,7 +36,9 @@
 //
 // Build cost: one MaskBuilder walk per byte-reading state, except that states of one rule which
 // behave alike for MaskCacheOptions::share_horizon bytes take the answers for tokens that short
-// from one representative and walk only the longer tokens themselves (mask_share.h; exact).
+// from one representative and walk only the longer tokens themselves (mask_share.h; exact). A
+// state alike with a representative for 2x, 4x, ... share_horizon_max bytes walks only the tokens
+// longer than that.
 //
 // Memory: every byte is in a handful of pooled vectors; MemorySize() sums their capacities (the
 // compiled grammar and the TokenizerInfo are owned elsewhere and not counted). The cache is
@@ -74,6 +76,11 @@ struct MaskCacheOptions {
   // States of one rule that behave alike for this many bytes share the answers for tokens up to
   // that length (mask_share.h); only their longer tokens are classified per state. 0: off.
   uint32_t share_horizon = 8;
+  // A state that shares at share_horizon and is alike for 2x, 4x, ... (up to this many) bytes with
+  // one of the fully classified states classifies only its tokens longer than that: in a
+  // length-bounded run (a hostname label, a 128-character password) most states are alike for 32
+  // bytes, and tokens over 32 bytes are a few hundred. At most share_horizon: one level.
+  uint32_t share_horizon_max = 32;
   // -- deadline (harden, issue 10) --
   // Wall-time budget (limits.h), polled once per state while classifying; once it expires the
   // build stops with kLimit naming max_compile_ms. Front doors pass the compile's own deadline, so

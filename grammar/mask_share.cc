@@ -43,6 +43,7 @@ MaskSharing ComputeMaskSharing(const CompiledGrammar& g, uint32_t horizon,
   const int32_t n = g.num_states();
   out.rep.resize(static_cast<size_t>(n));
   std::iota(out.rep.begin(), out.rep.end(), 0);
+  out.cls = out.rep;  // every state alone until classes are found
   if (horizon == 0 || n == 0) return out;
 
   std::vector<std::vector<int64_t>> keys(static_cast<size_t>(n));
@@ -56,7 +57,7 @@ MaskSharing ComputeMaskSharing(const CompiledGrammar& g, uint32_t horizon,
         k.clear();
         k.push_back(cur[s]);
         for (const CompiledGrammar::CallEdge& e : g.call_edges(s)) {
-          k.push_back(e.callee_start);
+          k.push_back(cur[e.callee_start]);
           k.push_back(cur[e.return_state]);
         }
       }
@@ -73,8 +74,20 @@ MaskSharing ComputeMaskSharing(const CompiledGrammar& g, uint32_t horizon,
       k.clear();
       if (h == 0) {
         const RuleId r = g.rule_of(s);
-        // Counted rules: every state its own class.
-        k.push_back(g.rule(r).counted ? -1 - int64_t{s} : int64_t{r});
+        const CompiledGrammar::RuleInfo& info = g.rule(r);
+        if (info.counted) {
+          // Counted rules (as callees): alike when their bounds are, where `horizon` bytes can
+          // reach them. A bound past the horizon cannot be reached (an iteration reads a byte),
+          // so x{0,116} and x{0,115} called from neighbouring states of a length-bounded run
+          // are alike. Their own states are still never members (below).
+          k.push_back(-1);
+          k.push_back(info.min);
+          k.push_back(info.max == kUnbounded || info.max > static_cast<int32_t>(horizon)
+                          ? -1
+                          : int64_t{info.max});
+        } else {
+          k.push_back(int64_t{r});
+        }
         k.push_back(g.flags(s));
         continue;
       }
@@ -89,9 +102,11 @@ MaskSharing ComputeMaskSharing(const CompiledGrammar& g, uint32_t horizon,
     count = classes;
     prev = cur;
   }
+  out.cls = cur;
   std::vector<int32_t> first(static_cast<size_t>(count) + 1, -1);
   for (int32_t s = 0; s < n; ++s) {
     if (!(g.flags(s) & CompiledGrammar::kHasBytes)) continue;
+    if (g.rule(g.rule_of(s)).counted) continue;  // classified alone (iteration counts)
     int32_t& f = first[cur[s]];
     if (f < 0) {
       f = s;
@@ -101,6 +116,35 @@ MaskSharing ComputeMaskSharing(const CompiledGrammar& g, uint32_t horizon,
     }
   }
   return out;
+}
+
+MaskSharingPlan PlanMaskSharing(const CompiledGrammar& g, uint32_t horizon, uint32_t max_horizon,
+                                const Deadline& deadline) {
+  const MaskSharing base = ComputeMaskSharing(g, horizon, deadline);
+  MaskSharingPlan plan;
+  plan.rep = base.rep;
+  plan.horizon.assign(base.rep.size(), horizon);
+  plan.members = base.members;
+  if (base.members == 0) return plan;
+  std::vector<int32_t> first(base.rep.size());
+  for (uint32_t h = 2 * horizon; h <= max_horizon; h *= 2) {
+    const MaskSharing wide = ComputeMaskSharing(g, h, deadline);
+    if (wide.members == 0) break;
+    // In each wider class, the first state classified in full.
+    std::fill(first.begin(), first.end(), -1);
+    for (int32_t s = 0; s < g.num_states(); ++s) {
+      if ((g.flags(s) & CompiledGrammar::kHasBytes) && base.rep[s] == s && first[wide.cls[s]] < 0) {
+        first[wide.cls[s]] = s;
+      }
+    }
+    for (int32_t s = 0; s < g.num_states(); ++s) {
+      const int32_t r = first[wide.cls[s]];
+      if (base.rep[s] == s || r < 0 || r == s) continue;
+      plan.rep[s] = r;
+      plan.horizon[s] = h;
+    }
+  }
+  return plan;
 }
 
 void MergeShared(const TokenizerInfo& full, const TokenizerInfo& long_tokens,

@@ -11,15 +11,20 @@
 // ComputeMaskSharing finds, per byte state, a representative with the same behaviour for
 // `horizon` bytes (bounded bisimulation):
 //  - level 0: same rule (so pops continue into the same return sites and FOLLOW set) and flags;
+//    states of counted rules: same lower bound, same upper bound or both past the horizon (each
+//    iteration reads a byte, so a bound past the horizon is never reached within it), same flags;
 //  - level i: level i - 1 agrees, byte edges read the same ranges into states agreeing at level
-//    i - 1, and call edges call the same callee start and return to states agreeing at level i
-//    (a nullable callee returns without reading: refined until stable within the level).
-// States of counted rules are never grouped (their classification carries iteration counts
-// checked against their own rule's bounds). The build classifies each representative over the
-// whole vocabulary and every other member only over the tokens longer than the horizon (the
-// TokenizerInfo::LongTokens trie: ~21% of a 128k vocabulary at 8 bytes), then takes the short
-// tokens' answers from the representative (MergeShared). The result is identical to classifying
-// every state in full; tests/grammar/mask_share_test.cc checks that state by state.
+//    i - 1, and call edges call callee starts agreeing at level i and return to states agreeing
+//    at level i (a nullable callee returns without reading: refined until stable within the
+//    level).
+// So the states of a length-bounded run that each call their own counted tail x{0,m-i} are alike
+// while m - i is past the horizon. States of counted rules are never members themselves (their
+// classification carries iteration counts checked against their own rule's bounds). The build
+// classifies each representative over the whole vocabulary and every other member only over the
+// tokens longer than the horizon (the TokenizerInfo::LongTokens trie: ~21% of a 128k vocabulary at
+// 8 bytes), then takes the short tokens' answers from the representative (MergeShared). The result
+// is identical to classifying every state in full; tests/grammar/mask_share_test.cc checks that
+// state by state.
 #ifndef SIEVE_GRAMMAR_MASK_SHARE_H_
 #define SIEVE_GRAMMAR_MASK_SHARE_H_
 
@@ -38,6 +43,8 @@ struct MaskSharing {
   // Per state: the representative whose short-token answers it takes (itself for representatives,
   // states without byte edges and states of counted rules).
   std::vector<int32_t> rep;
+  // Per state: its class (states alike for `horizon` bytes share one), numbered from 0.
+  std::vector<int32_t> cls;
   int32_t members = 0;  // states whose rep is another state
 };
 
@@ -46,6 +53,20 @@ struct MaskSharing {
 // own poll then reports the budget).
 MaskSharing ComputeMaskSharing(const CompiledGrammar& g, uint32_t horizon,
                                const Deadline& deadline = Deadline());
+
+// Sharing at several horizons: every state that is a member at `horizon` gets, among the states
+// classified in full (the representatives at `horizon`), the one it is alike with for the most
+// bytes, trying horizon x2, x4, ... up to `max_horizon`. rep[s] == s for states classified in
+// full; otherwise the member takes tokens of at most horizon[s] bytes from rep[s] and classifies
+// only the longer ones (TokenizerInfo::LongTokens(horizon[s])). Wider classes refine the base
+// classes, so a representative found for a wider horizon is alike for the base horizon as well.
+struct MaskSharingPlan {
+  std::vector<int32_t> rep;
+  std::vector<uint32_t> horizon;
+  int32_t members = 0;
+};
+MaskSharingPlan PlanMaskSharing(const CompiledGrammar& g, uint32_t horizon, uint32_t max_horizon,
+                                const Deadline& deadline = Deadline());
 
 // The classification of a member state: `rep` (the representative's, over `full`) for tokens of
 // at most `horizon` bytes, `long_part` (the member's own, over full.LongTokens(horizon)) for the

@@ -61,6 +61,27 @@ void RadixSort(const Vocabulary& v, std::vector<int32_t>* ids) {
 
 }  // namespace
 
+int TokenizerInfo::TextStep(int phase, uint8_t b) {
+  if (phase == 0) {
+    if (b < 0x80) return b >= 0x20 && b != '"' && b != '\\' ? 0 : -1;
+    if (b >= 0xC2 && b <= 0xDF) return 1;  // one continuation byte to come
+    if (b == 0xE0) return 3;               // A0-BF, then one (no overlongs)
+    if (b == 0xED) return 4;               // 80-9F, then one (no surrogates)
+    if (b >= 0xE1 && b <= 0xEF) return 2;  // two continuation bytes
+    if (b == 0xF0) return 6;               // 90-BF, then two (no overlongs)
+    if (b >= 0xF1 && b <= 0xF3) return 5;  // three continuation bytes
+    if (b == 0xF4) return 7;               // 80-8F, then two (at most U+10FFFF)
+    return -1;
+  }
+  static constexpr struct {
+    uint8_t lo, hi;
+    int8_t next;
+  } kCont[kTextPhases] = {{0, 0, -1},      {0x80, 0xBF, 0}, {0x80, 0xBF, 1}, {0xA0, 0xBF, 1},
+                          {0x80, 0x9F, 1}, {0x80, 0xBF, 2}, {0x90, 0xBF, 2}, {0x80, 0x8F, 2}};
+  if (phase < 0 || phase >= kTextPhases) return -1;
+  return b >= kCont[phase].lo && b <= kCont[phase].hi ? kCont[phase].next : -1;
+}
+
 uint64_t VocabularyFingerprint(const Vocabulary& vocab) {
   ContentHasher h;
   h.AddU64(vocab.size());
@@ -95,6 +116,14 @@ Result<std::shared_ptr<const TokenizerInfo>> TokenizerInfo::Build(
                       " bytes long; the token trie supports at most 65535");
   }
   RadixSort(v, &ids);
+  info->positions_.assign(n, 0);
+  for (size_t i = 0; i < ids.size(); ++i) info->positions_[ids[i]] = static_cast<uint32_t>(i);
+  info->char_starts_.resize(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    uint32_t c = 0;
+    for (const char ch : v.TokenBytes(ids[i])) c += (static_cast<uint8_t>(ch) & 0xC0) != 0x80;
+    info->char_starts_[i] = static_cast<uint16_t>(c);  // tokens are at most 65535 bytes
+  }
 
   // Preorder layout. `path[d]` is the open node at depth d (path[0] = root). A token belongs to the
   // deepest node on the path after its bytes are added: the last node created, or its duplicate's
@@ -102,7 +131,7 @@ Result<std::shared_ptr<const TokenizerInfo>> TokenizerInfo::Build(
   std::vector<int32_t> path{0};
   std::vector<int32_t> token_node(ids.size());
   std::vector<Node>& nodes = info->nodes_;
-  nodes.push_back({0, 0, 0, 0, -1});
+  nodes.push_back({0, 0, 0, 0, 0, -1});
   std::string_view prev;
   for (size_t i = 0; i < ids.size(); ++i) {
     const std::string_view b = v.TokenBytes(ids[i]);
@@ -114,7 +143,7 @@ Result<std::shared_ptr<const TokenizerInfo>> TokenizerInfo::Build(
     }
     for (size_t d = lcp; d < b.size(); ++d) {
       path.push_back(static_cast<int32_t>(nodes.size()));
-      nodes.push_back({static_cast<uint8_t>(b[d]), static_cast<uint16_t>(d + 1), 0, 0, -1});
+      nodes.push_back({static_cast<uint8_t>(b[d]), 0, static_cast<uint16_t>(d + 1), 0, 0, -1});
     }
     token_node[i] = path.back();
     prev = b;
@@ -124,7 +153,7 @@ Result<std::shared_ptr<const TokenizerInfo>> TokenizerInfo::Build(
     path.pop_back();
   }
   const auto num = static_cast<int32_t>(nodes.size());
-  nodes.push_back({0, 0, num, 0, -1});  // sentinel
+  nodes.push_back({0, 0, 0, num, 0, -1});  // sentinel
   for (size_t i = 0, node = 0; node <= static_cast<size_t>(num); ++node) {
     while (i < ids.size() && static_cast<size_t>(token_node[i]) < node) ++i;
     nodes[node].token_begin = static_cast<uint32_t>(i);
@@ -155,6 +184,17 @@ Result<std::shared_ptr<const TokenizerInfo>> TokenizerInfo::Build(
       std::copy(info->parents_begin_.begin(), info->parents_begin_.begin() + 256, fill.begin());
       for (int32_t n = 1; n < num; ++n) info->parents_by_byte_[fill[nodes[n].byte]++] = parent[n];
     }
+    // Text phases, bottom-up as well: `all[n]` is the AND of n's children's phase sets.
+    std::vector<uint8_t> all(num, 0xFF);
+    for (int32_t n = num - 1; n > 0; --n) {
+      uint8_t text = 0;
+      for (int p = 0; p < kTextPhases; ++p) {
+        const int q = TextStep(p, nodes[n].byte);
+        if (q >= 0 && (all[n] >> q & 1)) text |= static_cast<uint8_t>(1u << p);
+      }
+      nodes[n].text = text;
+      all[parent[n]] &= text;
+    }
     for (int32_t n = 0; n < num; ++n) {
       if (nodes[n].end - n < kSubtreeMaskMin) continue;
       nodes[n].mask = static_cast<int32_t>(info->masks_.size());
@@ -173,7 +213,9 @@ Result<std::shared_ptr<const TokenizerInfo>> TokenizerInfo::Build(
 
 std::shared_ptr<const TokenizerInfo> TokenizerInfo::LongTokens(uint32_t min_length) const {
   std::lock_guard<std::mutex> lock(long_mu_);
-  if (long_tokens_ != nullptr && long_min_ == min_length) return long_tokens_;
+  for (const auto& [len, info] : long_tokens_) {
+    if (len == min_length) return info;
+  }
   const Vocabulary& v = *vocab_;
   std::string bytes;
   std::vector<uint32_t> offsets{0};
@@ -192,13 +234,16 @@ std::shared_ptr<const TokenizerInfo> TokenizerInfo::LongTokens(uint32_t min_leng
   if (!sub.ok()) return nullptr;
   auto info = Build(std::make_shared<const Vocabulary>(std::move(*sub)));
   if (!info.ok()) return nullptr;
-  long_tokens_ = std::move(*info);
-  long_min_ = min_length;
-  return long_tokens_;
+  // A handful of lengths are asked for (the sharing horizons); keep the most recent few.
+  constexpr size_t kKept = 4;
+  if (long_tokens_.size() == kKept) long_tokens_.erase(long_tokens_.begin());
+  long_tokens_.emplace_back(min_length, std::move(*info));
+  return long_tokens_.back().second;
 }
 
 size_t TokenizerInfo::MemorySize() const {
   return nodes_.capacity() * sizeof(Node) + sorted_ids_.capacity() * sizeof(int32_t) +
+         char_starts_.capacity() * sizeof(uint16_t) + positions_.capacity() * sizeof(uint32_t) +
          masks_.capacity() * sizeof(std::array<uint64_t, 4>) +
          parents_by_byte_.capacity() * sizeof(int32_t) +
          byte_token_mask_.capacity() * sizeof(uint32_t);

@@ -14,10 +14,13 @@
 // it.
 //
 // Per byte b, the nodes with a child adding b (parents_of_byte), so the prefixes after which b can
-// come are found without a walk. Also kept: the byte-token bitmask (bit i set for every byte token: the complement universe for
-// "rejected" lists), the byte tokens with no bytes at all (always allowed, they do not move the
-// matcher), the longest token, and a fingerprint of the whole vocabulary (bytes, flags, size, kind)
-// for cache keys. Immutable after Build(); safe to share across threads.
+// come are found without a walk. Per node, from which phases of a JSON-string-text automaton its
+// whole subtree is string text (text_phases); per token, its sorted position (position_of) and the
+// characters it begins (char_starts). Also kept: the byte-token bitmask (bit i set for every byte
+// token: the complement universe for "rejected" lists), the byte tokens with no bytes at all
+// (always allowed, they do not move the matcher), the longest token, and a fingerprint of the whole
+// vocabulary (bytes, flags, size, kind) for cache keys. Immutable after Build(); safe to share
+// across threads.
 #ifndef SIEVE_GRAMMAR_TOKEN_TRIE_H_
 #define SIEVE_GRAMMAR_TOKEN_TRIE_H_
 
@@ -27,6 +30,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "grammar/tokenizer/vocabulary.h"
@@ -57,6 +61,8 @@ class TokenizerInfo {
     return {sorted_ids_.data() + token_begin(n), token_begin(n + 1) - token_begin(n)};
   }
   std::span<const int32_t> sorted_ids() const { return sorted_ids_; }
+  // The inverse: the sorted position of byte token `id` (undefined for other ids).
+  uint32_t position_of(int32_t id) const { return positions_[id]; }
   // The bytes read anywhere below node n (n's own byte excluded), for nodes whose subtree has at
   // least kSubtreeMaskMin nodes; null for smaller ones. A walk in a state that loops on a byte set
   // accepts such a subtree at once when its bytes are all in the set.
@@ -66,6 +72,19 @@ class TokenizerInfo {
     return m < 0 ? nullptr : masks_[m].data();
   }
   int32_t first_byte_node(uint8_t b) const { return first_byte_node_[b]; }
+  // JSON string text: the bytes a JSON string body reads without an escape or its end (0x20-0x7F
+  // except '"' and '\\', and well-formed UTF-8: no overlongs, surrogates or code points past
+  // U+10FFFF), as an 8-phase automaton. Phase 0 is a code-point boundary; 1-7 are inside a
+  // multi-byte character (which continuation bytes may come next). TextStep gives the next phase
+  // or -1. text_phases(n) has bit p set when every token below node n, read from phase p starting
+  // with n's own byte, stays in JSON string text: a string body that steps through this automaton
+  // exactly accepts such a subtree without walking it (mask_builder.h).
+  static constexpr int kTextPhases = 8;
+  static int TextStep(int phase, uint8_t b);
+  uint8_t text_phases(int32_t n) const { return nodes_[n].text; }
+  // Per sorted position i (sorted_ids()[i]): the bytes of the token that are not UTF-8
+  // continuation bytes (10xxxxxx), i.e. the characters it begins.
+  uint16_t char_starts(uint32_t i) const { return char_starts_[i]; }
   // The nodes with a child that adds byte b, ascending: the prefixes after which b can follow.
   std::span<const int32_t> parents_of_byte(uint8_t b) const {
     return {parents_by_byte_.data() + parents_begin_[b], parents_begin_[b + 1] - parents_begin_[b]};
@@ -80,7 +99,7 @@ class TokenizerInfo {
 
   // The same ids with only the byte tokens longer than `min_length` bytes as byte tokens (the
   // others marked special): a small trie for classifying just the long tokens (mask_share.h).
-  // Built on first use and kept for the last length asked; thread-safe.
+  // Built on first use and kept (one per length asked, up to a few lengths); thread-safe.
   std::shared_ptr<const TokenizerInfo> LongTokens(uint32_t min_length) const;
 
   // Heap bytes owned, not counting the Vocabulary (nor a LongTokens companion).
@@ -94,6 +113,7 @@ class TokenizerInfo {
   // last node's range.
   struct Node {
     uint8_t byte;
+    uint8_t text;    // text_phases
     uint16_t depth;  // Build() refuses tokens longer than 65535 bytes
     int32_t end;
     uint32_t token_begin;
@@ -103,6 +123,8 @@ class TokenizerInfo {
   std::shared_ptr<const Vocabulary> vocab_;
   std::vector<Node> nodes_;
   std::vector<int32_t> sorted_ids_;
+  std::vector<uint16_t> char_starts_;
+  std::vector<uint32_t> positions_;
   std::vector<std::array<uint64_t, 4>> masks_;
   int32_t first_byte_node_[256] = {};
   std::vector<int32_t> parents_by_byte_;  // grouped by byte, see parents_of_byte
@@ -112,8 +134,7 @@ class TokenizerInfo {
   uint64_t fingerprint_ = 0;
   double build_ms_ = 0;
   mutable std::mutex long_mu_;
-  mutable std::shared_ptr<const TokenizerInfo> long_tokens_;
-  mutable uint32_t long_min_ = 0;
+  mutable std::vector<std::pair<uint32_t, std::shared_ptr<const TokenizerInfo>>> long_tokens_;
 };
 
 // 64-bit fingerprint of a vocabulary's contents (token bytes, flags, size, kind).

@@ -2,17 +2,20 @@
 // representative, the merged answer equals classifying the state in full, token by token. A
 // deliberately wrong pairing (classes for 8 bytes, answers copied for tokens up to 12) must show
 // differences, so the comparison is known to catch a wrong equivalence. Also MaskBuilder's
-// first-byte sharing, state by state against the builder without it.
+// first-byte sharing, recent-state diffing and whole string-text subtrees, state by state against
+// the builder without them.
+#include "grammar/mask_share.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <tuple>
 
 #include "grammar/compiler.h"
 #include "grammar/json_schema.h"
 #include "grammar/mask_builder.h"
-#include "grammar/mask_share.h"
 #include "tests/grammar/mask_test_util.h"
 
 namespace sieve {
@@ -94,6 +97,44 @@ int Mismatches(const CompiledGrammar& g, const TokenizerInfo& info, uint32_t hor
   return bad;
 }
 
+// Members of a multi-horizon plan (PlanMaskSharing) whose merged classification (short answers
+// copied from their planned representative for tokens up to `scale` times their planned horizon)
+// differs from the full one; *members and *wide (members planned beyond the base horizon) get
+// counts. With scale 1 this is the cache's own plan.
+int PlanMismatches(const CompiledGrammar& g, const TokenizerInfo& info, uint32_t scale,
+                   int* members, int* wide) {
+  const MaskSharingPlan plan = PlanMaskSharing(g, 8, 32);
+  MaskBuilder full(g, info, MaskBuildOptions());
+  std::map<uint32_t, std::unique_ptr<MaskBuilder>> longer;
+  std::map<int32_t, StateClassification> reps;
+  int bad = 0;
+  *members = *wide = 0;
+  for (int32_t s = 0; s < g.num_states(); ++s) {
+    const int32_t r = plan.rep[s];
+    if (r == s || !(g.flags(s) & CompiledGrammar::kHasBytes)) continue;
+    ++*members;
+    if (plan.horizon[s] > 8) ++*wide;
+    EXPECT_EQ(plan.rep[r], r) << "a representative must be classified in full";
+    const std::shared_ptr<const TokenizerInfo> long_info = info.LongTokens(plan.horizon[s] * scale);
+    EXPECT_NE(long_info, nullptr);
+    if (long_info == nullptr) return -1;
+    auto& builder = longer[plan.horizon[s] * scale];
+    if (builder == nullptr)
+      builder = std::make_unique<MaskBuilder>(g, *long_info, MaskBuildOptions());
+    auto it = reps.find(r);
+    if (it == reps.end()) {
+      it = reps.emplace(r, StateClassification()).first;
+      full.Classify(r, &it->second);
+    }
+    StateClassification want, part, merged;
+    full.Classify(s, &want);
+    builder->Classify(s, &part);
+    MergeShared(info, *long_info, it->second, part, &merged);
+    if (!Same(want, merged)) ++bad;
+  }
+  return bad;
+}
+
 // Hostname-like labels: a chain of up to 31 states per label inside one rule, whose states are
 // alike except near the ends of the label.
 constexpr const char* kLabels = R"(root ::= "\"" label ("." label)* "\""
@@ -111,6 +152,44 @@ TEST(MaskShare, MembersClassifyExactlyAsInFull) {
     EXPECT_GT(members, 20) << name;
     std::printf("[mask-share] %s: %d of %d states share their short tokens (horizon 8)\n",
                 name.c_str(), members, g->num_states());
+  }
+}
+
+// The cache's multi-horizon plan (horizons 8, 16, 32): every member classifies as in full, and
+// some members do share beyond 8 bytes. Negative control: copying answers for tokens up to twice
+// the planned horizon is caught.
+//
+// A pattern under length bounds (a digit somewhere, 3..40 characters) becomes a run of states of
+// which each, after the digit, calls its own counted tail x{0,39-i}: tails whose bound is past the
+// horizon count as alike (ComputeMaskSharing), those near the end of the run do not.
+TEST(MaskShare, PlannedWideMembersClassifyExactlyAsInFull) {
+  auto info = Llama3Info();
+  ASSERT_NE(info, nullptr);
+  const auto tails = [] {
+    JsonSchemaOptions jo;
+    jo.whitespace = JsonWhitespace::kCompact;
+    auto g = JsonSchemaToGrammar(
+        R"({"type":"string","minLength":3,"maxLength":40,"pattern":"[0-9]"})", jo);
+    EXPECT_TRUE(g.ok()) << g.status().ToString();
+    auto c = CompileGrammarIr(std::move(g->grammar), GrammarCompileOptions());
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? c->pda : nullptr;
+  }();
+  for (const auto& [name, g] :
+       {std::pair{std::string("labels"), FromEbnf(kLabels)},
+        std::pair{std::string("digit_tails"), tails},
+        std::pair{std::string("api_user_signup"), FromSchema("api_user_signup.schema.json")}}) {
+    ASSERT_NE(g, nullptr) << name;
+    int members = 0, wide = 0;
+    EXPECT_EQ(PlanMismatches(*g, *info, 1, &members, &wide), 0) << name;
+    EXPECT_GT(wide, 0) << name;
+    std::printf("[mask-share] %s: %d members, %d of them beyond 8 bytes\n", name.c_str(), members,
+                wide);
+  }
+  for (const auto& g : {FromEbnf(kLabels), tails}) {
+    int members = 0, wide = 0;
+    EXPECT_GT(PlanMismatches(*g, *info, 2, &members, &wide), 0)
+        << "answers copied for twice the planned horizon went unnoticed";
   }
 }
 
@@ -156,6 +235,141 @@ TEST(MaskShare, FirstByteSharingClassifiesExactlyAsWithout) {
     EXPECT_LT(nodes_shared, nodes_plain) << name;
     std::printf("[first-byte] %s: %d states, trie nodes walked %lld -> %lld\n", name.c_str(),
                 states, static_cast<long long>(nodes_plain), static_cast<long long>(nodes_shared));
+  }
+}
+
+// Recent-state diffing inside MaskBuilder (a state starts from the answers of a recent state of
+// its rule and redoes only the first-byte subtrees whose first transition differs): every state
+// classifies as without it, and fewer trie nodes are walked. The negative control: consecutive
+// states of one rule (what the diff starts from) do classify differently, so a diff that kept a
+// stale subtree would show up in the state-by-state comparison.
+TEST(MaskShare, RecentStateDiffingClassifiesExactlyAsWithout) {
+  auto info = Llama3Info();
+  ASSERT_NE(info, nullptr);
+  for (const auto& [name, g] :
+       {std::pair{std::string("labels"), FromEbnf(kLabels)},
+        std::pair{std::string("pydantic_order"), FromSchema("pydantic_order.schema.json")},
+        std::pair{std::string("config_tsconfig"), FromSchema("config_tsconfig.schema.json")},
+        std::pair{std::string("k8s_service"), FromSchema("k8s_service.schema.json")}}) {
+    ASSERT_NE(g, nullptr) << name;
+    MaskBuildOptions off;
+    off.diff_recent_states = false;
+    MaskBuilder plain(*g, *info, off);
+    MaskBuilder diffed(*g, *info, MaskBuildOptions());
+    int64_t nodes_plain = 0, nodes_diffed = 0;
+    int bad = 0, states = 0, changed = 0;
+    std::map<RuleId, StateClassification> last;  // per rule: the previous state's answers
+    for (int32_t s = 0; s < g->num_states(); ++s) {
+      if (!(g->flags(s) & CompiledGrammar::kHasBytes)) continue;
+      StateClassification a, b;
+      plain.Classify(s, &a);
+      diffed.Classify(s, &b);
+      nodes_plain += a.nodes_visited;
+      nodes_diffed += b.nodes_visited;
+      ++states;
+      if (!Same(a, b)) ++bad;
+      auto [it, fresh] = last.try_emplace(g->rule_of(s));
+      if (!fresh && !Same(it->second, a)) ++changed;
+      it->second = std::move(a);
+    }
+    EXPECT_EQ(bad, 0) << name << ": " << bad << " of " << states << " states differ";
+    EXPECT_LT(nodes_diffed, nodes_plain) << name;
+    EXPECT_GT(changed, states / 4) << name << ": too few states differ from their predecessor "
+                                   << "for the comparison to catch a stale copy";
+    std::printf(
+        "[recent-diff] %s: %d states (%d differ from the previous state of their rule), "
+        "trie nodes walked %lld -> %lld\n",
+        name.c_str(), states, changed, static_cast<long long>(nodes_plain),
+        static_cast<long long>(nodes_diffed));
+  }
+}
+
+// Whole string-text subtrees (MaskBuilder::TextPhase with TokenizerInfo::text_phases): every state
+// classifies as without them, also in counted (length-bounded) bodies where each token's
+// iteration count is its characters, and fewer trie nodes are walked. Negative control: a body
+// that leaves out code points past U+FFFF loops on the same ASCII but must not take the shortcut;
+// there some tokens made only of string text are rejected, so a shortcut taken without checking
+// the set's steps would differ there and the state-by-state comparison would see it.
+TEST(MaskShare, StringTextSubtreesClassifyExactlyAsWithout) {
+  auto info = Llama3Info();
+  ASSERT_NE(info, nullptr);
+  constexpr const char* kText = R"(root ::= "\"" body "\"" ("," "\"" short "\"")*
+body ::= [^"\\\x00-\x1f]*
+short ::= [^"\\\x00-\x1f]{0,2000})";
+  constexpr const char* kNoAstral = R"(root ::= "\"" body "\""
+body ::= [^"\\\x00-\x1f\U00010000-\U0010FFFF]*)";
+  const auto bounded = [] {
+    JsonSchemaOptions jo;
+    jo.whitespace = JsonWhitespace::kCompact;
+    auto g = JsonSchemaToGrammar(
+        R"({"type":"object","properties":{"a":{"type":"string","maxLength":12},)"
+        R"("b":{"type":"array","items":{"type":"string","minLength":2,"maxLength":40}}},)"
+        R"("additionalProperties":{"type":"string"}})",
+        jo);
+    EXPECT_TRUE(g.ok()) << g.status().ToString();
+    auto c = CompileGrammarIr(std::move(g->grammar), GrammarCompileOptions());
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? c->pda : nullptr;
+  }();
+  for (const auto& [name, g] :
+       {std::pair{std::string("text"), FromEbnf(kText)},
+        std::pair{std::string("no_astral"), FromEbnf(kNoAstral)},
+        std::pair{std::string("bounded_strings"), bounded},
+        std::pair{std::string("pydantic_order"), FromSchema("pydantic_order.schema.json")},
+        std::pair{std::string("config_docker_compose"),
+                  FromSchema("config_docker_compose.schema.json")},
+        std::pair{std::string("k8s_service"), FromSchema("k8s_service.schema.json")}}) {
+    ASSERT_NE(g, nullptr) << name;
+    MaskBuildOptions off;
+    off.text_subtrees = false;
+    MaskBuilder plain(*g, *info, off);
+    MaskBuilder text(*g, *info, MaskBuildOptions());
+    int64_t nodes_plain = 0, nodes_text = 0;
+    int bad = 0, states = 0, counted = 0, rejected_text = 0;
+    int32_t body = -1, body_accepted = -1;  // no_astral: the byte state accepting the most
+    for (int32_t s = 0; s < g->num_states(); ++s) {
+      if (!(g->flags(s) & CompiledGrammar::kHasBytes)) continue;
+      StateClassification a, b;
+      plain.Classify(s, &a);
+      text.Classify(s, &b);
+      nodes_plain += a.nodes_visited;
+      nodes_text += b.nodes_visited;
+      ++states;
+      if (!Same(a, b)) ++bad;
+      if (g->rule(g->rule_of(s)).counted && !a.accepted.empty()) ++counted;
+      int32_t accepted = 0;
+      for (const uint32_t w : a.accepted_bits) accepted += __builtin_popcount(w);
+      if (name == "no_astral" && accepted > body_accepted) {
+        body = s;
+        body_accepted = accepted;
+        // Tokens that are string text from a character boundary, rejected at the body state.
+        rejected_text = 0;
+        for (int32_t id = 0; id < static_cast<int32_t>(info->vocab_size()); ++id) {
+          const std::string_view bytes = info->vocab().TokenBytes(id);
+          if (bytes.empty() || !(info->byte_token_mask()[id >> 5] >> (id & 31) & 1)) continue;
+          int phase = 0;
+          for (const char c : bytes) {
+            phase = phase < 0 ? -1 : TokenizerInfo::TextStep(phase, static_cast<uint8_t>(c));
+          }
+          if (phase >= 0 && !(a.accepted_bits[id >> 5] >> (id & 31) & 1)) ++rejected_text;
+        }
+      }
+    }
+    EXPECT_EQ(bad, 0) << name << ": " << bad << " of " << states << " states differ";
+    if (name == "no_astral") {
+      EXPECT_GE(body, 0);
+      EXPECT_GT(rejected_text, 0) << "the negative control found no string-text token rejected";
+    } else {
+      EXPECT_LT(nodes_text, nodes_plain) << name;
+    }
+    if (name == "text" || name == "bounded_strings") EXPECT_GT(counted, 0) << name;
+    std::printf(
+        "[text] %s: %d states (%d counted), trie nodes walked %lld -> %lld%s\n", name.c_str(),
+        states, counted, static_cast<long long>(nodes_plain), static_cast<long long>(nodes_text),
+        name == "no_astral"
+            ? (", string-text tokens rejected by the body: " + std::to_string(rejected_text))
+                  .c_str()
+            : "");
   }
 }
 
