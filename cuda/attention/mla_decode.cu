@@ -1,21 +1,43 @@
 // Kernels for mla_decode.h: split-KV MLA decode on tensor cores, and the split combine.
 //
-// Block = kMlaDecodeWarps (8) warps for one (split, query row, group of 16 heads). Shared memory
-// (dynamic; `ld` = width rounded up to 16, + 8 bf16 of padding so rows start 16 bytes apart
-// modulo 128 and the fragment loads below are bank-conflict free):
-//   q_hi, q_lo [16][ld] bf16   the group's scaled-later queries, hi + lo split of the fp32 values
-//   kv [2][64][ld] bf16        double-buffered cache tiles (cp.async, 16-byte chunks; tokens past
-//                              the sequence are zero-filled)
+// Block = kMlaDecodeWarps (8) consumer warps + 1 producer warp for one (split, query row, group of
+// 16 heads). The producer streams the split's 64-token tiles into a two-stage shared-memory ring
+// with bulk copies (cp.async.bulk, one row of width x 2 bytes per copy, completing on the stage's
+// "full" mbarrier), and refills a stage once all 8 consumer warps have arrived on its "empty"
+// mbarrier. So the consumers spend no instructions on addresses or copies, and the next tile is
+// in flight during the whole of the current tile's math. Bytes no copy writes (padding columns;
+// rows past the sequence in the block's last tile) are zeroed before the producer starts.
+// Shared memory (dynamic; `ld` = width rounded up to 16, + 8 bf16 of padding so rows start 16
+// bytes apart modulo 128 and the ldmatrix row reads below are bank-conflict free):
+//   q_hi, q_lo [16][ld] bf16   the group's queries, hi + lo split of the fp32 values
+//   kv [2][64][ld] bf16        the two stages
 //   p_hi, p_lo [16][72] bf16   the tile's probabilities (hi + lo), the A operand of P V
 //   red [2][8][16] fp32        per-warp row maxima and sums
-// Per tile: warp w scores tokens 8w .. 8w + 7 for all 16 heads (m16n8k16, K = width: two mma
-// per k-step for q_hi and q_lo), masks tokens >= len, and the block agrees on each head's tile max
-// and sum through `red`; every thread then holds the same running max m and sum l for its two
-// heads (rows lane / 4 and lane / 4 + 8). Warp w owns latent columns 64w .. 64w + 63 of o_lat:
-// 8 n-tiles of 8, B fragments from the tile by ldmatrix.trans (token-major rows are the K
-// dimension), accumulators rescaled by exp(m_old - m_new) before each tile's P V.
+//   bars [2][2] u64            full / empty mbarriers of each stage
+// Per tile: consumer warp w scores tokens 8w .. 8w + 7 for all 16 heads (m16n8k16, K = width:
+// q fragments by ldmatrix.x4, token rows by ldmatrix.x4 covering two k-steps; two mma per
+// k-step for q_hi and q_lo), masks tokens >= len, and the consumers agree on each head's tile max
+// and sum through `red` (two named barriers per tile, the producer not taking part); every
+// thread then holds the same running max m and sum l for its two heads (rows lane / 4 and
+// lane / 4 + 8). Warp w owns latent columns 64w .. 64w + 63 of o_lat: 8 n-tiles of 8, B fragments
+// from the tile by ldmatrix.trans (token-major rows are the K dimension), accumulators rescaled by
+// exp(m_old - m_new) before each tile's P V.
 // Everything after the cache and the query reads is fp32 except the mma operands, whose hi + lo
-// splits keep ~16 mantissa bits, so results match the fp32 reference to ~1e-5 relative.
+// splits keep ~16 mantissa bits, so results match the fp32 reference to ~1e-5 relative. The mma
+// sequence per accumulator (k order, hi then lo chains, P hi then lo) and the softmax are the
+// previous (cp.async, issue-7 step 8) kernel's, so the results are too; only the data movement
+// changed. Why (ncu, batch 64, context 4096): that kernel issued 20.8k warp instructions per tile
+// (every thread computed page and row addresses for 18 cp.async chunks per tile, and fetched
+// fragments with dependent 32-bit shared loads), 37% issue-slot use and 1.3 TB/s from DRAM;
+// this one issues 7.3k per tile and reads 2.4 TB/s.
+// compute-sanitizer's racecheck (CUDA 13.0) reports every bulk copy as racing the consumers'
+// reads of its stage, whatever orders them: this mbarrier ring, named-barrier releases with or
+// without fence.proxy.async, `--racecheck-memcpy-async no`; a cp.async producer with named
+// barriers drew hazard reports too (and was 2.4x slower). The ordering here is the standard TMA
+// pipeline's (mbarrier arrive = release, try_wait = acquire, complete_tx for the copies), so the
+// GPU scripts run memcheck and synccheck on this kernel and leave it out of racecheck; the
+// every-element tests (tests/cuda/mla_attention_test.cc, many tiles per block, three split
+// counts) would show a race as wrong or moving results.
 #include <algorithm>
 #include <cmath>
 
@@ -26,38 +48,68 @@
 namespace sieve::cuda {
 namespace {
 
-constexpr int kThreads = kMlaDecodeWarps * 32;
+constexpr int kConsumerThreads = kMlaDecodeWarps * 32;
+constexpr int kThreads = kConsumerThreads + 32;  // + the producer warp
 constexpr int kTile = kMlaTileTokens;
 constexpr int kHeads = kMlaHeadsPerBlock;
-constexpr int kPld = kTile + 8;  // p_hi / p_lo row length (bf16)
+constexpr int kStages = 2;
+constexpr int kPld = kTile + 8;                                // p_hi / p_lo row length (bf16)
 constexpr int kColsPerWarp = kMlaMaxLatent / kMlaDecodeWarps;  // latent columns per warp
-constexpr int kNTiles = kColsPerWarp / 8;                       // their n-tiles of 8
-constexpr int kTokensPerWarp = kTile / kMlaDecodeWarps;         // scored per warp per tile
-constexpr int kSTiles = kTokensPerWarp / 8;                     // their n-tiles of 8
-static_assert(kHeads == 16 && kTokensPerWarp % 8 == 0 && kNTiles % 2 == 0,
-              "one m16 tile of heads, whole n-tiles of tokens and of latent columns per warp");
+constexpr int kNTiles = kColsPerWarp / 8;                      // their n-tiles of 8
+constexpr int kTokensPerWarp = kTile / kMlaDecodeWarps;        // scored per warp per tile
+static_assert(
+    kHeads == 16 && kTokensPerWarp == 8 && kNTiles % 2 == 0,
+    "one m16 tile of heads, one n-tile of tokens per warp, whole n-tile pairs of columns");
+static_assert(kTile == 2 * 32, "the producer warp copies two rows per lane");
 
 __host__ __device__ constexpr int RowLd(int width) { return (width + 15) / 16 * 16 + 8; }
 
 size_t SmemBytes(int width) {
   const int ld = RowLd(width);
-  return static_cast<size_t>(2 * kHeads * ld + 2 * kTile * ld + 2 * kHeads * kPld) * 2 +
-         2 * kMlaDecodeWarps * kHeads * sizeof(float);
+  return static_cast<size_t>(2 * kHeads * ld + kStages * kTile * ld + 2 * kHeads * kPld) * 2 +
+         2 * kMlaDecodeWarps * kHeads * sizeof(float) + 2 * kStages * sizeof(uint64_t);
 }
 
 __device__ __forceinline__ uint32_t SmemAddr(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
 
-__device__ __forceinline__ void CpAsync16(void* dst, const void* src, bool valid) {
-  const int bytes = valid ? 16 : 0;  // 0: zero-fill, nothing read
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(SmemAddr(dst)), "l"(src),
-               "r"(bytes));
+__device__ __forceinline__ void BarInit(uint64_t* bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(SmemAddr(bar)), "r"(count)
+               : "memory");
 }
-__device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void CpAsyncWait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+__device__ __forceinline__ void BarArrive(uint64_t* bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(SmemAddr(bar)) : "memory");
+}
+__device__ __forceinline__ void BarArriveExpectTx(uint64_t* bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(SmemAddr(bar)),
+               "r"(bytes)
+               : "memory");
+}
+__device__ __forceinline__ void BarWait(uint64_t* bar, uint32_t parity) {
+  uint32_t done = 0;
+  do {
+    asm volatile(
+        "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+        " selp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(SmemAddr(bar)), "r"(parity)
+        : "memory");
+  } while (!done);
+}
+// One contiguous global -> shared copy of `bytes` (multiple of 16, both addresses 16-byte
+// aligned), completing on `bar`'s transaction count.
+__device__ __forceinline__ void BulkCopy(void* dst, const void* src, uint32_t bytes,
+                                         uint64_t* bar) {
+  asm volatile(
+      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::
+          "r"(SmemAddr(dst)),
+      "l"(src), "r"(bytes), "r"(SmemAddr(bar))
+      : "memory");
+}
+// Named barrier 1 over the consumer warps only (barrier 0 is __syncthreads).
+__device__ __forceinline__ void ConsumerSync() {
+  asm volatile("bar.sync 1, %0;\n" ::"n"(kConsumerThreads) : "memory");
 }
 
 __device__ __forceinline__ void Mma(float* c, const uint32_t* a, uint32_t b0, uint32_t b1) {
@@ -68,19 +120,52 @@ __device__ __forceinline__ void Mma(float* c, const uint32_t* a, uint32_t b0, ui
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+__device__ __forceinline__ void LdMatrixX4(uint32_t* r, const void* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(SmemAddr(p)));
+}
+
 __device__ __forceinline__ void LdMatrixX4Trans(uint32_t* r, const void* p) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(SmemAddr(p)));
 }
 
-__device__ __forceinline__ uint32_t Ld32(const __nv_bfloat16* p) {
-  return *reinterpret_cast<const uint32_t*>(p);
-}
-
 __device__ __forceinline__ uint32_t Pack(__nv_bfloat16 lo_elem, __nv_bfloat16 hi_elem) {
   return static_cast<uint32_t>(__bfloat16_as_ushort(lo_elem)) |
          (static_cast<uint32_t>(__bfloat16_as_ushort(hi_elem)) << 16);
+}
+
+// The producer warp: tiles [tile_begin, tile_end) of the row into the ring. Tile i waits until
+// the consumers released its stage (tile i - 2), arrives on the stage's full barrier expecting
+// the valid rows' bytes and issues one bulk copy per valid row. Rows past the sequence (its last
+// tile only) are never written here: the prologue zeroed them (or an earlier, full tile of the
+// same stage left finite cache values there), and P is exactly 0 for them.
+__device__ __forceinline__ void ProduceTiles(const MlaDecodeParams& p, const int32_t* table,
+                                             int32_t len, int tile_begin, int tile_end, int ld,
+                                             __nv_bfloat16* kv, uint64_t* full, uint64_t* empty) {
+  const int lane = threadIdx.x & 31;
+  const int width = p.kv_lora + p.rope_dim;
+  const uint32_t row_bytes = static_cast<uint32_t>(width) * 2;
+  for (int tile = tile_begin; tile < tile_end; ++tile) {
+    const int i = tile - tile_begin, stage = i & 1;
+    if (i >= kStages) BarWait(&empty[stage], ((i >> 1) & 1) ^ 1);
+    __nv_bfloat16* dst = kv + stage * kTile * ld;
+    const int rows = min(kTile, len - tile * kTile);  // >= 1: tile < ceil(len / 64)
+    if (lane == 0) BarArriveExpectTx(&full[stage], row_bytes * rows);
+    __syncwarp();
+#pragma unroll
+    for (int u = 0; u < 2; ++u) {
+      const int r = lane + 32 * u;
+      if (r < rows) {
+        const int32_t pos = tile * kTile + r;
+        const int64_t page = table[pos / p.page_size];
+        BulkCopy(dst + r * ld, p.cache + (page * p.page_size + pos % p.page_size) * width,
+                 row_bytes, &full[stage]);
+      }
+    }
+  }
 }
 
 __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p) {
@@ -89,11 +174,13 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
   const int ld = RowLd(width);
   __nv_bfloat16* q_hi = reinterpret_cast<__nv_bfloat16*>(smem_raw);
   __nv_bfloat16* q_lo = q_hi + kHeads * ld;
-  __nv_bfloat16* kv = q_lo + kHeads * ld;  // [2][kTile][ld]
-  __nv_bfloat16* p_hi = kv + 2 * kTile * ld;
+  __nv_bfloat16* kv = q_lo + kHeads * ld;  // [kStages][kTile][ld]
+  __nv_bfloat16* p_hi = kv + kStages * kTile * ld;
   __nv_bfloat16* p_lo = p_hi + kHeads * kPld;
   float* red_max = reinterpret_cast<float*>(p_lo + kHeads * kPld);  // [warps][16]
   float* red_sum = red_max + kMlaDecodeWarps * kHeads;
+  uint64_t* full = reinterpret_cast<uint64_t*>(red_sum + kMlaDecodeWarps * kHeads);  // 8-aligned
+  uint64_t* empty = full + kStages;
 
   const int split = blockIdx.x, b = blockIdx.y, head0 = blockIdx.z * kHeads;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -109,40 +196,49 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
   const int tile_begin = split * tiles_per_split;
   const int tile_end = min(tiles, tile_begin + tiles_per_split);
 
-  auto load_tile = [&](int tile, int buf) {
-    __nv_bfloat16* dst = kv + buf * kTile * ld;
-    const int chunks = width / 8;
-    for (int c = tid; c < kTile * chunks; c += kThreads) {
-      const int j = c / chunks, k = c - j * chunks;
-      const int32_t pos = tile * kTile + j;
-      const bool valid = pos < len;
-      const __nv_bfloat16* src = p.cache;
-      if (valid) {
-        const int64_t page = table[pos / p.page_size];
-        src = p.cache + (page * p.page_size + pos % p.page_size) * width + k * 8;
-      }
-      CpAsync16(dst + j * ld + k * 8, src, valid);
-    }
-  };
+  // Shared memory the bulk copies never write is zeroed before the producer starts (so no
+  // ordinary store ever races a copy): the padding columns of both stages (0 x garbage could be
+  // NaN in the scores) and, when the block's last tile is partial, that stage's rows past the
+  // sequence (P is 0 there, but 0 x a NaN left in shared memory would not be).
+  const int kdim = (width + 15) / 16 * 16;
+  for (int i = tid; i < kStages * kTile * (kdim - width); i += kThreads) {
+    const int r = i / (kdim - width), c = width + i % (kdim - width);
+    kv[r * ld + c] = __float2bfloat16_rn(0.0f);
+  }
   if (tile_begin < tile_end) {
-    load_tile(tile_begin, 0);
-    CpAsyncCommit();
+    const int last_rows = min(kTile, len - (tile_end - 1) * kTile);
+    __nv_bfloat16* last = kv + ((tile_end - 1 - tile_begin) & 1) * kTile * ld;
+    const int chunks = width / 8;
+    for (int c = tid; c < (kTile - last_rows) * chunks; c += kThreads) {
+      const int r = last_rows + c / chunks, k = c - (c / chunks) * chunks;
+      *reinterpret_cast<uint4*>(last + r * ld + 8 * k) = make_uint4(0, 0, 0, 0);
+    }
+  }
+  if (tid == 0) {
+    for (int s = 0; s < kStages; ++s) {
+      BarInit(&full[s], 1);                 // the producer's arrive (+ the copies' bytes)
+      BarInit(&empty[s], kMlaDecodeWarps);  // one arrive per consumer warp
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+  if (warp == kMlaDecodeWarps) {
+    ProduceTiles(p, table, len, tile_begin, tile_end, ld, kv, full, empty);
+    return;  // takes part in no later barrier
   }
 
-  // Queries (hi + lo bf16 split), zero rows for heads past the end and zero padding columns;
-  // the padding columns of both cache buffers are zeroed too (0 x garbage could be NaN).
-  const int kdim = (width + 15) / 16 * 16;
+  // Queries (hi + lo bf16 split), zero rows for heads past the end and zero padding columns.
   // 16-byte query loads when the rows allow them (the decoder's q_abs: 16 x 576 fp32 per block
   // is 9 loads per thread, all in flight: one memory latency instead of five).
   const bool q_vec = ((p.q_head_stride | p.q_batch_stride) & 3) == 0 &&
                      (reinterpret_cast<uintptr_t>(p.q) & 15) == 0;
   constexpr int kVecInFlight = 12;
   const int kd4 = kdim / 4;
-  for (int base = tid; q_vec && base < kHeads * kd4; base += kThreads * kVecInFlight) {
+  for (int base = tid; q_vec && base < kHeads * kd4; base += kConsumerThreads * kVecInFlight) {
     float4 v[kVecInFlight];
 #pragma unroll
     for (int u = 0; u < kVecInFlight; ++u) {
-      const int i = base + u * kThreads;
+      const int i = base + u * kConsumerThreads;
       const int h = i / kd4, c = (i - h * kd4) * 4;
       v[u] = i < kHeads * kd4 && head0 + h < p.heads && c < width  // width % 8 == 0
                  ? __ldg(reinterpret_cast<const float4*>(
@@ -152,7 +248,7 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
     }
 #pragma unroll
     for (int u = 0; u < kVecInFlight; ++u) {
-      const int i = base + u * kThreads;
+      const int i = base + u * kConsumerThreads;
       if (i >= kHeads * kd4) break;
       const int h = i / kd4, c = (i - h * kd4) * 4;
       const float f[4] = {v[u].x, v[u].y, v[u].z, v[u].w};
@@ -163,16 +259,18 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
         lo[e] = __float2bfloat16_rn(f[e] - __bfloat162float(hi[e]));
       }
       // ld is a multiple of 8 and c of 4: 8-byte aligned stores.
-      *reinterpret_cast<uint2*>(q_hi + h * ld + c) = make_uint2(Pack(hi[0], hi[1]), Pack(hi[2], hi[3]));
-      *reinterpret_cast<uint2*>(q_lo + h * ld + c) = make_uint2(Pack(lo[0], lo[1]), Pack(lo[2], lo[3]));
+      *reinterpret_cast<uint2*>(q_hi + h * ld + c) =
+          make_uint2(Pack(hi[0], hi[1]), Pack(hi[2], hi[3]));
+      *reinterpret_cast<uint2*>(q_lo + h * ld + c) =
+          make_uint2(Pack(lo[0], lo[1]), Pack(lo[2], lo[3]));
     }
   }
   constexpr int kInFlight = 8;  // independent loads per thread before the first use
-  for (int base = tid; !q_vec && base < kHeads * kdim; base += kThreads * kInFlight) {
+  for (int base = tid; !q_vec && base < kHeads * kdim; base += kConsumerThreads * kInFlight) {
     float v[kInFlight];
 #pragma unroll
     for (int u = 0; u < kInFlight; ++u) {
-      const int i = base + u * kThreads;
+      const int i = base + u * kConsumerThreads;
       const int h = i / kdim, c = i - h * kdim;
       v[u] = i < kHeads * kdim && head0 + h < p.heads && c < width
                  ? p.q[b * p.q_batch_stride + static_cast<int64_t>(head0 + h) * p.q_head_stride + c]
@@ -180,7 +278,7 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
     }
 #pragma unroll
     for (int u = 0; u < kInFlight; ++u) {
-      const int i = base + u * kThreads;
+      const int i = base + u * kConsumerThreads;
       if (i >= kHeads * kdim) break;
       const int h = i / kdim, c = i - h * kdim;
       const __nv_bfloat16 hi = __float2bfloat16_rn(v[u]);
@@ -188,10 +286,7 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
       q_lo[h * ld + c] = __float2bfloat16_rn(v[u] - __bfloat162float(hi));
     }
   }
-  for (int i = tid; i < 2 * kTile * (kdim - width); i += kThreads) {
-    const int r = i / (kdim - width), c = width + i % (kdim - width);
-    kv[r * ld + c] = __float2bfloat16_rn(0.0f);
-  }
+  ConsumerSync();
 
   float acc[kNTiles][4];
 #pragma unroll
@@ -199,58 +294,52 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
   float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.0f, 0.0f};
   const int col0 = warp * kColsPerWarp;
   const bool has_cols = col0 < p.kv_lora;
+  // ldmatrix row addresses: A (16 x 16) as matrices rows 0-7 / 8-15 x cols 0-7 / 8-15; the
+  // token rows as matrices k 0-7, 8-15, 16-23, 24-31 of the warp's 8 tokens.
+  const int a_row = (lane & 7) + ((lane >> 3) & 1) * 8, a_col = (lane >> 4) * 8;
+  const __nv_bfloat16* qa_hi = q_hi + a_row * ld + a_col;
+  const __nv_bfloat16* qa_lo = q_lo + a_row * ld + a_col;
+  const int k_off = (kTokensPerWarp * warp + (lane & 7)) * ld + (lane >> 3) * 8;
 
   for (int tile = tile_begin; tile < tile_end; ++tile) {
-    const int buf = (tile - tile_begin) & 1;
-    if (tile + 1 < tile_end) {
-      load_tile(tile + 1, buf ^ 1);
-      CpAsyncCommit();
-      CpAsyncWait<1>();
-    } else {
-      CpAsyncWait<0>();
-    }
-    __syncthreads();
-    const __nv_bfloat16* kt = kv + buf * kTile * ld;
+    const int i = tile - tile_begin, stage = i & 1;
+    BarWait(&full[stage], (i >> 1) & 1);
+    const __nv_bfloat16* kt = kv + stage * kTile * ld;
 
-    // Scores: rows g, g + 8 (heads); tokens 16 warp + 8 n + 2t + {0, 1}.
-    float s[kSTiles][4], s_lo[kSTiles][4];  // two chains: shorter mma dependencies
-#pragma unroll
-    for (int n = 0; n < kSTiles; ++n) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) s[n][e] = s_lo[n][e] = 0.0f;
+    // Scores: rows g, g + 8 (heads); tokens 8 warp + 2t + {0, 1}.
+    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f}, s_lo[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    const __nv_bfloat16* krow = kt + k_off;
+    int k0 = 0;
+#pragma unroll 2
+    for (; k0 + 32 <= kdim; k0 += 32) {
+      uint32_t kb[4], ah[4], al[4];
+      LdMatrixX4(kb, krow + k0);
+      LdMatrixX4(ah, qa_hi + k0);
+      LdMatrixX4(al, qa_lo + k0);
+      Mma(s, ah, kb[0], kb[1]);
+      Mma(s_lo, al, kb[0], kb[1]);
+      LdMatrixX4(ah, qa_hi + k0 + 16);
+      LdMatrixX4(al, qa_lo + k0 + 16);
+      Mma(s, ah, kb[2], kb[3]);
+      Mma(s_lo, al, kb[2], kb[3]);
     }
-    for (int k0 = 0; k0 < kdim; k0 += 16) {
-      uint32_t ah[4], al[4];
-      ah[0] = Ld32(q_hi + g * ld + k0 + 2 * t);
-      ah[1] = Ld32(q_hi + (g + 8) * ld + k0 + 2 * t);
-      ah[2] = Ld32(q_hi + g * ld + k0 + 2 * t + 8);
-      ah[3] = Ld32(q_hi + (g + 8) * ld + k0 + 2 * t + 8);
-      al[0] = Ld32(q_lo + g * ld + k0 + 2 * t);
-      al[1] = Ld32(q_lo + (g + 8) * ld + k0 + 2 * t);
-      al[2] = Ld32(q_lo + g * ld + k0 + 2 * t + 8);
-      al[3] = Ld32(q_lo + (g + 8) * ld + k0 + 2 * t + 8);
-#pragma unroll
-      for (int n = 0; n < kSTiles; ++n) {
-        const __nv_bfloat16* krow = kt + (kTokensPerWarp * warp + 8 * n + g) * ld + k0 + 2 * t;
-        const uint32_t b0 = Ld32(krow), b1 = Ld32(krow + 8);
-        Mma(s[n], ah, b0, b1);
-        Mma(s_lo[n], al, b0, b1);
-      }
+    if (k0 < kdim) {  // one k-step of 16 left (kdim % 32 == 16): lanes 16-31 re-address
+                      // k0 .. k0 + 15 (matrices 2 and 3 unused), staying inside the row
+      uint32_t kb[4], ah[4], al[4];
+      LdMatrixX4(kb, krow + k0 - ((lane >> 4) * 16));
+      LdMatrixX4(ah, qa_hi + k0);
+      LdMatrixX4(al, qa_lo + k0);
+      Mma(s, ah, kb[0], kb[1]);
+      Mma(s_lo, al, kb[0], kb[1]);
     }
 #pragma unroll
-    for (int n = 0; n < kSTiles; ++n) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) s[n][e] += s_lo[n][e];
-    }
+    for (int e = 0; e < 4; ++e) s[e] += s_lo[e];
     float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-    for (int n = 0; n < kSTiles; ++n) {
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int pos = tile * kTile + kTokensPerWarp * warp + 8 * n + 2 * t + (e & 1);
-        s[n][e] = pos < len ? s[n][e] * p.scale : -INFINITY;
-        mx[e >> 1] = fmaxf(mx[e >> 1], s[n][e]);
-      }
+    for (int e = 0; e < 4; ++e) {
+      const int pos = tile * kTile + kTokensPerWarp * warp + 2 * t + (e & 1);
+      s[e] = pos < len ? s[e] * p.scale : -INFINITY;
+      mx[e >> 1] = fmaxf(mx[e >> 1], s[e]);
     }
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
@@ -261,7 +350,7 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
       red_max[warp * kHeads + g] = mx[0];
       red_max[warp * kHeads + g + 8] = mx[1];
     }
-    __syncthreads();
+    ConsumerSync();
     float m_new[2], sum[2] = {0.0f, 0.0f};
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
@@ -270,13 +359,12 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
       for (int w = 1; w < kMlaDecodeWarps; ++w) tm = fmaxf(tm, red_max[w * kHeads + g + 8 * r]);
       m_new[r] = fmaxf(m_run[r], tm);  // finite: every tile holds at least one token
     }
-#pragma unroll
-    for (int n = 0; n < kSTiles; ++n) {
-      const int col = kTokensPerWarp * warp + 8 * n + 2 * t;
+    {
+      const int col = kTokensPerWarp * warp + 2 * t;
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
-        const float e0 = expf(s[n][2 * r] - m_new[r]);
-        const float e1 = expf(s[n][2 * r + 1] - m_new[r]);
+        const float e0 = expf(s[2 * r] - m_new[r]);
+        const float e1 = expf(s[2 * r + 1] - m_new[r]);
         sum[r] += e0 + e1;
         const __nv_bfloat16 h0 = __float2bfloat16_rn(e0), h1 = __float2bfloat16_rn(e1);
         const int row = g + 8 * r;
@@ -295,7 +383,9 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
       red_sum[warp * kHeads + g] = sum[0];
       red_sum[warp * kHeads + g + 8] = sum[1];
     }
-    __syncthreads();
+    // The second barrier also orders: every warp's red_max reads before the next tile's writes,
+    // and (with the first barrier of the next tile) the P V reads of p_* before their rewrite.
+    ConsumerSync();
     float corr[2];
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
@@ -317,14 +407,8 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
 #pragma unroll
       for (int j = 0; j < kTile / 16; ++j) {
         uint32_t ph[4], pl[4];
-        ph[0] = Ld32(p_hi + g * kPld + 16 * j + 2 * t);
-        ph[1] = Ld32(p_hi + (g + 8) * kPld + 16 * j + 2 * t);
-        ph[2] = Ld32(p_hi + g * kPld + 16 * j + 2 * t + 8);
-        ph[3] = Ld32(p_hi + (g + 8) * kPld + 16 * j + 2 * t + 8);
-        pl[0] = Ld32(p_lo + g * kPld + 16 * j + 2 * t);
-        pl[1] = Ld32(p_lo + (g + 8) * kPld + 16 * j + 2 * t);
-        pl[2] = Ld32(p_lo + g * kPld + 16 * j + 2 * t + 8);
-        pl[3] = Ld32(p_lo + (g + 8) * kPld + 16 * j + 2 * t + 8);
+        LdMatrixX4(ph, p_hi + a_row * kPld + 16 * j + a_col);
+        LdMatrixX4(pl, p_lo + a_row * kPld + 16 * j + a_col);
         const int row = 16 * j + (lane & 7) + ((lane >> 3) & 1) * 8;
 #pragma unroll
         for (int n = 0; n < kNTiles; n += 2) {
@@ -338,9 +422,9 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
         }
       }
     }
-    __syncthreads();  // p_* and this buffer are rewritten by the next tile
+    __syncwarp();
+    if (lane == 0) BarArrive(&empty[stage]);  // this warp is done with the stage
   }
-
   // Epilogue: normalised o_lat rows g, g + 8 (heads head0 + g, head0 + g + 8).
   float inv[2], lse[2];
 #pragma unroll
@@ -435,14 +519,15 @@ __global__ void __launch_bounds__(kCombineThreads) MlaCombineKernel(MlaDecodePar
   const int lane4 = threadIdx.x % kCombineGroupThreads;
   const float4* base = reinterpret_cast<const float4*>(p.partial_out + at * p.kv_lora);
   const int64_t split_stride4 = stride * p.kv_lora / 4;  // float4s between splits
-  const int n4 = n - n % kCombineGroups;                   // splits summed round-robin
+  const int n4 = n - n % kCombineGroups;                 // splits summed round-robin
   __nv_bfloat16* out = p.out + b * p.out_batch_stride + h * p.out_head_stride;
   for (int c0 = 0; c0 < p.kv_lora / 4; c0 += kCombineGroupThreads) {  // uniform trip count
     const int c4 = c0 + lane4;
     const bool live = c4 < p.kv_lora / 4;
     float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
     // This group's splits in order: group, group + 4, ... < n4, then (group 0) n4 .. n - 1.
-    const int count = (n4 - group + kCombineGroups - 1) / kCombineGroups + (group == 0 ? n - n4 : 0);
+    const int count =
+        (n4 - group + kCombineGroups - 1) / kCombineGroups + (group == 0 ? n - n4 : 0);
     for (int j0 = 0; live && j0 < count; j0 += kCombineInFlight) {
       float4 v[kCombineInFlight];
 #pragma unroll
@@ -450,8 +535,8 @@ __global__ void __launch_bounds__(kCombineThreads) MlaCombineKernel(MlaDecodePar
         const int j = j0 + u;
         const int s = j * kCombineGroups + group < n4 ? j * kCombineGroups + group
                                                       : n4 + (j - n4 / kCombineGroups);
-        v[u] = j < count ? __ldcg(base + s * split_stride4 + c4)
-                         : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        v[u] =
+            j < count ? __ldcg(base + s * split_stride4 + c4) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
       }
 #pragma unroll
       for (int u = 0; u < kCombineInFlight; ++u) {
@@ -505,6 +590,7 @@ cudaError_t LaunchMlaDecode(const MlaDecodeParams& p, cudaStream_t stream) {
   if (p.batch == 0 || p.heads == 0) return cudaSuccess;
   if (!p.q || !p.cache || !p.block_table || !p.seq_lens || !p.out ||
       p.q_head_stride < p.kv_lora + p.rope_dim || p.out_head_stride < p.kv_lora ||
+      (reinterpret_cast<uintptr_t>(p.cache) & 15) != 0 ||  // bulk copies of 16-byte rows
       (p.num_splits > 1 && (!p.partial_out || !p.partial_lse ||
                             (reinterpret_cast<uintptr_t>(p.partial_out) & 15) != 0))) {
     return cudaErrorInvalidValue;

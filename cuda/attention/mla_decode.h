@@ -11,9 +11,10 @@
 // V2-Lite), not (kv_lora + rope_dim)^-0.5.
 //
 // Kernel (split-KV, tensor cores; FlashMLA's structure with our own code): one block of 8 warps
-// per (split, query row, group of kMlaHeadsPerBlock heads) streams its share of the row's cache in
-// 64-token tiles (cp.async, double-buffered in shared memory, so each cached byte is read once
-// per head group); scores for all the group's heads come from bf16 mma.sync with the fp32 query
+// per (split, query row, group of kMlaHeadsPerBlock heads), plus a producer warp that streams its
+// share of the row's cache in 64-token tiles (bulk copies into a two-stage shared-memory ring on
+// mbarriers, so each cached byte is read once per head group and the math warps issue no copy
+// instructions); scores for all the group's heads come from bf16 mma.sync with the fp32 query
 // split into bf16 hi + lo parts (fp32-accurate scores), an online softmax in fp32, and
 // o_lat += P V with P split the same way. With num_splits > 1 each split writes a normalised
 // partial o_lat and its lse to partial_out / partial_lse, and a combine kernel merges them
@@ -23,6 +24,7 @@
 // Query rows need not be distinct sequences: with `row_seq`, several rows (the tokens of one
 // prompt) share a block-table row and each attends to its own prefix, which is how prefill runs
 // the absorbed form over the cache.
+// The cache must be 16-byte aligned (cudaErrorInvalidValue otherwise).
 // Preconditions the host must keep (not checkable without a sync): seq_lens[b] <=
 // max_pages_per_seq * page_size, row_seq[b] indexes a valid block-table row, and every page id
 // used is < the cache's page count.

@@ -231,7 +231,7 @@ TEST(MlaDecode, MatchesCpuAttentionOverPagedCache) {
   CheckDecode({512, 64, 128, kMlaPageSize, {129}});              // V2's 128 heads
 }
 
-TEST(MlaDecode, RejectsWidthsOverTheKernelLimits) {
+TEST(MlaDecode, RejectsWidthsOverTheKernelLimitsAndMisalignedCaches) {
   if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
   DeviceBuffer<float> q(1024);
   DeviceBuffer<__nv_bfloat16> cache(1024), out(1024);
@@ -242,6 +242,9 @@ TEST(MlaDecode, RejectsWidthsOverTheKernelLimits) {
   EXPECT_EQ(LaunchMlaDecode(p, nullptr), cudaErrorInvalidValue);
   p.kv_lora = 512;
   p.page_size = 0;
+  EXPECT_EQ(LaunchMlaDecode(p, nullptr), cudaErrorInvalidValue);
+  p.page_size = kMlaPageSize;
+  p.cache = cache.get() + 1;  // rows are copied in 16-byte units: the cache must be aligned
   EXPECT_EQ(LaunchMlaDecode(p, nullptr), cudaErrorInvalidValue);
 }
 
