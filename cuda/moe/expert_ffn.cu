@@ -225,16 +225,44 @@ __global__ void __launch_bounds__(kThreads) GroupedDownKernel(ExpertFfnParams p,
 }
 
 // ---- tensor-core path (H and I multiples of 128, 16-byte aligned rows) ----------------------
-// Block = 4 warps for 16 output rows of one expert; warp w takes the K-slice [w K/4, (w+1) K/4),
-// 32 k per step: lane (g, t) loads 16 bytes (k 8t .. 8t+7 of the step) of weight rows g and g+8,
-// and of the input rows of pairs g (+ 8 per n-tile). Those 8 k fill both k-steps of two
-// m16n8k16 mma (the k order inside a step is a permutation applied to both operands alike, so the
-// dot products are unchanged). Partial sums of the 4 warps meet in shared memory. Up to
-// kMmaPairs pairs per pass (n-tiles of 8; pairs past the expert's count read zeros).
-constexpr int kMmaWarps = 4;
-constexpr int kMmaThreads = kMmaWarps * 32;
+// Every output (row, pair) is the sum of kChains partial dot products, chain c over the K-slice
+// [c K/4, (c+1) K/4), each a sequence of m16n8k16 mma over 32-k steps: lane (g, t) holds 16 bytes
+// (k 8t .. 8t+7 of the step) of weight rows g and g+8 and of the B rows (x, or act hi and lo) of
+// pairs g (+ 8 per n-tile); those 8 k fill both k-steps of two mma (the k order inside a step is
+// a permutation applied to both operands alike, so the dot products are unchanged). The chains
+// are then added in order 0..3. Up to kMmaPairs pairs per pass (n-tiles of 8; pairs past the
+// expert's count are zeros); more pairs take more passes over the weights.
+//
+// Data movement (issue 7, step 13): a persistent grid walks units of (expert, 32 output rows);
+// all 256 threads stream each unit's weight rows and B rows through a kStages-deep cp.async ring
+// in 128-byte row segments (2 k-steps of every chain per stage: 8 lanes per segment, so every
+// warp-wide copy touches 4 whole 128-byte lines), and warp (row tile rt, chain c) reads its
+// fragments from shared memory (chunk index XOR 4 on odd rows: conflict-free 16-byte reads).
+// The ring runs on across pass and unit boundaries, so the next unit's weights are in flight
+// while a unit's partial sums meet in shared memory. The mma sequence per accumulator and the
+// chain order are those of the per-block kernels this replaced (2 x 16 rows, 4 warps with global
+// loads), so results are bit-identical to them.
 constexpr int kMmaNTiles = 2;
 constexpr int kMmaPairs = 8 * kMmaNTiles;
+constexpr int kChains = 4;                        // K-slices per output (fixed: the sum order)
+constexpr int kRowTiles = 2;                      // 16-row tiles per unit
+constexpr int kUnitRows = 16 * kRowTiles;         // output rows per unit
+constexpr int kStreamWarps = kChains * kRowTiles;  // warp = (row tile, chain)
+constexpr int kStreamThreads = kStreamWarps * 32;
+constexpr int kStageSteps = 2;                    // 32-k steps of each chain per stage
+constexpr int kSegBytes = kStageSteps * 64;       // one row's segment of one chain: 128 bytes
+constexpr int kRowBytes = kChains * kSegBytes;    // one row of a stage in shared memory
+
+template <bool kGateUp>
+struct Stream {
+  static constexpr int kWRows = kGateUp ? 2 * kUnitRows : kUnitRows;  // gate + up, or down rows
+  static constexpr int kBRows = kGateUp ? kMmaPairs : 2 * kMmaPairs;   // x, or act hi + act lo
+  static constexpr int kStageBytes = (kWRows + kBRows) * kRowBytes;    // 40 KB / 32 KB
+  static constexpr int kStages = kGateUp ? 4 : 5;
+  static constexpr int kOuts = kGateUp ? 2 : 1;
+  static constexpr int kRedBytes = kStreamWarps * kOuts * 16 * (kMmaPairs + 1) * 4;
+  static constexpr int kSmem = kStages * kStageBytes + kRedBytes;  // 177 KB / 168.5 KB
+};
 
 __device__ __forceinline__ void Mma16816(float* c, uint32_t a0, uint32_t a1, uint32_t a2,
                                          uint32_t a3, uint32_t b0, uint32_t b1) {
@@ -251,141 +279,255 @@ __device__ __forceinline__ void Mma32(float* c, const uint4& wa, const uint4& wb
   Mma16816(c, wa.z, wb.z, wa.w, wb.w, b.z, b.w);
 }
 
-__device__ __forceinline__ uint4 Load16(const __nv_bfloat16* p) {
-  return *reinterpret_cast<const uint4*>(p);
+__device__ __forceinline__ uint32_t SmemAddr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
 }
 
-__global__ void __launch_bounds__(kMmaThreads) MmaGateUpKernel(ExpertFfnParams p) {
-  __shared__ float red[kMmaWarps][2][16][kMmaPairs + 1];
-  const int e = blockIdx.y;
-  const int begin = p.expert_offsets[e];
-  const int count = p.expert_offsets[e + 1] - begin;
-  if (count <= 0) return;
+// 16 bytes global -> shared, bypassing L1; zeros (no read) when !valid.
+__device__ __forceinline__ void CpAsync16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(SmemAddr(dst)), "l"(src),
+               "r"(valid ? 16 : 0)
+               : "memory");
+}
+__device__ __forceinline__ void CpAsyncCommit() {
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+template <int kPending>
+__device__ __forceinline__ void CpAsyncWait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
+}
+
+__device__ __forceinline__ uint4 Lds16(const unsigned char* p) {
+  uint4 v;
+  asm volatile("ld.shared.v4.u32 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "r"(SmemAddr(p))
+               : "memory");
+  return v;
+}
+
+// Position in a block's sequence of stages: unit (expert * row_blocks + row block), pair pass,
+// stage within the pass. unit >= units when the block is done. Units of experts without pairs
+// are skipped.
+struct StreamCursor {
+  int unit, pass, stage, begin, count;
+};
+
+struct StreamShapeArgs {
+  int units, row_blocks, kw, steps, stages;  // steps: 32-k steps per chain; stages per pass
+};
+
+__device__ __forceinline__ void SkipEmpty(const ExpertFfnParams& p, const StreamShapeArgs& s,
+                                          StreamCursor& c) {
+  c.pass = c.stage = 0;
+  for (; c.unit < s.units; c.unit += gridDim.x) {
+    const int e = c.unit / s.row_blocks;
+    c.begin = p.expert_offsets[e];
+    c.count = p.expert_offsets[e + 1] - c.begin;
+    if (c.count > 0) return;
+  }
+}
+
+__device__ __forceinline__ void Advance(const ExpertFfnParams& p, const StreamShapeArgs& s,
+                                        StreamCursor& c) {
+  if (++c.stage < s.stages) return;
+  c.stage = 0;
+  if (++c.pass * kMmaPairs < c.count) return;
+  c.unit += gridDim.x;
+  SkipEmpty(p, s, c);
+}
+
+// Every thread issues its share of a stage's 16-byte copies: thread tid copies chunk q = tid % 8
+// of chain (tid / 8) % 4 of rows tid / 32 + 8m (8 consecutive threads per 128-byte segment), so
+// its row addresses change only with the pass and its chain, chunk and shared-memory offsets
+// never. Row m of the B rows is pair tid / 32 + 8m of n-tile m: n-tiles past the pass's pairs are
+// neither copied nor read, pairs past its count inside a used n-tile are zero-filled.
+template <bool kGateUp>
+struct StageLoader {
+  using S = Stream<kGateUp>;
+  static constexpr int kWM = S::kWRows / 8;  // weight rows per thread
+  const __nv_bfloat16* w[kWM];
+  const __nv_bfloat16* b[kGateUp ? 2 : 4];  // x per n-tile, or act hi, hi, lo, lo
+  bool valid[2];
+  int ntiles, dst;
+  int q;
+
+  __device__ __forceinline__ void Setup(const ExpertFfnParams& p, const StreamShapeArgs& s,
+                                        const StreamCursor& c) {
+    const int tid = threadIdx.x, warp = tid >> 5, chain = (tid >> 3) & 3;
+    q = tid & 7;
+    dst = warp * kRowBytes + chain * kSegBytes + ((q ^ ((warp & 1) << 2)) << 4);
+    const int H = p.hidden, I = p.inter;
+    const int e = c.unit / s.row_blocks, rb = c.unit - e * s.row_blocks;
+    const int koff = chain * s.kw + 8 * q;
+#pragma unroll
+    for (int m = 0; m < kWM; ++m) {
+      const int row = warp + 8 * m;
+      if (kGateUp) {  // rows 0..31 gate, 32..63 up
+        const int wrow = rb * kUnitRows + (row < kUnitRows ? row : I + row - kUnitRows);
+        w[m] = p.w13 + (static_cast<int64_t>(e) * 2 * I + wrow) * H + koff;
+      } else {
+        w[m] = p.w2 + (static_cast<int64_t>(e) * H + rb * kUnitRows + row) * I + koff;
+      }
+    }
+    const int np = min(kMmaPairs, c.count - c.pass * kMmaPairs);
+    ntiles = (np + 7) / 8;
+    const int first = c.begin + c.pass * kMmaPairs;
+#pragma unroll
+    for (int n = 0; n < 2; ++n) {
+      const int j = warp + 8 * n;
+      valid[n] = j < np;
+      if (kGateUp) {
+        b[n] = valid[n] ? p.x + static_cast<int64_t>(p.sorted_pairs[first + j] / p.top_k) *
+                                    p.x_stride + koff
+                        : p.x;
+      } else {
+        const __nv_bfloat16* hi = reinterpret_cast<const __nv_bfloat16*>(p.act);
+        const __nv_bfloat16* lo = hi + static_cast<int64_t>(p.tokens) * p.top_k * I;
+        const int64_t at = static_cast<int64_t>(first + j) * I + koff;
+        b[n] = valid[n] ? hi + at : hi;
+        b[2 + n] = valid[n] ? lo + at : lo;
+      }
+    }
+  }
+
+  __device__ __forceinline__ void Issue(const StreamShapeArgs& s, const StreamCursor& c,
+                                        unsigned char* slot) {
+    if (q >= 4 * min(kStageSteps, s.steps - c.stage * kStageSteps)) return;  // a half stage
+    const int k0 = c.stage * kStageSteps * 32;
+    unsigned char* d = slot + dst;
+#pragma unroll
+    for (int m = 0; m < kWM; ++m) CpAsync16(d + m * 8 * kRowBytes, w[m] + k0, true);
+    d += S::kWRows * kRowBytes;
+#pragma unroll
+    for (int n = 0; n < 2; ++n) {
+      if (n >= ntiles) break;
+      CpAsync16(d + n * 8 * kRowBytes, b[n] + (valid[n] ? k0 : 0), valid[n]);
+      if (!kGateUp) {
+        CpAsync16(d + (kMmaPairs + n * 8) * kRowBytes, b[2 + n] + (valid[n] ? k0 : 0), valid[n]);
+      }
+    }
+  }
+};
+
+// Gate/up (act hi + lo of silu(gate . x) * (up . x)) or down (pair_out = w * (down . act)).
+template <bool kGateUp>
+__global__ void __launch_bounds__(kStreamThreads, 1) StreamedMmaKernel(ExpertFfnParams p) {
+  using S = Stream<kGateUp>;
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  float* red = reinterpret_cast<float*>(smem_raw + S::kStages * S::kStageBytes);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
-  const int H = p.hidden, I = p.inter;
-  const int r0 = blockIdx.x * 16;
-  const int kw = H / kMmaWarps, k_begin = warp * kw;
-  const __nv_bfloat16* w = p.w13 + static_cast<int64_t>(e) * 2 * I * H;
-  const __nv_bfloat16* gate_a = w + static_cast<int64_t>(r0 + g) * H + 8 * t;
-  const __nv_bfloat16* gate_b = gate_a + 8 * static_cast<int64_t>(H);
-  const __nv_bfloat16* up_a = gate_a + static_cast<int64_t>(I) * H;
-  const __nv_bfloat16* up_b = up_a + 8 * static_cast<int64_t>(H);
+  const int rt = warp / kChains, chain = warp % kChains;
+  const int H = p.hidden, I = p.inter, K = kGateUp ? H : I, N = kGateUp ? I : H;
+  StreamShapeArgs s;
+  s.row_blocks = N / kUnitRows;
+  s.units = p.num_experts * s.row_blocks;
+  s.kw = K / kChains;
+  s.steps = s.kw / 32;
+  s.stages = (s.steps + kStageSteps - 1) / kStageSteps;
+  StreamCursor ld{static_cast<int>(blockIdx.x), 0, 0, 0, 0};
+  SkipEmpty(p, s, ld);
+  StreamCursor cc = ld;
+  StageLoader<kGateUp> loader;
+#pragma unroll 1
+  for (int i = 0; i < S::kStages - 1; ++i) {
+    if (ld.unit < s.units) {
+      if (ld.stage == 0) loader.Setup(p, s, ld);
+      loader.Issue(s, ld, smem_raw + i * S::kStageBytes);
+      Advance(p, s, ld);
+    }
+    CpAsyncCommit();
+  }
+  float c0[kMmaNTiles][4], c1[kMmaNTiles][4];  // gate and up, or down (c0 only)
+#pragma unroll
+  for (int n = 0; n < kMmaNTiles; ++n) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) c0[n][i] = c1[n][i] = 0.0f;
+  }
+  const int sw = (g & 1) << 2;  // rows g and g + 8 (and every B row read) share g's parity
   __nv_bfloat16* act_hi = reinterpret_cast<__nv_bfloat16*>(p.act);
   __nv_bfloat16* act_lo = act_hi + static_cast<int64_t>(p.tokens) * p.top_k * I;
-  for (int c = 0; c < count; c += kMmaPairs) {
-    const int np = min(kMmaPairs, count - c);
-    const __nv_bfloat16* xrow[kMmaNTiles];
-#pragma unroll
-    for (int n = 0; n < kMmaNTiles; ++n) {
-      const int j = 8 * n + g;
-      xrow[n] = j < np ? p.x + static_cast<int64_t>(p.sorted_pairs[begin + c + j] / p.top_k) *
-                                   p.x_stride + 8 * t
-                       : nullptr;
+  for (int it = 0; cc.unit < s.units; ++it) {
+    CpAsyncWait<S::kStages - 2>();
+    __syncthreads();  // this stage's copies are visible; the slot refilled below was consumed
+    if (ld.unit < s.units) {
+      if (ld.stage == 0) loader.Setup(p, s, ld);
+      loader.Issue(s, ld, smem_raw + ((it + S::kStages - 1) % S::kStages) * S::kStageBytes);
+      Advance(p, s, ld);
     }
-    float cg[kMmaNTiles][4], cu[kMmaNTiles][4];
+    CpAsyncCommit();
+    const unsigned char* slot = smem_raw + (it % S::kStages) * S::kStageBytes;
+    const int np = min(kMmaPairs, cc.count - cc.pass * kMmaPairs);
+    const int steps = min(kStageSteps, s.steps - cc.stage * kStageSteps);
 #pragma unroll
-    for (int n = 0; n < kMmaNTiles; ++n) {
+    for (int j = 0; j < kStageSteps; ++j) {
+      if (j >= steps) break;
+      const int off = chain * kSegBytes + (((4 * j + t) ^ sw) << 4);
+      const int ra = rt * 16 + g;
+      const uint4 wa = Lds16(slot + ra * kRowBytes + off);
+      const uint4 wb = Lds16(slot + (ra + 8) * kRowBytes + off);
+      if (kGateUp) {
+        const uint4 ua = Lds16(slot + (ra + kUnitRows) * kRowBytes + off);
+        const uint4 ub = Lds16(slot + (ra + kUnitRows + 8) * kRowBytes + off);
 #pragma unroll
-      for (int i = 0; i < 4; ++i) cg[n][i] = cu[n][i] = 0.0f;
-    }
-#pragma unroll 4
-    for (int k = k_begin; k < k_begin + kw; k += 32) {
-      const uint4 ga = Load16(gate_a + k), gb = Load16(gate_b + k);
-      const uint4 ua = Load16(up_a + k), ub = Load16(up_b + k);
-#pragma unroll
-      for (int n = 0; n < kMmaNTiles; ++n) {
-        if (8 * n >= np) break;
-        const uint4 xb = xrow[n] ? Load16(xrow[n] + k) : make_uint4(0, 0, 0, 0);
-        Mma32(cg[n], ga, gb, xb);
-        Mma32(cu[n], ua, ub, xb);
-      }
-    }
-#pragma unroll
-    for (int n = 0; n < kMmaNTiles; ++n) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const int row = g + 8 * (i >> 1), j = 8 * n + 2 * t + (i & 1);
-        red[warp][0][row][j] = cg[n][i];
-        red[warp][1][row][j] = cu[n][i];
-      }
-    }
-    __syncthreads();
-    for (int o = tid; o < 16 * kMmaPairs; o += kMmaThreads) {
-      const int row = o / kMmaPairs, j = o % kMmaPairs;
-      if (j < np) {
-        float gs = 0.0f, us = 0.0f;
-#pragma unroll
-        for (int wi = 0; wi < kMmaWarps; ++wi) {
-          gs += red[wi][0][row][j];
-          us += red[wi][1][row][j];
+        for (int n = 0; n < kMmaNTiles; ++n) {
+          if (8 * n >= np) break;
+          const uint4 xb = Lds16(slot + (S::kWRows + 8 * n + g) * kRowBytes + off);
+          Mma32(c0[n], wa, wb, xb);
+          Mma32(c1[n], ua, ub, xb);
         }
-        const float a = gs / (1.0f + expf(-gs)) * us;
-        const __nv_bfloat16 hi = __float2bfloat16_rn(a);
-        const int64_t at = static_cast<int64_t>(begin + c + j) * I + r0 + row;
-        act_hi[at] = hi;
-        act_lo[at] = __float2bfloat16_rn(a - __bfloat162float(hi));
+      } else {
+#pragma unroll
+        for (int n = 0; n < kMmaNTiles; ++n) {
+          if (8 * n >= np) break;
+          const uint4 xh = Lds16(slot + (S::kWRows + 8 * n + g) * kRowBytes + off);
+          const uint4 xl = Lds16(slot + (S::kWRows + kMmaPairs + 8 * n + g) * kRowBytes + off);
+          Mma32(c0[n], wa, wb, xh);
+          Mma32(c0[n], wa, wb, xl);
+        }
       }
     }
-    __syncthreads();
-  }
-}
-
-__global__ void __launch_bounds__(kMmaThreads) MmaDownKernel(ExpertFfnParams p) {
-  __shared__ float red[kMmaWarps][16][kMmaPairs + 1];
-  const int e = blockIdx.y;
-  const int begin = p.expert_offsets[e];
-  const int count = p.expert_offsets[e + 1] - begin;
-  if (count <= 0) return;
-  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
-  const int H = p.hidden, I = p.inter;
-  const int r0 = blockIdx.x * 16;
-  const int kw = I / kMmaWarps, k_begin = warp * kw;
-  const __nv_bfloat16* wa = p.w2 + static_cast<int64_t>(e) * H * I +
-                            static_cast<int64_t>(r0 + g) * I + 8 * t;
-  const __nv_bfloat16* wb = wa + 8 * static_cast<int64_t>(I);
-  const __nv_bfloat16* act_hi = reinterpret_cast<const __nv_bfloat16*>(p.act);
-  const __nv_bfloat16* act_lo = act_hi + static_cast<int64_t>(p.tokens) * p.top_k * I;
-  for (int c = 0; c < count; c += kMmaPairs) {
-    const int np = min(kMmaPairs, count - c);
-    int64_t arow[kMmaNTiles];
-#pragma unroll
-    for (int n = 0; n < kMmaNTiles; ++n) {
-      const int j = 8 * n + g;
-      arow[n] = j < np ? static_cast<int64_t>(begin + c + j) * I + 8 * t : -1;
-    }
-    float cd[kMmaNTiles][4];
-#pragma unroll
-    for (int n = 0; n < kMmaNTiles; ++n) cd[n][0] = cd[n][1] = cd[n][2] = cd[n][3] = 0.0f;
-#pragma unroll 4
-    for (int k = k_begin; k < k_begin + kw; k += 32) {
-      const uint4 a = Load16(wa + k), b = Load16(wb + k);
+    if (cc.stage == s.stages - 1) {  // the pass is complete: add the chains in order
 #pragma unroll
       for (int n = 0; n < kMmaNTiles; ++n) {
-        if (8 * n >= np) break;
-        const uint4 xh = arow[n] >= 0 ? Load16(act_hi + arow[n] + k) : make_uint4(0, 0, 0, 0);
-        const uint4 xl = arow[n] >= 0 ? Load16(act_lo + arow[n] + k) : make_uint4(0, 0, 0, 0);
-        Mma32(cd[n], a, b, xh);
-        Mma32(cd[n], a, b, xl);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const int row = g + 8 * (i >> 1), j = 8 * n + 2 * t + (i & 1);
+          red[((warp * S::kOuts) * 16 + row) * (kMmaPairs + 1) + j] = c0[n][i];
+          if (kGateUp) red[((warp * S::kOuts + 1) * 16 + row) * (kMmaPairs + 1) + j] = c1[n][i];
+          c0[n][i] = c1[n][i] = 0.0f;
+        }
       }
-    }
+      __syncthreads();
+      const int rb = cc.unit % s.row_blocks;
+      const int first = cc.begin + cc.pass * kMmaPairs;
+      for (int o = tid; o < kUnitRows * kMmaPairs; o += kStreamThreads) {
+        const int r = o / kMmaPairs, j = o % kMmaPairs, ort = r / 16, row = r % 16;
+        if (j >= np) continue;
+        float a0 = 0.0f, a1 = 0.0f;
 #pragma unroll
-    for (int n = 0; n < kMmaNTiles; ++n) {
-#pragma unroll
-      for (int i = 0; i < 4; ++i) red[warp][g + 8 * (i >> 1)][8 * n + 2 * t + (i & 1)] = cd[n][i];
-    }
-    __syncthreads();
-    for (int o = tid; o < 16 * kMmaPairs; o += kMmaThreads) {
-      const int row = o / kMmaPairs, j = o % kMmaPairs;
-      if (j < np) {
-        float d = 0.0f;
-#pragma unroll
-        for (int wi = 0; wi < kMmaWarps; ++wi) d += red[wi][row][j];
-        const int64_t pair = p.sorted_pairs[begin + c + j];
-        p.pair_out[pair * H + r0 + row] = p.topk_weights[pair] * d;
+        for (int ci = 0; ci < kChains; ++ci) {
+          const int w = ort * kChains + ci;
+          a0 += red[((w * S::kOuts) * 16 + row) * (kMmaPairs + 1) + j];
+          if (kGateUp) a1 += red[((w * S::kOuts + 1) * 16 + row) * (kMmaPairs + 1) + j];
+        }
+        const int out_row = rb * kUnitRows + r;
+        if (kGateUp) {
+          const float a = a0 / (1.0f + expf(-a0)) * a1;
+          const __nv_bfloat16 hi = __float2bfloat16_rn(a);
+          const int64_t at = static_cast<int64_t>(first + j) * I + out_row;
+          act_hi[at] = hi;
+          act_lo[at] = __float2bfloat16_rn(a - __bfloat162float(hi));
+        } else {
+          const int64_t pair = p.sorted_pairs[first + j];
+          p.pair_out[pair * H + out_row] = p.topk_weights[pair] * a0;
+        }
       }
+      // red is written again only after the next pass's stages, behind the loop-top barrier.
     }
-    __syncthreads();
+    Advance(p, s, cc);
   }
+  CpAsyncWait<0>();
 }
 
 __global__ void CombineKernel(ExpertFfnParams p) {
@@ -438,6 +580,28 @@ cudaError_t LaunchGrouped(const ExpertFfnParams& p, bool by_position, int grid_y
 }
 
 
+// A persistent grid of at most one block per SM (the ring holds ~170 KB), sized so that every
+// block gets the same number of units when all experts have pairs.
+template <bool kGateUp>
+cudaError_t LaunchStreamed(const ExpertFfnParams& p, int row_blocks, cudaStream_t stream) {
+  using S = Stream<kGateUp>;
+  int device = 0, sms = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err == cudaSuccess) {
+    err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  }
+  if (err == cudaSuccess) {
+    err = cudaFuncSetAttribute(StreamedMmaKernel<kGateUp>,
+                               cudaFuncAttributeMaxDynamicSharedMemorySize, S::kSmem);
+  }
+  if (err != cudaSuccess) return err;
+  const int64_t units = static_cast<int64_t>(p.num_experts) * row_blocks;
+  const int64_t per_block = (units + sms - 1) / std::max(sms, 1);
+  const int grid = static_cast<int>((units + per_block - 1) / per_block);
+  StreamedMmaKernel<kGateUp><<<grid, kStreamThreads, S::kSmem, stream>>>(p);
+  return cudaGetLastError();
+}
+
 // Tensor cores need 16-byte rows and 128-wide K slices.
 bool MmaShapeOk(const ExpertFfnParams& p) {
   return p.hidden % 128 == 0 && p.inter % 128 == 0 && p.x_stride % 8 == 0 && Aligned16(p.x) &&
@@ -467,11 +631,9 @@ cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream) {
   }
   if (p.path < 0 || p.path > 2 || (p.path == 2 && !MmaShapeOk(p))) return cudaErrorInvalidValue;
   if (p.path == 2 || (p.path == 0 && ExpertFfnUsesTensorCores(p))) {
-    MmaGateUpKernel<<<dim3(p.inter / 16, p.num_experts), kMmaThreads, 0, stream>>>(p);
-    cudaError_t err = cudaGetLastError();
+    cudaError_t err = LaunchStreamed<true>(p, p.inter / kUnitRows, stream);
     if (err != cudaSuccess) return err;
-    MmaDownKernel<<<dim3(p.hidden / 16, p.num_experts), kMmaThreads, 0, stream>>>(p);
-    err = cudaGetLastError();
+    err = LaunchStreamed<false>(p, p.hidden / kUnitRows, stream);
     if (err != cudaSuccess) return err;
     constexpr int kCombineThreads = 256;
     const dim3 combine_grid((p.hidden + kCombineThreads - 1) / kCombineThreads, p.tokens);

@@ -260,6 +260,10 @@ TEST(ExpertFfn, TensorCorePathMatchesDoubleSwiGlu) {
   CheckExpertFfn({8, 64, 6, 512, 384, true, false, true});    // batch 8 routing shape
   CheckExpertFfn({64, 64, 6, 256, 128, false, true, true});   // batch 64: > 16 pairs per expert
   CheckExpertFfn({37, 4, 2, 128, 128, true, true, true});     // 37 pairs per expert: 3 passes
+  // V2-Lite widths (K slices of 11 and 16 k-steps: a half stage at the end of each down pass),
+  // 20 pairs per expert (2 passes, the second with 4 pairs), 2 experts empty, more units than
+  // SMs in both kernels: the persistent grid walks several units per block.
+  CheckExpertFfn({20, 8, 6, 2048, 1408, true, true, true});
 }
 
 TEST(ExpertFfn, ChoosesTensorCoresForDenseRoutingOnAlignedShapes) {
