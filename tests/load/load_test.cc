@@ -1,7 +1,7 @@
 // sieve-load: compile + match cycles over the example schemas on many threads (issue 10).
 //
 //   sieve-load [--cycles N] [--threads T] [--schemas DIR] [--tokenizer DIR] [--cache-bytes B]
-//              [--mask-cache-bytes B] [--quiet]
+//              [--mask-cache-bytes B] [--max-compile-ms MS] [--quiet]
 //
 // What one cycle does: take schema i = cycle mod S from DIR (*.schema.json with their .valid.jsonl
 // and .invalid.jsonl instances), convert it to a grammar, compile it (simplify, automaton, token-
@@ -64,6 +64,10 @@ struct Args {
   std::string tokenizer;
   size_t cache_bytes = size_t{8} << 20;
   size_t mask_cache_bytes = size_t{64} << 20;
+  // GrammarCacheOptions::max_compile_ms of the cached compiles (<= 0: none). The default is the
+  // library's; the CTest under the sanitizers (10-20x slower, on a shared machine) turns it off,
+  // since a compile that runs out of wall time is not what this run checks.
+  int64_t max_compile_ms = GrammarCacheOptions().max_compile_ms;
   bool quiet = false;
 };
 
@@ -138,6 +142,7 @@ struct Shared {
   std::shared_ptr<const TokenizerInfo> info;
   JsonSchemaOptions schema_opts;
   MaskCacheOptions mask_opts;
+  GrammarCacheOptions cache_opts;
   std::unique_ptr<GrammarCache> cache;
   int32_t stop = -1;
 };
@@ -160,7 +165,7 @@ CycleResult RunCycle(const Shared& sh, const Schema& s, bool through_cache) {
   }
   std::shared_ptr<const TokenMaskCache> cache;
   if (through_cache) {
-    auto got = sh.cache->GetOrCompile(converted->grammar, sh.vocab);
+    auto got = sh.cache->GetOrCompile(converted->grammar, sh.vocab, sh.cache_opts);
     if (!got.ok()) {
       out.error = "cache compile: " + got.status().ToString();
       return out;
@@ -269,7 +274,8 @@ double Mb(int64_t b) { return static_cast<double>(b) / (1 << 20); }
 int Usage(const char* msg) {
   std::fprintf(stderr,
                "sieve-load: %s\nUsage: sieve-load [--cycles N] [--threads T] [--schemas DIR] "
-               "[--tokenizer DIR] [--cache-bytes B] [--mask-cache-bytes B] [--quiet]\n",
+               "[--tokenizer DIR] [--cache-bytes B] [--mask-cache-bytes B] [--max-compile-ms MS] "
+               "[--quiet]\n",
                msg);
   return 2;
 }
@@ -299,6 +305,8 @@ int Main(int argc, char** argv) {
       a.cache_bytes = std::strtoull(v, nullptr, 10);
     } else if (f == "--mask-cache-bytes") {
       a.mask_cache_bytes = std::strtoull(v, nullptr, 10);
+    } else if (f == "--max-compile-ms") {
+      a.max_compile_ms = std::atoll(v);
     } else {
       return Usage(("unknown flag " + f).c_str());
     }
@@ -326,6 +334,7 @@ int Main(int argc, char** argv) {
   }
   sh.info = std::move(info).value();
   sh.mask_opts.max_bytes = a.mask_cache_bytes;
+  sh.cache_opts.max_compile_ms = a.max_compile_ms;
   // Budgets the whole run fits under (SECURITY.md): the schema options are the defaults.
   sh.cache = std::make_unique<GrammarCache>(a.cache_bytes);
   const std::vector<Schema> schemas = LoadSchemas(a, sh, tok.get());
