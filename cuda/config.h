@@ -1,10 +1,11 @@
 // Tile sizes and launch shapes of sieve's decoder kernels, in one place (FlashMLA style), so a
 // tuning change is one edit and the launchers, tests and host code agree on the limits.
 //
-// These are the first, simple-but-correct kernels (one block per (sequence, head) for MLA decode,
-// one warp per token for routing, one warp per output row for expert GEMVs); the limits below are
-// what those kernels hold in registers or shared memory, and every launcher rejects a shape that
-// exceeds them with cudaErrorInvalidValue instead of computing garbage.
+// The limits below are what the kernels hold in registers or shared memory (MLA decode: split-KV
+// blocks of 8 consumer warps and a TMA producer warp per (split, row, 16 heads); experts: CUDA-core
+// GEMVs at small batches, a persistent streamed-mma kernel at large ones; see each kernel's
+// header), and every launcher rejects a shape that exceeds them with cudaErrorInvalidValue
+// instead of computing garbage.
 #ifndef SIEVE_CUDA_CONFIG_H_
 #define SIEVE_CUDA_CONFIG_H_
 
