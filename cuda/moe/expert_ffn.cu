@@ -233,7 +233,9 @@ __global__ void __launch_bounds__(kThreads) GroupedDownKernel(ExpertFfnParams p,
 // are then added in order 0..3. Up to kMmaPairs pairs per pass (n-tiles of 8; pairs past the
 // expert's count are zeros); more pairs take more passes over the weights.
 //
-// Data movement (issue 7, step 13): a persistent grid walks units of (expert, 32 output rows);
+// Data movement (issue 7, steps 13-14): a persistent grid walks units of (expert, 32 output rows)
+// for gate/up and (expert, 64 output rows) for down (each warp then owns row tiles rt and rt + 2,
+// so a down stage carries 64 weight rows per 16 act hi + lo rows instead of 32);
 // all 256 threads stream each unit's weight rows and B rows through a kStages-deep cp.async ring
 // in 128-byte row segments (2 k-steps of every chain per stage: 8 lanes per segment, so every
 // warp-wide copy touches 4 whole 128-byte lines), and warp (row tile rt, chain c) reads its
@@ -245,9 +247,8 @@ __global__ void __launch_bounds__(kThreads) GroupedDownKernel(ExpertFfnParams p,
 constexpr int kMmaNTiles = 2;
 constexpr int kMmaPairs = 8 * kMmaNTiles;
 constexpr int kChains = 4;                        // K-slices per output (fixed: the sum order)
-constexpr int kRowTiles = 2;                      // 16-row tiles per unit
-constexpr int kUnitRows = 16 * kRowTiles;         // output rows per unit
-constexpr int kStreamWarps = kChains * kRowTiles;  // warp = (row tile, chain)
+constexpr int kRowTiles = 2;                      // warp = (row tile rt, chain)
+constexpr int kStreamWarps = kChains * kRowTiles;
 constexpr int kStreamThreads = kStreamWarps * 32;
 constexpr int kStageSteps = 2;                    // 32-k steps of each chain per stage
 constexpr int kSegBytes = kStageSteps * 64;       // one row's segment of one chain: 128 bytes
@@ -255,13 +256,14 @@ constexpr int kRowBytes = kChains * kSegBytes;    // one row of a stage in share
 
 template <bool kGateUp>
 struct Stream {
-  static constexpr int kWRows = kGateUp ? 2 * kUnitRows : kUnitRows;  // gate + up, or down rows
-  static constexpr int kBRows = kGateUp ? kMmaPairs : 2 * kMmaPairs;   // x, or act hi + act lo
-  static constexpr int kStageBytes = (kWRows + kBRows) * kRowBytes;    // 40 KB / 32 KB
-  static constexpr int kStages = kGateUp ? 4 : 5;
-  static constexpr int kOuts = kGateUp ? 2 : 1;
-  static constexpr int kRedBytes = kStreamWarps * kOuts * 16 * (kMmaPairs + 1) * 4;
-  static constexpr int kSmem = kStages * kStageBytes + kRedBytes;  // 177 KB / 168.5 KB
+  static constexpr int kUnitRows = kGateUp ? 32 : 64;                // output rows per unit
+  static constexpr int kWRows = 64;                                   // gate 32 + up 32, or down
+  static constexpr int kBRows = kGateUp ? kMmaPairs : 2 * kMmaPairs;  // x, or act hi + act lo
+  static constexpr int kStageBytes = (kWRows + kBRows) * kRowBytes;   // 40 KB / 48 KB
+  static constexpr int kStages = 4;
+  // Per warp, two 16 x kMmaPairs partial-sum slots: gate and up, or row tiles rt and rt + 2.
+  static constexpr int kRedBytes = kStreamWarps * 2 * 16 * (kMmaPairs + 1) * 4;
+  static constexpr int kSmem = kStages * kStageBytes + kRedBytes;  // 177 KB / 209 KB
 };
 
 __device__ __forceinline__ void Mma16816(float* c, uint32_t a0, uint32_t a1, uint32_t a2,
@@ -364,10 +366,10 @@ struct StageLoader {
     for (int m = 0; m < kWM; ++m) {
       const int row = warp + 8 * m;
       if (kGateUp) {  // rows 0..31 gate, 32..63 up
-        const int wrow = rb * kUnitRows + (row < kUnitRows ? row : I + row - kUnitRows);
+        const int wrow = rb * S::kUnitRows + (row < S::kUnitRows ? row : I + row - S::kUnitRows);
         w[m] = p.w13 + (static_cast<int64_t>(e) * 2 * I + wrow) * H + koff;
       } else {
-        w[m] = p.w2 + (static_cast<int64_t>(e) * H + rb * kUnitRows + row) * I + koff;
+        w[m] = p.w2 + (static_cast<int64_t>(e) * H + rb * S::kUnitRows + row) * I + koff;
       }
     }
     const int np = min(kMmaPairs, c.count - c.pass * kMmaPairs);
@@ -420,7 +422,7 @@ __global__ void __launch_bounds__(kStreamThreads, 1) StreamedMmaKernel(ExpertFfn
   const int rt = warp / kChains, chain = warp % kChains;
   const int H = p.hidden, I = p.inter, K = kGateUp ? H : I, N = kGateUp ? I : H;
   StreamShapeArgs s;
-  s.row_blocks = N / kUnitRows;
+  s.row_blocks = N / S::kUnitRows;
   s.units = p.num_experts * s.row_blocks;
   s.kw = K / kChains;
   s.steps = s.kw / 32;
@@ -438,11 +440,11 @@ __global__ void __launch_bounds__(kStreamThreads, 1) StreamedMmaKernel(ExpertFfn
     }
     CpAsyncCommit();
   }
-  float c0[kMmaNTiles][4], c1[kMmaNTiles][4];  // gate and up, or down (c0 only)
+  float acc[2][kMmaNTiles][4];  // gate and up, or down of row tiles rt and rt + 2
 #pragma unroll
   for (int n = 0; n < kMmaNTiles; ++n) {
 #pragma unroll
-    for (int i = 0; i < 4; ++i) c0[n][i] = c1[n][i] = 0.0f;
+    for (int i = 0; i < 4; ++i) acc[0][n][i] = acc[1][n][i] = 0.0f;
   }
   const int sw = (g & 1) << 2;  // rows g and g + 8 (and every B row read) share g's parity
   __nv_bfloat16* act_hi = reinterpret_cast<__nv_bfloat16*>(p.act);
@@ -464,17 +466,21 @@ __global__ void __launch_bounds__(kStreamThreads, 1) StreamedMmaKernel(ExpertFfn
       if (j >= steps) break;
       const int off = chain * kSegBytes + (((4 * j + t) ^ sw) << 4);
       const int ra = rt * 16 + g;
-      const uint4 wa = Lds16(slot + ra * kRowBytes + off);
-      const uint4 wb = Lds16(slot + (ra + 8) * kRowBytes + off);
+      // Rows ra, ra + 8 of the two accumulator slots: gate and up (32 rows apart), or the down
+      // row tiles rt and rt + 2 (also 32 rows apart).
+      uint4 wa[2], wb[2];
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        wa[r] = Lds16(slot + (ra + 32 * r) * kRowBytes + off);
+        wb[r] = Lds16(slot + (ra + 32 * r + 8) * kRowBytes + off);
+      }
       if (kGateUp) {
-        const uint4 ua = Lds16(slot + (ra + kUnitRows) * kRowBytes + off);
-        const uint4 ub = Lds16(slot + (ra + kUnitRows + 8) * kRowBytes + off);
 #pragma unroll
         for (int n = 0; n < kMmaNTiles; ++n) {
           if (8 * n >= np) break;
           const uint4 xb = Lds16(slot + (S::kWRows + 8 * n + g) * kRowBytes + off);
-          Mma32(c0[n], wa, wb, xb);
-          Mma32(c1[n], ua, ub, xb);
+          Mma32(acc[0][n], wa[0], wb[0], xb);
+          Mma32(acc[1][n], wa[1], wb[1], xb);
         }
       } else {
 #pragma unroll
@@ -482,8 +488,11 @@ __global__ void __launch_bounds__(kStreamThreads, 1) StreamedMmaKernel(ExpertFfn
           if (8 * n >= np) break;
           const uint4 xh = Lds16(slot + (S::kWRows + 8 * n + g) * kRowBytes + off);
           const uint4 xl = Lds16(slot + (S::kWRows + kMmaPairs + 8 * n + g) * kRowBytes + off);
-          Mma32(c0[n], wa, wb, xh);
-          Mma32(c0[n], wa, wb, xl);
+#pragma unroll
+          for (int r = 0; r < 2; ++r) {  // per accumulator: hi then lo, as before
+            Mma32(acc[r][n], wa[r], wb[r], xh);
+            Mma32(acc[r][n], wa[r], wb[r], xl);
+          }
         }
       }
     }
@@ -493,25 +502,27 @@ __global__ void __launch_bounds__(kStreamThreads, 1) StreamedMmaKernel(ExpertFfn
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
           const int row = g + 8 * (i >> 1), j = 8 * n + 2 * t + (i & 1);
-          red[((warp * S::kOuts) * 16 + row) * (kMmaPairs + 1) + j] = c0[n][i];
-          if (kGateUp) red[((warp * S::kOuts + 1) * 16 + row) * (kMmaPairs + 1) + j] = c1[n][i];
-          c0[n][i] = c1[n][i] = 0.0f;
+          red[((warp * 2) * 16 + row) * (kMmaPairs + 1) + j] = acc[0][n][i];
+          red[((warp * 2 + 1) * 16 + row) * (kMmaPairs + 1) + j] = acc[1][n][i];
+          acc[0][n][i] = acc[1][n][i] = 0.0f;
         }
       }
       __syncthreads();
       const int rb = cc.unit % s.row_blocks;
       const int first = cc.begin + cc.pass * kMmaPairs;
-      for (int o = tid; o < kUnitRows * kMmaPairs; o += kStreamThreads) {
+      for (int o = tid; o < S::kUnitRows * kMmaPairs; o += kStreamThreads) {
         const int r = o / kMmaPairs, j = o % kMmaPairs, ort = r / 16, row = r % 16;
         if (j >= np) continue;
+        // Row tile ort: warp row tile ort % 2, slot 0 (gate/up: ort < 2) or ort / 2 (down).
+        const int wrt = ort % kRowTiles, s0 = ort / kRowTiles;
         float a0 = 0.0f, a1 = 0.0f;
 #pragma unroll
         for (int ci = 0; ci < kChains; ++ci) {
-          const int w = ort * kChains + ci;
-          a0 += red[((w * S::kOuts) * 16 + row) * (kMmaPairs + 1) + j];
-          if (kGateUp) a1 += red[((w * S::kOuts + 1) * 16 + row) * (kMmaPairs + 1) + j];
+          const int w = wrt * kChains + ci;
+          a0 += red[((w * 2 + s0) * 16 + row) * (kMmaPairs + 1) + j];
+          if (kGateUp) a1 += red[((w * 2 + 1) * 16 + row) * (kMmaPairs + 1) + j];
         }
-        const int out_row = rb * kUnitRows + r;
+        const int out_row = rb * S::kUnitRows + r;
         if (kGateUp) {
           const float a = a0 / (1.0f + expf(-a0)) * a1;
           const __nv_bfloat16 hi = __float2bfloat16_rn(a);
@@ -580,11 +591,12 @@ cudaError_t LaunchGrouped(const ExpertFfnParams& p, bool by_position, int grid_y
 }
 
 
-// A persistent grid of at most one block per SM (the ring holds ~170 KB), sized so that every
-// block gets the same number of units when all experts have pairs.
+// A persistent grid of at most one block per SM (the ring holds 177 / 209 KB), sized so that
+// every block gets the same number of units when all experts have pairs.
 template <bool kGateUp>
-cudaError_t LaunchStreamed(const ExpertFfnParams& p, int row_blocks, cudaStream_t stream) {
+cudaError_t LaunchStreamed(const ExpertFfnParams& p, cudaStream_t stream) {
   using S = Stream<kGateUp>;
+  const int row_blocks = (kGateUp ? p.inter : p.hidden) / S::kUnitRows;
   int device = 0, sms = 0;
   cudaError_t err = cudaGetDevice(&device);
   if (err == cudaSuccess) {
@@ -631,9 +643,9 @@ cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream) {
   }
   if (p.path < 0 || p.path > 2 || (p.path == 2 && !MmaShapeOk(p))) return cudaErrorInvalidValue;
   if (p.path == 2 || (p.path == 0 && ExpertFfnUsesTensorCores(p))) {
-    cudaError_t err = LaunchStreamed<true>(p, p.inter / kUnitRows, stream);
+    cudaError_t err = LaunchStreamed<true>(p, stream);
     if (err != cudaSuccess) return err;
-    err = LaunchStreamed<false>(p, p.hidden / kUnitRows, stream);
+    err = LaunchStreamed<false>(p, stream);
     if (err != cudaSuccess) return err;
     constexpr int kCombineThreads = 256;
     const dim3 combine_grid((p.hidden + kCombineThreads - 1) / kCombineThreads, p.tokens);
