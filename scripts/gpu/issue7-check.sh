@@ -10,7 +10,8 @@
 #      decoder tests ($OUT/sanitizer.log);
 #   4. a V2-Lite-size random model (uniform routing) written on the device and
 #      sieve-gpu-bench: load, memory, decode at context 4096 for batch 1/8/64, stages, prefill of
-#      4096 tokens, max KV tokens ($OUT/bench.log); SIEVE_COLD=1 adds a cold-cache load.
+#      4096 tokens, max KV tokens ($OUT/bench.log); SIEVE_COLD=1 adds a cold-cache load;
+#      SIEVE_SKIP_V2LITE=1 skips this step (when an A/B run in the same call benches the model).
 # Build here first (nvcc, no GPU needed) and copy the binaries into .devcarry/gpu-decoder:
 #   cmake --build build-gpu -j2 --target sieve_cuda_tests sieve_decoder_tests \
 #     sieve_gpu_decoder_tests sieve_make_model sieve_gpu_bench
