@@ -82,6 +82,8 @@ class PdaStepper {
   // Whether a limit refused something since the last ClearLimitFlag().
   bool limit_hit() const { return limit_hit_; }
   void ClearLimitFlag() { limit_hit_ = false; }
+  // For checks layered on the stepper (unique_items.h) that refuse input at a limit of theirs.
+  void NoteLimitHit() { limit_hit_ = true; }
   // The smallest stack depth (StackNode::depth) of a frame that a closure popped into since the
   // last reset: what was read below the stacks given. Frames deeper down cannot have changed any
   // result, which lets the mask cache reuse a check for every stack sharing the frames above.

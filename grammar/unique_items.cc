@@ -308,6 +308,7 @@ void StartValue(UniqueState* s, uint8_t b, LexEvents* ev) {
     case '{':
       s->frames.push_back(NewFrame(b == '{'));
       ev->opened = b == '[';
+      ev->too_deep = s->frames.size() > kMaxUniqueNesting;
       return;
     default:
       ev->error = true;
@@ -577,10 +578,13 @@ void LexByte(UniqueState* s, uint8_t b, bool commit, LexEvents* ev) {
 // ---- the checker ----
 
 bool UniqueItemsChecker::HasCaller(const PdaStepper& stepper, const Stack& s,
-                                   const std::vector<NodeId>& callers) const {
+                                   const std::vector<NodeId>& callers, uint32_t min_depth) const {
+  // A flagged frame whose caller is P sits at depth depth(P) + 1: below the shallowest such
+  // depth there is nothing to find (and a deep stack is not walked to the bottom).
   if (Flagged(s.state) && std::binary_search(callers.begin(), callers.end(), s.parent)) return true;
   for (NodeId id = s.parent; id != kNoNode;) {
     const StackNode& n = stepper.node(id);
+    if (n.depth < min_depth) break;
     if (Flagged(n.state) && std::binary_search(callers.begin(), callers.end(), n.parent)) {
       return true;
     }
@@ -591,9 +595,13 @@ bool UniqueItemsChecker::HasCaller(const PdaStepper& stepper, const Stack& s,
 
 void UniqueItemsChecker::Prune(StackPool* pool, const std::vector<NodeId>& callers,
                                const PdaStepper& stepper, StackSet* set) const {
+  uint32_t min_depth = UINT32_MAX;  // of the flagged frames: their callers' depth + 1
+  for (const NodeId c : callers) {
+    min_depth = std::min(min_depth, (c == kNoNode ? 0 : stepper.node(c).depth) + 1);
+  }
   size_t kept = 0;
   for (const Stack& s : set->stacks) {
-    if (HasCaller(stepper, s, callers)) {
+    if (HasCaller(stepper, s, callers, min_depth)) {
       if (pool != nullptr && s.parent != kNoNode) pool->Unref(s.parent);
       continue;
     }
@@ -620,7 +628,9 @@ void UniqueItemsChecker::FindOpened(const PdaStepper& stepper, const StackSet& s
     if (found) {
       caller = s.parent;
     } else {
-      for (NodeId id = s.parent; id != kNoNode;) {
+      // The frame that read the '[' is under at most the frames its closure pushed.
+      int32_t left = g_->max_closure_pushes() + 1;
+      for (NodeId id = s.parent; id != kNoNode && left-- > 0;) {
         const StackNode& n = stepper.node(id);
         if (Flagged(n.state)) {
           caller = n.parent;
@@ -643,6 +653,12 @@ bool UniqueItemsChecker::Step(PdaStepper* stepper, StackPool* pool, uint8_t b, S
   // Not JSON: the '[' was not an array's (a bracket in a string, read from idle) or the flagged
   // rule is not a JSON array (a hand-written grammar): there are no items to compare.
   if (ev.error) st->Clear();
+  if (ev.too_deep) {
+    stepper->NoteLimitHit();
+    if (pool != nullptr) stepper->Release(*set);
+    set->stacks.clear();
+    return false;
+  }
   for (int i = 0; i < ev.num_dups; ++i) Prune(pool, ev.dups[i]->callers, *stepper, set);
   const char c = static_cast<char>(b);
   if (pool == nullptr) {
@@ -691,7 +707,7 @@ bool UniqueItemsChecker::MayRepeat(const UniqueState& st, std::string_view bytes
   for (const char c : bytes) {
     LexEvents ev;
     LexByte(scratch, static_cast<uint8_t>(c), false, &ev);
-    if (ev.any_dup) return true;
+    if (ev.any_dup || ev.too_deep) return true;
     if (ev.error) {  // as Step does: stop comparing
       scratch->Clear();
       continue;

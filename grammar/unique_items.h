@@ -15,6 +15,8 @@
 //    last letter, at a container's closing bracket) and equals an earlier item of a flagged array,
 //    the stacks that read that array as flagged are dropped before the byte is stepped; other
 //    readings (anyOf of a unique and a plain array) live on. No stack left: the byte is rejected;
+//  - nesting deeper than kMaxUniqueNesting inside a flagged array is refused (a limit, like the
+//    matcher's stack depth);
 //  - bytes that are not JSON where the lexer expects JSON end the comparing (the lexer goes idle):
 //    a '[' read from idle may sit in a string, and a hand-written flagged rule may not be a JSON
 //    array at all. Grammars from the JSON Schema converter never get there.
@@ -128,7 +130,14 @@ struct LexEvents {
   bool any_dup = false;  // also counts speculative arrays (no record)
   bool opened = false;   // the byte opened an array (frames.back(), untracked yet)
   bool error = false;    // not JSON where the lexer expected JSON
+  bool too_deep = false;  // nesting inside a flagged array passed kMaxUniqueNesting
 };
+
+// JSON nesting the check follows inside a flagged array (containers open at once, counted from
+// the outermost flagged array). Deeper input is refused as a limit (GrammarMatcher::limit_hit()):
+// each step keeps a copy of the open containers for rollback, so unbounded nesting would cost
+// time quadratic in the depth.
+inline constexpr size_t kMaxUniqueNesting = 1024;
 
 // Feeds one byte to the lexer. `commit`: items of tracked arrays go to their stores (else to
 // `pending`). When idle, only a '[' does anything (it opens an untracked frame: the caller tracks
@@ -158,8 +167,8 @@ class UniqueItemsChecker {
                            std::unordered_map<const ArrayRecord*, std::shared_ptr<ArrayRecord>>* done);
 
  private:
-  bool HasCaller(const PdaStepper& stepper, const Stack& s,
-                 const std::vector<NodeId>& callers) const;
+  bool HasCaller(const PdaStepper& stepper, const Stack& s, const std::vector<NodeId>& callers,
+                 uint32_t min_depth) const;
   void Prune(StackPool* pool, const std::vector<NodeId>& callers, const PdaStepper& stepper,
              StackSet* set) const;
   void FindOpened(const PdaStepper& stepper, const StackSet& set, const UniqueState& st,

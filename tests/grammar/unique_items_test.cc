@@ -16,6 +16,7 @@
 #include "grammar/json_schema_locate.h"
 #include "grammar/matcher.h"
 #include "grammar/openai_request.h"
+#include "grammar/unique_items.h"
 #include "tests/grammar/mask_test_util.h"
 
 namespace sieve {
@@ -181,6 +182,21 @@ TEST(UniqueItems, RollbackForgetsItemsAndForksKeepTheirOwn) {
   EXPECT_FALSE(b.AcceptByte(']'));
   b.Reset();
   EXPECT_TRUE(b.AcceptString("[7,7]") == false);
+}
+
+TEST(UniqueItems, NestingInsideAFlaggedArrayIsALimit) {
+  auto g = Schema(R"({"uniqueItems": true})");
+  ASSERT_NE(g, nullptr);
+  const size_t ok_depth = kMaxUniqueNesting;
+  GrammarMatcher m(g);
+  EXPECT_TRUE(m.AcceptString(std::string(ok_depth, '[') + std::string(ok_depth, ']')));
+  EXPECT_TRUE(m.CanTerminate());
+  EXPECT_FALSE(m.limit_hit());
+  GrammarMatcher deep(g);
+  ASSERT_TRUE(deep.AcceptString(std::string(ok_depth, '[')));
+  EXPECT_FALSE(deep.AcceptByte('['));  // one level more: refused as a limit, not as invalid
+  EXPECT_TRUE(deep.limit_hit());
+  EXPECT_TRUE(deep.AcceptByte(']'));   // the matcher is unchanged by the refusal
 }
 
 TEST(UniqueItems, TokenMaskEqualsTheNaiveMaskWithLlama3) {
