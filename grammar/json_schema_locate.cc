@@ -52,90 +52,68 @@ JsonSchemaVerdict JsonSchemaValidator::Validate(std::string_view document) const
   stepper.Commit(&current);
   stepper.ResetScratch();
 
-  if (pda_->HasUniqueItems()) return ValidateWithItemChecks(document, &stepper, &pool, current);
-  // Fast path: the whole document at once; the byte walk runs only to explain a rejection.
-  StackSet whole;
-  const bool all_read = stepper.Advance(current, document, &whole);
-  stepper.ResetScratch();
-  if (all_read && whole.can_end) {
-    stepper.Release(current);
-    verdict.accepted = true;
-    return verdict;
-  }
-  stepper.ClearLimitFlag();
-  for (size_t i = 0; i < document.size(); ++i) {
-    StackSet next;
-    if (!stepper.Advance(current, document.substr(i, 1), &next)) {
-      stepper.ResetScratch();
-      verdict.byte = i;
-      verdict.location = LocationOf(current, stepper);
-      verdict.limit_hit = stepper.limit_hit();
+  if (!pda_->HasUniqueItems()) {
+    // Fast path: the whole document at once; the byte walk runs only to explain a rejection.
+    // (uniqueItems has no fast path: a repeated item is only seen byte by byte.)
+    StackSet whole;
+    const bool all_read = stepper.Advance(current, document, &whole);
+    stepper.ResetScratch();
+    if (all_read && whole.can_end) {
       stepper.Release(current);
+      verdict.accepted = true;
       return verdict;
     }
-    stepper.Commit(&next);
-    stepper.ResetScratch();
-    stepper.Release(current);
-    current = std::move(next);
+    stepper.ClearLimitFlag();
   }
-  // Every byte was read: the document is a prefix that ends too early.
-  verdict.byte = document.size();
-  verdict.ended_early = true;
-  verdict.location = LocationOf(current, stepper);
-  stepper.Release(current);
-  return verdict;
-}
-
-// The byte walk with uniqueItems checks (unique_items.h): no fast path, since a repeated item is
-// only seen byte by byte. `current` (committed) is consumed.
-JsonSchemaVerdict JsonSchemaValidator::ValidateWithItemChecks(std::string_view document,
-                                                              PdaStepper* stepper,
-                                                              StackPool* pool,
-                                                              StackSet current) const {
-  JsonSchemaVerdict verdict;
+  // The byte walk, with the uniqueItems check (unique_items.h; it does nothing in grammars
+  // without flagged arrays).
   const UniqueItemsChecker checker(pda_.get());
   UniqueState unique;
   for (size_t i = 0; i < document.size(); ++i) {
     StackSet before = current;  // for the location when the byte is refused
-    stepper->Retain(before);
-    if (!checker.Step(stepper, pool, static_cast<uint8_t>(document[i]), &current, &unique)) {
-      stepper->ResetScratch();
+    stepper.Retain(before);
+    if (!checker.Step(&stepper, &pool, static_cast<uint8_t>(document[i]), &current, &unique)) {
+      stepper.ResetScratch();
       verdict.byte = i;
-      verdict.location = LocationOf(before, *stepper);
-      // Readable without the item check: the byte ended a repeated item. Name the innermost
-      // uniqueItems array of the first stack that has one.
-      verdict.repeated_item = stepper->Advance(before, document.substr(i, 1), nullptr);
-      stepper->ResetScratch();
-      for (size_t k = 0; verdict.repeated_item && k < before.stacks.size(); ++k) {
-        const Stack& s = before.stacks[k];
-        int32_t found = -1;
-        auto look = [&](int32_t state) {
-          const RuleId r = pda_->rule_of(state);
-          if (found < 0 && pda_->rule(r).unique_items && rule_loc_[r] >= 0) found = rule_loc_[r];
-        };
-        look(s.state);
-        for (NodeId id = s.parent; id != kNoNode; id = stepper->node(id).parent) {
-          look(stepper->node(id).state);
-        }
-        if (found >= 0) {
-          verdict.location = locations_[found] + "/uniqueItems";
-          break;
-        }
-      }
-      verdict.limit_hit = stepper->limit_hit();
-      stepper->Release(before);
+      verdict.limit_hit = stepper.limit_hit();
+      // Readable without the item check (and not a limit): the byte ended a repeated item.
+      verdict.repeated_item =
+          !verdict.limit_hit && stepper.Advance(before, document.substr(i, 1), nullptr);
+      stepper.ResetScratch();
+      verdict.location = verdict.repeated_item ? UniqueItemsLocation(before, stepper)
+                                               : LocationOf(before, stepper);
+      stepper.Release(before);
       return verdict;
     }
-    stepper->Release(before);
+    stepper.Release(before);
   }
   verdict.accepted = current.can_end;
-  if (!verdict.accepted) {
+  if (!verdict.accepted) {  // every byte was read: a prefix that ends too early
     verdict.byte = document.size();
     verdict.ended_early = true;
-    verdict.location = LocationOf(current, *stepper);
+    verdict.location = LocationOf(current, stepper);
   }
-  stepper->Release(current);
+  stepper.Release(current);
   return verdict;
+}
+
+// The pointer of the uniqueItems keyword of the innermost flagged array on the first stack that
+// has one (falling back to LocationOf).
+std::string JsonSchemaValidator::UniqueItemsLocation(const StackSet& set,
+                                                     const PdaStepper& stepper) const {
+  for (const Stack& s : set.stacks) {
+    int32_t found = -1;
+    auto look = [&](int32_t state) {
+      const RuleId r = pda_->rule_of(state);
+      if (found < 0 && pda_->rule(r).unique_items && rule_loc_[r] >= 0) found = rule_loc_[r];
+    };
+    look(s.state);
+    for (NodeId id = s.parent; id != kNoNode; id = stepper.node(id).parent) {
+      look(stepper.node(id).state);
+    }
+    if (found >= 0) return locations_[found] + "/uniqueItems";
+  }
+  return LocationOf(set, stepper);
 }
 
 std::string JsonSchemaValidator::LocationOf(const StackSet& set, const PdaStepper& stepper) const {

@@ -66,8 +66,7 @@ class JsonSchemaValidator {
  private:
   JsonSchemaValidator() = default;
   std::string LocationOf(const StackSet& set, const PdaStepper& stepper) const;
-  JsonSchemaVerdict ValidateWithItemChecks(std::string_view document, PdaStepper* stepper,
-                                           StackPool* pool, StackSet current) const;
+  std::string UniqueItemsLocation(const StackSet& set, const PdaStepper& stepper) const;
 
   std::shared_ptr<const CompiledGrammar> pda_;
   JsonSchemaReport report_;

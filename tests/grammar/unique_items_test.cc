@@ -197,6 +197,14 @@ TEST(UniqueItems, NestingInsideAFlaggedArrayIsALimit) {
   EXPECT_FALSE(deep.AcceptByte('['));  // one level more: refused as a limit, not as invalid
   EXPECT_TRUE(deep.limit_hit());
   EXPECT_TRUE(deep.AcceptByte(']'));   // the matcher is unchanged by the refusal
+  // The validator reports it as a limit, not as a repeated item.
+  auto v = JsonSchemaValidator::Create(R"({"uniqueItems": true})", JsonSchemaOptions());
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  const JsonSchemaVerdict r = v->Validate(std::string(ok_depth + 1, '['));
+  EXPECT_FALSE(r.accepted);
+  EXPECT_EQ(r.byte, ok_depth);
+  EXPECT_TRUE(r.limit_hit);
+  EXPECT_FALSE(r.repeated_item);
 }
 
 TEST(UniqueItems, TokenMaskEqualsTheNaiveMaskWithLlama3) {
