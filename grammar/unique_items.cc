@@ -362,6 +362,7 @@ UniqueTokenClasses::StringEnd StringEndOf(std::string_view t) {
     }
     PushByte(&pre, b);
     pow = {MulMod(pow.a, k.seq_a), MulMod(pow.b, k.seq_b)};
+    ++e.len;
   }
   return e;
 }
@@ -795,12 +796,8 @@ std::shared_ptr<const UniqueTokenClasses> UniqueTokenClasses::For(
       const UniqueTokenClasses::StringEnd* e =
           sl < 0 ? nullptr : table == 0 ? &c->inside[sl] : &c->opening[sl];
       if (e != nullptr && e->ok && e->rest_quiet) {
-        // L from B^L: count the token's decoded bytes again (pow alone does not say).
-        uint32_t len = 0;
-        for (ValueHash p{1, 1}; !(p == e->pow); ++len) {
-          p = {MulMod(p.a, k.seq_a), MulMod(p.b, k.seq_b)};
-        }
-        by.tokens[e->pre.a].push_back({static_cast<int32_t>(i), len});
+        const uint32_t len = e->len;
+        by.tokens[e->pre.a].push_back(static_cast<int32_t>(i));
         if (seen_len.size() <= len) seen_len.resize(len + 1, 0);
         if (!seen_len[len]) {
           seen_len[len] = 1;
@@ -876,11 +873,11 @@ void ForEachRepeatingStringEnd(const UniqueState& st, const QuickCheckContext& c
       const ValueHash pre{AddMod(item.a, kPrime - scaled.a), AddMod(item.b, kPrime - scaled.b)};
       const auto it = by.tokens.find(pre.a);
       if (it == by.tokens.end()) continue;
-      for (const auto& [id, l] : it->second) {
+      for (const int32_t id : it->second) {
         const int32_t sl = cls.slot[id];
         const UniqueTokenClasses::StringEnd& e =
             ctx.table == 0 ? cls.inside[sl] : cls.opening[sl];
-        if (l == len && e.pre == pre) f(id);
+        if (e.len == len && e.pre == pre) f(id);
       }
     }
   };

@@ -189,8 +189,9 @@ struct UniqueTokenClasses {
   struct StringEnd {
     bool ok = false;          // the string ends in the token, with no \u escape before the end
     bool rest_quiet = false;  // after the closing quote only whitespace, ',' or ':'
+    uint32_t len = 0;         // L: decoded bytes before the closing quote
     ValueHash pre;
-    ValueHash pow;
+    ValueHash pow;            // B^L
   };
   std::vector<uint32_t> quote;    // '"'
   std::vector<uint32_t> events;   // any byte that can end an item: " ] } , whitespace e l
@@ -199,11 +200,11 @@ struct UniqueTokenClasses {
   std::vector<int32_t> slot;      // token id -> index into the two tables below, or -1
   std::vector<StringEnd> inside;   // read from inside a string body
   std::vector<StringEnd> opening;  // read where a value or key starts
-  // Per table: the tokens whose string end is quiet (ok && rest_quiet) by pre.a, with the decoded
-  // length, so that a repeat is found from the items (item = base * B^L + pre) instead of token
-  // by token; and the other tokens a state of that table must still look at one by one.
+  // Per table: the tokens whose string end is quiet (ok && rest_quiet) by pre.a, so that a
+  // repeat is found from the items (item = base * B^L + pre) instead of token by token; and the
+  // other tokens a state of that table must still look at one by one.
   struct ByPre {
-    std::unordered_map<uint64_t, std::vector<std::pair<int32_t, uint32_t>>> tokens;
+    std::unordered_map<uint64_t, std::vector<int32_t>> tokens;
     std::vector<uint32_t> lengths;  // distinct L
     std::vector<ValueHash> pow;     // B^L, by L
   };
