@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 #include <tuple>
@@ -65,6 +66,36 @@ bool Same(const StateClassification& a, const StateClassification& b) {
   return a.accepted_bits == b.accepted_bits && a.accepted == b.accepted &&
          a.accepted_k == b.accepted_k && Sorted(a) == Sorted(b);
 }
+
+// Every byte-reading state of `g` classified by a builder with `off` (a feature switched off) and
+// by one with the default options: states, how many differ, trie nodes each walked. `each` (may
+// be null) sees every state with both answers, the `off` one first.
+struct BuilderComparison {
+  int states = 0;
+  int differ = 0;
+  int64_t nodes_off = 0;
+  int64_t nodes_on = 0;
+};
+BuilderComparison CompareWithDefault(
+    const CompiledGrammar& g, const TokenizerInfo& info, const MaskBuildOptions& off,
+    const std::function<void(int32_t, StateClassification&, const StateClassification&)>& each) {
+  MaskBuilder without(g, info, off);
+  MaskBuilder with(g, info, MaskBuildOptions());
+  BuilderComparison r;
+  for (int32_t s = 0; s < g.num_states(); ++s) {
+    if (!(g.flags(s) & CompiledGrammar::kHasBytes)) continue;
+    StateClassification a, b;
+    without.Classify(s, &a);
+    with.Classify(s, &b);
+    r.nodes_off += a.nodes_visited;
+    r.nodes_on += b.nodes_visited;
+    ++r.states;
+    if (!Same(a, b)) ++r.differ;
+    if (each) each(s, a, b);
+  }
+  return r;
+}
+
 
 // Members whose merged classification (classes for `horizon` bytes, short answers copied for
 // tokens up to `copied` bytes) differs from the full one; *members gets their count.
@@ -140,6 +171,14 @@ int PlanMismatches(const CompiledGrammar& g, const TokenizerInfo& info, uint32_t
 constexpr const char* kLabels = R"(root ::= "\"" label ("." label)* "\""
 label ::= [a-z] [a-z0-9-]{0,30})";
 
+// The grammars the first-byte and recent-state comparisons run on.
+std::vector<std::pair<std::string, std::shared_ptr<const CompiledGrammar>>> RuleGrammars() {
+  return {{"labels", FromEbnf(kLabels)},
+          {"pydantic_order", FromSchema("pydantic_order.schema.json")},
+          {"config_tsconfig", FromSchema("config_tsconfig.schema.json")},
+          {"k8s_service", FromSchema("k8s_service.schema.json")}};
+}
+
 TEST(MaskShare, MembersClassifyExactlyAsInFull) {
   auto info = Llama3Info();
   ASSERT_NE(info, nullptr);
@@ -209,32 +248,16 @@ TEST(MaskShare, AWrongHorizonIsCaught) {
 TEST(MaskShare, FirstByteSharingClassifiesExactlyAsWithout) {
   auto info = Llama3Info();
   ASSERT_NE(info, nullptr);
-  for (const auto& [name, g] :
-       {std::pair{std::string("labels"), FromEbnf(kLabels)},
-        std::pair{std::string("pydantic_order"), FromSchema("pydantic_order.schema.json")},
-        std::pair{std::string("config_tsconfig"), FromSchema("config_tsconfig.schema.json")},
-        std::pair{std::string("k8s_service"), FromSchema("k8s_service.schema.json")}}) {
+  for (const auto& [name, g] : RuleGrammars()) {
     ASSERT_NE(g, nullptr) << name;
     MaskBuildOptions off;
     off.share_first_bytes = false;
-    MaskBuilder plain(*g, *info, off);
-    MaskBuilder shared(*g, *info, MaskBuildOptions());
-    int64_t nodes_plain = 0, nodes_shared = 0;
-    int bad = 0, states = 0;
-    for (int32_t s = 0; s < g->num_states(); ++s) {
-      if (!(g->flags(s) & CompiledGrammar::kHasBytes)) continue;
-      StateClassification a, b;
-      plain.Classify(s, &a);
-      shared.Classify(s, &b);
-      nodes_plain += a.nodes_visited;
-      nodes_shared += b.nodes_visited;
-      ++states;
-      if (!Same(a, b)) ++bad;
-    }
-    EXPECT_EQ(bad, 0) << name << ": " << bad << " of " << states << " states differ";
-    EXPECT_LT(nodes_shared, nodes_plain) << name;
+    const BuilderComparison r = CompareWithDefault(*g, *info, off, nullptr);
+    EXPECT_EQ(r.differ, 0) << name << ": " << r.differ << " of " << r.states << " states differ";
+    EXPECT_LT(r.nodes_on, r.nodes_off) << name;
     std::printf("[first-byte] %s: %d states, trie nodes walked %lld -> %lld\n", name.c_str(),
-                states, static_cast<long long>(nodes_plain), static_cast<long long>(nodes_shared));
+                r.states, static_cast<long long>(r.nodes_off),
+                static_cast<long long>(r.nodes_on));
   }
 }
 
@@ -246,41 +269,27 @@ TEST(MaskShare, FirstByteSharingClassifiesExactlyAsWithout) {
 TEST(MaskShare, RecentStateDiffingClassifiesExactlyAsWithout) {
   auto info = Llama3Info();
   ASSERT_NE(info, nullptr);
-  for (const auto& [name, g] :
-       {std::pair{std::string("labels"), FromEbnf(kLabels)},
-        std::pair{std::string("pydantic_order"), FromSchema("pydantic_order.schema.json")},
-        std::pair{std::string("config_tsconfig"), FromSchema("config_tsconfig.schema.json")},
-        std::pair{std::string("k8s_service"), FromSchema("k8s_service.schema.json")}}) {
+  for (const auto& [name, g] : RuleGrammars()) {
     ASSERT_NE(g, nullptr) << name;
     MaskBuildOptions off;
     off.diff_recent_states = false;
-    MaskBuilder plain(*g, *info, off);
-    MaskBuilder diffed(*g, *info, MaskBuildOptions());
-    int64_t nodes_plain = 0, nodes_diffed = 0;
-    int bad = 0, states = 0, changed = 0;
+    int changed = 0;
     std::map<RuleId, StateClassification> last;  // per rule: the previous state's answers
-    for (int32_t s = 0; s < g->num_states(); ++s) {
-      if (!(g->flags(s) & CompiledGrammar::kHasBytes)) continue;
-      StateClassification a, b;
-      plain.Classify(s, &a);
-      diffed.Classify(s, &b);
-      nodes_plain += a.nodes_visited;
-      nodes_diffed += b.nodes_visited;
-      ++states;
-      if (!Same(a, b)) ++bad;
-      auto [it, fresh] = last.try_emplace(g->rule_of(s));
-      if (!fresh && !Same(it->second, a)) ++changed;
-      it->second = std::move(a);
-    }
-    EXPECT_EQ(bad, 0) << name << ": " << bad << " of " << states << " states differ";
-    EXPECT_LT(nodes_diffed, nodes_plain) << name;
-    EXPECT_GT(changed, states / 4) << name << ": too few states differ from their predecessor "
-                                   << "for the comparison to catch a stale copy";
+    const BuilderComparison r = CompareWithDefault(
+        *g, *info, off, [&](int32_t s, StateClassification& a, const StateClassification&) {
+          auto [it, fresh] = last.try_emplace(g->rule_of(s));
+          if (!fresh && !Same(it->second, a)) ++changed;
+          it->second = std::move(a);
+        });
+    EXPECT_EQ(r.differ, 0) << name << ": " << r.differ << " of " << r.states << " states differ";
+    EXPECT_LT(r.nodes_on, r.nodes_off) << name;
+    EXPECT_GT(changed, r.states / 4) << name << ": too few states differ from their predecessor "
+                                     << "for the comparison to catch a stale copy";
     std::printf(
         "[recent-diff] %s: %d states (%d differ from the previous state of their rule), "
         "trie nodes walked %lld -> %lld\n",
-        name.c_str(), states, changed, static_cast<long long>(nodes_plain),
-        static_cast<long long>(nodes_diffed));
+        name.c_str(), r.states, changed, static_cast<long long>(r.nodes_off),
+        static_cast<long long>(r.nodes_on));
   }
 }
 
@@ -322,50 +331,39 @@ body ::= [^"\\\x00-\x1f\U00010000-\U0010FFFF]*)";
     ASSERT_NE(g, nullptr) << name;
     MaskBuildOptions off;
     off.text_subtrees = false;
-    MaskBuilder plain(*g, *info, off);
-    MaskBuilder text(*g, *info, MaskBuildOptions());
-    int64_t nodes_plain = 0, nodes_text = 0;
-    int bad = 0, states = 0, counted = 0, rejected_text = 0;
+    int counted = 0, rejected_text = 0;
     int32_t body = -1, body_accepted = -1;  // no_astral: the byte state accepting the most
-    for (int32_t s = 0; s < g->num_states(); ++s) {
-      if (!(g->flags(s) & CompiledGrammar::kHasBytes)) continue;
-      StateClassification a, b;
-      plain.Classify(s, &a);
-      text.Classify(s, &b);
-      nodes_plain += a.nodes_visited;
-      nodes_text += b.nodes_visited;
-      ++states;
-      if (!Same(a, b)) ++bad;
-      if (g->rule(g->rule_of(s)).counted && !a.accepted.empty()) ++counted;
-      int32_t accepted = 0;
-      for (const uint32_t w : a.accepted_bits) accepted += __builtin_popcount(w);
-      if (name == "no_astral" && accepted > body_accepted) {
-        body = s;
-        body_accepted = accepted;
-        // Tokens that are string text from a character boundary, rejected at the body state.
-        rejected_text = 0;
-        for (int32_t id = 0; id < static_cast<int32_t>(info->vocab_size()); ++id) {
-          const std::string_view bytes = info->vocab().TokenBytes(id);
-          if (bytes.empty() || !(info->byte_token_mask()[id >> 5] >> (id & 31) & 1)) continue;
-          int phase = 0;
-          for (const char c : bytes) {
-            phase = phase < 0 ? -1 : TokenizerInfo::TextStep(phase, static_cast<uint8_t>(c));
+    const BuilderComparison r = CompareWithDefault(
+        *g, *info, off, [&](int32_t s, StateClassification& a, const StateClassification&) {
+          if (g->rule(g->rule_of(s)).counted && !a.accepted.empty()) ++counted;
+          int32_t accepted = 0;
+          for (const uint32_t w : a.accepted_bits) accepted += __builtin_popcount(w);
+          if (name != "no_astral" || accepted <= body_accepted) return;
+          body = s;
+          body_accepted = accepted;
+          // Tokens that are string text from a character boundary, rejected at the body state.
+          rejected_text = 0;
+          for (int32_t id = 0; id < static_cast<int32_t>(info->vocab_size()); ++id) {
+            const std::string_view bytes = info->vocab().TokenBytes(id);
+            if (bytes.empty() || !(info->byte_token_mask()[id >> 5] >> (id & 31) & 1)) continue;
+            int phase = 0;
+            for (const char c : bytes) {
+              phase = phase < 0 ? -1 : TokenizerInfo::TextStep(phase, static_cast<uint8_t>(c));
+            }
+            if (phase >= 0 && !(a.accepted_bits[id >> 5] >> (id & 31) & 1)) ++rejected_text;
           }
-          if (phase >= 0 && !(a.accepted_bits[id >> 5] >> (id & 31) & 1)) ++rejected_text;
-        }
-      }
-    }
-    EXPECT_EQ(bad, 0) << name << ": " << bad << " of " << states << " states differ";
+        });
+    EXPECT_EQ(r.differ, 0) << name << ": " << r.differ << " of " << r.states << " states differ";
     if (name == "no_astral") {
       EXPECT_GE(body, 0);
       EXPECT_GT(rejected_text, 0) << "the negative control found no string-text token rejected";
     } else {
-      EXPECT_LT(nodes_text, nodes_plain) << name;
+      EXPECT_LT(r.nodes_on, r.nodes_off) << name;
     }
     if (name == "text" || name == "bounded_strings") EXPECT_GT(counted, 0) << name;
     std::printf(
         "[text] %s: %d states (%d counted), trie nodes walked %lld -> %lld%s\n", name.c_str(),
-        states, counted, static_cast<long long>(nodes_plain), static_cast<long long>(nodes_text),
+        r.states, counted, static_cast<long long>(r.nodes_off), static_cast<long long>(r.nodes_on),
         name == "no_astral"
             ? (", string-text tokens rejected by the body: " + std::to_string(rejected_text))
                   .c_str()
