@@ -21,6 +21,7 @@
 # after dropping the page cache). Results of the issue-6 runs: scripts/gpu/decoder-notes.md.
 # The last lines are a summary table. Exit status 0 only when every step passed.
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/cuda-libs.sh"
 
 BIN=${1:-.devcarry/gpu-decoder}
 OUT=${OUT:-/tmp/sieve-decoder-check}
@@ -35,16 +36,7 @@ nproc
 free -g | head -2
 
 # cuBLAS is linked dynamically; find it the way run-gpu-tests.sh does.
-for lib in $(ldd "$BIN/sieve-gpu-bench" 2>/dev/null | awk '/not found/ {print $1}'); do
-  for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-*/lib64 \
-             $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null |
-               tr ' ' '\n' | sed 's|$|/nvidia/cublas/lib|'); do
-    if [[ -e $dir/$lib ]]; then
-      export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-      break
-    fi
-  done
-done
+add_cuda_libs "$BIN/sieve-gpu-bench"
 
 # ---- 1. tests ----
 T0=$(date +%s)

@@ -25,6 +25,7 @@
 # SIEVE_BENCH_TOKENS (default 128), SIEVE_BENCH_REPS (default 3).
 # Exit status 0 only when every step passed.
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/cuda-libs.sh"
 
 BIN=${1:-.devcarry/engine}
 # Libraries the bench links dynamically (libbenchmark) travel in $BIN/lib.
@@ -50,16 +51,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,memory.used --format=csv
 nproc
 
 # cuBLAS is linked dynamically; find it when the loader does not.
-for lib in $(ldd "$BIN/engine_bench" 2>/dev/null | awk '/not found/ {print $1}'); do
-  for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-*/lib64 \
-             $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null |
-               tr ' ' '\n' | sed 's|$|/nvidia/cublas/lib|'); do
-    if [[ -e $dir/$lib ]]; then
-      export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-      break
-    fi
-  done
-done
+add_cuda_libs "$BIN/engine_bench"
 
 run_tests() {
   local name=$1 limit=$2

@@ -13,6 +13,7 @@
 # (default .devcarry/gpu-decoder-old: sieve-gpu-bench), built here and carried (see
 # issue7-check.sh). The last lines are a table of decode ms/step and the experts' stage time.
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/cuda-libs.sh"
 NEW=${NEW:-.devcarry/gpu-decoder}
 OLD=${OLD:-.devcarry/gpu-decoder-old}
 OUT=${OUT:-/tmp/sieve-expert-ab}
@@ -41,16 +42,7 @@ if [[ ${SIEVE_AB_SKIP_TESTS:-0} != 1 ]]; then
 fi
 
 # ---- 2. model ----
-for lib in $(ldd "$NEW/sieve-gpu-bench" 2>/dev/null | awk '/not found/ {print $1}'); do
-  for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
-             $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null |
-               tr ' ' '\n' | sed 's|$|/nvidia/cublas/lib|'); do
-    if [[ -e $dir/$lib ]]; then
-      export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-      break
-    fi
-  done
-done
+add_cuda_libs "$NEW/sieve-gpu-bench"
 MODEL=${SIEVE_V2LITE_DIR:-/tmp/sieve-v2-lite}
 T0=$(date +%s)
 if [[ ! -f $MODEL/config.json ]]; then

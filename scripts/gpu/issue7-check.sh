@@ -21,6 +21,7 @@
 # The last lines are a summary. Exit status 0 only when every step passed. Per-kernel times of a
 # decode step (Nsight Compute): scripts/gpu/issue7-profile.sh, same carried binaries.
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/cuda-libs.sh"
 
 BIN=${BIN:-.devcarry/gpu-decoder}
 OUT=${OUT:-/tmp/sieve-issue7}
@@ -101,16 +102,7 @@ tar -C "$LOGS" -czf "$OUT/tests.tar.gz" . 2>/dev/null
 
 # ---- 4. V2-Lite bench ----
 if [[ ${SIEVE_SKIP_V2LITE:-0} != 1 ]]; then
-  for lib in $(ldd "$BIN/sieve-gpu-bench" 2>/dev/null | awk '/not found/ {print $1}'); do
-    for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
-               $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null |
-                 tr ' ' '\n' | sed 's|$|/nvidia/cublas/lib|'); do
-      if [[ -e $dir/$lib ]]; then
-        export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-        break
-      fi
-    done
-  done
+  add_cuda_libs "$BIN/sieve-gpu-bench"
   MODEL=${SIEVE_V2LITE_DIR:-/tmp/sieve-v2-lite}
   T0=$(date +%s)
   if [[ ! -f $MODEL/config.json ]]; then

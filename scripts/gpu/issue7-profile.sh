@@ -7,22 +7,14 @@
 # graph-replayed step time includes). CSVs and summaries go to $OUT.
 #   BIN=.devcarry/gpu-decoder bash scripts/gpu/issue7-profile.sh
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/cuda-libs.sh"
 BIN=${BIN:-.devcarry/gpu-decoder}
 OUT=${OUT:-/tmp/sieve-issue7-profile}
 mkdir -p "$OUT"
 NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1 ||
       ls /usr/local/cuda/bin/ncu 2>/dev/null)
 [[ -n $NCU ]] || { echo "ncu not found"; exit 1; }
-for lib in $(ldd "$BIN/sieve-gpu-bench" 2>/dev/null | awk '/not found/ {print $1}'); do
-  for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
-             $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null |
-               tr ' ' '\n' | sed 's|$|/nvidia/cublas/lib|'); do
-    if [[ -e $dir/$lib ]]; then
-      export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-      break
-    fi
-  done
-done
+add_cuda_libs "$BIN/sieve-gpu-bench"
 MODEL=${SIEVE_V2LITE_DIR:-/tmp/sieve-v2-lite}
 if [[ ! -f $MODEL/config.json ]]; then
   T0=$(date +%s)

@@ -38,15 +38,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv,n
   echo "nvidia-smi failed"
 
 # cuBLAS is linked dynamically: find libcublas.so.13 when the loader does not.
-find_lib() {
-  local name=$1 dir
-  for dir in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-*/lib64 \
-             $(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null |
-               tr ' ' '\n' | sed 's|$|/nvidia/cublas/lib|') ; do
-    [[ -e $dir/$name ]] && { echo "$dir"; return 0; }
-  done
-  return 1
-}
+source "$(dirname "${BASH_SOURCE[0]}")/cuda-libs.sh"
 
 binaries=()
 for name in sieve_cuda_tests sieve_decoder_tests sieve_gpu_decoder_tests; do
@@ -60,7 +52,7 @@ fi
 for b in "${binaries[@]}"; do
   missing=$(ldd "$b" 2>/dev/null | awk '/not found/ {print $1}')
   for lib in $missing; do
-    if dir=$(find_lib "$lib"); then
+    if dir=$(find_cuda_lib "$lib"); then
       export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
       echo "using $dir/$lib"
     else
