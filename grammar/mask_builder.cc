@@ -499,22 +499,31 @@ void MaskBuilder::Walk(int32_t first, int32_t last) {
         // small ones are scanned (string and comment bodies are mostly small subtrees), and the
         // first byte that breaks a scan is remembered, so the nested subtrees around it are not
         // scanned again.
+        //
+        // In a counted frame a pop inside the subtree can be followed by the rest of the token
+        // with fewer iterations (or, with a lower bound, an extra check), so below the first
+        // byte the subtree must also hold no byte that can follow the rule (follow_, zero for
+        // frames without a counter).
         const uint64_t* loop = sim_.LoopBytes(parent.simple, raw);
+        const RuleId scan_rule = target_.counted ? target_.rule : -1;
         bool whole = loop[byte >> 6] >> (byte & 63) & 1;
         if (!whole) {
         } else if (const uint64_t* below = info_.subtree_bytes(n)) {
-          whole = (below[0] & ~loop[0]) == 0 && (below[1] & ~loop[1]) == 0 &&
-                  (below[2] & ~loop[2]) == 0 && (below[3] & ~loop[3]) == 0;
-        } else if (scan_set_ == parent.simple && scan_raw_ == raw && n < scan_break_ &&
-                   scan_break_ < end) {
+          whole = (below[0] & (~loop[0] | follow_[0])) == 0 &&
+                  (below[1] & (~loop[1] | follow_[1])) == 0 &&
+                  (below[2] & (~loop[2] | follow_[2])) == 0 &&
+                  (below[3] & (~loop[3] | follow_[3])) == 0;
+        } else if (scan_set_ == parent.simple && scan_raw_ == raw && scan_rule_ == scan_rule &&
+                   n < scan_break_ && scan_break_ < end) {
           whole = false;
         } else {
           for (int32_t c = n + 1; c < end; ++c) {
             const uint8_t cb = info_.byte(c);
-            if (!(loop[cb >> 6] >> (cb & 63) & 1)) {
+            if (!(loop[cb >> 6] >> (cb & 63) & 1) || (follow_[cb >> 6] >> (cb & 63) & 1)) {
               whole = false;
               scan_set_ = parent.simple;
               scan_raw_ = raw;
+              scan_rule_ = scan_rule;
               scan_break_ = c;
               break;
             }
@@ -907,6 +916,11 @@ void MaskBuilder::Classify(int32_t s, StateClassification* out) {
   nodes_visited_ = 0;
   const CompiledGrammar::RuleInfo& rule = g_.rule(g_.rule_of(s));
   target_ = {nullptr, g_.rule_of(s), rule.counted, rule.min};
+  for (int b = 0; b < 256; ++b) {
+    const bool f = rule.counted && g_.CanFollow(target_.rule, static_cast<uint8_t>(b));
+    if (b % 64 == 0) follow_[b >> 6] = 0;
+    follow_[b >> 6] |= uint64_t{f} << (b & 63);
+  }
   const SetSimulator::Start start =
       sim_.FrameStart(s, rule.counted ? SetSimulator::kRelaxed : SetSimulator::kDelegating);
   const size_t mark = deferred_.size();

@@ -312,9 +312,14 @@ class MaskBuilder {
   std::vector<uint8_t> event_limited_;
   std::vector<int32_t> pending_;
   int64_t nodes_visited_ = 0;
-  // The last failed scan of a small subtree for loop bytes (Walk): set, mode and breaking node.
+  // A counted target's FOLLOW bytes (zero otherwise): a subtree holding one of them may pop the
+  // frame and go on with fewer iterations, so the whole-subtree shortcut does not apply (Walk).
+  uint64_t follow_[4] = {0, 0, 0, 0};
+  // The last failed scan of a small subtree for loop bytes (Walk): set, mode, target rule when
+  // counted (its FOLLOW bytes break scans too), and breaking node.
   int32_t scan_set_ = -1;
   bool scan_raw_ = false;
+  RuleId scan_rule_ = -1;
   int32_t scan_break_ = -1;
 };
 

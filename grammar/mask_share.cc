@@ -1,113 +1,192 @@
 // Bounded-bisimulation classes for sharing mask classifications (see mask_share.h).
 #include "grammar/mask_share.h"
 
+#include <algorithm>
 #include <numeric>
-#include <unordered_map>
+#include <span>
 
 namespace sieve {
 namespace {
 
-struct KeyHash {
-  size_t operator()(const std::vector<int64_t>& v) const {
+// Dense class ids for keys (spans of int64), numbered in order of first appearance. Keys live in
+// one arena and the table is open addressing, so a level costs no allocation per state.
+class KeyInterner {
+ public:
+  void Reset(size_t expected) {
+    size_t cap = 16;
+    while (cap < 2 * expected) cap *= 2;
+    slots_.assign(cap, -1);
+    arena_.clear();
+    begin_.clear();
+    hash_.clear();
+  }
+  int32_t Intern(std::span<const int64_t> key) {
     uint64_t h = 1469598103934665603ULL;
-    for (const int64_t x : v) {
+    for (const int64_t x : key) {
       h ^= static_cast<uint64_t>(x);
       h *= 1099511628211ULL;
       h ^= h >> 29;
     }
-    return static_cast<size_t>(h);
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+      const int32_t id = slots_[i];
+      if (id < 0) {
+        const auto nid = static_cast<int32_t>(begin_.size());
+        slots_[i] = nid;
+        begin_.push_back(arena_.size());
+        hash_.push_back(h);
+        arena_.insert(arena_.end(), key.begin(), key.end());
+        return nid;
+      }
+      if (hash_[id] != h) continue;
+      const size_t b = begin_[id];
+      const size_t e = static_cast<size_t>(id) + 1 < begin_.size() ? begin_[id + 1] : arena_.size();
+      if (e - b == key.size() && std::equal(key.begin(), key.end(), arena_.begin() + b)) return id;
+    }
   }
-};
+  int32_t size() const { return static_cast<int32_t>(begin_.size()); }
 
-// Renumbers states by key (classes numbered in order of first appearance); returns the count.
-int32_t Intern(const std::vector<std::vector<int64_t>>& keys, std::vector<int32_t>* cls) {
-  std::unordered_map<std::vector<int64_t>, int32_t, KeyHash> ids;
-  ids.reserve(keys.size());
-  for (size_t s = 0; s < keys.size(); ++s) {
-    (*cls)[s] = ids.try_emplace(keys[s], static_cast<int32_t>(ids.size())).first->second;
-  }
-  return static_cast<int32_t>(ids.size());
-}
+ private:
+  std::vector<int32_t> slots_;
+  std::vector<int64_t> arena_;
+  std::vector<size_t> begin_;
+  std::vector<uint64_t> hash_;
+};
 
 bool TestBit(const std::vector<uint32_t>& bits, int32_t id) {
   const auto w = static_cast<size_t>(id) >> 5;
   return w < bits.size() && (bits[w] >> (id & 31) & 1);
 }
 
-}  // namespace
+// The partitions of g's states at the levels `horizons` (ascending), computed in one pass of
+// refinement (level j: alike for the next j bytes):
+//  - level 0: same rule and flags; states of counted rules: same lower bound, same upper bound or
+//    both at least j (a fresh frame begins at most j iterations in j bytes, so a bound of j or
+//    more is never hit; the bound is re-checked at every level), same flags;
+//  - level j: level j - 1 agrees, byte edges read the same ranges into states agreeing at level
+//    j - 1, call edges call callee starts agreeing at level j and return to states agreeing at
+//    level j (a nullable callee returns without reading: refined until stable within the level),
+//    and states of counted rules return (when their frame pops) to return sites agreeing at level
+//    j: their rule's return sites, as a set, and how many call edges there are. (A non-counted
+//    state's class fixes its rule, so its return sites are the same ones.)
+// Returns false when the deadline expired (the partitions are then incomplete).
+bool Partitions(const CompiledGrammar& g, const std::vector<uint32_t>& horizons,
+                const Deadline& deadline, std::vector<std::vector<int32_t>>* out) {
+  const int32_t n = g.num_states();
+  out->assign(horizons.size(), std::vector<int32_t>());
+  if (horizons.empty()) return true;
+  // Return sites per counted rule, and the largest finite bound (past it no level adds splits).
+  std::vector<std::vector<int32_t>> sites(g.num_rules());
+  int64_t max_bound = -1;
+  for (size_t r = 0; r < g.num_rules(); ++r) {
+    const CompiledGrammar::RuleInfo& info = g.rule(static_cast<RuleId>(r));
+    if (info.counted && info.max != kUnbounded) max_bound = std::max<int64_t>(max_bound, info.max);
+  }
+  for (int32_t s = 0; s < n; ++s) {
+    for (const CompiledGrammar::CallEdge& e : g.call_edges(s)) {
+      if (g.rule(e.callee).counted) sites[e.callee].push_back(e.return_state);
+    }
+  }
+  KeyInterner interner;
+  std::vector<int64_t> key, site_classes;
+  std::vector<int32_t> prev(static_cast<size_t>(n), 0), cur(static_cast<size_t>(n), 0);
+  std::vector<int32_t> next(static_cast<size_t>(n), 0);
+  // Splits classes until call edges and counted pops agree within the current level.
+  auto refine = [&](int32_t count) {
+    std::vector<int64_t> rule_key_begin(g.num_rules() + 1, 0);
+    for (;;) {
+      // Per counted rule: the number of its call edges and the sorted classes of its sites.
+      site_classes.clear();
+      for (size_t r = 0; r < g.num_rules(); ++r) {
+        rule_key_begin[r] = static_cast<int64_t>(site_classes.size());
+        if (sites[r].empty()) continue;
+        site_classes.push_back(static_cast<int64_t>(sites[r].size()));
+        const size_t b = site_classes.size();
+        for (const int32_t t : sites[r]) site_classes.push_back(cur[t]);
+        std::sort(site_classes.begin() + static_cast<std::ptrdiff_t>(b), site_classes.end());
+        site_classes.erase(std::unique(site_classes.begin() + static_cast<std::ptrdiff_t>(b),
+                                       site_classes.end()),
+                           site_classes.end());
+      }
+      rule_key_begin[g.num_rules()] = static_cast<int64_t>(site_classes.size());
+      interner.Reset(static_cast<size_t>(n));
+      for (int32_t s = 0; s < n; ++s) {
+        key.clear();
+        key.push_back(cur[s]);
+        for (const CompiledGrammar::CallEdge& e : g.call_edges(s)) {
+          key.push_back(cur[e.callee_start]);
+          key.push_back(cur[e.return_state]);
+        }
+        const RuleId r = g.rule_of(s);
+        if (g.rule(r).counted) {
+          key.push_back(-2);
+          key.insert(key.end(), site_classes.begin() + rule_key_begin[r],
+                     site_classes.begin() + rule_key_begin[r + 1]);
+        }
+        next[s] = interner.Intern(key);
+      }
+      cur.swap(next);
+      if (interner.size() == count) return count;
+      count = interner.size();
+    }
+  };
+  int32_t count = 0;
+  size_t want = 0;
+  for (uint32_t h = 0; want < horizons.size(); ++h) {
+    if (deadline.Expired()) return false;
+    interner.Reset(static_cast<size_t>(n));
+    for (int32_t s = 0; s < n; ++s) {
+      key.clear();
+      const RuleId r = g.rule_of(s);
+      const CompiledGrammar::RuleInfo& info = g.rule(r);
+      if (h > 0) key.push_back(prev[s]);
+      if (info.counted) {
+        key.push_back(-1);
+        key.push_back(info.min);
+        key.push_back(info.max == kUnbounded || info.max >= static_cast<int32_t>(h)
+                          ? -1
+                          : int64_t{info.max});
+      } else if (h == 0) {
+        key.push_back(int64_t{r});
+      }
+      if (h == 0) {
+        key.push_back(g.flags(s));
+      } else {
+        for (const CompiledGrammar::ByteEdge& e : g.byte_edges(s)) {
+          key.push_back(int64_t{e.lo} << 8 | e.hi);
+          key.push_back(prev[e.target]);
+        }
+      }
+      cur[s] = interner.Intern(key);
+    }
+    const int32_t classes = refine(interner.size());
+    // Stable: no split at this level and no bound left to reach, so every later level is the same.
+    const bool stable = h > 0 && classes == count && static_cast<int64_t>(h) > max_bound;
+    count = classes;
+    prev = cur;
+    while (want < horizons.size() && (horizons[want] == h || stable)) (*out)[want++] = cur;
+  }
+  return true;
+}
 
-MaskSharing ComputeMaskSharing(const CompiledGrammar& g, uint32_t horizon,
-                               const Deadline& deadline) {
+// Sharing from a partition: the first byte-reading state of each class is its representative.
+MaskSharing FromPartition(const CompiledGrammar& g, uint32_t horizon, std::vector<int32_t> cls) {
   MaskSharing out;
   out.horizon = horizon;
   const int32_t n = g.num_states();
   out.rep.resize(static_cast<size_t>(n));
   std::iota(out.rep.begin(), out.rep.end(), 0);
-  out.cls = out.rep;  // every state alone until classes are found
-  if (horizon == 0 || n == 0) return out;
-
-  std::vector<std::vector<int64_t>> keys(static_cast<size_t>(n));
-  std::vector<int32_t> prev(static_cast<size_t>(n), 0), cur(static_cast<size_t>(n), 0);
-  // Splits classes until call edges agree within the current level: a call may return without
-  // reading (nullable callee), so its return state counts at the caller's own level.
-  auto refine = [&](int32_t count) {
-    for (;;) {
-      for (int32_t s = 0; s < n; ++s) {
-        std::vector<int64_t>& k = keys[s];
-        k.clear();
-        k.push_back(cur[s]);
-        for (const CompiledGrammar::CallEdge& e : g.call_edges(s)) {
-          k.push_back(cur[e.callee_start]);
-          k.push_back(cur[e.return_state]);
-        }
-      }
-      const int32_t next = Intern(keys, &cur);
-      if (next == count) return count;
-      count = next;
-    }
-  };
-  int32_t count = 0;
-  for (uint32_t h = 0; h <= horizon; ++h) {
-    if (deadline.Expired()) return out;  // nothing shared yet: out.rep is the identity
-    for (int32_t s = 0; s < n; ++s) {
-      std::vector<int64_t>& k = keys[s];
-      k.clear();
-      if (h == 0) {
-        const RuleId r = g.rule_of(s);
-        const CompiledGrammar::RuleInfo& info = g.rule(r);
-        if (info.counted) {
-          // Counted rules (as callees): alike when their bounds are, where `horizon` bytes can
-          // reach them. A bound past the horizon cannot be reached (an iteration reads a byte),
-          // so x{0,116} and x{0,115} called from neighbouring states of a length-bounded run
-          // are alike. Their own states are still never members (below).
-          k.push_back(-1);
-          k.push_back(info.min);
-          k.push_back(info.max == kUnbounded || info.max > static_cast<int32_t>(horizon)
-                          ? -1
-                          : int64_t{info.max});
-        } else {
-          k.push_back(int64_t{r});
-        }
-        k.push_back(g.flags(s));
-        continue;
-      }
-      k.push_back(prev[s]);
-      for (const CompiledGrammar::ByteEdge& e : g.byte_edges(s)) {
-        k.push_back(int64_t{e.lo} << 8 | e.hi);
-        k.push_back(prev[e.target]);
-      }
-    }
-    const int32_t classes = refine(Intern(keys, &cur));
-    if (h > 0 && classes == count) break;  // stable: every later level is the same partition
-    count = classes;
-    prev = cur;
+  if (cls.empty()) {
+    out.cls = out.rep;
+    return out;
   }
-  out.cls = cur;
-  std::vector<int32_t> first(static_cast<size_t>(count) + 1, -1);
+  out.cls = std::move(cls);
+  const int32_t count =
+      out.cls.empty() ? 0 : *std::max_element(out.cls.begin(), out.cls.end()) + 1;
+  std::vector<int32_t> first(static_cast<size_t>(count), -1);
   for (int32_t s = 0; s < n; ++s) {
     if (!(g.flags(s) & CompiledGrammar::kHasBytes)) continue;
-    if (g.rule(g.rule_of(s)).counted) continue;  // classified alone (iteration counts)
-    int32_t& f = first[cur[s]];
+    int32_t& f = first[out.cls[s]];
     if (f < 0) {
       f = s;
     } else {
@@ -118,31 +197,54 @@ MaskSharing ComputeMaskSharing(const CompiledGrammar& g, uint32_t horizon,
   return out;
 }
 
+}  // namespace
+
+MaskSharing ComputeMaskSharing(const CompiledGrammar& g, uint32_t horizon,
+                               const Deadline& deadline) {
+  if (horizon == 0 || g.num_states() == 0) return FromPartition(g, horizon, {});
+  std::vector<std::vector<int32_t>> parts;
+  if (!Partitions(g, {horizon}, deadline, &parts)) return FromPartition(g, horizon, {});
+  return FromPartition(g, horizon, std::move(parts[0]));
+}
+
 MaskSharingPlan PlanMaskSharing(const CompiledGrammar& g, uint32_t horizon, uint32_t max_horizon,
                                 const Deadline& deadline) {
-  const MaskSharing base = ComputeMaskSharing(g, horizon, deadline);
+  std::vector<uint32_t> horizons;
+  if (horizon > 0) {
+    for (uint32_t h = horizon; h <= std::max(horizon, max_horizon); h *= 2) horizons.push_back(h);
+  }
+  std::vector<std::vector<int32_t>> parts;
+  if (horizons.empty() || g.num_states() == 0 || !Partitions(g, horizons, deadline, &parts)) {
+    parts.clear();
+  }
+  const MaskSharing base = FromPartition(g, horizon, parts.empty() ? std::vector<int32_t>()
+                                                                   : std::move(parts[0]));
   MaskSharingPlan plan;
   plan.rep = base.rep;
   plan.horizon.assign(base.rep.size(), horizon);
   plan.members = base.members;
   if (base.members == 0) return plan;
   std::vector<int32_t> first(base.rep.size());
-  for (uint32_t h = 2 * horizon; h <= max_horizon; h *= 2) {
-    const MaskSharing wide = ComputeMaskSharing(g, h, deadline);
-    if (wide.members == 0) break;
+  for (size_t level = 1; level < parts.size(); ++level) {
+    const std::vector<int32_t>& wide = parts[level];
+    const uint32_t h = horizons[level];
     // In each wider class, the first state classified in full.
     std::fill(first.begin(), first.end(), -1);
     for (int32_t s = 0; s < g.num_states(); ++s) {
-      if ((g.flags(s) & CompiledGrammar::kHasBytes) && base.rep[s] == s && first[wide.cls[s]] < 0) {
-        first[wide.cls[s]] = s;
+      if ((g.flags(s) & CompiledGrammar::kHasBytes) && base.rep[s] == s && first[wide[s]] < 0) {
+        first[wide[s]] = s;
       }
     }
+    bool any = false;
     for (int32_t s = 0; s < g.num_states(); ++s) {
-      const int32_t r = first[wide.cls[s]];
+      if (!(g.flags(s) & CompiledGrammar::kHasBytes)) continue;
+      const int32_t r = first[wide[s]];
       if (base.rep[s] == s || r < 0 || r == s) continue;
       plan.rep[s] = r;
       plan.horizon[s] = h;
+      any = true;
     }
+    if (!any) break;
   }
   return plan;
 }
@@ -158,8 +260,20 @@ void MergeShared(const TokenizerInfo& full, const TokenizerInfo& long_tokens,
     const uint32_t theirs = w < rep.accepted_bits.size() ? rep.accepted_bits[w] : 0;
     out->accepted_bits[w] = (theirs & ~long_mask[w]) | (mine & long_mask[w]);
   }
+  // Counted states: the accepted tokens with their iteration counts, short ones from the
+  // representative, long ones from the member's own walk.
   out->accepted.clear();
   out->accepted_k.clear();
+  for (size_t i = 0; i < rep.accepted.size(); ++i) {
+    if (TestBit(long_mask, rep.accepted[i])) continue;
+    out->accepted.push_back(rep.accepted[i]);
+    out->accepted_k.push_back(rep.accepted_k[i]);
+  }
+  for (size_t i = 0; i < long_part.accepted.size(); ++i) {
+    if (!TestBit(long_mask, long_part.accepted[i])) continue;
+    out->accepted.push_back(long_part.accepted[i]);
+    out->accepted_k.push_back(long_part.accepted_k[i]);
+  }
   out->uncertain.clear();
   for (const StateClassification::Entry& e : rep.uncertain) {
     if (!TestBit(long_mask, e.token)) out->uncertain.push_back(e);

@@ -9,22 +9,25 @@
 // near the ends of their runs, and each cost a walk over tens of thousands of trie nodes.
 //
 // ComputeMaskSharing finds, per byte state, a representative with the same behaviour for
-// `horizon` bytes (bounded bisimulation):
+// `horizon` bytes (bounded bisimulation; level j: alike for the next j bytes):
 //  - level 0: same rule (so pops continue into the same return sites and FOLLOW set) and flags;
-//    states of counted rules: same lower bound, same upper bound or both past the horizon (each
-//    iteration reads a byte, so a bound past the horizon is never reached within it), same flags;
-//  - level i: level i - 1 agrees, byte edges read the same ranges into states agreeing at level
-//    i - 1, and call edges call callee starts agreeing at level i and return to states agreeing
-//    at level i (a nullable callee returns without reading: refined until stable within the
-//    level).
+//    states of counted rules: same lower bound, same upper bound or both at least j (a fresh
+//    frame begins at most j iterations in j bytes, so such a bound is never hit), same flags;
+//  - level j: level j - 1 agrees, byte edges read the same ranges into states agreeing at level
+//    j - 1, call edges call callee starts agreeing at level j and return to states agreeing at
+//    level j (a nullable callee returns without reading: refined until stable within the level),
+//    and a counted rule's states return, when their frame pops, to sites agreeing at level j
+//    (their rule's return sites as a set, and the number of call edges).
 // So the states of a length-bounded run that each call their own counted tail x{0,m-i} are alike
-// while m - i is past the horizon. States of counted rules are never members themselves (their
-// classification carries iteration counts checked against their own rule's bounds). The build
+// while m - i is past the horizon, and so are the tails' own states: a counted state's
+// classification is parametric in its counter (iteration counts k, checked against its own
+// rule's bounds at run time, mask_builder.h), so x{0,116} and x{0,115} classify alike when they
+// return to alike sites. All horizons of a plan come from one pass of refinement. The build
 // classifies each representative over the whole vocabulary and every other member only over the
 // tokens longer than the horizon (the TokenizerInfo::LongTokens trie: ~21% of a 128k vocabulary at
-// 8 bytes), then takes the short tokens' answers from the representative (MergeShared). The result
-// is identical to classifying every state in full; tests/grammar/mask_share_test.cc checks that
-// state by state.
+// 8 bytes), then takes the short tokens' answers (and, for counted states, their iteration counts)
+// from the representative (MergeShared). The result is identical to classifying every state in
+// full; tests/grammar/mask_share_test.cc checks that state by state.
 #ifndef SIEVE_GRAMMAR_MASK_SHARE_H_
 #define SIEVE_GRAMMAR_MASK_SHARE_H_
 
@@ -40,8 +43,8 @@ namespace sieve {
 
 struct MaskSharing {
   uint32_t horizon = 0;
-  // Per state: the representative whose short-token answers it takes (itself for representatives,
-  // states without byte edges and states of counted rules).
+  // Per state: the representative whose short-token answers it takes (itself for representatives
+  // and states without byte edges).
   std::vector<int32_t> rep;
   // Per state: its class (states alike for `horizon` bytes share one), numbered from 0.
   std::vector<int32_t> cls;
@@ -70,7 +73,7 @@ MaskSharingPlan PlanMaskSharing(const CompiledGrammar& g, uint32_t horizon, uint
 
 // The classification of a member state: `rep` (the representative's, over `full`) for tokens of
 // at most `horizon` bytes, `long_part` (the member's own, over full.LongTokens(horizon)) for the
-// longer ones. Counted states are never members, so there are no iteration lists to merge.
+// longer ones; for counted states the accepted lists with iteration counts are merged the same way.
 void MergeShared(const TokenizerInfo& full, const TokenizerInfo& long_tokens,
                  const StateClassification& rep, const StateClassification& long_part,
                  StateClassification* out);

@@ -257,6 +257,29 @@ TEST(MaskCache, EveryCounterValueUpToTheBoundGetsTheNaiveMask) {
   EXPECT_FALSE(m.Fork().AcceptString("x"));
 }
 
+// A hostname-like label: its counted middle x{0,61} is followed by a last character that the
+// loop reads too, so a token can pop the counted frame before its last byte and have that byte
+// read by the caller: "ab" after 60 middle characters is one iteration plus the last character,
+// not two iterations. The cache must not count every byte of such a token as an iteration (it
+// did when a trie subtree held only loop bytes: a narrowing at the bound).
+TEST(MaskCache, ACountedFrameThatPopsInsideATokenGetsTheNaiveMaskAtItsBound) {
+  auto tok = RealTokenizer("llama3");
+  ASSERT_NE(tok, nullptr);
+  auto vocab = VocabOf(*tok);
+  auto cache = BuildCache(
+      CompileText(R"(root ::= "\"" [a-z] ([a-z0-9-]{0,61} [a-z0-9])? ("." [a-z]+)? "\"")"),
+      vocab);
+  ASSERT_NE(cache, nullptr);
+  ASSERT_GT(cache->grammar()->stats().counted_rules, 0);
+  GrammarMatcher m(cache);
+  ASSERT_TRUE(m.AcceptString("\"a"));
+  std::string why;
+  for (int i = 0; i <= 62; ++i) {
+    ASSERT_TRUE(SameMask(m, BitmaskWords(vocab->size()), &why)) << i << " characters: " << why;
+    if (i < 62) ASSERT_TRUE(m.AcceptString("b"));
+  }
+}
+
 // The run-time suffix walks skip frames that only pass a byte through (ten levels of an expression
 // chain), keep or drop frames without a closure, and share closures between the groups of one
 // fill. C code with nested calls, conditions, indexing, comments and `return (...)` (which parses
