@@ -447,6 +447,7 @@ sieve_status sieve_grammar_deserialize(const char* bytes, size_t len, const siev
         auto built = sieve::TokenizerInfo::Build(v->vocab);
         if (!built.ok()) return SetError(built.status());
         v->info = std::move(built).value();
+        sieve::TokenMaskCache::PrepareTokenizerInfo(*v->info);
       }
       info = v->info;
     }

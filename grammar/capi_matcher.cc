@@ -143,6 +143,7 @@ sieve_status CompileText(Source source, const char* text, size_t text_len,
             return SetError(built.status());
           }
           v->info = std::move(built).value();
+          sieve::TokenMaskCache::PrepareTokenizerInfo(*v->info);
         }
         info = v->info;
       }

@@ -138,6 +138,7 @@ Result<std::shared_ptr<const TokenizerInfo>> GrammarCache::GetTokenizerInfo(
     }
   }
   SIEVE_ASSIGN_OR_RETURN(std::shared_ptr<const TokenizerInfo> info, TokenizerInfo::Build(vocab));
+  TokenMaskCache::PrepareTokenizerInfo(*info);
   std::lock_guard<std::mutex> lock(mu_);
   infos_.emplace(fp, InfoEntry{vocab, info});
   stats_.tokenizer_info_bytes += info->MemorySize();

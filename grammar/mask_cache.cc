@@ -416,6 +416,14 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
   return std::shared_ptr<const TokenMaskCache>(std::move(cache));
 }
 
+void TokenMaskCache::PrepareTokenizerInfo(const TokenizerInfo& info, const MaskCacheOptions& opts) {
+  if (opts.share_horizon == 0) return;
+  for (uint32_t h = opts.share_horizon; h <= std::max(opts.share_horizon, opts.share_horizon_max);
+       h *= 2) {
+    info.LongTokens(h);
+  }
+}
+
 size_t TokenMaskCache::MemorySize() const {
   return index_.capacity() * sizeof(int32_t) + states_.capacity() * sizeof(StateMasks) +
          words_.capacity() * sizeof(uint32_t) + ids_.capacity() * sizeof(int32_t) +

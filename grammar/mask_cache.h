@@ -162,6 +162,12 @@ class TokenMaskCache {
       std::shared_ptr<const CompiledGrammar> grammar, std::shared_ptr<const TokenizerInfo> info,
       const MaskCacheOptions& opts = MaskCacheOptions(), ThreadPool* pool = nullptr);
 
+  // Builds the long-token tries Build() uses for `opts`' sharing horizons (TokenizerInfo::
+  // LongTokens, kept by `info`), so that their one-time cost per vocabulary (~25 ms for 128k
+  // tokens) is paid with the vocabulary's own trie rather than by the first compile.
+  static void PrepareTokenizerInfo(const TokenizerInfo& info,
+                                   const MaskCacheOptions& opts = MaskCacheOptions());
+
   const std::shared_ptr<const CompiledGrammar>& grammar() const { return grammar_; }
   const std::shared_ptr<const TokenizerInfo>& tokenizer_info() const { return info_; }
   const std::shared_ptr<const Vocabulary>& vocab() const { return info_->vocab_ptr(); }

@@ -206,6 +206,7 @@ int BenchMask(const ArgParser& args) {
     std::cerr << "sieve bench: " << info.status().ToString() << "\n";
     return kExitFailure;
   }
+  sieve::TokenMaskCache::PrepareTokenizerInfo(**info);
   const std::vector<int32_t> ids = (*tok)->Encode(doc, /*allow_special=*/false);
   const bool progress = isatty(STDERR_FILENO) != 0;
 

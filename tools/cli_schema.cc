@@ -343,6 +343,7 @@ int CompileMain(int argc, char** argv) {
       std::cerr << "sieve compile: " << info.status().ToString() << "\n";
       return kExitFailure;
     }
+    sieve::TokenMaskCache::PrepareTokenizerInfo(**info);
     m.load_ms = MsSince(t1);
     m.vocab_size = vocab->size();
     if (progress) {
