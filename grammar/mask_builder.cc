@@ -102,24 +102,66 @@ void MaskBuilder::Defer(const SetSimulator::Delegation& d, int32_t node) {
 
 void MaskBuilder::ProcessDeferred(size_t mark) {
   if (deferred_.size() <= mark) return;
-  std::vector<Deferred> mine(deferred_.begin() + static_cast<std::ptrdiff_t>(mark),
-                             deferred_.end());
+  // This batch moves to the work stack (nested batches go above it and are gone when it resumes).
+  const size_t base = deferred_work_.size();
+  deferred_work_.insert(deferred_work_.end(), deferred_.begin() + static_cast<std::ptrdiff_t>(mark),
+                        deferred_.end());
+  const size_t end = deferred_work_.size();
   deferred_.resize(mark);
-  for (const Deferred& d : mine) {
-    Callee* callee = Memo(d.callee_start, d.node);
-    Apply(callee);
-    Resume(*callee, d.ret);
+  for (size_t i = base; i < end; ++i) {
+    const Deferred d = deferred_work_[i];
+    const uint32_t stored = Memo(d.callee_start, d.node);
+    Apply(stored);
+    Resume(stored, d.ret);
+  }
+  deferred_work_.resize(base);
+}
+
+uint32_t* MaskBuilder::MemoTable::Find(uint64_t key) {
+  if (keys_.empty()) Grow();
+  const size_t mask = keys_.size() - 1;
+  for (size_t i = (key * 0x9E3779B97F4A7C15ULL) >> 20 & mask;; i = (i + 1) & mask) {
+    if (values_[i] == kEmpty || keys_[i] == key) return &values_[i];
   }
 }
 
-MaskBuilder::Callee* MaskBuilder::Memo(int32_t callee_start, int32_t node) {
+void MaskBuilder::MemoTable::Set(uint64_t key, uint32_t value) {
+  if (2 * (size_ + 1) > keys_.size()) Grow();
+  const size_t mask = keys_.size() - 1;
+  for (size_t i = (key * 0x9E3779B97F4A7C15ULL) >> 20 & mask;; i = (i + 1) & mask) {
+    if (values_[i] == kEmpty) {
+      keys_[i] = key;
+      values_[i] = value;
+      ++size_;
+      return;
+    }
+    if (keys_[i] == key) {
+      values_[i] = value;
+      return;
+    }
+  }
+}
+
+void MaskBuilder::MemoTable::Grow() {
+  std::vector<uint64_t> keys = std::move(keys_);
+  std::vector<uint32_t> values = std::move(values_);
+  const size_t cap = keys.empty() ? 1024 : 2 * keys.size();
+  keys_.assign(cap, 0);
+  values_.assign(cap, kEmpty);
+  size_ = 0;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (values[i] != kEmpty) Set(keys[i], values[i]);
+  }
+}
+
+uint32_t MaskBuilder::Memo(int32_t callee_start, int32_t node) {
   const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(callee_start)) << 32) |
                        static_cast<uint32_t>(node);
-  auto it = memo_.find(key);
-  if (it != memo_.end()) return it->second.get();
-  auto owned = std::make_unique<Callee>();
-  Callee* callee = owned.get();
-  memo_.emplace(key, std::move(owned));
+  if (const uint32_t* found = memo_.Find(key); *found != MemoTable::kEmpty) return *found;
+  if (building_depth_ == building_.size()) building_.push_back(std::make_unique<Callee>());
+  Callee* callee = building_[building_depth_++].get();
+  callee->ranges.clear();
+  callee->pops.clear();
   const Target saved = target_;
   target_ = {callee, g_.rule_of(callee_start), false, 0};
   // An empty match of the callee is the caller's business (its closure returned at once).
@@ -143,16 +185,31 @@ MaskBuilder::Callee* MaskBuilder::Memo(int32_t callee_start, int32_t node) {
   std::sort(callee->pops.begin(), callee->pops.end());
   callee->pops.erase(std::unique(callee->pops.begin(), callee->pops.end()), callee->pops.end());
   target_ = saved;
-  return callee;
+  --building_depth_;
+  Stored st;
+  st.ranges_begin = static_cast<uint32_t>(stored_ranges_.size());
+  stored_ranges_.insert(stored_ranges_.end(), r.begin(), r.end());
+  st.ranges_end = static_cast<uint32_t>(stored_ranges_.size());
+  st.pops_begin = static_cast<uint32_t>(stored_pops_.size());
+  stored_pops_.insert(stored_pops_.end(), callee->pops.begin(), callee->pops.end());
+  st.pops_end = static_cast<uint32_t>(stored_pops_.size());
+  const auto index = static_cast<uint32_t>(stored_.size());
+  stored_.push_back(st);
+  memo_.Set(key, index);
+  return index;
 }
 
-void MaskBuilder::Apply(Callee* callee) {
+void MaskBuilder::Apply(uint32_t stored) {
+  const Stored& st = stored_[stored];
   if (target_.callee != nullptr) {
     auto& dst = target_.callee->ranges;
-    dst.insert(dst.end(), callee->ranges.begin(), callee->ranges.end());
+    dst.insert(dst.end(), stored_ranges_.begin() + st.ranges_begin,
+               stored_ranges_.begin() + st.ranges_end);
     return;
   }
-  for (const auto& [lo, hi] : callee->ranges) SetRange(lo, hi);
+  for (uint32_t i = st.ranges_begin; i < st.ranges_end; ++i) {
+    SetRange(stored_ranges_[i].first, stored_ranges_[i].second);
+  }
 }
 
 void MaskBuilder::RecordPop(int32_t node) {
@@ -183,10 +240,13 @@ void MaskBuilder::RecordPopRange(int32_t lo, int32_t hi) {
   }
 }
 
-void MaskBuilder::Resume(const Callee& callee, int32_t ret) {
+void MaskBuilder::Resume(uint32_t stored, int32_t ret) {
   const SetSimulator::Start start = sim_.FrameStart(ret, SetSimulator::kDelegating);
   const bool raw = target_.callee != nullptr;
-  for (const int32_t m : callee.pops) {
+  // By index: the walks below may memoise more callees (and grow the pools).
+  const uint32_t begin = stored_[stored].pops_begin, end = stored_[stored].pops_end;
+  for (uint32_t i = begin; i < end; ++i) {
+    const int32_t m = stored_pops_[i];
     if (raw && start.pops) RecordPop(m);
     const bool pending = !raw && start.pops;
     if (start.set < 0 && !pending && start.num_calls == 0) continue;

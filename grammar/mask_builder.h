@@ -183,10 +183,30 @@ class MaskBuilder {
   };
   // A delegated callee started below trie node `node`: the tokens of that subtree it reads without
   // returning (ranges of sorted positions) and the nodes after which it can return with a next
-  // byte that can follow its rule.
+  // byte that can follow its rule. While its walk runs the results collect in a Callee (one per
+  // nesting level, reused); finished ones are kept as spans of two pooled arrays (Stored), so the
+  // memo holds no allocation per entry.
   struct Callee {
     std::vector<std::pair<uint32_t, uint32_t>> ranges;
     std::vector<int32_t> pops;
+  };
+  struct Stored {
+    uint32_t ranges_begin, ranges_end;
+    uint32_t pops_begin, pops_end;
+  };
+  // (callee start, node) -> index into stored_: open addressing, linear probing.
+  class MemoTable {
+   public:
+    // The slot for `key`: its value, or kEmpty when absent (then Set fills it).
+    static constexpr uint32_t kEmpty = UINT32_MAX;
+    uint32_t* Find(uint64_t key);
+    void Set(uint64_t key, uint32_t value);
+
+   private:
+    void Grow();
+    std::vector<uint64_t> keys_;
+    std::vector<uint32_t> values_;
+    size_t size_ = 0;
   };
   struct Deferred {
     int32_t callee_start;
@@ -219,9 +239,9 @@ class MaskBuilder {
   void StartLayer(int32_t node, const SetSimulator::Start& start, bool pops);
   // Queues a delegated call below `node` (when the callee can read one of its child bytes).
   void Defer(const SetSimulator::Delegation& d, int32_t node);
-  Callee* Memo(int32_t callee_start, int32_t node);
-  void Apply(Callee* callee);
-  void Resume(const Callee& callee, int32_t ret);
+  uint32_t Memo(int32_t callee_start, int32_t node);  // an index into stored_
+  void Apply(uint32_t stored);
+  void Resume(uint32_t stored, int32_t ret);
   void RecordPop(int32_t node);
   void RecordPopRange(int32_t lo, int32_t hi);
   // First-byte sharing: a subtree's answers (accepted sorted-index ranges, raw uncertain entries)
@@ -283,7 +303,13 @@ class MaskBuilder {
   std::vector<std::vector<int32_t>> sites_;           // per rule: return states calling it (unique)
   std::vector<std::array<uint64_t, 4>> first_bytes_;  // per rule: CanStartWith as a byte set
   ContextResolver resolver_;
-  std::unordered_map<uint64_t, std::unique_ptr<Callee>> memo_;     // (callee start, node)
+  MemoTable memo_;
+  std::vector<Stored> stored_;
+  std::vector<std::pair<uint32_t, uint32_t>> stored_ranges_;
+  std::vector<int32_t> stored_pops_;
+  std::vector<std::unique_ptr<Callee>> building_;  // per Memo nesting level
+  size_t building_depth_ = 0;
+  std::vector<Deferred> deferred_work_;  // ProcessDeferred's entries, a stack of batches
   std::unordered_map<RuleId, std::vector<uint8_t>> follow_bytes_;  // FOLLOW(rule) as a list
   std::unordered_map<std::string, int32_t> first_key_ids_;
   std::string key_buf_;

@@ -84,7 +84,7 @@ bool Partitions(const CompiledGrammar& g, const std::vector<uint32_t>& horizons,
   }
   for (int32_t s = 0; s < n; ++s) {
     for (const CompiledGrammar::CallEdge& e : g.call_edges(s)) {
-      if (g.rule(e.callee).counted) sites[e.callee].push_back(e.return_state);
+      sites[e.callee].push_back(e.return_state);
     }
   }
   KeyInterner interner;
@@ -95,7 +95,7 @@ bool Partitions(const CompiledGrammar& g, const std::vector<uint32_t>& horizons,
   auto refine = [&](int32_t count) {
     std::vector<int64_t> rule_key_begin(g.num_rules() + 1, 0);
     for (;;) {
-      // Per counted rule: the number of its call edges and the sorted classes of its sites.
+      // Per rule: the number of its call edges and the sorted classes of its sites.
       site_classes.clear();
       for (size_t r = 0; r < g.num_rules(); ++r) {
         rule_key_begin[r] = static_cast<int64_t>(site_classes.size());
@@ -118,11 +118,9 @@ bool Partitions(const CompiledGrammar& g, const std::vector<uint32_t>& horizons,
           key.push_back(cur[e.return_state]);
         }
         const RuleId r = g.rule_of(s);
-        if (g.rule(r).counted) {
-          key.push_back(-2);
-          key.insert(key.end(), site_classes.begin() + rule_key_begin[r],
-                     site_classes.begin() + rule_key_begin[r + 1]);
-        }
+        key.push_back(-2);
+        key.insert(key.end(), site_classes.begin() + rule_key_begin[r],
+                   site_classes.begin() + rule_key_begin[r + 1]);
         next[s] = interner.Intern(key);
       }
       cur.swap(next);
@@ -147,7 +145,9 @@ bool Partitions(const CompiledGrammar& g, const std::vector<uint32_t>& horizons,
                           ? -1
                           : int64_t{info.max});
       } else if (h == 0) {
-        key.push_back(int64_t{r});
+        key.push_back(-3);
+        key.push_back(r == g.root_rule());
+        key.push_back(info.unique_items);
       }
       if (h == 0) {
         key.push_back(g.flags(s));
