@@ -10,14 +10,16 @@
 //
 // ComputeMaskSharing finds, per byte state, a representative with the same behaviour for
 // `horizon` bytes (bounded bisimulation; level j: alike for the next j bytes):
-//  - level 0: same rule (so pops continue into the same return sites and FOLLOW set) and flags;
-//    states of counted rules: same lower bound, same upper bound or both at least j (a fresh
-//    frame begins at most j iterations in j bytes, so such a bound is never hit), same flags;
+//  - level 0: same flags; both in the root rule or both not; both in uniqueItems-flagged rules
+//    or both not; states of counted rules: same lower bound, same upper bound or both at least j
+//    (a fresh frame begins at most j iterations in j bytes, so such a bound is never hit);
 //  - level j: level j - 1 agrees, byte edges read the same ranges into states agreeing at level
 //    j - 1, call edges call callee starts agreeing at level j and return to states agreeing at
 //    level j (a nullable callee returns without reading: refined until stable within the level),
-//    and a counted rule's states return, when their frame pops, to sites agreeing at level j
-//    (their rule's return sites as a set, and the number of call edges).
+//    and the states' rules return, when their frame pops, to sites agreeing at level j (each
+//    rule's return sites as a set, and its number of call edges, which decides whether the
+//    builder follows them: mask_builder.h). So two rules alike up to where they return are alike,
+//    and states of one rule always agree on where they return.
 // So the states of a length-bounded run that each call their own counted tail x{0,m-i} are alike
 // while m - i is past the horizon, and so are the tails' own states: a counted state's
 // classification is parametric in its counter (iteration counts k, checked against its own
