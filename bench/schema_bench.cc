@@ -1,5 +1,5 @@
 // JSON Schema benchmarks (issue 5): compile time per schema over schemas/ and per-token mask time
-// on three realistic schemas, with the real Llama-3 tokenizer (1 thread).
+// on three realistic schemas, with the real Llama-3 tokenizer (1 thread unless said).
 //
 // Compile = JSON Schema -> grammar (JsonSchemaToGrammar, compact whitespace, standard semantics,
 // schema order: what `sieve compile --tokenizer` does) -> simplify -> automaton -> token-mask
@@ -8,6 +8,8 @@
 // compiles every schemas/*.schema.json once per iteration; each schema's time is its median over
 // the iterations, and p50 / p99 / max are taken over schemas. BM_CompileBaseline compiles the
 // any-JSON-value grammar (BuiltinJsonGrammar) the same way: the baseline measured in the same run.
+// BM_CompileAll/schemas_threads is the same compile with the mask cache built on every hardware
+// thread (what `sieve compile` does by default), reported in wall time next to the 1-thread run.
 //
 // Masks: bench/data/schema_*.json are documents of 300+ Llama-3 tokens (compact JSON) valid
 // against schemas/{k8s_deployment, openai_extract_entities, config_docker_compose}. A pass feeds
@@ -33,6 +35,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bench/bench_util.h"
@@ -114,7 +117,15 @@ struct StageTimes {
 
 // The pipeline as shipped, or the baseline for the same run: without tail-call absorption
 // (pda.cc) and without shared classifications (mask_share.h), i.e. the session-2 pipeline.
-enum Pipeline { kCurrent = 0, kUnabsorbedUnshared = 1 };
+// kThreaded: the pipeline as shipped with the mask cache built on every core (the CLI's default,
+// `sieve compile --threads`; the C API's num_threads); its times are wall times.
+enum Pipeline { kCurrent = 0, kUnabsorbedUnshared = 1, kThreaded = 2 };
+
+// One pool for the threaded runs (hardware threads, the caller included).
+ThreadPool* Pool() {
+  static ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  return &pool;
+}
 
 // Compiles a grammar through simplify, the automaton and the mask cache.
 Result<std::shared_ptr<const TokenMaskCache>> CompileIr(Grammar g, StageTimes* t,
@@ -129,7 +140,8 @@ Result<std::shared_ptr<const TokenMaskCache>> CompileIr(Grammar g, StageTimes* t
   SIEVE_ASSIGN_OR_RETURN(CompiledArtifact a, CompileGrammarIr(std::move(g), copts));
   t->automaton = MsSince(t0);
   t0 = Clock::now();
-  auto cache = TokenMaskCache::Build(a.pda, GetEnv().info, mopts);
+  auto cache =
+      TokenMaskCache::Build(a.pda, GetEnv().info, mopts, p == kThreaded ? Pool() : nullptr);
   t->mask = MsSince(t0);
   return cache;
 }
@@ -156,7 +168,7 @@ struct CompileSummary {
   double baseline = 0;
 };
 CompileSummary& Compiles(Pipeline p = kCurrent) {
-  static CompileSummary s[2];
+  static CompileSummary s[3];
   return s[p];
 }
 
@@ -358,6 +370,10 @@ void RegisterAll() {
                                [](benchmark::State& s) { BM_CompileAll(s, kUnabsorbedUnshared); })
       ->Unit(benchmark::kMillisecond)
       ->Iterations(3);
+  benchmark::RegisterBenchmark("BM_CompileAll/schemas_threads",
+                               [](benchmark::State& s) { BM_CompileAll(s, kThreaded); })
+      ->Unit(benchmark::kMillisecond)
+      ->Iterations(7);
   for (const MaskCase& c : MaskCases()) {
     benchmark::RegisterBenchmark(("BM_SchemaMask/" + std::string(c.schema)).c_str(),
                                  [&c](benchmark::State& s) { BM_SchemaMask(s, c); })
@@ -388,6 +404,16 @@ void PrintSummary() {
           "| ratio without / with (thread CPU) | %.2fx | %.2fx | %.2fx |\n",
           b.cpu_p50, b.cpu_p99, b.cpu_max, s.cpu_p50 > 0 ? b.cpu_p50 / s.cpu_p50 : 0.0,
           s.cpu_p99 > 0 ? b.cpu_p99 / s.cpu_p99 : 0.0, s.cpu_max > 0 ? b.cpu_max / s.cpu_max : 0.0);
+    }
+    const CompileSummary& t = Compiles(kThreaded);
+    if (t.schemas > 0) {
+      std::printf(
+          "| same run, mask cache on %d threads (the CLI's default): wall (ms) | %.2f | %.2f | "
+          "%.2f |\n"
+          "| ratio 1 thread / %d threads (wall) | %.2fx | %.2fx | %.2fx |\n",
+          Pool()->num_threads(), t.p50, t.p99, t.max, Pool()->num_threads(),
+          t.p50 > 0 ? s.p50 / t.p50 : 0.0, t.p99 > 0 ? s.p99 / t.p99 : 0.0,
+          t.max > 0 ? s.max / t.max : 0.0);
     }
     std::printf("slowest:");
     for (const auto& [ms, name] : s.slowest) std::printf(" %s %.1f ms;", name.c_str(), ms);
