@@ -238,7 +238,8 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
   // only the long tokens, merged with its representative's answers (mask_share.h). A member alike
   // with some representative for a wider horizon shares with that one and walks fewer tokens.
   const MaskSharingPlan plan =
-      PlanMaskSharing(g, opts.share_horizon, opts.share_horizon_max, opts.deadline);
+      PlanMaskSharing(g, opts.share_horizon, opts.share_horizon_max, opts.deadline,
+                      opts.share_escape_bytes);
   // The long-token tries by horizon (levels); a state whose trie is missing (LongTokens failed:
   // it does not for a vocabulary that built) is classified in full.
   std::vector<std::pair<uint32_t, std::shared_ptr<const TokenizerInfo>>> levels;
@@ -248,7 +249,7 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
     size_t level = 0;
     while (level < levels.size() && levels[level].first != plan.horizon[s]) ++level;
     if (level == levels.size())
-      levels.emplace_back(plan.horizon[s], ti.LongTokens(plan.horizon[s]));
+      levels.emplace_back(plan.horizon[s], ti.LongTokens(plan.horizon[s], opts.share_escape_bytes));
     if (levels[level].second == nullptr) continue;
     member_rep[s] = plan.rep[s];
     member_level[s] = static_cast<int32_t>(level);
@@ -420,7 +421,7 @@ void TokenMaskCache::PrepareTokenizerInfo(const TokenizerInfo& info, const MaskC
   if (opts.share_horizon == 0) return;
   for (uint32_t h = opts.share_horizon; h <= std::max(opts.share_horizon, opts.share_horizon_max);
        h *= 2) {
-    info.LongTokens(h);
+    info.LongTokens(h, opts.share_escape_bytes);
   }
 }
 

@@ -81,6 +81,10 @@ struct MaskCacheOptions {
   // length-bounded run (a hostname label, a 128-character password) most states are alike for 32
   // bytes, and tokens over 32 bytes are a few hundred. At most share_horizon: one level.
   uint32_t share_horizon_max = 32;
+  // Bytes on which states need not agree to share (mask_share.h): the JSON quote, so string
+  // bodies and keys in different places share their answers for tokens without a quote. Tokens
+  // holding one of these bytes are classified per member. Empty: plain bounded bisimulation.
+  std::string share_escape_bytes = "\"";
   // -- deadline (harden, issue 10) --
   // Wall-time budget (limits.h), polled once per state while classifying; once it expires the
   // build stops with kLimit naming max_compile_ms. Front doors pass the compile's own deadline, so

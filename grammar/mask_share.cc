@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <numeric>
 #include <span>
+#include <string_view>
 
 namespace sieve {
 namespace {
@@ -71,7 +72,10 @@ bool TestBit(const std::vector<uint32_t>& bits, int32_t id) {
 //    state's class fixes its rule, so its return sites are the same ones.)
 // Returns false when the deadline expired (the partitions are then incomplete).
 bool Partitions(const CompiledGrammar& g, const std::vector<uint32_t>& horizons,
-                const Deadline& deadline, std::vector<std::vector<int32_t>>* out) {
+                std::string_view escape_bytes, const Deadline& deadline,
+                std::vector<std::vector<int32_t>>* out) {
+  bool escape[256] = {};
+  for (const char c : escape_bytes) escape[static_cast<uint8_t>(c)] = true;
   const int32_t n = g.num_states();
   out->assign(horizons.size(), std::vector<int32_t>());
   if (horizons.empty()) return true;
@@ -117,10 +121,15 @@ bool Partitions(const CompiledGrammar& g, const std::vector<uint32_t>& horizons,
           key.push_back(cur[e.callee_start]);
           key.push_back(cur[e.return_state]);
         }
-        const RuleId r = g.rule_of(s);
-        key.push_back(-2);
-        key.insert(key.end(), site_classes.begin() + rule_key_begin[r],
-                   site_classes.begin() + rule_key_begin[r + 1]);
+        // Only a state where the rule may end pops its frame; what follows the pop is the
+        // rule's: the end of the input for the root, else its return sites.
+        if (g.flags(s) & CompiledGrammar::kAccepting) {
+          const RuleId r = g.rule_of(s);
+          key.push_back(-2);
+          key.push_back(r == g.root_rule());
+          key.insert(key.end(), site_classes.begin() + rule_key_begin[r],
+                     site_classes.begin() + rule_key_begin[r + 1]);
+        }
         next[s] = interner.Intern(key);
       }
       cur.swap(next);
@@ -146,7 +155,6 @@ bool Partitions(const CompiledGrammar& g, const std::vector<uint32_t>& horizons,
                           : int64_t{info.max});
       } else if (h == 0) {
         key.push_back(-3);
-        key.push_back(r == g.root_rule());
         key.push_back(info.unique_items);
       }
       if (h == 0) {
@@ -154,7 +162,10 @@ bool Partitions(const CompiledGrammar& g, const std::vector<uint32_t>& horizons,
       } else {
         for (const CompiledGrammar::ByteEdge& e : g.byte_edges(s)) {
           key.push_back(int64_t{e.lo} << 8 | e.hi);
-          key.push_back(prev[e.target]);
+          // An edge that reads only escape bytes: where it leads does not matter.
+          bool escaped = !escape_bytes.empty();
+          for (int b = e.lo; b <= e.hi && escaped; ++b) escaped = escape[b];
+          key.push_back(escaped ? -5 : int64_t{prev[e.target]});
         }
       }
       cur[s] = interner.Intern(key);
@@ -200,21 +211,24 @@ MaskSharing FromPartition(const CompiledGrammar& g, uint32_t horizon, std::vecto
 }  // namespace
 
 MaskSharing ComputeMaskSharing(const CompiledGrammar& g, uint32_t horizon,
-                               const Deadline& deadline) {
+                               const Deadline& deadline, std::string_view escape_bytes) {
   if (horizon == 0 || g.num_states() == 0) return FromPartition(g, horizon, {});
   std::vector<std::vector<int32_t>> parts;
-  if (!Partitions(g, {horizon}, deadline, &parts)) return FromPartition(g, horizon, {});
+  if (!Partitions(g, {horizon}, escape_bytes, deadline, &parts)) {
+    return FromPartition(g, horizon, {});
+  }
   return FromPartition(g, horizon, std::move(parts[0]));
 }
 
 MaskSharingPlan PlanMaskSharing(const CompiledGrammar& g, uint32_t horizon, uint32_t max_horizon,
-                                const Deadline& deadline) {
+                                const Deadline& deadline, std::string_view escape_bytes) {
   std::vector<uint32_t> horizons;
   if (horizon > 0) {
     for (uint32_t h = horizon; h <= std::max(horizon, max_horizon); h *= 2) horizons.push_back(h);
   }
   std::vector<std::vector<int32_t>> parts;
-  if (horizons.empty() || g.num_states() == 0 || !Partitions(g, horizons, deadline, &parts)) {
+  if (horizons.empty() || g.num_states() == 0 ||
+      !Partitions(g, horizons, escape_bytes, deadline, &parts)) {
     parts.clear();
   }
   const MaskSharing base = FromPartition(g, horizon, parts.empty() ? std::vector<int32_t>()

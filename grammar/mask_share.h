@@ -10,16 +10,17 @@
 //
 // ComputeMaskSharing finds, per byte state, a representative with the same behaviour for
 // `horizon` bytes (bounded bisimulation; level j: alike for the next j bytes):
-//  - level 0: same flags; both in the root rule or both not; both in uniqueItems-flagged rules
-//    or both not; states of counted rules: same lower bound, same upper bound or both at least j
-//    (a fresh frame begins at most j iterations in j bytes, so such a bound is never hit);
+//  - level 0: same flags; both in uniqueItems-flagged rules or both not; states of counted
+//    rules: same lower bound, same upper bound or both at least j (a fresh frame begins at most j
+//    iterations in j bytes, so such a bound is never hit);
 //  - level j: level j - 1 agrees, byte edges read the same ranges into states agreeing at level
 //    j - 1, call edges call callee starts agreeing at level j and return to states agreeing at
 //    level j (a nullable callee returns without reading: refined until stable within the level),
-//    and the states' rules return, when their frame pops, to sites agreeing at level j (each
-//    rule's return sites as a set, and its number of call edges, which decides whether the
-//    builder follows them: mask_builder.h). So two rules alike up to where they return are alike,
-//    and states of one rule always agree on where they return.
+//    and states where their rule may end (accepting: only those pop their frame) continue alike
+//    after the pop: both end the input (the root rule) or both return to sites agreeing at level
+//    j (each rule's return sites as a set, and its number of call edges, which decides whether
+//    the builder follows them: mask_builder.h). So the same automaton inlined into two rules is
+//    alike in both up to where the rules differ.
 // So the states of a length-bounded run that each call their own counted tail x{0,m-i} are alike
 // while m - i is past the horizon, and so are the tails' own states: a counted state's
 // classification is parametric in its counter (iteration counts k, checked against its own
@@ -34,6 +35,7 @@
 #define SIEVE_GRAMMAR_MASK_SHARE_H_
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "grammar/limits.h"
@@ -56,26 +58,38 @@ struct MaskSharing {
 // Classes for `horizon` bytes over the byte-reading states of g (horizon 0: every state alone).
 // Polls `deadline` once per level; once it has expired every state is left alone (the caller's
 // own poll then reports the budget).
+//
+// Escape bytes: with `escape_bytes` (MaskCacheOptions::share_escape_bytes, by default the quote
+// that ends every JSON string and key), states are alike when they behave alike on every path
+// that reads none of those bytes: an edge reading only escape bytes is compared by its range,
+// wherever it leads. A string body whose closing quote is followed by "," in one place and by
+// ":" or "]" in another is then alike in both places. Members then take from the representative
+// only the tokens of at most `horizon` bytes that hold no escape byte, and classify the rest
+// themselves (TokenizerInfo::LongTokens(horizon, escape_bytes)).
 MaskSharing ComputeMaskSharing(const CompiledGrammar& g, uint32_t horizon,
-                               const Deadline& deadline = Deadline());
+                               const Deadline& deadline = Deadline(),
+                               std::string_view escape_bytes = {});
 
 // Sharing at several horizons: every state that is a member at `horizon` gets, among the states
 // classified in full (the representatives at `horizon`), the one it is alike with for the most
 // bytes, trying horizon x2, x4, ... up to `max_horizon`. rep[s] == s for states classified in
 // full; otherwise the member takes tokens of at most horizon[s] bytes from rep[s] and classifies
-// only the longer ones (TokenizerInfo::LongTokens(horizon[s])). Wider classes refine the base
-// classes, so a representative found for a wider horizon is alike for the base horizon as well.
+// only the longer ones (TokenizerInfo::LongTokens(horizon[s], escape_bytes), with escape bytes
+// as above). Wider classes refine the base classes, so a representative found for a wider horizon
+// is alike for the base horizon as well.
 struct MaskSharingPlan {
   std::vector<int32_t> rep;
   std::vector<uint32_t> horizon;
   int32_t members = 0;
 };
 MaskSharingPlan PlanMaskSharing(const CompiledGrammar& g, uint32_t horizon, uint32_t max_horizon,
-                                const Deadline& deadline = Deadline());
+                                const Deadline& deadline = Deadline(),
+                                std::string_view escape_bytes = {});
 
-// The classification of a member state: `rep` (the representative's, over `full`) for tokens of
-// at most `horizon` bytes, `long_part` (the member's own, over full.LongTokens(horizon)) for the
-// longer ones; for counted states the accepted lists with iteration counts are merged the same way.
+// The classification of a member state: `rep` (the representative's, over `full`) for the tokens
+// `long_tokens` leaves out (short, no escape byte), `long_part` (the member's own, over
+// `long_tokens` = full.LongTokens(horizon, escape_bytes)) for the others; for counted states the
+// accepted lists with iteration counts are merged the same way.
 void MergeShared(const TokenizerInfo& full, const TokenizerInfo& long_tokens,
                  const StateClassification& rep, const StateClassification& long_part,
                  StateClassification* out);

@@ -211,11 +211,14 @@ Result<std::shared_ptr<const TokenizerInfo>> TokenizerInfo::Build(
   return std::shared_ptr<const TokenizerInfo>(std::move(info));
 }
 
-std::shared_ptr<const TokenizerInfo> TokenizerInfo::LongTokens(uint32_t min_length) const {
+std::shared_ptr<const TokenizerInfo> TokenizerInfo::LongTokens(uint32_t min_length,
+                                                              std::string_view keep_bytes) const {
   std::lock_guard<std::mutex> lock(long_mu_);
-  for (const auto& [len, info] : long_tokens_) {
-    if (len == min_length) return info;
+  for (const LongEntry& e : long_tokens_) {
+    if (e.min_length == min_length && e.keep_bytes == keep_bytes) return e.info;
   }
+  bool keep[256] = {};
+  for (const char c : keep_bytes) keep[static_cast<uint8_t>(c)] = true;
   const Vocabulary& v = *vocab_;
   std::string bytes;
   std::vector<uint32_t> offsets{0};
@@ -226,7 +229,11 @@ std::shared_ptr<const TokenizerInfo> TokenizerInfo::LongTokens(uint32_t min_leng
     bytes.append(b);
     offsets.push_back(static_cast<uint32_t>(bytes.size()));
     flags[i] = v.Flags(id);
-    if (!(flags[i] & kTokenPadding) && b.size() <= min_length) flags[i] |= kTokenSpecial;
+    bool kept = b.size() > min_length;
+    for (size_t j = 0; j < b.size() && !kept && !keep_bytes.empty(); ++j) {
+      kept = keep[static_cast<uint8_t>(b[j])];
+    }
+    if (!(flags[i] & kTokenPadding) && !kept) flags[i] |= kTokenSpecial;
   }
   auto sub = Vocabulary::FromFlat(std::move(bytes), std::move(offsets), std::move(flags), v.kind());
   // The copy has this vocabulary's shape, so neither step fails; if one did, the caller gets null
@@ -235,10 +242,10 @@ std::shared_ptr<const TokenizerInfo> TokenizerInfo::LongTokens(uint32_t min_leng
   auto info = Build(std::make_shared<const Vocabulary>(std::move(*sub)));
   if (!info.ok()) return nullptr;
   // A handful of lengths are asked for (the sharing horizons); keep the most recent few.
-  constexpr size_t kKept = 4;
+  constexpr size_t kKept = 6;
   if (long_tokens_.size() == kKept) long_tokens_.erase(long_tokens_.begin());
-  long_tokens_.emplace_back(min_length, std::move(*info));
-  return long_tokens_.back().second;
+  long_tokens_.push_back({min_length, std::string(keep_bytes), std::move(*info)});
+  return long_tokens_.back().info;
 }
 
 size_t TokenizerInfo::MemorySize() const {

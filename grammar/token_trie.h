@@ -30,6 +30,8 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -97,10 +99,12 @@ class TokenizerInfo {
   uint32_t max_token_length() const { return max_token_length_; }
   uint64_t fingerprint() const { return fingerprint_; }
 
-  // The same ids with only the byte tokens longer than `min_length` bytes as byte tokens (the
-  // others marked special): a small trie for classifying just the long tokens (mask_share.h).
-  // Built on first use and kept (one per length asked, up to a few lengths); thread-safe.
-  std::shared_ptr<const TokenizerInfo> LongTokens(uint32_t min_length) const;
+  // The same ids with only the byte tokens longer than `min_length` bytes, or holding one of
+  // `keep_bytes`, as byte tokens (the others marked special): a small trie for classifying just
+  // those tokens (mask_share.h). Built on first use and kept (one per (length, bytes) asked, up to
+  // a few); thread-safe.
+  std::shared_ptr<const TokenizerInfo> LongTokens(uint32_t min_length,
+                                                  std::string_view keep_bytes = {}) const;
 
   // Heap bytes owned, not counting the Vocabulary (nor a LongTokens companion).
   size_t MemorySize() const;
@@ -134,7 +138,12 @@ class TokenizerInfo {
   uint64_t fingerprint_ = 0;
   double build_ms_ = 0;
   mutable std::mutex long_mu_;
-  mutable std::vector<std::pair<uint32_t, std::shared_ptr<const TokenizerInfo>>> long_tokens_;
+  struct LongEntry {
+    uint32_t min_length;
+    std::string keep_bytes;
+    std::shared_ptr<const TokenizerInfo> info;
+  };
+  mutable std::vector<LongEntry> long_tokens_;
 };
 
 // 64-bit fingerprint of a vocabulary's contents (token bytes, flags, size, kind).
