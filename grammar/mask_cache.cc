@@ -28,6 +28,7 @@ struct TokenMaskCache::PendingSet {
   Form form = kAcceptList;
   std::vector<uint32_t> words;
   std::vector<int32_t> ids;
+  uint64_t hash = 0;  // of form and contents, computed where the set is made (in parallel)
 };
 
 struct TokenMaskCache::StateResult {
@@ -98,9 +99,20 @@ size_t TokenMaskCache::MakeSet(const TokenizerInfo& info, const std::vector<uint
   set->words.clear();
   set->ids.clear();
   const size_t list_max = words / kListFraction;
+  auto finish = [set] {
+    ContentHasher h;
+    h.AddU64(set->form);
+    if (set->form == kBitset) {
+      h.Add(set->words.data(), set->words.size() * sizeof(uint32_t));
+    } else {
+      h.Add(set->ids.data(), set->ids.size() * sizeof(int32_t));
+    }
+    set->hash = h.Finish();
+  };
   if (accepted > list_max && rejected > list_max) {
     set->form = kBitset;
     set->words = row;
+    finish();
     return accepted;
   }
   const bool accept = accepted <= rejected;
@@ -113,18 +125,19 @@ size_t TokenMaskCache::MakeSet(const TokenizerInfo& info, const std::vector<uint
       bits &= bits - 1;
     }
   }
+  finish();
   return accepted;
 }
 
 void TokenMaskCache::BuildState(const CompiledGrammar& g, const TokenizerInfo& info,
                                 const MaskCacheOptions& opts, int32_t state,
                                 const StateClassification& c, StateResult* r) {
-  std::vector<uint32_t> row = c.accepted_bits;
-  r->accepted = static_cast<int64_t>(MakeSet(info, row, &r->base));
+  r->accepted = static_cast<int64_t>(MakeSet(info, c.accepted_bits, &r->base));
   r->nodes_visited = c.nodes_visited;
 
   const CompiledGrammar::RuleInfo& rule = g.rule(g.rule_of(state));
   if (rule.counted && rule.max != kUnbounded && !c.accepted_k.empty()) {
+    std::vector<uint32_t> row(c.accepted_bits.size(), 0);
     const int32_t kmax = *std::max_element(c.accepted_k.begin(), c.accepted_k.end());
     if (kmax > 0) {
       std::vector<uint32_t> count(kmax + 1, 0);
@@ -144,7 +157,6 @@ void TokenMaskCache::BuildState(const CompiledGrammar& g, const TokenizerInfo& i
         if (k < dense) by_k[k].push_back(c.accepted[i]);
         if (k > dense) tail.push_back({k, c.accepted[i]});
       }
-      std::fill(row.begin(), row.end(), 0);
       for (int32_t b = 0; b < dense; ++b) {
         for (const int32_t id : by_k[b]) SetBit(row.data(), id);
         r->levels.emplace_back();
@@ -324,14 +336,7 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
   std::unordered_map<uint64_t, std::vector<SetRef>> seen;
   const size_t words = ti.words();
   auto pool_set = [&](const StateResult::Set& s) -> SetRef {
-    ContentHasher h;
-    h.AddU64(s.form);
-    if (s.form == kBitset) {
-      h.Add(s.words.data(), s.words.size() * sizeof(uint32_t));
-    } else {
-      h.Add(s.ids.data(), s.ids.size() * sizeof(int32_t));
-    }
-    const uint64_t key = h.Finish();
+    const uint64_t key = s.hash;
     for (const SetRef& ref : seen[key]) {
       if (ref.form != s.form) continue;
       const bool equal =
