@@ -889,7 +889,7 @@ void MaskBuilder::ClearRange(uint32_t lo, uint32_t hi) {
   acc_[b] &= ~last;
 }
 
-void MaskBuilder::ToIdOrder(std::vector<uint32_t>* out) const {
+void MaskBuilder::ToIdOrder(std::vector<uint32_t>* out) {
   // Scatter the smaller side: the accepted positions, or the rejected ones cleared from the
   // byte-token mask (string states accept nearly everything).
   const std::span<const int32_t> ids = info_.sorted_ids();
@@ -899,6 +899,30 @@ void MaskBuilder::ToIdOrder(std::vector<uint32_t>* out) const {
   uint64_t estimate = 0;
   for (const uint64_t w : acc_) estimate += w == 0 ? 0 : (w == ~uint64_t{0} ? 64 : 32);
   const bool invert = estimate > n / 2;
+  // A large scatter is first looked up among the recent conversions (equal sets recur).
+  Converted* slot = nullptr;
+  uint64_t hash = 0;
+  if (std::min<uint64_t>(estimate, n - std::min<uint64_t>(estimate, n)) > kConvertMin) {
+    hash = 0x9E3779B97F4A7C15ULL;
+    for (size_t w = 0; w < acc_.size(); w += 2) {
+      const uint64_t b = w + 1 < acc_.size() ? acc_[w + 1] : 0;
+      hash = (hash ^ acc_[w] ^ (b * 0xc2b2ae3d27d4eb4fULL)) * 0xff51afd7ed558ccdULL;
+    }
+    for (Converted& c : converted_) {
+      if (c.hash == hash && c.positions == acc_) {
+        c.last_use = ++converted_clock_;
+        *out = c.ids;
+        return;
+      }
+    }
+    if (converted_.size() < kConverted) {
+      slot = &converted_.emplace_back();
+    } else {
+      slot = &*std::min_element(
+          converted_.begin(), converted_.end(),
+          [](const Converted& a, const Converted& b) { return a.last_use < b.last_use; });
+    }
+  }
   if (invert) {
     *out = info_.byte_token_mask();
   } else {
@@ -917,6 +941,12 @@ void MaskBuilder::ToIdOrder(std::vector<uint32_t>* out) const {
       }
       x &= x - 1;
     }
+  }
+  if (slot != nullptr) {
+    slot->hash = hash;
+    slot->positions = acc_;
+    slot->ids = *out;
+    slot->last_use = ++converted_clock_;
   }
 }
 

@@ -220,7 +220,19 @@ class MaskBuilder {
   bool TestPos(uint32_t i) const { return acc_[i >> 6] >> (i & 63) & 1; }
   void SetRange(uint32_t lo, uint32_t hi);
   void ClearRange(uint32_t lo, uint32_t hi);
-  void ToIdOrder(std::vector<uint32_t>* out) const;
+  void ToIdOrder(std::vector<uint32_t>* out);
+  // Recent conversions (ToIdOrder): equal accepted sets recur (string bodies in many places, the
+  // states of one run), and a conversion scatters up to half the vocabulary's bits.
+  struct Converted {
+    uint64_t hash = 0;
+    std::vector<uint64_t> positions;
+    std::vector<uint32_t> ids;
+    uint64_t last_use = 0;
+  };
+  static constexpr size_t kConverted = 8;
+  static constexpr uint64_t kConvertMin = 4096;  // estimated bits to scatter
+  std::vector<Converted> converted_;
+  uint64_t converted_clock_ = 0;
   // Where a walk's results go: a state's classification, or a callee being classified.
   struct Target {
     Callee* callee;  // null: out_
