@@ -60,16 +60,10 @@ bool TestBit(const std::vector<uint32_t>& bits, int32_t id) {
 }
 
 // The partitions of g's states at the levels `horizons` (ascending), computed in one pass of
-// refinement (level j: alike for the next j bytes):
-//  - level 0: same rule and flags; states of counted rules: same lower bound, same upper bound or
-//    both at least j (a fresh frame begins at most j iterations in j bytes, so a bound of j or
-//    more is never hit; the bound is re-checked at every level), same flags;
-//  - level j: level j - 1 agrees, byte edges read the same ranges into states agreeing at level
-//    j - 1, call edges call callee starts agreeing at level j and return to states agreeing at
-//    level j (a nullable callee returns without reading: refined until stable within the level),
-//    and states of counted rules return (when their frame pops) to return sites agreeing at level
-//    j: their rule's return sites, as a set, and how many call edges there are. (A non-counted
-//    state's class fixes its rule, so its return sites are the same ones.)
+// refinement (level j: alike for the next j bytes, with `escape_bytes`; the levels are those of
+// mask_share.h). A counted rule's bound is re-checked at every level (a bound of j or more is
+// never hit within j bytes), so refinement only stops early once no level splits a class and no
+// finite bound is left to reach.
 // Returns false when the deadline expired (the partitions are then incomplete).
 bool Partitions(const CompiledGrammar& g, const std::vector<uint32_t>& horizons,
                 std::string_view escape_bytes, const Deadline& deadline,
@@ -79,7 +73,7 @@ bool Partitions(const CompiledGrammar& g, const std::vector<uint32_t>& horizons,
   const int32_t n = g.num_states();
   out->assign(horizons.size(), std::vector<int32_t>());
   if (horizons.empty()) return true;
-  // Return sites per counted rule, and the largest finite bound (past it no level adds splits).
+  // Return sites per rule, and the largest finite bound (past it no level adds splits).
   std::vector<std::vector<int32_t>> sites(g.num_rules());
   int64_t max_bound = -1;
   for (size_t r = 0; r < g.num_rules(); ++r) {
@@ -95,7 +89,7 @@ bool Partitions(const CompiledGrammar& g, const std::vector<uint32_t>& horizons,
   std::vector<int64_t> key, site_classes;
   std::vector<int32_t> prev(static_cast<size_t>(n), 0), cur(static_cast<size_t>(n), 0);
   std::vector<int32_t> next(static_cast<size_t>(n), 0);
-  // Splits classes until call edges and counted pops agree within the current level.
+  // Splits classes until call edges and pops agree within the current level.
   auto refine = [&](int32_t count) {
     std::vector<int64_t> rule_key_begin(g.num_rules() + 1, 0);
     for (;;) {
@@ -192,8 +186,7 @@ MaskSharing FromPartition(const CompiledGrammar& g, uint32_t horizon, std::vecto
     return out;
   }
   out.cls = std::move(cls);
-  const int32_t count =
-      out.cls.empty() ? 0 : *std::max_element(out.cls.begin(), out.cls.end()) + 1;
+  const int32_t count = *std::max_element(out.cls.begin(), out.cls.end()) + 1;
   std::vector<int32_t> first(static_cast<size_t>(count), -1);
   for (int32_t s = 0; s < n; ++s) {
     if (!(g.flags(s) & CompiledGrammar::kHasBytes)) continue;
