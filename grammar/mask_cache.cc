@@ -295,9 +295,33 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
     }
     return true;
   };
-  RunParallel(pool, reps.size(), [&](size_t j, int w) {
+  // With several workers, states go out in runs of consecutive states of one rule: a builder
+  // reuses what it learnt at the previous state of the rule (first-byte answers, the recent
+  // state's bits: mask_builder.h), which a round-robin split would scatter over the workers.
+  auto runs = [&](const std::vector<size_t>& list) {
+    std::vector<std::pair<size_t, size_t>> out;
+    const size_t max_len = std::max<size_t>(4, list.size() / (static_cast<size_t>(workers) * 8));
+    for (size_t b = 0; b < list.size();) {
+      size_t e = b + 1;
+      const RuleId r = g.rule_of(states[list[b]]);
+      while (e < list.size() && e - b < max_len && g.rule_of(states[list[e]]) == r) ++e;
+      out.push_back({b, e});
+      b = e;
+    }
+    return out;
+  };
+  auto for_runs = [&](const std::vector<size_t>& list, const auto& body) {
+    if (workers == 1) {
+      for (size_t j = 0; j < list.size(); ++j) body(list[j], 0);
+      return;
+    }
+    const std::vector<std::pair<size_t, size_t>> r = runs(list);
+    RunParallel(pool, r.size(), [&](size_t k, int w) {
+      for (size_t j = r[k].first; j < r[k].second; ++j) body(list[j], w);
+    });
+  };
+  for_runs(reps, [&](size_t i, int w) {
     if (!poll()) return;
-    const size_t i = reps[j];
     if (builders[w] == nullptr) builders[w] = std::make_unique<MaskBuilder>(g, ti, opts.build);
     builders[w]->Classify(states[i], &scratch[w]);
     BuildState(g, ti, opts, states[i], scratch[w], &results[i]);
@@ -305,9 +329,8 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
     if (slot >= 0) saved[slot] = std::move(scratch[w]);
     classified.fetch_add(1, std::memory_order_relaxed);
   });
-  RunParallel(pool, members.size(), [&](size_t j, int w) {
+  for_runs(members, [&](size_t i, int w) {
     if (!poll()) return;
-    const size_t i = members[j];
     const int32_t level = member_level[states[i]];
     const TokenizerInfo& long_info = *levels[level].second;
     std::unique_ptr<MaskBuilder>& builder = long_builders[level * workers + w];
