@@ -15,8 +15,10 @@
 #include <tuple>
 
 #include "grammar/compiler.h"
+#include "grammar/grammar_serialize.h"
 #include "grammar/json_schema.h"
 #include "grammar/mask_builder.h"
+#include "grammar/thread_pool.h"
 #include "tests/grammar/mask_test_util.h"
 
 namespace sieve {
@@ -432,6 +434,47 @@ TEST(MaskShare, TheCacheIsTheSameWithAndWithoutSharing) {
     EXPECT_EQ(x.uncertain_entries, y.uncertain_entries);
     EXPECT_EQ(x.cached_states, y.cached_states);
     EXPECT_LT(y.trie_nodes_visited, x.trie_nodes_visited);
+  }
+}
+
+// Built on several threads (runs of one rule's states per worker, members after their
+// representatives), the cache is byte for byte the one built on one thread.
+TEST(MaskShare, TheCacheIsTheSameOnOneThreadAndOnSeveral) {
+  auto info = Llama3Info();
+  ASSERT_NE(info, nullptr);
+  ThreadPool pool(3);
+  for (const auto& g : {FromEbnf(kLabels), FromSchema("k8s_ingress.schema.json"),
+                        FromSchema("pydantic_order.schema.json")}) {
+    ASSERT_NE(g, nullptr);
+    auto one = TokenMaskCache::Build(g, info);
+    auto several = TokenMaskCache::Build(g, info, MaskCacheOptions(), &pool);
+    ASSERT_TRUE(one.ok() && several.ok());
+    EXPECT_GT((*one)->stats().shared_states, 0);
+    auto image = [&](const std::shared_ptr<const TokenMaskCache>& cache) {
+      GrammarImage im;
+      im.pda = g;
+      im.mask_cache = cache;
+      im.vocab_fingerprint = info->fingerprint();
+      im.vocab_size = info->vocab().size();
+      return SerializeGrammarImage(im);
+    };
+    // Only the two work measures may differ (trie nodes visited, build time: the last 16 bytes
+    // of the cache's section, written one after the other), and so the payload's checksum in the
+    // header (bytes 24..31).
+    const std::string a = image(*one), b = image(*several);
+    EXPECT_GT(a.size(), size_t{1000});
+    ASSERT_EQ(a.size(), b.size());
+    size_t first = a.size(), last = 0;
+    for (size_t i = 32; i < a.size(); ++i) {
+      if (a[i] != b[i]) {
+        first = std::min(first, i);
+        last = i;
+      }
+    }
+    EXPECT_TRUE(first == a.size() || last - first < 16)
+        << "images differ from byte " << first << " to " << last;
+    EXPECT_EQ((*one)->stats().accepted, (*several)->stats().accepted);
+    EXPECT_EQ((*one)->stats().shared_sets, (*several)->stats().shared_sets);
   }
 }
 
