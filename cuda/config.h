@@ -2,10 +2,10 @@
 // tuning change is one edit and the launchers, tests and host code agree on the limits.
 //
 // The limits below are what the kernels hold in registers or shared memory (MLA decode: split-KV
-// blocks of 8 consumer warps and a TMA producer warp per (split, row, 16 heads); experts: CUDA-core
-// GEMVs at small batches, a persistent streamed-mma kernel at large ones; see each kernel's
-// header), and every launcher rejects a shape that exceeds them with cudaErrorInvalidValue
-// instead of computing garbage.
+// blocks of 8 consumer warps and a TMA producer warp per (split, row, 16 heads); experts: a
+// persistent streamed-mma kernel per projection wherever the shapes allow it, CUDA-core GEMVs for
+// the others; see each kernel's header), and every launcher rejects a shape that exceeds them with
+// cudaErrorInvalidValue instead of computing garbage.
 #ifndef SIEVE_CUDA_CONFIG_H_
 #define SIEVE_CUDA_CONFIG_H_
 

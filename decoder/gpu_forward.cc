@@ -68,13 +68,14 @@ cuda::RmsNormParams Norm(float* x, const float* delta, const __nv_bfloat16* weig
 }  // namespace
 
 Status GpuSession::Gemm(const __nv_bfloat16* a, const __nv_bfloat16* w, float* c, int32_t m,
-                        int32_t n, int32_t k, const char* what) {
-  return RunGemm(PlainGemm(a, w, c, false, m, n, k), what);
+                        int32_t n, int32_t k, const char* what, bool aside) {
+  return RunGemm(PlainGemm(a, w, c, false, m, n, k), what, aside);
 }
 
-Status GpuSession::RunGemm(const cuda::GemmParams& g, const char* what) {
+Status GpuSession::RunGemm(const cuda::GemmParams& g, const char* what, bool aside) {
   cublasStatus_t cs = CUBLAS_STATUS_SUCCESS;
-  const cudaError_t e = cuda::LaunchGemm(cublas_, g, stream_, &cs);
+  const cudaError_t e = aside ? cuda::LaunchGemm(aux_cublas_, g, aux_stream_, &cs)
+                              : cuda::LaunchGemm(cublas_, g, stream_, &cs);
   if (e == cudaSuccess) return Status::Ok();
   if (poisoned_.ok()) {
     poisoned_ = cs != CUBLAS_STATUS_SUCCESS
@@ -198,19 +199,9 @@ Status GpuSession::Attention(int64_t layer, int32_t T, const cuda::GemvNorm* nor
   const float eps = static_cast<float>(c.rms_norm_eps);
 
   // q [T, nh * qk] fp32.
-  // [c | k_pe] = kv_a x [T, width] fp32, in the same launch as q (or q_a) where the GEMV runs.
-  if (ql > 0) {
-    SIEVE_RETURN_IF_ERROR(Project(x_, T, H, {{L.q_a_proj, ql, q_a_}, {L.kv_a_proj, width, kv_a_}},
-                                  "q_a_proj + kv_a_proj_with_mqa", norm));  // [T, ql], [T, width]
-    SIEVE_RETURN_IF_ERROR(
-        Check(cuda::LaunchRmsNorm(Norm(q_a_, nullptr, L.q_a_norm, q_a_norm_, T, ql, eps), stream_),
-              "q_a_layernorm"));
-    SIEVE_RETURN_IF_ERROR(Project(q_a_norm_, T, ql, {{L.q_b_proj, nh * qk, q_}}, "q_b_proj"));
-  } else {
-    SIEVE_RETURN_IF_ERROR(Project(x_, T, H, {{L.q_proj, nh * qk, q_}, {L.kv_a_proj, width, kv_a_}},
-                                  "q_proj + kv_a_proj_with_mqa", norm));
-  }
-  // [c | k_pe] -> normalised, rotated, bf16 into the cache slots.
+  // [c | k_pe] = kv_a x [T, width] fp32, in the same launch as q (or q_a) where the GEMV runs;
+  // on cuBLAS steps on the side stream, with the cache append, while q_proj runs (kv_a_proj
+  // alone fills few SMs: 12 blocks at batch 8).
   cuda::LatentAppendParams la{kv_a_,
                               width,
                               L.kv_a_norm,
@@ -223,10 +214,38 @@ Status GpuSession::Attention(int64_t layer, int32_t T, const cuda::GemvNorm* nor
                               T,
                               lat,
                               rd};
-  // The cache append (reads kv_a_) runs on the side stream alongside the query absorption (reads
-  // q_); MLA needs both.
-  SIEVE_RETURN_IF_ERROR(Fork());
-  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchLatentAppend(la, aux_stream_), "latent cache append"));
+  const bool kv_a_aside = T > cuda::kGemvDecoderMaxRows;
+  if (kv_a_aside) {
+    if (norm) SIEVE_RETURN_IF_ERROR(NormFallback(*norm, x_, T, H));
+    SIEVE_RETURN_IF_ERROR(Fork());
+    SIEVE_RETURN_IF_ERROR(
+        Gemm(x_, L.kv_a_proj, kv_a_, T, width, H, "kv_a_proj_with_mqa", /*aside=*/true));
+    SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchLatentAppend(la, aux_stream_), "latent cache append"));
+    norm = nullptr;
+  }
+  if (ql > 0) {
+    if (kv_a_aside) {
+      SIEVE_RETURN_IF_ERROR(Project(x_, T, H, {{L.q_a_proj, ql, q_a_}}, "q_a_proj"));  // [T, ql]
+    } else {
+      SIEVE_RETURN_IF_ERROR(Project(x_, T, H, {{L.q_a_proj, ql, q_a_}, {L.kv_a_proj, width, kv_a_}},
+                                    "q_a_proj + kv_a_proj_with_mqa", norm));  // + [T, width]
+    }
+    SIEVE_RETURN_IF_ERROR(
+        Check(cuda::LaunchRmsNorm(Norm(q_a_, nullptr, L.q_a_norm, q_a_norm_, T, ql, eps), stream_),
+              "q_a_layernorm"));
+    SIEVE_RETURN_IF_ERROR(Project(q_a_norm_, T, ql, {{L.q_b_proj, nh * qk, q_}}, "q_b_proj"));
+  } else if (kv_a_aside) {
+    SIEVE_RETURN_IF_ERROR(Project(x_, T, H, {{L.q_proj, nh * qk, q_}}, "q_proj"));
+  } else {
+    SIEVE_RETURN_IF_ERROR(Project(x_, T, H, {{L.q_proj, nh * qk, q_}, {L.kv_a_proj, width, kv_a_}},
+                                  "q_proj + kv_a_proj_with_mqa", norm));
+  }
+  // [c | k_pe] -> normalised, rotated, bf16 into the cache slots. The cache append (reads kv_a_)
+  // runs on the side stream alongside the query absorption (reads q_); MLA needs both.
+  if (!kv_a_aside) {
+    SIEVE_RETURN_IF_ERROR(Fork());
+    SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchLatentAppend(la, aux_stream_), "latent cache append"));
+  }
 
   // q_abs [T, nh, width] = [W_UK[h]^T bf16(q_nope[h]) | rope(q_pe[h])]: one launch for
   // decode-sized steps (q_absorb.h), else cast + strided batched GEMM + rope.
@@ -318,6 +337,23 @@ Status GpuSession::QAbsorbUnfused(const GpuLayerWeights& L, int32_t T) {
   const int32_t vd = static_cast<int32_t>(c.v_head_dim);
   const int32_t width = lat + rd;
   const int64_t kvb_head = static_cast<int64_t>(nope + vd) * lat;  // kv_b elements per head
+  // q_pe rotated from q into the tail of each q_abs head row, on the side stream (after all of
+  // the main stream's work so far: q is final) while the cast and W_UK write the other columns;
+  // the caller joins.
+  cuda::RopeParams rp{q_ + nope,
+                      static_cast<int64_t>(nh) * qk,
+                      qk,
+                      q_abs_ + lat,
+                      static_cast<int64_t>(nh) * width,
+                      width,
+                      DeviceStep<int32_t>(step_.positions),
+                      model_->inv_freq(),
+                      model_->attention_factor(),
+                      T,
+                      nh,
+                      rd};
+  SIEVE_RETURN_IF_ERROR(Fork());
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchRope(rp, aux_stream_), "q rope"));
   // q_nope -> bf16 [T * nh, nope]; q_lat[h] = W_UK[h]^T q_nope[h] into q_abs [T, nh, width].
   cuda::CastToBf16Params cast{q_, qk, q_nope_, nope, T * nh, nope};
   SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchCastToBf16(cast, stream_), "q_nope to bf16"));
@@ -342,21 +378,6 @@ Status GpuSession::QAbsorbUnfused(const GpuLayerWeights& L, int32_t T) {
     g.beta = 0.0f;
     SIEVE_RETURN_IF_ERROR(RunGemm(g, "q absorb (W_UK)"));
   }
-  // q_pe rotated from q into the tail of each q_abs head row.
-  cuda::RopeParams rp{q_ + nope,
-                      static_cast<int64_t>(nh) * qk,
-                      qk,
-                      q_abs_ + lat,
-                      static_cast<int64_t>(nh) * width,
-                      width,
-                      DeviceStep<int32_t>(step_.positions),
-                      model_->inv_freq(),
-                      model_->attention_factor(),
-                      T,
-                      nh,
-                      rd};
-  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchRope(rp, stream_), "q rope"));
-
   return Status::Ok();
 }
 

@@ -150,6 +150,15 @@ Status GpuSession::Init(const GpuSessionOptions& options) {
                                    "GpuSession: cuBLAS workspace"));
   SIEVE_RETURN_IF_ERROR(CublasStatus(
       cublasSetWorkspace(cublas_, cublas_workspace_, kCublasWorkspace), "cublasSetWorkspace"));
+  // The side stream's GEMMs (kv_a_proj alongside q_proj) may run while the main stream's do:
+  // a handle and workspace of their own.
+  SIEVE_RETURN_IF_ERROR(
+      CublasStatus(cublasCreate(&aux_cublas_), "GpuSession: cublasCreate (side stream)"));
+  SIEVE_RETURN_IF_ERROR(CudaStatus(cudaMalloc(&aux_cublas_workspace_, kCublasWorkspace),
+                                   "GpuSession: cuBLAS workspace (side stream)"));
+  SIEVE_RETURN_IF_ERROR(
+      CublasStatus(cublasSetWorkspace(aux_cublas_, aux_cublas_workspace_, kCublasWorkspace),
+                   "cublasSetWorkspace (side stream)"));
   SIEVE_RETURN_IF_ERROR(CudaStatus(cudaEventCreateWithFlags(&upload_done_, cudaEventDisableTiming),
                                    "GpuSession: cudaEventCreate"));
 
@@ -248,8 +257,10 @@ GpuSession::~GpuSession() {
   if (aux_stream_) cudaStreamSynchronize(aux_stream_);
   for (auto& [batch, exec] : graphs_) cudaGraphExecDestroy(exec);
   if (cublas_workspace_) cudaFree(cublas_workspace_);
+  if (aux_cublas_workspace_) cudaFree(aux_cublas_workspace_);
   for (cudaEvent_t e : events_) cudaEventDestroy(e);
   if (cublas_) cublasDestroy(cublas_);
+  if (aux_cublas_) cublasDestroy(aux_cublas_);
   if (upload_done_) cudaEventDestroy(upload_done_);
   if (fork_) cudaEventDestroy(fork_);
   if (join_) cudaEventDestroy(join_);

@@ -37,7 +37,9 @@
 //   residual stream then alternates between two buffers), and cast + W_UK + rope is one kernel
 //   (q_absorb.h). Up to 16 tokens the router, top-k and align are one launch (fused_routing.h).
 //   Work that only shares inputs runs on a side stream (Fork / Join; two branches in the
-//   graph): the routing alongside the shared experts, the cache append alongside q absorption.
+//   graph): the routing alongside the shared experts, the cache append alongside q absorption,
+//   and on cuBLAS steps (more than 2 tokens) kv_a_proj alongside q_proj and the q rope alongside
+//   the W_UK GEMM (the side stream has its own cuBLAS handle and workspace).
 // Activations entering a GEMM are bf16; accumulation, norms, softmax, routing and the residual
 // stream are fp32. The forward pass knows nothing about grammars.
 //
@@ -195,13 +197,15 @@ class GpuSession {
   // Both are captured into decode graphs as a fork and a join (two branches of the graph).
   Status Fork();
   Status Join();
-  // q_abs from q_ without q_absorb.h: cast q_nope to bf16, strided batched W_UK GEMM, rope.
+  // q_abs from q_ without q_absorb.h: cast q_nope to bf16, strided batched W_UK GEMM, and the q
+  // rope on the side stream alongside them (the caller joins).
   Status QAbsorbUnfused(const GpuLayerWeights& layer, int32_t tokens);
   // The unfused equivalent of a GemvNorm whose GEMV could not run: h_out = h, then RMSNorm of
   // h_out (+= delta) into x.
   Status NormFallback(const cuda::GemvNorm& n, __nv_bfloat16* x, int32_t tokens, int32_t k);
+  // `aside`: on aux_stream_ through aux_cublas_ (between Fork and Join), else on stream_.
   Status Gemm(const __nv_bfloat16* a, const __nv_bfloat16* w, float* c, int32_t m, int32_t n,
-              int32_t k, const char* what);
+              int32_t k, const char* what, bool aside = false);
   // y = x W^T (fp32 [T, n], rows n apart) for one or two weights sharing x ([T, k] bf16, rows k
   // apart): one decode GEMV launch (cuda/gemm/gemv.h) for up to kGemvDecoderMaxRows tokens, else
   // cuBLAS.
@@ -214,7 +218,7 @@ class GpuSession {
                  std::initializer_list<Projection> outs, const char* what,
                  const cuda::GemvNorm* norm = nullptr);
   // Any cuBLAS GEMM (gemm.h); a failure poisons the session with the cuBLAS or CUDA status.
-  Status RunGemm(const cuda::GemmParams& g, const char* what);
+  Status RunGemm(const cuda::GemmParams& g, const char* what, bool aside = false);
   // Records a CUDA error as the session's poison and returns it.
   Status Check(cudaError_t e, const char* what);
   // Records a stage-boundary event when stage timing is on.
@@ -227,6 +231,7 @@ class GpuSession {
   cudaStream_t aux_stream_ = nullptr;  // side branch of a step (Fork / Join)
   cudaEvent_t fork_ = nullptr, join_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
+  cublasHandle_t aux_cublas_ = nullptr;  // GEMMs on aux_stream_ (own workspace: they overlap)
   cudaEvent_t upload_done_ = nullptr;
   Status poisoned_;
   int32_t max_tokens_ = 0;  // workspace rows: max(max_step_tokens, max_batch)
@@ -269,7 +274,8 @@ class GpuSession {
   int32_t logits_rows_ = 0;
 
   std::map<int32_t, cudaGraphExec_t> graphs_;  // decode batch size -> instantiated forward
-  void* cublas_workspace_ = nullptr;            // fixed cuBLAS workspace (graph capture)
+  void* cublas_workspace_ = nullptr;           // fixed cuBLAS workspace (graph capture)
+  void* aux_cublas_workspace_ = nullptr;       // aux_cublas_'s
 
   bool timing_ = false;
   std::vector<cudaEvent_t> events_;                    // pool, reused after TakeStageTimes

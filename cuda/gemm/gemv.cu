@@ -55,30 +55,59 @@ __device__ __forceinline__ void Store(void* y, bool bf16, int64_t at, float v) {
 // kUnroll: chunks per row in flight per lane (2 x kUnroll loads of 16 bytes); 8 covers a 2048-wide
 // row in one round trip at M <= 2, where registers allow it.
 // The fused RMSNorm (GemvNorm): rms_norm.cu's loop and BlockSum with the same 256 threads, so
-// x is bit-identical to LaunchRmsNorm's; every thread of the block calls it.
+// x is bit-identical to LaunchRmsNorm's; every thread of the block calls it. As there, each
+// thread's elements are loaded kNormBatch at a time before any arithmetic or store (block 0's
+// global stores of h_out and x could alias the next loads as far as nvcc knows: a plain loop
+// waited one memory round trip per element in the block that also writes), and summed in the
+// same per-thread order.
+constexpr int kNormBatch = 8;
+
 __device__ __forceinline__ void NormRows(const GemvParams& p, __nv_bfloat16* x_s) {
   __shared__ float scratch[32];
   const GemvNorm& n = p.norm;
   const bool writer = blockIdx.x == 0;
+  const int step = blockDim.x;
   for (int m = 0; m < p.rows; ++m) {
     const float* h = n.h + static_cast<int64_t>(m) * p.k;
     const float* d = n.delta ? n.delta + static_cast<int64_t>(m) * p.k : nullptr;
     float ss = 0.0f;
-    for (int i = threadIdx.x; i < p.k; i += blockDim.x) {
-      float v = h[i];
-      if (d) v += d[i];
-      ss += v * v;
+    for (int base = threadIdx.x; base < p.k; base += step * kNormBatch) {
+      float v[kNormBatch], dv[kNormBatch];
+#pragma unroll
+      for (int u = 0; u < kNormBatch; ++u) {
+        const int i = base + u * step;
+        v[u] = i < p.k ? h[i] : 0.0f;
+        dv[u] = d && i < p.k ? d[i] : 0.0f;
+      }
+#pragma unroll
+      for (int u = 0; u < kNormBatch; ++u) {
+        if (base + u * step >= p.k) break;
+        if (d) v[u] += dv[u];
+        ss += v[u] * v[u];
+      }
     }
     ss = BlockSum(ss, scratch);
     const float inv = 1.0f / sqrtf(ss / static_cast<float>(p.k) + n.eps);
-    for (int i = threadIdx.x; i < p.k; i += blockDim.x) {
-      float v = h[i];
-      if (d) v += d[i];
-      const __nv_bfloat16 xb = __float2bfloat16_rn(ToFloat(n.weight[i]) * (v * inv));
-      x_s[m * p.k + i] = xb;
-      if (writer) {
-        if (n.h_out) n.h_out[static_cast<int64_t>(m) * p.k + i] = v;
-        if (n.x_out) const_cast<__nv_bfloat16*>(p.x)[m * p.ldx + i] = xb;
+    for (int base = threadIdx.x; base < p.k; base += step * kNormBatch) {
+      float v[kNormBatch], dv[kNormBatch], wv[kNormBatch];
+#pragma unroll
+      for (int u = 0; u < kNormBatch; ++u) {
+        const int i = base + u * step;
+        v[u] = i < p.k ? h[i] : 0.0f;
+        dv[u] = d && i < p.k ? d[i] : 0.0f;
+        wv[u] = i < p.k ? ToFloat(n.weight[i]) : 0.0f;
+      }
+#pragma unroll
+      for (int u = 0; u < kNormBatch; ++u) {
+        const int i = base + u * step;
+        if (i >= p.k) break;
+        if (d) v[u] += dv[u];
+        const __nv_bfloat16 xb = __float2bfloat16_rn(wv[u] * (v[u] * inv));
+        x_s[m * p.k + i] = xb;
+        if (writer) {
+          if (n.h_out) n.h_out[static_cast<int64_t>(m) * p.k + i] = v[u];
+          if (n.x_out) const_cast<__nv_bfloat16*>(p.x)[m * p.ldx + i] = xb;
+        }
       }
     }
   }

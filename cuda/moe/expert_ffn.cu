@@ -308,25 +308,29 @@ __device__ __forceinline__ uint4 Lds16(const unsigned char* p) {
   return v;
 }
 
-// Position in a block's sequence of stages: unit (expert * row_blocks + row block), pair pass,
-// stage within the pass. unit >= units when the block is done. Units of experts without pairs
-// are skipped.
+// Position in a block's sequence of stages: unit (expert slot * row_blocks + row block), pair
+// pass, stage within the pass; unit >= units when the block is done. The expert slots are all
+// experts (units of experts without pairs are skipped), or, on a compacted launch, the touched
+// experts only (the block's list in shared memory): then every unit has pairs and the blocks get
+// equal shares at any routing (batch 8 touches ~35 of 64 experts; over all experts the number of
+// empty units per block varies, and the fullest block sets the time).
 struct StreamCursor {
-  int unit, pass, stage, begin, count;
+  int unit, pass, stage, expert, begin, count;
 };
 
 struct StreamShapeArgs {
   int units, row_blocks, kw, steps, stages;  // steps: 32-k steps per chain; stages per pass
+  const int* touched;  // [units / row_blocks] expert ids (shared memory), or null: slot = expert
 };
 
-__device__ __forceinline__ void SkipEmpty(const ExpertFfnParams& p, const StreamShapeArgs& s,
-                                          StreamCursor& c) {
+__device__ __forceinline__ void Locate(const ExpertFfnParams& p, const StreamShapeArgs& s,
+                                       StreamCursor& c) {
   c.pass = c.stage = 0;
   for (; c.unit < s.units; c.unit += gridDim.x) {
-    const int e = c.unit / s.row_blocks;
-    c.begin = p.expert_offsets[e];
-    c.count = p.expert_offsets[e + 1] - c.begin;
-    if (c.count > 0) return;
+    c.expert = s.touched ? s.touched[c.unit / s.row_blocks] : c.unit / s.row_blocks;
+    c.begin = p.expert_offsets[c.expert];
+    c.count = p.expert_offsets[c.expert + 1] - c.begin;
+    if (c.count > 0) return;  // always, on a compacted list
   }
 }
 
@@ -336,7 +340,30 @@ __device__ __forceinline__ void Advance(const ExpertFfnParams& p, const StreamSh
   c.stage = 0;
   if (++c.pass * kMmaPairs < c.count) return;
   c.unit += gridDim.x;
-  SkipEmpty(p, s, c);
+  Locate(p, s, c);
+}
+
+// The experts with at least one pair, ascending, into touched[]; returns their count. Every
+// thread of the block calls it (two block barriers per 256 experts).
+__device__ __forceinline__ int TouchedExperts(const ExpertFfnParams& p, int* touched,
+                                              int* warp_counts) {
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  int total = 0;
+  for (int base = 0; base < p.num_experts; base += kStreamThreads) {
+    const int e = base + tid;
+    const bool used = e < p.num_experts && p.expert_offsets[e + 1] > p.expert_offsets[e];
+    const unsigned ballot = __ballot_sync(0xffffffffu, used);
+    if (lane == 0) warp_counts[warp] = __popc(ballot);
+    __syncthreads();
+    int before = total;
+    for (int w = 0; w < kStreamWarps; ++w) {
+      if (w < warp) before += warp_counts[w];
+      total += warp_counts[w];
+    }
+    if (used) touched[before + __popc(ballot & ((1u << lane) - 1u))] = e;
+    __syncthreads();  // warp_counts is rewritten by the next chunk
+  }
+  return total;
 }
 
 // Every thread issues its share of a stage's 16-byte copies: thread tid copies chunk q = tid % 8
@@ -360,7 +387,7 @@ struct StageLoader {
     q = tid & 7;
     dst = warp * kRowBytes + chain * kSegBytes + ((q ^ ((warp & 1) << 2)) << 4);
     const int H = p.hidden, I = p.inter;
-    const int e = c.unit / s.row_blocks, rb = c.unit - e * s.row_blocks;
+    const int e = c.expert, rb = c.unit % s.row_blocks;
     const int koff = chain * s.kw + 8 * q;
 #pragma unroll
     for (int m = 0; m < kWM; ++m) {
@@ -414,21 +441,30 @@ struct StageLoader {
 
 // Gate/up (act hi + lo of silu(gate . x) * (up . x)) or down (pair_out = w * (down . act)).
 template <bool kGateUp>
-__global__ void __launch_bounds__(kStreamThreads, 1) StreamedMmaKernel(ExpertFfnParams p) {
+__global__ void __launch_bounds__(kStreamThreads, 1)
+    StreamedMmaKernel(ExpertFfnParams p, bool compact) {
   using S = Stream<kGateUp>;
   extern __shared__ __align__(128) unsigned char smem_raw[];
   float* red = reinterpret_cast<float*>(smem_raw + S::kStages * S::kStageBytes);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
   const int rt = warp / kChains, chain = warp % kChains;
   const int H = p.hidden, I = p.inter, K = kGateUp ? H : I, N = kGateUp ? I : H;
+  __shared__ int touched[kMaxExperts];
+  __shared__ int warp_counts[kStreamWarps];
   StreamShapeArgs s;
   s.row_blocks = N / S::kUnitRows;
-  s.units = p.num_experts * s.row_blocks;
+  if (compact) {
+    s.units = TouchedExperts(p, touched, warp_counts) * s.row_blocks;
+    s.touched = touched;
+  } else {
+    s.units = p.num_experts * s.row_blocks;
+    s.touched = nullptr;
+  }
   s.kw = K / kChains;
   s.steps = s.kw / 32;
   s.stages = (s.steps + kStageSteps - 1) / kStageSteps;
-  StreamCursor ld{static_cast<int>(blockIdx.x), 0, 0, 0, 0};
-  SkipEmpty(p, s, ld);
+  StreamCursor ld{static_cast<int>(blockIdx.x), 0, 0, 0, 0, 0};
+  Locate(p, s, ld);
   StreamCursor cc = ld;
   StageLoader<kGateUp> loader;
 #pragma unroll 1
@@ -441,6 +477,13 @@ __global__ void __launch_bounds__(kStreamThreads, 1) StreamedMmaKernel(ExpertFfn
     CpAsyncCommit();
   }
   float acc[2][kMmaNTiles][4];  // gate and up, or down of row tiles rt and rt + 2
+  // Down: this thread's pair of the pass in the epilogue (pair j = tid % kMmaPairs, the same in
+  // every epilogue iteration) and its combine weight, loaded at the pass's first two stages so
+  // the epilogue waits on no global load (two dependent L2 round trips per unit otherwise).
+  static_assert(kStreamThreads % kMmaPairs == 0, "one epilogue pair per thread");
+  const int ep_j = tid % kMmaPairs;
+  int ep_pair = 0;
+  float ep_w = 0.0f;
 #pragma unroll
   for (int n = 0; n < kMmaNTiles; ++n) {
 #pragma unroll
@@ -461,6 +504,10 @@ __global__ void __launch_bounds__(kStreamThreads, 1) StreamedMmaKernel(ExpertFfn
     const unsigned char* slot = smem_raw + (it % S::kStages) * S::kStageBytes;
     const int np = min(kMmaPairs, cc.count - cc.pass * kMmaPairs);
     const int steps = min(kStageSteps, s.steps - cc.stage * kStageSteps);
+    if (!kGateUp && ep_j < np) {
+      if (cc.stage == 0) ep_pair = p.sorted_pairs[cc.begin + cc.pass * kMmaPairs + ep_j];
+      if (cc.stage == min(1, s.stages - 1)) ep_w = p.topk_weights[ep_pair];
+    }
 #pragma unroll
     for (int j = 0; j < kStageSteps; ++j) {
       if (j >= steps) break;
@@ -530,8 +577,7 @@ __global__ void __launch_bounds__(kStreamThreads, 1) StreamedMmaKernel(ExpertFfn
           act_hi[at] = hi;
           act_lo[at] = __float2bfloat16_rn(a - __bfloat162float(hi));
         } else {
-          const int64_t pair = p.sorted_pairs[first + j];
-          p.pair_out[pair * H + out_row] = p.topk_weights[pair] * a0;
+          p.pair_out[static_cast<int64_t>(ep_pair) * H + out_row] = ep_w * a0;  // j == ep_j
         }
       }
       // red is written again only after the next pass's stages, behind the loop-top barrier.
@@ -541,14 +587,25 @@ __global__ void __launch_bounds__(kStreamThreads, 1) StreamedMmaKernel(ExpertFfn
   CpAsyncWait<0>();
 }
 
+// Every load is issued before the first add (a plain loop over the slots waits one memory
+// round trip per slot); the sum runs in slot order as before.
 __global__ void CombineKernel(ExpertFfnParams p) {
   const int64_t t = blockIdx.y;
   const int32_t n = blockIdx.x * blockDim.x + threadIdx.x;
   if (n >= p.hidden) return;
-  float v = p.accumulate ? p.out[t * p.out_stride + n] : 0.0f;
+  float slot[kMaxTopK];
+#pragma unroll
+  for (int j = 0; j < kMaxTopK; ++j) {
+    slot[j] = j < p.top_k ? p.pair_out[(t * p.top_k + j) * p.hidden + n] : 0.0f;
+  }
+  const float shared = p.shared_out ? p.shared_out[t * p.shared_stride + n] : 0.0f;
+  const float v = p.accumulate ? p.out[t * p.out_stride + n] : 0.0f;
   float routed = 0.0f;
-  for (int j = 0; j < p.top_k; ++j) routed += p.pair_out[(t * p.top_k + j) * p.hidden + n];
-  if (p.shared_out) routed += p.shared_out[t * p.shared_stride + n];
+#pragma unroll
+  for (int j = 0; j < kMaxTopK; ++j) {
+    if (j < p.top_k) routed += slot[j];
+  }
+  if (p.shared_out) routed += shared;
   p.out[t * p.out_stride + n] = v + routed;
 }
 
@@ -591,10 +648,14 @@ cudaError_t LaunchGrouped(const ExpertFfnParams& p, bool by_position, int grid_y
 }
 
 
-// A persistent grid of at most one block per SM (the ring holds 177 / 209 KB), sized so that
-// every block gets the same number of units when all experts have pairs.
+// A persistent grid of at most one block per SM (the ring holds 177 / 209 KB). Compacted (fewer
+// pairs than 2 per expert: some experts are likely empty): one block per SM, or per unit when
+// there are fewer units than SMs, sharing the touched experts' units round-robin. Otherwise
+// (every expert likely touched: batch 64, prefill) the units of all experts, sized so that every
+// block gets the same number; measured on the H100 at batch 64, compaction's list costs
+// ~0.1 ms per step there (two block barriers and a dependent load before the first copy).
 template <bool kGateUp>
-cudaError_t LaunchStreamed(const ExpertFfnParams& p, cudaStream_t stream) {
+cudaError_t LaunchStreamed(const ExpertFfnParams& p, bool compact, cudaStream_t stream) {
   using S = Stream<kGateUp>;
   const int row_blocks = (kGateUp ? p.inter : p.hidden) / S::kUnitRows;
   int device = 0, sms = 0;
@@ -609,28 +670,27 @@ cudaError_t LaunchStreamed(const ExpertFfnParams& p, cudaStream_t stream) {
   if (err != cudaSuccess) return err;
   const int64_t units = static_cast<int64_t>(p.num_experts) * row_blocks;
   const int64_t per_block = (units + sms - 1) / std::max(sms, 1);
-  const int grid = static_cast<int>((units + per_block - 1) / per_block);
-  StreamedMmaKernel<kGateUp><<<grid, kStreamThreads, S::kSmem, stream>>>(p);
+  const int grid = static_cast<int>(compact ? std::max<int64_t>(1, std::min<int64_t>(units, sms))
+                                            : (units + per_block - 1) / per_block);
+  StreamedMmaKernel<kGateUp><<<grid, kStreamThreads, S::kSmem, stream>>>(p, compact);
   return cudaGetLastError();
 }
 
-// Tensor cores need 16-byte rows and 128-wide K slices.
+// Tensor cores need 16-byte rows and 128-wide K slices (and the touched list: kMaxExperts).
 bool MmaShapeOk(const ExpertFfnParams& p) {
-  return p.hidden % 128 == 0 && p.inter % 128 == 0 && p.x_stride % 8 == 0 && Aligned16(p.x) &&
-         Aligned16(p.w13) && Aligned16(p.w2) && Aligned16(p.act);
+  return p.num_experts <= kMaxExperts && p.hidden % 128 == 0 && p.inter % 128 == 0 &&
+         p.x_stride % 8 == 0 && Aligned16(p.x) && Aligned16(p.w13) && Aligned16(p.w2) &&
+         Aligned16(p.act);
 }
 
 }  // namespace
 
-bool ExpertFfnUsesTensorCores(const ExpertFfnParams& p) {
-  return MmaShapeOk(p) &&
-         static_cast<int64_t>(p.tokens) * p.top_k >= 2 * static_cast<int64_t>(p.num_experts);
-}
+bool ExpertFfnUsesTensorCores(const ExpertFfnParams& p) { return MmaShapeOk(p); }
 
 cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream) {
-  if (p.tokens < 0 || p.tokens > 65535 || p.top_k <= 0 || p.num_experts <= 0 ||
-      p.num_experts > 65535 || p.hidden <= 0 || p.inter <= 0 || p.hidden > kExpertMaxWidth ||
-      p.inter > kExpertMaxWidth) {
+  if (p.tokens < 0 || p.tokens > 65535 || p.top_k <= 0 || p.top_k > kMaxTopK ||
+      p.num_experts <= 0 || p.num_experts > 65535 || p.hidden <= 0 || p.inter <= 0 ||
+      p.hidden > kExpertMaxWidth || p.inter > kExpertMaxWidth) {
     return cudaErrorInvalidValue;
   }
   if (p.tokens == 0) return cudaSuccess;
@@ -643,9 +703,10 @@ cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream) {
   }
   if (p.path < 0 || p.path > 2 || (p.path == 2 && !MmaShapeOk(p))) return cudaErrorInvalidValue;
   if (p.path == 2 || (p.path == 0 && ExpertFfnUsesTensorCores(p))) {
-    cudaError_t err = LaunchStreamed<true>(p, stream);
+    const bool compact = pairs < 2 * static_cast<int64_t>(p.num_experts);
+    cudaError_t err = LaunchStreamed<true>(p, compact, stream);
     if (err != cudaSuccess) return err;
-    err = LaunchStreamed<false>(p, stream);
+    err = LaunchStreamed<false>(p, compact, stream);
     if (err != cudaSuccess) return err;
     constexpr int kCombineThreads = 256;
     const dim3 combine_grid((p.hidden + kCombineThreads - 1) / kCombineThreads, p.tokens);

@@ -10,14 +10,20 @@
 // The sum over slots runs in slot order, so results do not depend on scheduling. Experts that
 // received no pair cost nothing (the grid covers pairs, not experts).
 //
-// Kernels (expert-major, grouped): the grid covers (row tile, expert), or (row tile, sorted
-// position) when there are fewer pairs than experts (decode: a block per touched expert, not per
-// expert); a block with nothing to do exits at once, the others read their tile of the expert's
-// weights once per step for up to 1, 2 or kExpertPairsPerPass of its pairs at a time (picked from
-// the token count; the pairs' inputs staged in shared memory), with 16-byte weight loads when the
-// reduction width is a multiple of 8 (scalar loads otherwise). Gate and up rows are computed together and SiLU(gate) * up is written directly;
-// the down projection multiplies by the pair's combine weight. So at batch B each touched expert
-// is streamed once instead of once per pair (reference/deepseek-v2.md §3.2).
+// Kernels (expert-major, grouped), two families (ExpertFfnUsesTensorCores picks):
+//   * tensor cores (aligned shapes, any batch): one persistent kernel per projection walks units
+//     of (expert, 32 or 64 output rows), streaming the weight rows and the pairs' inputs through
+//     a shared-memory ring into m16n8k16 mma; with fewer than 2 pairs per expert the units run
+//     over the touched experts only, so the blocks share the work evenly (expert_ffn.cu).
+//   * CUDA cores (other shapes): the grid covers (row tile, expert), or (row tile, sorted
+//     position) when there are fewer pairs than experts; a block with nothing to do exits at
+//     once, the others read their tile of the expert's weights once per step for up to 1, 2 or
+//     kExpertPairsPerPass of its pairs at a time (picked from the token count; the pairs' inputs
+//     staged in shared memory), with 16-byte weight loads when the reduction width is a multiple
+//     of 8 (scalar loads otherwise).
+// Gate and up rows are computed together and SiLU(gate) * up is written directly; the down
+// projection multiplies by the pair's combine weight. So at batch B each touched expert is
+// streamed once instead of once per pair (reference/deepseek-v2.md §3.2).
 #ifndef SIEVE_CUDA_MOE_EXPERT_FFN_H_
 #define SIEVE_CUDA_MOE_EXPERT_FFN_H_
 
@@ -44,7 +50,7 @@ struct ExpertFfnParams {
   int64_t out_stride;             // elements between tokens of out (>= hidden)
   bool accumulate;                // add into out (e.g. the residual stream) instead of overwriting
   int32_t tokens;
-  int32_t top_k;        // slots per token
+  int32_t top_k;        // slots per token (<= kMaxTopK)
   int32_t num_experts;  // E (bounds the expert ids)
   int32_t hidden;       // H
   int32_t inter;        // I (moe_intermediate_size)
@@ -52,10 +58,12 @@ struct ExpertFfnParams {
   int32_t path;                   // 0: automatic; 1: CUDA-core GEMVs; 2: tensor cores (tests)
 };
 
-// The automatic choice: tensor cores when the shapes allow them (H and I multiples of 128, x rows
-// 16-byte aligned) and the experts get at least 2 pairs each on average (prefill, large batches);
-// below that the CUDA-core GEMVs stream the weights faster (measured on the H100: batch 8 decode
-// 6.5 vs 7.8 ms of experts per step, batch 64 20.9 vs 14.4 ms).
+// The automatic choice: the tensor-core kernels (persistent, weights streamed through shared
+// memory) whenever the shapes allow them: H and I multiples of 128, x rows and act 16-byte
+// aligned, at most kMaxExperts experts. Measured on the H100 (V2-Lite, issue 7 session 5, same-call
+// A/B): they beat the CUDA-core GEMVs at every batch (decode step, batch 1 3.87-3.88 -> 3.80-3.83
+// ms, batch 8 9.11-9.14 -> 8.85-8.94); the CUDA-core kernels serve the other shapes (tiny models,
+// odd widths).
 bool ExpertFfnUsesTensorCores(const ExpertFfnParams& p);
 
 // Launches the three kernels on `stream`; cudaErrorInvalidValue for a bad shape or null pointer

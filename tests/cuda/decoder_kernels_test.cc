@@ -148,48 +148,54 @@ TEST(RouterLogits, IsAnFp32ProductOfBf16InputsAndFp32Weights) {
   }
 }
 
+// Rows vocab + 3 apart (16-byte aligned only at row 0: the scalar scan) or a multiple of 4 apart
+// (every row on the 16-byte path, the last vocab % 4 by the scalar tail).
+void CheckArgmax(int vocab, bool aligned) {
+  SCOPED_TRACE(::testing::Message() << "vocab " << vocab << (aligned ? ", aligned rows" : ""));
+  const int rows = 6, stride = aligned ? (vocab + 3) / 4 * 4 + 4 : vocab + 3;
+  std::mt19937 rng(vocab);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> logits(rows * stride, 1e30f);  // padding must be ignored
+  for (int r = 0; r < rows; ++r) {
+    for (int i = 0; i < vocab; ++i) logits[r * stride + i] = dist(rng);
+  }
+  // Row 1: a tie between the last index and an earlier one. Row 2: all -inf. Row 3: all NaN.
+  // Row 4: NaN at index 0 and the maximum later. Row 5: the maximum at the last index.
+  logits[1 * stride + vocab - 1] = 50.0f;
+  logits[1 * stride + vocab / 2] = 50.0f;
+  for (int i = 0; i < vocab; ++i) logits[2 * stride + i] = -INFINITY;
+  for (int i = 0; i < vocab; ++i) logits[3 * stride + i] = NAN;
+  logits[4 * stride] = NAN;
+  logits[4 * stride + vocab - 1] = 60.0f;
+  logits[5 * stride + vocab - 1] = 70.0f;
+  std::vector<int32_t> want(rows);
+  for (int r = 0; r < rows; ++r) {
+    int32_t best = -1;
+    for (int i = 0; i < vocab; ++i) {
+      const float v = logits[r * stride + i];
+      if (!std::isnan(v) && (best < 0 || v > logits[r * stride + best])) best = i;
+    }
+    want[r] = best < 0 ? 0 : best;
+  }
+  if (vocab > 1) {
+    EXPECT_EQ(want[1], vocab / 2);
+  }
+  DeviceBuffer<float> d_logits(logits), d_value(rows);
+  DeviceBuffer<int32_t> d_index(rows);
+  ASSERT_TRUE(d_index.Poison());
+  ArgmaxParams p{d_logits.get(), stride, rows, vocab, d_index.get(), d_value.get()};
+  ASSERT_EQ(LaunchArgmax(p, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  EXPECT_EQ(d_index.Download(), want);
+  const std::vector<float> values = d_value.Download();
+  EXPECT_EQ(values[0], logits[want[0]]);
+  EXPECT_TRUE(std::isnan(values[3]));
+}
+
 TEST(Argmax, PicksTheLowestIndexAmongTiesAndNeverNan) {
   if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
-  for (int vocab : {1, 31, 33, 1000, 102400}) {
-    SCOPED_TRACE(vocab);
-    const int rows = 6, stride = vocab + 3;
-    std::mt19937 rng(vocab);
-    std::normal_distribution<float> dist(0.0f, 1.0f);
-    std::vector<float> logits(rows * stride, 1e30f);  // padding must be ignored
-    for (int r = 0; r < rows; ++r) {
-      for (int i = 0; i < vocab; ++i) logits[r * stride + i] = dist(rng);
-    }
-    // Row 1: a tie between the last index and an earlier one. Row 2: all -inf. Row 3: all NaN.
-    // Row 4: NaN at index 0 and the maximum later. Row 5: the maximum at the last index.
-    logits[1 * stride + vocab - 1] = 50.0f;
-    logits[1 * stride + vocab / 2] = 50.0f;
-    for (int i = 0; i < vocab; ++i) logits[2 * stride + i] = -INFINITY;
-    for (int i = 0; i < vocab; ++i) logits[3 * stride + i] = NAN;
-    logits[4 * stride] = NAN;
-    logits[4 * stride + vocab - 1] = 60.0f;
-    logits[5 * stride + vocab - 1] = 70.0f;
-    std::vector<int32_t> want(rows);
-    for (int r = 0; r < rows; ++r) {
-      int32_t best = -1;
-      for (int i = 0; i < vocab; ++i) {
-        const float v = logits[r * stride + i];
-        if (!std::isnan(v) && (best < 0 || v > logits[r * stride + best])) best = i;
-      }
-      want[r] = best < 0 ? 0 : best;
-    }
-    if (vocab > 1) {
-      EXPECT_EQ(want[1], vocab / 2);
-    }
-    DeviceBuffer<float> d_logits(logits), d_value(rows);
-    DeviceBuffer<int32_t> d_index(rows);
-    ASSERT_TRUE(d_index.Poison());
-    ArgmaxParams p{d_logits.get(), stride, rows, vocab, d_index.get(), d_value.get()};
-    ASSERT_EQ(LaunchArgmax(p, nullptr), cudaSuccess);
-    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    EXPECT_EQ(d_index.Download(), want);
-    const std::vector<float> values = d_value.Download();
-    EXPECT_EQ(values[0], logits[want[0]]);
-    EXPECT_TRUE(std::isnan(values[3]));
+  for (const bool aligned : {false, true}) {
+    for (int vocab : {1, 31, 33, 1000, 102400}) CheckArgmax(vocab, aligned);
   }
 }
 

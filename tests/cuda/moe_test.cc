@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "cuda/config.h"
 #include "cuda/moe/expert_ffn.h"
 #include "cuda/moe/routing.h"
 #include "decoder/moe_routing.h"
@@ -141,6 +142,7 @@ struct FfnCase {
   int tokens, experts, top_k, hidden, inter;
   bool shared, accumulate;
   bool dense_x = false;  // x rows packed (x_stride = H) and the tensor-core path (else CUDA cores)
+  int first_expert = 0;  // tokens pick from experts first_expert .. + max(experts / 2, top_k) - 1
 };
 
 void CheckExpertFfn(const FfnCase& c) {
@@ -154,13 +156,13 @@ void CheckExpertFfn(const FfnCase& c) {
       RandomBf16Values(static_cast<size_t>(c.experts) * 2 * I * H, 1.0f / std::sqrt(H), 2);
   const std::vector<float> w2 =
       RandomBf16Values(static_cast<size_t>(c.experts) * H * I, 1.0f / std::sqrt(I), 3);
-  // Tokens use only the lower half of the experts: the upper half receives nothing.
+  // Tokens use only half of the experts (from first_expert): the others receive nothing.
   const int pairs = c.tokens * c.top_k;
   std::vector<int32_t> ids(pairs);
   std::vector<float> weights(pairs);
   for (int t = 0; t < c.tokens; ++t) {
     std::vector<int32_t> pool(std::max(c.experts / 2, c.top_k));
-    for (size_t i = 0; i < pool.size(); ++i) pool[i] = static_cast<int32_t>(i);
+    for (size_t i = 0; i < pool.size(); ++i) pool[i] = static_cast<int32_t>(c.first_expert + i);
     std::shuffle(pool.begin(), pool.end(), rng);
     for (int j = 0; j < c.top_k; ++j) {
       ids[t * c.top_k + j] = pool[j];
@@ -264,9 +266,12 @@ TEST(ExpertFfn, TensorCorePathMatchesDoubleSwiGlu) {
   // 20 pairs per expert (2 passes, the second with 4 pairs), 2 experts empty, more units than
   // SMs in both kernels: the persistent grid walks several units per block.
   CheckExpertFfn({20, 8, 6, 2048, 1408, true, true, true});
+  // Fewer than 2 pairs per expert (the compacted launch: units over the touched experts only)
+  // with touched experts 200 .. 455 of 512: the touched list is built over two chunks of 256.
+  CheckExpertFfn({16, 512, 6, 128, 128, false, false, true, 200});
 }
 
-TEST(ExpertFfn, ChoosesTensorCoresForDenseRoutingOnAlignedShapes) {
+TEST(ExpertFfn, ChoosesTensorCoresOnAlignedShapesAtAnyBatch) {
   alignas(16) static __nv_bfloat16 buf[16];
   ExpertFfnParams p{};
   p.x = p.w13 = p.w2 = buf;
@@ -275,15 +280,21 @@ TEST(ExpertFfn, ChoosesTensorCoresForDenseRoutingOnAlignedShapes) {
   p.inter = 1408;
   p.num_experts = 64;
   p.top_k = 6;
-  p.tokens = 8;  // 48 pairs over 64 experts: CUDA cores
-  EXPECT_FALSE(ExpertFfnUsesTensorCores(p));
-  p.tokens = 64;  // 384 pairs: tensor cores
+  p.tokens = 1;  // 6 pairs over 64 experts (decode batch 1)
   EXPECT_TRUE(ExpertFfnUsesTensorCores(p));
+  p.tokens = 64;  // 384 pairs
+  EXPECT_TRUE(ExpertFfnUsesTensorCores(p));
+  p.num_experts = kMaxExperts + 1;  // beyond the kernels' touched-expert list
+  EXPECT_FALSE(ExpertFfnUsesTensorCores(p));
+  p.num_experts = 64;
+  p.inter = 1344;  // not a multiple of 128
+  EXPECT_FALSE(ExpertFfnUsesTensorCores(p));
+  p.inter = 1408;
   p.x_stride = 2050;  // rows not 16-byte aligned
   EXPECT_FALSE(ExpertFfnUsesTensorCores(p));
 }
 
-TEST(ExpertFfn, RejectsAnOutputStrideNarrowerThanHidden) {
+TEST(ExpertFfn, RejectsANarrowOutputStrideAndMoreSlotsThanKMaxTopK) {
   if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
   DeviceBuffer<__nv_bfloat16> b(64);
   DeviceBuffer<int32_t> i(4);
@@ -291,6 +302,9 @@ TEST(ExpertFfn, RejectsAnOutputStrideNarrowerThanHidden) {
   ExpertFfnParams p{b.get(), 64,      b.get(), b.get(), i.get(), i.get(), f.get(),
                     f.get(), f.get(), nullptr, 0,       f.get(), 32,      false,
                     1,       1,       1,       64,      8,       i.get(), 0};
+  EXPECT_EQ(LaunchExpertFfn(p, nullptr), cudaErrorInvalidValue);
+  p.out_stride = 64;
+  p.top_k = kMaxTopK + 1;  // beyond the combine's unrolled slots
   EXPECT_EQ(LaunchExpertFfn(p, nullptr), cudaErrorInvalidValue);
 }
 
