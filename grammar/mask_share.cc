@@ -73,12 +73,15 @@ bool Partitions(const CompiledGrammar& g, const std::vector<uint32_t>& horizons,
   const int32_t n = g.num_states();
   out->assign(horizons.size(), std::vector<int32_t>());
   if (horizons.empty()) return true;
-  // Return sites per rule, and the largest finite bound (past it no level adds splits).
+  // Return sites per rule, and the largest finite bound a level up to the last horizon can still
+  // tell apart (a bound m is told apart from level m + 1 on; past it no level adds splits).
   std::vector<std::vector<int32_t>> sites(g.num_rules());
   int64_t max_bound = -1;
   for (size_t r = 0; r < g.num_rules(); ++r) {
     const CompiledGrammar::RuleInfo& info = g.rule(static_cast<RuleId>(r));
-    if (info.counted && info.max != kUnbounded) max_bound = std::max<int64_t>(max_bound, info.max);
+    if (info.counted && info.max != kUnbounded && info.max < static_cast<int64_t>(horizons.back())) {
+      max_bound = std::max<int64_t>(max_bound, info.max);
+    }
   }
   for (int32_t s = 0; s < n; ++s) {
     for (const CompiledGrammar::CallEdge& e : g.call_edges(s)) {
