@@ -276,6 +276,34 @@ TEST(MaskShare, StatesAlikeUpToAQuoteShareTokensWithoutOne) {
   }
 }
 
+// End to end: with every kind of sharing on (counted members, rules alike where they return, the
+// quote), a matcher on the cache gives the naive mask at every step of a valid document of the
+// schemas that share the most (a password pattern under length bounds, two hostnames, emails).
+TEST(MaskShare, SharedCachesGiveTheNaiveMaskAlongValidDocuments) {
+  auto info = Llama3Info();
+  ASSERT_NE(info, nullptr);
+  auto tok = mask_test::RealTokenizer("llama3");
+  ASSERT_NE(tok, nullptr);
+  for (const char* name : {"api_user_signup", "k8s_ingress", "pydantic_settings"}) {
+    const std::string dir = std::string(SIEVE_SOURCE_DIR) + "/schemas/" + name;
+    JsonSchemaOptions jo;
+    jo.whitespace = JsonWhitespace::kAny;
+    jo.property_order = JsonPropertyOrder::kSchema;
+    auto conv = JsonSchemaToGrammar(ReadFile(dir + ".schema.json"), jo);
+    ASSERT_TRUE(conv.ok()) << name << ": " << conv.status().ToString();
+    auto compiled = CompileGrammarIr(std::move(conv->grammar), GrammarCompileOptions());
+    ASSERT_TRUE(compiled.ok()) << name << ": " << compiled.status().ToString();
+    auto cache = TokenMaskCache::Build(compiled->pda, info);
+    ASSERT_TRUE(cache.ok()) << name;
+    EXPECT_GT((*cache)->stats().shared_states, 100) << name;
+    const std::string doc = ReadFile(dir + ".valid.jsonl");
+    const std::string first = doc.substr(0, doc.find('\n'));
+    GrammarMatcher m(*cache);
+    EXPECT_GT(mask_test::CheckTokens(&m, tok->Encode(first, false), name), 10) << name;
+    EXPECT_TRUE(m.CanTerminate()) << name;
+  }
+}
+
 TEST(MaskShare, AWrongHorizonIsCaught) {
   auto info = Llama3Info();
   ASSERT_NE(info, nullptr);
