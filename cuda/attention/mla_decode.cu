@@ -29,7 +29,10 @@
 // changed. Why (ncu, batch 64, context 4096): that kernel issued 20.8k warp instructions per tile
 // (every thread computed page and row addresses for 18 cp.async chunks per tile, and fetched
 // fragments with dependent 32-bit shared loads), 37% issue-slot use and 1.3 TB/s from DRAM;
-// this one issues 7.3k per tile and reads 2.4 TB/s.
+// this one issues 7.3k per tile and reads 2.4 TB/s. The consumers address shared memory by 32-bit
+// window offsets and load each P V step's B fragments before its mma (issue 7, session 6: batch 64
+// 140 -> 136 us per layer, same results); a ring of 2.5 tiles and 16 consumer warps were measured
+// and gave nothing (scripts/gpu/decoder-notes.md, steps 21-23).
 // compute-sanitizer's racecheck (CUDA 13.0) reports every bulk copy as racing the consumers'
 // reads of its stage, whatever orders them: this mbarrier ring, named-barrier releases with or
 // without fence.proxy.async, `--racecheck-memcpy-async no`; a cp.async producer with named
@@ -120,16 +123,18 @@ __device__ __forceinline__ void Mma(float* c, const uint32_t* a, uint32_t b0, ui
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-__device__ __forceinline__ void LdMatrixX4(uint32_t* r, const void* p) {
+// ldmatrix at a shared-window address (the consumers keep 32-bit base addresses and add byte
+// offsets, rather than converting a generic pointer per load).
+__device__ __forceinline__ void LdMatrixX4(uint32_t* r, uint32_t addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(SmemAddr(p)));
+               : "r"(addr));
 }
 
-__device__ __forceinline__ void LdMatrixX4Trans(uint32_t* r, const void* p) {
+__device__ __forceinline__ void LdMatrixX4Trans(uint32_t* r, uint32_t addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(SmemAddr(p)));
+               : "r"(addr));
 }
 
 __device__ __forceinline__ uint32_t Pack(__nv_bfloat16 lo_elem, __nv_bfloat16 hi_elem) {
@@ -297,38 +302,49 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
   // ldmatrix row addresses: A (16 x 16) as matrices rows 0-7 / 8-15 x cols 0-7 / 8-15; the
   // token rows as matrices k 0-7, 8-15, 16-23, 24-31 of the warp's 8 tokens.
   const int a_row = (lane & 7) + ((lane >> 3) & 1) * 8, a_col = (lane >> 4) * 8;
-  const __nv_bfloat16* qa_hi = q_hi + a_row * ld + a_col;
-  const __nv_bfloat16* qa_lo = q_lo + a_row * ld + a_col;
-  const int k_off = (kTokensPerWarp * warp + (lane & 7)) * ld + (lane >> 3) * 8;
+  // Shared-window byte addresses (bf16 = 2 bytes).
+  const uint32_t qa_hi = SmemAddr(q_hi + a_row * ld + a_col);
+  const uint32_t qa_lo = SmemAddr(q_lo + a_row * ld + a_col);
+  const uint32_t pa_hi = SmemAddr(p_hi + a_row * kPld + a_col);
+  const uint32_t pa_lo = SmemAddr(p_lo + a_row * kPld + a_col);
+  const uint32_t kv_addr = SmemAddr(kv);
+  const uint32_t k_off = 2 * ((kTokensPerWarp * warp + (lane & 7)) * ld + (lane >> 3) * 8);
+  // P V's B rows: token 16 j + (lane & 7) + 8 ((lane >> 3) & 1), columns col0 + 8 (lane >> 4) ..
+  const uint32_t v_off =
+      2 * (((lane & 7) + ((lane >> 3) & 1) * 8) * ld + warp * kColsPerWarp + (lane >> 4) * 8);
+  // Column pairs of n-tiles this warp multiplies (kv_lora % 8 == 0; a pair past kv_lora by one
+  // n-tile reads rope columns whose outputs the epilogue drops).
+  int v_pairs = 0;
+  while (v_pairs < kNTiles / 2 && warp * kColsPerWarp + 16 * v_pairs < p.kv_lora) ++v_pairs;
 
   for (int tile = tile_begin; tile < tile_end; ++tile) {
     const int i = tile - tile_begin, stage = i & 1;
     BarWait(&full[stage], (i >> 1) & 1);
-    const __nv_bfloat16* kt = kv + stage * kTile * ld;
+    const uint32_t kt_addr = kv_addr + 2u * stage * kTile * ld;
 
     // Scores: rows g, g + 8 (heads); tokens 8 warp + 2t + {0, 1}.
     float s[4] = {0.0f, 0.0f, 0.0f, 0.0f}, s_lo[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    const __nv_bfloat16* krow = kt + k_off;
+    const uint32_t krow = kt_addr + k_off;
     int k0 = 0;
 #pragma unroll 2
     for (; k0 + 32 <= kdim; k0 += 32) {
-      uint32_t kb[4], ah[4], al[4];
-      LdMatrixX4(kb, krow + k0);
-      LdMatrixX4(ah, qa_hi + k0);
-      LdMatrixX4(al, qa_lo + k0);
+      uint32_t kb[4], ah[4], al[4], ah2[4], al2[4];
+      LdMatrixX4(kb, krow + 2 * k0);
+      LdMatrixX4(ah, qa_hi + 2 * k0);
+      LdMatrixX4(al, qa_lo + 2 * k0);
+      LdMatrixX4(ah2, qa_hi + 2 * (k0 + 16));
+      LdMatrixX4(al2, qa_lo + 2 * (k0 + 16));
       Mma(s, ah, kb[0], kb[1]);
       Mma(s_lo, al, kb[0], kb[1]);
-      LdMatrixX4(ah, qa_hi + k0 + 16);
-      LdMatrixX4(al, qa_lo + k0 + 16);
-      Mma(s, ah, kb[2], kb[3]);
-      Mma(s_lo, al, kb[2], kb[3]);
+      Mma(s, ah2, kb[2], kb[3]);
+      Mma(s_lo, al2, kb[2], kb[3]);
     }
     if (k0 < kdim) {  // one k-step of 16 left (kdim % 32 == 16): lanes 16-31 re-address
                       // k0 .. k0 + 15 (matrices 2 and 3 unused), staying inside the row
       uint32_t kb[4], ah[4], al[4];
-      LdMatrixX4(kb, krow + k0 - ((lane >> 4) * 16));
-      LdMatrixX4(ah, qa_hi + k0);
-      LdMatrixX4(al, qa_lo + k0);
+      LdMatrixX4(kb, krow + 2 * (k0 - ((lane >> 4) * 16)));
+      LdMatrixX4(ah, qa_hi + 2 * k0);
+      LdMatrixX4(al, qa_lo + 2 * k0);
       Mma(s, ah, kb[0], kb[1]);
       Mma(s_lo, al, kb[0], kb[1]);
     }
@@ -404,21 +420,32 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
         acc[n][2] *= corr[1];
         acc[n][3] *= corr[1];
       }
+      // Per j: every B fragment of the step first, then the P hi products of all n-tiles, then
+      // the P lo ones: each accumulator still sums hi then lo per j in j order (the results are
+      // unchanged), but no mma waits on the one just issued or on a load just issued.
 #pragma unroll
       for (int j = 0; j < kTile / 16; ++j) {
-        uint32_t ph[4], pl[4];
-        LdMatrixX4(ph, p_hi + a_row * kPld + 16 * j + a_col);
-        LdMatrixX4(pl, p_lo + a_row * kPld + 16 * j + a_col);
-        const int row = 16 * j + (lane & 7) + ((lane >> 3) & 1) * 8;
+        uint32_t ph[4], pl[4], bv[kNTiles / 2][4];
+        LdMatrixX4(ph, pa_hi + 2 * 16 * j);
+        LdMatrixX4(pl, pa_lo + 2 * 16 * j);
+        const uint32_t vrow = kt_addr + v_off + 2u * 16 * j * ld;
 #pragma unroll
-        for (int n = 0; n < kNTiles; n += 2) {
-          if (col0 + 8 * n >= p.kv_lora) break;
-          uint32_t bv[4];
-          LdMatrixX4Trans(bv, kt + row * ld + col0 + 8 * n + (lane >> 4) * 8);
-          Mma(acc[n], ph, bv[0], bv[1]);
-          Mma(acc[n], pl, bv[0], bv[1]);
-          Mma(acc[n + 1], ph, bv[2], bv[3]);
-          Mma(acc[n + 1], pl, bv[2], bv[3]);
+        for (int np = 0; np < kNTiles / 2; ++np) {
+          if (np < v_pairs) LdMatrixX4Trans(bv[np], vrow + 2 * 16 * np);
+        }
+#pragma unroll
+        for (int np = 0; np < kNTiles / 2; ++np) {
+          if (np < v_pairs) {
+            Mma(acc[2 * np], ph, bv[np][0], bv[np][1]);
+            Mma(acc[2 * np + 1], ph, bv[np][2], bv[np][3]);
+          }
+        }
+#pragma unroll
+        for (int np = 0; np < kNTiles / 2; ++np) {
+          if (np < v_pairs) {
+            Mma(acc[2 * np], pl, bv[np][0], bv[np][1]);
+            Mma(acc[2 * np + 1], pl, bv[np][2], bv[np][3]);
+          }
         }
       }
     }

@@ -1,8 +1,8 @@
 // MLA on the GPU against CPU references: appending tokens to the paged latent cache (RMSNorm of
 // c, rope of k_pe, bf16, slots scattered over shuffled pages, padding slots skipped) and absorbed
 // decode attention over that cache, every output element, for V2-Lite's and a tiny config's
-// widths, batch 1 and odd batches, sequence lengths 0, 1, 63, 64, 65 and a few pages, page sizes
-// 64 and 16.
+// widths and the widest row the kernel takes (640), batch 1 and odd batches, sequence lengths 0,
+// 1, 63, 64, 65 and a few pages, page sizes 64 and 16.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -229,6 +229,8 @@ TEST(MlaDecode, MatchesCpuAttentionOverPagedCache) {
   CheckDecode({512, 64, 16, kMlaPageSize, {4096, 65, 2000}, 0});  // the same, split-KV
   CheckDecode({40, 8, 20, 16, {17, 1, 33}, 0});                   // odd widths, 2 head groups
   CheckDecode({512, 64, 128, kMlaPageSize, {129}});              // V2's 128 heads
+  CheckDecode({512, 128, 16, kMlaPageSize, {1000, 1, 97}});  // the widest row the kernel takes
+  CheckDecode({512, 64, 16, 16, {1000, 1, 97}, 0});  // pages smaller than a tile, split-KV
 }
 
 TEST(MlaDecode, RejectsWidthsOverTheKernelLimitsAndMisalignedCaches) {
