@@ -117,29 +117,26 @@ void MaskBuilder::ProcessDeferred(size_t mark) {
   deferred_work_.resize(base);
 }
 
+size_t MaskBuilder::MemoTable::Slot(uint64_t key) const {
+  const size_t mask = keys_.size() - 1;
+  size_t i = (key * 0x9E3779B97F4A7C15ULL) >> 20 & mask;
+  while (values_[i] != kEmpty && keys_[i] != key) i = (i + 1) & mask;
+  return i;
+}
+
 uint32_t* MaskBuilder::MemoTable::Find(uint64_t key) {
   if (keys_.empty()) Grow();
-  const size_t mask = keys_.size() - 1;
-  for (size_t i = (key * 0x9E3779B97F4A7C15ULL) >> 20 & mask;; i = (i + 1) & mask) {
-    if (values_[i] == kEmpty || keys_[i] == key) return &values_[i];
-  }
+  return &values_[Slot(key)];
 }
 
 void MaskBuilder::MemoTable::Set(uint64_t key, uint32_t value) {
   if (2 * (size_ + 1) > keys_.size()) Grow();
-  const size_t mask = keys_.size() - 1;
-  for (size_t i = (key * 0x9E3779B97F4A7C15ULL) >> 20 & mask;; i = (i + 1) & mask) {
-    if (values_[i] == kEmpty) {
-      keys_[i] = key;
-      values_[i] = value;
-      ++size_;
-      return;
-    }
-    if (keys_[i] == key) {
-      values_[i] = value;
-      return;
-    }
+  const size_t i = Slot(key);
+  if (values_[i] == kEmpty) {
+    keys_[i] = key;
+    ++size_;
   }
+  values_[i] = value;
 }
 
 void MaskBuilder::MemoTable::Grow() {
@@ -902,7 +899,8 @@ void MaskBuilder::ToIdOrder(std::vector<uint32_t>* out) {
   // A large scatter is first looked up among the recent conversions (equal sets recur).
   Converted* slot = nullptr;
   uint64_t hash = 0;
-  if (std::min<uint64_t>(estimate, n - std::min<uint64_t>(estimate, n)) > kConvertMin) {
+  const uint64_t scatter = invert ? n - std::min<uint64_t>(estimate, n) : estimate;
+  if (scatter > kConvertMin) {
     hash = 0x9E3779B97F4A7C15ULL;
     for (size_t w = 0; w < acc_.size(); w += 2) {
       const uint64_t b = w + 1 < acc_.size() ? acc_[w + 1] : 0;

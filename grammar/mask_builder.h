@@ -203,6 +203,7 @@ class MaskBuilder {
     void Set(uint64_t key, uint32_t value);
 
    private:
+    size_t Slot(uint64_t key) const;  // where `key` is, or the empty slot it would take
     void Grow();
     std::vector<uint64_t> keys_;
     std::vector<uint32_t> values_;
