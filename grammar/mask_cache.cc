@@ -446,9 +446,7 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
 }
 
 void TokenMaskCache::PrepareTokenizerInfo(const TokenizerInfo& info, const MaskCacheOptions& opts) {
-  if (opts.share_horizon == 0) return;
-  for (uint32_t h = opts.share_horizon; h <= std::max(opts.share_horizon, opts.share_horizon_max);
-       h *= 2) {
+  for (const uint32_t h : SharingHorizons(opts.share_horizon, opts.share_horizon_max)) {
     info.LongTokens(h, opts.share_escape_bytes);
   }
 }

@@ -216,12 +216,16 @@ MaskSharing ComputeMaskSharing(const CompiledGrammar& g, uint32_t horizon,
   return FromPartition(g, horizon, std::move(parts[0]));
 }
 
+std::vector<uint32_t> SharingHorizons(uint32_t horizon, uint32_t max_horizon) {
+  std::vector<uint32_t> out;
+  if (horizon == 0) return out;
+  for (uint32_t h = horizon; h <= std::max(horizon, max_horizon); h *= 2) out.push_back(h);
+  return out;
+}
+
 MaskSharingPlan PlanMaskSharing(const CompiledGrammar& g, uint32_t horizon, uint32_t max_horizon,
                                 const Deadline& deadline, std::string_view escape_bytes) {
-  std::vector<uint32_t> horizons;
-  if (horizon > 0) {
-    for (uint32_t h = horizon; h <= std::max(horizon, max_horizon); h *= 2) horizons.push_back(h);
-  }
+  const std::vector<uint32_t> horizons = SharingHorizons(horizon, max_horizon);
   std::vector<std::vector<int32_t>> parts;
   if (horizons.empty() || g.num_states() == 0 ||
       !Partitions(g, horizons, escape_bytes, deadline, &parts)) {

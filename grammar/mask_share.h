@@ -82,6 +82,9 @@ struct MaskSharingPlan {
   std::vector<uint32_t> horizon;
   int32_t members = 0;
 };
+// The horizons a plan tries: horizon, 2 x horizon, ... up to max_horizon (at least horizon);
+// empty for horizon 0. TokenMaskCache::PrepareTokenizerInfo builds one long-token trie for each.
+std::vector<uint32_t> SharingHorizons(uint32_t horizon, uint32_t max_horizon);
 MaskSharingPlan PlanMaskSharing(const CompiledGrammar& g, uint32_t horizon, uint32_t max_horizon,
                                 const Deadline& deadline = Deadline(),
                                 std::string_view escape_bytes = {});
