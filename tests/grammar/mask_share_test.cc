@@ -109,6 +109,33 @@ BuilderComparison CompareWithDefault(
 }
 
 
+// Compares a member's merged classification (its representative's answers for the tokens
+// `long_info` leaves out, its own walk over `long_info`) with classifying it in full.
+// Representatives are classified once each.
+class MemberCheck {
+ public:
+  MemberCheck(const CompiledGrammar& g, const TokenizerInfo& info)
+      : info_(info), full_(g, info, MaskBuildOptions()) {}
+  bool MergedEqualsFull(int32_t member, int32_t rep, MaskBuilder* longer,
+                        const TokenizerInfo& long_info) {
+    auto it = reps_.find(rep);
+    if (it == reps_.end()) {
+      it = reps_.emplace(rep, StateClassification()).first;
+      full_.Classify(rep, &it->second);
+    }
+    StateClassification want, part, merged;
+    full_.Classify(member, &want);
+    longer->Classify(member, &part);
+    MergeShared(info_, long_info, it->second, part, &merged);
+    return Same(want, merged);
+  }
+
+ private:
+  const TokenizerInfo& info_;
+  MaskBuilder full_;
+  std::map<int32_t, StateClassification> reps_;
+};
+
 // Members whose merged classification (classes for `horizon` bytes with `escape` bytes, short
 // answers copied for tokens up to `copied` bytes that hold none of `kept`) differs from the full
 // one; *members gets their count.
@@ -119,25 +146,15 @@ int Mismatches(const CompiledGrammar& g, const TokenizerInfo& info, uint32_t hor
   const std::shared_ptr<const TokenizerInfo> long_info = info.LongTokens(copied, kept);
   EXPECT_NE(long_info, nullptr);
   if (long_info == nullptr) return -1;
-  MaskBuilder full(g, info, MaskBuildOptions());
+  MemberCheck check(g, info);
   MaskBuilder longer(g, *long_info, MaskBuildOptions());
-  std::map<int32_t, StateClassification> reps;
   int bad = 0;
   *members = 0;
   for (int32_t s = 0; s < g.num_states(); ++s) {
     const int32_t r = sharing.rep[s];
     if (r == s || !(g.flags(s) & CompiledGrammar::kHasBytes)) continue;
     ++*members;
-    auto it = reps.find(r);
-    if (it == reps.end()) {
-      it = reps.emplace(r, StateClassification()).first;
-      full.Classify(r, &it->second);
-    }
-    StateClassification want, part, merged;
-    full.Classify(s, &want);
-    longer.Classify(s, &part);
-    MergeShared(info, *long_info, it->second, part, &merged);
-    if (!Same(want, merged)) ++bad;
+    if (!check.MergedEqualsFull(s, r, &longer, *long_info)) ++bad;
   }
   return bad;
 }
@@ -149,9 +166,8 @@ int Mismatches(const CompiledGrammar& g, const TokenizerInfo& info, uint32_t hor
 int PlanMismatches(const CompiledGrammar& g, const TokenizerInfo& info, uint32_t scale,
                    int* members, int* wide) {
   const MaskSharingPlan plan = PlanMaskSharing(g, 8, 32, Deadline(), "\"");
-  MaskBuilder full(g, info, MaskBuildOptions());
+  MemberCheck check(g, info);
   std::map<uint32_t, std::unique_ptr<MaskBuilder>> longer;
-  std::map<int32_t, StateClassification> reps;
   int bad = 0;
   *members = *wide = 0;
   for (int32_t s = 0; s < g.num_states(); ++s) {
@@ -167,16 +183,7 @@ int PlanMismatches(const CompiledGrammar& g, const TokenizerInfo& info, uint32_t
     auto& builder = longer[plan.horizon[s] * scale];
     if (builder == nullptr)
       builder = std::make_unique<MaskBuilder>(g, *long_info, MaskBuildOptions());
-    auto it = reps.find(r);
-    if (it == reps.end()) {
-      it = reps.emplace(r, StateClassification()).first;
-      full.Classify(r, &it->second);
-    }
-    StateClassification want, part, merged;
-    full.Classify(s, &want);
-    builder->Classify(s, &part);
-    MergeShared(info, *long_info, it->second, part, &merged);
-    if (!Same(want, merged)) ++bad;
+    if (!check.MergedEqualsFull(s, r, builder.get(), *long_info)) ++bad;
   }
   return bad;
 }
