@@ -198,7 +198,10 @@ struct Lang {
   bool is_format = false;
   std::string text;       // the pattern, or the format name
   int32_t src = -1;       // schema node holding the keyword
-  ExprId expr = kNoExpr;  // in Converter::lang_grammar_
+  ExprId expr = kNoExpr;  // in Converter::lang_grammar_; kNoExpr for a pattern with lookaround
+  // A pattern with lookaround at an anchored end (regex_lookaround.h): the intersection of these
+  // languages (the second member: complemented), in place of `expr`.
+  std::vector<std::pair<LangId, bool>> parts;
   std::optional<CpDfa> dfa;
 };
 

@@ -22,6 +22,7 @@
 #include <functional>
 
 #include "grammar/json_schema_internal.h"
+#include "grammar/regex_lookaround.h"
 #include "grammar/regex_parser.h"
 #include "grammar/support/utf8.h"
 
@@ -318,6 +319,34 @@ Result<LangId> Converter::AddPattern(const std::string& pattern, int32_t src) {
   auto key = std::make_pair(false, pattern);
   auto it = lang_ids_.find(key);
   if (it != lang_ids_.end()) return it->second;
+  if (std::optional<AnchoredLookarounds> split = SplitAnchoredLookarounds(pattern)) {
+    Lang lang;
+    lang.text = pattern;
+    lang.src = src;
+    std::vector<std::pair<std::string, bool>> texts{{split->main, false}};
+    for (const AnchoredLookarounds::Part& part : split->parts) {
+      texts.push_back({part.pattern, part.negated});
+    }
+    for (const auto& [text, negated] : texts) {
+      auto id = AddPattern(text, src);
+      if (!id.ok()) {
+        return Status(id.status().code(), "pattern '" + pattern + "', read as '" + text +
+                                              "' and its lookarounds: " + id.status().message());
+      }
+      lang.parts.push_back({*id, negated});
+    }
+    langs_.push_back(std::move(lang));
+    const LangId id = static_cast<LangId>(langs_.size() - 1);
+    // The intersection now, so that a pattern matching nothing or too large an automaton is
+    // reported at its keyword (as the regex parser reports its own errors).
+    auto d = LangDfa(id);
+    if (!d.ok()) {
+      if (d.status().code() == StatusCode::kUnsupported) return d.status();
+      return Unsupported("pattern '" + pattern + "': " + d.status().message());
+    }
+    lang_ids_[key] = id;
+    return id;
+  }
   RegexOptions ro;
   ro.search_semantics = true;
   auto e = RegexToExpr(pattern, &lang_grammar_, ro);
@@ -339,6 +368,27 @@ Result<LangId> Converter::AddPattern(const std::string& pattern, int32_t src) {
 }
 
 Result<const CpDfa*> Converter::LangDfa(LangId id) {
+  if (!langs_[id].dfa && !langs_[id].parts.empty()) {
+    const std::vector<std::pair<LangId, bool>> parts = langs_[id].parts;  // LangDfa may grow langs_
+    std::optional<CpDfa> acc;
+    for (const auto& [part, negated] : parts) {
+      auto d = LangDfa(part);
+      if (!d.ok()) return d.status();
+      const CpDfa side = negated ? Complement(**d) : **d;
+      if (!acc) {
+        acc = side;
+        continue;
+      }
+      auto both = Intersect(*acc, side, opts_.max_automaton_states);
+      if (!both.ok()) return both.status();
+      acc = Minimize(*both);
+    }
+    if (IsEmptyLanguage(*acc)) {
+      return Status(StatusCode::kUnsupported,
+                    "pattern '" + langs_[id].text + "': the pattern matches no string");
+    }
+    langs_[id].dfa = std::move(acc);
+  }
   Lang& l = langs_[id];
   if (!l.dfa) {
     auto d = DfaFromExpr(lang_grammar_, l.expr, opts_.max_automaton_states);
@@ -427,7 +477,8 @@ Result<ExprId> Converter::EmitString(const StrC& c) {
     }
     return Seq({Lit("\""), g_.AddRepeat(Unit({{0, 0x10FFFF}}), min32, max32), Lit("\"")});
   }
-  if (c.langs.size() == 1 && c.not_langs.empty() && c.excluded.empty()) {
+  if (c.langs.size() == 1 && c.not_langs.empty() && c.excluded.empty() &&
+      langs_[c.langs[0]].expr != kNoExpr) {
     const Lang& l = langs_[c.langs[0]];
     int64_t lo, hi;
     ExprLength(lang_grammar_, l.expr, &lo, &hi);
@@ -442,7 +493,8 @@ Result<ExprId> Converter::EmitString(const StrC& c) {
   // format automata have hundreds of states). The product is a chain of one rule per state, a
   // call per character in the matcher and the mask cache: the compact form is worth an
   // equivalence check.
-  if (c.langs.size() == 1 && c.not_langs.empty() && c.excluded.empty() && c.max_len >= 0) {
+  if (c.langs.size() == 1 && c.not_langs.empty() && c.excluded.empty() && c.max_len >= 0 &&
+      langs_[c.langs[0]].expr != kNoExpr) {
     auto d = LangDfa(c.langs[0]);
     const int64_t estimate = d.ok() ? int64_t{(*d)->num_states()} * (c.max_len + 1) : 0;
     const Lang& l = langs_[c.langs[0]];

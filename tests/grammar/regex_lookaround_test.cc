@@ -1,0 +1,155 @@
+// Lookaround at the anchored ends of a JSON Schema pattern (grammar/regex_lookaround.h): the split
+// itself, and the schema's language against an oracle that evaluates each piece with RE2 (which
+// has no lookaround) over every short string of a small alphabet.
+#include <re2/re2.h>
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "grammar/regex_lookaround.h"
+#include "tests/grammar/json_schema_test_util.h"
+
+namespace sieve {
+namespace {
+
+// `pattern` as the body of a JSON string.
+std::string JsonEscaped(const std::string& pattern) {
+  std::string out;
+  for (const char ch : pattern) {
+    if (ch == '\\' || ch == '"') out += '\\';
+    out += ch;
+  }
+  return out;
+}
+
+std::string Describe(const std::optional<AnchoredLookarounds>& s) {
+  if (!s) return "none";
+  std::string out = s->main;
+  for (const AnchoredLookarounds::Part& p : s->parts) out += (p.negated ? " !" : " =") + p.pattern;
+  return out;
+}
+
+TEST(RegexLookaround, SplitsAssertionsAtAnchoredEnds) {
+  EXPECT_EQ(Describe(SplitAnchoredLookarounds("^(?!all$).*$")), "^.*$ !^(?:all$)");
+  EXPECT_EQ(Describe(SplitAnchoredLookarounds("^(?!-)(?!.*--)[a-z-]+$")),
+            "^[a-z-]+$ !^(?:-) !^(?:.*--)");
+  EXPECT_EQ(Describe(SplitAnchoredLookarounds("(?=a)^ab")), "^ab =^(?:a)");
+  EXPECT_EQ(Describe(SplitAnchoredLookarounds("^[a-z-]+(?<!-)$")), "^[a-z-]+$ !(?:-)$");
+  EXPECT_EQ(Describe(SplitAnchoredLookarounds("^(?=x)a(?<=b)(?<!cb)$")),
+            "^a$ =^(?:x) =(?:b)$ !(?:cb)$");
+  // Classes and escapes inside an assertion do not end it.
+  EXPECT_EQ(Describe(SplitAnchoredLookarounds("^(?![)\\]]\\))x")), "^x !^(?:[)\\]]\\))");
+  EXPECT_EQ(Describe(SplitAnchoredLookarounds("^(?!(a|b))(c|d)")), "^(c|d) !^(?:(a|b))");
+}
+
+TEST(RegexLookaround, LeavesWhatItCannotDecompose) {
+  for (const char* p : {"(?!x)y",      // unanchored: the assertion may hold at any position
+                        "^(?!a)b|c",   // binds one branch only
+                        "a(?<!b)",     // no '$' after the lookbehind
+                        "a(?<!b)\\$",  // an escaped '$' is a character
+                        "^a(?=b)c",    // the middle of a sequence
+                        "^(?:(?!a).)*$", "^(?!a", "^abc"}) {
+    EXPECT_EQ(Describe(SplitAnchoredLookarounds(p)), "none") << p;
+  }
+}
+
+// Every string over `alphabet` up to `max_len` characters.
+std::vector<std::string> AllStrings(const std::string& alphabet, int max_len) {
+  std::vector<std::string> out{""};
+  for (size_t begin = 0, len = 0; len < static_cast<size_t>(max_len); ++len) {
+    const size_t end = out.size();
+    for (size_t i = begin; i < end; ++i) {
+      for (const char c : alphabet) out.push_back(out[i] + c);
+    }
+    begin = end;
+  }
+  return out;
+}
+
+TEST(RegexLookaround, SchemaLanguageEqualsThePiecesEvaluatedByRe2) {
+  struct Case {
+    const char* pattern;
+    const char* alphabet;
+  };
+  const Case cases[] = {
+      {"^(?!all$).*$", "al"},
+      {"^(?!-)(?!.*--)[a-z-]{0,4}[a-z]$", "a-"},
+      {"^(?=[^!]+$)(?=.*\\w).+$", "a!-"},
+      {"^(?!ab|b)[ab]*", "ab"},
+      {"^[ab]+(?<!ab)(?<=b)$", "ab"},
+      {"(?!x)^x?y", "xy"},
+      {"^(?!.*aa).*(?<!b)$", "ab"},
+  };
+  for (const Case& c : cases) {
+    const std::optional<AnchoredLookarounds> split = SplitAnchoredLookarounds(c.pattern);
+    ASSERT_TRUE(split.has_value()) << c.pattern;
+    RE2 main(split->main);
+    ASSERT_TRUE(main.ok()) << split->main;
+    std::vector<std::unique_ptr<RE2>> parts;
+    for (const AnchoredLookarounds::Part& p : split->parts) {
+      parts.push_back(std::make_unique<RE2>(p.pattern));
+      ASSERT_TRUE(parts.back()->ok()) << p.pattern;
+    }
+    const std::string schema =
+        R"({"type":"string","pattern":")" + JsonEscaped(c.pattern) + "\"}";
+    testing::SchemaGrammar g = testing::CompileSchema(schema);
+    ASSERT_TRUE(g.ok()) << schema << ": " << g.status.ToString();
+    int accepted = 0, rejected = 0;
+    for (const std::string& s : AllStrings(c.alphabet, 6)) {
+      bool want = RE2::PartialMatch(s, main);
+      for (size_t i = 0; i < parts.size(); ++i) {
+        want = want && RE2::PartialMatch(s, *parts[i]) != split->parts[i].negated;
+      }
+      EXPECT_EQ(g.Accepts("\"" + s + "\""), want) << c.pattern << " on '" << s << "'";
+      ++(want ? accepted : rejected);
+    }
+    // Both sides are exercised (a pattern accepting everything or nothing would prove little).
+    EXPECT_GT(accepted, 0) << c.pattern;
+    EXPECT_GT(rejected, 0) << c.pattern;
+  }
+}
+
+TEST(RegexLookaround, HandWrittenCasesMatchEcmaSemantics) {
+  // Checked by hand against ECMA-262 semantics (independent of the split).
+  struct Case {
+    const char* pattern;
+    std::vector<std::string> accept, reject;
+  };
+  const Case cases[] = {
+      {"^(?!all$).*$", {"", "al", "alls", "xall"}, {"all"}},
+      {"^(?!-)[-a-z0-9]{0,49}[a-z0-9]$", {"a", "a-b", "0"}, {"-a", "a-", ""}},
+      {"^(?!org\\\\.bukkit\\\\.)[a-z.]+$", {"org.bukkitx", "org.b"}, {"org.bukkit.x"}},
+      {"^[a-z-]+(?<!-)$", {"a-b", "ab"}, {"ab-", "-"}},
+      {"^(?![.0-9]).", {"a", "a1", "-"}, {"1a", ".x", ""}},
+  };
+  for (const Case& c : cases) {
+    const std::string schema = std::string(R"({"type":"string","pattern":")") + c.pattern + "\"}";
+    testing::SchemaGrammar g = testing::CompileSchema(schema);
+    ASSERT_TRUE(g.ok()) << schema << ": " << g.status.ToString();
+    for (const std::string& s : c.accept) EXPECT_TRUE(g.Accepts("\"" + s + "\"")) << schema << s;
+    for (const std::string& s : c.reject) EXPECT_FALSE(g.Accepts("\"" + s + "\"")) << schema << s;
+  }
+}
+
+TEST(RegexLookaround, WhatStaysUnsupportedIsReportedWithItsPointer) {
+  for (const char* p : {"^a(?=b)c", "^(?:(?!a).)*$", "(?!x)y", "^(?!a(?=b))c"}) {
+    auto r = JsonSchemaToGrammar(R"({"properties":{"p":{"pattern":")" + JsonEscaped(p) + "\"}}}",
+                                 testing::CompactOptions());
+    ASSERT_FALSE(r.ok()) << p;
+    EXPECT_EQ(r.status().code(), StatusCode::kUnsupported) << p;
+    EXPECT_EQ(r.status().json_pointer(), "/properties/p/pattern") << p;
+    EXPECT_NE(r.status().message().find("lookahead"), std::string::npos) << r.status().message();
+  }
+  // A decomposition whose language is empty is reported as such.
+  auto r = JsonSchemaToGrammar(R"({"properties":{"p":{"pattern":"^(?!a)a"}}})",
+                               testing::CompactOptions());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(r.status().message().find("matches no string"), std::string::npos)
+      << r.status().message();
+}
+
+}  // namespace
+}  // namespace sieve
