@@ -12,7 +12,7 @@
 //
 // uniqueItems cannot be expressed by a context-free grammar in general (it compares arbitrary
 // subtrees). The grammar enforces it when it holds trivially (at most one item) or when every item
-// position has a small finite domain (booleans, null, enum/const values: at most 16 values), by an
+// position has a small finite domain (booleans, null, enum/const values: at most 16 values, kMaxUniqueEdgeBytes of enumeration), by an
 // automaton over the set of values already used; otherwise the array becomes a rule flagged
 // Rule::unique_items and the matcher checks each item as it ends (unique_items.h).
 #include <algorithm>
@@ -28,6 +28,21 @@ namespace sieve::jsonschema {
 namespace {
 
 constexpr size_t kMaxUniqueDomain = 16;
+// The enumeration has a state per set of values used and an edge per value not yet used from it
+// (u * 2^(u-1) edges for u values), each spelling its value: beyond this many bytes of edges the
+// grammar (and its mask cache) would be large, and the matcher's check is used instead. 15 string
+// values of ~10 bytes would take ~2.4 million automaton states and minutes of mask building.
+constexpr int64_t kMaxUniqueEdgeBytes = int64_t{1} << 14;
+
+// Bytes spelling value node v compactly, roughly (strings without their escapes).
+int64_t SpelledSize(const JDoc& doc, int32_t v) {
+  const JNode& n = doc.at(v);
+  int64_t size = static_cast<int64_t>(n.text.size()) + 2;
+  for (const int32_t kid : n.kids) {
+    size += SpelledSize(doc, kid) + static_cast<int64_t>(doc.at(kid).key.size()) + 4;
+  }
+  return size;
+}
 
 int32_t Clamp32(int64_t v) { return static_cast<int32_t>(std::min<int64_t>(v, int64_t{1} << 30)); }
 
@@ -118,6 +133,12 @@ Result<ExprId> Converter::EmitArray(const ArrC& in, Ctx ctx) {
         }
       }
       finite = universe.size() <= kMaxUniqueDomain;
+    }
+    if (finite && !universe.empty()) {
+      int64_t bytes = 0;
+      for (const int32_t v : universe) bytes += SpelledSize(doc_, v);
+      const int64_t u = static_cast<int64_t>(universe.size());
+      finite = (int64_t{1} << (u - 1)) * bytes <= kMaxUniqueEdgeBytes;  // u * 2^(u-1) * mean
     }
     if (!finite) {
       // The array in a rule of its own, flagged for the matcher's item check (unique_items.h).
