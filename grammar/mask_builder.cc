@@ -997,6 +997,7 @@ void MaskBuilder::SaveSnapshot(RuleId rule, const std::array<int32_t, 256>& keys
 
 void MaskBuilder::Classify(int32_t s, StateClassification* out) {
   out_ = out;
+  resolver_.NewState();
   acc_.assign((info_.num_byte_tokens() + 63) / 64, 0);
   out->accepted.clear();
   out->accepted_k.clear();

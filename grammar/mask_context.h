@@ -18,7 +18,8 @@
 // is the greatest fixpoint: a cycle back to a (rule, w) still being resolved is assumed accepted,
 // and the assumption is checked at the end: if a node that was assumed accepted resolves to
 // anything else, the query is redone with cycles counted as unknown (always sound). Results that do
-// not depend on an assumption are memoised; queries past a depth or work budget give kUnknown.
+// not depend on an assumption are memoised; queries past a depth or work budget give kUnknown, and
+// each query that runs out of budget quarters the budget of the state's later ones (bounded work).
 //
 // Frames are simulated with the builder's SetSimulator in exact mode, so this shares its sets and
 // transitions. Not thread-safe (one per builder).
@@ -46,6 +47,8 @@ class ContextResolver {
                   const std::vector<std::vector<int32_t>>* sites, size_t max_sites);
 
   Value Resolve(RuleId rule, std::string_view rest);
+  // Restores the full budget (called per classified state, see Resolve).
+  void NewState() { cuts_ = 0; }
 
  private:
   struct Frame {
@@ -65,6 +68,7 @@ class ContextResolver {
   Value cycle_value_ = kAccept;
   bool inconsistent_ = false;  // a node assumed accepted resolved otherwise
   int64_t budget_ = 0;
+  int cuts_ = 0;  // queries that ran out of budget since NewState() (capped)
 };
 
 }  // namespace sieve
