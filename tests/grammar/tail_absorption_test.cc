@@ -154,6 +154,29 @@ TEST(TailAbsorption, AnAutomatonThatWouldExplodeKeepsItsCalls) {
   EXPECT_FALSE(Feed(c, no).complete);
 }
 
+TEST(TailAbsorption, AQuadraticSubsetConstructionKeepsItsCalls) {
+  // 1,500 optional properties in schema order: after each one any later one may follow, so the
+  // subset construction of the absorbed chain holds O(n^2) NFA states (a 2,000-property schema
+  // spent 457 ms there). Past a budget proportional to the NFA, the chain is called instead.
+  constexpr int kProps = 1500;
+  std::string schema = R"({"type":"object","properties":{)";
+  for (int i = 0; i < kProps; ++i) {
+    schema += (i ? "," : "") + std::string("\"p") + std::to_string(i) + R"(":{"type":"integer"})";
+  }
+  schema += "}}";
+  JsonSchemaOptions o;
+  o.whitespace = JsonWhitespace::kCompact;
+  auto g = JsonSchemaToGrammar(schema, o);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  auto c = CompileGrammarIr(std::move(g->grammar), {});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_GT(c->pda->stats().live_rules, kProps / 10);  // the chain's rules kept as calls
+  EXPECT_TRUE(Feed(c->pda, R"({"p0":1,"p7":2,"p1499":3})").complete);
+  EXPECT_TRUE(Feed(c->pda, R"({"p3":1,"x":true})").complete);  // additional properties allowed
+  EXPECT_FALSE(Feed(c->pda, R"({"p7":1,"p3":2})").complete);   // schema order
+  EXPECT_FALSE(Feed(c->pda, R"({"p3":"a"})").complete);
+}
+
 // Every example schema, compiled with and without absorption: the same bytes read and the same
 // verdict on every valid and invalid instance, and fewer rules in all (synthesized counted rules
 // stay: they are calls by nature).
