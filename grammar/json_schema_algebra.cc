@@ -598,6 +598,61 @@ static bool DisjointByDiscriminator(Converter* conv, const std::vector<const For
   return false;
 }
 
+// Clauses whose pairs (one from each formula) all merge into unsatisfiable ones.
+static Result<bool> ClausesDisjoint(Converter* conv, const Formula& x, const Formula& y,
+                                    int32_t src) {
+  for (const Clause& a : x.clauses) {
+    for (const Clause& b : y.clauses) {
+      Formula fa, fb;
+      fa.clauses.push_back(a);
+      fb.clauses.push_back(b);
+      auto m = conv->Merge(fa, fb, src);
+      if (!m.ok()) return m.status();
+      for (Clause& c : m->clauses) {
+        if (conv->Satisfiable(c, 3)) return false;
+      }
+    }
+  }
+  return true;
+}
+
+Result<Formula> Converter::PerTypeOneOf(const std::vector<const Formula*>& fs, int32_t src) {
+  const size_t n = fs.size();
+  Formula out;
+  for (const uint8_t t : {kTNull, kTBool, kTNumber, kTString, kTArray, kTObject}) {
+    std::vector<Formula> part(n);
+    std::vector<const Formula*> parts;
+    for (size_t i = 0; i < n; ++i) {
+      for (const Clause& c : fs[i]->clauses) {
+        if (!(c.types & t)) continue;
+        part[i].clauses.push_back(c);
+        part[i].clauses.back().types = t;
+        part[i].clauses.back().origin = -1;  // no longer Eval(origin): emitted anew
+      }
+      parts.push_back(&part[i]);
+    }
+    std::vector<std::vector<uint8_t>> overlap(n, std::vector<uint8_t>(n, 0));
+    const bool tagged = t == kTObject && DisjointByDiscriminator(this, parts);
+    for (size_t i = 0; i < n && !tagged; ++i) {
+      for (size_t j = i + 1; j < n && !part[i].clauses.empty(); ++j) {
+        if (part[j].clauses.empty()) continue;
+        SIEVE_ASSIGN_OR_RETURN(const bool disjoint, ClausesDisjoint(this, part[i], part[j], src));
+        overlap[i][j] = overlap[j][i] = !disjoint;
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      Formula acc = part[i];
+      for (size_t j = 0; j < n && !acc.clauses.empty(); ++j) {
+        if (j == i || !overlap[i][j]) continue;
+        SIEVE_ASSIGN_OR_RETURN(Formula neg, Negate(part[j], src));
+        SIEVE_ASSIGN_OR_RETURN(acc, Merge(acc, neg, src));
+      }
+      for (Clause& c : acc.clauses) out.clauses.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
 Result<Formula> Converter::OneOf(const std::vector<TermId>& branches, int32_t src) {
   const size_t n = branches.size();
   std::vector<const Formula*> fs;
@@ -639,6 +694,19 @@ Result<Formula> Converter::OneOf(const std::vector<TermId>& branches, int32_t sr
     return u;
   };
   if (!any) return union_of_branches();
+  // Exactly one branch, type by type: a value of type t matches a branch iff it matches the
+  // branch's clauses restricted to t, so only the types where branches overlap need negations,
+  // and those only of the branches' t parts (a JSON Patch operation's branches all admit every
+  // non-object, which no branch constrains, while their objects are told apart by `op`: the
+  // negation of their objects' additionalProperties is never needed).
+  {
+    auto per_type = PerTypeOneOf(fs, src);
+    if (per_type.ok()) return std::move(*per_type);
+    if (per_type.status().code() != StatusCode::kUnsupported &&
+        per_type.status().code() != StatusCode::kLimit) {
+      return per_type.status();
+    }
+  }
   for (size_t i = 0; i < n; ++i) {
     std::vector<TermId> conj{branches[i]};
     for (size_t j = 0; j < n; ++j) {

@@ -19,6 +19,8 @@ namespace sieve::jsonschema {
 namespace {
 
 constexpr char32_t kMaxCp = 0x10FFFF;
+// DfaFromExpr's work budget per allowed DFA state (NFA states in subsets plus edges examined).
+constexpr int64_t kDfaWorkPerState = 2000;
 
 // The scalar values as two ranges (surrogates excluded).
 constexpr CpDfa::Edge kAllRanges[2] = {{0, 0xD7FF, 0}, {0xE000, kMaxCp, 0}};
@@ -417,12 +419,17 @@ Result<CpDfa> DfaFromExpr(const Grammar& g, ExprId e, int32_t max_states) {
   NfaBuilder builder(g, &nfa, int64_t{max_states} * 8);
   auto frag = builder.Build(e, 0);
   if (!frag.ok()) return frag.status();
+  // Work: NFA states over all subsets, and edges examined. Large repetition counts (capped
+  // patterns) make subsets of thousands of NFA states; without a bound one pattern took 20 s.
+  const int64_t max_work = int64_t{max_states} * kDfaWorkPerState;
+  int64_t work = 0;
   std::vector<uint8_t> mark(nfa.edges.size(), 0);
   CpDfa out;
   std::map<std::vector<int32_t>, int32_t> ids;
   std::deque<std::vector<int32_t>> queue;
   auto id_of = [&](std::vector<int32_t> set) -> int32_t {
     Closure(nfa, &set, &mark);
+    work += static_cast<int64_t>(set.size());
     auto it = ids.find(set);
     if (it != ids.end()) return it->second;
     bool acc = std::binary_search(set.begin(), set.end(), frag->end);
@@ -432,6 +439,10 @@ Result<CpDfa> DfaFromExpr(const Grammar& g, ExprId e, int32_t max_states) {
     return id;
   };
   id_of({frag->start});
+  std::vector<Nfa::Edge> edges;
+  std::vector<char32_t> cuts;
+  std::vector<size_t> active;
+  std::vector<int32_t> targets;
   while (!queue.empty()) {
     std::vector<int32_t> set = std::move(queue.front());
     queue.pop_front();
@@ -439,8 +450,13 @@ Result<CpDfa> DfaFromExpr(const Grammar& g, ExprId e, int32_t max_states) {
     if (out.num_states() > max_states) {
       return LimitError("string automaton exceeds max_automaton_states");
     }
-    std::vector<Nfa::Edge> edges;
-    std::vector<char32_t> cuts;
+    if (work > max_work) {
+      return LimitError("string automaton needs more than " + std::to_string(max_work) +
+                        " steps of subset construction (max_automaton_states x " +
+                        std::to_string(kDfaWorkPerState) + ")");
+    }
+    edges.clear();
+    cuts.clear();
     for (int32_t s : set) {
       for (const Nfa::Edge& x : nfa.edges[s]) {
         edges.push_back(x);
@@ -449,18 +465,30 @@ Result<CpDfa> DfaFromExpr(const Grammar& g, ExprId e, int32_t max_states) {
       }
     }
     if (edges.empty()) continue;
+    work += static_cast<int64_t>(edges.size());
     std::sort(cuts.begin(), cuts.end());
     cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    std::sort(edges.begin(), edges.end(),
+              [](const Nfa::Edge& a, const Nfa::Edge& b) { return a.lo < b.lo; });
+    // Sweep the pieces between cuts left to right; an edge is active from the piece starting at
+    // its lo (every lo is a cut) until a piece starts past its hi.
+    active.clear();
+    size_t next = 0;
     for (size_t i = 0; i + 1 < cuts.size(); ++i) {
-      char32_t lo = cuts[i], hi = cuts[i + 1] - 1;
-      std::vector<int32_t> targets;
-      for (const Nfa::Edge& x : edges) {
-        if (x.lo <= lo && hi <= x.hi) targets.push_back(x.to);
+      const char32_t lo = cuts[i], hi = cuts[i + 1] - 1;
+      size_t kept = 0;
+      for (const size_t a : active) {
+        if (edges[a].hi >= lo) active[kept++] = a;
       }
-      if (targets.empty()) continue;
+      active.resize(kept);
+      while (next < edges.size() && edges[next].lo == lo) active.push_back(next++);
+      if (active.empty()) continue;
+      targets.clear();
+      for (const size_t a : active) targets.push_back(edges[a].to);
+      work += static_cast<int64_t>(targets.size());
       std::sort(targets.begin(), targets.end());
       targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
-      out.AddEdge(from, lo, hi, id_of(std::move(targets)));
+      out.AddEdge(from, lo, hi, id_of(targets));
     }
   }
   out.Normalize();

@@ -260,6 +260,8 @@ class Converter {
   Result<Formula> Merge(const Formula& a, const Formula& b, int32_t src);
   Result<Formula> Negate(const Formula& f, int32_t src);
   Result<Formula> OneOf(const std::vector<TermId>& branches, int32_t src);
+  // oneOf over branches that overlap somewhere, type by type (json_schema_algebra.cc).
+  Result<Formula> PerTypeOneOf(const std::vector<const Formula*>& fs, int32_t src);
   // False only when the clause provably admits no value (depth bounds the recursion into
   // subschemas). Types whose constraints are provably empty are removed from c.types (the set of
   // values the clause admits does not change).

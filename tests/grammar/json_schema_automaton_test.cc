@@ -116,5 +116,27 @@ TEST(JsonSchemaAutomaton, BudgetsStopLargeConstructions) {
   EXPECT_EQ(d.status().code(), StatusCode::kLimit);
 }
 
+TEST(JsonSchemaAutomaton, SubsetWorkIsBoundedEvenWhenStatesAreFew) {
+  // [a-z]{0,n}[a-z]{0,n}: 2n + 1 DFA states, but after i letters the subset holds every split
+  // point so far: O(n^2) work for O(n) states (a capped pattern of SchemaStore's serverless
+  // schema spent 20 s here). The work budget is proportional to max_states.
+  auto twice = [](Grammar* g, int n) {
+    ExprId letters = g->AddRepeat(g->AddCharClass({{'a', 'z'}}, false), 0, n);
+    ExprId again = g->AddRepeat(g->AddCharClass({{'a', 'z'}}, false), 0, n);
+    return g->AddSequence(std::vector<ExprId>{letters, again});
+  };
+  Grammar g;
+  auto small = DfaFromExpr(g, twice(&g, 300), 3000);
+  ASSERT_TRUE(small.ok()) << small.status().ToString();
+  int64_t lo, hi;
+  ASSERT_TRUE(LengthRange(Minimize(*small), &lo, &hi));
+  EXPECT_EQ(hi, 600);
+  auto large = DfaFromExpr(g, twice(&g, 1400), 3000);  // 2,801 states: within max_states
+  ASSERT_FALSE(large.ok());
+  EXPECT_EQ(large.status().code(), StatusCode::kLimit);
+  EXPECT_NE(large.status().message().find("steps of subset construction"), std::string::npos)
+      << large.status().message();
+}
+
 }  // namespace
 }  // namespace sieve::jsonschema

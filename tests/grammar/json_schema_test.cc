@@ -165,6 +165,29 @@ TEST(JsonSchemaCombinators, DisjointOneOfIsAnyOfAndOverlappingOneOfIsExact) {
                  {R"({"a":1})", R"({"b":1})"}, {R"({"a":1,"b":2})", "{}"});
 }
 
+TEST(JsonSchemaCombinators, OneOfIsDecidedTypeByType) {
+  // JSON Patch (SchemaStore's json-patch.json): no branch says "type": "object", so every
+  // non-object matches all three (and is invalid); the objects are told apart by `op`. Only the
+  // non-object parts need negating; negating the objects' additionalProperties (which has no
+  // grammar) is never needed.
+  const char* patch = R"({"oneOf":[
+      {"additionalProperties":false,"required":["value","op","path"],
+       "properties":{"path":{"type":"string"},"op":{"enum":["add","replace","test"]},"value":{}}},
+      {"additionalProperties":false,"required":["op","path"],
+       "properties":{"path":{"type":"string"},"op":{"enum":["remove"]}}},
+      {"additionalProperties":false,"required":["from","op","path"],
+       "properties":{"path":{"type":"string"},"op":{"enum":["move","copy"]},
+                     "from":{"type":"string"}}}]})";
+  ExpectLanguage(patch,
+                 {R"({"value":1,"op":"add","path":"/a"})", R"({"op":"remove","path":"/a"})",
+                  R"({"from":"/b","op":"move","path":"/a"})"},
+                 {"5", "\"x\"", "null", "[]", R"({"op":"remove","path":"/a","value":1})",
+                  R"({"op":"add","path":"/a"})", "{}"});
+  // Numbers in [2, 5], strings of 1-3 characters and every other value match both branches.
+  ExpectLanguage(R"({"oneOf":[{"minimum":2,"maxLength":3},{"maximum":5,"minLength":1}]})",
+                 {"1", "6", "\"\"", "\"abcd\""}, {"3", "2", "5", "\"ab\"", "true", "{}"});
+}
+
 TEST(JsonSchemaCombinators, InexpressibleOneOfIsAnErrorOrAReportedAnyOf) {
   const char* s = R"({"oneOf":[{"type":"array","uniqueItems":false},
                                {"type":"array","items":{"type":"integer"},"minItems":1,
