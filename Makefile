@@ -20,6 +20,7 @@ build: configure
 
 data:
 	@bash scripts/fetch-tokenizers.sh
+	@bash scripts/fetch-schemastore.sh
 
 # Everything that runs without a GPU (CTest label `gpu` excluded).
 test: build data
