@@ -85,6 +85,30 @@ size_t PopCount(const std::vector<uint32_t>& row) {
 size_t PopCount(const std::vector<uint32_t>& row) { return PopCountSwar(row); }
 #endif
 
+// Hash of a set's words for pooling equal sets (contents are compared on a match): four
+// independent multiply-xor lanes, so a 16 KB bitset is not one serial dependency chain.
+uint64_t HashSetWords(uint64_t seed, const void* data, size_t bytes) {
+  constexpr uint64_t kMul = 0x9e3779b97f4a7c15ull;
+  uint64_t lane[4] = {seed, seed ^ 0x243f6a8885a308d3ull, seed ^ 0x13198a2e03707344ull,
+                      seed ^ 0xa4093822299f31d0ull};
+  const auto* p = static_cast<const unsigned char*>(data);
+  size_t i = 0;
+  for (; i + 32 <= bytes; i += 32) {
+    for (int k = 0; k < 4; ++k) {
+      uint64_t w;
+      std::memcpy(&w, p + i + 8 * k, 8);
+      lane[k] = (lane[k] ^ w) * kMul;
+      lane[k] ^= lane[k] >> 29;
+    }
+  }
+  uint64_t tail = bytes;
+  for (; i < bytes; ++i) tail = (tail << 8 | p[i]) * kMul;
+  ContentHasher h(seed);
+  for (const uint64_t x : lane) h.AddU64(x);
+  h.AddU64(tail);
+  return h.Finish();
+}
+
 }  // namespace
 
 // Picks the form for the set whose bits are in `row`: a list of accepted ids, a list of rejected
@@ -100,14 +124,9 @@ size_t TokenMaskCache::MakeSet(const TokenizerInfo& info, const std::vector<uint
   set->ids.clear();
   const size_t list_max = words / kListFraction;
   auto finish = [set] {
-    ContentHasher h;
-    h.AddU64(set->form);
-    if (set->form == kBitset) {
-      h.Add(set->words.data(), set->words.size() * sizeof(uint32_t));
-    } else {
-      h.Add(set->ids.data(), set->ids.size() * sizeof(int32_t));
-    }
-    set->hash = h.Finish();
+    set->hash = set->form == kBitset
+                    ? HashSetWords(set->form, set->words.data(), set->words.size() * 4)
+                    : HashSetWords(set->form, set->ids.data(), set->ids.size() * 4);
   };
   if (accepted > list_max && rejected > list_max) {
     set->form = kBitset;
@@ -117,11 +136,17 @@ size_t TokenMaskCache::MakeSet(const TokenizerInfo& info, const std::vector<uint
   }
   const bool accept = accepted <= rejected;
   set->form = accept ? kAcceptList : kRejectList;
-  const std::vector<uint32_t>& universe = info.byte_token_mask();
+  // The rows through local pointers: with the vectors themselves the compiler reloaded their data
+  // pointers for every word (push_back might have changed them).
+  std::vector<int32_t>& ids = set->ids;
+  ids.reserve(accept ? accepted : rejected);
+  const uint32_t* r = row.data();
+  const uint32_t* u = info.byte_token_mask().data();
+  const uint32_t flip = accept ? 0 : ~uint32_t{0};
   for (size_t w = 0; w < words; ++w) {
-    uint32_t bits = accept ? row[w] : (universe[w] & ~row[w]);
+    uint32_t bits = accept ? r[w] : (u[w] & (r[w] ^ flip));
     while (bits != 0) {
-      set->ids.push_back(static_cast<int32_t>(w * 32 + __builtin_ctz(bits)));
+      ids.push_back(static_cast<int32_t>(w * 32 + __builtin_ctz(bits)));
       bits &= bits - 1;
     }
   }

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "grammar/support/byte_set.h"
+
 namespace sieve {
 namespace {
 
@@ -84,7 +86,7 @@ int32_t SetSimulator::InternSet(const std::vector<SimStack>& stacks, Mode mode) 
   rows_.resize(rows_.size() + 256, {-1, kUncomputed});
   for (const SimStack& st : stacks) {
     for (const CompiledGrammar::ByteEdge& e : g_.byte_edges(st.state)) {
-      for (int b = e.lo; b <= e.hi; ++b) info.first[b >> 6] |= uint64_t{1} << (b & 63);
+      AddByteRange(info.first, e.lo, e.hi);
     }
   }
   sets_.push_back(info);

@@ -30,6 +30,7 @@
 #include <utility>
 
 #include "grammar/fsm_builder.h"
+#include "grammar/support/byte_set.h"
 
 namespace sieve {
 
@@ -698,7 +699,7 @@ Status PdaCompiler::Layout(const std::vector<char>& live, CompiledGrammar* out) 
     return changed;
   };
   auto add_bytes = [](uint64_t* acc, const CompiledGrammar::ByteEdge& e) {
-    for (int b = e.lo; b <= e.hi; ++b) acc[b >> 6] |= uint64_t{1} << (b & 63);
+    AddByteRange(acc, e.lo, e.hi);
   };
   // Propagates sets along `users` (rule -> rules whose set includes its set) until stable.
   std::vector<char> in_queue(n, 0);

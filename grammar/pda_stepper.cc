@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "grammar/support/byte_set.h"
+
 namespace sieve {
 namespace {
 
@@ -216,7 +218,7 @@ void PdaStepper::NextBytes(const StackSet& set, uint64_t out[4]) const {
   for (const Stack& s : set.stacks) {
     if (!g_->CanReadBytes(s.state, s.counter)) continue;
     for (const CompiledGrammar::ByteEdge& e : g_->byte_edges(s.state)) {
-      for (int b = e.lo; b <= e.hi; ++b) out[b >> 6] |= uint64_t{1} << (b & 63);
+      AddByteRange(out, e.lo, e.hi);
     }
   }
 }
