@@ -2,6 +2,7 @@
 #include "grammar/mask_sim.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 
 #include "grammar/support/byte_set.h"
@@ -83,7 +84,12 @@ int32_t SetSimulator::InternSet(const std::vector<SimStack>& stacks, Mode mode) 
                static_cast<uint32_t>(stacks.size()),
                mode,
                {0, 0, 0, 0}};
-  rows_.resize(rows_.size() + 256, {-1, kUncomputed});
+  // Cells start as {-1, kUncomputed}: all bytes 0xFF, so a memset (the element-wise fill of
+  // resize(n, value) was 5% of a mask build).
+  static_assert(sizeof(Cell) == 8 && kUncomputed == 0xFFFFFFFFu);
+  const size_t old_rows = rows_.size();
+  rows_.resize(old_rows + 256);
+  std::memset(rows_.data() + old_rows, 0xFF, 256 * sizeof(Cell));
   for (const SimStack& st : stacks) {
     for (const CompiledGrammar::ByteEdge& e : g_.byte_edges(st.state)) {
       AddByteRange(info.first, e.lo, e.hi);
