@@ -10,6 +10,7 @@
 #include "cuda/attention/latent_cache.h"
 #include "cuda/attention/mla_decode.h"
 #include "cuda/attention/q_absorb.h"
+#include "cuda/attention/value_up.h"
 #include "cuda/config.h"
 #include "cuda/elementwise/elementwise.h"
 #include "cuda/gemm/gemm.h"
@@ -109,7 +110,7 @@ Status GpuSession::Project(const __nv_bfloat16* x, int32_t T, int32_t k,
     int s = 0;
     for (const Projection& o : outs) g.seg[s++] = {o.w, o.n, o.y, o.n, false};
     if (norm) g.norm = *norm;
-    if (cuda::GemvSupported(g)) return Check(cuda::LaunchGemv(g, stream_), what);
+    if (cuda::GemvSupported(g)) return Check(cuda::LaunchGemv(g, stream_, pdl_), what);
   }
   if (norm) SIEVE_RETURN_IF_ERROR(NormFallback(*norm, const_cast<__nv_bfloat16*>(x), T, k));
   for (const Projection& o : outs) SIEVE_RETURN_IF_ERROR(Gemm(x, o.w, o.y, T, o.n, k, what));
@@ -122,6 +123,9 @@ Status GpuSession::Forward(int32_t T, int32_t rows, bool identity_rows) {
   const int32_t H = static_cast<int32_t>(c.hidden_size);
   const int32_t V = static_cast<int32_t>(c.vocab_size);
   const float eps = static_cast<float>(c.rms_norm_eps);
+  // Decode-sized steps chain their main-stream kernels with programmatic dependent launch
+  // (gpu_model.h); cuBLAS, the norms and the side stream's kernels launch as usual.
+  pdl_ = options_.programmatic_launch && pdl_capable_ && T <= cuda::kGemvDecoderMaxRows;
 
   Mark("embed");
   cuda::EmbeddingParams emb{w.embedding(), DeviceStep<int32_t>(step_.tokens), h_, H, T, V, H};
@@ -267,7 +271,8 @@ Status GpuSession::Attention(int64_t layer, int32_t T, const cuda::GemvNorm* nor
                                lat,
                                rd};
   if (cuda::QAbsorbSupported(qa)) {
-    SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchQAbsorb(qa, stream_), "q absorb (W_UK) + q rope"));
+    SIEVE_RETURN_IF_ERROR(
+        Check(cuda::LaunchQAbsorb(qa, stream_, pdl_), "q absorb (W_UK) + q rope"));
   } else {
     SIEVE_RETURN_IF_ERROR(QAbsorbUnfused(L, T));
   }
@@ -299,11 +304,29 @@ Status GpuSession::Attention(int64_t layer, int32_t T, const cuda::GemvNorm* nor
                                                  sm_count_),
                            mla_partial_,
                            mla_partial_lse_};
-  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchMlaDecode(md, stream_), "MLA attention"));
+  // The split kernel follows the join: a plain launch (pdl.cuh), the combine a PDL one.
+  SIEVE_RETURN_IF_ERROR(
+      Check(cuda::LaunchMlaDecode(md, stream_, pdl_, /*pdl_first=*/false), "MLA attention"));
 
-  // o[h] = W_UV[h] o_lat[h] -> bf16 [T, nh * v]; then o_proj -> y [T, H] fp32.
+  // o[h] = W_UV[h] o_lat[h] -> bf16 [T, nh * v]; then o_proj -> y [T, H] fp32. Decode-sized
+  // steps: one GEMV-like launch (value_up.h), else the strided batched GEMM.
   Mark("attn.out");
-  {
+  const cuda::ValueUpParams vu{o_lat_,
+                               static_cast<int64_t>(nh) * lat,
+                               lat,
+                               L.kv_b_proj + static_cast<int64_t>(nope) * lat,  // W_UV[0]
+                               kvb_head,
+                               o_,
+                               static_cast<int64_t>(nh) * vd,
+                               vd,
+                               T,
+                               nh,
+                               lat,
+                               vd};
+  if (cuda::ValueUpSupported(vu)) {
+    SIEVE_RETURN_IF_ERROR(
+        Check(cuda::LaunchValueUp(vu, stream_, pdl_), "value up-projection (W_UV)"));
+  } else {
     cuda::GemmParams g{};
     g.a = o_lat_;
     g.lda = static_cast<int64_t>(nh) * lat;
@@ -405,7 +428,7 @@ Status GpuSession::Mlp(const GpuMlpWeights& m, const __nv_bfloat16* x, float* ou
     g.silu_mul = true;
     if (norm) g.norm = *norm;
     if (cuda::GemvSupported(g)) {
-      SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchGemv(g, stream_), "gate_up_proj + silu * up"));
+      SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchGemv(g, stream_, pdl_), "gate_up_proj + silu * up"));
       SIEVE_RETURN_IF_ERROR(fork());  // x written by the GEMV's norm
       SIEVE_RETURN_IF_ERROR(Project(act_, T, I, {{m.down, H, out}}, "down_proj"));  // [T, H]
       return join();
@@ -496,7 +519,9 @@ Status GpuSession::Moe(const GpuLayerWeights& L, int32_t T, const cuda::GemvNorm
                            static_cast<int32_t>(c.moe_intermediate_size),
                            expert_offsets_,
                            0};  // kernels chosen by ExpertFfnUsesTensorCores
-  return Check(cuda::LaunchExpertFfn(ef, stream_), "routed experts");
+  // With shared experts the gate/up kernel follows the routing's join: a plain launch (pdl.cuh).
+  return Check(cuda::LaunchExpertFfn(ef, stream_, pdl_, /*pdl_first=*/!L.has_shared),
+               "routed experts");
 }
 
 }  // namespace sieve

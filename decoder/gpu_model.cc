@@ -168,6 +168,11 @@ Status GpuSession::Init(const GpuSessionOptions& options) {
     SIEVE_RETURN_IF_ERROR(CudaStatus(
         cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device),
         "GpuSession: multiprocessor count"));
+    int major = 0;  // programmatic dependent launch needs compute capability 9.0 (Hopper)
+    SIEVE_RETURN_IF_ERROR(CudaStatus(
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
+        "GpuSession: compute capability"));
+    pdl_capable_ = major >= 9;
   }
 
   // Step indices: int32 arrays of max_tokens_ (tokens, positions, seq_lens, row_seq, logit rows),

@@ -34,12 +34,16 @@
 //   Decode-sized steps (1-2 tokens, cuda::kGemvDecoderMaxRows) take fused paths with the same
 //   math: the projections run as weight-streaming GEMVs (cuda/gemm/gemv.h; q_proj + kv_a_proj in
 //   one launch, SwiGLU in the gate_up launch) that also compute the preceding RMSNorm (the
-//   residual stream then alternates between two buffers), and cast + W_UK + rope is one kernel
-//   (q_absorb.h). Up to 16 tokens the router, top-k and align are one launch (fused_routing.h).
-//   Work that only shares inputs runs on a side stream (Fork / Join; two branches in the
-//   graph): the routing alongside the shared experts, the cache append alongside q absorption,
-//   and on cuBLAS steps (more than 2 tokens) kv_a_proj alongside q_proj and the q rope alongside
-//   the W_UK GEMM (the side stream has its own cuBLAS handle and workspace).
+//   residual stream then alternates between two buffers), cast + W_UK + rope is one kernel
+//   (q_absorb.h) and so is W_UV (value_up.h). Up to 16 tokens the router, top-k and align are one
+//   launch (fused_routing.h). Work that only shares inputs runs on a side stream (Fork / Join; two
+//   branches in the graph): the routing alongside the shared experts, the cache append alongside q
+//   absorption, and on cuBLAS steps (more than 2 tokens) kv_a_proj alongside q_proj and the q rope
+//   alongside the W_UK GEMM (the side stream has its own cuBLAS handle and workspace). On
+//   decode-sized steps the main stream's own kernels (GEMVs, q absorption, MLA, routed experts) are
+//   launched with programmatic dependent launch (cuda/common/pdl.cuh;
+//   GpuSessionOptions::programmatic_launch): each starts while its predecessor runs, requests
+//   its weights, then waits for it, so launch gaps and first weight round trips overlap.
 // Activations entering a GEMM are bf16; accumulation, norms, softmax, routing and the residual
 // stream are fp32. The forward pass knows nothing about grammars.
 //
@@ -102,13 +106,16 @@ class GpuModel {
 };
 
 struct GpuSessionOptions {
-  int32_t max_batch = 8;          // sequences in one DecodeStep
-  int32_t max_step_tokens = 256;  // tokens per forward; longer prompts prefill in chunks
-  int64_t max_seq_len = 4096;     // positions per sequence (block-table width)
-  int64_t cache_tokens = 0;       // KV cache capacity; 0 = max_batch sequences of max_seq_len
-                                  // (each rounded up to whole 64-token pages)
-  bool cuda_graphs = true;        // decode steps replay one captured CUDA graph per batch size
-                                  // (no per-kernel launches; off while stage timing is on)
+  int32_t max_batch = 8;            // sequences in one DecodeStep
+  int32_t max_step_tokens = 256;    // tokens per forward; longer prompts prefill in chunks
+  int64_t max_seq_len = 4096;       // positions per sequence (block-table width)
+  int64_t cache_tokens = 0;         // KV cache capacity; 0 = max_batch sequences of max_seq_len
+                                    // (each rounded up to whole 64-token pages)
+  bool cuda_graphs = true;          // decode steps replay one captured CUDA graph per batch size
+                                    // (no per-kernel launches; off while stage timing is on)
+  bool programmatic_launch = true;  // steps of 1-2 tokens launch their kernel chain with
+                                    // programmatic dependent launch (same results; speed only;
+                                    // on compute capability 9.0+, plain launches below)
 };
 
 class GpuSession {
@@ -234,9 +241,11 @@ class GpuSession {
   cublasHandle_t aux_cublas_ = nullptr;  // GEMMs on aux_stream_ (own workspace: they overlap)
   cudaEvent_t upload_done_ = nullptr;
   Status poisoned_;
-  int32_t max_tokens_ = 0;  // workspace rows: max(max_step_tokens, max_batch)
-  int32_t max_pages_ = 0;   // block-table row width
-  int32_t sm_count_ = 1;    // multiprocessors (split-KV and grid sizing)
+  int32_t max_tokens_ = 0;    // workspace rows: max(max_step_tokens, max_batch)
+  int32_t max_pages_ = 0;     // block-table row width
+  int32_t sm_count_ = 1;      // multiprocessors (split-KV and grid sizing)
+  bool pdl_capable_ = false;  // the device takes PDL launches (compute capability >= 9.0)
+  bool pdl_ = false;          // this forward launches its main-stream kernels with PDL
 
   // Per-step indices: the same layout in pinned host memory and on the device.
   struct StepLayout {

@@ -59,6 +59,7 @@ const char kUsage[] =
     "  --chunk-mb N         upload staging chunk in MiB (default 64)\n"
     "  --threads N          upload conversion threads (default min(8, cores))\n"
     "  --load-only          report the load and exit\n"
+    "  --no-pdl             launch batch-1/2 kernel chains without programmatic dependent launch\n"
     "  --help               this text\n";
 
 int Usage(const std::string& m) {
@@ -138,7 +139,7 @@ int main(int argc, char** argv) {
   std::vector<int> batches = {1, 8, 64};
   long long prompt_len = 32, steps = 16, warmup = 3, bandwidth = 3000, chunk_mb = 64, threads = 0;
   long long context = 4096, prefill_len = 4096;
-  bool load_only = false;
+  bool load_only = false, pdl = true;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -147,6 +148,10 @@ int main(int argc, char** argv) {
     }
     if (a == "--load-only") {
       load_only = true;
+      continue;
+    }
+    if (a == "--no-pdl") {
+      pdl = false;
       continue;
     }
     if (i + 1 >= argc) return Usage("unknown argument or missing value: " + a);
@@ -235,6 +240,8 @@ int main(int argc, char** argv) {
   sieve::GpuSessionOptions so;
   so.max_batch = max_batch;
   so.max_step_tokens = 256;
+  so.programmatic_launch = pdl;
+  if (!pdl) std::printf("programmatic dependent launch off (--no-pdl)\n");
   constexpr int kProfiled = 4;
   so.max_seq_len = std::max(context + warmup + steps + kProfiled + 8, prefill_len + 8);
   // Every batch's sequences at max_seq_len; the prefill sequence fits in the same pages.

@@ -46,6 +46,7 @@
 
 #include "cuda/attention/mla_decode.h"
 #include "cuda/common/device_utils.cuh"
+#include "cuda/common/pdl.cuh"
 #include "cuda/config.h"
 
 namespace sieve::cuda {
@@ -191,6 +192,8 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, t = lane & 3;
   const int splits = p.num_splits > 1 ? p.num_splits : 1;
+  PdlLaunchDependents();
+  PdlWait();  // launched with PDL: q, the cache and the step's indices are final from here
 
   const int32_t len = p.seq_lens[b];
   const int64_t table_row = p.row_seq ? p.row_seq[b] : b;
@@ -505,18 +508,25 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
 // meet in shared memory as (g0 + g1) + (g2 + g3): the summation order of the first version (one
 // thread per column, four partial sums by split mod 4), so results are unchanged while a row costs
 // ~splits / 32 memory latencies instead of one per 4 splits (the combine was ~17-30 us per layer
-// at batch 1 under ncu: latency-bound, the partials being ~2 MB).
+// at batch 1 under ncu: latency-bound, the partials being ~2 MB). With few (row, head) pairs
+// (batch 1: 16) the columns are also split over blockIdx.z (up to kCombineColumnBlocks blocks of
+// 32 float4 columns each), so ~64 SMs instead of 16 pull the partials; each column's sums are
+// the same.
 constexpr int kCombineGroups = 4;
 constexpr int kCombineGroupThreads = 128;
 constexpr int kCombineThreads = kCombineGroups * kCombineGroupThreads;
 constexpr int kMaxCombineSplits = 1024;
 constexpr int kCombineInFlight = 8;
+constexpr int kCombineColumnBlocks = 4;    // most column blocks per (row, head)
+constexpr int kCombineTargetBlocks = 128;  // column blocks are added while below this many blocks
 
 __global__ void __launch_bounds__(kCombineThreads) MlaCombineKernel(MlaDecodeParams p) {
   __shared__ float w_s[kMaxCombineSplits];
   __shared__ float stat[2];
   __shared__ float4 part[kCombineGroups][kCombineGroupThreads];
   const int b = blockIdx.x, h = blockIdx.y;
+  PdlLaunchDependents();
+  PdlWait();  // launched with PDL: the split kernel's partials are final from here
   const int64_t stride = static_cast<int64_t>(p.batch) * p.heads;  // between splits
   const int64_t at = static_cast<int64_t>(b) * p.heads + h;
   const int n = p.num_splits;
@@ -548,9 +558,12 @@ __global__ void __launch_bounds__(kCombineThreads) MlaCombineKernel(MlaDecodePar
   const int64_t split_stride4 = stride * p.kv_lora / 4;  // float4s between splits
   const int n4 = n - n % kCombineGroups;                 // splits summed round-robin
   __nv_bfloat16* out = p.out + b * p.out_batch_stride + h * p.out_head_stride;
-  for (int c0 = 0; c0 < p.kv_lora / 4; c0 += kCombineGroupThreads) {  // uniform trip count
+  // This block's float4 columns [c_begin, c_end).
+  const int kv4 = p.kv_lora / 4, span = (kv4 + gridDim.z - 1) / gridDim.z;
+  const int c_begin = blockIdx.z * span, c_end = min(kv4, c_begin + span);
+  for (int c0 = c_begin; c0 < c_end; c0 += kCombineGroupThreads) {  // uniform trip count
     const int c4 = c0 + lane4;
-    const bool live = c4 < p.kv_lora / 4;
+    const bool live = c4 < c_end;
     float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
     // This group's splits in order: group, group + 4, ... < n4, then (group 0) n4 .. n - 1.
     const int count =
@@ -590,7 +603,9 @@ __global__ void __launch_bounds__(kCombineThreads) MlaCombineKernel(MlaDecodePar
     }
     __syncthreads();  // part is rewritten by the next column chunk
   }
-  if (p.lse && threadIdx.x == 0) p.lse[at] = total > 0.0f ? big + logf(total) : -INFINITY;
+  if (p.lse && threadIdx.x == 0 && blockIdx.z == 0) {
+    p.lse[at] = total > 0.0f ? big + logf(total) : -INFINITY;
+  }
 }
 
 }  // namespace
@@ -607,7 +622,8 @@ int64_t MlaPartialFloats(int32_t splits, int32_t rows, int32_t heads, int32_t kv
   return splits > 1 ? static_cast<int64_t>(splits) * rows * heads * kv_lora : 0;
 }
 
-cudaError_t LaunchMlaDecode(const MlaDecodeParams& p, cudaStream_t stream) {
+cudaError_t LaunchMlaDecode(const MlaDecodeParams& p, cudaStream_t stream, bool pdl,
+                            bool pdl_first) {
   if (p.batch < 0 || p.batch > 65535 || p.heads < 0 || p.kv_lora <= 0 ||
       p.kv_lora > kMlaMaxLatent || p.kv_lora % 8 != 0 || p.rope_dim < 0 ||
       p.kv_lora + p.rope_dim > kMlaMaxHeadDim || (p.kv_lora + p.rope_dim) % 8 != 0 ||
@@ -633,11 +649,14 @@ cudaError_t LaunchMlaDecode(const MlaDecodeParams& p, cudaStream_t stream) {
   const int splits = p.num_splits > 1 ? p.num_splits : 1;
   const int groups = (p.heads + kHeads - 1) / kHeads;
   if (groups > 65535) return cudaErrorInvalidValue;
-  MlaSplitKernel<<<dim3(splits, p.batch, groups), kThreads, smem, stream>>>(p);
-  err = cudaGetLastError();
+  err = LaunchKernel(MlaSplitKernel, dim3(splits, p.batch, groups), kThreads, smem, stream,
+                     pdl && pdl_first, p);
   if (err != cudaSuccess || splits == 1) return err;
-  MlaCombineKernel<<<dim3(p.batch, p.heads), kCombineThreads, 0, stream>>>(p);
-  return cudaGetLastError();
+  const int64_t pairs = static_cast<int64_t>(p.batch) * p.heads;
+  const int col_blocks = static_cast<int>(std::max<int64_t>(
+      1, std::min<int64_t>({kCombineColumnBlocks, p.kv_lora / 128, kCombineTargetBlocks / pairs})));
+  return LaunchKernel(MlaCombineKernel, dim3(p.batch, p.heads, col_blocks), kCombineThreads, 0,
+                      stream, pdl, p);
 }
 
 }  // namespace sieve::cuda

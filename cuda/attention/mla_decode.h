@@ -74,7 +74,13 @@ int32_t MlaDecodeSplits(int32_t rows, int32_t heads, int64_t max_tokens, int32_t
 int64_t MlaPartialFloats(int32_t splits, int32_t rows, int32_t heads, int32_t kv_lora);
 
 // Launches on `stream`; cudaErrorInvalidValue for a bad shape or null pointer; never aborts.
-cudaError_t LaunchMlaDecode(const MlaDecodeParams& p, cudaStream_t stream);
+// With `pdl` the kernels may start while the kernel before each on the stream runs
+// (programmatic dependent launch, cuda/common/pdl.cuh): their blocks are placed early and wait
+// for it before their first global access. The split kernel does so only with `pdl_first` too:
+// a caller whose stream has just waited for another stream's work passes false (pdl.cuh says
+// why). Same results either way.
+cudaError_t LaunchMlaDecode(const MlaDecodeParams& p, cudaStream_t stream, bool pdl = false,
+                            bool pdl_first = true);
 
 }  // namespace sieve::cuda
 

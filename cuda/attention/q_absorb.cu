@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "cuda/attention/q_absorb.h"
+#include "cuda/common/pdl.cuh"
 #include "cuda/config.h"
 #include "cuda/rope/rope.cuh"
 
@@ -28,6 +29,23 @@ __global__ void __launch_bounds__(kThreads) QAbsorbKernel(QAbsorbParams p) {
   __shared__ float q_s[M][kMaxNope];
   __shared__ float part[kRowGroups][M][kBlockCols];
   const int h = blockIdx.x, cb = blockIdx.y, tid = threadIdx.x;
+  const int cg = tid % kColGroups, rg = tid / kColGroups;
+  const int col = cb * kBlockCols + cg * 8;
+  const int rows_per = (p.nope + kRowGroups - 1) / kRowGroups;
+  const int r0 = rg * rows_per;
+  const __nv_bfloat16* w = p.w_uk + h * p.w_head_stride + col;
+  // The thread's weight rows are requested first (weights only: before the wait for the kernel
+  // that writes q, when launched with PDL), so their latency overlaps the wait and q's staging.
+  uint4 wv[kMaxRowsPerGroup];
+#pragma unroll
+  for (int u = 0; u < kMaxRowsPerGroup; ++u) {
+    const int r = r0 + u;
+    wv[u] = col < p.lat && u < rows_per && r < p.nope
+                ? __ldg(reinterpret_cast<const uint4*>(w + static_cast<int64_t>(r) * p.lat))
+                : make_uint4(0, 0, 0, 0);
+  }
+  PdlLaunchDependents();
+  PdlWait();
   for (int i = tid; i < M * p.nope; i += kThreads) {
     const int t = i / p.nope, r = i - t * p.nope;
     q_s[t][r] = t < p.tokens ? __bfloat162float(__float2bfloat16_rn(
@@ -35,11 +53,6 @@ __global__ void __launch_bounds__(kThreads) QAbsorbKernel(QAbsorbParams p) {
                              : 0.0f;
   }
   __syncthreads();
-  const int cg = tid % kColGroups, rg = tid / kColGroups;
-  const int col = cb * kBlockCols + cg * 8;
-  const int rows_per = (p.nope + kRowGroups - 1) / kRowGroups;
-  const int r0 = rg * rows_per;
-  const __nv_bfloat16* w = p.w_uk + h * p.w_head_stride + col;
   float acc[M][8];
 #pragma unroll
   for (int t = 0; t < M; ++t) {
@@ -47,14 +60,6 @@ __global__ void __launch_bounds__(kThreads) QAbsorbKernel(QAbsorbParams p) {
     for (int j = 0; j < 8; ++j) acc[t][j] = 0.0f;
   }
   if (col < p.lat) {
-    uint4 wv[kMaxRowsPerGroup];
-#pragma unroll
-    for (int u = 0; u < kMaxRowsPerGroup; ++u) {
-      const int r = r0 + u;
-      wv[u] = u < rows_per && r < p.nope
-                  ? __ldg(reinterpret_cast<const uint4*>(w + static_cast<int64_t>(r) * p.lat))
-                  : make_uint4(0, 0, 0, 0);
-    }
 #pragma unroll
     for (int u = 0; u < kMaxRowsPerGroup; ++u) {
       const int r = r0 + u;
@@ -103,15 +108,11 @@ bool QAbsorbSupported(const QAbsorbParams& p) {
          p.q_head_stride >= p.nope + p.rope_dim && p.out_head_stride >= p.lat + p.rope_dim;
 }
 
-cudaError_t LaunchQAbsorb(const QAbsorbParams& p, cudaStream_t stream) {
+cudaError_t LaunchQAbsorb(const QAbsorbParams& p, cudaStream_t stream, bool pdl) {
   if (!QAbsorbSupported(p)) return cudaErrorInvalidValue;
   const dim3 grid(p.heads, (p.lat + kBlockCols - 1) / kBlockCols);
-  if (p.tokens == 1) {
-    QAbsorbKernel<1><<<grid, kThreads, 0, stream>>>(p);
-  } else {
-    QAbsorbKernel<2><<<grid, kThreads, 0, stream>>>(p);
-  }
-  return cudaGetLastError();
+  return LaunchKernel(p.tokens == 1 ? QAbsorbKernel<1> : QAbsorbKernel<2>, grid, kThreads, 0,
+                      stream, pdl, p);
 }
 
 }  // namespace sieve::cuda

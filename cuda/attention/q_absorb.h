@@ -44,8 +44,10 @@ struct QAbsorbParams {
 };
 
 bool QAbsorbSupported(const QAbsorbParams& p);
-// Launches on `stream`; cudaErrorInvalidValue when QAbsorbSupported refuses; never aborts.
-cudaError_t LaunchQAbsorb(const QAbsorbParams& p, cudaStream_t stream);
+// Launches on `stream`; cudaErrorInvalidValue when QAbsorbSupported refuses; never aborts. With
+// `pdl` the kernel may start while the previous kernel on the stream runs (cuda/common/pdl.cuh):
+// every thread requests its W_UK rows, then waits for that kernel before reading q. Same results.
+cudaError_t LaunchQAbsorb(const QAbsorbParams& p, cudaStream_t stream, bool pdl = false);
 
 }  // namespace sieve::cuda
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "cuda/common/device_utils.cuh"
+#include "cuda/common/pdl.cuh"
 #include "cuda/gemm/gemv.h"
 
 namespace sieve::cuda {
@@ -114,6 +115,50 @@ __device__ __forceinline__ void NormRows(const GemvParams& p, __nv_bfloat16* x_s
   __syncthreads();
 }
 
+// NormRows for rows of at most kThreads x kNormBatch elements (one batch per thread: V2-Lite's
+// 2048), with the same arithmetic in the same order: each thread keeps its h + delta from the
+// sum-of-squares pass instead of loading it again, and its norm weights `nw` were loaded by the
+// caller before the wait for the previous kernel (they are weights).
+__device__ __forceinline__ void NormRowsShort(const GemvParams& p, __nv_bfloat16* x_s,
+                                              const float (&nw)[kNormBatch]) {
+  __shared__ float scratch[32];
+  const GemvNorm& n = p.norm;
+  const bool writer = blockIdx.x == 0;
+  const int step = blockDim.x;
+  for (int m = 0; m < p.rows; ++m) {
+    const float* h = n.h + static_cast<int64_t>(m) * p.k;
+    const float* d = n.delta ? n.delta + static_cast<int64_t>(m) * p.k : nullptr;
+    float v[kNormBatch], dv[kNormBatch];
+#pragma unroll
+    for (int u = 0; u < kNormBatch; ++u) {
+      const int i = threadIdx.x + u * step;
+      v[u] = i < p.k ? h[i] : 0.0f;
+      dv[u] = d && i < p.k ? d[i] : 0.0f;
+    }
+    float ss = 0.0f;
+#pragma unroll
+    for (int u = 0; u < kNormBatch; ++u) {
+      if (threadIdx.x + u * step >= p.k) break;
+      if (d) v[u] += dv[u];
+      ss += v[u] * v[u];
+    }
+    ss = BlockSum(ss, scratch);
+    const float inv = 1.0f / sqrtf(ss / static_cast<float>(p.k) + n.eps);
+#pragma unroll
+    for (int u = 0; u < kNormBatch; ++u) {
+      const int i = threadIdx.x + u * step;
+      if (i >= p.k) break;
+      const __nv_bfloat16 xb = __float2bfloat16_rn(nw[u] * (v[u] * inv));
+      x_s[m * p.k + i] = xb;
+      if (writer) {
+        if (n.h_out) n.h_out[static_cast<int64_t>(m) * p.k + i] = v[u];
+        if (n.x_out) const_cast<__nv_bfloat16*>(p.x)[m * p.ldx + i] = xb;
+      }
+    }
+  }
+  __syncthreads();
+}
+
 template <int M, bool kNorm, int kUnroll = (M <= 2 ? 8 : 4)>
 __global__ void __launch_bounds__(kThreads) GemvKernel(GemvParams p) {
   extern __shared__ uint4 x_smem[];  // kNorm: [rows, k] bf16 normalised x
@@ -172,9 +217,26 @@ __global__ void __launch_bounds__(kThreads) GemvKernel(GemvParams p) {
       }
     }
   };
-  // The first weights are requested before the norm, so its reductions overlap their latency.
+  // The first weights are requested before anything an earlier kernel writes is read: before
+  // the wait for the previous kernel (launched with PDL, pdl.cuh) and before the norm, so the
+  // launch, the wait and the norm's reductions all overlap their latency.
   if (active) load(lane);
-  if constexpr (kNorm) NormRows(p, reinterpret_cast<__nv_bfloat16*>(x_smem));
+  const bool short_norm = kNorm && p.k <= kThreads * kNormBatch;
+  float nw[kNormBatch];
+#pragma unroll
+  for (int u = 0; u < kNormBatch; ++u) {
+    const int i = threadIdx.x + u * kThreads;
+    nw[u] = short_norm && i < p.k ? ToFloat(p.norm.weight[i]) : 0.0f;
+  }
+  PdlLaunchDependents();
+  PdlWait();
+  if constexpr (kNorm) {
+    if (short_norm) {
+      NormRowsShort(p, reinterpret_cast<__nv_bfloat16*>(x_smem), nw);
+    } else {
+      NormRows(p, reinterpret_cast<__nv_bfloat16*>(x_smem));
+    }
+  }
   if (!active) return;  // after the norm's barriers; none below
   for (int32_t c0 = lane; c0 < chunks; c0 += 32 * kUnroll) {
     if (c0 != lane) load(c0);
@@ -231,7 +293,7 @@ bool GemvSupported(const GemvParams& p) {
   return true;
 }
 
-cudaError_t LaunchGemv(const GemvParams& p, cudaStream_t stream) {
+cudaError_t LaunchGemv(const GemvParams& p, cudaStream_t stream, bool pdl) {
   if (!GemvSupported(p)) return cudaErrorInvalidValue;
   const int64_t warps =
       p.silu_mul ? p.seg[0].n
@@ -241,17 +303,13 @@ cudaError_t LaunchGemv(const GemvParams& p, cudaStream_t stream) {
   const unsigned grid = static_cast<unsigned>(blocks);
   const bool norm = p.norm.weight != nullptr;
   const size_t smem = norm ? static_cast<size_t>(p.rows) * p.k * sizeof(__nv_bfloat16) : 0;
-  auto launch = [&](auto kernel) { kernel<<<grid, kThreads, smem, stream>>>(p); };
-  if (p.rows == 1) {
-    norm ? launch(GemvKernel<1, true>) : launch(GemvKernel<1, false>);
-  } else if (p.rows == 2) {
-    norm ? launch(GemvKernel<2, true>) : launch(GemvKernel<2, false>);
-  } else if (p.rows <= 4) {
-    norm ? launch(GemvKernel<4, true>) : launch(GemvKernel<4, false>);
-  } else {
-    norm ? launch(GemvKernel<8, true>) : launch(GemvKernel<8, false>);
-  }
-  return cudaGetLastError();
+  auto launch = [&](auto kernel) {
+    return LaunchKernel(kernel, grid, kThreads, smem, stream, pdl, p);
+  };
+  if (p.rows == 1) return norm ? launch(GemvKernel<1, true>) : launch(GemvKernel<1, false>);
+  if (p.rows == 2) return norm ? launch(GemvKernel<2, true>) : launch(GemvKernel<2, false>);
+  if (p.rows <= 4) return norm ? launch(GemvKernel<4, true>) : launch(GemvKernel<4, false>);
+  return norm ? launch(GemvKernel<8, true>) : launch(GemvKernel<8, false>);
 }
 
 }  // namespace sieve::cuda

@@ -74,8 +74,11 @@ struct GemvParams {
 bool GemvSupported(const GemvParams& p);
 
 // Launches on `stream`; cudaErrorInvalidValue for a shape GemvSupported refuses or a null
-// pointer; never aborts.
-cudaError_t LaunchGemv(const GemvParams& p, cudaStream_t stream);
+// pointer; never aborts. With `pdl` the kernel may start while the previous kernel on the stream
+// runs (programmatic dependent launch, cuda/common/pdl.cuh): each warp requests its first weight
+// chunks, then waits for that kernel before reading x, h or delta or writing anything. Same
+// results either way.
+cudaError_t LaunchGemv(const GemvParams& p, cudaStream_t stream, bool pdl = false);
 
 }  // namespace sieve::cuda
 

@@ -16,6 +16,7 @@
 #include <cmath>
 
 #include "cuda/common/device_utils.cuh"
+#include "cuda/common/pdl.cuh"
 #include "cuda/config.h"
 #include "cuda/moe/expert_ffn.h"
 
@@ -81,6 +82,8 @@ __global__ void __launch_bounds__(kThreads) GroupedGateUpKernel(ExpertFfnParams 
   extern __shared__ __align__(16) unsigned char smem_raw[];
   __nv_bfloat16* xs = reinterpret_cast<__nv_bfloat16*>(smem_raw);  // [kPairs][ld]
   int e, begin, count;
+  PdlLaunchDependents();
+  PdlWait();  // launched with PDL: the routing and x (or act) are final from here
   if (!BlockExpert(p, by_position, e, begin, count)) return;  // the whole block: no barrier
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int H = p.hidden, I = p.inter, ld = RoundUp8(H);
@@ -159,6 +162,8 @@ __global__ void __launch_bounds__(kThreads) GroupedDownKernel(ExpertFfnParams p,
   extern __shared__ __align__(16) unsigned char smem_raw[];
   float* as = reinterpret_cast<float*>(smem_raw);  // [kPairs][ld]
   int e, begin, count;
+  PdlLaunchDependents();
+  PdlWait();  // launched with PDL: the routing and x (or act) are final from here
   if (!BlockExpert(p, by_position, e, begin, count)) return;
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int H = p.hidden, I = p.inter, ld = RoundUp8(I);
@@ -444,6 +449,8 @@ template <bool kGateUp>
 __global__ void __launch_bounds__(kStreamThreads, 1)
     StreamedMmaKernel(ExpertFfnParams p, bool compact) {
   using S = Stream<kGateUp>;
+  PdlLaunchDependents();
+  PdlWait();  // launched with PDL: the routing and x (or act) are final from here
   extern __shared__ __align__(128) unsigned char smem_raw[];
   float* red = reinterpret_cast<float*>(smem_raw + S::kStages * S::kStageBytes);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
@@ -592,6 +599,8 @@ __global__ void __launch_bounds__(kStreamThreads, 1)
 __global__ void CombineKernel(ExpertFfnParams p) {
   const int64_t t = blockIdx.y;
   const int32_t n = blockIdx.x * blockDim.x + threadIdx.x;
+  PdlLaunchDependents();
+  PdlWait();  // launched with PDL: pair_out is final from here
   if (n >= p.hidden) return;
   float slot[kMaxTopK];
 #pragma unroll
@@ -612,7 +621,7 @@ __global__ void CombineKernel(ExpertFfnParams p) {
 bool Aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0; }
 
 template <typename Kernel>
-cudaError_t LaunchWithSmem(Kernel kernel, dim3 grid, size_t smem, cudaStream_t stream,
+cudaError_t LaunchWithSmem(Kernel kernel, dim3 grid, size_t smem, cudaStream_t stream, bool pdl,
                            const ExpertFfnParams& p, bool by_position) {
   if (smem > 48 * 1024) {
     const cudaError_t err =
@@ -620,31 +629,30 @@ cudaError_t LaunchWithSmem(Kernel kernel, dim3 grid, size_t smem, cudaStream_t s
                              static_cast<int>(smem));
     if (err != cudaSuccess) return err;
   }
-  kernel<<<grid, kThreads, smem, stream>>>(p, by_position);
-  return cudaGetLastError();
+  return LaunchKernel(kernel, grid, kThreads, smem, stream, pdl, p, by_position);
 }
 
 // Gate/up and down with kR rows per warp and kP pairs per pass.
 template <int kR, int kP>
 cudaError_t LaunchGrouped(const ExpertFfnParams& p, bool by_position, int grid_y,
-                          cudaStream_t stream) {
+                          cudaStream_t stream, bool pdl, bool pdl_first) {
   constexpr int kBlockRows = kExpertWarps * kR;
   const size_t gate_smem = static_cast<size_t>(kP) * ((p.hidden + 7) / 8 * 8) * 2;
   const dim3 gate_grid((p.inter + kBlockRows - 1) / kBlockRows, grid_y);
   const bool gate_vec = p.hidden % 8 == 0 && Aligned16(p.w13);
   cudaError_t err =
       gate_vec ? LaunchWithSmem(GroupedGateUpKernel<true, kR, kP>, gate_grid, gate_smem, stream,
-                                p, by_position)
+                                pdl && pdl_first, p, by_position)
                : LaunchWithSmem(GroupedGateUpKernel<false, kR, kP>, gate_grid, gate_smem, stream,
-                                p, by_position);
+                                pdl && pdl_first, p, by_position);
   if (err != cudaSuccess) return err;
   const size_t down_smem = static_cast<size_t>(kP) * ((p.inter + 7) / 8 * 8) * 4;
   const dim3 down_grid((p.hidden + kBlockRows - 1) / kBlockRows, grid_y);
   const bool down_vec = p.inter % 8 == 0 && Aligned16(p.w2);
   return down_vec ? LaunchWithSmem(GroupedDownKernel<true, kR, kP>, down_grid, down_smem, stream,
-                                   p, by_position)
+                                   pdl, p, by_position)
                   : LaunchWithSmem(GroupedDownKernel<false, kR, kP>, down_grid, down_smem,
-                                   stream, p, by_position);
+                                   stream, pdl, p, by_position);
 }
 
 
@@ -655,7 +663,8 @@ cudaError_t LaunchGrouped(const ExpertFfnParams& p, bool by_position, int grid_y
 // block gets the same number; measured on the H100 at batch 64, compaction's list costs
 // ~0.1 ms per step there (two block barriers and a dependent load before the first copy).
 template <bool kGateUp>
-cudaError_t LaunchStreamed(const ExpertFfnParams& p, bool compact, cudaStream_t stream) {
+cudaError_t LaunchStreamed(const ExpertFfnParams& p, bool compact, cudaStream_t stream,
+                           bool pdl) {
   using S = Stream<kGateUp>;
   const int row_blocks = (kGateUp ? p.inter : p.hidden) / S::kUnitRows;
   int device = 0, sms = 0;
@@ -672,8 +681,8 @@ cudaError_t LaunchStreamed(const ExpertFfnParams& p, bool compact, cudaStream_t 
   const int64_t per_block = (units + sms - 1) / std::max(sms, 1);
   const int grid = static_cast<int>(compact ? std::max<int64_t>(1, std::min<int64_t>(units, sms))
                                             : (units + per_block - 1) / per_block);
-  StreamedMmaKernel<kGateUp><<<grid, kStreamThreads, S::kSmem, stream>>>(p, compact);
-  return cudaGetLastError();
+  return LaunchKernel(StreamedMmaKernel<kGateUp>, grid, kStreamThreads, S::kSmem, stream, pdl, p,
+                      compact);
 }
 
 // Tensor cores need 16-byte rows and 128-wide K slices (and the touched list: kMaxExperts).
@@ -687,7 +696,8 @@ bool MmaShapeOk(const ExpertFfnParams& p) {
 
 bool ExpertFfnUsesTensorCores(const ExpertFfnParams& p) { return MmaShapeOk(p); }
 
-cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream) {
+cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream, bool pdl,
+                            bool pdl_first) {
   if (p.tokens < 0 || p.tokens > 65535 || p.top_k <= 0 || p.top_k > kMaxTopK ||
       p.num_experts <= 0 || p.num_experts > 65535 || p.hidden <= 0 || p.inter <= 0 ||
       p.hidden > kExpertMaxWidth || p.inter > kExpertMaxWidth) {
@@ -704,28 +714,27 @@ cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream) {
   if (p.path < 0 || p.path > 2 || (p.path == 2 && !MmaShapeOk(p))) return cudaErrorInvalidValue;
   if (p.path == 2 || (p.path == 0 && ExpertFfnUsesTensorCores(p))) {
     const bool compact = pairs < 2 * static_cast<int64_t>(p.num_experts);
-    cudaError_t err = LaunchStreamed<true>(p, compact, stream);
+    cudaError_t err = LaunchStreamed<true>(p, compact, stream, pdl && pdl_first);
     if (err != cudaSuccess) return err;
-    err = LaunchStreamed<false>(p, compact, stream);
+    err = LaunchStreamed<false>(p, compact, stream, pdl);
     if (err != cudaSuccess) return err;
     constexpr int kCombineThreads = 256;
     const dim3 combine_grid((p.hidden + kCombineThreads - 1) / kCombineThreads, p.tokens);
-    CombineKernel<<<combine_grid, kCombineThreads, 0, stream>>>(p);
-    return cudaGetLastError();
+    return LaunchKernel(CombineKernel, combine_grid, kCombineThreads, 0, stream, pdl, p);
   }
   // Fewer pairs than experts: one grid row per sorted position instead of per expert.
   const bool by_position = pairs < p.num_experts;
   const int grid_y = by_position ? static_cast<int>(pairs) : p.num_experts;
   cudaError_t err =
-      p.tokens == 1 ? LaunchGrouped<4, 1>(p, by_position, grid_y, stream)
+      p.tokens == 1 ? LaunchGrouped<4, 1>(p, by_position, grid_y, stream, pdl, pdl_first)
       : p.tokens <= kExpertSmallBatch
-          ? LaunchGrouped<2, 2>(p, by_position, grid_y, stream)
-          : LaunchGrouped<kExpertRowsPerWarp, kExpertPairsPerPass>(p, by_position, grid_y, stream);
+          ? LaunchGrouped<2, 2>(p, by_position, grid_y, stream, pdl, pdl_first)
+          : LaunchGrouped<kExpertRowsPerWarp, kExpertPairsPerPass>(p, by_position, grid_y, stream,
+                                                                   pdl, pdl_first);
   if (err != cudaSuccess) return err;
   constexpr int kCombineThreads = 256;
   const dim3 combine_grid((p.hidden + kCombineThreads - 1) / kCombineThreads, p.tokens);
-  CombineKernel<<<combine_grid, kCombineThreads, 0, stream>>>(p);
-  return cudaGetLastError();
+  return LaunchKernel(CombineKernel, combine_grid, kCombineThreads, 0, stream, pdl, p);
 }
 
 }  // namespace sieve::cuda

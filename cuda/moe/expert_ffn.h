@@ -67,8 +67,13 @@ struct ExpertFfnParams {
 bool ExpertFfnUsesTensorCores(const ExpertFfnParams& p);
 
 // Launches the three kernels on `stream`; cudaErrorInvalidValue for a bad shape or null pointer
-// (or path 2 on a shape the tensor-core kernels cannot take); never aborts.
-cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream);
+// (or path 2 on a shape the tensor-core kernels cannot take); never aborts. With `pdl` each
+// kernel may start while the kernel before it on the stream runs (programmatic dependent launch,
+// cuda/common/pdl.cuh): its blocks are placed early and wait for that kernel before their first
+// global access. The first (gate/up) does so only with `pdl_first` too: a caller whose stream
+// has just waited for another stream's work passes false (pdl.cuh says why). Same results.
+cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream, bool pdl = false,
+                            bool pdl_first = true);
 
 }  // namespace sieve::cuda
 

@@ -130,6 +130,7 @@ TEST(Gemv, MatchesDoubleProductsForEveryShape) {
     CheckGemv({rows, 1416, {7}, true, false});        // SwiGLU, odd chunk count
   }
   CheckGemv({2, 4096, {1, 1}, false, false});  // one row per segment
+  CheckGemv({1, 2816, {2048}, false, false});  // V2-Lite shared down_proj: two rounds per row
 }
 
 template <typename T>
@@ -197,6 +198,84 @@ TEST(Gemv, FusedNormEqualsRmsNormThenGemvBitForBit) {
   CheckFusedNorm(1, 2048, 64, false, false);         // layer 0: no residual delta
   CheckFusedNorm(3, 40, 9, true, true);              // odd rows and widths
   CheckFusedNorm(8, 2048, 17, true, false);          // 8 x 2048 = the shared-memory limit
+}
+
+// The decoder's batch-1 chain launched with programmatic dependent launch (pdl.cuh): per layer a
+// fused-norm GEMV (h + delta -> the other residual buffer, x, bf16 y) and a plain GEMV reading
+// that y as its x and writing the next delta. Every GEMV reads what the one before it wrote, and
+// the intermediates are poisoned (NaN) before each chain, so a read before the wait would show.
+// The final residual stream must equal the plain launches' bit for bit, over several repeats.
+std::vector<float> RunChain(bool pdl, int rows, int k, int layers, const std::vector<float>& h0,
+                            const std::vector<float>& delta0, DeviceBuffer<__nv_bfloat16>& norm_w,
+                            DeviceBuffer<__nv_bfloat16>& w1, DeviceBuffer<__nv_bfloat16>& w2,
+                            cudaStream_t stream) {
+  const size_t n = static_cast<size_t>(rows) * k;
+  DeviceBuffer<float> h[2] = {DeviceBuffer<float>(h0), DeviceBuffer<float>(n)};
+  DeviceBuffer<float> delta(delta0);
+  DeviceBuffer<__nv_bfloat16> x(n), a(n);
+  if (!h[0].ok() || !h[1].ok() || !delta.ok() || !x.ok() || !a.ok() || !h[1].Poison() ||
+      !x.Poison() || !a.Poison()) {
+    ADD_FAILURE() << "device buffers";
+    return {};
+  }
+  for (int l = 0; l < layers; ++l) {
+    GemvParams g1{};
+    g1.x = x.get();
+    g1.ldx = k;
+    g1.rows = rows;
+    g1.k = k;
+    g1.segments = 1;
+    g1.seg[0] = {w1.get(), k, a.get(), k, true};
+    g1.norm = {norm_w.get(), h[l % 2].get(), delta.get(), h[(l + 1) % 2].get(), true, 1e-6f};
+    GemvParams g2{};
+    g2.x = a.get();
+    g2.ldx = k;
+    g2.rows = rows;
+    g2.k = k;
+    g2.segments = 1;
+    g2.seg[0] = {w2.get(), k, delta.get(), k, false};
+    if (LaunchGemv(g1, stream, pdl) != cudaSuccess || LaunchGemv(g2, stream, pdl) != cudaSuccess) {
+      ADD_FAILURE() << "launch";
+      return {};
+    }
+  }
+  if (cudaStreamSynchronize(stream) != cudaSuccess) {
+    ADD_FAILURE() << "chain failed";
+    return {};
+  }
+  std::vector<float> out = h[layers % 2].Download();
+  const std::vector<float> d = delta.Download();
+  out.insert(out.end(), d.begin(), d.end());
+  return out;
+}
+
+TEST(Gemv, ProgrammaticLaunchChainEqualsPlainLaunchesBitForBit) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+  for (int rows : {1, 2}) {
+    const int k = 2048, layers = 6;
+    SCOPED_TRACE(::testing::Message() << "rows " << rows);
+    const std::vector<float> h0 = RandomBf16Values(static_cast<size_t>(rows) * k, 2.0f, 11 + rows);
+    const std::vector<float> d0 = RandomBf16Values(h0.size(), 0.7f, 13 + rows);
+    // Weights scaled so the stream stays finite over the layers (|W x| ~ |x|).
+    DeviceBuffer<__nv_bfloat16> norm_w(ToBf16(RandomBf16Values(k, 1.0f, 17)));
+    DeviceBuffer<__nv_bfloat16> w1(ToBf16(RandomBf16Values(static_cast<size_t>(k) * k, 0.03f, 19)));
+    DeviceBuffer<__nv_bfloat16> w2(ToBf16(RandomBf16Values(static_cast<size_t>(k) * k, 0.03f, 23)));
+    ASSERT_TRUE(norm_w.ok() && w1.ok() && w2.ok());
+    const std::vector<float> plain =
+        RunChain(false, rows, k, layers, h0, d0, norm_w, w1, w2, stream);
+    ASSERT_EQ(plain.size(), 2 * h0.size());
+    for (float v : plain) {
+      ASSERT_TRUE(std::isfinite(v)) << "plain chain produced a non-finite value";
+    }
+    for (int repeat = 0; repeat < 4; ++repeat) {
+      const std::vector<float> got =
+          RunChain(true, rows, k, layers, h0, d0, norm_w, w1, w2, stream);
+      EXPECT_TRUE(SameBits(got, plain)) << "repeat " << repeat;
+    }
+  }
+  ASSERT_EQ(cudaStreamDestroy(stream), cudaSuccess);
 }
 
 TEST(Gemv, RefusesShapesItCannotRun) {

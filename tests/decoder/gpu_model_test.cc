@@ -250,15 +250,20 @@ TEST_P(GpuModelTest, BatchedDecodeStepsMatchTheCpuReferences) {
 }
 
 // A decode step replayed from its captured CUDA graph computes exactly what eager launches do
-// (same kernels, same order): bitwise-equal logits over several steps and two batch sizes.
+// (same kernels, same order): bitwise-equal logits over several steps and two batch sizes. The
+// batch-1 steps launch their kernel chain with programmatic dependent launch (PDL): eager and
+// graph-replayed with PDL must both equal eager launches without it (mode 0), so a kernel that
+// read its predecessor's output before waiting for it would show here.
 TEST_P(GpuModelTest, DecodeGraphsMatchEagerLaunchesBitForBit) {
-  std::vector<std::vector<float>> logits[2];
-  for (int graphs = 0; graphs < 2; ++graphs) {
+  constexpr int kModes = 3;  // eager without PDL, eager with PDL, graphs with PDL
+  std::vector<std::vector<float>> logits[kModes];
+  for (int mode = 0; mode < kModes; ++mode) {
     GpuSessionOptions o;
     o.max_batch = 4;
     o.max_step_tokens = 64;
     o.max_seq_len = 128;
-    o.cuda_graphs = graphs == 1;
+    o.cuda_graphs = mode == 2;
+    o.programmatic_launch = mode != 0;
     auto session = GpuSession::Create(m_->gpu, o);
     ASSERT_TRUE(session.ok()) << session.status().ToString();
     std::vector<int64_t> seqs;
@@ -278,12 +283,15 @@ TEST_P(GpuModelTest, DecodeGraphsMatchEagerLaunchesBitForBit) {
       ASSERT_TRUE((*session)->DecodeStep(use, feed).ok());
       auto l = (*session)->LogitsToHost();
       ASSERT_TRUE(l.ok()) << l.status().ToString();
-      logits[graphs].push_back(*l);
+      logits[mode].push_back(*l);
     }
   }
-  ASSERT_EQ(logits[0].size(), logits[1].size());
-  for (size_t i = 0; i < logits[0].size(); ++i) {
-    EXPECT_TRUE(logits[0][i] == logits[1][i]) << Name("step " + std::to_string(i));
+  for (int mode = 1; mode < kModes; ++mode) {
+    ASSERT_EQ(logits[0].size(), logits[mode].size());
+    for (size_t i = 0; i < logits[0].size(); ++i) {
+      EXPECT_TRUE(logits[0][i] == logits[mode][i])
+          << Name("mode " + std::to_string(mode) + " step " + std::to_string(i));
+    }
   }
 }
 

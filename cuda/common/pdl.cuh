@@ -1,0 +1,70 @@
+// Programmatic dependent launch (PDL, sm_90): a kernel launched with `pdl` may start its blocks
+// while the previous kernel on the stream is still running, so its launch, block start and first
+// independent loads (weights) overlap that kernel's tail instead of following its completion.
+//
+// The contract, for every kernel a launcher may start with `pdl`:
+//   * before PdlWait a thread touches only memory no earlier kernel of the step writes (weights,
+//     shared memory, registers) and writes nothing in global memory;
+//   * every thread calls PdlWait before its first access to anything else, and before exiting
+//     (a grid then completes only after its predecessors did, which the kernels after it rely on:
+//     their own PdlWait waits for this grid alone);
+//   * PdlLaunchDependents, called just before PdlWait, lets the next PDL kernel start its blocks
+//     as soon as every block of this one has started: in a chain of small kernels each one's
+//     blocks are placed (and request their weights) while earlier kernels still run, as far as
+//     registers and shared memory allow. This cannot starve a kernel: a grid's dependents start
+//     only once all of its own blocks are resident (or done).
+//   * the decoder launches a kernel whose stream has just waited for another stream's work (an
+//     event join) plainly. PDL is not known to fail there (a test build whose side-stream kernel
+//     triggered early and wrote 20 us later still gave correct results behind a PDL launch after
+//     the join), but one arrangement of this kind gave wrong results with its cause not
+//     established (issue 7 session 6: the shared experts' down_proj moved to the side stream,
+//     the combine launched with PDL after the join), and the plain launch costs only ~0.02 ms
+//     per V2-Lite step at batch 1 (scripts/gpu/decoder-notes.md).
+// In a grid launched without PDL both are no-ops, so the same kernels serve both launches and the
+// results are identical (only the start times move). CUDA graphs capture the programmatic edges.
+#ifndef SIEVE_CUDA_COMMON_PDL_CUH_
+#define SIEVE_CUDA_COMMON_PDL_CUH_
+
+#include <cuda_runtime.h>
+
+#include <utility>
+
+namespace sieve::cuda {
+
+// Waits until every grid this one depends on programmatically has completed and its memory
+// operations are visible (griddepcontrol.wait); returns at once in a grid launched without PDL.
+__device__ __forceinline__ void PdlWait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
+// Allows the next kernel on the stream, if launched with PDL, to start (once every block of this
+// grid has called it or exited).
+__device__ __forceinline__ void PdlLaunchDependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
+// Launches `kernel` on `stream`, with programmatic stream serialisation when `pdl` (else exactly
+// like <<<grid, block, smem, stream>>>). Returns the launch's error.
+template <typename... Params, typename... Args>
+cudaError_t LaunchKernel(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
+                         cudaStream_t stream, bool pdl, Args&&... args) {
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cfg.attrs = attr;
+  cfg.numAttrs = pdl ? 1 : 0;
+  return cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...);
+}
+
+}  // namespace sieve::cuda
+
+#endif  // SIEVE_CUDA_COMMON_PDL_CUH_
