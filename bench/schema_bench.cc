@@ -18,6 +18,8 @@
 // max are over steps (`max raw` is the worst single sample, preemption included). The baseline is
 // the naive mask (FillNextTokenBitmaskNaive: every token's bytes stepped from the current stacks)
 // on the same steps in the same run, one pass; both masks must be identical at every step.
+// BM_CompileSchemaStore: the same compile over SchemaStore's real-world schemas
+// ($SIEVE_DATA_DIR/schemastore, `make data`), once, p50 / p90 / p99 / max over those that compile.
 // main() prints a markdown summary after the Google Benchmark output (bench/README.md).
 //
 // Data is read from SIEVE_SOURCE_DIR and the tokenizer from $SIEVE_DATA_DIR/tokenizers/llama3
@@ -358,6 +360,65 @@ void BM_SchemaMask(benchmark::State& state, const MaskCase& c) {
   state.counters["naive_p50_us"] = row.naive_p50;
 }
 
+// Real-world schemas: SchemaStore's catalog (scripts/fetch-schemastore.sh, `make data`), each
+// compiled once per iteration with the Llama-3 mask cache on one thread; p50 / p90 / p99 / max
+// over the schemas that compile (the others fail fast with their reported error and are counted).
+struct CorpusSummary {
+  size_t files = 0, compiled = 0;
+  double p50 = 0, p90 = 0, p99 = 0, max = 0, failed_max = 0;
+  std::vector<std::pair<double, std::string>> slowest;
+};
+CorpusSummary& Corpus() {
+  static CorpusSummary s;
+  return s;
+}
+
+void BM_CompileSchemaStore(benchmark::State& state) {
+  const Env& env = GetEnv();
+  const char* data = std::getenv("SIEVE_DATA_DIR");
+  const fs::path root = std::string(data != nullptr ? data : "") + "/schemastore/schemas";
+  if (!env.error.empty() || !fs::is_directory(root)) {
+    state.SkipWithError(!env.error.empty() ? env.error.c_str()
+                                           : "no SchemaStore corpus: run `make data`");
+    return;
+  }
+  std::vector<std::pair<std::string, std::string>> files;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (e.is_regular_file()) {
+      files.emplace_back(fs::relative(e.path(), root).string(), ReadFile(e.path().string()));
+    }
+  }
+  std::sort(files.begin(), files.end());
+  CorpusSummary& s = Corpus();
+  for (auto _ : state) {
+    std::vector<double> ok;
+    s = CorpusSummary();
+    s.files = files.size();
+    for (const auto& [name, text] : files) {
+      StageTimes t;
+      const auto t0 = Clock::now();
+      auto r = CompileSchema(text, &t);
+      if (!r.ok()) {
+        s.failed_max = std::max(s.failed_max, MsSince(t0));
+        continue;
+      }
+      ok.push_back(t.total);
+      s.slowest.emplace_back(t.total, name);
+    }
+    s.compiled = ok.size();
+    s.p50 = Percentile(ok, 0.5);
+    s.p90 = Percentile(ok, 0.9);
+    s.p99 = Percentile(ok, 0.99);
+    s.max = ok.empty() ? 0 : *std::max_element(ok.begin(), ok.end());
+    std::sort(s.slowest.rbegin(), s.slowest.rend());
+    s.slowest.resize(std::min<size_t>(3, s.slowest.size()));
+  }
+  state.counters["compiled"] = static_cast<double>(s.compiled);
+  state.counters["p50_ms"] = s.p50;
+  state.counters["p90_ms"] = s.p90;
+  state.counters["max_ms"] = s.max;
+}
+
 void RegisterAll() {
   benchmark::RegisterBenchmark("BM_CompileBaseline/any_json_value", BM_CompileBaseline)
       ->Unit(benchmark::kMillisecond)
@@ -374,6 +435,9 @@ void RegisterAll() {
                                [](benchmark::State& s) { BM_CompileAll(s, kThreaded); })
       ->Unit(benchmark::kMillisecond)
       ->Iterations(7);
+  benchmark::RegisterBenchmark("BM_CompileSchemaStore", BM_CompileSchemaStore)
+      ->Unit(benchmark::kSecond)
+      ->Iterations(1);
   for (const MaskCase& c : MaskCases()) {
     benchmark::RegisterBenchmark(("BM_SchemaMask/" + std::string(c.schema)).c_str(),
                                  [&c](benchmark::State& s) { BM_SchemaMask(s, c); })
@@ -417,6 +481,17 @@ void PrintSummary() {
     }
     std::printf("slowest:");
     for (const auto& [ms, name] : s.slowest) std::printf(" %s %.1f ms;", name.c_str(), ms);
+    std::printf("\n");
+  }
+  const CorpusSummary& c = Corpus();
+  if (c.files > 0) {
+    std::printf(
+        "\n| SchemaStore corpus (%zu files, %zu compile; with mask cache, 1 thread) | p50 | p90 | "
+        "p99 | max |\n|---|---:|---:|---:|---:|\n| total, wall (ms) | %.1f | %.1f | %.1f | %.1f "
+        "|\n| slowest failure (reported error), wall (ms) | | | | %.1f |\n",
+        c.files, c.compiled, c.p50, c.p90, c.p99, c.max, c.failed_max);
+    std::printf("slowest:");
+    for (const auto& [ms, name] : c.slowest) std::printf(" %s %.0f ms;", name.c_str(), ms);
     std::printf("\n");
   }
   if (!MaskRows().empty()) {
