@@ -27,18 +27,17 @@ inline std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// $SIEVE_DATA_DIR/tokenizers/NAME (default $HOME/.cache/sieve), as scripts/fetch-tokenizers.sh
-// lays them out.
-inline std::string TokenizerDir(const std::string& name) {
+// $SIEVE_DATA_DIR (default $HOME/.cache/sieve): where `make data` puts tokenizers and corpora.
+inline std::string DataDir() {
   const char* d = std::getenv("SIEVE_DATA_DIR");
-  std::string base;
-  if (d != nullptr && *d != '\0') {
-    base = d;
-  } else {
-    const char* home = std::getenv("HOME");
-    base = std::string(home ? home : ".") + "/.cache/sieve";
-  }
-  return base + "/tokenizers/" + name;
+  if (d != nullptr && *d != '\0') return d;
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : ".") + "/.cache/sieve";
+}
+
+// $SIEVE_DATA_DIR/tokenizers/NAME, as scripts/fetch-tokenizers.sh lays them out.
+inline std::string TokenizerDir(const std::string& name) {
+  return DataDir() + "/tokenizers/" + name;
 }
 
 // The Llama-3 tokenizer, its vocabulary and token trie (built once per process, as in a server);

@@ -375,8 +375,7 @@ CorpusSummary& Corpus() {
 
 void BM_CompileSchemaStore(benchmark::State& state) {
   const Env& env = GetEnv();
-  const char* data = std::getenv("SIEVE_DATA_DIR");
-  const fs::path root = std::string(data != nullptr ? data : "") + "/schemastore/schemas";
+  const fs::path root = bench::DataDir() + "/schemastore/schemas";
   if (!env.error.empty() || !fs::is_directory(root)) {
     state.SkipWithError(!env.error.empty() ? env.error.c_str()
                                            : "no SchemaStore corpus: run `make data`");
