@@ -348,7 +348,7 @@ Result<LangId> Converter::AddFormat(const std::string& name, int32_t src) {
     re = ".*";
   } else if (name == "idn-hostname" || name == "idn-email" || name == "regex") {
     return Unsupported("format '" + name + "' cannot be enforced by a grammar (" +
-                       (name == "regex" ? "regex syntax is not a regular language"
+                       (name == "regex" ? "sieve has no grammar of ECMA-262 pattern syntax yet"
                                         : "IDNA rules need Unicode tables sieve does not have") +
                        ")");
   } else {
