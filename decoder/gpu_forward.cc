@@ -245,10 +245,16 @@ Status GpuSession::Attention(int64_t layer, int32_t T, const cuda::GemvNorm* nor
                                   "q_proj + kv_a_proj_with_mqa", norm));
   }
   // [c | k_pe] -> normalised, rotated, bf16 into the cache slots. The cache append (reads kv_a_)
-  // runs on the side stream alongside the query absorption (reads q_); MLA needs both.
+  // runs on the side stream alongside the query absorption (reads q_); MLA needs both. In a PDL
+  // chain (1-2 tokens) it is the chain's next kernel instead: no event join before the MLA split,
+  // which is then launched with PDL and copies the cache tiles that hold none of this step's
+  // tokens before it waits (mla_decode.h, appended_tokens).
+  const bool append_aside = kv_a_aside || !pdl_;
   if (!kv_a_aside) {
-    SIEVE_RETURN_IF_ERROR(Fork());
-    SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchLatentAppend(la, aux_stream_), "latent cache append"));
+    if (append_aside) SIEVE_RETURN_IF_ERROR(Fork());
+    SIEVE_RETURN_IF_ERROR(
+        Check(cuda::LaunchLatentAppend(la, append_aside ? aux_stream_ : stream_, !append_aside),
+              "latent cache append"));
   }
 
   // q_abs [T, nh, width] = [W_UK[h]^T bf16(q_nope[h]) | rope(q_pe[h])]: one launch for
@@ -270,14 +276,16 @@ Status GpuSession::Attention(int64_t layer, int32_t T, const cuda::GemvNorm* nor
                                nope,
                                lat,
                                rd};
-  if (cuda::QAbsorbSupported(qa)) {
+  const bool fused_absorb = cuda::QAbsorbSupported(qa);
+  if (fused_absorb) {
     SIEVE_RETURN_IF_ERROR(
         Check(cuda::LaunchQAbsorb(qa, stream_, pdl_), "q absorb (W_UK) + q rope"));
   } else {
-    SIEVE_RETURN_IF_ERROR(QAbsorbUnfused(L, T));
+    SIEVE_RETURN_IF_ERROR(QAbsorbUnfused(L, T));  // the q rope on the side stream: joined below
   }
 
-  SIEVE_RETURN_IF_ERROR(Join());
+  const bool join = append_aside || !fused_absorb;
+  if (join) SIEVE_RETURN_IF_ERROR(Join());
   // Attention over the paged cache: one query row per token, causal length position + 1.
   Mark("attn.mla");
   cuda::MlaDecodeParams md{q_abs_,
@@ -304,9 +312,10 @@ Status GpuSession::Attention(int64_t layer, int32_t T, const cuda::GemvNorm* nor
                                                  sm_count_),
                            mla_partial_,
                            mla_partial_lse_};
-  // The split kernel follows the join: a plain launch (pdl.cuh), the combine a PDL one.
-  SIEVE_RETURN_IF_ERROR(
-      Check(cuda::LaunchMlaDecode(md, stream_, pdl_, /*pdl_first=*/false), "MLA attention"));
+  // After a join the split kernel is launched plainly (pdl.cuh), the combine with PDL.
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchMlaDecode(md, stream_, pdl_, /*pdl_first=*/!join,
+                                                    /*appended_tokens=*/join ? 0 : T),
+                              "MLA attention"));
 
   // o[h] = W_UV[h] o_lat[h] -> bf16 [T, nh * v]; then o_proj -> y [T, H] fp32. Decode-sized
   // steps: one GEMV-like launch (value_up.h), else the strided batched GEMM.

@@ -40,10 +40,13 @@
 //   branches in the graph): the routing alongside the shared experts, the cache append alongside q
 //   absorption, and on cuBLAS steps (more than 2 tokens) kv_a_proj alongside q_proj and the q rope
 //   alongside the W_UK GEMM (the side stream has its own cuBLAS handle and workspace). On
-//   decode-sized steps the main stream's own kernels (GEMVs, q absorption, MLA, routed experts) are
-//   launched with programmatic dependent launch (cuda/common/pdl.cuh;
+//   decode-sized steps the main stream's own kernels (GEMVs, cache append, q absorption, MLA,
+//   routed experts) are launched with programmatic dependent launch (cuda/common/pdl.cuh;
 //   GpuSessionOptions::programmatic_launch): each starts while its predecessor runs, requests
-//   its weights, then waits for it, so launch gaps and first weight round trips overlap.
+//   its weights, then waits for it, so launch gaps and first weight round trips overlap. There
+//   the cache append joins the main stream's chain instead of the side stream, so no join
+//   precedes the MLA split kernel, which copies the cache tiles without this step's tokens
+//   before its wait (mla_decode.h, appended_tokens).
 // Activations entering a GEMM are bf16; accumulation, norms, softmax, routing and the residual
 // stream are fp32. The forward pass knows nothing about grammars.
 //

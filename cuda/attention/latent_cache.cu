@@ -2,6 +2,7 @@
 // block sum, the rope pairs are spread over the first rope_dim / 2 threads.
 #include "cuda/attention/latent_cache.h"
 #include "cuda/common/device_utils.cuh"
+#include "cuda/common/pdl.cuh"
 #include "cuda/config.h"
 #include "cuda/rope/rope.cuh"
 
@@ -10,6 +11,8 @@ namespace {
 
 __global__ void __launch_bounds__(kNormThreads) LatentAppendKernel(LatentAppendParams p) {
   __shared__ float scratch[32];
+  PdlLaunchDependents();
+  PdlWait();  // launched with PDL: kv_a is final from here
   const int64_t t = blockIdx.x;
   const int64_t slot = p.slot_mapping[t];
   if (slot < 0) return;  // uniform per block: no thread reaches the barrier below
@@ -34,7 +37,7 @@ __global__ void __launch_bounds__(kNormThreads) LatentAppendKernel(LatentAppendP
 
 }  // namespace
 
-cudaError_t LaunchLatentAppend(const LatentAppendParams& p, cudaStream_t stream) {
+cudaError_t LaunchLatentAppend(const LatentAppendParams& p, cudaStream_t stream, bool pdl) {
   if (p.tokens < 0 || p.kv_lora <= 0 || p.kv_lora > kMlaMaxLatent || p.rope_dim <= 0 ||
       p.rope_dim % 2 != 0 || p.rope_dim > kMaxRopeDim) {
     return cudaErrorInvalidValue;
@@ -44,8 +47,7 @@ cudaError_t LaunchLatentAppend(const LatentAppendParams& p, cudaStream_t stream)
       p.kv_a_stride < p.kv_lora + p.rope_dim) {
     return cudaErrorInvalidValue;
   }
-  LatentAppendKernel<<<p.tokens, kNormThreads, 0, stream>>>(p);
-  return cudaGetLastError();
+  return LaunchKernel(LatentAppendKernel, dim3(p.tokens), kNormThreads, 0, stream, pdl, p);
 }
 
 }  // namespace sieve::cuda

@@ -36,7 +36,9 @@ struct LatentAppendParams {
 };
 
 // Launches on `stream`; cudaErrorInvalidValue for a bad shape or null pointer; never aborts.
-cudaError_t LaunchLatentAppend(const LatentAppendParams& p, cudaStream_t stream);
+// With `pdl` the kernel may start while the kernel before it on the stream runs and waits for it
+// before its first global access (programmatic dependent launch, cuda/common/pdl.cuh).
+cudaError_t LaunchLatentAppend(const LatentAppendParams& p, cudaStream_t stream, bool pdl = false);
 
 }  // namespace sieve::cuda
 

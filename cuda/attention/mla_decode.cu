@@ -148,17 +148,25 @@ __device__ __forceinline__ uint32_t Pack(__nv_bfloat16 lo_elem, __nv_bfloat16 hi
 // the valid rows' bytes and issues one bulk copy per valid row. Rows past the sequence (its last
 // tile only) are never written here: the prologue zeroed them (or an earlier, full tile of the
 // same stage left finite cache values there), and P is exactly 0 for them.
+// Tiles wholly before position `stable` (no row the kernels before this one write) are copied
+// without waiting for them (PDL); the warp waits before its first other tile, and before exiting.
 __device__ __forceinline__ void ProduceTiles(const MlaDecodeParams& p, const int32_t* table,
-                                             int32_t len, int tile_begin, int tile_end, int ld,
-                                             __nv_bfloat16* kv, uint64_t* full, uint64_t* empty) {
+                                             int32_t len, int32_t stable, int tile_begin,
+                                             int tile_end, int ld, __nv_bfloat16* kv,
+                                             uint64_t* full, uint64_t* empty) {
   const int lane = threadIdx.x & 31;
   const int width = p.kv_lora + p.rope_dim;
   const uint32_t row_bytes = static_cast<uint32_t>(width) * 2;
+  bool waited = false;
   for (int tile = tile_begin; tile < tile_end; ++tile) {
     const int i = tile - tile_begin, stage = i & 1;
     if (i >= kStages) BarWait(&empty[stage], ((i >> 1) & 1) ^ 1);
     __nv_bfloat16* dst = kv + stage * kTile * ld;
     const int rows = min(kTile, len - tile * kTile);  // >= 1: tile < ceil(len / 64)
+    if (!waited && tile * kTile + rows > stable) {
+      PdlWait();  // the tile holds a row written by the kernels before this one
+      waited = true;
+    }
     if (lane == 0) BarArriveExpectTx(&full[stage], row_bytes * rows);
     __syncwarp();
 #pragma unroll
@@ -172,9 +180,11 @@ __device__ __forceinline__ void ProduceTiles(const MlaDecodeParams& p, const int
       }
     }
   }
+  if (!waited) PdlWait();
 }
 
-__global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p) {
+// appended: see LaunchMlaDecode (0: every cache read after the wait for the previous kernel).
+__global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p, int32_t appended) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   const int width = p.kv_lora + p.rope_dim;
   const int ld = RowLd(width);
@@ -192,10 +202,13 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int g = lane >> 2, t = lane & 3;
   const int splits = p.num_splits > 1 ? p.num_splits : 1;
+  // Launched with PDL, the block waits for the previous kernel only where it reads what the
+  // step's kernels write: q (consumers) and the cache rows of this step's tokens (the producer).
+  // The step's indices (seq_lens, the table, row_seq) were uploaded before its first kernel.
   PdlLaunchDependents();
-  PdlWait();  // launched with PDL: q, the cache and the step's indices are final from here
 
   const int32_t len = p.seq_lens[b];
+  const int32_t stable = appended > 0 ? len - appended : 0;
   const int64_t table_row = p.row_seq ? p.row_seq[b] : b;
   const int32_t* table = p.block_table + table_row * p.max_pages_per_seq;
   const int max_tiles = (p.max_pages_per_seq * p.page_size + kTile - 1) / kTile;
@@ -231,9 +244,10 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p)
   }
   __syncthreads();
   if (warp == kMlaDecodeWarps) {
-    ProduceTiles(p, table, len, tile_begin, tile_end, ld, kv, full, empty);
+    ProduceTiles(p, table, len, stable, tile_begin, tile_end, ld, kv, full, empty);
     return;  // takes part in no later barrier
   }
+  PdlWait();  // launched with PDL: q and the step's cache rows are final from here
 
   // Queries (hi + lo bf16 split), zero rows for heads past the end and zero padding columns.
   // 16-byte query loads when the rows allow them (the decoder's q_abs: 16 x 576 fp32 per block
@@ -622,9 +636,9 @@ int64_t MlaPartialFloats(int32_t splits, int32_t rows, int32_t heads, int32_t kv
   return splits > 1 ? static_cast<int64_t>(splits) * rows * heads * kv_lora : 0;
 }
 
-cudaError_t LaunchMlaDecode(const MlaDecodeParams& p, cudaStream_t stream, bool pdl,
-                            bool pdl_first) {
-  if (p.batch < 0 || p.batch > 65535 || p.heads < 0 || p.kv_lora <= 0 ||
+cudaError_t LaunchMlaDecode(const MlaDecodeParams& p, cudaStream_t stream, bool pdl, bool pdl_first,
+                            int32_t appended_tokens) {
+  if (appended_tokens < 0 || p.batch < 0 || p.batch > 65535 || p.heads < 0 || p.kv_lora <= 0 ||
       p.kv_lora > kMlaMaxLatent || p.kv_lora % 8 != 0 || p.rope_dim < 0 ||
       p.kv_lora + p.rope_dim > kMlaMaxHeadDim || (p.kv_lora + p.rope_dim) % 8 != 0 ||
       p.page_size <= 0 || p.max_pages_per_seq < 0 || p.num_splits > kMaxCombineSplits) {
@@ -649,8 +663,9 @@ cudaError_t LaunchMlaDecode(const MlaDecodeParams& p, cudaStream_t stream, bool 
   const int splits = p.num_splits > 1 ? p.num_splits : 1;
   const int groups = (p.heads + kHeads - 1) / kHeads;
   if (groups > 65535) return cudaErrorInvalidValue;
+  const bool pdl_split = pdl && pdl_first;
   err = LaunchKernel(MlaSplitKernel, dim3(splits, p.batch, groups), kThreads, smem, stream,
-                     pdl && pdl_first, p);
+                     pdl_split, p, pdl_split ? appended_tokens : 0);
   if (err != cudaSuccess || splits == 1) return err;
   const int64_t pairs = static_cast<int64_t>(p.batch) * p.heads;
   const int col_blocks = static_cast<int>(std::max<int64_t>(

@@ -78,9 +78,13 @@ int64_t MlaPartialFloats(int32_t splits, int32_t rows, int32_t heads, int32_t kv
 // (programmatic dependent launch, cuda/common/pdl.cuh): their blocks are placed early and wait
 // for it before their first global access. The split kernel does so only with `pdl_first` too:
 // a caller whose stream has just waited for another stream's work passes false (pdl.cuh says
-// why). Same results either way.
+// why). With both and `appended_tokens` > 0 the caller promises that the kernels before this one
+// on the stream write, of the cache rows the launch reads, at most the last `appended_tokens`
+// positions of each row's sequence (the step's latent append: a step's tokens are the last
+// positions of their sequences): the split kernel then copies its tiles that end before those
+// positions ahead of the wait. Same results either way.
 cudaError_t LaunchMlaDecode(const MlaDecodeParams& p, cudaStream_t stream, bool pdl = false,
-                            bool pdl_first = true);
+                            bool pdl_first = true, int32_t appended_tokens = 0);
 
 }  // namespace sieve::cuda
 

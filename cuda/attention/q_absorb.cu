@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "cuda/attention/q_absorb.h"
+#include "cuda/common/bf16x8.cuh"
 #include "cuda/common/pdl.cuh"
 #include "cuda/config.h"
 #include "cuda/rope/rope.cuh"
@@ -20,9 +21,6 @@ constexpr int kRowGroups = kThreads / kColGroups;  // 16
 constexpr int kBlockCols = kColGroups * 8;
 constexpr int kMaxRowsPerGroup = 16;  // nope <= 256
 constexpr int kMaxNope = kRowGroups * kMaxRowsPerGroup;
-
-__device__ __forceinline__ float Lo(uint32_t v) { return __uint_as_float(v << 16); }
-__device__ __forceinline__ float Hi(uint32_t v) { return __uint_as_float(v & 0xffff0000u); }
 
 template <int M>
 __global__ void __launch_bounds__(kThreads) QAbsorbKernel(QAbsorbParams p) {
@@ -64,8 +62,8 @@ __global__ void __launch_bounds__(kThreads) QAbsorbKernel(QAbsorbParams p) {
     for (int u = 0; u < kMaxRowsPerGroup; ++u) {
       const int r = r0 + u;
       if (u >= rows_per || r >= p.nope) break;
-      const float wf[8] = {Lo(wv[u].x), Hi(wv[u].x), Lo(wv[u].y), Hi(wv[u].y),
-                           Lo(wv[u].z), Hi(wv[u].z), Lo(wv[u].w), Hi(wv[u].w)};
+      float wf[8];
+      Unpack8(wv[u], wf);
 #pragma unroll
       for (int t = 0; t < M; ++t) {
         const float qv = q_s[t][r];
@@ -103,8 +101,7 @@ bool QAbsorbSupported(const QAbsorbParams& p) {
   return p.tokens >= 1 && p.tokens <= kQAbsorbMaxTokens && p.heads >= 1 && p.heads <= 65535 &&
          p.nope >= 1 && p.nope <= kMaxNope && p.lat >= 8 && p.lat % 8 == 0 && p.rope_dim >= 0 &&
          p.rope_dim % 2 == 0 && p.rope_dim <= kMaxRopeDim && p.w_head_stride % 8 == 0 && p.q &&
-         p.w_uk && p.out && (reinterpret_cast<uintptr_t>(p.w_uk) & 15) == 0 &&
-         (p.rope_dim == 0 || (p.positions && p.inv_freq)) &&
+         p.w_uk && p.out && Aligned16(p.w_uk) && (p.rope_dim == 0 || (p.positions && p.inv_freq)) &&
          p.q_head_stride >= p.nope + p.rope_dim && p.out_head_stride >= p.lat + p.rope_dim;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "cuda/attention/value_up.h"
+#include "cuda/common/bf16x8.cuh"
 #include "cuda/common/device_utils.cuh"
 #include "cuda/common/pdl.cuh"
 
@@ -13,29 +14,6 @@ namespace {
 constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
 constexpr int kChunksPerLane = kValueUpMaxLat / 8 / 32;
-
-__device__ __forceinline__ uint4 LoadStreaming(const __nv_bfloat16* ptr) {
-  uint4 r;
-  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-      : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-      : "l"(ptr));
-  return r;
-}
-
-__device__ __forceinline__ float Lo(uint32_t v) { return __uint_as_float(v << 16); }
-__device__ __forceinline__ float Hi(uint32_t v) { return __uint_as_float(v & 0xffff0000u); }
-
-__device__ __forceinline__ float Dot8(float acc, const uint4& w, const uint4& x) {
-  acc = fmaf(Lo(w.x), Lo(x.x), acc);
-  acc = fmaf(Hi(w.x), Hi(x.x), acc);
-  acc = fmaf(Lo(w.y), Lo(x.y), acc);
-  acc = fmaf(Hi(w.y), Hi(x.y), acc);
-  acc = fmaf(Lo(w.z), Lo(x.z), acc);
-  acc = fmaf(Hi(w.z), Hi(x.z), acc);
-  acc = fmaf(Lo(w.w), Lo(x.w), acc);
-  acc = fmaf(Hi(w.w), Hi(x.w), acc);
-  return acc;
-}
 
 template <int M>
 __global__ void __launch_bounds__(kThreads) ValueUpKernel(ValueUpParams p) {
@@ -67,38 +45,35 @@ __global__ void __launch_bounds__(kThreads) ValueUpKernel(ValueUpParams p) {
 #pragma unroll
     for (int m = 0; m < M; ++m) acc[r][m] = 0.0f;
   }
-#pragma unroll
-  for (int u = 0; u < kChunksPerLane; ++u) {
-    const int c = lane + 32 * u;
-    if (c >= chunks) break;
+  // f(m, r) for every token m and live row r (warp-uniform), tokens outer.
+  auto each_live = [&](auto&& f) {
 #pragma unroll
     for (int m = 0; m < M; ++m) {
       if (m >= p.tokens) break;
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
-        if (!live[r]) continue;
-        const uint4 xv = __ldg(reinterpret_cast<const uint4*>(
-            p.o_lat + m * p.o_lat_token_stride + head[r] * p.o_lat_head_stride + 8 * c));
-        acc[r][m] = Dot8(acc[r][m], wv[r][u], xv);
+        if (live[r]) f(m, r);
       }
     }
+  };
+#pragma unroll
+  for (int u = 0; u < kChunksPerLane; ++u) {
+    const int c = lane + 32 * u;
+    if (c >= chunks) break;
+    each_live([&](int m, int r) {
+      const uint4 xv = __ldg(reinterpret_cast<const uint4*>(p.o_lat + m * p.o_lat_token_stride +
+                                                            head[r] * p.o_lat_head_stride + 8 * c));
+      acc[r][m] = Dot8(acc[r][m], wv[r][u], xv);
+    });
   }
-#pragma unroll
-  for (int m = 0; m < M; ++m) {
-    if (m >= p.tokens) break;
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      if (!live[r]) continue;
-      const float s = WarpSum(acc[r][m]);
-      if (lane == 0) {
-        p.out[m * p.out_token_stride + head[r] * p.out_head_stride + vrow[r]] =
-            __float2bfloat16_rn(s);
-      }
+  each_live([&](int m, int r) {
+    const float s = WarpSum(acc[r][m]);
+    if (lane == 0) {
+      p.out[m * p.out_token_stride + head[r] * p.out_head_stride + vrow[r]] =
+          __float2bfloat16_rn(s);
     }
-  }
+  });
 }
-
-bool Aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0; }
 
 }  // namespace
 

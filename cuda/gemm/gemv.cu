@@ -11,39 +11,17 @@
 // normalised rows in shared memory (NormRows) and reads x from there.
 #include <cstdint>
 
+#include "cuda/common/bf16x8.cuh"
 #include "cuda/common/device_utils.cuh"
 #include "cuda/common/pdl.cuh"
 #include "cuda/gemm/gemv.h"
+#include "cuda/norm/rms_norm.cuh"
 
 namespace sieve::cuda {
 namespace {
 
 constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
-
-__device__ __forceinline__ uint4 LoadStreaming(const __nv_bfloat16* p) {
-  uint4 r;
-  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];\n"
-      : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
-      : "l"(p));
-  return r;
-}
-
-__device__ __forceinline__ float Lo(uint32_t v) { return __uint_as_float(v << 16); }
-__device__ __forceinline__ float Hi(uint32_t v) { return __uint_as_float(v & 0xffff0000u); }
-
-// acc += dot(w, x) over one chunk of 8 bf16 pairs, in element order.
-__device__ __forceinline__ float Dot8(float acc, const uint4& w, const float* x) {
-  acc = fmaf(Lo(w.x), x[0], acc);
-  acc = fmaf(Hi(w.x), x[1], acc);
-  acc = fmaf(Lo(w.y), x[2], acc);
-  acc = fmaf(Hi(w.y), x[3], acc);
-  acc = fmaf(Lo(w.z), x[4], acc);
-  acc = fmaf(Hi(w.z), x[5], acc);
-  acc = fmaf(Lo(w.w), x[6], acc);
-  acc = fmaf(Hi(w.w), x[7], acc);
-  return acc;
-}
 
 __device__ __forceinline__ void Store(void* y, bool bf16, int64_t at, float v) {
   if (bf16) {
@@ -53,63 +31,44 @@ __device__ __forceinline__ void Store(void* y, bool bf16, int64_t at, float v) {
   }
 }
 
-// kUnroll: chunks per row in flight per lane (2 x kUnroll loads of 16 bytes); 8 covers a 2048-wide
-// row in one round trip at M <= 2, where registers allow it.
-// The fused RMSNorm (GemvNorm): rms_norm.cu's loop and BlockSum with the same 256 threads, so
-// x is bit-identical to LaunchRmsNorm's; every thread of the block calls it. As there, each
-// thread's elements are loaded kNormBatch at a time before any arithmetic or store (block 0's
-// global stores of h_out and x could alias the next loads as far as nvcc knows: a plain loop
-// waited one memory round trip per element in the block that also writes), and summed in the
-// same per-thread order.
-constexpr int kNormBatch = 8;
+// The fused RMSNorm (GemvNorm) takes rms_norm.cuh's steps with the same 256 threads as
+// LaunchRmsNorm, so x is bit-identical to LaunchRmsNorm's; every thread of the block calls it.
+//
+// The normalised batch (v = h + delta) into x_s and, in block 0, h + delta into h_out and x into
+// the caller's x (x_out).
+__device__ __forceinline__ void StoreNormBatch(const GemvParams& p, __nv_bfloat16* x_s, int m,
+                                               int base, int step, const float (&v)[kNormBatch],
+                                               const float (&wv)[kNormBatch], float inv) {
+  const GemvNorm& n = p.norm;
+  const bool writer = blockIdx.x == 0;
+#pragma unroll
+  for (int u = 0; u < kNormBatch; ++u) {
+    const int i = base + u * step;
+    if (i >= p.k) break;
+    const __nv_bfloat16 xb = NormedBf16(wv[u], v[u], inv);
+    x_s[m * p.k + i] = xb;
+    if (writer) {
+      if (n.h_out) n.h_out[static_cast<int64_t>(m) * p.k + i] = v[u];
+      if (n.x_out) const_cast<__nv_bfloat16*>(p.x)[m * p.ldx + i] = xb;
+    }
+  }
+}
 
 __device__ __forceinline__ void NormRows(const GemvParams& p, __nv_bfloat16* x_s) {
   __shared__ float scratch[32];
   const GemvNorm& n = p.norm;
-  const bool writer = blockIdx.x == 0;
   const int step = blockDim.x;
   for (int m = 0; m < p.rows; ++m) {
     const float* h = n.h + static_cast<int64_t>(m) * p.k;
     const float* d = n.delta ? n.delta + static_cast<int64_t>(m) * p.k : nullptr;
-    float ss = 0.0f;
-    for (int base = threadIdx.x; base < p.k; base += step * kNormBatch) {
-      float v[kNormBatch], dv[kNormBatch];
-#pragma unroll
-      for (int u = 0; u < kNormBatch; ++u) {
-        const int i = base + u * step;
-        v[u] = i < p.k ? h[i] : 0.0f;
-        dv[u] = d && i < p.k ? d[i] : 0.0f;
-      }
-#pragma unroll
-      for (int u = 0; u < kNormBatch; ++u) {
-        if (base + u * step >= p.k) break;
-        if (d) v[u] += dv[u];
-        ss += v[u] * v[u];
-      }
-    }
-    ss = BlockSum(ss, scratch);
-    const float inv = 1.0f / sqrtf(ss / static_cast<float>(p.k) + n.eps);
+    const float ss = BlockSum(RowSumOfSquares(h, d, nullptr, p.k), scratch);
+    const float inv = InvRms(ss, p.k, n.eps);
     for (int base = threadIdx.x; base < p.k; base += step * kNormBatch) {
       float v[kNormBatch], dv[kNormBatch], wv[kNormBatch];
-#pragma unroll
-      for (int u = 0; u < kNormBatch; ++u) {
-        const int i = base + u * step;
-        v[u] = i < p.k ? h[i] : 0.0f;
-        dv[u] = d && i < p.k ? d[i] : 0.0f;
-        wv[u] = i < p.k ? ToFloat(n.weight[i]) : 0.0f;
-      }
-#pragma unroll
-      for (int u = 0; u < kNormBatch; ++u) {
-        const int i = base + u * step;
-        if (i >= p.k) break;
-        if (d) v[u] += dv[u];
-        const __nv_bfloat16 xb = __float2bfloat16_rn(wv[u] * (v[u] * inv));
-        x_s[m * p.k + i] = xb;
-        if (writer) {
-          if (n.h_out) n.h_out[static_cast<int64_t>(m) * p.k + i] = v[u];
-          if (n.x_out) const_cast<__nv_bfloat16*>(p.x)[m * p.ldx + i] = xb;
-        }
-      }
+      LoadNormBatch(h, d, base, step, p.k, v, dv);
+      LoadNormWeights(n.weight, base, step, p.k, wv);
+      AddNormDelta(v, dv, d != nullptr, nullptr, base, step, p.k);
+      StoreNormBatch(p, x_s, m, base, step, v, wv, inv);
     }
   }
   __syncthreads();
@@ -123,44 +82,27 @@ __device__ __forceinline__ void NormRowsShort(const GemvParams& p, __nv_bfloat16
                                               const float (&nw)[kNormBatch]) {
   __shared__ float scratch[32];
   const GemvNorm& n = p.norm;
-  const bool writer = blockIdx.x == 0;
   const int step = blockDim.x;
   for (int m = 0; m < p.rows; ++m) {
     const float* h = n.h + static_cast<int64_t>(m) * p.k;
     const float* d = n.delta ? n.delta + static_cast<int64_t>(m) * p.k : nullptr;
     float v[kNormBatch], dv[kNormBatch];
-#pragma unroll
-    for (int u = 0; u < kNormBatch; ++u) {
-      const int i = threadIdx.x + u * step;
-      v[u] = i < p.k ? h[i] : 0.0f;
-      dv[u] = d && i < p.k ? d[i] : 0.0f;
-    }
-    float ss = 0.0f;
-#pragma unroll
-    for (int u = 0; u < kNormBatch; ++u) {
-      if (threadIdx.x + u * step >= p.k) break;
-      if (d) v[u] += dv[u];
-      ss += v[u] * v[u];
-    }
-    ss = BlockSum(ss, scratch);
-    const float inv = 1.0f / sqrtf(ss / static_cast<float>(p.k) + n.eps);
-#pragma unroll
-    for (int u = 0; u < kNormBatch; ++u) {
-      const int i = threadIdx.x + u * step;
-      if (i >= p.k) break;
-      const __nv_bfloat16 xb = __float2bfloat16_rn(nw[u] * (v[u] * inv));
-      x_s[m * p.k + i] = xb;
-      if (writer) {
-        if (n.h_out) n.h_out[static_cast<int64_t>(m) * p.k + i] = v[u];
-        if (n.x_out) const_cast<__nv_bfloat16*>(p.x)[m * p.ldx + i] = xb;
-      }
-    }
+    LoadNormBatch(h, d, threadIdx.x, step, p.k, v, dv);
+    AddNormDelta(v, dv, d != nullptr, nullptr, threadIdx.x, step, p.k);
+    const float ss = BlockSum(AddSquares(0.0f, v, threadIdx.x, step, p.k), scratch);
+    StoreNormBatch(p, x_s, m, threadIdx.x, step, v, nw, InvRms(ss, p.k, n.eps));
   }
   __syncthreads();
 }
 
+// kUnroll: chunks per row in flight per lane (2 x kUnroll loads of 16 bytes); 8 covers a 2048-wide
+// row in one round trip at M <= 2, where registers allow it.
+// The fused-norm kernels ask for two blocks per SM (<= 128 registers) except at M = 2 (155-165
+// registers, one block): ptxas picks either side of 128 on its own from small changes of the norm
+// code, and a batch-1 q_proj + kv_a GEMV (228 blocks) takes two waves with one block per SM.
+// Without the norm (93-117 registers) nothing is asked (0).
 template <int M, bool kNorm, int kUnroll = (M <= 2 ? 8 : 4)>
-__global__ void __launch_bounds__(kThreads) GemvKernel(GemvParams p) {
+__global__ void __launch_bounds__(kThreads, (kNorm && M != 2) ? 2 : 0) GemvKernel(GemvParams p) {
   extern __shared__ uint4 x_smem[];  // kNorm: [rows, k] bf16 normalised x
   const int lane = threadIdx.x & 31;
   const int64_t warp = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5);
@@ -223,11 +165,7 @@ __global__ void __launch_bounds__(kThreads) GemvKernel(GemvParams p) {
   if (active) load(lane);
   const bool short_norm = kNorm && p.k <= kThreads * kNormBatch;
   float nw[kNormBatch];
-#pragma unroll
-  for (int u = 0; u < kNormBatch; ++u) {
-    const int i = threadIdx.x + u * kThreads;
-    nw[u] = short_norm && i < p.k ? ToFloat(p.norm.weight[i]) : 0.0f;
-  }
+  LoadNormWeights(p.norm.weight, threadIdx.x, kThreads, short_norm ? p.k : 0, nw);
   PdlLaunchDependents();
   PdlWait();
   if constexpr (kNorm) {
@@ -249,8 +187,8 @@ __global__ void __launch_bounds__(kThreads) GemvKernel(GemvParams p) {
         if (m >= p.rows) break;
         const uint4 xv = kNorm ? x_smem[(m * p.k) / 8 + c]
                                : __ldg(reinterpret_cast<const uint4*>(p.x + m * p.ldx) + c);
-        const float xf[8] = {Lo(xv.x), Hi(xv.x), Lo(xv.y), Hi(xv.y),
-                             Lo(xv.z), Hi(xv.z), Lo(xv.w), Hi(xv.w)};
+        float xf[8];
+        Unpack8(xv, xf);
 #pragma unroll
         for (int r = 0; r < 2; ++r) acc[r][m] = Dot8(acc[r][m], wv[r][u], xf);
       }
@@ -270,8 +208,6 @@ __global__ void __launch_bounds__(kThreads) GemvKernel(GemvParams p) {
     }
   }
 }
-
-bool Aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
 }  // namespace
 

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "cuda/common/bf16x8.cuh"
 #include "cuda/common/device_utils.cuh"
 #include "cuda/common/pdl.cuh"
 #include "cuda/config.h"
@@ -617,8 +618,6 @@ __global__ void CombineKernel(ExpertFfnParams p) {
   if (p.shared_out) routed += shared;
   p.out[t * p.out_stride + n] = v + routed;
 }
-
-bool Aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15) == 0; }
 
 template <typename Kernel>
 cudaError_t LaunchWithSmem(Kernel kernel, dim3 grid, size_t smem, cudaStream_t stream, bool pdl,

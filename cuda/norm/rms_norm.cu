@@ -1,21 +1,14 @@
 // Kernel for rms_norm.h: one block of kNormThreads per row. Pass 1 (optionally adding delta and
 // writing x back) accumulates sum(x^2) in fp32 per thread, reduced over the block; pass 2 scales.
-// The inverse RMS uses 1 / sqrtf (correctly rounded) rather than rsqrtf (2 ulp) to stay within
-// rounding of the CPU reference, which computes it in double.
+// The per-thread steps are rms_norm.cuh's (batched loads; gemv.cu's fused norm uses the same, so
+// the two give bit-identical values).
 #include "cuda/common/device_utils.cuh"
 #include "cuda/config.h"
+#include "cuda/norm/rms_norm.cuh"
 #include "cuda/norm/rms_norm.h"
 
 namespace sieve::cuda {
 namespace {
-
-// Each thread's elements i = tid, tid + 256, ... are handled kNormInFlight at a time: all their
-// loads first, then the arithmetic and stores in i order (the stores to x and out could alias
-// the next loads as far as the compiler knows, so a plain loop waits one memory round trip per
-// element: ~16 dependent round trips, 8-9 us per launch at hidden 2048, against ~3 now). The
-// per-thread order of the sum of squares is unchanged, so results are bit-identical to the plain
-// loop (and to gemv.cu's fused norm, which follows it).
-constexpr int kNormInFlight = 8;
 
 __global__ void __launch_bounds__(kNormThreads) RmsNormKernel(RmsNormParams p) {
   __shared__ float scratch[32];
@@ -23,42 +16,18 @@ __global__ void __launch_bounds__(kNormThreads) RmsNormKernel(RmsNormParams p) {
   float* x = p.x + row * p.x_stride;
   const float* d = p.delta ? p.delta + row * p.delta_stride : nullptr;
   const int step = blockDim.x;
-  float ss = 0.0f;
-  for (int base = threadIdx.x; base < p.dim; base += step * kNormInFlight) {
-    float v[kNormInFlight], dv[kNormInFlight];
-#pragma unroll
-    for (int u = 0; u < kNormInFlight; ++u) {
-      const int i = base + u * step;
-      v[u] = i < p.dim ? x[i] : 0.0f;
-      dv[u] = d && i < p.dim ? d[i] : 0.0f;
-    }
-#pragma unroll
-    for (int u = 0; u < kNormInFlight; ++u) {
-      const int i = base + u * step;
-      if (i >= p.dim) break;
-      if (d) {
-        v[u] += dv[u];
-        x[i] = v[u];
-      }
-      ss += v[u] * v[u];
-    }
-  }
-  ss = BlockSum(ss, scratch);
-  const float inv = 1.0f / sqrtf(ss / static_cast<float>(p.dim) + p.eps);
+  const float ss = BlockSum(RowSumOfSquares(x, d, x, p.dim), scratch);
+  const float inv = InvRms(ss, p.dim, p.eps);
   __nv_bfloat16* out = p.out + row * p.out_stride;
-  for (int base = threadIdx.x; base < p.dim; base += step * kNormInFlight) {
-    float v[kNormInFlight], wv[kNormInFlight];
+  for (int base = threadIdx.x; base < p.dim; base += step * kNormBatch) {
+    float v[kNormBatch], zeros[kNormBatch], wv[kNormBatch];  // no delta here: zeros
+    LoadNormBatch(x, nullptr, base, step, p.dim, v, zeros);
+    LoadNormWeights(p.weight, base, step, p.dim, wv);
 #pragma unroll
-    for (int u = 0; u < kNormInFlight; ++u) {
-      const int i = base + u * step;
-      v[u] = i < p.dim ? x[i] : 0.0f;
-      wv[u] = i < p.dim ? ToFloat(p.weight[i]) : 0.0f;
-    }
-#pragma unroll
-    for (int u = 0; u < kNormInFlight; ++u) {
+    for (int u = 0; u < kNormBatch; ++u) {
       const int i = base + u * step;
       if (i >= p.dim) break;
-      out[i] = __float2bfloat16_rn(wv[u] * (v[u] * inv));
+      out[i] = NormedBf16(wv[u], v[u], inv);
     }
   }
 }

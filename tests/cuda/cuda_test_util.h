@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -102,6 +103,22 @@ class DeviceBuffer {
   size_t n_ = 0;
   bool ok_ = false;
 };
+
+// The same size and the same bytes (bit-for-bit comparisons: NaN payloads and signed zeros
+// count).
+template <typename T>
+bool SameBits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+// Expects `launch` to refuse, with cudaErrorInvalidValue, a copy of the accepted params `p`
+// changed by `edit`; `what` names the case in a failure.
+template <typename Params, typename Launch, typename Edit>
+void ExpectRefused(const Params& p, const Launch& launch, const char* what, const Edit& edit) {
+  Params q = p;
+  edit(q);
+  EXPECT_EQ(launch(q), cudaErrorInvalidValue) << what;
+}
 
 // Every element: finite exactly where `want` is, and |got - want| <= atol + rtol |want|.
 inline ::testing::AssertionResult AllClose(const std::vector<float>& got,

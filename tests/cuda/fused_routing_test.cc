@@ -7,7 +7,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <random>
 #include <vector>
 
@@ -19,17 +18,13 @@ namespace {
 using testing::DeviceBuffer;
 using testing::HaveDevice;
 using testing::RandomBf16Values;
+using testing::SameBits;
 using testing::ToBf16;
 
 struct FusedCase {
   int tokens, hidden, experts, top_k, n_group, topk_group;
   bool norm;
 };
-
-template <typename T>
-bool SameBits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
-}
 
 void CheckFused(const FusedCase& c) {
   SCOPED_TRACE(::testing::Message()

@@ -9,7 +9,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -20,9 +19,11 @@ namespace sieve::cuda {
 namespace {
 
 using testing::DeviceBuffer;
+using testing::ExpectRefused;
 using testing::FromBf16;
 using testing::HaveDevice;
 using testing::RandomBf16Values;
+using testing::SameBits;
 using testing::ToBf16;
 
 struct GemvCase {
@@ -30,6 +31,20 @@ struct GemvCase {
   std::vector<int> n;  // per segment
   bool silu_mul, y_bf16;
 };
+
+// A GEMV over `rows` token rows of x (k wide, ldx apart) into one output segment.
+GemvParams OneSegment(const __nv_bfloat16* x, int64_t ldx, int rows, int k, GemvSegment seg,
+                      bool silu_mul = false) {
+  GemvParams p{};
+  p.x = x;
+  p.ldx = ldx;
+  p.rows = rows;
+  p.k = k;
+  p.segments = 1;
+  p.seg[0] = seg;
+  p.silu_mul = silu_mul;
+  return p;
+}
 
 void CheckGemv(const GemvCase& c) {
   SCOPED_TRACE(::testing::Message()
@@ -133,11 +148,6 @@ TEST(Gemv, MatchesDoubleProductsForEveryShape) {
   CheckGemv({1, 2816, {2048}, false, false});  // V2-Lite shared down_proj: two rounds per row
 }
 
-template <typename T>
-bool SameBits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
-}
-
 void CheckFusedNorm(int rows, int k, int n, bool with_delta, bool silu) {
   SCOPED_TRACE(::testing::Message() << "rows " << rows << " k " << k << " n " << n
                                     << (with_delta ? " delta" : "") << (silu ? " silu_mul" : ""));
@@ -165,14 +175,8 @@ void CheckFusedNorm(int rows, int k, int n, bool with_delta, bool silu) {
                    k,
                    eps};
   ASSERT_EQ(LaunchRmsNorm(rn, nullptr), cudaSuccess);
-  GemvParams p{};
-  p.x = d_x_ref.get();
-  p.ldx = k;
-  p.rows = rows;
-  p.k = k;
-  p.segments = 1;
-  p.seg[0] = {d_w.get(), n, d_y_ref.get(), n, false};
-  p.silu_mul = silu;
+  GemvParams p =
+      OneSegment(d_x_ref.get(), k, rows, k, {d_w.get(), n, d_y_ref.get(), n, false}, silu);
   ASSERT_EQ(LaunchGemv(p, nullptr), cudaSuccess);
   // Fused.
   p.x = d_x.get();
@@ -183,10 +187,7 @@ void CheckFusedNorm(int rows, int k, int n, bool with_delta, bool silu) {
   ASSERT_EQ(LaunchGemv(p, nullptr), cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   EXPECT_TRUE(SameBits(d_h_out.Download(), d_h_ref.Download())) << "residual stream";
-  const std::vector<__nv_bfloat16> x = d_x.Download(), x_ref = d_x_ref.Download();
-  EXPECT_TRUE(x.size() == x_ref.size() &&
-              std::memcmp(x.data(), x_ref.data(), x.size() * sizeof(__nv_bfloat16)) == 0)
-      << "normalised x";
+  EXPECT_TRUE(SameBits(d_x.Download(), d_x_ref.Download())) << "normalised x";
   EXPECT_TRUE(SameBits(d_y.Download(), d_y_ref.Download())) << "products";
   EXPECT_TRUE(SameBits(d_h.Download(), h)) << "the input stream must stay as it was";
 }
@@ -219,21 +220,9 @@ std::vector<float> RunChain(bool pdl, int rows, int k, int layers, const std::ve
     return {};
   }
   for (int l = 0; l < layers; ++l) {
-    GemvParams g1{};
-    g1.x = x.get();
-    g1.ldx = k;
-    g1.rows = rows;
-    g1.k = k;
-    g1.segments = 1;
-    g1.seg[0] = {w1.get(), k, a.get(), k, true};
+    GemvParams g1 = OneSegment(x.get(), k, rows, k, {w1.get(), k, a.get(), k, true});
     g1.norm = {norm_w.get(), h[l % 2].get(), delta.get(), h[(l + 1) % 2].get(), true, 1e-6f};
-    GemvParams g2{};
-    g2.x = a.get();
-    g2.ldx = k;
-    g2.rows = rows;
-    g2.k = k;
-    g2.segments = 1;
-    g2.seg[0] = {w2.get(), k, delta.get(), k, false};
+    const GemvParams g2 = OneSegment(a.get(), k, rows, k, {w2.get(), k, delta.get(), k, false});
     if (LaunchGemv(g1, stream, pdl) != cudaSuccess || LaunchGemv(g2, stream, pdl) != cudaSuccess) {
       ADD_FAILURE() << "launch";
       return {};
@@ -282,31 +271,16 @@ TEST(Gemv, RefusesShapesItCannotRun) {
   if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
   DeviceBuffer<__nv_bfloat16> buf(4096);
   ASSERT_TRUE(buf.ok());
-  GemvParams p{};
-  p.x = buf.get();
-  p.ldx = 64;
-  p.rows = 1;
-  p.k = 64;
-  p.segments = 1;
-  p.seg[0] = {buf.get(), 4, buf.get(), 4, true};
+  const GemvParams p = OneSegment(buf.get(), 64, 1, 64, {buf.get(), 4, buf.get(), 4, true});
   EXPECT_TRUE(GemvSupported(p));
+  const auto launch = [](const GemvParams& q) { return LaunchGemv(q, nullptr); };
+  using P = GemvParams;
+  ExpectRefused(p, launch, "no rows", [](P& q) { q.rows = 0; });
+  ExpectRefused(p, launch, "too many rows", [](P& q) { q.rows = kGemvMaxRows + 1; });
+  ExpectRefused(p, launch, "k not a multiple of 8", [](P& q) { q.k = q.ldx = 60; });
+  ExpectRefused(p, launch, "x not 16-byte aligned", [&](P& q) { q.x = buf.get() + 1; });
+  ExpectRefused(p, launch, "ldy narrower than n", [](P& q) { q.seg[0].ldy = 3; });
   GemvParams q = p;
-  q.rows = 0;
-  EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);
-  q = p;
-  q.rows = kGemvMaxRows + 1;
-  EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);
-  q = p;
-  q.k = 60;  // not a multiple of 8
-  q.ldx = 60;
-  EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);
-  q = p;
-  q.x = buf.get() + 1;  // not 16-byte aligned
-  EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);
-  q = p;
-  q.seg[0].ldy = 3;  // narrower than n
-  EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);
-  q = p;
   q.segments = 2;  // second segment empty
   EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);
   q.seg[1] = p.seg[0];

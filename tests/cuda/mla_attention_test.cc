@@ -2,13 +2,15 @@
 // c, rope of k_pe, bf16, slots scattered over shuffled pages, padding slots skipped) and absorbed
 // decode attention over that cache, every output element, for V2-Lite's and a tiny config's
 // widths and the widest row the kernel takes (640), batch 1 and odd batches, sequence lengths 0,
-// 1, 63, 64, 65 and a few pages, page sizes 64 and 16.
+// 1, 63, 64, 65 and a few pages, page sizes 64 and 16; and the decoder's PDL chain of append then
+// decode (tiles copied before the wait) against plain launches, bit for bit.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "cuda/attention/latent_cache.h"
@@ -27,6 +29,7 @@ using testing::FromBf16;
 using testing::HaveDevice;
 using testing::RandomBf16Values;
 using testing::RoundBf16;
+using testing::SameBits;
 using testing::ToBf16;
 
 TEST(LatentAppend, WritesNormalisedLatentAndRotatedKeyIntoTheSlots) {
@@ -233,6 +236,116 @@ TEST(MlaDecode, MatchesCpuAttentionOverPagedCache) {
   CheckDecode({512, 64, 16, 16, {1000, 1, 97}, 0});  // pages smaller than a tile, split-KV
 }
 
+// The decoder's 1-2 token chain (gpu_forward.cc): the latent append writes each sequence's
+// newest cache row, then the MLA split kernel, launched with PDL and appended_tokens = 1, copies
+// every other tile before it waits. Those rows hold NaN until the append writes them, so a tile
+// copied too early shows as NaN; the outputs must equal plain launches bit for bit, over repeats.
+struct ChainResult {
+  std::vector<__nv_bfloat16> out;
+  std::vector<float> lse;
+};
+
+ChainResult AppendThenDecode(bool pdl, const std::vector<int>& lens, int max_pages,
+                             const std::vector<int32_t>& table, const std::vector<float>& cache,
+                             const std::vector<float>& q, int splits, cudaStream_t stream) {
+  const int lat = 512, rd = 64, heads = 16, width = lat + rd, page = kMlaPageSize;
+  const int batch = static_cast<int>(lens.size());
+  std::vector<int32_t> positions(batch);
+  std::vector<int64_t> slots(batch);
+  for (int b = 0; b < batch; ++b) {
+    positions[b] = lens[b] - 1;
+    slots[b] = static_cast<int64_t>(table[b * max_pages + positions[b] / page]) * page +
+               positions[b] % page;
+  }
+  const std::vector<float> kv_a = RandomBf16Values(static_cast<size_t>(batch) * width, 1.0f, 41);
+  DeviceBuffer<float> d_kv(kv_a), d_freq(RandomBf16Values(rd / 2, 0.1f, 43)), d_q(q);
+  DeviceBuffer<__nv_bfloat16> d_w(ToBf16(RandomBf16Values(lat, 0.3f, 47))), d_cache(ToBf16(cache));
+  DeviceBuffer<int32_t> d_pos(positions), d_table(table),
+      d_lens(std::vector<int32_t>(lens.begin(), lens.end()));
+  DeviceBuffer<int64_t> d_slots(slots);
+  DeviceBuffer<__nv_bfloat16> d_out(static_cast<size_t>(batch) * heads * lat);
+  DeviceBuffer<float> d_lse(static_cast<size_t>(batch) * heads);
+  const int64_t partial = MlaPartialFloats(splits, batch, heads, lat);
+  DeviceBuffer<float> d_part(std::max<int64_t>(partial, 1)),
+      d_part_lse(std::max<int64_t>(partial / lat, 1));
+  bool ok = d_kv.ok() && d_freq.ok() && d_q.ok() && d_w.ok() && d_cache.ok() && d_pos.ok() &&
+            d_table.ok() && d_lens.ok() && d_slots.ok() && d_out.ok() && d_lse.ok() &&
+            d_part.ok() && d_part_lse.ok() && d_out.Poison() && d_lse.Poison() && d_part.Poison();
+  for (int b = 0; ok && b < batch; ++b) {  // the rows the append writes: NaN until then
+    ok = cudaMemset(d_cache.get() + slots[b] * width, 0xff, width * sizeof(__nv_bfloat16)) ==
+         cudaSuccess;
+  }
+  if (!ok) {
+    ADD_FAILURE() << "device buffers";
+    return {};
+  }
+  const LatentAppendParams la{d_kv.get(),    width,        d_w.get(), 1e-6f,
+                              d_pos.get(),   d_freq.get(), 1.0f,      d_slots.get(),
+                              d_cache.get(), batch,        lat,       rd};
+  const MlaDecodeParams md{d_q.get(),
+                           static_cast<int64_t>(heads) * width,
+                           width,
+                           d_cache.get(),
+                           d_table.get(),
+                           max_pages,
+                           d_lens.get(),
+                           d_out.get(),
+                           static_cast<int64_t>(heads) * lat,
+                           lat,
+                           d_lse.get(),
+                           batch,
+                           heads,
+                           lat,
+                           rd,
+                           page,
+                           0.1147213867929261f,
+                           nullptr,
+                           splits,
+                           d_part.get(),
+                           d_part_lse.get()};
+  if (LaunchLatentAppend(la, stream, pdl) != cudaSuccess ||
+      LaunchMlaDecode(md, stream, pdl, /*pdl_first=*/true, /*appended_tokens=*/pdl ? 1 : 0) !=
+          cudaSuccess ||
+      cudaStreamSynchronize(stream) != cudaSuccess) {
+    ADD_FAILURE() << "launch";
+    return {};
+  }
+  return {d_out.Download(), d_lse.Download()};
+}
+
+TEST(MlaDecode, ProgrammaticLaunchAfterTheAppendEqualsPlainLaunchesBitForBit) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+  // Batch 1 at a long context (one tile per split, the newest row in the last), and two
+  // sequences whose newest rows open a tile (65) and end one (128), over 3 splits.
+  const std::vector<std::pair<std::vector<int>, int>> cases = {{{4096}, 64}, {{65, 128}, 3}};
+  for (const auto& [lens, splits] : cases) {
+    SCOPED_TRACE(::testing::Message() << "batch " << lens.size() << " splits " << splits);
+    const int batch = static_cast<int>(lens.size()), width = 576, page = kMlaPageSize;
+    int max_pages = 0;
+    for (int len : lens) max_pages = std::max(max_pages, (len + page - 1) / page);
+    std::vector<int32_t> table(static_cast<size_t>(batch) * max_pages);
+    std::iota(table.begin(), table.end(), 0);
+    std::shuffle(table.begin(), table.end(), std::mt19937(7));
+    const std::vector<float> cache =
+        RandomBf16Values(static_cast<size_t>(table.size()) * page * width, 1.0f, 53);
+    const std::vector<float> q =
+        RandomBf16Values(static_cast<size_t>(batch) * 16 * width, 0.3f, 59);
+    const ChainResult plain =
+        AppendThenDecode(false, lens, max_pages, table, cache, q, splits, stream);
+    ASSERT_EQ(plain.out.size(), static_cast<size_t>(batch) * 16 * 512);
+    for (float v : FromBf16(plain.out)) ASSERT_TRUE(std::isfinite(v)) << "plain launch";
+    for (int repeat = 0; repeat < 4; ++repeat) {
+      const ChainResult got =
+          AppendThenDecode(true, lens, max_pages, table, cache, q, splits, stream);
+      EXPECT_TRUE(SameBits(got.out, plain.out)) << "o_lat, repeat " << repeat;
+      EXPECT_TRUE(SameBits(got.lse, plain.lse)) << "lse, repeat " << repeat;
+    }
+  }
+  ASSERT_EQ(cudaStreamDestroy(stream), cudaSuccess);
+}
+
 TEST(MlaDecode, RejectsWidthsOverTheKernelLimitsAndMisalignedCaches) {
   if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
   DeviceBuffer<float> q(1024);
@@ -246,6 +359,9 @@ TEST(MlaDecode, RejectsWidthsOverTheKernelLimitsAndMisalignedCaches) {
   p.page_size = 0;
   EXPECT_EQ(LaunchMlaDecode(p, nullptr), cudaErrorInvalidValue);
   p.page_size = kMlaPageSize;
+  ASSERT_EQ(cudaMemset(lens.get(), 0, sizeof(int32_t)), cudaSuccess);
+  EXPECT_EQ(LaunchMlaDecode(p, nullptr, true, true, /*appended_tokens=*/-1),
+            cudaErrorInvalidValue);
   p.cache = cache.get() + 1;  // rows are copied in 16-byte units: the cache must be aligned
   EXPECT_EQ(LaunchMlaDecode(p, nullptr), cudaErrorInvalidValue);
 }

@@ -18,6 +18,7 @@ namespace sieve::cuda {
 namespace {
 
 using testing::DeviceBuffer;
+using testing::ExpectRefused;
 using testing::HaveDevice;
 using testing::RandomBf16Values;
 using testing::RoundBf16;
@@ -113,16 +114,12 @@ TEST(QAbsorb, RefusesShapesItDoesNotTake) {
       f.get(), 64, 32, w.get(), 512, f.get() + 1024, 64, 48, pos.get(), f.get() + 2048, 1.0f,
       1,       2,  24, 40,      8};
   EXPECT_TRUE(QAbsorbSupported(p));
+  const auto launch = [](const QAbsorbParams& q) { return LaunchQAbsorb(q, nullptr); };
+  using P = QAbsorbParams;
+  ExpectRefused(p, launch, "too many tokens", [](P& q) { q.tokens = kQAbsorbMaxTokens + 1; });
+  ExpectRefused(p, launch, "lat not a multiple of 8", [](P& q) { q.lat = 36; });
+  ExpectRefused(p, launch, "w_uk not 16-byte aligned", [&](P& q) { q.w_uk = w.get() + 1; });
   QAbsorbParams q = p;
-  q.tokens = kQAbsorbMaxTokens + 1;
-  EXPECT_EQ(LaunchQAbsorb(q, nullptr), cudaErrorInvalidValue);
-  q = p;
-  q.lat = 36;  // not a multiple of 8
-  EXPECT_EQ(LaunchQAbsorb(q, nullptr), cudaErrorInvalidValue);
-  q = p;
-  q.w_uk = w.get() + 1;  // not 16-byte aligned
-  EXPECT_EQ(LaunchQAbsorb(q, nullptr), cudaErrorInvalidValue);
-  q = p;
   q.nope = 257;  // more rows than the row groups hold
   q.q_head_stride = 300;
   EXPECT_FALSE(QAbsorbSupported(q));

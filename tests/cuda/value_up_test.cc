@@ -17,6 +17,7 @@ namespace sieve::cuda {
 namespace {
 
 using testing::DeviceBuffer;
+using testing::ExpectRefused;
 using testing::FromBf16;
 using testing::HaveDevice;
 using testing::RandomBf16Values;
@@ -104,27 +105,22 @@ TEST(ValueUp, RefusesShapesItCannotRun) {
   ASSERT_TRUE(buf.ok());
   const ValueUpParams p{buf.get(), 1024, 512, buf.get(), 8 * 512, buf.get(), 64, 8, 1, 2, 512, 8};
   EXPECT_TRUE(ValueUpSupported(p));
-  ValueUpParams q = p;
-  q.tokens = kValueUpMaxTokens + 1;
-  EXPECT_EQ(LaunchValueUp(q, nullptr), cudaErrorInvalidValue);
-  q = p;
-  q.lat = 516;  // not a multiple of 8
-  q.o_lat_head_stride = 520;
-  EXPECT_EQ(LaunchValueUp(q, nullptr), cudaErrorInvalidValue);
-  q = p;
-  q.lat = kValueUpMaxLat + 8;
-  q.o_lat_head_stride = q.lat;
-  q.w_head_stride = 8 * q.lat;
-  EXPECT_EQ(LaunchValueUp(q, nullptr), cudaErrorInvalidValue);
-  q = p;
-  q.w_uv = buf.get() + 1;  // not 16-byte aligned
-  EXPECT_EQ(LaunchValueUp(q, nullptr), cudaErrorInvalidValue);
-  q = p;
-  q.o_lat_head_stride = 256;  // narrower than lat
-  EXPECT_EQ(LaunchValueUp(q, nullptr), cudaErrorInvalidValue);
-  q = p;
-  q.out_head_stride = 4;  // narrower than v
-  EXPECT_EQ(LaunchValueUp(q, nullptr), cudaErrorInvalidValue);
+  const auto launch = [](const ValueUpParams& q) { return LaunchValueUp(q, nullptr); };
+  using P = ValueUpParams;
+  ExpectRefused(p, launch, "too many tokens", [](P& q) { q.tokens = kValueUpMaxTokens + 1; });
+  ExpectRefused(p, launch, "lat not a multiple of 8", [](P& q) {
+    q.lat = 516;
+    q.o_lat_head_stride = 520;
+  });
+  ExpectRefused(p, launch, "lat too wide", [](P& q) {
+    q.lat = kValueUpMaxLat + 8;
+    q.o_lat_head_stride = q.lat;
+    q.w_head_stride = 8 * q.lat;
+  });
+  ExpectRefused(p, launch, "w_uv not 16-byte aligned", [&](P& q) { q.w_uv = buf.get() + 1; });
+  ExpectRefused(p, launch, "o_lat head stride narrower than lat",
+                [](P& q) { q.o_lat_head_stride = 256; });
+  ExpectRefused(p, launch, "out head stride narrower than v", [](P& q) { q.out_head_stride = 4; });
   EXPECT_EQ(cudaGetLastError(), cudaSuccess);
 }
 
