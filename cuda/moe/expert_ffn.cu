@@ -319,13 +319,18 @@ __device__ __forceinline__ uint4 Lds16(const unsigned char* p) {
 // experts (units of experts without pairs are skipped), or, on a compacted launch, the touched
 // experts only (the block's list in shared memory): then every unit has pairs and the blocks get
 // equal shares at any routing (batch 8 touches ~35 of 64 experts; over all experts the number of
-// empty units per block varies, and the fullest block sets the time).
+// empty units per block varies, and the fullest block sets the time). Units from `whole` on are
+// halves (half h of unit whole + h / 2: the down kernel's last, partial round on a compacted
+// launch, see StreamedMmaKernel); row0 is the unit's first output row.
 struct StreamCursor {
-  int unit, pass, stage, expert, begin, count;
+  int unit, pass, stage, expert, begin, count, row0;
+  bool half;
 };
 
 struct StreamShapeArgs {
   int units, row_blocks, kw, steps, stages;  // steps: 32-k steps per chain; stages per pass
+  // Units below `whole` are whole units of unit_rows output rows, halves from there on.
+  int whole, unit_rows;
   const int* touched;  // [units / row_blocks] expert ids (shared memory), or null: slot = expert
 };
 
@@ -333,7 +338,11 @@ __device__ __forceinline__ void Locate(const ExpertFfnParams& p, const StreamSha
                                        StreamCursor& c) {
   c.pass = c.stage = 0;
   for (; c.unit < s.units; c.unit += gridDim.x) {
-    c.expert = s.touched ? s.touched[c.unit / s.row_blocks] : c.unit / s.row_blocks;
+    const int h = c.unit - s.whole;  // >= 0: half h & 1 of unit whole + h / 2
+    const int u = h < 0 ? c.unit : s.whole + h / 2;
+    c.expert = s.touched ? s.touched[u / s.row_blocks] : u / s.row_blocks;
+    c.half = h >= 0;
+    c.row0 = (u % s.row_blocks) * s.unit_rows + (c.half ? (h & 1) * (s.unit_rows / 2) : 0);
     c.begin = p.expert_offsets[c.expert];
     c.count = p.expert_offsets[c.expert + 1] - c.begin;
     if (c.count > 0) return;  // always, on a compacted list
@@ -386,6 +395,7 @@ struct StageLoader {
   bool valid[2];
   int ntiles, dst;
   int q;
+  bool half;  // a half unit: weight rows 0 .. kWRows / 2 - 1 only (down)
 
   __device__ __forceinline__ void Setup(const ExpertFfnParams& p, const StreamShapeArgs& s,
                                         const StreamCursor& c) {
@@ -393,16 +403,17 @@ struct StageLoader {
     q = tid & 7;
     dst = warp * kRowBytes + chain * kSegBytes + ((q ^ ((warp & 1) << 2)) << 4);
     const int H = p.hidden, I = p.inter;
-    const int e = c.expert, rb = c.unit % s.row_blocks;
+    const int e = c.expert;
     const int koff = chain * s.kw + 8 * q;
+    half = c.half;
 #pragma unroll
     for (int m = 0; m < kWM; ++m) {
       const int row = warp + 8 * m;
       if (kGateUp) {  // rows 0..31 gate, 32..63 up
-        const int wrow = rb * S::kUnitRows + (row < S::kUnitRows ? row : I + row - S::kUnitRows);
+        const int wrow = c.row0 + (row < S::kUnitRows ? row : I + row - S::kUnitRows);
         w[m] = p.w13 + (static_cast<int64_t>(e) * 2 * I + wrow) * H + koff;
       } else {
-        w[m] = p.w2 + (static_cast<int64_t>(e) * H + rb * S::kUnitRows + row) * I + koff;
+        w[m] = p.w2 + (static_cast<int64_t>(e) * H + c.row0 + row) * I + koff;
       }
     }
     const int np = min(kMmaPairs, c.count - c.pass * kMmaPairs);
@@ -432,7 +443,9 @@ struct StageLoader {
     const int k0 = c.stage * kStageSteps * 32;
     unsigned char* d = slot + dst;
 #pragma unroll
-    for (int m = 0; m < kWM; ++m) CpAsync16(d + m * 8 * kRowBytes, w[m] + k0, true);
+    for (int m = 0; m < kWM; ++m) {
+      if (!half || m < kWM / 2) CpAsync16(d + m * 8 * kRowBytes, w[m] + k0, true);
+    }
     d += S::kWRows * kRowBytes;
 #pragma unroll
     for (int n = 0; n < 2; ++n) {
@@ -461,6 +474,7 @@ __global__ void __launch_bounds__(kStreamThreads, 1)
   __shared__ int warp_counts[kStreamWarps];
   StreamShapeArgs s;
   s.row_blocks = N / S::kUnitRows;
+  s.unit_rows = S::kUnitRows;
   if (compact) {
     s.units = TouchedExperts(p, touched, warp_counts) * s.row_blocks;
     s.touched = touched;
@@ -468,10 +482,23 @@ __global__ void __launch_bounds__(kStreamThreads, 1)
     s.units = p.num_experts * s.row_blocks;
     s.touched = nullptr;
   }
+  s.whole = s.units;
+  // Down on a compacted launch (every unit has pairs, so the blocks' shares are equal): when the
+  // last round of units fills at most half of the grid, its units are split into 32-row halves
+  // (the weight rows of slot 0; the same mma sequence per output row, so the same bits): the
+  // fullest block then walks one half more than the others instead of one unit more (batch 1:
+  // 192 units on 132 blocks). A half still copies all of its pairs' act rows.
+  if (!kGateUp && compact) {
+    const int rem = s.units % static_cast<int>(gridDim.x);
+    if (2 * rem <= static_cast<int>(gridDim.x)) {
+      s.whole = s.units - rem;
+      s.units = s.whole + 2 * rem;
+    }
+  }
   s.kw = K / kChains;
   s.steps = s.kw / 32;
   s.stages = (s.steps + kStageSteps - 1) / kStageSteps;
-  StreamCursor ld{static_cast<int>(blockIdx.x), 0, 0, 0, 0, 0};
+  StreamCursor ld{static_cast<int>(blockIdx.x), 0, 0, 0, 0, 0, 0, false};
   Locate(p, s, ld);
   StreamCursor cc = ld;
   StageLoader<kGateUp> loader;
@@ -526,6 +553,7 @@ __global__ void __launch_bounds__(kStreamThreads, 1)
       uint4 wa[2], wb[2];
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
+        if (r == 1 && cc.half) break;  // a half unit (down): slot 0's rows only
         wa[r] = Lds16(slot + (ra + 32 * r) * kRowBytes + off);
         wb[r] = Lds16(slot + (ra + 32 * r + 8) * kRowBytes + off);
       }
@@ -545,6 +573,7 @@ __global__ void __launch_bounds__(kStreamThreads, 1)
           const uint4 xl = Lds16(slot + (S::kWRows + kMmaPairs + 8 * n + g) * kRowBytes + off);
 #pragma unroll
           for (int r = 0; r < 2; ++r) {  // per accumulator: hi then lo, as before
+            if (r == 1 && cc.half) break;
             Mma32(acc[r][n], wa[r], wb[r], xh);
             Mma32(acc[r][n], wa[r], wb[r], xl);
           }
@@ -563,9 +592,9 @@ __global__ void __launch_bounds__(kStreamThreads, 1)
         }
       }
       __syncthreads();
-      const int rb = cc.unit % s.row_blocks;
       const int first = cc.begin + cc.pass * kMmaPairs;
-      for (int o = tid; o < S::kUnitRows * kMmaPairs; o += kStreamThreads) {
+      const int unit_rows = cc.half ? S::kUnitRows / 2 : S::kUnitRows;
+      for (int o = tid; o < unit_rows * kMmaPairs; o += kStreamThreads) {
         const int r = o / kMmaPairs, j = o % kMmaPairs, ort = r / 16, row = r % 16;
         if (j >= np) continue;
         // Row tile ort: warp row tile ort % 2, slot 0 (gate/up: ort < 2) or ort / 2 (down).
@@ -577,7 +606,7 @@ __global__ void __launch_bounds__(kStreamThreads, 1)
           a0 += red[((w * 2 + s0) * 16 + row) * (kMmaPairs + 1) + j];
           if (kGateUp) a1 += red[((w * 2 + 1) * 16 + row) * (kMmaPairs + 1) + j];
         }
-        const int out_row = rb * S::kUnitRows + r;
+        const int out_row = cc.row0 + r;
         if (kGateUp) {
           const float a = a0 / (1.0f + expf(-a0)) * a1;
           const __nv_bfloat16 hi = __float2bfloat16_rn(a);

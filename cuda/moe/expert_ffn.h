@@ -14,7 +14,8 @@
 //   * tensor cores (aligned shapes, any batch): one persistent kernel per projection walks units
 //     of (expert, 32 or 64 output rows), streaming the weight rows and the pairs' inputs through
 //     a shared-memory ring into m16n8k16 mma; with fewer than 2 pairs per expert the units run
-//     over the touched experts only, so the blocks share the work evenly (expert_ffn.cu).
+//     over the touched experts only, so the blocks share the work evenly, and the down kernel's
+//     last round, when it fills at most half the grid, runs in halves of the rows (expert_ffn.cu).
 //   * CUDA cores (other shapes): the grid covers (row tile, expert), or (row tile, sorted
 //     position) when there are fewer pairs than experts; a block with nothing to do exits at
 //     once, the others read their tile of the expert's weights once per step for up to 1, 2 or
