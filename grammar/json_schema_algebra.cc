@@ -598,22 +598,31 @@ static bool DisjointByDiscriminator(Converter* conv, const std::vector<const For
   return false;
 }
 
-// Clauses whose pairs (one from each formula) all merge into unsatisfiable ones.
-static Result<bool> ClausesDisjoint(Converter* conv, const Formula& x, const Formula& y,
-                                    int32_t src) {
-  for (const Clause& a : x.clauses) {
-    for (const Clause& b : y.clauses) {
-      Formula fa, fb;
-      fa.clauses.push_back(a);
-      fb.clauses.push_back(b);
-      auto m = conv->Merge(fa, fb, src);
-      if (!m.ok()) return m.status();
-      for (Clause& c : m->clauses) {
-        if (conv->Satisfiable(c, 3)) return false;
+// Which pairs of formulas may both admit a value: not when their objects are told apart by a
+// discriminator, else when some pair of clauses (one from each) merges into a satisfiable one.
+static Result<std::vector<std::vector<uint8_t>>> Overlaps(Converter* conv,
+                                                          const std::vector<const Formula*>& fs,
+                                                          int32_t src) {
+  const size_t n = fs.size();
+  std::vector<std::vector<uint8_t>> overlap(n, std::vector<uint8_t>(n, 0));
+  if (DisjointByDiscriminator(conv, fs)) return overlap;
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = i + 1; j < n; ++j) {
+      bool disjoint = true;
+      for (size_t x = 0; x < fs[i]->clauses.size() && disjoint; ++x) {
+        for (size_t y = 0; y < fs[j]->clauses.size() && disjoint; ++y) {
+          Formula a, b;
+          a.clauses.push_back(fs[i]->clauses[x]);
+          b.clauses.push_back(fs[j]->clauses[y]);
+          auto m = conv->Merge(a, b, src);
+          if (!m.ok()) return m.status();
+          for (Clause& c : m->clauses) disjoint = disjoint && !conv->Satisfiable(c, 3);
+        }
       }
+      overlap[i][j] = overlap[j][i] = !disjoint;
     }
   }
-  return true;
+  return overlap;
 }
 
 Result<Formula> Converter::PerTypeOneOf(const std::vector<const Formula*>& fs, int32_t src) {
@@ -631,15 +640,7 @@ Result<Formula> Converter::PerTypeOneOf(const std::vector<const Formula*>& fs, i
       }
       parts.push_back(&part[i]);
     }
-    std::vector<std::vector<uint8_t>> overlap(n, std::vector<uint8_t>(n, 0));
-    const bool tagged = t == kTObject && DisjointByDiscriminator(this, parts);
-    for (size_t i = 0; i < n && !tagged; ++i) {
-      for (size_t j = i + 1; j < n && !part[i].clauses.empty(); ++j) {
-        if (part[j].clauses.empty()) continue;
-        SIEVE_ASSIGN_OR_RETURN(const bool disjoint, ClausesDisjoint(this, part[i], part[j], src));
-        overlap[i][j] = overlap[j][i] = !disjoint;
-      }
-    }
+    SIEVE_ASSIGN_OR_RETURN(const auto overlap, Overlaps(this, parts, src));
     for (size_t i = 0; i < n; ++i) {
       Formula acc = part[i];
       for (size_t j = 0; j < n && !acc.clauses.empty(); ++j) {
@@ -661,30 +662,9 @@ Result<Formula> Converter::OneOf(const std::vector<TermId>& branches, int32_t sr
     if (!f.ok()) return f.status();
     fs.push_back(*f);
   }
-  std::vector<std::vector<uint8_t>> overlap(n, std::vector<uint8_t>(n, 0));
+  SIEVE_ASSIGN_OR_RETURN(const auto overlap, Overlaps(this, fs, src));
   bool any = false;
-  const bool tagged = DisjointByDiscriminator(this, fs);
-  for (size_t i = 0; i < n && !tagged; ++i) {
-    for (size_t j = i + 1; j < n; ++j) {
-      bool disjoint = true;
-      for (const Clause& x : fs[i]->clauses) {
-        for (const Clause& y : fs[j]->clauses) {
-          Formula a, b;
-          a.clauses.push_back(x);
-          b.clauses.push_back(y);
-          auto m = Merge(a, b, src);
-          if (!m.ok()) return m.status();
-          for (Clause& c : m->clauses) {
-            if (Satisfiable(c, 3)) disjoint = false;
-          }
-          if (!disjoint) break;
-        }
-        if (!disjoint) break;
-      }
-      overlap[i][j] = overlap[j][i] = !disjoint;
-      any |= !disjoint;
-    }
-  }
+  for (const auto& row : overlap) any = any || std::find(row.begin(), row.end(), 1) != row.end();
   Formula out;
   auto union_of_branches = [&]() {
     Formula u;
