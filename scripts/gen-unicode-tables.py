@@ -2,10 +2,15 @@
 """Generates sieve's Unicode tables from the Unicode Character Database (UCD).
 
 Reads the UCD text files (Debian package `unicode-data`, installed under /usr/share/unicode) and
-writes two committed files:
+writes four committed files:
 
-  grammar/support/unicode_tables.cc   the tables behind grammar/support/unicode.h
-  tests/data/unicode_nfc_cases.txt    NFC conformance cases sampled from NormalizationTest.txt
+  grammar/support/unicode_tables.cc          the general-category tables, White_Space and the
+                                             category names behind grammar/support/unicode.h
+  grammar/support/unicode_tables_norm.cc     the normalization properties (two-stage table)
+  grammar/support/unicode_tables_compose.cc  canonical decompositions and primary composites
+  tests/data/unicode_nfc_cases.txt           NFC conformance cases sampled from NormalizationTest.txt
+
+(The tables are split over three files only to keep each source file small.)
 
 Usage (from the repository root):
 
@@ -341,41 +346,60 @@ def generate_tables(ucd, data, version):
         if norm_blocks[norm_stage1[cp >> 8]][cp & 0xFF] != norm_values[cp]:
             fail("normalization table round trip failed at U+%04X" % cp)
 
-    header = """\
-// GENERATED FILE - DO NOT EDIT. Unicode {version} tables for grammar/support/unicode.h.
+    notice = """\
+// GENERATED FILE - DO NOT EDIT. Unicode {version} tables for grammar/support/unicode.h:
+// {what}.
 //
 // Regenerate from the repository root with
 //   apt-get install unicode-data && python3 scripts/gen-unicode-tables.py
 // which reads /usr/share/unicode/{{UnicodeData,PropList,CompositionExclusions,
-// DerivedNormalizationProps,PropertyValueAliases}}.txt and NormalizationTest.txt.bz2 and also
-// rewrites tests/data/unicode_nfc_cases.txt.
+// DerivedNormalizationProps,PropertyValueAliases}}.txt and NormalizationTest.txt.bz2 and writes
+// grammar/support/unicode_tables{{,_norm,_compose}}.cc and tests/data/unicode_nfc_cases.txt.
 //
+"""
+    layout = """\
 // Layout (read through unicode.h / unicode.cc):
 //   kCategoryStage1[cp >> 8] picks a 256-entry block of kCategoryBlocks; entry cp & 0xFF of that
 //   block is the Category (enum order of unicode.h).
-//   kNormStage1 / kNormBlocks: the same shape with uint16 values: bits 0-7 canonical combining
-//   class, bits 8-9 NFC_Quick_Check (0 Yes, 1 Maybe, 2 No), bit 10 set when kDecompositions has
-//   an entry (Hangul syllables are decomposed by code).
-//   kDecompositions: sorted by code point; full canonical decompositions (already recursively
-//   expanded) as (offset, length) into kDecompositionPool.
-//   kCompositions: sorted by (first, second); primary composites, exclusions applied.
+//   kNormStage1 / kNormBlocks (unicode_tables_norm.cc): the same shape with uint16 values: bits
+//   0-7 canonical combining class, bits 8-9 NFC_Quick_Check (0 Yes, 1 Maybe, 2 No), bit 10 set
+//   when kDecompositions has an entry (Hangul syllables are decomposed by code).
+//   kDecompositions (unicode_tables_compose.cc): sorted by code point; full canonical
+//   decompositions (already recursively expanded) as (offset, length) into kDecompositionPool.
+//   kCompositions (unicode_tables_compose.cc): sorted by (first, second); primary composites,
+//   exclusions applied.
 //   kCategoryNames: loose-matched (lower case, no ' ', '_', '-') gc names and aliases, sorted,
 //   with the bit mask (1 << Category) of the categories each stands for.
 //
 // Sizes: {cat_blocks} category blocks, {norm_blocks} normalization blocks,
 // {decomps} decompositions ({pool} pool entries), {comps} compositions,
 // {ws} White_Space ranges, {names} category names.
+//
+"""
+    opening = """\
 
 // clang-format off
 #include "grammar/support/unicode.h"
 
-namespace sieve::unicode::internal {{
+namespace sieve::unicode::internal {
+"""
+    facts = dict(version=version, cat_blocks=len(cat_blocks), norm_blocks=len(norm_blocks),
+                 decomps=len(decomp_entries), pool=len(pool), comps=len(data["compositions"]),
+                 ws=len(data["white_space"]), names=len(aliases))
 
-const char kUnicodeVersion[] = "{version}";
-""".format(version=version, cat_blocks=len(cat_blocks), norm_blocks=len(norm_blocks),
-           decomps=len(decomp_entries), pool=len(pool), comps=len(data["compositions"]),
-           ws=len(data["white_space"]), names=len(aliases))
-    out = header.split("\n")
+    def begin(what, with_layout):
+        text = notice.format(what=what, **facts)
+        if with_layout:
+            text += layout.format(**facts)
+        return (text.rstrip("\n").rstrip("/").rstrip("\n") + "\n" + opening).split("\n")
+
+    def end(out):
+        out.append("}  // namespace sieve::unicode::internal")
+        return "\n".join(out) + "\n"
+
+    out = begin("general-category tables", True)
+    out.append('const char kUnicodeVersion[] = "%s";' % version)
+    out.append("")
     emit_array(out, "uint8_t", "kCategoryStage1", ["%d" % v for v in cat_stage1], "")
     out.append("")
     out.append("const uint8_t kCategoryBlocks[%d] = {" % (len(cat_blocks) * 256))
@@ -384,6 +408,17 @@ const char kUnicodeVersion[] = "{version}";
         out.extend(wrap_items(["%d" % v for v in block], ""))
     out.append("};")
     out.append("")
+    emit_array(out, "Range", "kWhiteSpaceRanges",
+               ["{0x%04X, 0x%04X}" % r for r in data["white_space"]])
+    out.append("const size_t kWhiteSpaceRangeCount = %d;" % len(data["white_space"]))
+    out.append("")
+    emit_array(out, "CategoryName", "kCategoryNames",
+               ['{"%s", 0x%08X}' % (key, aliases[key]) for key in sorted(aliases)])
+    out.append("const size_t kCategoryNameCount = %d;" % len(aliases))
+    out.append("")
+    category = end(out)
+
+    out = begin("normalization properties", False)
     emit_array(out, "uint8_t", "kNormStage1", ["%d" % v for v in norm_stage1], "")
     out.append("")
     out.append("const uint16_t kNormBlocks[%d] = {" % (len(norm_blocks) * 256))
@@ -392,10 +427,9 @@ const char kUnicodeVersion[] = "{version}";
         out.extend(wrap_items(["%d" % v for v in block], ""))
     out.append("};")
     out.append("")
-    emit_array(out, "Range", "kWhiteSpaceRanges",
-               ["{0x%04X, 0x%04X}" % r for r in data["white_space"]])
-    out.append("const size_t kWhiteSpaceRangeCount = %d;" % len(data["white_space"]))
-    out.append("")
+    norm = end(out)
+
+    out = begin("canonical decompositions and compositions", False)
     emit_array(out, "DecompositionEntry", "kDecompositions",
                ["{0x%04X, %d, %d}" % e for e in decomp_entries])
     out.append("const size_t kDecompositionCount = %d;" % len(decomp_entries))
@@ -406,18 +440,16 @@ const char kUnicodeVersion[] = "{version}";
                ["{0x%04X, 0x%04X, 0x%04X}" % e for e in data["compositions"]])
     out.append("const size_t kCompositionCount = %d;" % len(data["compositions"]))
     out.append("")
-    emit_array(out, "CategoryName", "kCategoryNames",
-               ['{"%s", 0x%08X}' % (key, aliases[key]) for key in sorted(aliases)])
-    out.append("const size_t kCategoryNameCount = %d;" % len(aliases))
-    out.append("")
-    out.append("}  // namespace sieve::unicode::internal")
+    compose = end(out)
     sizes = {
         "category": len(cat_stage1) + len(cat_blocks) * 256,
         "norm": len(norm_stage1) + len(norm_blocks) * 512,
         "decomp": len(decomp_entries) * 8 + len(pool) * 4,
         "comp": len(data["compositions"]) * 12,
     }
-    return "\n".join(out) + "\n", sizes
+    tables = {"unicode_tables.cc": category, "unicode_tables_norm.cc": norm,
+              "unicode_tables_compose.cc": compose}
+    return tables, sizes
 
 
 def hexs(cps):
@@ -491,14 +523,17 @@ def main():
     tables, sizes = generate_tables(args.ucd, data, version)
     cases, case_count = generate_nfc_cases(args.ucd, version)
 
-    tables_path = os.path.join(args.root, "grammar", "support", "unicode_tables.cc")
+    written = []
+    for name, text in tables.items():
+        path = os.path.join(args.root, "grammar", "support", name)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        written.append(path)
     cases_path = os.path.join(args.root, "tests", "data", "unicode_nfc_cases.txt")
-    with open(tables_path, "w", encoding="utf-8") as f:
-        f.write(tables)
     with open(cases_path, "w", encoding="utf-8") as f:
         f.write(cases)
     print("Unicode %s: wrote %s (%d bytes of table data: %s) and %s (%d cases)" %
-          (version, tables_path, sum(sizes.values()), sizes, cases_path, case_count))
+          (version, ", ".join(written), sum(sizes.values()), sizes, cases_path, case_count))
 
 
 if __name__ == "__main__":

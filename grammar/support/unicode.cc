@@ -1,4 +1,4 @@
-// Unicode properties and NFC over the generated tables of unicode_tables.cc.
+// Unicode properties and NFC over the generated tables of unicode_tables{,_norm,_compose}.cc.
 //
 // NFC works span by span. A code point with combining class 0 and NFC_Quick_Check Yes is a
 // "stable starter": nothing before it reorders past it or composes with it, so

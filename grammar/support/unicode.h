@@ -50,7 +50,8 @@ struct Range {
 inline constexpr char32_t kMaxCodePoint = 0x10FFFF;
 
 namespace internal {
-// Generated data (unicode_tables.cc); see the comment there for the layout.
+// Generated data (unicode_tables.cc, unicode_tables_norm.cc, unicode_tables_compose.cc); see the
+// comment of unicode_tables.cc for the layout.
 struct DecompositionEntry {
   char32_t cp;
   uint16_t offset;  // into kDecompositionPool
