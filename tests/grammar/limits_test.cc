@@ -120,7 +120,7 @@ TEST(Limits, DeadlineExpiresAndNamesTheOption) {
 TEST(Limits, GrammarTextSizeIsLimited) {
   Limits l;
   l.max_text_bytes = 1000;
-  double ms;
+  double ms = 0;
   Status s = TimedStatus([&] { return CompileWith(l, "root ::= \"" + std::string(2000, 'a') + "\""); },
                          &ms);
   ExpectLimit(s, ms, "max_text_bytes");
@@ -130,7 +130,7 @@ TEST(Limits, NestingDepthIsLimited) {
   Limits l;
   l.max_nesting_depth = 50;
   const std::string deep = "root ::= " + std::string(60, '(') + "\"a\"" + std::string(60, ')');
-  double ms;
+  double ms = 0;
   ExpectLimit(TimedStatus([&] { return CompileWith(l, deep); }, &ms), ms, "max_nesting_depth");
   const std::string ok = "root ::= " + std::string(40, '(') + "\"a\"" + std::string(40, ')');
   EXPECT_TRUE(CompileWith(l, ok).ok());
@@ -139,7 +139,7 @@ TEST(Limits, NestingDepthIsLimited) {
 TEST(Limits, RuleCountIsLimited) {
   Limits l;
   l.max_rules = 100;
-  double ms;
+  double ms = 0;
   ExpectLimit(TimedStatus([&] { return CompileWith(l, Chain(150, "\"a\" @")); }, &ms), ms,
               "max_rules");
 }
@@ -147,7 +147,7 @@ TEST(Limits, RuleCountIsLimited) {
 TEST(Limits, RepetitionBoundIsLimited) {
   Limits l;
   l.max_repeat_bound = 1000;
-  double ms;
+  double ms = 0;
   ExpectLimit(TimedStatus([&] { return CompileWith(l, "root ::= \"a\"{0,5000}"); }, &ms), ms,
               "max_repeat_bound");
 }
@@ -155,7 +155,7 @@ TEST(Limits, RepetitionBoundIsLimited) {
 TEST(Limits, TotalStatesAreLimited) {
   Limits l;
   l.max_states = 1000;
-  double ms;
+  double ms = 0;
   Status s = TimedStatus(
       [&] { return CompileWith(l, "root ::= \"" + std::string(5000, 'x') + "\""); }, &ms);
   ExpectLimit(s, ms, "max_states");
@@ -164,7 +164,7 @@ TEST(Limits, TotalStatesAreLimited) {
 TEST(Limits, NfaStatesPerRuleAreLimited) {
   Limits l;
   l.max_nfa_states = 1000;
-  double ms;
+  double ms = 0;
   Status s = TimedStatus(
       [&] { return CompileWith(l, "root ::= \"" + std::string(5000, 'x') + "\""); }, &ms);
   ExpectLimit(s, ms, "max_nfa_states");
@@ -174,7 +174,7 @@ TEST(Limits, DfaStatesPerRuleAreLimited) {
   // The classic exponential determinisation: the 13th byte from the end must be an 'a'.
   Limits l;
   l.max_rule_states = 1000;
-  double ms;
+  double ms = 0;
   Status s = TimedStatus([&] { return CompileWith(l, "root ::= [ab]* \"a\" [ab]{12}"); }, &ms);
   ExpectLimit(s, ms, "max_rule_states");
 }
@@ -182,7 +182,7 @@ TEST(Limits, DfaStatesPerRuleAreLimited) {
 TEST(Limits, GrammarExpressionsAreLimited) {
   Limits l;
   l.max_grammar_exprs = 100;  // the automaton compiler takes 4x as many
-  double ms;
+  double ms = 0;
   ExpectLimit(TimedStatus([&] { return CompileWith(l, Chain(220, "\"a\" @ | \"b\"")); }, &ms),
               ms, "max_grammar_exprs");
 }
@@ -194,7 +194,7 @@ TEST(Limits, CompileTimeIsLimited) {
   l.max_states = int64_t{1} << 40;
   l.max_subset_states = int64_t{1} << 40;
   l.max_compile_ms = 100;
-  double ms;
+  double ms = 0;
   Status s = TimedStatus([&] { return CompileWith(l, "root ::= [ab]* \"a\" [ab]{24}"); }, &ms);
   ExpectLimit(s, ms, "max_compile_ms");
   EXPECT_NE(s.message().find("compile time budget of 100 ms"), std::string::npos);
@@ -210,7 +210,7 @@ TEST(Limits, SubsetConstructionOfAnUnanchoredPeriodicLiteralIsBudgeted) {
   l.max_subset_states = 1 << 20;
   GrammarCompileOptions o;
   ApplyLimits(l, &o);
-  double ms;
+  double ms = 0;
   Status s = TimedStatus(
       [&] {
         auto r = CompileGrammarIr(*g, o);

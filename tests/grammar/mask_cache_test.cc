@@ -276,7 +276,9 @@ TEST(MaskCache, ACountedFrameThatPopsInsideATokenGetsTheNaiveMaskAtItsBound) {
   std::string why;
   for (int i = 0; i <= 62; ++i) {
     ASSERT_TRUE(SameMask(m, BitmaskWords(vocab->size()), &why)) << i << " characters: " << why;
-    if (i < 62) ASSERT_TRUE(m.AcceptString("b"));
+    if (i < 62) {
+      ASSERT_TRUE(m.AcceptString("b"));
+    }
   }
 }
 

@@ -250,7 +250,9 @@ TEST(MaskShare, PlannedWideMembersClassifyExactlyAsInFull) {
     for (int32_t s = 0; s < g->num_states(); ++s) {
       counted += plan.rep[s] != s && g->rule(g->rule_of(s)).counted;
     }
-    if (name != "labels") EXPECT_GT(counted, 20) << name;
+    if (name != "labels") {
+      EXPECT_GT(counted, 20) << name;
+    }
     std::printf("[mask-share] %s: %d members (%d in counted rules), %d of them beyond 8 bytes\n",
                 name.c_str(), members, counted, wide);
   }
@@ -439,7 +441,9 @@ body ::= [^"\\\x00-\x1f\U00010000-\U0010FFFF]*)";
     } else {
       EXPECT_LT(r.nodes_on, r.nodes_off) << name;
     }
-    if (name == "text" || name == "bounded_strings") EXPECT_GT(counted, 0) << name;
+    if (name == "text" || name == "bounded_strings") {
+      EXPECT_GT(counted, 0) << name;
+    }
     std::printf(
         "[text] %s: %d states (%d counted), trie nodes walked %lld -> %lld%s\n", name.c_str(),
         r.states, counted, static_cast<long long>(r.nodes_off), static_cast<long long>(r.nodes_on),
