@@ -89,7 +89,8 @@ and prints one line per document:
 N is the offset of the first byte no valid document can have there (the document's length when it
 ends too early); the schema location is the innermost subschema being matched at that byte (where
 anyOf/oneOf branches all fail, the subschema holding them). Whitespace before and after the
-top-level value is allowed.
+top-level value is allowed. Numbers follow JSON Schema's data model: 1.0 and -3.00 are integers
+(generated integers are plain digits).
 
   --schema FILE        the schema
   --response-format FILE
@@ -581,6 +582,8 @@ int ValidateMain(int argc, char** argv) {
       rc >= 0) {
     return rc;
   }
+  // A validator follows JSON Schema's data model, where 1.0 is an integer.
+  in.opts.integer_allows_zero_fraction = true;
   std::string prefix;  // a request: locations are pointers into it
   if (in.is_request) {
     auto rs = ResponseSchemaOf(in.request);
