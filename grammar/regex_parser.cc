@@ -957,13 +957,4 @@ Result<ExprId> RegexToExpr(std::string_view pattern, Grammar* g, const RegexOpti
   return parser.Run();
 }
 
-Result<Grammar> RegexToGrammar(std::string_view pattern, const RegexOptions& opts) {
-  Grammar g;
-  const RuleId root = g.AddRule("root", 0);
-  SIEVE_ASSIGN_OR_RETURN(ExprId body, RegexToExpr(pattern, &g, opts));
-  g.SetRuleBody(root, body);
-  g.set_root(root);
-  return g;
-}
-
 }  // namespace sieve

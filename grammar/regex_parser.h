@@ -16,7 +16,8 @@
 // a lone `}` or `]`, and `-` next to a class escape inside a class are literals (RE2 agrees).
 // Bounded quantifiers become kRepeat (never unrolled here). Errors carry the byte offset:
 //  - kUnsupported (valid ECMA that sieve cannot enforce), the message naming the construct:
-//    backreferences \1 \k<name>, lookaround (?= (?! (?<= (?<!, \b \B, modifier groups (?i) (?i: ,
+//    backreferences \1 \k<name>, lookaround (?= (?! (?<= (?<! (RegexToGrammar takes it at an
+//    anchored end: see below), \b \B, modifier groups (?i) (?i: ,
 //    \p{Script=..} / \p{sc=..} / scx, other binary properties, and patterns that match no string
 //    (`a$b`, `[]`);
 //  - kParse: unbalanced parentheses, unterminated classes, [z-a], unknown or malformed escapes
@@ -52,7 +53,10 @@ struct RegexOptions {
 // Adds the pattern's language to `g` as an expression and returns its id. Errors carry the byte
 // offset into `pattern`.
 Result<ExprId> RegexToExpr(std::string_view pattern, Grammar* g, const RegexOptions& opts = {});
-// A whole grammar whose root rule matches the pattern's language.
+// A whole grammar whose root rule matches the pattern's language. Unlike RegexToExpr it also takes
+// lookaround at the anchored ends of the pattern (regex_lookaround.h; `^(?!all$).*$`), as JSON
+// Schema `pattern` does: the grammar is then the minimised intersection of the pieces' automata,
+// one rule per state (regex_grammar.cc). Lookaround elsewhere stays kUnsupported.
 Result<Grammar> RegexToGrammar(std::string_view pattern, const RegexOptions& opts = {});
 
 }  // namespace sieve

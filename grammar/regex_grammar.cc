@@ -1,0 +1,151 @@
+// RegexToGrammar (regex_parser.h): a whole grammar for a pattern, as `sieve regex`, `--regex`
+// grammars, the C API's regex sources and structural tags' regex content take it.
+//
+// The pattern goes through RegexToExpr. When that reports lookaround, and the lookaround stands at
+// an anchored end of the pattern (regex_lookaround.h: `^(?!all$).*$`, `^(?!-)(?!.*--)[a-z-]+$`,
+// `.*(?<!-)$`), the pattern is the intersection of its parts' code-point automata, negated parts
+// complemented, exactly as JSON Schema `pattern` reads it (json_schema_string.cc): each part is
+// parsed and made an automaton (json_schema_automaton.h), and the minimised product is written out
+// as one rule per state. Lookaround anywhere else stays RegexToExpr's kUnsupported at its offset.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "grammar/json_schema_automaton.h"
+#include "grammar/regex_lookaround.h"
+#include "grammar/regex_parser.h"
+
+namespace sieve {
+
+namespace {
+
+// States of one part's automaton and of the product (the JSON Schema front end's default).
+constexpr int32_t kMaxLookaroundStates = 20000;
+
+// Where an error at `offset` in `piece` (an assertion's pattern, `^(?:X)` or `(?:X)$`, X copied
+// from `pattern`) lies in `pattern`, or -1.
+int64_t OffsetInPattern(std::string_view pattern, std::string_view piece, int64_t offset) {
+  size_t prefix = 0;
+  if (piece.rfind("^(?:", 0) == 0) {
+    prefix = 4;
+  } else if (piece.rfind("(?:", 0) == 0) {
+    prefix = 3;
+  } else {
+    return -1;
+  }
+  const size_t suffix = piece.size() >= 2 && piece.substr(piece.size() - 2) == ")$" ? 2 : 1;
+  if (piece.size() < prefix + suffix) return -1;
+  const std::string_view x = piece.substr(prefix, piece.size() - prefix - suffix);
+  const size_t at = pattern.find(x);
+  if (at == std::string_view::npos || offset < static_cast<int64_t>(prefix) ||
+      offset >= static_cast<int64_t>(prefix + x.size())) {
+    return -1;
+  }
+  return static_cast<int64_t>(at) + offset - static_cast<int64_t>(prefix);
+}
+
+// The language of `split`: its main pattern (with the caller's options) and every part (search
+// semantics, as regex_lookaround.h defines them), intersected. Errors in a part carry their offset
+// in `pattern` where it can be found.
+Result<jsonschema::CpDfa> LookaroundDfa(std::string_view pattern, const AnchoredLookarounds& split,
+                                        const RegexOptions& opts) {
+  std::vector<std::pair<std::string, bool>> texts{{split.main, false}};
+  for (const AnchoredLookarounds::Part& part : split.parts) {
+    texts.push_back({part.pattern, part.negated});
+  }
+  std::optional<jsonschema::CpDfa> acc;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const auto& [text, negated] = texts[i];
+    RegexOptions o = opts;
+    if (i > 0) o.search_semantics = true;
+    Grammar scratch;
+    auto e = RegexToExpr(text, &scratch, o);
+    auto d = e.ok() ? jsonschema::DfaFromExpr(scratch, *e, kMaxLookaroundStates)
+                    : Result<jsonschema::CpDfa>(e.status());
+    if (!d.ok()) {
+      Status s(d.status().code(), "read as '" + text + "' (" +
+                                      (i == 0 ? "the pattern without its lookarounds"
+                                              : "a lookaround at an anchored end") +
+                                      "): " + d.status().message());
+      if (i > 0 && d.status().offset() >= 0) {
+        if (const int64_t at = OffsetInPattern(pattern, text, d.status().offset()); at >= 0) {
+          s.WithOffset(at);
+        }
+      }
+      return s;
+    }
+    const jsonschema::CpDfa side = negated ? jsonschema::Complement(*d) : std::move(*d);
+    if (!acc) {
+      acc = side;
+      continue;
+    }
+    auto both = jsonschema::Intersect(*acc, side, kMaxLookaroundStates);
+    if (!both.ok()) {
+      return Status(both.status().code(),
+                    "intersecting the lookarounds: " + both.status().message());
+    }
+    acc = std::move(*both);
+  }
+  return jsonschema::Minimize(*acc);
+}
+
+// One rule per state: a state's loops as a repetition of one class, then a choice of one class per
+// successor followed by that successor's rule (tail references: the compiler builds the chain
+// into one automaton), and the empty string when it accepts.
+Grammar DfaGrammar(const jsonschema::CpDfa& d) {
+  Grammar g;
+  std::vector<RuleId> rules(d.num_states());
+  for (int32_t s = 0; s < d.num_states(); ++s) {
+    rules[s] = g.AddRule(s == 0 ? std::string("root") : "state_" + std::to_string(s));
+  }
+  for (int32_t s = 0; s < d.num_states(); ++s) {
+    std::vector<CodepointRange> self;
+    std::map<int32_t, std::vector<CodepointRange>> by_target;
+    for (const jsonschema::CpDfa::Edge& e : d.edges(s)) {
+      (e.to == s ? self : by_target[e.to]).push_back({e.lo, e.hi});
+    }
+    std::vector<ExprId> alts;
+    for (auto& [t, ranges] : by_target) {
+      const ExprId items[] = {g.AddCharClass(std::move(ranges), false), g.AddRuleRef(rules[t])};
+      alts.push_back(g.AddSequence(items));
+    }
+    if (d.accepting(s)) alts.push_back(g.AddEmpty());
+    ExprId rest = alts.size() == 1 ? alts[0] : g.AddChoice(alts);
+    if (!self.empty()) {
+      const ExprId items[] = {g.AddRepeat(g.AddCharClass(std::move(self), false), 0, kUnbounded),
+                              rest};
+      rest = g.AddSequence(items);
+    }
+    g.SetRuleBody(rules[s], rest);
+  }
+  g.set_root(rules[0]);
+  return g;
+}
+
+}  // namespace
+
+Result<Grammar> RegexToGrammar(std::string_view pattern, const RegexOptions& opts) {
+  Grammar g;
+  const RuleId root = g.AddRule("root", 0);
+  auto body = RegexToExpr(pattern, &g, opts);
+  if (body.ok()) {
+    g.SetRuleBody(root, *body);
+    g.set_root(root);
+    return g;
+  }
+  if (body.status().code() != StatusCode::kUnsupported) return body.status();
+  const std::optional<AnchoredLookarounds> split = SplitAnchoredLookarounds(pattern);
+  if (!split) return body.status();
+  auto d = LookaroundDfa(pattern, *split, opts);
+  if (!d.ok()) return d.status();
+  if (jsonschema::IsEmptyLanguage(*d)) {
+    return Unsupported("the pattern matches no string (its lookarounds exclude every match)");
+  }
+  return DfaGrammar(*d);
+}
+
+}  // namespace sieve
