@@ -8,7 +8,9 @@
 #include "grammar/grammar_printer.h"
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -150,102 +152,118 @@ class Printer {
     return out;
   }
 
-  void Node(ExprId id, std::string* out) {
-    const Expr& e = g_.expr(id);
-    switch (e.kind) {
-      case ExprKind::kEmpty:
-        *out += "\"\"";
-        break;
-      case ExprKind::kBytes: {
-        out->push_back('"');
-        std::string_view b = g_.bytes(e);
-        size_t i = 0;
-        while (i < b.size()) {
-          char32_t cp;
-          int n = DecodeUtf8(reinterpret_cast<const uint8_t*>(b.data() + i), b.size() - i, &cp);
-          if (n < 0) {  // invalid IR; print the byte as a code point so the output stays readable
-            cp = static_cast<unsigned char>(b[i]);
-            n = 1;
-          }
-          AppendCodepoint(out, cp, "\\\"");
-          i += static_cast<size_t>(n);
-        }
-        out->push_back('"');
-        break;
+  // Iterative (a work stack, not recursion): grammars built through the API are not depth-limited
+  // the way parsed ones are, and printing must not overflow the stack on any of them.
+  void Node(ExprId root, std::string* out) {
+    std::vector<Item> stack;
+    stack.push_back({root, {}});
+    while (!stack.empty()) {
+      Item it = std::move(stack.back());
+      stack.pop_back();
+      if (it.id < 0) {
+        *out += it.text;
+        continue;
       }
-      case ExprKind::kCharClass: {
-        std::span<const CodepointRange> ranges = g_.ranges(e);
-        if (IsFullClass(ranges)) {
-          out->push_back('.');
+      const Expr& e = g_.expr(it.id);
+      switch (e.kind) {
+        case ExprKind::kEmpty:
+          *out += "\"\"";
+          break;
+        case ExprKind::kBytes:
+          AppendBytes(g_.bytes(e), out);
+          break;
+        case ExprKind::kCharClass:
+          AppendClass(e, out);
+          break;
+        case ExprKind::kRuleRef:
+          *out += names_[e.rule];
+          break;
+        case ExprKind::kSequence:
+        case ExprKind::kChoice: {
+          // Pushed last child first, so they come off in order.
+          const auto children = g_.children(e);
+          const bool seq = e.kind == ExprKind::kSequence;
+          for (size_t i = children.size(); i-- > 0;) {
+            const ExprKind k = g_.expr(children[i]).kind;
+            PushWrapped(children[i],
+                        k == ExprKind::kChoice || (seq && k == ExprKind::kSequence), &stack);
+            if (i > 0) stack.push_back({-1, seq ? " " : " | "});
+          }
           break;
         }
-        if (e.negated) {
-          std::vector<CodepointRange> complement = Grammar::NormalizeRanges(
-              std::vector<CodepointRange>(ranges.begin(), ranges.end()), true);
-          if (!complement.empty()) {
-            *out += "[^";
-            AppendRanges(out, complement);
-            out->push_back(']');
-            break;
-          }
+        case ExprKind::kRepeat: {
+          const ExprId c = g_.children(e)[0];
+          const ExprKind k = g_.expr(c).kind;
+          stack.push_back({-1, RepeatSuffix(e)});
+          PushWrapped(c, k == ExprKind::kSequence || k == ExprKind::kChoice || k == ExprKind::kRepeat,
+                      &stack);
+          break;
         }
-        out->push_back('[');
-        AppendRanges(out, ranges);
-        out->push_back(']');
-        break;
-      }
-      case ExprKind::kRuleRef:
-        *out += names_[e.rule];
-        break;
-      case ExprKind::kSequence: {
-        bool first = true;
-        for (ExprId c : g_.children(e)) {
-          if (!first) out->push_back(' ');
-          first = false;
-          ExprKind k = g_.expr(c).kind;
-          Wrapped(c, k == ExprKind::kSequence || k == ExprKind::kChoice, out);
-        }
-        break;
-      }
-      case ExprKind::kChoice: {
-        bool first = true;
-        for (ExprId c : g_.children(e)) {
-          if (!first) *out += " | ";
-          first = false;
-          Wrapped(c, g_.expr(c).kind == ExprKind::kChoice, out);
-        }
-        break;
-      }
-      case ExprKind::kRepeat: {
-        ExprId c = g_.children(e)[0];
-        ExprKind k = g_.expr(c).kind;
-        Wrapped(c, k == ExprKind::kSequence || k == ExprKind::kChoice || k == ExprKind::kRepeat,
-                out);
-        if (e.min == 0 && e.max == kUnbounded) {
-          out->push_back('*');
-        } else if (e.min == 1 && e.max == kUnbounded) {
-          out->push_back('+');
-        } else if (e.min == 0 && e.max == 1) {
-          out->push_back('?');
-        } else {
-          out->push_back('{');
-          *out += std::to_string(e.min);
-          if (e.max != e.min) {
-            out->push_back(',');
-            if (e.max != kUnbounded) *out += std::to_string(e.max);
-          }
-          out->push_back('}');
-        }
-        break;
       }
     }
   }
 
  private:
-  void Wrapped(ExprId id, bool parens, std::string* out) {
-    if (parens) out->push_back('(');
-    Node(id, out);
-    if (parens) out->push_back(')');
+  // A piece of output: an expression to print (id >= 0) or text to append (id < 0).
+  struct Item {
+    ExprId id;
+    std::string text;
+  };
+
+  static void PushWrapped(ExprId id, bool parens, std::vector<Item>* stack) {
+    if (parens) stack->push_back({-1, ")"});
+    stack->push_back({id, {}});
+    if (parens) stack->push_back({-1, "("});
+  }
+
+  static std::string RepeatSuffix(const Expr& e) {
+    if (e.min == 0 && e.max == kUnbounded) return "*";
+    if (e.min == 1 && e.max == kUnbounded) return "+";
+    if (e.min == 0 && e.max == 1) return "?";
+    std::string out = "{" + std::to_string(e.min);
+    if (e.max != e.min) {
+      out.push_back(',');
+      if (e.max != kUnbounded) out += std::to_string(e.max);
+    }
+    out.push_back('}');
+    return out;
+  }
+
+  static void AppendBytes(std::string_view b, std::string* out) {
+    out->push_back('"');
+    size_t i = 0;
+    while (i < b.size()) {
+      char32_t cp;
+      int n = DecodeUtf8(reinterpret_cast<const uint8_t*>(b.data() + i), b.size() - i, &cp);
+      if (n < 0) {  // invalid IR; print the byte as a code point so the output stays readable
+        cp = static_cast<unsigned char>(b[i]);
+        n = 1;
+      }
+      AppendCodepoint(out, cp, "\\\"");
+      i += static_cast<size_t>(n);
+    }
+    out->push_back('"');
+  }
+
+  void AppendClass(const Expr& e, std::string* out) const {
+    std::span<const CodepointRange> ranges = g_.ranges(e);
+    if (IsFullClass(ranges)) {
+      out->push_back('.');
+      return;
+    }
+    if (e.negated) {
+      std::vector<CodepointRange> complement = Grammar::NormalizeRanges(
+          std::vector<CodepointRange>(ranges.begin(), ranges.end()), true);
+      if (!complement.empty()) {
+        *out += "[^";
+        AppendRanges(out, complement);
+        out->push_back(']');
+        return;
+      }
+    }
+    out->push_back('[');
+    AppendRanges(out, ranges);
+    out->push_back(']');
   }
 
   const Grammar& g_;

@@ -106,6 +106,21 @@ TEST(GrammarPrinter, KeepsNestedSequencesApart) {
   ExpectRoundTrip(g, "sequences");
 }
 
+TEST(GrammarPrinter, PrintsArbitrarilyDeepExpressionsWithoutRecursing) {
+  // Grammars built through the API have no nesting limit: 200,000 nested optionals would need
+  // tens of megabytes of stack in a recursive printer.
+  constexpr int kDepth = 200000;
+  Grammar g;
+  ExprId e = g.AddBytes("a");
+  for (int i = 0; i < kDepth; ++i) e = g.AddRepeat(e, 0, 1);
+  const RuleId root = g.AddRule("root");
+  g.SetRuleBody(root, e);
+  g.set_root(root);
+  std::string want = "root ::= " + std::string(kDepth - 1, '(') + "\"a\"?";
+  for (int i = 1; i < kDepth; ++i) want += ")?";
+  EXPECT_EQ(PrintEbnf(g), want + "\n");
+}
+
 TEST(GrammarPrinter, PrintsOneExpression) {
   Grammar g = MustParse("root ::= (\"a\" | [0-9]+) \"b\"");
   const Expr& seq = g.expr(g.rule(g.root()).body);
