@@ -15,13 +15,16 @@
 // labels of at most 30 characters, or single-character labels, a narrowing); IPv4 dotted quads
 // without leading zeros; RFC 4291 IPv6 text forms; UUIDs; RFC 3986 URI and URI-reference; RFC 3987
 // IRI and IRI-reference (the URI grammar with ucschar); RFC 6901 JSON pointers and relative JSON
-// pointers; RFC 6570 URI templates; base64 (`byte`). `idn-hostname`, `idn-email` and `regex` are
-// not regular (or need IDNA tables) and are unsupported; OpenAPI's numeric formats (int32, ...) and
-// `password`/`binary` are annotations.
+// pointers; RFC 6570 URI templates; base64 (`byte`). `regex` (ECMA-262 pattern syntax) is not
+// regular: json_schema_regex_format.cc bounds it (a reported narrowing) and it is the intersection
+// of a structure in this dialect and a hand-built class checker, through Lang::parts.
+// `idn-hostname` and `idn-email` need IDNA tables and are unsupported; OpenAPI's numeric formats
+// (int32, ...) and `password`/`binary` are annotations.
 #include <string>
 #include <utility>
 
 #include "grammar/json_schema_internal.h"
+#include "grammar/json_schema_regex_format.h"
 
 namespace sieve::jsonschema {
 
@@ -309,7 +312,13 @@ std::string UriTemplate() {
 Result<LangId> Converter::AddFormat(const std::string& name, int32_t src) {
   auto key = std::make_pair(true, name);
   auto it = lang_ids_.find(key);
-  if (it != lang_ids_.end()) return it->second;
+  if (it != lang_ids_.end()) {
+    // Every location that uses the narrowed format is reported, not only the first.
+    if (name == "regex") {
+      Note(JsonSchemaNote::Kind::kNarrowed, src, "format", RegexFormatNarrowing());
+    }
+    return it->second;
+  }
   std::string re;
   if (name == "date") {
     re = Date();
@@ -346,11 +355,35 @@ Result<LangId> Converter::AddFormat(const std::string& name, int32_t src) {
     Note(JsonSchemaNote::Kind::kInfo, src, "format",
          "format '" + name + "' is an OpenAPI annotation (not enforced on strings)");
     re = ".*";
-  } else if (name == "idn-hostname" || name == "idn-email" || name == "regex") {
-    return Unsupported("format '" + name + "' cannot be enforced by a grammar (" +
-                       (name == "regex" ? "sieve has no grammar of ECMA-262 pattern syntax yet"
-                                        : "IDNA rules need Unicode tables sieve does not have") +
-                       ")");
+  } else if (name == "regex") {
+    // The intersection of the structure and the class checker (json_schema_regex_format.h), as
+    // for a pattern with anchored lookarounds; built now so that a failure is reported here.
+    const std::string structure_re = RegexFormatStructure();
+    FormatParser p(&lang_grammar_, structure_re);
+    auto e = p.Parse();
+    if (!e.ok()) return e.status();
+    Lang lang;
+    lang.is_format = true;
+    lang.text = name;
+    lang.src = src;
+    Lang structure = lang, classes = lang;
+    structure.expr = *e;
+    classes.dfa = Minimize(RegexFormatClassCheck());
+    for (Lang* part : {&structure, &classes}) {
+      langs_.push_back(std::move(*part));
+      lang.parts.push_back({static_cast<LangId>(langs_.size() - 1), false});
+    }
+    langs_.push_back(std::move(lang));
+    const LangId id = static_cast<LangId>(langs_.size() - 1);
+    auto d = LangDfa(id);
+    if (!d.ok()) return Unsupported("format 'regex': " + d.status().message());
+    lang_ids_[key] = id;
+    Note(JsonSchemaNote::Kind::kNarrowed, src, "format", RegexFormatNarrowing());
+    return id;
+  } else if (name == "idn-hostname" || name == "idn-email") {
+    return Unsupported("format '" + name +
+                       "' cannot be enforced by a grammar (IDNA rules need Unicode tables sieve "
+                       "does not have)");
   } else {
     // JSON Schema: an unknown format is an annotation, never a validation failure (validators
     // accept every value; JSON-Schema-Test-Suite optional/format/unknown.json). Said in a note.
