@@ -194,23 +194,45 @@ std::vector<CpDfa::Edge> Totalize(const std::vector<CpDfa::Edge>& edges, int32_t
 template <typename Acc>
 Result<CpDfa> Product(const CpDfa& a, const CpDfa& b, int32_t max_states, bool total, Acc accept) {
   CpDfa out;
-  std::map<std::pair<int32_t, int32_t>, int32_t> ids;
-  std::deque<std::pair<int32_t, int32_t>> queue;
-  auto id_of = [&](int32_t x, int32_t y) -> int32_t {
-    auto [it, fresh] = ids.emplace(std::make_pair(x, y), out.num_states());
-    if (fresh) {
-      bool ax = x >= 0 && a.accepting(x), ay = y >= 0 && b.accepting(y);
-      out.AddState(accept(ax, ay));
-      queue.emplace_back(x, y);
+  // States are numbered in discovery order and the queue is that order (state i is the pair
+  // queue[i]); pairs are found through an open-addressing table of state numbers (-1: empty),
+  // hashed by the packed pair (-1, the dead side of a total product, packed as 0).
+  std::vector<std::pair<int32_t, int32_t>> queue;
+  std::vector<int32_t> table(64, -1);
+  auto pack = [](int32_t x, int32_t y) {
+    return static_cast<uint64_t>(static_cast<uint32_t>(x + 1)) << 32 | static_cast<uint32_t>(y + 1);
+  };
+  auto slot_of = [&](uint64_t key) {
+    const size_t mask = table.size() - 1;
+    size_t slot = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+    while (table[slot] >= 0 && pack(queue[table[slot]].first, queue[table[slot]].second) != key) {
+      slot = (slot + 1) & mask;
     }
-    return it->second;
+    return slot;
+  };
+  auto id_of = [&](int32_t x, int32_t y) -> int32_t {
+    const uint64_t key = pack(x, y);
+    size_t slot = slot_of(key);
+    if (table[slot] >= 0) return table[slot];
+    const int32_t id = out.num_states();
+    bool ax = x >= 0 && a.accepting(x), ay = y >= 0 && b.accepting(y);
+    out.AddState(accept(ax, ay));
+    queue.emplace_back(x, y);
+    if (queue.size() * 2 > table.size()) {  // grow (at most half full), re-placing every pair
+      table.assign(table.size() * 2, -1);
+      for (int32_t i = 0; i < static_cast<int32_t>(queue.size()); ++i) {
+        table[slot_of(pack(queue[i].first, queue[i].second))] = i;
+      }
+    } else {
+      table[slot] = id;
+    }
+    return id;
   };
   id_of(a.num_states() ? 0 : -1, b.num_states() ? 0 : -1);
   static const std::vector<CpDfa::Edge> kNone;
-  while (!queue.empty()) {
-    auto [x, y] = queue.front();
-    queue.pop_front();
-    int32_t from = ids[{x, y}];
+  for (size_t head = 0; head < queue.size(); ++head) {
+    const auto [x, y] = queue[head];
+    const auto from = static_cast<int32_t>(head);
     if (out.num_states() > max_states) return LimitError("automaton exceeds max_automaton_states");
     const auto& ea = x >= 0 ? a.edges(x) : kNone;
     const auto& eb = y >= 0 ? b.edges(y) : kNone;
@@ -232,9 +254,19 @@ Result<CpDfa> Product(const CpDfa& a, const CpDfa& b, int32_t max_states, bool t
 
 // States that can reach an accepting state.
 std::vector<uint8_t> CoReachable(const CpDfa& a) {
-  std::vector<std::vector<int32_t>> rev(a.num_states());
-  for (int32_t s = 0; s < a.num_states(); ++s) {
-    for (const CpDfa::Edge& e : a.edges(s)) rev[e.to].push_back(s);
+  // Reverse edges in one array (rev_begin[t]..rev_begin[t + 1] are t's predecessors).
+  const int32_t n = a.num_states();
+  std::vector<int32_t> rev_begin(n + 1, 0);
+  for (int32_t s = 0; s < n; ++s) {
+    for (const CpDfa::Edge& e : a.edges(s)) ++rev_begin[e.to + 1];
+  }
+  for (int32_t t = 0; t < n; ++t) rev_begin[t + 1] += rev_begin[t];
+  std::vector<int32_t> rev(rev_begin[n]);
+  {
+    std::vector<int32_t> fill(rev_begin.begin(), rev_begin.end() - 1);
+    for (int32_t s = 0; s < n; ++s) {
+      for (const CpDfa::Edge& e : a.edges(s)) rev[fill[e.to]++] = s;
+    }
   }
   std::vector<uint8_t> live(a.num_states(), 0);
   std::vector<int32_t> stack;
@@ -247,7 +279,8 @@ std::vector<uint8_t> CoReachable(const CpDfa& a) {
   while (!stack.empty()) {
     int32_t s = stack.back();
     stack.pop_back();
-    for (int32_t p : rev[s]) {
+    for (int32_t k = rev_begin[s]; k < rev_begin[s + 1]; ++k) {
+      const int32_t p = rev[k];
       if (!live[p]) {
         live[p] = 1;
         stack.push_back(p);
@@ -574,41 +607,63 @@ CpDfa Minimize(const CpDfa& a) {
   if (!AcyclicMinimize(a, order, id, &cls, &num_classes)) {
     for (int32_t i = 0; i < n; ++i) cls[i] = a.accepting(order[i]) ? 1 : 0;
     // Moore refinement: a state's signature is its class and its edges' (range, target class)
-    // with adjacent ranges to one class merged. Signatures are hashed into a flat buffer.
-    struct SigHash {
-      size_t operator()(const std::vector<int64_t>& v) const {
-        size_t h = 1469598103934665603ull;
-        for (int64_t x : v) h = (h ^ static_cast<size_t>(x)) * 1099511628211ull;
-        return h;
-      }
-    };
-    std::unordered_map<std::vector<int64_t>, int32_t, SigHash> sigs;
-    std::vector<int64_t> sig;
+    // with adjacent ranges to one class merged. Signatures go to one flat buffer per round and
+    // are numbered through an open-addressing table of (hash, first state with it).
+    std::vector<int64_t> pool;
+    std::vector<size_t> sig_begin(n + 1);
+    std::vector<uint64_t> sig_hash(n);
+    std::vector<int32_t> table, first_of_class;
     std::vector<int32_t> next(n);
     for (;;) {
-      sigs.clear();
-      sigs.reserve(n);
+      pool.clear();
       for (int32_t i = 0; i < n; ++i) {
-        sig.clear();
-        sig.push_back(cls[i]);
+        sig_begin[i] = pool.size();
+        pool.push_back(cls[i]);
         int64_t last_hi = -2, last_cls = -1;
         for (const CpDfa::Edge& e : a.edges(order[i])) {
           if (id[e.to] < 0) continue;
           int64_t tc = cls[id[e.to]];
           if (tc == last_cls && static_cast<int64_t>(e.lo) == last_hi + 1) {
-            sig[sig.size() - 2] = e.hi;  // extend the previous range
+            pool[pool.size() - 2] = e.hi;  // extend the previous range
           } else {
-            sig.push_back(e.lo);
-            sig.push_back(e.hi);
-            sig.push_back(tc);
+            pool.push_back(e.lo);
+            pool.push_back(e.hi);
+            pool.push_back(tc);
           }
           last_hi = e.hi;
           last_cls = tc;
         }
-        auto [it, fresh] = sigs.emplace(sig, static_cast<int32_t>(sigs.size()));
-        next[i] = it->second;
+        uint64_t h = 1469598103934665603ull;
+        for (size_t k = sig_begin[i]; k < pool.size(); ++k) {
+          h = (h ^ static_cast<uint64_t>(pool[k])) * 1099511628211ull;
+        }
+        sig_hash[i] = h;
       }
-      int32_t count = static_cast<int32_t>(sigs.size());
+      sig_begin[n] = pool.size();
+      size_t cap = 16;
+      while (cap < 2 * static_cast<size_t>(n)) cap *= 2;
+      table.assign(cap, -1);
+      first_of_class.clear();
+      for (int32_t i = 0; i < n; ++i) {
+        const int64_t* si = pool.data() + sig_begin[i];
+        const size_t len = sig_begin[i + 1] - sig_begin[i];
+        for (size_t slot = sig_hash[i] & (cap - 1);; slot = (slot + 1) & (cap - 1)) {
+          const int32_t c = table[slot];
+          if (c < 0) {
+            table[slot] = static_cast<int32_t>(first_of_class.size());
+            next[i] = static_cast<int32_t>(first_of_class.size());
+            first_of_class.push_back(i);
+            break;
+          }
+          const int32_t j = first_of_class[c];
+          if (sig_hash[j] == sig_hash[i] && sig_begin[j + 1] - sig_begin[j] == len &&
+              std::equal(si, si + len, pool.data() + sig_begin[j])) {
+            next[i] = c;
+            break;
+          }
+        }
+      }
+      int32_t count = static_cast<int32_t>(first_of_class.size());
       cls.swap(next);
       if (count == num_classes) break;
       num_classes = count;
