@@ -244,19 +244,6 @@ Status GpuSession::Attention(int64_t layer, int32_t T, const cuda::GemvNorm* nor
     SIEVE_RETURN_IF_ERROR(Project(x_, T, H, {{L.q_proj, nh * qk, q_}, {L.kv_a_proj, width, kv_a_}},
                                   "q_proj + kv_a_proj_with_mqa", norm));
   }
-  // [c | k_pe] -> normalised, rotated, bf16 into the cache slots. The cache append (reads kv_a_)
-  // runs on the side stream alongside the query absorption (reads q_); MLA needs both. In a PDL
-  // chain (1-2 tokens) it is the chain's next kernel instead: no event join before the MLA split,
-  // which is then launched with PDL and copies the cache tiles that hold none of this step's
-  // tokens before it waits (mla_decode.h, appended_tokens).
-  const bool append_aside = kv_a_aside || !pdl_;
-  if (!kv_a_aside) {
-    if (append_aside) SIEVE_RETURN_IF_ERROR(Fork());
-    SIEVE_RETURN_IF_ERROR(
-        Check(cuda::LaunchLatentAppend(la, append_aside ? aux_stream_ : stream_, !append_aside),
-              "latent cache append"));
-  }
-
   // q_abs [T, nh, width] = [W_UK[h]^T bf16(q_nope[h]) | rope(q_pe[h])]: one launch for
   // decode-sized steps (q_absorb.h), else cast + strided batched GEMM + rope.
   const int64_t kvb_head = static_cast<int64_t>(nope + vd) * lat;  // kv_b elements per head
@@ -277,9 +264,25 @@ Status GpuSession::Attention(int64_t layer, int32_t T, const cuda::GemvNorm* nor
                                lat,
                                rd};
   const bool fused_absorb = cuda::QAbsorbSupported(qa);
+  // [c | k_pe] -> normalised, rotated, bf16 into the cache slots. The cache append (reads kv_a_)
+  // runs on the side stream alongside the query absorption (reads q_); MLA needs both. In a PDL
+  // chain (1-2 tokens) it runs in the q absorb launch's own blocks instead (q_absorb.h; one
+  // kernel boundary less), or as the chain's next kernel where that cannot take it: no event join
+  // before the MLA split, which is then launched with PDL and copies the cache tiles that hold
+  // none of this step's tokens before it waits (mla_decode.h, appended_tokens).
+  const bool append_aside = kv_a_aside || !pdl_;
+  const bool append_in_absorb = !append_aside && fused_absorb;
+  if (!kv_a_aside && !append_in_absorb) {
+    if (append_aside) SIEVE_RETURN_IF_ERROR(Fork());
+    SIEVE_RETURN_IF_ERROR(
+        Check(cuda::LaunchLatentAppend(la, append_aside ? aux_stream_ : stream_, !append_aside),
+              "latent cache append"));
+  }
   if (fused_absorb) {
     SIEVE_RETURN_IF_ERROR(
-        Check(cuda::LaunchQAbsorb(qa, stream_, pdl_), "q absorb (W_UK) + q rope"));
+        Check(cuda::LaunchQAbsorb(qa, stream_, pdl_, append_in_absorb ? &la : nullptr),
+              append_in_absorb ? "latent cache append + q absorb (W_UK) + q rope"
+                               : "q absorb (W_UK) + q rope"));
   } else {
     SIEVE_RETURN_IF_ERROR(QAbsorbUnfused(L, T));  // the q rope on the side stream: joined below
   }

@@ -3,9 +3,11 @@
 // rg * R .. rg * R + R - 1 of W_UK[h] (R = ceil(nope / 16); 8 for V2-Lite, all loads in flight).
 // The bf16-rounded q_nope of every token sits in shared memory as fp32; each thread sums its rows
 // in order, the 16 row groups are added in order 0..15 through shared memory. Blocks with cb == 0
-// also rotate the head's q_pe.
+// also rotate the head's q_pe. With an append, blocks (heads, t) write token t's latent cache row.
+#include <algorithm>
 #include <cstdint>
 
+#include "cuda/attention/latent_append.cuh"
 #include "cuda/attention/q_absorb.h"
 #include "cuda/common/bf16x8.cuh"
 #include "cuda/common/pdl.cuh"
@@ -22,11 +24,19 @@ constexpr int kBlockCols = kColGroups * 8;
 constexpr int kMaxRowsPerGroup = 16;  // nope <= 256
 constexpr int kMaxNope = kRowGroups * kMaxRowsPerGroup;
 
+// Blocks (heads, t) with `la` given: the latent cache append of token t (latent_append.cuh), in
+// the same launch.
 template <int M>
-__global__ void __launch_bounds__(kThreads) QAbsorbKernel(QAbsorbParams p) {
+__global__ void __launch_bounds__(kThreads) QAbsorbKernel(QAbsorbParams p, LatentAppendParams la) {
   __shared__ float q_s[M][kMaxNope];
   __shared__ float part[kRowGroups][M][kBlockCols];
   const int h = blockIdx.x, cb = blockIdx.y, tid = threadIdx.x;
+  if (h >= p.heads) {  // the append blocks (uniform per block)
+    PdlLaunchDependents();
+    PdlWait();  // launched with PDL: kv_a is final from here
+    if (cb < la.tokens) AppendLatentRow(la, cb, &q_s[0][0]);
+    return;
+  }
   const int cg = tid % kColGroups, rg = tid / kColGroups;
   const int col = cb * kBlockCols + cg * 8;
   const int rows_per = (p.nope + kRowGroups - 1) / kRowGroups;
@@ -105,11 +115,18 @@ bool QAbsorbSupported(const QAbsorbParams& p) {
          p.q_head_stride >= p.nope + p.rope_dim && p.out_head_stride >= p.lat + p.rope_dim;
 }
 
-cudaError_t LaunchQAbsorb(const QAbsorbParams& p, cudaStream_t stream, bool pdl) {
-  if (!QAbsorbSupported(p)) return cudaErrorInvalidValue;
-  const dim3 grid(p.heads, (p.lat + kBlockCols - 1) / kBlockCols);
+cudaError_t LaunchQAbsorb(const QAbsorbParams& p, cudaStream_t stream, bool pdl,
+                          const LatentAppendParams* append) {
+  if (!QAbsorbSupported(p) || (append && !LatentAppendValid(*append))) {
+    return cudaErrorInvalidValue;
+  }
+  LatentAppendParams la{};  // tokens 0: no append blocks
+  if (append) la = *append;
+  const int col_blocks = (p.lat + kBlockCols - 1) / kBlockCols;
+  const dim3 grid(p.heads + (la.tokens > 0 ? 1 : 0), std::max(col_blocks, la.tokens));
+  if (grid.y > 65535) return cudaErrorInvalidValue;
   return LaunchKernel(p.tokens == 1 ? QAbsorbKernel<1> : QAbsorbKernel<2>, grid, kThreads, 0,
-                      stream, pdl, p);
+                      stream, pdl, p, la);
 }
 
 }  // namespace sieve::cuda

@@ -18,6 +18,8 @@
 
 #include <cstdint>
 
+#include "cuda/attention/latent_cache.h"
+
 namespace sieve::cuda {
 
 inline constexpr int32_t kQAbsorbMaxTokens = 2;
@@ -47,7 +49,12 @@ bool QAbsorbSupported(const QAbsorbParams& p);
 // Launches on `stream`; cudaErrorInvalidValue when QAbsorbSupported refuses; never aborts. With
 // `pdl` the kernel may start while the previous kernel on the stream runs (cuda/common/pdl.cuh):
 // every thread requests its W_UK rows, then waits for that kernel before reading q. Same results.
-cudaError_t LaunchQAbsorb(const QAbsorbParams& p, cudaStream_t stream, bool pdl = false);
+// With `append` (its tokens may differ from p's; 0 = none) the same launch also runs
+// LaunchLatentAppend(*append) in blocks of its own, with the same results: the two read
+// different inputs (q, kv_a) and write different outputs, so a 1-2 token step needs one kernel
+// for both (cudaErrorInvalidValue where LaunchLatentAppend would refuse *append).
+cudaError_t LaunchQAbsorb(const QAbsorbParams& p, cudaStream_t stream, bool pdl = false,
+                          const LatentAppendParams* append = nullptr);
 
 }  // namespace sieve::cuda
 
