@@ -532,7 +532,10 @@ Status GpuSession::Moe(const GpuLayerWeights& L, int32_t T, const cuda::GemvNorm
                            expert_offsets_,
                            0};  // kernels chosen by ExpertFfnUsesTensorCores
   // With shared experts the gate/up kernel follows the routing's join: a plain launch (pdl.cuh).
-  return Check(cuda::LaunchExpertFfn(ef, stream_, pdl_, /*pdl_first=*/!L.has_shared),
+  // Chained with PDL (batch 1-2), the down kernel also does the combine (expert_ffn.h: same
+  // bits, one kernel boundary less per layer); launches without PDL keep the three kernels.
+  return Check(cuda::LaunchExpertFfn(ef, stream_, pdl_, /*pdl_first=*/!L.has_shared,
+                                     /*fuse_combine=*/pdl_),
                "routed experts");
 }
 

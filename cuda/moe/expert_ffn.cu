@@ -624,6 +624,252 @@ __global__ void __launch_bounds__(kStreamThreads, 1)
   CpAsyncWait<0>();
 }
 
+// ---- down and combine in one kernel (1-2 tokens) ---------------------------------------------
+// At 1-2 tokens (decode batch 1-2 with PDL, issue 7 session 7 second round) the down projection
+// and the combine are one launch, a kernel boundary less in the batch-1 chain: the grid walks
+// units of 16 output rows of every touched expert (V2-Lite batch 1: 128 units of 6 x 45 KB of
+// weights, one per block), two experts per pass: warp (tile ti, chain) owns expert 2 pass + ti's
+// 16 rows and K-slice `chain`, with the down kernel's stage layout, fragments, mma sequence (act
+// hi then lo per 32-k step) and chain order. All pairs share one n-tile: the pairs of tile ti's
+// expert (an expert receives at most one pair per token, so at most 2) are its B columns
+// 4 ti .. 4 ti + 3; an mma output element depends only on its own A row and B column, so each
+// (row, pair) sum is that of the down kernel, bit for bit, and so is w * sum. The unit's
+// (pair, row) results stay in shared memory; after its last pass the block adds them per token
+// in slot order, then the shared experts' output, then onto 0 or out: CombineKernel's order,
+// so `out` is bit-identical to the separate down + combine launches (pair_out is not written).
+constexpr int kDcColsPerTile = 4;           // B columns of one tile's expert
+constexpr int kDcMaxPairs = 2 * kMaxTopK;   // at most 2 tokens
+constexpr int kDcRows = 16;                 // output rows per unit
+struct DownCombine {
+  static constexpr int kWRows = 2 * kDcRows;  // two experts' rows
+  static constexpr int kBRows = 16;           // 8 act hi rows, then 8 act lo rows
+  static constexpr int kStageBytes = (kWRows + kBRows) * kRowBytes;  // 24 KB
+  static constexpr int kStages = 8;
+  static constexpr int kRedBytes = kStreamWarps * kDcRows * 9 * 4;
+  static constexpr int kSmem = kStages * kStageBytes + kRedBytes;  // 197 KB
+};
+
+struct DcCursor {
+  int unit, pass, stage;
+};
+
+// The copies of one pass (two experts' 16 rows, their pairs' act rows), as StageLoader: thread
+// tid copies chunk tid % 8 of chain (tid / 8) % 4 of weight rows tid / 32 + 8m and of B row
+// (column) tid / 32, hi and lo. Rows of a missing second expert are not copied (its warps skip
+// their mma); B columns without a pair are zero-filled.
+struct DcLoader {
+  const __nv_bfloat16* w[4];
+  const __nv_bfloat16* hi;
+  const __nv_bfloat16* lo;
+  bool wvalid[2], bvalid;
+  int dst, q;
+
+  __device__ __forceinline__ void Setup(const ExpertFfnParams& p, const DcCursor& c, int groups,
+                                        const int* touched, const int* grp_begin,
+                                        const int* grp_count, int kw) {
+    const int tid = threadIdx.x, warp = tid >> 5, chain = (tid >> 3) & 3;
+    q = tid & 7;
+    dst = warp * kRowBytes + chain * kSegBytes + ((q ^ ((warp & 1) << 2)) << 4);
+    const int H = p.hidden, I = p.inter, koff = chain * kw + 8 * q;
+#pragma unroll
+    for (int m = 0; m < 4; ++m) {
+      const int gi = 2 * c.pass + (m >> 1);
+      if ((m & 1) == 0) wvalid[m >> 1] = gi < groups;
+      const int e = gi < groups ? touched[gi] : 0;
+      const int row = c.unit * kDcRows + warp + 8 * (m & 1);
+      w[m] = p.w2 + (static_cast<int64_t>(e) * H + row) * I + koff;
+    }
+    const int gi = 2 * c.pass + warp / kDcColsPerTile, col = warp % kDcColsPerTile;
+    bvalid = gi < groups && col < grp_count[gi];
+    const __nv_bfloat16* act_hi = reinterpret_cast<const __nv_bfloat16*>(p.act);
+    const __nv_bfloat16* act_lo = act_hi + static_cast<int64_t>(p.tokens) * p.top_k * I;
+    const int64_t at = bvalid ? static_cast<int64_t>(grp_begin[gi] + col) * I + koff : 0;
+    hi = act_hi + at;
+    lo = act_lo + at;
+  }
+
+  // The stage's weight rows (kWeights) and act rows (kAct).
+  template <bool kWeights, bool kAct>
+  __device__ __forceinline__ void Issue(const DcCursor& c, int steps, unsigned char* slot) {
+    if (q >= 4 * min(kStageSteps, steps - c.stage * kStageSteps)) return;  // a half stage
+    const int k0 = c.stage * kStageSteps * 32;
+    unsigned char* d = slot + dst;
+    if (kWeights) {
+#pragma unroll
+      for (int m = 0; m < 4; ++m) {
+        if (wvalid[m >> 1]) CpAsync16(d + m * 8 * kRowBytes, w[m] + k0, true);
+      }
+    }
+    if (kAct) {
+      d += DownCombine::kWRows * kRowBytes;
+      CpAsync16(d, hi + (bvalid ? k0 : 0), bvalid);
+      CpAsync16(d + 8 * kRowBytes, lo + (bvalid ? k0 : 0), bvalid);
+    }
+  }
+};
+
+// `routing_final`: the routing (expert_offsets, sorted_pairs, topk_weights) was final before the
+// kernel before this one (gate/up) started, i.e. that kernel was launched without PDL (as after
+// the decoder's side-stream join): then the routing tables are read and the first kStages - 1
+// stages' weight rows requested before PdlWait, while gate/up's last blocks still run (weights
+// and the routing are written by no kernel that may still be running: pdl.cuh's contract). Only
+// the act rows wait for gate/up.
+__global__ void __launch_bounds__(kStreamThreads, 1)
+    DownCombineKernel(ExpertFfnParams p, bool routing_final) {
+  using D = DownCombine;
+  PdlLaunchDependents();
+  if (!routing_final) PdlWait();  // launched with PDL: the routing is final from here
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  float* red = reinterpret_cast<float*>(smem_raw + D::kStages * D::kStageBytes);
+  __shared__ int touched[kDcMaxPairs], grp_begin[kDcMaxPairs], grp_count[kDcMaxPairs];
+  __shared__ int pos_pair[kDcMaxPairs], warp_counts[kStreamWarps];
+  __shared__ float pos_w[kDcMaxPairs], slot_out[kDcMaxPairs * kDcRows];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+  const int ti = warp / kChains, chain = warp % kChains;
+  const int pairs = p.tokens * p.top_k;
+  // The touched experts (at most `pairs` of them: every one holds a pair), their ranges, and
+  // each sorted position's pair and combine weight.
+  const int groups = TouchedExperts(p, touched, warp_counts);
+  if (tid < groups) {
+    const int e = touched[tid];
+    grp_begin[tid] = p.expert_offsets[e];
+    grp_count[tid] = p.expert_offsets[e + 1] - grp_begin[tid];
+  }
+  if (tid < pairs) {
+    const int pair = p.sorted_pairs[tid];
+    pos_pair[tid] = pair;
+    pos_w[tid] = p.topk_weights[pair];
+  }
+  __syncthreads();
+  if (groups == 0) {  // the whole block
+    PdlWait();
+    return;
+  }
+  const int units = p.hidden / kDcRows, passes = (groups + 1) / 2;
+  const int kw = p.inter / kChains, steps = kw / 32;
+  const int stages = (steps + kStageSteps - 1) / kStageSteps;
+  auto advance = [&](DcCursor& c) {
+    if (++c.stage < stages) return;
+    c.stage = 0;
+    if (++c.pass < passes) return;
+    c.pass = 0;
+    c.unit += gridDim.x;
+  };
+  DcCursor ld{static_cast<int>(blockIdx.x), 0, 0};
+  DcCursor cc = ld;
+  DcLoader loader;
+  if (routing_final) {
+    // Weights of the first stages (one group each), then after the wait their act rows (one
+    // group, walked again with a second cursor): iteration 0 waits for all of them (below).
+#pragma unroll 1
+    for (int i = 0; i < D::kStages - 1; ++i) {
+      if (ld.unit < units) {
+        if (ld.stage == 0) loader.Setup(p, ld, groups, touched, grp_begin, grp_count, kw);
+        loader.Issue<true, false>(ld, steps, smem_raw + i * D::kStageBytes);
+        advance(ld);
+      }
+      CpAsyncCommit();
+    }
+    PdlWait();  // act and shared_out (and out) are final from here
+    DcCursor ac{static_cast<int>(blockIdx.x), 0, 0};
+    DcLoader act_loader;
+#pragma unroll 1
+    for (int i = 0; i < D::kStages - 1 && ac.unit < units; ++i) {
+      if (ac.stage == 0) act_loader.Setup(p, ac, groups, touched, grp_begin, grp_count, kw);
+      act_loader.Issue<false, true>(ac, steps, smem_raw + i * D::kStageBytes);
+      advance(ac);
+    }
+    CpAsyncCommit();
+  } else {
+#pragma unroll 1
+    for (int i = 0; i < D::kStages - 1; ++i) {
+      if (ld.unit < units) {
+        if (ld.stage == 0) loader.Setup(p, ld, groups, touched, grp_begin, grp_count, kw);
+        loader.Issue<true, true>(ld, steps, smem_raw + i * D::kStageBytes);
+        advance(ld);
+      }
+      CpAsyncCommit();
+    }
+  }
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  // Thread tid < tokens * 16 combines (token ct, unit row crow); its shared-expert output and
+  // old out value are loaded at the unit's first stage, so the combine waits on no global load.
+  const int ct = tid / kDcRows, crow = tid % kDcRows;
+  const bool combiner = tid < p.tokens * kDcRows;
+  float c_shared = 0.0f, c_old = 0.0f;
+  const int sw = (g & 1) << 2;
+  for (int it = 0; cc.unit < units; ++it) {
+    // With routing_final the groups are W0 .. W6, A, then one per iteration: iteration 0 waits
+    // for all (A included); iteration it >= 1 then needs the first it + 2 (as otherwise).
+    if (routing_final && it == 0) {
+      CpAsyncWait<0>();
+    } else {
+      CpAsyncWait<D::kStages - 2>();
+    }
+    __syncthreads();  // this stage's copies are visible; the slot refilled below was consumed
+    if (ld.unit < units) {
+      if (ld.stage == 0) loader.Setup(p, ld, groups, touched, grp_begin, grp_count, kw);
+      loader.Issue<true, true>(ld, steps,
+                               smem_raw + ((it + D::kStages - 1) % D::kStages) * D::kStageBytes);
+      advance(ld);
+    }
+    CpAsyncCommit();
+    const unsigned char* slot = smem_raw + (it % D::kStages) * D::kStageBytes;
+    const int n = cc.unit * kDcRows + crow;
+    if (combiner && cc.pass == 0 && cc.stage == 0) {
+      c_shared = p.shared_out ? p.shared_out[ct * p.shared_stride + n] : 0.0f;
+      c_old = p.accumulate ? p.out[ct * p.out_stride + n] : 0.0f;
+    }
+    const int st = min(kStageSteps, steps - cc.stage * kStageSteps);
+    if (2 * cc.pass + ti < groups) {  // warp-uniform
+#pragma unroll
+      for (int j = 0; j < kStageSteps; ++j) {
+        if (j >= st) break;
+        const int off = chain * kSegBytes + (((4 * j + t) ^ sw) << 4);
+        const uint4 wa = Lds16(slot + (ti * kDcRows + g) * kRowBytes + off);
+        const uint4 wb = Lds16(slot + (ti * kDcRows + g + 8) * kRowBytes + off);
+        const uint4 xh = Lds16(slot + (D::kWRows + g) * kRowBytes + off);
+        const uint4 xl = Lds16(slot + (D::kWRows + 8 + g) * kRowBytes + off);
+        Mma32(acc, wa, wb, xh);
+        Mma32(acc, wa, wb, xl);
+      }
+    }
+    if (cc.stage == stages - 1) {  // the pass is complete: add the chains in order
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        red[(warp * kDcRows + g + 8 * (i >> 1)) * 9 + 2 * t + (i & 1)] = acc[i];
+        acc[i] = 0.0f;
+      }
+      __syncthreads();
+      if (tid < 2 * kDcRows * kDcColsPerTile) {
+        const int tt = tid / (kDcRows * kDcColsPerTile), row = (tid / kDcColsPerTile) % kDcRows;
+        const int col = tid % kDcColsPerTile, gi = 2 * cc.pass + tt;
+        if (gi < groups && col < grp_count[gi]) {
+          const int pos = grp_begin[gi] + col;
+          float a0 = 0.0f;
+#pragma unroll
+          for (int ci = 0; ci < kChains; ++ci) {
+            a0 += red[((tt * kChains + ci) * kDcRows + row) * 9 + kDcColsPerTile * tt + col];
+          }
+          slot_out[pos_pair[pos] * kDcRows + row] = pos_w[pos] * a0;
+        }
+      }
+      if (cc.pass == passes - 1) {  // the unit is complete: CombineKernel's sum, same order
+        __syncthreads();
+        if (combiner) {
+          float routed = 0.0f;
+          for (int j = 0; j < p.top_k; ++j) routed += slot_out[(ct * p.top_k + j) * kDcRows + crow];
+          if (p.shared_out) routed += c_shared;
+          p.out[ct * p.out_stride + n] = c_old + routed;
+        }
+      }
+      // red and slot_out are written again only behind the next loop-top barrier.
+    }
+    advance(cc);
+  }
+  CpAsyncWait<0>();
+}
+
 // Every load is issued before the first add (a plain loop over the slots waits one memory
 // round trip per slot); the sum runs in slot order as before.
 __global__ void CombineKernel(ExpertFfnParams p) {
@@ -720,12 +966,35 @@ bool MmaShapeOk(const ExpertFfnParams& p) {
          Aligned16(p.act);
 }
 
+// One block per SM, or per unit when there are fewer units (V2-Lite: 128 units of 16 rows).
+cudaError_t LaunchDownCombine(const ExpertFfnParams& p, cudaStream_t stream, bool pdl,
+                              bool routing_final) {
+  int device = 0, sms = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err == cudaSuccess) {
+    err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  }
+  if (err == cudaSuccess) {
+    err = cudaFuncSetAttribute(DownCombineKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               DownCombine::kSmem);
+  }
+  if (err != cudaSuccess) return err;
+  const int grid = std::max(1, std::min(p.hidden / kDcRows, sms));
+  return LaunchKernel(DownCombineKernel, grid, kStreamThreads, DownCombine::kSmem, stream, pdl, p,
+                      routing_final);
+}
+
 }  // namespace
 
 bool ExpertFfnUsesTensorCores(const ExpertFfnParams& p) { return MmaShapeOk(p); }
 
+bool ExpertFfnFusesCombine(const ExpertFfnParams& p) {
+  return p.path != 1 && MmaShapeOk(p) && p.tokens >= 1 &&
+         p.tokens <= kExpertFusedCombineMaxTokens;
+}
+
 cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream, bool pdl,
-                            bool pdl_first) {
+                            bool pdl_first, bool fuse_combine) {
   if (p.tokens < 0 || p.tokens > 65535 || p.top_k <= 0 || p.top_k > kMaxTopK ||
       p.num_experts <= 0 || p.num_experts > 65535 || p.hidden <= 0 || p.inter <= 0 ||
       p.hidden > kExpertMaxWidth || p.inter > kExpertMaxWidth) {
@@ -744,6 +1013,9 @@ cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream, bool 
     const bool compact = pairs < 2 * static_cast<int64_t>(p.num_experts);
     cudaError_t err = LaunchStreamed<true>(p, compact, stream, pdl && pdl_first);
     if (err != cudaSuccess) return err;
+    if (fuse_combine && ExpertFfnFusesCombine(p)) {  // gate/up launched plainly: routing final
+      return LaunchDownCombine(p, stream, pdl, /*routing_final=*/!(pdl && pdl_first));
+    }
     err = LaunchStreamed<false>(p, compact, stream, pdl);
     if (err != cudaSuccess) return err;
     constexpr int kCombineThreads = 256;

@@ -67,14 +67,24 @@ struct ExpertFfnParams {
 // odd widths).
 bool ExpertFfnUsesTensorCores(const ExpertFfnParams& p);
 
-// Launches the three kernels on `stream`; cudaErrorInvalidValue for a bad shape or null pointer
-// (or path 2 on a shape the tensor-core kernels cannot take); never aborts. With `pdl` each
-// kernel may start while the kernel before it on the stream runs (programmatic dependent launch,
-// cuda/common/pdl.cuh): its blocks are placed early and wait for that kernel before their first
-// global access. The first (gate/up) does so only with `pdl_first` too: a caller whose stream
-// has just waited for another stream's work passes false (pdl.cuh says why). Same results.
+// Whether `fuse_combine` takes effect: the tensor-core kernels at 1..kExpertFusedCombineMaxTokens
+// tokens (path 0 or 2). Then the down kernel also does the combine's work (units of 16 output
+// rows of every touched expert; the sum per token in slot order, then shared_out, then onto 0 or
+// out, as the combine): two launches instead of three, `out` bit-identical to the three,
+// pair_out not written. Measured on the H100 (V2-Lite batch 1 with PDL, issue 7 session 7 second
+// round): scripts/gpu/decoder-notes.md.
+inline constexpr int32_t kExpertFusedCombineMaxTokens = 2;
+bool ExpertFfnFusesCombine(const ExpertFfnParams& p);
+
+// Launches the three kernels (two where `fuse_combine` and ExpertFfnFusesCombine) on `stream`;
+// cudaErrorInvalidValue for a bad shape or null pointer (or path 2 on a shape the tensor-core
+// kernels cannot take); never aborts. With `pdl` each kernel may start while the kernel before it
+// on the stream runs (programmatic dependent launch, cuda/common/pdl.cuh): its blocks are placed
+// early and wait for that kernel before their first global access. The first (gate/up) does so
+// only with `pdl_first` too: a caller whose stream has just waited for another stream's work
+// passes false (pdl.cuh says why). Same results.
 cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream, bool pdl = false,
-                            bool pdl_first = true);
+                            bool pdl_first = true, bool fuse_combine = false);
 
 }  // namespace sieve::cuda
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -269,6 +270,162 @@ TEST(ExpertFfn, TensorCorePathMatchesDoubleSwiGlu) {
   // Fewer than 2 pairs per expert (the compacted launch: units over the touched experts only)
   // with touched experts 200 .. 455 of 512: the touched list is built over two chunks of 256.
   CheckExpertFfn({16, 512, 6, 128, 128, false, false, true, 200});
+}
+
+// The down kernel with the combine inside (1-2 tokens) against the separate down + combine
+// launches: `out` bit for bit (same sums in the same order), launched plainly and with PDL,
+// and within tolerance of a double-precision reference (so a wrong pair of equal results fails).
+struct DownCombineCase {
+  int tokens, experts, top_k, hidden, inter;
+  bool shared, accumulate;
+};
+
+void CheckDownCombine(const DownCombineCase& c) {
+  SCOPED_TRACE(::testing::Message() << "tokens " << c.tokens << " experts " << c.experts
+                                    << " top_k " << c.top_k << " H " << c.hidden << " I "
+                                    << c.inter);
+  std::mt19937 rng(c.tokens * 7 + c.hidden + c.top_k);
+  const int H = c.hidden, I = c.inter, out_stride = H + 4, pairs = c.tokens * c.top_k;
+  const std::vector<float> x = RandomBf16Values(static_cast<size_t>(c.tokens) * H, 1.0f, 11);
+  const std::vector<float> w13 =
+      RandomBf16Values(static_cast<size_t>(c.experts) * 2 * I * H, 1.0f / std::sqrt(H), 12);
+  const std::vector<float> w2 =
+      RandomBf16Values(static_cast<size_t>(c.experts) * H * I, 1.0f / std::sqrt(I), 13);
+  std::vector<int32_t> ids(pairs);
+  std::vector<float> weights(pairs);
+  for (int t = 0; t < c.tokens; ++t) {  // distinct experts per token, from half of them
+    std::vector<int32_t> pool(std::max(c.experts / 2, c.top_k));
+    for (size_t i = 0; i < pool.size(); ++i) pool[i] = static_cast<int32_t>(i);
+    std::shuffle(pool.begin(), pool.end(), rng);
+    for (int j = 0; j < c.top_k; ++j) {
+      ids[t * c.top_k + j] = pool[j];
+      weights[t * c.top_k + j] = 0.1f + 0.9f * static_cast<float>(rng() % 1000) / 1000.0f;
+    }
+  }
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> shared(static_cast<size_t>(c.tokens) * H),
+      out(static_cast<size_t>(c.tokens) * out_stride);
+  for (float& v : shared) v = dist(rng);
+  for (float& v : out) v = dist(rng);
+  std::vector<float> want = out;
+  for (int t = 0; t < c.tokens; ++t) {
+    std::vector<double> acc(H, 0.0);
+    for (int j = 0; j < c.top_k; ++j) {
+      const size_t e = static_cast<size_t>(ids[t * c.top_k + j]);
+      std::vector<double> act(I);
+      for (int r = 0; r < I; ++r) {
+        double g = 0, u = 0;
+        for (int k = 0; k < H; ++k) {
+          g += static_cast<double>(x[t * H + k]) * w13[(e * 2 * I + r) * H + k];
+          u += static_cast<double>(x[t * H + k]) * w13[(e * 2 * I + I + r) * H + k];
+        }
+        act[r] = g / (1.0 + std::exp(-g)) * u;
+      }
+      for (int n = 0; n < H; ++n) {
+        double d = 0;
+        for (int r = 0; r < I; ++r) d += act[r] * w2[(e * H + n) * I + r];
+        acc[n] += weights[t * c.top_k + j] * d;
+      }
+    }
+    for (int n = 0; n < H; ++n) {
+      float& o = want[t * out_stride + n];
+      o = static_cast<float>((c.accumulate ? o : 0.0) + acc[n] +
+                             (c.shared ? shared[t * H + n] : 0));
+    }
+  }
+  DeviceBuffer<__nv_bfloat16> d_x(ToBf16(x)), d_w13(ToBf16(w13)), d_w2(ToBf16(w2));
+  DeviceBuffer<int32_t> d_ids(ids), d_off(c.experts + 1), d_pairs(pairs), d_exp(pairs);
+  DeviceBuffer<float> d_weights(weights), d_act(static_cast<size_t>(pairs) * I),
+      d_pair_out(static_cast<size_t>(pairs) * H), d_shared(shared), d_out(out);
+  ASSERT_TRUE(d_x.ok() && d_w13.ok() && d_w2.ok() && d_out.ok() && d_act.ok());
+  MoeAlignParams ap{d_ids.get(), pairs, c.experts, d_off.get(), d_pairs.get(), d_exp.get()};
+  ASSERT_EQ(LaunchMoeAlign(ap, nullptr), cudaSuccess);
+  ExpertFfnParams p{};
+  p.x = d_x.get();
+  p.x_stride = H;
+  p.w13 = d_w13.get();
+  p.w2 = d_w2.get();
+  p.sorted_pairs = d_pairs.get();
+  p.sorted_experts = d_exp.get();
+  p.topk_weights = d_weights.get();
+  p.act = d_act.get();
+  p.pair_out = d_pair_out.get();
+  p.shared_out = c.shared ? d_shared.get() : nullptr;
+  p.shared_stride = H;
+  p.out = d_out.get();
+  p.out_stride = out_stride;
+  p.accumulate = c.accumulate;
+  p.tokens = c.tokens;
+  p.top_k = c.top_k;
+  p.num_experts = c.experts;
+  p.hidden = H;
+  p.inter = I;
+  p.expert_offsets = d_off.get();
+  p.path = 0;
+  ASSERT_TRUE(ExpertFfnFusesCombine(p));
+  // Separate launches, then the fused one (pair_out poisoned: it must not be read), each from
+  // the same initial out: plainly, with PDL, and with PDL after a plain gate/up launch (the
+  // decoder's case after its join: the fused kernel then reads the routing before its wait).
+  std::vector<std::vector<float>> results;
+  const bool modes[3][2] = {{false, true}, {true, true}, {true, false}};  // pdl, pdl_first
+  for (const bool fuse : {false, true}) {
+    for (const auto& mode : modes) {
+      ASSERT_TRUE(d_act.Poison() && d_pair_out.Poison());
+      ASSERT_EQ(cudaMemcpy(d_out.get(), out.data(), out.size() * sizeof(float),
+                           cudaMemcpyHostToDevice),
+                cudaSuccess);
+      ASSERT_EQ(LaunchExpertFfn(p, nullptr, mode[0], mode[1], fuse), cudaSuccess);
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      results.push_back(d_out.Download());
+    }
+  }
+  EXPECT_TRUE(AllClose(results[0], want, 1e-4, 1e-4));
+  EXPECT_TRUE(AllClose(results[3], want, 1e-4, 1e-4));
+  for (size_t r = 1; r < results.size(); ++r) {
+    ASSERT_EQ(results[r].size(), results[0].size());
+    size_t diff = 0;
+    for (size_t i = 0; i < results[0].size(); ++i) {
+      diff += std::memcmp(&results[r][i], &results[0][i], sizeof(float)) != 0;
+    }
+    EXPECT_EQ(diff, 0u) << "run " << r << " (fused: " << (r >= 3) << ")";
+  }
+}
+
+TEST(ExpertFfn, DownWithTheCombineEqualsSeparateLaunchesBitForBit) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  // V2-Lite widths and top-k (fewer experts: the host reference stays quick under racecheck),
+  // as the decoder at batch 1; at batch 2 with out accumulated, some experts shared.
+  CheckDownCombine({1, 8, 6, 2048, 1408, true, false});
+  CheckDownCombine({2, 16, 6, 2048, 1408, true, true});
+  // Odd tiny shapes: 3 experts both tokens share (2 pairs each, an odd number of experts: the
+  // last pass has one), K slices of 3 k-steps (a half stage), 16 units on 16 blocks.
+  CheckDownCombine({2, 5, 3, 256, 384, false, true});
+  CheckDownCombine({1, 5, 3, 128, 128, true, true});
+  // More units than blocks (H / 16 = 384 > the SM count): blocks walk several units.
+  CheckDownCombine({2, 8, 5, 6144, 128, true, false});
+}
+
+TEST(ExpertFfn, FusesTheCombineOnlyAtOneOrTwoTokensOnTensorCores) {
+  alignas(16) static __nv_bfloat16 buf[16];
+  ExpertFfnParams p{};
+  p.x = p.w13 = p.w2 = buf;
+  p.act = reinterpret_cast<float*>(buf);
+  p.x_stride = p.hidden = 2048;
+  p.inter = 1408;
+  p.num_experts = 64;
+  p.top_k = 6;
+  p.tokens = 1;
+  EXPECT_TRUE(ExpertFfnFusesCombine(p));
+  p.tokens = 2;
+  EXPECT_TRUE(ExpertFfnFusesCombine(p));
+  p.tokens = 3;
+  EXPECT_FALSE(ExpertFfnFusesCombine(p));
+  p.tokens = 1;
+  p.path = 1;  // CUDA-core kernels pinned
+  EXPECT_FALSE(ExpertFfnFusesCombine(p));
+  p.path = 0;
+  p.inter = 1344;  // not a tensor-core shape
+  EXPECT_FALSE(ExpertFfnFusesCombine(p));
 }
 
 TEST(ExpertFfn, ChoosesTensorCoresOnAlignedShapesAtAnyBatch) {
