@@ -23,13 +23,14 @@ int64_t SatMul(int64_t a, int64_t b) {
 NfaBuilder::NfaBuilder(const Grammar& g, const NfaBuildOptions& opts, RepeatRuleFn repeat_rule)
     : g_(g), opts_(opts), repeat_rule_(std::move(repeat_rule)), weight_(g.num_exprs(), -1) {}
 
-Result<Nfa> NfaBuilder::Build(ExprId body, const AbsorbFn& absorb) {
+Result<Nfa> NfaBuilder::Build(ExprId body, const AbsorbFn& absorb, RuleId self) {
   nfa_ = Nfa();
   absorb_ = absorb;
   fragments_.clear();
   pending_.clear();
   const int32_t start = nfa_.AddState();
   nfa_.set_start(start);
+  if (self >= 0) fragments_.emplace(self, start);  // its tail references loop to the start
   // A dedicated accepting state with no outgoing edges: an exit may be a loop head.
   const int32_t accept = nfa_.AddState();
   SIEVE_ASSIGN_OR_RETURN(int32_t exit, BuildExpr(body, start, 0, /*tail=*/true));
@@ -169,15 +170,17 @@ Result<int32_t> NfaBuilder::BuildExpr(ExprId id, int32_t from, int depth, bool t
       return end;
     }
     case ExprKind::kRepeat:
-      return BuildRepeat(id, from, depth);
+      return BuildRepeat(id, from, depth, tail);
   }
   return InternalError("unknown expression kind");
 }
 
-Result<int32_t> NfaBuilder::BuildRepeat(ExprId id, int32_t from, int depth) {
+Result<int32_t> NfaBuilder::BuildRepeat(ExprId id, int32_t from, int depth, bool tail) {
   const Expr& e = g_.expr(id);
   const ExprId child = g_.children(e)[0];
   if (e.max == 0) return from;
+  // x? and x{1} hold x in tail position when they are in one (x? is x | ""), as TailChild says.
+  tail = tail && TailChild(e);
   if (UsesCounter(id)) {
     SIEVE_ASSIGN_OR_RETURN(RuleId rule, repeat_rule_(id));
     const int32_t end = nfa_.AddState();
@@ -186,7 +189,7 @@ Result<int32_t> NfaBuilder::BuildRepeat(ExprId id, int32_t from, int depth) {
   }
   int32_t s = from;
   for (int32_t i = 0; i < e.min; ++i) {
-    SIEVE_ASSIGN_OR_RETURN(s, BuildExpr(child, s, depth + 1, false));
+    SIEVE_ASSIGN_OR_RETURN(s, BuildExpr(child, s, depth + 1, tail));
   }
   if (e.max == kUnbounded) {
     // A fresh head: `s` may carry edges of earlier fragments that must not be re-entered.
@@ -200,7 +203,7 @@ Result<int32_t> NfaBuilder::BuildRepeat(ExprId id, int32_t from, int depth) {
   const int32_t end = nfa_.AddState();
   for (int32_t i = e.min; i < e.max; ++i) {
     nfa_.AddEpsilon(s, end);
-    SIEVE_ASSIGN_OR_RETURN(s, BuildExpr(child, s, depth + 1, false));
+    SIEVE_ASSIGN_OR_RETURN(s, BuildExpr(child, s, depth + 1, tail));
   }
   nfa_.AddEpsilon(s, end);
   return end;

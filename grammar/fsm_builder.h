@@ -41,6 +41,9 @@ struct NfaBuildOptions {
   int max_depth = 1096;  // as CompileOptions::max_expr_depth
 };
 
+// Whether the item of repetition `e` is in tail position when `e` is: x? (x | "") and x{1}.
+inline bool TailChild(const Expr& e) { return e.max == 1 && e.min <= 1; }
+
 class NfaBuilder {
  public:
   // Returns the rule matching repetition expression `repeat` (a kRepeat that UsesCounter()).
@@ -55,16 +58,18 @@ class NfaBuilder {
   // position (nothing of the body can follow it) to a rule for which `absorb` says yes is not a
   // call: that rule's body is built into this NFA once, entered by an epsilon edge, and ends
   // where the body ends (the rule's own tail references absorbed the same way). Tail positions:
-  // the body itself, the last item of a tail sequence, every alternative of a tail choice; never
-  // inside a repetition.
-  Result<Nfa> Build(ExprId body, const AbsorbFn& absorb = nullptr);
+  // the body itself, the last item of a tail sequence, every alternative of a tail choice, the
+  // item of a tail x? or x{1} (TailChild); never inside another repetition. `self`: the rule whose body this is; when `absorb` says yes for it, a
+  // tail reference to it loops back to the start (`r ::= "a" r | ""` is a loop, not a call per
+  // iteration that the matcher's stack would have to hold).
+  Result<Nfa> Build(ExprId body, const AbsorbFn& absorb = nullptr, RuleId self = -1);
 
   // Whether kRepeat `repeat` is compiled as a counted rule rather than unrolled.
   bool UsesCounter(ExprId repeat);
 
  private:
   Result<int32_t> BuildExpr(ExprId id, int32_t from, int depth, bool tail);
-  Result<int32_t> BuildRepeat(ExprId id, int32_t from, int depth);
+  Result<int32_t> BuildRepeat(ExprId id, int32_t from, int depth, bool tail);
   int64_t Weight(ExprId id, int depth);
 
   const Grammar& g_;

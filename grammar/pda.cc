@@ -178,7 +178,7 @@ class PdaCompiler {
 
   Status BuildRule(RuleId r);
   Result<Fsm> BuildExprDfa(ExprId expr, const std::string& rule_name,
-                           const NfaBuilder::AbsorbFn& absorb = nullptr);
+                           const NfaBuilder::AbsorbFn& absorb = nullptr, RuleId self = -1);
   void ComputeAbsorption();
   Result<RuleId> CountedRule(ExprId repeat, const std::string& owner);
   Status CheckLeftRecursion(const std::vector<char>& live, const std::vector<char>& nullable);
@@ -267,7 +267,7 @@ void PdaCompiler::ComputeAbsorption() {
           for (ExprId c : g_.children(e)) work.push_back({c, tail});
           break;
         case ExprKind::kRepeat:
-          for (ExprId c : g_.children(e)) work.push_back({c, false});
+          for (ExprId c : g_.children(e)) work.push_back({c, tail && TailChild(e)});
           break;
         default:
           break;
@@ -321,9 +321,9 @@ void PdaCompiler::ComputeAbsorption() {
 }
 
 Result<Fsm> PdaCompiler::BuildExprDfa(ExprId expr, const std::string& rule_name,
-                                      const NfaBuilder::AbsorbFn& absorb) {
+                                      const NfaBuilder::AbsorbFn& absorb, RuleId self) {
   building_rule_name_ = rule_name;
-  SIEVE_ASSIGN_OR_RETURN(Nfa nfa, builder_.Build(expr, absorb));
+  SIEVE_ASSIGN_OR_RETURN(Nfa nfa, builder_.Build(expr, absorb, self));
   stats_.nfa_states += nfa.num_states();
   // With absorbed rules the subset construction gets a budget proportional to the NFA: a chain
   // of optional members in schema order is quadratic here (after each member every later one may
@@ -357,8 +357,9 @@ Status PdaCompiler::BuildRule(RuleId r) {
   const std::string name = rules_[r].name;
   if (opts_.deadline.Expired()) return opts_.deadline.ExpiredError("building rule '" + name + "'");
   if (!rules_[r].counted) {
-    auto absorbing = [this, r](RuleId t) { return t != r && owner_[t] == r; };
-    auto fsm = BuildExprDfa(rules_[r].expr, name, absorbing);
+    // Its own tail references loop back to its start (fsm_builder.h, `self`).
+    auto absorbing = [this, r](RuleId t) { return t == r || owner_[t] == r; };
+    auto fsm = BuildExprDfa(rules_[r].expr, name, absorbing, r);
     if (!fsm.ok() && fsm.status().code() == StatusCode::kLimit && !opts_.deadline.Expired()) {
       // One automaton for the absorbed rules can be exponentially larger than calls between them
       // (right-linear rules for (a|b)* a (a|b){20}): call them instead; each absorbed rule is then

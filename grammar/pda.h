@@ -36,7 +36,10 @@
 // see pda.cc): a right-linear chain of rules (one per state of a pattern automaton, the rest of an
 // object's members) becomes one automaton, so the matcher pushes no frame per character and the
 // mask cache sees the chain's states side by side. Absorbed rules keep their RuleInfo, unlaid
-// (start == kNoState).
+// (start == kNoState). A rule's tail references to itself (`r ::= "a" r | ""`, also through the
+// chain: `r ::= "a" s?`, `s ::= "b" r`) loop back to its start instead of calling it, so a loop
+// written as right recursion never grows the matcher's stack. Tail positions include the item of
+// x? and x{1} (x? is x | "").
 //
 // Compile-time guarantees (what the matcher relies on):
 //  - every rule's DFA is trimmed: every state can reach an accepting state, calls only go to rules

@@ -134,6 +134,34 @@ odd ::= "a" even)";
   EXPECT_FALSE(Feed(absorbed, "<aaa>").complete);
 }
 
+TEST(TailAbsorption, RightRecursionThroughTheRuleItselfIsALoop) {
+  // The root (never absorbed) and a called rule that reach themselves in tail position, also
+  // through an optional (x? is x | ""): loops of their own automaton, so a sentence longer than
+  // the matcher's stack limit (65,536 frames) is read without a frame per iteration.
+  const char* text = R"(root ::= "<" list ">" | "a" tail?
+tail ::= "b" root
+list ::= "x" ("," list)?)";
+  auto c = CompileAsWritten(text, true);
+  ASSERT_NE(c, nullptr);
+  for (int32_t s = 0; s < c->num_states(); ++s) {
+    for (const CompiledGrammar::CallEdge& e : c->call_edges(s)) {
+      EXPECT_NE(e.callee, c->rule_of(s)) << "rule '" << c->rule(e.callee).name << "' calls itself";
+    }
+  }
+  EXPECT_FALSE(LaidOut(*c, "tail"));
+  auto called = CompileAsWritten(text, false);
+  for (const char* s : {"a", "ab", "aba", "abab", "<x>", "<x,x,x>", "<x,>", "ab<x,x>", "abb"}) {
+    EXPECT_EQ(Feed(c, s), Feed(called, s)) << s;
+  }
+  std::string ab;
+  for (int i = 0; i < 70000; ++i) ab += "ab";
+  ab += "a";
+  EXPECT_TRUE(Feed(c, ab).complete);
+  std::string xs = "<x";
+  for (int i = 0; i < 70000; ++i) xs += ",x";
+  EXPECT_TRUE(Feed(c, xs + ">").complete);
+}
+
 TEST(TailAbsorption, AnAutomatonThatWouldExplodeKeepsItsCalls) {
   // (a|b)* a (a|b){20} written as right-linear rules: one automaton for all of them needs 2^21
   // states (over CompileOptions::max_rule_states); as calls, each rule is tiny and the matcher
