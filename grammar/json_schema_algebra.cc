@@ -295,8 +295,15 @@ bool Converter::Satisfiable(Clause& c, int depth) {
   if (live & kTString) {
     const StrC& s = c.str;
     bool ok = s.max_len < 0 || s.min_len <= s.max_len;
+    // A narrowed format's automaton rejects some values the format accepts, so it cannot show
+    // that no value satisfies the clause (oneOf would take overlapping branches for disjoint
+    // ones): its superset (Lang::wide) stands in.
+    StrC w = s;
+    for (LangId& l : w.langs) {
+      if (langs_[l].narrowed) l = langs_[l].wide;
+    }
     if (ok && s.allowed) {
-      StrC rest = s;
+      StrC rest = w;
       rest.allowed.reset();
       ok = false;
       for (const std::string& v : *s.allowed) ok = ok || StringMatches(v, rest);
@@ -304,7 +311,7 @@ bool Converter::Satisfiable(Clause& c, int depth) {
     if (ok && !s.allowed && depth > 0 && s.langs.size() + s.not_langs.size() >= 2) {
       // Pattern/format intersections: decide with automata when they are small.
       Result<CpDfa> acc = AnyStringDfa();
-      for (LangId l : s.langs) {
+      for (LangId l : w.langs) {
         auto d = LangDfa(l);
         if (!d.ok() || !acc.ok()) break;
         acc = Intersect(*acc, **d, 2000);
@@ -438,7 +445,17 @@ Result<Formula> Converter::Negate(const Formula& f, int32_t src) {
       };
       if (s.min_len > 0) push([&](StrC& x) { x.max_len = s.min_len - 1; });
       if (s.max_len >= 0) push([&](StrC& x) { x.min_len = s.max_len + 1; });
-      for (LangId l : s.langs) push([&](StrC& x) { x.not_langs = {l}; });
+      for (LangId l : s.langs) {
+        // A narrowed format's complement holds values the format accepts; its superset's
+        // complement holds none (a narrowing, said at the format).
+        if (langs_[l].narrowed) {
+          Note(JsonSchemaNote::Kind::kNarrowed, langs_[l].src, "format",
+               "negated (not, the negation of if, oneOf): rejected are also the values of a "
+               "superset of format '" + langs_[l].text + "' that the format itself rejects");
+        }
+        const LangId neg = langs_[l].narrowed ? langs_[l].wide : l;
+        push([&](StrC& x) { x.not_langs = {neg}; });
+      }
       for (LangId l : s.not_langs) push([&](StrC& x) { x.langs = {l}; });
       if (s.allowed) push([&](StrC& x) { x.excluded = *s.allowed; });
       for (const std::string& e : s.excluded) {

@@ -218,6 +218,14 @@ std::string Time() {
   return out + ")";
 }
 
+// Supersets of the narrowed formats (Lang::wide): a leap second at any time and offset; host
+// names as any dot-separated letters, digits and hyphens (an optional final dot).
+std::string TimeWide() {
+  const std::string hh = "([01][0-9]|2[0-3])", mm = "[0-5][0-9]", frac = "(\\.[0-9]+)?";
+  return hh + ":" + mm + ":(" + mm + "|60)" + frac + "([Zz]|[+-]" + hh + ":" + mm + ")";
+}
+const std::string kHostnameWide = "[A-Za-z0-9\\-]+(\\.[A-Za-z0-9\\-]+)*\\.?";
+
 std::string Duration() {
   const std::string n = "[0-9]+";
   const std::string sec = n + "S", min = n + "M(" + sec + ")?", hour = n + "H(" + min + ")?";
@@ -373,6 +381,11 @@ Result<LangId> Converter::AddFormat(const std::string& name, int32_t src) {
       langs_.push_back(std::move(*part));
       lang.parts.push_back({static_cast<LangId>(langs_.size() - 1), false});
     }
+    lang.narrowed = true;
+    // Its superset: every pattern but those that begin with a quantifier or end in a lone
+    // backslash (both SyntaxErrors).
+    SIEVE_ASSIGN_OR_RETURN(lang.wide,
+                           AddWideFormat(name, src, R"((([^*+?\\]|\\.)([^\\]|\\.)*)?)"));
     langs_.push_back(std::move(lang));
     const LangId id = static_cast<LangId>(langs_.size() - 1);
     auto d = LangDfa(id);
@@ -400,10 +413,33 @@ Result<LangId> Converter::AddFormat(const std::string& name, int32_t src) {
   lang.text = name;
   lang.src = src;
   lang.expr = *e;
+  // Narrowed by construction (see the file comment): IDN labels and the 253-character total of a
+  // host name, leap seconds with fractional-hour offsets.
+  if (name == "hostname" || name == "time" || name == "date-time") {
+    lang.narrowed = true;
+    const std::string wide = name == "hostname" ? kHostnameWide
+                             : name == "time"   ? TimeWide()
+                                                : Date() + "[Tt]" + TimeWide();
+    SIEVE_ASSIGN_OR_RETURN(lang.wide, AddWideFormat(name, src, wide));
+  }
   langs_.push_back(std::move(lang));
   LangId id = static_cast<LangId>(langs_.size() - 1);
   lang_ids_[key] = id;
   return id;
+}
+
+Result<LangId> Converter::AddWideFormat(const std::string& name, int32_t src,
+                                        const std::string& re) {
+  FormatParser p(&lang_grammar_, re);
+  auto e = p.Parse();
+  if (!e.ok()) return e.status();
+  Lang wide;
+  wide.is_format = true;
+  wide.text = name;
+  wide.src = src;
+  wide.expr = *e;
+  langs_.push_back(std::move(wide));
+  return static_cast<LangId>(langs_.size() - 1);
 }
 
 }  // namespace sieve::jsonschema

@@ -196,6 +196,12 @@ struct Formula {
 // A pattern or format: a character-level language over the decoded string value.
 struct Lang {
   bool is_format = false;
+  // The automaton accepts fewer strings than the keyword does (a reported narrowing: hostname,
+  // time / date-time leap seconds, regex). Safe where the language is required, but not where it
+  // is negated or used to show that no string satisfies a clause: there `wide`, a language that
+  // holds every string the keyword accepts, stands in (a negation then narrows too).
+  bool narrowed = false;
+  LangId wide = -1;
   std::string text;       // the pattern, or the format name
   int32_t src = -1;       // schema node holding the keyword
   ExprId expr = kNoExpr;  // in Converter::lang_grammar_; kNoExpr for a pattern with lookaround
@@ -280,6 +286,8 @@ class Converter {
 
   // ---- strings (json_schema_string.cc) ----
   Result<LangId> AddPattern(const std::string& pattern, int32_t src);
+  // A superset language of a narrowed format (Lang::wide), in the format dialect.
+  Result<LangId> AddWideFormat(const std::string& name, int32_t src, const std::string& re);
   Result<LangId> AddFormat(const std::string& name, int32_t src);
   Result<const CpDfa*> LangDfa(LangId id);
   Result<ExprId> EmitString(const StrC& c);

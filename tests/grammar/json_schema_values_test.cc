@@ -192,6 +192,45 @@ TEST(JsonSchemaStrings, FormatsAreEnforced) {
   ExpectLanguage(R"({"format":"json-pointer"})", {"\"\"", "\"/a~1b/0\""}, {"\"a\"", "\"/~2\""});
 }
 
+TEST(JsonSchemaStrings, NarrowedFormatsAreNeverNegatedLoosely) {
+  // A narrowed format rejects some valid values; its complement would accept them where the schema
+  // forbids them (found in review: "(?<a>x)" under not / if / oneOf of format regex). Negated,
+  // the format stands for a superset of itself, so the negation narrows too (and says so), and
+  // oneOf decides overlaps with the superset.
+  const std::vector<std::string> schemas = {
+      R"({"type":"string","not":{"format":"regex"}})",
+      R"({"type":"string","if":{"format":"regex"},"then":{"pattern":"^z"}})",
+      R"({"oneOf":[{"type":"string","format":"regex"},{"type":"string","pattern":"^\\(\\?<"}]})",
+  };
+  for (const std::string& schema : schemas) {
+    testing::SchemaGrammar g = testing::CompileSchema(schema);
+    ASSERT_TRUE(g.ok()) << schema << ": " << g.status.ToString();
+    EXPECT_FALSE(g.report.loosened()) << schema;
+    // Valid regexes the narrowed format rejects: each matches the format exactly, so each
+    // violates the schema (not / the else-less if with "^z" / both oneOf branches).
+    for (const char* valid : {"\"(?<a>x)\"", "\"((((a))))\"", "\"[\\\\u4e00-\\\\u9fa5]\""}) {
+      EXPECT_FALSE(g.Accepts(valid)) << schema << " accepts " << valid;
+    }
+  }
+  // Hostnames and date-times: negated, a value of the superset is rejected; disjoint oneOf
+  // branches (SchemaStore's json-stat: date-time or a date pattern) stay exactly-one.
+  testing::SchemaGrammar host = testing::CompileSchema(R"({"type":"string","not":{"format":"hostname"}})");
+  ASSERT_TRUE(host.ok()) << host.status.ToString();
+  EXPECT_TRUE(host.Accepts("\"a b\""));
+  EXPECT_FALSE(host.Accepts("\"example.com\""));
+  EXPECT_FALSE(host.Accepts("\"" + std::string(70, 'a') + "\""));  // a 70-character label
+  testing::SchemaGrammar dt = testing::CompileSchema(
+      R"({"oneOf":[{"type":"string","format":"date-time"},{"type":"string","pattern":"^\\d{4}-\\d\\d-\\d\\d$"}]})");
+  ASSERT_TRUE(dt.ok()) << dt.status.ToString();
+  EXPECT_TRUE(dt.Accepts("\"2024-05-06\""));
+  EXPECT_TRUE(dt.Accepts("\"2024-05-06T07:08:09Z\""));
+  // Required (not negated), a narrowed format stays a safe narrowing.
+  testing::SchemaGrammar g = testing::CompileSchema(R"({"type":"string","format":"regex"})");
+  ASSERT_TRUE(g.ok()) << g.status.ToString();
+  EXPECT_TRUE(g.Accepts("\"^a+$\""));
+  EXPECT_FALSE(g.Accepts("\"(?<a>x)\""));
+}
+
 TEST(JsonSchemaStrings, UnknownFormatsAreAnnotationsWithANote) {
   // JSON Schema: validators accept every value under an unknown format (JSTS
   // optional/format/unknown.json); the report says it is not asserted.
