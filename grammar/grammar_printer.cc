@@ -185,8 +185,8 @@ class Printer {
           const bool seq = e.kind == ExprKind::kSequence;
           for (size_t i = children.size(); i-- > 0;) {
             const ExprKind k = g_.expr(children[i]).kind;
-            PushWrapped(children[i],
-                        k == ExprKind::kChoice || (seq && k == ExprKind::kSequence), &stack);
+            PushWrapped(children[i], k == ExprKind::kChoice || (seq && k == ExprKind::kSequence),
+                        &stack);
             if (i > 0) stack.push_back({-1, seq ? " " : " | "});
           }
           break;
@@ -195,7 +195,8 @@ class Printer {
           const ExprId c = g_.children(e)[0];
           const ExprKind k = g_.expr(c).kind;
           stack.push_back({-1, RepeatSuffix(e)});
-          PushWrapped(c, k == ExprKind::kSequence || k == ExprKind::kChoice || k == ExprKind::kRepeat,
+          PushWrapped(c,
+                      k == ExprKind::kSequence || k == ExprKind::kChoice || k == ExprKind::kRepeat,
                       &stack);
           break;
         }
@@ -252,8 +253,8 @@ class Printer {
       return;
     }
     if (e.negated) {
-      std::vector<CodepointRange> complement = Grammar::NormalizeRanges(
-          std::vector<CodepointRange>(ranges.begin(), ranges.end()), true);
+      std::vector<CodepointRange> complement =
+          Grammar::NormalizeRanges(std::vector<CodepointRange>(ranges.begin(), ranges.end()), true);
       if (!complement.empty()) {
         *out += "[^";
         AppendRanges(out, complement);

@@ -36,7 +36,10 @@
 // outside classes (\d \w \s \t \n \v \f \r \0 \cX \xHH \uHHHH, \1-\9... as backreferences or
 // legacy octal, identity escapes of non-letters; \u{2} is \u then a quantifier, while \u{1F600}
 // falls under the '{' narrowing), a trailing lone backslash. The instance is the decoded JSON
-// string, like every format's.
+// string, like every format's. Not counted: capture groups (ECMA-262 sets no limit; V8 refuses
+// more than 32,767, i.e. patterns of 65,536 characters or more of nothing but groups).
+// Negated (not, if, oneOf), the format stands for a superset of itself (Lang::wide in
+// json_schema_format.cc), so a negation narrows as well.
 #include "grammar/json_schema_regex_format.h"
 
 #include <algorithm>

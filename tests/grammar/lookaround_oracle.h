@@ -41,7 +41,8 @@ inline std::vector<std::string> AllStrings(const std::string& alphabet, int max_
   std::vector<std::string> chars;
   for (size_t i = 0; i < alphabet.size();) {
     size_t n = 1;
-    while (i + n < alphabet.size() && (static_cast<unsigned char>(alphabet[i + n]) & 0xC0) == 0x80) {
+    while (i + n < alphabet.size() &&
+           (static_cast<unsigned char>(alphabet[i + n]) & 0xC0) == 0x80) {
       ++n;
     }
     chars.push_back(alphabet.substr(i, n));
@@ -61,7 +62,8 @@ inline std::vector<std::string> AllStrings(const std::string& alphabet, int max_
 // The pattern's decomposition with an RE2 per piece.
 class LookaroundOracle {
  public:
-  explicit LookaroundOracle(const std::string& pattern) : split_(SplitAnchoredLookarounds(pattern)) {
+  explicit LookaroundOracle(const std::string& pattern)
+      : split_(SplitAnchoredLookarounds(pattern)) {
     if (!split_) return;
     main_ = std::make_unique<RE2>(split_->main);
     for (const AnchoredLookarounds::Part& p : split_->parts) {

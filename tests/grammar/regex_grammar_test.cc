@@ -2,12 +2,12 @@
 // grammar `sieve regex` and `--regex` compile is the intersection of the decomposition's pieces,
 // checked against RE2 evaluating each piece (RE2 has no lookaround) over every short string of a
 // small alphabet, plus hand-checked ECMA cases and what stays unsupported.
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "grammar/compiler.h"
 #include "grammar/matcher.h"
