@@ -19,10 +19,19 @@ Result<JsonSchemaValidator> JsonSchemaValidator::Create(std::string_view schema_
   auto converted = JsonSchemaToGrammar(schema_json, opts);
   if (!converted.ok()) return converted.status();
   GrammarCompileOptions copts;
-  // Keep every emitted rule (and its name): the rule is what carries the schema location.
+  // Keep every emitted rule (and its name): the rule is what carries the schema location. Tail
+  // absorption only where no location is lost (a rule without one, or one the same as its
+  // owner's: the rule per automaton state of a pattern), so that a constrained string is not a
+  // frame per character (the matcher's stack would cut strings at 65,536 characters).
   copts.simplify.inline_rules = false;
   copts.simplify.dedupe_rules = false;
-  copts.pda.absorb_tail_calls = false;
+  const std::unordered_map<std::string, std::string>& locs = converted->rule_locations;
+  copts.pda.absorb_filter = [&locs](const std::string& rule, const std::string& owner) {
+    const auto r = locs.find(rule);
+    if (r == locs.end()) return true;
+    const auto o = locs.find(owner);
+    return o != locs.end() && o->second == r->second;
+  };
   auto compiled = CompileGrammarIr(std::move(converted->grammar), copts);
   if (!compiled.ok()) return compiled.status();
 

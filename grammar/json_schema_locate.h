@@ -1,8 +1,9 @@
 // JSON Schema validation through the grammar, with the schema location of a rejection.
 //
 // JsonSchemaValidator converts a schema (json_schema.h) and compiles the grammar with rule
-// inlining, deduplication and tail-call absorption (pda.cc) off, so that every rule the converter
-// emitted survives into the automaton under its own name; JsonSchemaGrammar::rule_locations maps
+// inlining and deduplication off and tail-call absorption (pda.cc) only where it loses no schema
+// location, so that every rule the converter emitted for a location survives into the automaton
+// under its own name; JsonSchemaGrammar::rule_locations maps
 // those names to the JSON pointer of the subschema each rule was emitted for. Validate() steps the
 // document byte by byte. When a byte cannot be read (or the document ends before the grammar does),
 // the stacks alive just before it name the subschemas that were being matched: per stack, the
@@ -13,7 +14,8 @@
 // subschema, the one whose alternatives all failed.
 //
 // The language is exactly the grammar's: a document is accepted here iff a matcher over the
-// normally compiled grammar of the same schema and options accepts it (only inlining differs).
+// normally compiled grammar of the same schema and options accepts it (only inlining and tail
+// absorption differ).
 // Whitespace around the top-level value is the caller's business (the grammar has none there).
 #ifndef SIEVE_GRAMMAR_JSON_SCHEMA_LOCATE_H_
 #define SIEVE_GRAMMAR_JSON_SCHEMA_LOCATE_H_

@@ -308,6 +308,12 @@ void PdaCompiler::ComputeAbsorption() {
     for (size_t r = 0; r < n; ++r) {
       if (owner_[r] == kUnknown) owner_[r] = static_cast<RuleId>(r);  // unreachable cycles
       if (owner_[r] == static_cast<RuleId>(r)) continue;
+      if (opts_.absorb_filter &&
+          !opts_.absorb_filter(g_.rule(static_cast<RuleId>(r)).name, g_.rule(owner_[r]).name)) {
+        fixed[r] = 1;
+        ok = false;
+        continue;
+      }
       for (const RuleId from : referrers[r]) {
         if (owner_[from] != owner_[r]) {
           fixed[r] = 1;

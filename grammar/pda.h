@@ -54,6 +54,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -89,6 +90,10 @@ struct CompileOptions {
   // Build rules referenced only in tail position into their referrer's automaton instead of
   // calling them (see pda.cc, "Tail-call absorption"). Off: one automaton per rule, as written.
   bool absorb_tail_calls = true;
+  // With absorb_tail_calls: whether the rule named `rule` may be built into the automaton of the
+  // rule named `owner` (empty: always); a refused rule keeps an automaton of its own.
+  // JsonSchemaValidator refuses what would lose a rule's schema location.
+  std::function<bool(const std::string& rule, const std::string& owner)> absorb_filter;
   // Wall-time budget (limits.h), polled while rules are built. Default: none.
   Deadline deadline;
 };

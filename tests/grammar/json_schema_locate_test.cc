@@ -89,6 +89,22 @@ TEST(JsonSchemaLocate, WrongTypeOfAPropertyNamesThePropertySchema) {
   EXPECT_EQ(r.location, "/properties/age");
 }
 
+TEST(JsonSchemaLocate, LongConstrainedStringsAreNotCutByTheStackLimit) {
+  // A pattern with lookaround is one rule per automaton state; built into its owner (same location), a long
+  // string is not a frame per character (it was cut at the matcher's 65,536 frames, in
+  // quadratic time: found in review with format: regex).
+  auto v = Make(R"({"type": "object", "properties": {"p": {"type": "string",
+                   "pattern": "^(?!x)(ab|c[de])*$"}}})");
+  std::string doc = R"({"p": ")";
+  for (int i = 0; i < 40000; ++i) doc += i % 2 ? "ab" : "cd";
+  EXPECT_TRUE(v.Validate(doc + "\"}").accepted);
+  JsonSchemaVerdict r = v.Validate(doc + "x\"}");
+  EXPECT_FALSE(r.accepted);
+  EXPECT_FALSE(r.limit_hit);
+  EXPECT_EQ(r.byte, doc.size());
+  EXPECT_EQ(r.location, "/properties/p");
+}
+
 TEST(JsonSchemaLocate, RefTargetsAreReportedAtTheirDefinition) {
   auto v = Make(R"({"$defs": {"Author": {"type": "object", "properties": {
                      "handle": {"type": "string", "pattern": "^@[a-z]+$"}}}},
