@@ -385,7 +385,7 @@ Result<LangId> Converter::AddFormat(const std::string& name, int32_t src) {
     // Its superset: every pattern but those that begin with a quantifier or end in a lone
     // backslash (both SyntaxErrors).
     SIEVE_ASSIGN_OR_RETURN(lang.wide,
-                           AddWideFormat(name, src, R"((([^*+?\\]|\\.)([^\\]|\\.)*)?)"));
+                           AddFormatLang(name, src, R"((([^*+?\\]|\\.)([^\\]|\\.)*)?)"));
     langs_.push_back(std::move(lang));
     const LangId id = static_cast<LangId>(langs_.size() - 1);
     auto d = LangDfa(id);
@@ -405,6 +405,23 @@ Result<LangId> Converter::AddFormat(const std::string& name, int32_t src) {
          "specifies for unknown formats)");
     re = ".*";
   }
+  SIEVE_ASSIGN_OR_RETURN(const LangId id, AddFormatLang(name, src, re));
+  // Narrowed by construction (see the file comment): IDN labels and the 253-character total of a
+  // host name, leap seconds with fractional-hour offsets.
+  if (name == "hostname" || name == "time" || name == "date-time") {
+    const std::string wide = name == "hostname" ? kHostnameWide
+                             : name == "time"   ? TimeWide()
+                                                : Date() + "[Tt]" + TimeWide();
+    SIEVE_ASSIGN_OR_RETURN(const LangId w, AddFormatLang(name, src, wide));
+    langs_[id].narrowed = true;
+    langs_[id].wide = w;
+  }
+  lang_ids_[key] = id;
+  return id;
+}
+
+Result<LangId> Converter::AddFormatLang(const std::string& name, int32_t src,
+                                        const std::string& re) {
   FormatParser p(&lang_grammar_, re);
   auto e = p.Parse();
   if (!e.ok()) return e.status();
@@ -413,32 +430,7 @@ Result<LangId> Converter::AddFormat(const std::string& name, int32_t src) {
   lang.text = name;
   lang.src = src;
   lang.expr = *e;
-  // Narrowed by construction (see the file comment): IDN labels and the 253-character total of a
-  // host name, leap seconds with fractional-hour offsets.
-  if (name == "hostname" || name == "time" || name == "date-time") {
-    lang.narrowed = true;
-    const std::string wide = name == "hostname" ? kHostnameWide
-                             : name == "time"   ? TimeWide()
-                                                : Date() + "[Tt]" + TimeWide();
-    SIEVE_ASSIGN_OR_RETURN(lang.wide, AddWideFormat(name, src, wide));
-  }
   langs_.push_back(std::move(lang));
-  LangId id = static_cast<LangId>(langs_.size() - 1);
-  lang_ids_[key] = id;
-  return id;
-}
-
-Result<LangId> Converter::AddWideFormat(const std::string& name, int32_t src,
-                                        const std::string& re) {
-  FormatParser p(&lang_grammar_, re);
-  auto e = p.Parse();
-  if (!e.ok()) return e.status();
-  Lang wide;
-  wide.is_format = true;
-  wide.text = name;
-  wide.src = src;
-  wide.expr = *e;
-  langs_.push_back(std::move(wide));
   return static_cast<LangId>(langs_.size() - 1);
 }
 

@@ -286,8 +286,9 @@ class Converter {
 
   // ---- strings (json_schema_string.cc) ----
   Result<LangId> AddPattern(const std::string& pattern, int32_t src);
-  // A superset language of a narrowed format (Lang::wide), in the format dialect.
-  Result<LangId> AddWideFormat(const std::string& name, int32_t src, const std::string& re);
+  // A format language from its definition in the format dialect (also a narrowed format's
+  // superset, Lang::wide).
+  Result<LangId> AddFormatLang(const std::string& name, int32_t src, const std::string& re);
   Result<LangId> AddFormat(const std::string& name, int32_t src);
   Result<const CpDfa*> LangDfa(LangId id);
   Result<ExprId> EmitString(const StrC& c);
