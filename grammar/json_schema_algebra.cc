@@ -298,20 +298,21 @@ bool Converter::Satisfiable(Clause& c, int depth) {
     // A narrowed format's automaton rejects some values the format accepts, so it cannot show
     // that no value satisfies the clause (oneOf would take overlapping branches for disjoint
     // ones): its superset (Lang::wide) stands in.
-    StrC w = s;
-    for (LangId& l : w.langs) {
+    std::vector<LangId> langs = s.langs;
+    for (LangId& l : langs) {
       if (langs_[l].narrowed) l = langs_[l].wide;
     }
     if (ok && s.allowed) {
-      StrC rest = w;
+      StrC rest = s;
       rest.allowed.reset();
+      rest.langs = langs;
       ok = false;
       for (const std::string& v : *s.allowed) ok = ok || StringMatches(v, rest);
     }
     if (ok && !s.allowed && depth > 0 && s.langs.size() + s.not_langs.size() >= 2) {
       // Pattern/format intersections: decide with automata when they are small.
       Result<CpDfa> acc = AnyStringDfa();
-      for (LangId l : w.langs) {
+      for (LangId l : langs) {
         auto d = LangDfa(l);
         if (!d.ok() || !acc.ok()) break;
         acc = Intersect(*acc, **d, 2000);

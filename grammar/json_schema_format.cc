@@ -315,6 +315,15 @@ std::string UriTemplate() {
   return "(" + literal + "|" + expression + ")*";
 }
 
+// A format's language record, its definition (expr, parts or dfa) still to be filled in.
+Lang FormatLang(const std::string& name, int32_t src) {
+  Lang lang;
+  lang.is_format = true;
+  lang.text = name;
+  lang.src = src;
+  return lang;
+}
+
 }  // namespace
 
 Result<LangId> Converter::AddFormat(const std::string& name, int32_t src) {
@@ -366,21 +375,13 @@ Result<LangId> Converter::AddFormat(const std::string& name, int32_t src) {
   } else if (name == "regex") {
     // The intersection of the structure and the class checker (json_schema_regex_format.h), as
     // for a pattern with anchored lookarounds; built now so that a failure is reported here.
-    const std::string structure_re = RegexFormatStructure();
-    FormatParser p(&lang_grammar_, structure_re);
-    auto e = p.Parse();
-    if (!e.ok()) return e.status();
-    Lang lang;
-    lang.is_format = true;
-    lang.text = name;
-    lang.src = src;
-    Lang structure = lang, classes = lang;
-    structure.expr = *e;
+    SIEVE_ASSIGN_OR_RETURN(const LangId structure,
+                           AddFormatLang(name, src, RegexFormatStructure()));
+    Lang classes = FormatLang(name, src);
     classes.dfa = Minimize(RegexFormatClassCheck());
-    for (Lang* part : {&structure, &classes}) {
-      langs_.push_back(std::move(*part));
-      lang.parts.push_back({static_cast<LangId>(langs_.size() - 1), false});
-    }
+    langs_.push_back(std::move(classes));
+    Lang lang = FormatLang(name, src);
+    lang.parts = {{structure, false}, {static_cast<LangId>(langs_.size() - 1), false}};
     lang.narrowed = true;
     // Its superset: every pattern but those that begin with a quantifier or end in a lone
     // backslash (both SyntaxErrors).
@@ -425,10 +426,7 @@ Result<LangId> Converter::AddFormatLang(const std::string& name, int32_t src,
   FormatParser p(&lang_grammar_, re);
   auto e = p.Parse();
   if (!e.ok()) return e.status();
-  Lang lang;
-  lang.is_format = true;
-  lang.text = name;
-  lang.src = src;
+  Lang lang = FormatLang(name, src);
   lang.expr = *e;
   langs_.push_back(std::move(lang));
   return static_cast<LangId>(langs_.size() - 1);
