@@ -5,6 +5,7 @@
 #ifndef SIEVE_TESTS_GRAMMAR_LOOKAROUND_ORACLE_H_
 #define SIEVE_TESTS_GRAMMAR_LOOKAROUND_ORACLE_H_
 
+#include <gtest/gtest.h>
 #include <re2/re2.h>
 
 #include <memory>
@@ -92,6 +93,23 @@ class LookaroundOracle {
   std::unique_ptr<RE2> main_;
   std::vector<std::unique_ptr<RE2>> parts_;
 };
+
+// Every string of up to 6 characters of `c.alphabet`: `accepts` (the grammar under test) must
+// agree with the oracle, and both sides must occur (a language of everything or nothing would
+// prove little).
+template <typename Accepts>
+void ExpectOracleLanguage(const LookaroundCase& c, const Accepts& accepts) {
+  const LookaroundOracle oracle(c.pattern);
+  ASSERT_TRUE(oracle.ok()) << c.pattern;
+  int accepted = 0, rejected = 0;
+  for (const std::string& s : AllStrings(c.alphabet, 6)) {
+    const bool want = oracle.Matches(s);
+    EXPECT_EQ(accepts(s), want) << c.pattern << " on '" << s << "'";
+    ++(want ? accepted : rejected);
+  }
+  EXPECT_GT(accepted, 0) << c.pattern;
+  EXPECT_GT(rejected, 0) << c.pattern;
+}
 
 }  // namespace sieve::testing
 
