@@ -801,24 +801,48 @@ void MaskBuilder::Walk(int32_t first, int32_t last) {
 }
 
 int32_t MaskBuilder::FirstByteKey(uint8_t byte, const SetSimulator::Trans& tr) {
-  std::string& key = key_buf_;
+  // The key's fields in a scratch row, hashed, and looked up by content in an open-addressing
+  // table over pooled rows (a string key per first byte and state cost more than the lookup).
+  std::vector<int64_t>& key = key_buf_;
   key.clear();
-  auto put = [&key](int64_t v) { key.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
-  put(byte);
-  put(target_.rule);
-  put(tr.next);
-  put(tr.alive ? 1 : 0);
-  put(tr.num_pops);
-  put(tr.num_calls);
+  key.push_back(byte);
+  key.push_back(target_.rule);
+  key.push_back(tr.next);
+  key.push_back(tr.alive ? 1 : 0);
+  key.push_back(tr.num_pops);
+  key.push_back(tr.num_calls);
   const SetSimulator::Delegation* calls = sim_.calls(tr.calls);
   for (uint32_t i = 0; i < tr.num_calls; ++i) {
-    put(calls[i].callee_start);
-    put(calls[i].ret);
+    key.push_back(calls[i].callee_start);
+    key.push_back(calls[i].ret);
   }
-  const auto [it, fresh] =
-      first_key_ids_.try_emplace(key, static_cast<int32_t>(first_key_ids_.size()));
-  if (fresh) first_seen_.push_back(0);
-  return it->second;
+  uint64_t h = 0x9E3779B97F4A7C15ULL;
+  for (const int64_t v : key) h = (h ^ static_cast<uint64_t>(v)) * 0xff51afd7ed558ccdULL;
+  h ^= h >> 29;
+  if ((first_keys_.size() + 1) * 2 > first_key_table_.size()) {
+    first_key_table_.assign(std::max<size_t>(64, first_key_table_.size() * 2), 0);
+    const size_t mask = first_key_table_.size() - 1;
+    for (size_t i = 0; i < first_keys_.size(); ++i) {
+      size_t j = first_keys_[i].hash & mask;
+      while (first_key_table_[j] != 0) j = (j + 1) & mask;
+      first_key_table_[j] = static_cast<uint32_t>(i + 1);
+    }
+  }
+  const size_t mask = first_key_table_.size() - 1;
+  size_t j = h & mask;
+  for (; first_key_table_[j] != 0; j = (j + 1) & mask) {
+    const FirstKey& e = first_keys_[first_key_table_[j] - 1];
+    if (e.hash == h && e.len == key.size() &&
+        std::equal(key.begin(), key.end(), first_key_pool_.begin() + e.offset)) {
+      return static_cast<int32_t>(first_key_table_[j] - 1);
+    }
+  }
+  first_keys_.push_back({h, static_cast<uint32_t>(first_key_pool_.size()),
+                         static_cast<uint32_t>(key.size())});
+  first_key_pool_.insert(first_key_pool_.end(), key.begin(), key.end());
+  first_key_table_[j] = static_cast<uint32_t>(first_keys_.size());
+  first_seen_.push_back(0);
+  return static_cast<int32_t>(first_keys_.size() - 1);
 }
 
 MaskBuilder::FirstByteResult MaskBuilder::RecordFirstByte(int32_t root, size_t uncertain_mark) {

@@ -324,8 +324,17 @@ class MaskBuilder {
   size_t building_depth_ = 0;
   std::vector<Deferred> deferred_work_;  // ProcessDeferred's entries, a stack of batches
   std::unordered_map<RuleId, std::vector<uint8_t>> follow_bytes_;  // FOLLOW(rule) as a list
-  std::unordered_map<std::string, int32_t> first_key_ids_;
-  std::string key_buf_;
+  // FirstByteKey's interned keys: rows of int64 fields in one pool, found through an
+  // open-addressing table (index + 1, 0 empty).
+  struct FirstKey {
+    uint64_t hash;
+    uint32_t offset;
+    uint32_t len;
+  };
+  std::vector<FirstKey> first_keys_;
+  std::vector<int64_t> first_key_pool_;
+  std::vector<uint32_t> first_key_table_;
+  std::vector<int64_t> key_buf_;
   std::unordered_map<int32_t, FirstByteResult> first_memo_;
   std::vector<uint8_t> first_seen_;  // per key id
   static constexpr size_t kSnapshots = 4;
