@@ -31,4 +31,46 @@ void ClearBits(uint32_t* row, const int32_t* ids, size_t n) {
   for (size_t i = 0; i < n; ++i) row[ids[i] >> 5] &= ~(uint32_t{1} << (ids[i] & 31));
 }
 
+namespace {
+
+size_t CountSwar(uint64_t x) {
+  x -= (x >> 1) & 0x5555555555555555ull;
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+  return static_cast<size_t>((x * 0x0101010101010101ull) >> 56);
+}
+
+template <typename Word>
+size_t CountBitsSwar(const Word* words, size_t n) {
+  size_t c = 0;
+  for (size_t i = 0; i < n; ++i) c += CountSwar(words[i]);
+  return c;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+template <typename Word>
+__attribute__((target("popcnt"))) size_t CountBitsHw(const Word* words, size_t n) {
+  size_t c = 0;
+  for (size_t i = 0; i < n; ++i) c += static_cast<size_t>(__builtin_popcountll(words[i]));
+  return c;
+}
+
+template <typename Word>
+size_t Count(const Word* words, size_t n) {
+  static const bool hw = __builtin_cpu_supports("popcnt");
+  return hw ? CountBitsHw(words, n) : CountBitsSwar(words, n);
+}
+#else
+template <typename Word>
+size_t Count(const Word* words, size_t n) {
+  return CountBitsSwar(words, n);
+}
+#endif
+
+}  // namespace
+
+size_t CountBits(const uint64_t* words, size_t n) { return Count(words, n); }
+
+size_t CountBits(const uint32_t* words, size_t n) { return Count(words, n); }
+
 }  // namespace sieve

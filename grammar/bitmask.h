@@ -21,6 +21,10 @@ void OrAndNotWords(uint32_t* __restrict dst, const uint32_t* __restrict a,
 void SetBits(uint32_t* row, const int32_t* ids, size_t n);
 // Clears bit id of `row` for each id in ids[0, n).
 void ClearBits(uint32_t* row, const int32_t* ids, size_t n);
+// Bits set in words[0, n): the POPCNT instruction where the CPU has it (checked once at run time;
+// without -mpopcnt the builtin is a libgcc call per word), else a SWAR count.
+size_t CountBits(const uint64_t* words, size_t n);
+size_t CountBits(const uint32_t* words, size_t n);
 
 }  // namespace sieve
 

@@ -25,6 +25,8 @@
 #include <limits>
 #include <string>
 
+#include "grammar/bitmask.h"
+
 namespace sieve {
 
 MaskBuilder::MaskBuilder(const CompiledGrammar& g, const TokenizerInfo& info,
@@ -910,20 +912,23 @@ void MaskBuilder::ClearRange(uint32_t lo, uint32_t hi) {
   acc_[b] &= ~last;
 }
 
-void MaskBuilder::ToIdOrder(std::vector<uint32_t>* out) {
+void MaskBuilder::ToIdOrder(StateClassification* out) {
   // Scatter the smaller side: the accepted positions, or the rejected ones cleared from the
-  // byte-token mask (string states accept nearly everything).
+  // byte-token mask (string states accept nearly everything). When that side is short enough for
+  // the cache to store as a list, its ids are kept too, sorted (TokenMaskCache::MakeSet).
   const std::span<const int32_t> ids = info_.sorted_ids();
   const auto n = static_cast<uint32_t>(ids.size());
-  // Which side is smaller only decides the speed, so an estimate will do (no popcount: this
-  // build does not assume the instruction).
-  uint64_t estimate = 0;
-  for (const uint64_t w : acc_) estimate += w == 0 ? 0 : (w == ~uint64_t{0} ? 64 : 32);
-  const bool invert = estimate > n / 2;
+  const size_t count = CountBits(acc_.data(), acc_.size());
+  const bool invert = count > n / 2;
+  const uint64_t scatter = invert ? n - count : count;
+  out->accepted_count = static_cast<int64_t>(count);
+  out->has_list = scatter <= MaskListMax(info_.words());
+  out->list_rejected = invert;
+  out->list.clear();
+  std::vector<uint32_t>& bits_out = out->accepted_bits;
   // A large scatter is first looked up among the recent conversions (equal sets recur).
   Converted* slot = nullptr;
   uint64_t hash = 0;
-  const uint64_t scatter = invert ? n - std::min<uint64_t>(estimate, n) : estimate;
   if (scatter > kConvertMin) {
     hash = 0x9E3779B97F4A7C15ULL;
     for (size_t w = 0; w < acc_.size(); w += 2) {
@@ -933,7 +938,7 @@ void MaskBuilder::ToIdOrder(std::vector<uint32_t>* out) {
     for (Converted& c : converted_) {
       if (c.hash == hash && c.positions == acc_) {
         c.last_use = ++converted_clock_;
-        *out = c.ids;
+        bits_out = c.ids;
         return;
       }
     }
@@ -946,11 +951,11 @@ void MaskBuilder::ToIdOrder(std::vector<uint32_t>* out) {
     }
   }
   if (invert) {
-    *out = info_.byte_token_mask();
+    bits_out = info_.byte_token_mask();
   } else {
-    out->assign(info_.words(), 0);
+    bits_out.assign(info_.words(), 0);
   }
-  uint32_t* bits = out->data();
+  uint32_t* bits = bits_out.data();
   for (uint32_t w = 0; w < acc_.size(); ++w) {
     uint64_t x = invert ? ~acc_[w] : acc_[w];
     if (invert && w == acc_.size() - 1 && (n & 63) != 0) x &= (uint64_t{1} << (n & 63)) - 1;
@@ -961,13 +966,15 @@ void MaskBuilder::ToIdOrder(std::vector<uint32_t>* out) {
       } else {
         bits[id >> 5] |= uint32_t{1} << (id & 31);
       }
+      if (out->has_list) out->list.push_back(id);
       x &= x - 1;
     }
   }
+  if (out->has_list) std::sort(out->list.begin(), out->list.end());
   if (slot != nullptr) {
     slot->hash = hash;
     slot->positions = acc_;
-    slot->ids = *out;
+    slot->ids = bits_out;
     slot->last_use = ++converted_clock_;
   }
 }
@@ -1121,7 +1128,7 @@ void MaskBuilder::Classify(int32_t s, StateClassification* out) {
       return TestPos(info_.position_of(e.token));
     });
   }
-  ToIdOrder(&out->accepted_bits);
+  ToIdOrder(out);
   out->nodes_visited = nodes_visited_;
 }
 

@@ -119,7 +119,19 @@ struct StateClassification {
   std::vector<uint16_t> accepted_k;
   std::vector<Entry> uncertain;
   int64_t nodes_visited = 0;  // trie nodes simulated (work measure)
+  // Filled by MaskBuilder (-1 / false where not): the number of bits set in accepted_bits and,
+  // when the accepted or the rejected byte tokens are few enough to be stored as a list
+  // (MaskListMax), that list in id order (`list_rejected`: the rejected ones). TokenMaskCache
+  // then neither counts nor scans the bitset again.
+  int64_t accepted_count = -1;
+  bool has_list = false;
+  bool list_rejected = false;
+  std::vector<int32_t> list;
 };
+
+// The longest id list the mask cache stores for a set of a vocabulary of `words` 32-bit mask
+// words: beyond it, setting scattered bits costs more than copying the words of a bitset.
+inline size_t MaskListMax(size_t words) { return words / 8; }
 
 class MaskBuilder {
  public:
@@ -221,7 +233,7 @@ class MaskBuilder {
   bool TestPos(uint32_t i) const { return acc_[i >> 6] >> (i & 63) & 1; }
   void SetRange(uint32_t lo, uint32_t hi);
   void ClearRange(uint32_t lo, uint32_t hi);
-  void ToIdOrder(std::vector<uint32_t>* out);
+  void ToIdOrder(StateClassification* out);
   // Recent conversions (ToIdOrder): equal accepted sets recur (string bodies in many places, the
   // states of one run), and a conversion scatters up to half the vocabulary's bits.
   struct Converted {

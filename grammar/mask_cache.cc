@@ -51,40 +51,6 @@ namespace {
 inline void SetBit(uint32_t* row, int32_t id) { row[id >> 5] |= uint32_t{1} << (id & 31); }
 inline void ClearBit(uint32_t* row, int32_t id) { row[id >> 5] &= ~(uint32_t{1} << (id & 31)); }
 
-// Bits set in `row`: ~4,000 words per state and set, so it must not be a libgcc call per word
-// (what __builtin_popcount is without -mpopcnt): the POPCNT instruction where the CPU has it (every
-// x86-64 CPU since 2008, checked once at run time), else a SWAR count.
-size_t PopCountSwar(const std::vector<uint32_t>& row) {
-  auto count = [](uint64_t x) {
-    x -= (x >> 1) & 0x5555555555555555ull;
-    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
-    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
-    return static_cast<size_t>((x * 0x0101010101010101ull) >> 56);
-  };
-  size_t n = 0, i = 0;
-  for (; i + 1 < row.size(); i += 2) n += count(row[i] | (uint64_t{row[i + 1]} << 32));
-  if (i < row.size()) n += count(row[i]);
-  return n;
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("popcnt"))) size_t PopCountHw(const std::vector<uint32_t>& row) {
-  size_t n = 0, i = 0;
-  for (; i + 1 < row.size(); i += 2) {
-    n += static_cast<size_t>(__builtin_popcountll(row[i] | (uint64_t{row[i + 1]} << 32)));
-  }
-  if (i < row.size()) n += static_cast<size_t>(__builtin_popcount(row[i]));
-  return n;
-}
-
-size_t PopCount(const std::vector<uint32_t>& row) {
-  static const bool hw = __builtin_cpu_supports("popcnt");
-  return hw ? PopCountHw(row) : PopCountSwar(row);
-}
-#else
-size_t PopCount(const std::vector<uint32_t>& row) { return PopCountSwar(row); }
-#endif
-
 // Hash of a set's words for pooling equal sets (contents are compared on a match): four
 // independent multiply-xor lanes, so a 16 KB bitset is not one serial dependency chain.
 uint64_t HashSetWords(uint64_t seed, const void* data, size_t bytes) {
@@ -113,16 +79,17 @@ uint64_t HashSetWords(uint64_t seed, const void* data, size_t bytes) {
 
 // Picks the form for the set whose bits are in `row`: a list of accepted ids, a list of rejected
 // byte tokens, or the bitset itself. The smallest, except that a list is used only up to
-// words / kListFraction ids: beyond that, setting scattered bits costs more than copying words.
+// MaskListMax(words) ids (mask_builder.h).
 size_t TokenMaskCache::MakeSet(const TokenizerInfo& info, const std::vector<uint32_t>& row,
-                               PendingSet* set) {
-  constexpr size_t kListFraction = 8;
+                               PendingSet* set, const StateClassification* known) {
   const size_t words = row.size();
-  const size_t accepted = PopCount(row);
+  const size_t accepted = known != nullptr && known->accepted_count >= 0
+                              ? static_cast<size_t>(known->accepted_count)
+                              : CountBits(row.data(), row.size());
   const size_t rejected = info.num_byte_tokens() - accepted;
   set->words.clear();
   set->ids.clear();
-  const size_t list_max = words / kListFraction;
+  const size_t list_max = MaskListMax(words);
   auto finish = [set] {
     set->hash = set->form == kBitset
                     ? HashSetWords(set->form, set->words.data(), set->words.size() * 4)
@@ -136,6 +103,12 @@ size_t TokenMaskCache::MakeSet(const TokenizerInfo& info, const std::vector<uint
   }
   const bool accept = accepted <= rejected;
   set->form = accept ? kAcceptList : kRejectList;
+  if (known != nullptr && known->accepted_count >= 0 && known->has_list &&
+      known->list_rejected == !accept) {
+    set->ids = known->list;  // the classifier's own list: the same ids, sorted
+    finish();
+    return accepted;
+  }
   // The rows through local pointers: with the vectors themselves the compiler reloaded their data
   // pointers for every word (push_back might have changed them).
   std::vector<int32_t>& ids = set->ids;
@@ -157,7 +130,7 @@ size_t TokenMaskCache::MakeSet(const TokenizerInfo& info, const std::vector<uint
 void TokenMaskCache::BuildState(const CompiledGrammar& g, const TokenizerInfo& info,
                                 const MaskCacheOptions& opts, int32_t state,
                                 const StateClassification& c, StateResult* r) {
-  r->accepted = static_cast<int64_t>(MakeSet(info, c.accepted_bits, &r->base));
+  r->accepted = static_cast<int64_t>(MakeSet(info, c.accepted_bits, &r->base, &c));
   r->nodes_visited = c.nodes_visited;
 
   const CompiledGrammar::RuleInfo& rule = g.rule(g.rule_of(state));

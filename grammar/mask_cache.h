@@ -245,8 +245,10 @@ class TokenMaskCache {
   void WalkSuffixes(const StateMasks& m, int32_t counter, const CompiledGrammar::RuleInfo& rule,
                     bool has_context, PdaStepper* stepper, MaskFillScratch* scratch) const;
   // Returns the number of tokens in the set.
+  // `known`: the classification `row` came from, whose count and short id list (when present)
+  // are used instead of counting and scanning the row again.
   static size_t MakeSet(const TokenizerInfo& info, const std::vector<uint32_t>& row,
-                        PendingSet* set);
+                        PendingSet* set, const StateClassification* known = nullptr);
   // What a closure with lookahead b does with one stack whose top frame is at a state (see
   // shortcut_index_ below).
   enum Shortcut : uint8_t { kClose = 0, kKeep = 1, kDrop = 2, kPass = 3 };

@@ -296,6 +296,9 @@ void MergeShared(const TokenizerInfo& full, const TokenizerInfo& long_tokens,
     if (TestBit(long_mask, e.token)) out->uncertain.push_back(e);
   }
   out->nodes_visited = long_part.nodes_visited;
+  out->accepted_count = -1;  // not counted here: MakeSet counts the merged bits
+  out->has_list = false;
+  out->list.clear();
 }
 
 }  // namespace sieve
