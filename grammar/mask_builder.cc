@@ -30,11 +30,12 @@
 namespace sieve {
 
 MaskBuilder::MaskBuilder(const CompiledGrammar& g, const TokenizerInfo& info,
-                         const MaskBuildOptions& opts)
+                         const MaskBuildOptions& opts, SetSimulator* shared_sim)
     : g_(g),
       info_(info),
       opts_(opts),
-      sim_(g),
+      own_sim_(shared_sim == nullptr ? std::make_unique<SetSimulator>(g) : nullptr),
+      sim_(shared_sim == nullptr ? *own_sim_ : *shared_sim),
       sites_(g.num_rules()),
       resolver_(g, &sim_, &sites_, static_cast<size_t>(opts.max_return_sites)) {
   for (int32_t s = 0; s < g.num_states(); ++s) {

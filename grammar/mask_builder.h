@@ -135,7 +135,12 @@ inline size_t MaskListMax(size_t words) { return words / 8; }
 
 class MaskBuilder {
  public:
-  MaskBuilder(const CompiledGrammar& g, const TokenizerInfo& info, const MaskBuildOptions& opts);
+  // `shared_sim`: a SetSimulator of `g` to use instead of one of its own (it depends on the
+  // grammar only), shared with the other builders of the same thread (TokenMaskCache::Build's
+  // builders over the long-token tries), which then find its sets and transitions computed.
+  // It must outlive the builder, and builders sharing it must not run concurrently.
+  MaskBuilder(const CompiledGrammar& g, const TokenizerInfo& info, const MaskBuildOptions& opts,
+              SetSimulator* shared_sim = nullptr);
   ~MaskBuilder();
 
   // Classifies every byte token at state `s` (a state with byte edges).
@@ -324,7 +329,8 @@ class MaskBuilder {
   const CompiledGrammar& g_;
   const TokenizerInfo& info_;
   MaskBuildOptions opts_;
-  SetSimulator sim_;
+  std::unique_ptr<SetSimulator> own_sim_;
+  SetSimulator& sim_;
   std::vector<std::vector<int32_t>> sites_;           // per rule: return states calling it (unique)
   std::vector<std::array<uint64_t, 4>> first_bytes_;  // per rule: CanStartWith as a byte set
   ContextResolver resolver_;

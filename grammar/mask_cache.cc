@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -278,6 +279,12 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
     }
   }
   std::vector<StateClassification> saved(static_cast<size_t>(num_saved));
+  // One set simulator per worker, shared by its builders over the full and the long-token tries.
+  std::vector<std::unique_ptr<SetSimulator>> sims(workers);
+  auto sim = [&](int w) {
+    if (sims[w] == nullptr) sims[w] = std::make_unique<SetSimulator>(g);
+    return sims[w].get();
+  };
   std::vector<std::unique_ptr<MaskBuilder>> builders(workers);
   std::vector<std::unique_ptr<MaskBuilder>> long_builders(workers * levels.size());
   std::vector<StateClassification> scratch(workers), merged(workers);
@@ -320,7 +327,9 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
   };
   for_runs(reps, [&](size_t i, int w) {
     if (!poll()) return;
-    if (builders[w] == nullptr) builders[w] = std::make_unique<MaskBuilder>(g, ti, opts.build);
+    if (builders[w] == nullptr) {
+      builders[w] = std::make_unique<MaskBuilder>(g, ti, opts.build, sim(w));
+    }
     builders[w]->Classify(states[i], &scratch[w]);
     BuildState(g, ti, opts, states[i], scratch[w], &results[i]);
     const int32_t slot = saved_slot[states[i]];
@@ -332,7 +341,9 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
     const int32_t level = member_level[states[i]];
     const TokenizerInfo& long_info = *levels[level].second;
     std::unique_ptr<MaskBuilder>& builder = long_builders[level * workers + w];
-    if (builder == nullptr) builder = std::make_unique<MaskBuilder>(g, long_info, opts.build);
+    if (builder == nullptr) {
+      builder = std::make_unique<MaskBuilder>(g, long_info, opts.build, sim(w));
+    }
     builder->Classify(states[i], &scratch[w]);
     MergeShared(ti, long_info, saved[saved_slot[member_rep[states[i]]]], scratch[w], &merged[w]);
     BuildState(g, ti, opts, states[i], merged[w], &results[i]);
@@ -340,6 +351,7 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
   });
   builders.clear();
   long_builders.clear();
+  sims.clear();
   scratch.clear();
   merged.clear();
   saved.clear();
