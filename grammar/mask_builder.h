@@ -35,7 +35,7 @@
 // state cannot read are never visited. Stack sets are interned and their transitions memoised
 // (SetSimulator, mask_sim.h), so most trie nodes cost a table lookup. A first-byte subtree whose
 // first transition (closed set, pops, delegations) is the same as at an earlier state of the same
-// rule is classified the same way: from the second time a (byte, rule, transition) is seen, the
+// rule is classified the same way: the first time a (byte, rule, transition) is seen, the
 // subtree's answers are recorded, and later states copy them instead of walking. Likewise a state
 // starts from the answers of a recent state of its rule (a map key's states differ from each other
 // in one or two first bytes) and walks only the first bytes whose transition differs; answers are
@@ -354,7 +354,6 @@ class MaskBuilder {
   std::vector<uint32_t> first_key_table_;
   std::vector<int64_t> key_buf_;
   std::unordered_map<int32_t, FirstByteResult> first_memo_;
-  std::vector<uint8_t> first_seen_;  // per key id
   static constexpr size_t kSnapshots = 4;
   std::vector<Snapshot> snapshots_;
   std::vector<int8_t> text_phase_;   // per set: TextPhase, -2 not yet known
