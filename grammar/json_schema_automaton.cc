@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "grammar/regex_parser.h"
 #include "grammar/support/utf8.h"
 
 namespace sieve::jsonschema {
@@ -45,8 +46,9 @@ struct Frag {
 
 class NfaBuilder {
  public:
-  NfaBuilder(const Grammar& g, Nfa* nfa, int64_t max_states)
-      : g_(g), nfa_(nfa), max_states_(max_states) {}
+  NfaBuilder(const Grammar& g, Nfa* nfa, int64_t max_states,
+             const std::vector<std::pair<ExprId, char32_t>>* markers)
+      : g_(g), nfa_(nfa), max_states_(max_states), markers_(markers) {}
 
   Result<Frag> Build(ExprId e, int depth) {
     if (depth > 2000) return LimitError("pattern nests too deeply for the string automaton");
@@ -57,6 +59,12 @@ class NfaBuilder {
     switch (x.kind) {
       case ExprKind::kEmpty: {
         int32_t s = nfa_->Add();
+        for (size_t i = 0; markers_ != nullptr && i < markers_->size(); ++i) {
+          if ((*markers_)[i].first != e) continue;
+          const int32_t t = nfa_->Add();  // a word-boundary marker: an edge on its code point
+          nfa_->edges[s].push_back({(*markers_)[i].second, (*markers_)[i].second, t});
+          return Frag{s, t};
+        }
         return Frag{s, s};
       }
       case ExprKind::kBytes: {
@@ -138,6 +146,7 @@ class NfaBuilder {
   const Grammar& g_;
   Nfa* nfa_;
   int64_t max_states_;
+  const std::vector<std::pair<ExprId, char32_t>>* markers_;
 };
 
 void Closure(const Nfa& nfa, std::vector<int32_t>* set, std::vector<uint8_t>* mark) {
@@ -447,9 +456,10 @@ CpDfa LiteralSetDfa(const std::vector<std::string>& strings) {
   return d;
 }
 
-Result<CpDfa> DfaFromExpr(const Grammar& g, ExprId e, int32_t max_states) {
+Result<CpDfa> DfaFromExpr(const Grammar& g, ExprId e, int32_t max_states,
+                          const std::vector<std::pair<ExprId, char32_t>>* markers) {
   Nfa nfa;
-  NfaBuilder builder(g, &nfa, int64_t{max_states} * 8);
+  NfaBuilder builder(g, &nfa, int64_t{max_states} * 8, markers);
   auto frag = builder.Build(e, 0);
   if (!frag.ok()) return frag.status();
   // Work: NFA states over all subsets, and edges examined. Large repetition counts (capped
@@ -580,6 +590,94 @@ Result<CpDfa> BoundLength(const CpDfa& a, int64_t min, int64_t max, int32_t max_
     if (max >= 0 && c >= max) continue;
     int64_t next = std::min(c + 1, cap);
     for (const CpDfa::Edge& e : a.edges(s)) out.AddEdge(from, e.lo, e.hi, id_of(e.to, next));
+  }
+  out.Normalize();
+  return out;
+}
+
+Result<CpDfa> EliminateBoundaryMarkers(const CpDfa& a, int32_t max_states) {
+  if (a.num_states() == 0) return EmptyDfa();
+  auto is_word = [](char32_t c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || c == '_' || (c >= 'a' && c <= 'z');
+  };
+  // What the next code point must be after the markers passed so far: anything, a word
+  // character, or a non-word character or the end.
+  enum Need : uint8_t { kAny = 0, kWord = 1, kNonWord = 2 };
+  // A state of the result: the word-ness of the code point read last (false at the start) and
+  // the states of `a` it may be in, sorted (markers are taken lazily, when the next code point or
+  // the end is known).
+  using Key = std::pair<bool, std::vector<int32_t>>;
+  CpDfa out;
+  std::map<Key, int32_t> ids;
+  std::deque<Key> queue;
+  auto id_of = [&](Key key) {
+    auto [it, fresh] = ids.emplace(key, out.num_states());
+    if (fresh) {
+      out.AddState(false);
+      queue.push_back(std::move(key));
+    }
+    return it->second;
+  };
+  id_of({false, {0}});
+  // Code points where word-ness changes (each starts an interval of equal word-ness).
+  static constexpr char32_t kWordCuts[] = {'0', '9' + 1, 'A', 'Z' + 1, '_', '_' + 1, 'a', 'z' + 1};
+  std::vector<std::pair<int32_t, Need>> closure;
+  std::vector<char32_t> cuts;
+  while (!queue.empty()) {
+    const Key key = std::move(queue.front());
+    queue.pop_front();
+    const int32_t from = ids[key];
+    if (out.num_states() > max_states) {
+      return LimitError("word-boundary automaton exceeds max_automaton_states");
+    }
+    const bool last_word = key.first;
+    // The markers' closure: (state, need) pairs; a marker turns "anything" into a need, and a
+    // need that contradicts the new one kills the path.
+    closure.clear();
+    for (const int32_t q : key.second) closure.push_back({q, kAny});
+    for (size_t i = 0; i < closure.size(); ++i) {
+      const auto [q, need] = closure[i];
+      for (const char32_t m : {kWordBoundaryMarker, kNonWordBoundaryMarker}) {
+        const int32_t t = a.Step(q, m);
+        if (t < 0) continue;
+        const bool next_word = (m == kWordBoundaryMarker) != last_word;
+        const Need want = next_word ? kWord : kNonWord;
+        if (need != kAny && need != want) continue;
+        if (std::find(closure.begin(), closure.end(), std::make_pair(t, want)) == closure.end()) {
+          closure.push_back({t, want});
+        }
+      }
+    }
+    bool accepting = false;
+    cuts.assign(std::begin(kWordCuts), std::end(kWordCuts));
+    for (const auto& [q, need] : closure) {
+      accepting = accepting || (a.accepting(q) && need != kWord);
+      for (const CpDfa::Edge& e : a.edges(q)) {
+        cuts.push_back(e.lo);
+        if (e.hi < kMaxCp) cuts.push_back(e.hi + 1);
+      }
+    }
+    out.set_accepting(from, accepting);
+    cuts.push_back(0);
+    std::sort(cuts.begin(), cuts.end());
+    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    for (size_t i = 0; i < cuts.size(); ++i) {
+      const char32_t lo = cuts[i];
+      const char32_t hi = i + 1 < cuts.size() ? cuts[i + 1] - 1 : kMaxCp;
+      if (lo >= 0xD800 && hi <= 0xDFFF) continue;  // markers and other surrogates: not text
+      const bool word = is_word(lo);
+      std::vector<int32_t> next;
+      for (const auto& [q, need] : closure) {
+        if (need == (word ? kNonWord : kWord)) continue;
+        const int32_t t = a.Step(q, lo);
+        if (t >= 0) next.push_back(t);
+      }
+      if (next.empty()) continue;
+      std::sort(next.begin(), next.end());
+      next.erase(std::unique(next.begin(), next.end()), next.end());
+      const int32_t to = id_of({word, std::move(next)});
+      out.AddEdge(from, lo, hi, to);
+    }
   }
   out.Normalize();
   return out;

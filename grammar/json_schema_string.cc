@@ -349,6 +349,8 @@ Result<LangId> Converter::AddPattern(const std::string& pattern, int32_t src) {
   }
   RegexOptions ro;
   ro.search_semantics = true;
+  std::vector<std::pair<ExprId, char32_t>> markers;
+  ro.boundary_markers = &markers;
   auto e = RegexToExpr(pattern, &lang_grammar_, ro);
   if (!e.ok()) {
     if (e.status().code() == StatusCode::kUnsupported) {
@@ -360,7 +362,19 @@ Result<LangId> Converter::AddPattern(const std::string& pattern, int32_t src) {
   Lang lang;
   lang.text = pattern;
   lang.src = src;
-  lang.expr = *e;
+  if (markers.empty()) {
+    lang.expr = *e;
+  } else {
+    // Word boundaries (\b \B): the language is an automaton only (the expression ignores them).
+    auto d = DfaFromExpr(lang_grammar_, *e, opts_.max_automaton_states, &markers);
+    if (d.ok()) d = EliminateBoundaryMarkers(*d, opts_.max_automaton_states);
+    if (!d.ok()) return Unsupported("pattern '" + pattern + "': " + d.status().message());
+    const CpDfa m = Minimize(*d);
+    if (IsEmptyLanguage(m)) {
+      return Unsupported("pattern '" + pattern + "': the pattern matches no string");
+    }
+    lang.dfa = m;
+  }
   langs_.push_back(std::move(lang));
   LangId id = static_cast<LangId>(langs_.size() - 1);
   lang_ids_[key] = id;

@@ -7,6 +7,8 @@
 // complemented, exactly as JSON Schema `pattern` reads it (json_schema_string.cc): each part is
 // parsed and made an automaton (json_schema_automaton.h), and the minimised product is written out
 // as one rule per state. Lookaround anywhere else stays RegexToExpr's kUnsupported at its offset.
+// Word boundaries (\b \B) take the same way: the pattern's automaton reads a marker for each, and
+// the markers are eliminated against the code points around them (EliminateBoundaryMarkers).
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -48,6 +50,20 @@ int64_t OffsetInPattern(std::string_view pattern, std::string_view piece, int64_
   return static_cast<int64_t>(at) + offset - static_cast<int64_t>(prefix);
 }
 
+// A pattern's automaton, word boundaries (\b \B) taken: the expression with its boundary markers,
+// then the markers eliminated (json_schema_automaton.h).
+Result<jsonschema::CpDfa> PatternDfa(std::string_view text, const RegexOptions& opts) {
+  Grammar scratch;
+  std::vector<std::pair<ExprId, char32_t>> markers;
+  RegexOptions o = opts;
+  o.boundary_markers = &markers;
+  auto e = RegexToExpr(text, &scratch, o);
+  if (!e.ok()) return e.status();
+  auto d = jsonschema::DfaFromExpr(scratch, *e, kMaxLookaroundStates, &markers);
+  if (!d.ok() || markers.empty()) return d;
+  return jsonschema::EliminateBoundaryMarkers(*d, kMaxLookaroundStates);
+}
+
 // The language of `split`: its main pattern (with the caller's options) and every part (search
 // semantics, as regex_lookaround.h defines them), intersected. Errors in a part carry their offset
 // in `pattern` where it can be found.
@@ -62,10 +78,7 @@ Result<jsonschema::CpDfa> LookaroundDfa(std::string_view pattern, const Anchored
     const auto& [text, negated] = texts[i];
     RegexOptions o = opts;
     if (i > 0) o.search_semantics = true;
-    Grammar scratch;
-    auto e = RegexToExpr(text, &scratch, o);
-    auto d = e.ok() ? jsonschema::DfaFromExpr(scratch, *e, kMaxLookaroundStates)
-                    : Result<jsonschema::CpDfa>(e.status());
+    auto d = PatternDfa(text, o);
     if (!d.ok()) {
       Status s(d.status().code(), "read as '" + text + "' (" +
                                       (i == 0 ? "the pattern without its lookarounds"
@@ -138,14 +151,17 @@ Result<Grammar> RegexToGrammar(std::string_view pattern, const RegexOptions& opt
     return g;
   }
   if (body.status().code() != StatusCode::kUnsupported) return body.status();
+  // Word boundaries and anchored lookaround: through automata.
   const std::optional<AnchoredLookarounds> split = SplitAnchoredLookarounds(pattern);
-  if (!split) return body.status();
-  auto d = LookaroundDfa(pattern, *split, opts);
+  auto d = split ? LookaroundDfa(pattern, *split, opts) : PatternDfa(pattern, opts);
   if (!d.ok()) return d.status();
-  if (jsonschema::IsEmptyLanguage(*d)) {
-    return Unsupported("the pattern matches no string (its lookarounds exclude every match)");
+  const jsonschema::CpDfa m = jsonschema::Minimize(*d);
+  if (jsonschema::IsEmptyLanguage(m)) {
+    return Unsupported(split ? "the pattern matches no string (its lookarounds exclude every match)"
+                             : "the pattern matches no string (its word boundaries exclude every "
+                               "match)");
   }
-  return DfaGrammar(*d);
+  return DfaGrammar(m);
 }
 
 }  // namespace sieve

@@ -37,7 +37,8 @@
 // Lazy quantifiers have the same language as greedy ones; a quantifier after a quantifier (PCRE's
 // possessive `a*+`) is a syntax error in ECMA and here. Error codes: kParse for text ECMA rejects
 // or we refuse as malformed, kUnsupported for valid ECMA we cannot enforce (backreferences,
-// lookaround, \b \B, modifier groups, script and most binary properties), kLimit for limits.
+// lookaround, \b \B unless the caller takes their markers (RegexOptions::boundary_markers),
+// modifier groups, script and most binary properties), kLimit for limits.
 #include "grammar/regex_parser.h"
 
 #include <algorithm>
@@ -332,6 +333,19 @@ Result<ExprId> RegexParser::Run() {
         frames.back().seq.push_back(Class(ToRanges(kDot), false, start));
         break;
       case '\\': {
+        if (opts_.boundary_markers != nullptr && (Peek(1) == 'b' || Peek(1) == 'B')) {
+          // A word-boundary assertion: zero-width, read by the automaton as its marker
+          // (RegexOptions::boundary_markers). Not "" for the anchors' pairing, so a path that
+          // needs it to be empty (`\b^a`) is dropped: a narrowing, never a loosening.
+          Piece p;
+          p.e[0] = g_->AddEmpty(static_cast<int32_t>(start));
+          opts_.boundary_markers->push_back(
+              {p.e[0], Peek(1) == 'b' ? kWordBoundaryMarker : kNonWordBoundaryMarker});
+          p.assertion = true;
+          frames.back().seq.push_back(std::move(p));
+          pos_ += 2;
+          break;
+        }
         ClassAtom a;
         SIEVE_RETURN_IF_ERROR(ParseEscape(/*in_class=*/false, &a));
         if (a.is_set) {
@@ -865,6 +879,14 @@ ExprId RegexParser::CopyTree(ExprId root) {
     switch (e.kind) {
       case ExprKind::kEmpty:
         made = g_->AddEmpty(off);
+        if (opts_.boundary_markers != nullptr) {  // a copied marker stays a marker
+          for (size_t i = 0; i < opts_.boundary_markers->size(); ++i) {
+            if ((*opts_.boundary_markers)[i].first == top.src) {
+              opts_.boundary_markers->push_back({made, (*opts_.boundary_markers)[i].second});
+              break;
+            }
+          }
+        }
         break;
       case ExprKind::kBytes:
         made = g_->AddBytes(std::string(g_->bytes(e)), off);

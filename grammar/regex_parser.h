@@ -17,7 +17,8 @@
 // Bounded quantifiers become kRepeat (never unrolled here). Errors carry the byte offset:
 //  - kUnsupported (valid ECMA that sieve cannot enforce), the message naming the construct:
 //    backreferences \1 \k<name>, lookaround (?= (?! (?<= (?<! (RegexToGrammar takes it at an
-//    anchored end: see below), \b \B, modifier groups (?i) (?i: ,
+//    anchored end: see below), \b \B (unless RegexOptions::boundary_markers: RegexToGrammar and
+//    JSON Schema take them through automata), modifier groups (?i) (?i: ,
 //    \p{Script=..} / \p{sc=..} / scx, other binary properties, and patterns that match no string
 //    (`a$b`, `[]`);
 //  - kParse: unbalanced parentheses, unterminated classes, [z-a], unknown or malformed escapes
@@ -32,6 +33,8 @@
 
 #include <cstddef>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "grammar/grammar.h"
 #include "grammar/support/status.h"
@@ -48,7 +51,19 @@ struct RegexOptions {
   // Expressions one call may add. Only anchors in the middle of a pattern can copy
   // sub-expressions (the IR is a tree); ordinary patterns add O(pattern bytes).
   size_t max_exprs = size_t{1} << 22;
+  // Where \b and \B (outside classes) go: with null they are kUnsupported; otherwise each becomes
+  // an empty expression listed here with its marker code point (kWordBoundaryMarker,
+  // kNonWordBoundaryMarker), copies the parser makes included. Read on its own the expression
+  // then ignores the assertions: it must go through jsonschema::DfaFromExpr with these markers
+  // and jsonschema::EliminateBoundaryMarkers (json_schema_automaton.h), as RegexToGrammar and JSON
+  // Schema `pattern` do.
+  std::vector<std::pair<ExprId, char32_t>>* boundary_markers = nullptr;
 };
+
+// The code points that stand for \b and \B on automaton edges (RegexOptions::boundary_markers):
+// surrogates, which UTF-8 text never holds.
+inline constexpr char32_t kWordBoundaryMarker = 0xD800;
+inline constexpr char32_t kNonWordBoundaryMarker = 0xD801;
 
 // Adds the pattern's language to `g` as an expression and returns its id. Errors carry the byte
 // offset into `pattern`.
@@ -56,7 +71,9 @@ Result<ExprId> RegexToExpr(std::string_view pattern, Grammar* g, const RegexOpti
 // A whole grammar whose root rule matches the pattern's language. Unlike RegexToExpr it also takes
 // lookaround at the anchored ends of the pattern (regex_lookaround.h; `^(?!all$).*$`), as JSON
 // Schema `pattern` does: the grammar is then the minimised intersection of the pieces' automata,
-// one rule per state (regex_grammar.cc). Lookaround elsewhere stays kUnsupported.
+// one rule per state (regex_grammar.cc). Lookaround elsewhere stays kUnsupported. Word boundaries
+// \b and \B (ECMA-262: ASCII word characters, the ends of the input count as non-word) go the
+// same way, anywhere in the pattern (jsonschema::EliminateBoundaryMarkers).
 Result<Grammar> RegexToGrammar(std::string_view pattern, const RegexOptions& opts = {});
 
 }  // namespace sieve
