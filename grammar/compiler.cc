@@ -44,7 +44,7 @@ Result<CompiledArtifact> CompileIr(Grammar grammar, const GrammarCompileOptions&
   auto simplified = Simplify(grammar, simplify_opts);
   if (!simplified.ok()) return simplified.status();
   out.simplify_ms = MsSince(t0);
-  auto pda = CompileGrammar(*simplified, pda_opts);
+  auto pda = CompileValidatedGrammar(*simplified, pda_opts);  // Simplify validated its output
   if (!pda.ok()) return pda.status();
   out.parsed = std::move(grammar);
   out.simplified = std::move(simplified).value();

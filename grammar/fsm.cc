@@ -91,10 +91,60 @@ class SetTable {
   std::vector<int32_t> slots_;  // open addressing, -1 = empty; capacity a power of two
 };
 
+// The edges of an Nfa grouped by source state (a counting pass per kind; each state's edges keep
+// the order they were added) and which states are "important".
+class NfaIndex {
+ public:
+  explicit NfaIndex(const Nfa& nfa) {
+    const int32_t n = nfa.num_states();
+    Group(n, nfa.epsilon_edges(), &eps_begin_, &eps_);
+    Group(n, nfa.byte_edges(), &byte_begin_, &bytes_);
+    Group(n, nfa.call_edges(), &call_begin_, &calls_);
+    important_.resize(n);
+    for (int32_t s = 0; s < n; ++s) {
+      important_[s] = byte_begin_[s] < byte_begin_[s + 1] || call_begin_[s] < call_begin_[s + 1] ||
+                      s == nfa.accept();
+    }
+  }
+
+  std::span<const int32_t> epsilon(int32_t s) const { return Slice(eps_begin_, eps_, s); }
+  std::span<const Nfa::ByteEdge> byte_edges(int32_t s) const {
+    return Slice(byte_begin_, bytes_, s);
+  }
+  std::span<const Nfa::CallEdge> call_edges(int32_t s) const {
+    return Slice(call_begin_, calls_, s);
+  }
+  bool important(int32_t s) const { return important_[s] != 0; }
+
+ private:
+  template <typename E>
+  static void Group(int32_t n, std::span<const Nfa::From<E>> in, std::vector<int32_t>* begin,
+                    std::vector<E>* out) {
+    begin->assign(n + 1, 0);
+    for (const auto& x : in) ++(*begin)[x.from + 1];
+    for (int32_t s = 0; s < n; ++s) (*begin)[s + 1] += (*begin)[s];
+    out->resize(in.size());
+    std::vector<int32_t> fill(begin->begin(), begin->end() - 1);
+    for (const auto& x : in) (*out)[fill[x.from]++] = x.edge;
+  }
+  template <typename E>
+  static std::span<const E> Slice(const std::vector<int32_t>& begin, const std::vector<E>& v,
+                                  int32_t s) {
+    return {v.data() + begin[s], static_cast<size_t>(begin[s + 1] - begin[s])};
+  }
+
+  std::vector<int32_t> eps_begin_, byte_begin_, call_begin_;  // num_states + 1 each
+  std::vector<int32_t> eps_;
+  std::vector<Nfa::ByteEdge> bytes_;
+  std::vector<Nfa::CallEdge> calls_;
+  std::vector<char> important_;
+};
+
 // Epsilon closures over an NFA, reusing one visited-stamp array.
 class ClosureComputer {
  public:
-  explicit ClosureComputer(const Nfa& nfa) : nfa_(nfa), stamp_(nfa.num_states(), 0) {}
+  explicit ClosureComputer(const NfaIndex& nfa, int32_t num_states)
+      : nfa_(nfa), stamp_(num_states, 0) {}
 
   // The important states of the closure of `seeds`, sorted, into *out; returns the number of
   // states visited.
@@ -108,9 +158,7 @@ class ClosureComputer {
       int32_t s = stack_.back();
       stack_.pop_back();
       ++visited;
-      if (!nfa_.byte_edges(s).empty() || !nfa_.call_edges(s).empty() || s == nfa_.accept()) {
-        out->push_back(s);
-      }
+      if (nfa_.important(s)) out->push_back(s);
       for (int32_t t : nfa_.epsilon(s)) Push(t);
     }
     std::sort(out->begin(), out->end());
@@ -124,7 +172,7 @@ class ClosureComputer {
     stack_.push_back(s);
   }
 
-  const Nfa& nfa_;
+  const NfaIndex& nfa_;
   std::vector<uint32_t> stamp_;
   std::vector<int32_t> stack_;
   uint32_t generation_ = 0;
@@ -181,11 +229,6 @@ constexpr int64_t kCallToken = 65536;
 
 // ---- Nfa / Fsm basics
 // ----------------------------------------------------------------------------
-
-int32_t Nfa::AddState() {
-  states_.emplace_back();
-  return static_cast<int32_t>(states_.size()) - 1;
-}
 
 int32_t Fsm::AddState() {
   states_.emplace_back();
@@ -326,40 +369,59 @@ Result<Fsm> Determinize(const Nfa& nfa, int32_t max_states, FsmWork* work,
                         int64_t max_subset_states, const Deadline* deadline) {
   Fsm dfa;
   if (nfa.start() == kNoState) return InternalError("determinize: NFA without a start state");
-  ClosureComputer closer(nfa);
+  const NfaIndex index(nfa);
+  ClosureComputer closer(index, nfa.num_states());
   SetTable sets;  // DFA state -> important NFA states; ids equal DFA state numbers
   int64_t units = 0;
   int64_t held = 0;  // NFA states over all interned sets
   std::vector<int32_t> closure;
 
+  // The DFA state of a single seed's closure, once known (-1 before): most transitions lead to
+  // one NFA state (a literal's next byte, a class's next UTF-8 byte), and many DFA states share
+  // them (every state of a string body loops back to the same entry), so the closure, its hash and
+  // the table probe are spent once per NFA state rather than once per transition.
+  std::vector<int32_t> single(nfa.num_states(), -1);
+
   // The DFA state of the closure of `seeds`, added (and so queued: states are processed in id
-  // order) when new.
-  auto intern = [&](std::span<const int32_t> seeds, int32_t* id) -> Status {
+  // order) when new; false with `error` set over a limit. (Not a Status return: this runs once
+  // per transition, and even an OK Status costs a 88-byte clear.)
+  Status error;
+  auto intern = [&](std::span<const int32_t> seeds, int32_t* id) -> bool {
+    if (seeds.size() == 1 && single[seeds[0]] >= 0) {
+      *id = single[seeds[0]];
+      return true;
+    }
     units += closer.Close(seeds, &closure);
     const uint64_t hash = HashSet(closure);
     *id = sets.Find(closure, hash);
-    if (*id >= 0) return Status::Ok();
+    if (*id >= 0) {
+      if (seeds.size() == 1) single[seeds[0]] = *id;
+      return true;
+    }
     if (dfa.num_states() >= max_states) {
-      return LimitError("a rule's automaton needs more than " + std::to_string(max_states) +
-                        " states (CompileOptions::max_rule_states)");
+      error = LimitError("a rule's automaton needs more than " + std::to_string(max_states) +
+                         " states (CompileOptions::max_rule_states)");
+      return false;
     }
     held += static_cast<int64_t>(closure.size());
     if (held > max_subset_states) {
-      return LimitError("subset construction holds more than " +
-                        std::to_string(max_subset_states) +
-                        " NFA states in its DFA state sets (CompileOptions::max_subset_states, "
-                        "Limits::max_subset_states; an unanchored pattern around a long "
-                        "repetitive literal costs O(length^2) here)");
+      error =
+          LimitError("subset construction holds more than " + std::to_string(max_subset_states) +
+                     " NFA states in its DFA state sets (CompileOptions::max_subset_states, "
+                     "Limits::max_subset_states; an unanchored pattern around a long "
+                     "repetitive literal costs O(length^2) here)");
+      return false;
     }
     *id = dfa.AddState();
     dfa.set_accepting(*id, std::binary_search(closure.begin(), closure.end(), nfa.accept()));
     sets.Insert(closure, hash);
-    return Status::Ok();
+    if (seeds.size() == 1) single[seeds[0]] = *id;
+    return true;
   };
 
   int32_t start_id;
   const int32_t start_seed = nfa.start();
-  SIEVE_RETURN_IF_ERROR(intern({&start_seed, 1}, &start_id));
+  if (!intern({&start_seed, 1}, &start_id)) return error;
   dfa.set_start(start_id);
 
   std::vector<Nfa::ByteEdge> edges;
@@ -376,8 +438,8 @@ Result<Fsm> Determinize(const Nfa& nfa, int32_t max_states, FsmWork* work,
     edges.clear();
     calls.clear();
     for (int32_t s : sets.Get(d)) {
-      for (const Nfa::ByteEdge& e : nfa.byte_edges(s)) edges.push_back(e);
-      for (const Nfa::CallEdge& e : nfa.call_edges(s)) calls.push_back(e);
+      for (const Nfa::ByteEdge& e : index.byte_edges(s)) edges.push_back(e);
+      for (const Nfa::CallEdge& e : index.call_edges(s)) calls.push_back(e);
     }
     units += static_cast<int64_t>(edges.size() + calls.size());
     // Bytes: cut [0, 255] at every range boundary and sweep the pieces left to right, keeping the
@@ -412,6 +474,7 @@ Result<Fsm> Determinize(const Nfa& nfa, int32_t max_states, FsmWork* work,
           if (cut[b]) cuts.push_back(b);
         }
       }
+      dfa.ReserveEdges(d, cuts.size() - 1, 0);  // one edge per piece at most
       active.clear();
       size_t next = 0;
       for (size_t c = 0; c + 1 < cuts.size(); ++c) {
@@ -428,7 +491,7 @@ Result<Fsm> Determinize(const Nfa& nfa, int32_t max_states, FsmWork* work,
         for (size_t a : active) seeds.push_back(by_lo[a].target);
         units += static_cast<int64_t>(seeds.size());
         int32_t target;
-        SIEVE_RETURN_IF_ERROR(intern(seeds, &target));
+        if (!intern(seeds, &target)) return error;
         dfa.AddByteEdge(d, static_cast<uint8_t>(lo), static_cast<uint8_t>(hi), target);
       }
     }
@@ -442,7 +505,7 @@ Result<Fsm> Determinize(const Nfa& nfa, int32_t max_states, FsmWork* work,
         seeds.push_back(calls[j++].target);
       }
       int32_t target;
-      SIEVE_RETURN_IF_ERROR(intern(seeds, &target));
+      if (!intern(seeds, &target)) return error;
       dfa.AddCallEdge(d, calls[i].callee, target);
       i = j;
     }
@@ -870,6 +933,7 @@ Fsm Minimize(const Fsm& dfa, FsmWork* work) {
     const auto id = static_cast<int32_t>(i);
     out.set_accepting(id, dfa.accepting(s));
     out.set_loop_head(id, dfa.loop_head(s));
+    out.ReserveEdges(id, dfa.byte_edges(s).size(), dfa.call_edges(s).size());
     for (const Fsm::ByteEdge& e : dfa.byte_edges(s)) {
       out.AddByteEdge(id, e.lo, e.hi, renum[cls(e.target)]);
     }
@@ -985,6 +1049,7 @@ Fsm Trim(const Fsm& dfa, const std::function<bool(RuleId)>& callable) {
     const auto id = static_cast<int32_t>(i);
     out.set_accepting(id, dfa.accepting(s));
     out.set_loop_head(id, dfa.loop_head(s));
+    out.ReserveEdges(id, dfa.byte_edges(s).size(), dfa.call_edges(s).size());
     for (const Fsm::ByteEdge& e : dfa.byte_edges(s)) {
       if (plan.renum[e.target] >= 0) out.AddByteEdge(id, e.lo, e.hi, plan.renum[e.target]);
     }

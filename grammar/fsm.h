@@ -68,7 +68,9 @@ namespace sieve {
 inline constexpr int32_t kNoState = -1;
 
 // A nondeterministic byte automaton with epsilon and call edges, a single start and a single
-// accepting state (Thompson style).
+// accepting state (Thompson style). Edges are kept in three flat lists in the order they were
+// added, each with its source state: an NFA is built once and read once (Determinize indexes the
+// lists by source), and a list per state would cost an allocation or three per state.
 class Nfa {
  public:
   struct ByteEdge {
@@ -80,32 +82,34 @@ class Nfa {
     RuleId callee;
     int32_t target;
   };
+  template <typename E>
+  struct From {
+    int32_t from;
+    E edge;
+  };
 
-  int32_t AddState();
-  void AddEpsilon(int32_t from, int32_t to) { states_[from].epsilon.push_back(to); }
+  int32_t AddState() { return num_states_++; }
+  void AddEpsilon(int32_t from, int32_t to) { epsilon_.push_back({from, to}); }
   void AddBytes(int32_t from, uint8_t lo, uint8_t hi, int32_t to) {
-    states_[from].bytes.push_back({lo, hi, to});
+    bytes_.push_back({from, {lo, hi, to}});
   }
-  void AddCall(int32_t from, RuleId callee, int32_t to) {
-    states_[from].calls.push_back({callee, to});
-  }
+  void AddCall(int32_t from, RuleId callee, int32_t to) { calls_.push_back({from, {callee, to}}); }
   void set_start(int32_t s) { start_ = s; }
   void set_accept(int32_t s) { accept_ = s; }
 
-  int32_t num_states() const { return static_cast<int32_t>(states_.size()); }
+  int32_t num_states() const { return num_states_; }
   int32_t start() const { return start_; }
   int32_t accept() const { return accept_; }
-  std::span<const int32_t> epsilon(int32_t s) const { return states_[s].epsilon; }
-  std::span<const ByteEdge> byte_edges(int32_t s) const { return states_[s].bytes; }
-  std::span<const CallEdge> call_edges(int32_t s) const { return states_[s].calls; }
+  // Every edge of a kind, in the order added.
+  std::span<const From<int32_t>> epsilon_edges() const { return epsilon_; }
+  std::span<const From<ByteEdge>> byte_edges() const { return bytes_; }
+  std::span<const From<CallEdge>> call_edges() const { return calls_; }
 
  private:
-  struct State {
-    std::vector<int32_t> epsilon;
-    std::vector<ByteEdge> bytes;
-    std::vector<CallEdge> calls;
-  };
-  std::vector<State> states_;
+  int32_t num_states_ = 0;
+  std::vector<From<int32_t>> epsilon_;
+  std::vector<From<ByteEdge>> bytes_;
+  std::vector<From<CallEdge>> calls_;
   int32_t start_ = kNoState;
   int32_t accept_ = kNoState;
 };
@@ -132,6 +136,12 @@ class Fsm {
   }
   void AddCallEdge(int32_t from, RuleId callee, int32_t to) {
     states_[from].calls.push_back({callee, to});
+  }
+  // Room for `bytes` byte edges and `calls` call edges at `s`: one allocation each where known,
+  // rather than a series of doublings per state.
+  void ReserveEdges(int32_t s, size_t bytes, size_t calls) {
+    states_[s].bytes.reserve(bytes);
+    states_[s].calls.reserve(calls);
   }
   void set_accepting(int32_t s, bool v) { states_[s].accepting = v; }
   void set_loop_head(int32_t s, bool v) { states_[s].loop_head = v; }

@@ -62,6 +62,16 @@ bool NfaBuilder::UsesCounter(ExprId repeat) {
   return SatMul(Weight(g_.children(e)[0], 0), copies) > opts_.max_unroll_weight;
 }
 
+int32_t NfaBuilder::SuffixState(std::pair<uint8_t, uint8_t> range, int32_t next) {
+  for (const Suffix& x : suffixes_) {  // a class has at most a dozen continuation states
+    if (x.lo == range.first && x.hi == range.second && x.next == next) return x.state;
+  }
+  const int32_t state = nfa_.AddState();
+  nfa_.AddBytes(state, range.first, range.second, next);
+  suffixes_.push_back({range.first, range.second, next, state});
+  return state;
+}
+
 int64_t NfaBuilder::Weight(ExprId id, int depth) {
   if (weight_[id] >= 0) return weight_[id];
   if (depth > opts_.max_depth) return kWeightCap;  // BuildExpr reports the depth error
@@ -125,15 +135,21 @@ Result<int32_t> NfaBuilder::BuildExpr(ExprId id, int32_t from, int depth, bool t
       return s;
     }
     case ExprKind::kCharClass: {
+      // Sequences share their suffixes (RE2's UTF-8 suffix cache): the continuation bytes after
+      // E1..EC and after EE..EF are the same [80-BF][80-BF], so both lead to one state. Same byte
+      // strings; fewer NFA states, and fewer subset-construction states for minimisation to
+      // merge back (a class over most of Unicode: 6 continuation states instead of 18).
       const int32_t end = nfa_.AddState();
+      suffixes_.clear();
       for (const CodepointRange& r : g_.ranges(e)) {
         for (const std::vector<ByteRange>& seq : Utf8RangeSequences(r.lo, r.hi)) {
-          int32_t s = from;
-          for (size_t i = 0; i < seq.size(); ++i) {
-            const int32_t t = i + 1 == seq.size() ? end : nfa_.AddState();
-            nfa_.AddBytes(s, seq[i].first, seq[i].second, t);
-            s = t;
+          // The state that reads seq[i..] and ends at `end`, for i >= 1, found or made from the
+          // back; then the first byte from `from`.
+          int32_t next = end;
+          for (size_t i = seq.size(); i-- > 1;) {
+            next = SuffixState(seq[i], next);
           }
+          nfa_.AddBytes(from, seq[0].first, seq[0].second, next);
         }
       }
       return end;

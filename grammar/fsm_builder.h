@@ -5,8 +5,9 @@
 // fragments can share entry states (a choice builds all alternatives from one state) without
 // letting one alternative's loop re-enter another.
 //
-// Character classes become UTF-8 byte-range sequences (support/utf8.h); literal bytes become
-// chains; a rule reference becomes one call edge.
+// Character classes become UTF-8 byte-range sequences (support/utf8.h) that share their common
+// suffixes (one state per distinct tail, as RE2 does); literal bytes become chains; a rule
+// reference becomes one call edge.
 //
 // Repetition x{m,n}: small repetitions are unrolled (m copies, then n-m optional copies, or a loop
 // for n = infinity). A repetition whose unrolled size would exceed the limits in NfaBuildOptions is
@@ -71,6 +72,8 @@ class NfaBuilder {
   Result<int32_t> BuildExpr(ExprId id, int32_t from, int depth, bool tail);
   Result<int32_t> BuildRepeat(ExprId id, int32_t from, int depth, bool tail);
   int64_t Weight(ExprId id, int depth);
+  // The state reading `range` into `next`, shared within one character class (see BuildExpr).
+  int32_t SuffixState(std::pair<uint8_t, uint8_t> range, int32_t next);
 
   const Grammar& g_;
   NfaBuildOptions opts_;
@@ -80,6 +83,12 @@ class NfaBuilder {
   AbsorbFn absorb_;
   std::unordered_map<RuleId, int32_t> fragments_;      // absorbed rule -> its entry state
   std::vector<std::pair<RuleId, int32_t>> pending_;  // absorbed, body not built yet
+  struct Suffix {
+    uint8_t lo, hi;
+    int32_t next;
+    int32_t state;
+  };
+  std::vector<Suffix> suffixes_;  // of the character class being built
 };
 
 }  // namespace sieve

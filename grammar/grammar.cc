@@ -215,26 +215,27 @@ Status Grammar::Validate() const {
       }
       parent_seen[id] = 1;
       const Expr& e = exprs_[id];
-      const std::string where = " in rule '" + rule.name + "'";
+      // Built only for an error: this loop runs once per expression of every compile.
+      auto where = [&rule] { return " in rule '" + rule.name + "'"; };
       switch (e.kind) {
         case ExprKind::kEmpty:
           break;
         case ExprKind::kBytes: {
-          if (e.size == 0) return InvalidAt(e.source_offset, "empty byte string" + where);
+          if (e.size == 0) return InvalidAt(e.source_offset, "empty byte string" + where());
           if (static_cast<size_t>(e.begin) + e.size > bytes_.size()) {
-            return InvalidAt(e.source_offset, "byte string out of range" + where);
+            return InvalidAt(e.source_offset, "byte string out of range" + where());
           }
           if (!IsValidUtf8(bytes(e))) {
-            return InvalidAt(e.source_offset, "byte string is not valid UTF-8" + where);
+            return InvalidAt(e.source_offset, "byte string is not valid UTF-8" + where());
           }
           break;
         }
         case ExprKind::kCharClass: {
           if (e.size == 0) {
-            return InvalidAt(e.source_offset, "character class matches no character" + where);
+            return InvalidAt(e.source_offset, "character class matches no character" + where());
           }
           if (static_cast<size_t>(e.begin) + e.size > ranges_.size()) {
-            return InvalidAt(e.source_offset, "character class out of range" + where);
+            return InvalidAt(e.source_offset, "character class out of range" + where());
           }
           std::span<const CodepointRange> rs = ranges(e);
           for (size_t i = 0; i < rs.size(); ++i) {
@@ -243,29 +244,31 @@ Status Grammar::Validate() const {
                        (r.lo <= kSurrogateHi && r.hi >= kSurrogateLo) ||
                        (i > 0 && r.lo <= rs[i - 1].hi + 1);
             if (bad) {
-              return InvalidAt(e.source_offset, "character class is not normalised" + where);
+              return InvalidAt(e.source_offset, "character class is not normalised" + where());
             }
           }
           break;
         }
         case ExprKind::kRuleRef:
           if (e.rule < 0 || static_cast<size_t>(e.rule) >= rules_.size()) {
-            return InvalidAt(e.source_offset, "reference to a missing rule" + where);
+            return InvalidAt(e.source_offset, "reference to a missing rule" + where());
           }
           break;
         case ExprKind::kSequence:
         case ExprKind::kChoice:
         case ExprKind::kRepeat: {
           if (e.size == 0) {
-            return InvalidAt(e.source_offset, "sequence or choice with no items" + where);
+            return InvalidAt(e.source_offset, "sequence or choice with no items" + where());
           }
           if (static_cast<size_t>(e.begin) + e.size > children_.size()) {
-            return InvalidAt(e.source_offset, "children out of range" + where);
+            return InvalidAt(e.source_offset, "children out of range" + where());
           }
           if (e.kind == ExprKind::kRepeat) {
-            if (e.size != 1) return InvalidAt(e.source_offset, "repeat with several items" + where);
+            if (e.size != 1) {
+              return InvalidAt(e.source_offset, "repeat with several items" + where());
+            }
             if (e.min < 0 || (e.max != kUnbounded && e.max < e.min)) {
-              return InvalidAt(e.source_offset, "repeat bounds out of order" + where);
+              return InvalidAt(e.source_offset, "repeat bounds out of order" + where());
             }
           }
           for (ExprId c : children(e)) stack.push_back(c);

@@ -161,7 +161,8 @@ class PdaCompiler {
           return CountedRule(rep, building_rule_name_);
         }) {}
 
-  Result<std::shared_ptr<const CompiledGrammar>> Run();
+  // `validate`: check the grammar first (CompileGrammar) or trust it (CompileValidatedGrammar).
+  Result<std::shared_ptr<const CompiledGrammar>> Run(bool validate);
 
  private:
   struct Work {
@@ -197,7 +198,12 @@ class PdaCompiler {
 
 Result<std::shared_ptr<const CompiledGrammar>> CompileGrammar(const Grammar& g,
                                                               const CompileOptions& opts) {
-  return PdaCompiler(g, opts).Run();
+  return PdaCompiler(g, opts).Run(/*validate=*/true);
+}
+
+Result<std::shared_ptr<const CompiledGrammar>> CompileValidatedGrammar(const Grammar& g,
+                                                                       const CompileOptions& opts) {
+  return PdaCompiler(g, opts).Run(/*validate=*/false);
 }
 
 Result<RuleId> PdaCompiler::CountedRule(ExprId repeat, const std::string& owner) {
@@ -489,14 +495,14 @@ Status PdaCompiler::CheckLeftRecursion(const std::vector<char>& live,
   return Status::Ok();
 }
 
-Result<std::shared_ptr<const CompiledGrammar>> PdaCompiler::Run() {
+Result<std::shared_ptr<const CompiledGrammar>> PdaCompiler::Run(bool validate) {
   const auto t0 = std::chrono::steady_clock::now();
   if (g_.num_exprs() > opts_.max_grammar_exprs) {
     return LimitError("grammar has " + std::to_string(g_.num_exprs()) +
                       " expressions, more than CompileOptions::max_grammar_exprs (" +
                       std::to_string(opts_.max_grammar_exprs) + ")");
   }
-  SIEVE_RETURN_IF_ERROR(g_.Validate());
+  if (validate) SIEVE_RETURN_IF_ERROR(g_.Validate());
   if (g_.root() < 0 || static_cast<size_t>(g_.root()) >= g_.num_rules()) {
     return InvalidArgument("grammar has no root rule");
   }

@@ -267,6 +267,11 @@ class CompiledGrammar {
 Result<std::shared_ptr<const CompiledGrammar>> CompileGrammar(
     const Grammar& g, const CompileOptions& opts = CompileOptions());
 
+// CompileGrammar for a grammar known to pass Grammar::Validate() (Simplify() validates what it
+// returns), which CompileGrammar would check a second time. An unvalidated grammar here is a bug.
+Result<std::shared_ptr<const CompiledGrammar>> CompileValidatedGrammar(
+    const Grammar& g, const CompileOptions& opts = CompileOptions());
+
 }  // namespace sieve
 
 #endif  // SIEVE_GRAMMAR_PDA_H_

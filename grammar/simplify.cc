@@ -224,27 +224,85 @@ bool SameNode(const Node& a, const Node& b) {
   return false;
 }
 
-// Trees up to structural equality (HashNode, then SameNode), each with a tag. Holds pointers:
-// the trees must stay where they are while the set is used.
-class NodeSet {
- public:
-  // The tag of a tree equal to `n` (whose hash is `h`), or -1.
-  int64_t Find(const Node& n, uint64_t h) const {
-    const auto it = map_.find(h);
-    if (it == map_.end()) return -1;
-    for (const Entry& e : it->second) {
-      if (SameNode(*e.node, n)) return e.tag;
-    }
-    return -1;
+// HashNode limited to the top `depth` levels (below them only the number of children counts):
+// equal trees still hash equal, and hashing the alternatives of nested choices at every level of
+// Normalize's bottom-up walk costs O(alternatives) per level rather than O(subtree).
+constexpr int kAltHashDepth = 4;
+
+uint64_t ShallowHash(const Node& n, int depth) {
+  uint64_t h = MixHash(0x5157, static_cast<uint64_t>(n.kind));
+  switch (n.kind) {
+    case ExprKind::kEmpty:
+      break;
+    case ExprKind::kBytes:
+      h = MixHash(h, std::hash<std::string_view>()(n.bytes));
+      break;
+    case ExprKind::kCharClass:
+      for (const CodepointRange& r : n.ranges) h = MixHash(h, (uint64_t{r.lo} << 32) | r.hi);
+      break;
+    case ExprKind::kRuleRef:
+      h = MixHash(h, static_cast<uint32_t>(n.rule));
+      break;
+    case ExprKind::kRepeat:
+      h = MixHash(h, (static_cast<uint64_t>(static_cast<uint32_t>(n.min)) << 32) |
+                         static_cast<uint32_t>(n.max));
+      [[fallthrough]];
+    case ExprKind::kSequence:
+    case ExprKind::kChoice:
+      h = MixHash(h, n.kids.size());
+      if (depth > 0) {
+        for (const Node& k : n.kids) h = MixHash(h, ShallowHash(k, depth - 1));
+      }
+      break;
   }
-  void Add(const Node* n, uint64_t h, int64_t tag) { map_[h].push_back({n, tag}); }
+  return h;
+}
+
+// The alternatives kept so far by one NormalizeChoice, up to structural equality (a hash, then
+// SameNode): indices into the caller's vector, which must not move its elements while the set is
+// used. A linear scan while small (most choices), an open-addressing table beyond that; either
+// way one or two allocations per choice rather than one per distinct hash.
+class AltSet {
+ public:
+  explicit AltSet(const std::vector<Node>& nodes) : nodes_(nodes) {}
+
+  bool Contains(const Node& n, uint64_t h) const {
+    if (slots_.empty()) {
+      for (const auto& [eh, index] : entries_) {
+        if (eh == h && SameNode(nodes_[index], n)) return true;
+      }
+      return false;
+    }
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask; slots_[i] >= 0; i = (i + 1) & mask) {
+      const auto& [eh, index] = entries_[slots_[i]];
+      if (eh == h && SameNode(nodes_[index], n)) return true;
+    }
+    return false;
+  }
+  void Add(uint32_t index, uint64_t h) {
+    entries_.push_back({h, index});
+    if (entries_.size() <= kLinear) return;
+    if (entries_.size() * 2 > slots_.size()) {
+      slots_.assign(std::max<size_t>(64, slots_.size() * 2), -1);
+      for (size_t e = 0; e < entries_.size(); ++e) Place(static_cast<int32_t>(e));
+    } else {
+      Place(static_cast<int32_t>(entries_.size() - 1));
+    }
+  }
 
  private:
-  struct Entry {
-    const Node* node;
-    int64_t tag;
-  };
-  std::unordered_map<uint64_t, std::vector<Entry>> map_;
+  static constexpr size_t kLinear = 16;
+  void Place(int32_t e) {
+    const size_t mask = slots_.size() - 1;
+    size_t i = entries_[e].first & mask;
+    while (slots_[i] >= 0) i = (i + 1) & mask;
+    slots_[i] = e;
+  }
+
+  const std::vector<Node>& nodes_;
+  std::vector<std::pair<uint64_t, uint32_t>> entries_;
+  std::vector<int32_t> slots_;  // empty while linear
 };
 
 template <typename F>
@@ -402,10 +460,21 @@ void MakeEmpty(Node* n) {
 }
 
 void Normalize(Node* n);
+void NormalizeTop(Node* n);
 void NormalizeRepeat(Node* n);
 
 void NormalizeSequence(Node* n) {
+  // Usually nothing changes (items normalised, none empty or a sequence, no two literals side by
+  // side): then the items stay where they are.
+  bool settled = n->kids.size() >= 2;
+  for (size_t i = 0; i < n->kids.size() && settled; ++i) {
+    const ExprKind k = n->kids[i].kind;
+    settled = k != ExprKind::kEmpty && k != ExprKind::kSequence &&
+              !(k == ExprKind::kBytes && i > 0 && n->kids[i - 1].kind == ExprKind::kBytes);
+  }
+  if (settled) return;
   std::vector<Node> out;
+  out.reserve(n->kids.size());
   auto push = [&out](Node&& k) {
     if (k.kind == ExprKind::kEmpty) return;
     if (k.kind == ExprKind::kBytes && !out.empty() && out.back().kind == ExprKind::kBytes) {
@@ -431,12 +500,18 @@ void NormalizeSequence(Node* n) {
 
 void NormalizeChoice(Node* n) {
   std::vector<Node> flat;
-  for (Node& k : n->kids) {
-    if (k.kind == ExprKind::kChoice) {
-      for (Node& kk : k.kids) flat.push_back(std::move(kk));
-    } else {
-      flat.push_back(std::move(k));
+  const bool nested = std::any_of(n->kids.begin(), n->kids.end(),
+                                  [](const Node& k) { return k.kind == ExprKind::kChoice; });
+  if (nested) {
+    for (Node& k : n->kids) {
+      if (k.kind == ExprKind::kChoice) {
+        for (Node& kk : k.kids) flat.push_back(std::move(kk));
+      } else {
+        flat.push_back(std::move(k));
+      }
     }
+  } else {
+    flat = std::move(n->kids);
   }
   bool has_empty = false;
   Node cls;
@@ -444,8 +519,8 @@ void NormalizeChoice(Node* n) {
   size_t cls_pos = SIZE_MAX;
   int class_like = 0;
   std::vector<Node> out;
-  out.reserve(flat.size());  // `seen` points into it
-  NodeSet seen;              // equal alternatives: the first one is kept
+  out.reserve(flat.size());  // `seen` refers into it
+  AltSet seen(out);          // equal alternatives: the first one is kept
   for (Node& k : flat) {
     char32_t cp;
     if (k.kind == ExprKind::kEmpty) {
@@ -463,9 +538,9 @@ void NormalizeChoice(Node* n) {
         out.push_back(k);  // kept as written if it turns out to be the only class-like one
       }
       ++class_like;
-    } else if (const uint64_t h = HashNode(k); seen.Find(k, h) < 0) {
+    } else if (const uint64_t h = ShallowHash(k, kAltHashDepth); !seen.Contains(k, h)) {
       out.push_back(std::move(k));
-      seen.Add(&out.back(), h, 0);
+      seen.Add(static_cast<uint32_t>(out.size() - 1), h);
     }
   }
   if (class_like > 1) {
@@ -512,8 +587,8 @@ void NormalizeRepeat(Node* n) {
   }
 }
 
-void Normalize(Node* n) {
-  for (Node& k : n->kids) Normalize(&k);
+// The normalisation step of `n` alone, its children being normalised already.
+void NormalizeTop(Node* n) {
   char32_t cp;
   switch (n->kind) {
     case ExprKind::kCharClass:
@@ -539,6 +614,13 @@ void Normalize(Node* n) {
     default:
       break;
   }
+}
+
+// Bottom-up. Idempotent: a normalised tree is left as it is, so after a change deep inside one,
+// re-running NormalizeTop on the changed node's ancestors (innermost first) equals Normalize.
+void Normalize(Node* n) {
+  for (Node& k : n->kids) Normalize(&k);
+  NormalizeTop(n);
 }
 
 // ---- the simplifier ----
@@ -574,11 +656,15 @@ class Simplifier {
     }
     root_ = g_.root();
     rules_.resize(g_.num_rules());
+    // Rules the root cannot reach stay empty trees: MarkAlive below never reaches them either
+    // (reachability only shrinks from here on), so no pass reads them.
+    const std::vector<char> reachable = ArenaReachable();
     for (size_t r = 0; r < rules_.size(); ++r) {
       const Rule& rule = g_.rule(static_cast<RuleId>(r));
       rules_[r].name = rule.name;
       rules_[r].offset = rule.source_offset;
       rules_[r].unique_items = rule.unique_items;
+      if (!reachable[r]) continue;
       rules_[r].body = FromArena(g_, rule.body);
       if (rule.lookahead != kNoExpr) {
         rules_[r].has_lookahead = true;
@@ -588,15 +674,41 @@ class Simplifier {
     MarkAlive();
     NormalizeAlive();
     SIEVE_RETURN_IF_ERROR(RewriteLeftRecursion());
-    MarkAlive();  // rewriting can cut rules off (b in a ::= b "x", b ::= a "y" | "z")
+    // Rewriting can cut rules off (b in a ::= b "x", b ::= a "y" | "z").
+    if (rewrote_left_recursion_) MarkAlive();
     if (opts_.inline_rules) SIEVE_RETURN_IF_ERROR(Inline());  // leaves every rule normalised
     MarkAlive();  // inlined rules are unused now
-    if (opts_.dedupe_rules) Dedupe();
-    MarkAlive();
+    if (opts_.dedupe_rules && Dedupe()) MarkAlive();  // merged rules' callees may be unused
     return Emit();
   }
 
  private:
+  // Rules reachable from the root through bodies and lookaheads of the input grammar.
+  std::vector<char> ArenaReachable() const {
+    std::vector<char> seen(g_.num_rules(), 0);
+    std::vector<RuleId> work{g_.root()};
+    seen[g_.root()] = 1;
+    std::vector<ExprId> stack;
+    while (!work.empty()) {
+      const Rule& rule = g_.rule(work.back());
+      work.pop_back();
+      stack.assign(1, rule.body);
+      if (rule.lookahead != kNoExpr) stack.push_back(rule.lookahead);
+      while (!stack.empty()) {
+        const Expr& e = g_.expr(stack.back());
+        stack.pop_back();
+        if (e.kind == ExprKind::kRuleRef && !seen[e.rule]) {
+          seen[e.rule] = 1;
+          work.push_back(e.rule);
+        }
+        if (IsComposite(e.kind)) {
+          for (ExprId c : g_.children(e)) stack.push_back(c);
+        }
+      }
+    }
+    return seen;
+  }
+
   template <typename F>
   void ForEachRuleRef(RuleId r, F&& f) const {
     ForEachRef(rules_[r].body, f);
@@ -688,6 +800,7 @@ class Simplifier {
   Status RewriteLeftRecursion() {
     std::vector<bool> nullable = ComputeNullable();
     std::vector<std::vector<int>> adj = LeftCornerGraph(nullable);
+    bool rewritten = false;
     for (const std::vector<int>& comp : StronglyConnected(adj)) {
       if (!alive_[comp[0]] || !IsCyclic(comp, adj)) continue;
       const std::string cycle = DescribeCycle(comp, adj);
@@ -695,7 +808,10 @@ class Simplifier {
         return Unsupported("left recursion: " + cycle + " (rewriting is disabled)");
       }
       SIEVE_RETURN_IF_ERROR(RewriteComponent(comp, nullable, cycle));
+      rewritten = true;
     }
+    if (!rewritten) return Status::Ok();  // no cycle, and nothing changed
+    rewrote_left_recursion_ = true;
     // Safety net: the rewrite must have removed every cycle.
     adj = LeftCornerGraph(nullable);
     for (const std::vector<int>& comp : StronglyConnected(adj)) {
@@ -878,12 +994,11 @@ class Simplifier {
       // Callees come first, so their bodies are final when the callers in this component inline.
       for (int r : comp) {
         if (!alive_[r]) continue;
-        // Bodies are normalised already (NormalizeAlive, the left-recursion rewrite): only what
-        // inlining changed needs it again, also so that the size below is the final one.
-        if (InlineInto(&rules_[r].body, inlinable, refcount)) Normalize(&rules_[r].body);
-        if (rules_[r].has_lookahead && InlineInto(&rules_[r].lookahead, inlinable, refcount)) {
-          Normalize(&rules_[r].lookahead);
-        }
+        // Bodies are normalised already (NormalizeAlive, the left-recursion rewrite), and so are
+        // the inlined ones: InlineInto re-normalises only the ancestors of what it replaced, also
+        // so that the size below is the final one.
+        InlineInto(&rules_[r].body, inlinable, refcount);
+        if (rules_[r].has_lookahead) InlineInto(&rules_[r].lookahead, inlinable, refcount);
       }
       if ((++rules_done_ & 255) == 0) SIEVE_RETURN_IF_ERROR(opts_.deadline.Check("inlining rules"));
       const int r = comp[0];
@@ -906,7 +1021,9 @@ class Simplifier {
   // for n rules (4,000 rules: 3 s and 1.3 GB). The callee is dead afterwards (MarkAlive drops it).
   // Flattening the caller still moves the inlined items once per link, which is why single-use
   // inlining stops at inline_single_use_max_nodes: a chain then costs O(n x that bound).
-  // Whether anything was inlined into *n.
+  // Whether anything was inlined into *n. The callee's body is final (normalised), so only the
+  // nodes above an inlined reference need normalising again, each after its children: the same
+  // tree as Normalize of the whole body (idempotence), without re-walking what did not change.
   bool InlineInto(Node* n, const std::vector<bool>& inlinable, const std::vector<int>& refcount) {
     if (n->kind == ExprKind::kRuleRef && inlinable[n->rule]) {
       const RuleId callee = n->rule;
@@ -921,6 +1038,7 @@ class Simplifier {
     }
     bool changed = false;
     for (Node& k : n->kids) changed |= InlineInto(&k, inlinable, refcount);
+    if (changed) NormalizeTop(n);
     return changed;
   }
 
@@ -936,8 +1054,10 @@ class Simplifier {
   // seen, represents them). Rules are visited callees first, so a caller's key already uses its
   // callees' representatives and one round settles every non-recursive cascade; merges inside
   // recursive components can enable more, so rounds repeat until nothing merges.
-  void Dedupe() {
+  // Whether any rule was merged.
+  bool Dedupe() {
     const size_t n = rules_.size();
+    bool merged = false;
     std::vector<RuleId> rep(n);
     for (size_t r = 0; r < n; ++r) rep[r] = static_cast<RuleId>(r);
     for (size_t round = 0; round < n; ++round) {
@@ -951,8 +1071,12 @@ class Simplifier {
         return x.unique_items == y.unique_items && x.has_lookahead == y.has_lookahead &&
                SameNode(x.body, y.body) && (!x.has_lookahead || SameNode(x.lookahead, y.lookahead));
       };
-      bool merged = false;
+      // Another round can merge more only when a rule was hashed before one of its callees got
+      // a new representative: callers come after their callees' components, so that needs a
+      // merge inside a recursive component, or the root taking over an earlier rule's place.
+      bool again = false;
       for (const std::vector<int>& comp : StronglyConnected(adj)) {
+        const bool cyclic = IsCyclic(comp, adj);
         for (int r : comp) {
           if (!alive_[r]) continue;
           Remap(&rules_[r].body, rep);
@@ -974,6 +1098,7 @@ class Simplifier {
           rep[drop] = keep;
           alive_[drop] = false;
           merged = true;
+          again |= cyclic || drop != r;
         }
       }
       for (size_t r = 0; r < n; ++r) {
@@ -981,8 +1106,9 @@ class Simplifier {
         Remap(&rules_[r].body, rep);
         if (rules_[r].has_lookahead) Remap(&rules_[r].lookahead, rep);
       }
-      if (!merged) return;
+      if (!again) return merged;
     }
+    return merged;
   }
 
   Result<Grammar> Emit() const {
@@ -1013,6 +1139,7 @@ class Simplifier {
   std::vector<RuleData> rules_;
   std::vector<bool> alive_;
   size_t rules_done_ = 0;  // deadline polling
+  bool rewrote_left_recursion_ = false;
 };
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "grammar/ebnf_parser.h"
 #include "grammar/fsm_builder.h"
 #include "grammar/grammar.h"
+#include "grammar/support/utf8.h"
 
 namespace sieve {
 namespace {
@@ -579,6 +580,58 @@ TEST(Fsm, EnumAlternativesMinimiseExactlyAsMooreRefinementDoes) {
   Counted c = BuildCounted(body);
   const Fsm expect = ReferenceMinimize(c.dfa);
   EXPECT_TRUE(c.minimal == expect) << c.minimal.num_states() << " vs " << expect.num_states();
+}
+
+// The builder shares the continuation bytes of a class's UTF-8 sequences (E1..EC and EE..EF both
+// continue with [80-BF][80-BF], into one state). The language must not change: the minimal DFA
+// equals the one from the plain construction, one fresh chain per sequence, and the subset
+// construction has fewer states to merge back wherever sequences share a tail.
+TEST(NfaBuilder, CharacterClassesShareUtf8SuffixesWithoutChangingTheLanguage) {
+  const char* kClasses[] = {"[\\u0080-\\U0010FFFF]",
+                            "[^\"\\\\]",
+                            "[a-z\\u00E9\\u4E00-\\u9FFF\\U0001F600-\\U0001F64F]",
+                            "[\\u0800-\\uFFFF]",
+                            "[\\u07FF-\\u0801\\uFFFF-\\U00010000]",
+                            "[x]"};
+  for (const char* cls : kClasses) {
+    SCOPED_TRACE(cls);
+    auto g = ParseEbnf(std::string("root ::= ") + cls);
+    ASSERT_TRUE(g.ok()) << g.status().ToString();
+    const Expr& e = g->expr(g->rule(g->root()).body);
+    ASSERT_EQ(e.kind, ExprKind::kCharClass);
+    NfaBuilder builder(*g, NfaBuildOptions(), [](ExprId) -> Result<RuleId> {
+      return InternalError("unexpected counted repetition");
+    });
+    auto shared = builder.Build(g->rule(g->root()).body);
+    ASSERT_TRUE(shared.ok()) << shared.status().ToString();
+    Nfa plain;
+    const int32_t start = plain.AddState(), end = plain.AddState();
+    plain.set_start(start);
+    plain.set_accept(end);
+    size_t tails = 0;  // sequences longer than one byte
+    for (const CodepointRange& r : g->ranges(e)) {
+      for (const std::vector<ByteRange>& seq : Utf8RangeSequences(r.lo, r.hi)) {
+        int32_t s = start;
+        for (size_t i = 0; i < seq.size(); ++i) {
+          const int32_t t = i + 1 == seq.size() ? end : plain.AddState();
+          plain.AddBytes(s, seq[i].first, seq[i].second, t);
+          s = t;
+        }
+        tails += seq.size() > 1 ? 1 : 0;
+      }
+    }
+    auto got = Determinize(*shared, 1 << 16);
+    auto want = Determinize(plain, 1 << 16);
+    ASSERT_TRUE(got.ok() && want.ok());
+    EXPECT_TRUE(Minimize(*got) == Minimize(*want)) << Minimize(*got).DebugString() << "vs\n"
+                                                   << Minimize(*want).DebugString();
+    // Shared tails are one NFA state, so the subset construction meets them once.
+    if (tails > 1) {
+      EXPECT_LT(got->num_states(), want->num_states());
+    } else {
+      EXPECT_EQ(got->num_states(), want->num_states());
+    }
+  }
 }
 
 }  // namespace
