@@ -34,6 +34,9 @@
 #include <string>
 #include <vector>
 
+#if defined(SIEVE_PDL_TRACE)
+#include "cuda/common/pdl_trace.h"
+#endif
 #include "decoder/gpu_model.h"
 #include "decoder/weights.h"
 
@@ -337,6 +340,56 @@ int main(int argc, char** argv) {
                 static_cast<double>(batch) * (context + warmup + steps / 2.0) * per_token;
     row.floor_ms = row.bytes / (bandwidth * 1e9) * 1e3;
     for (int32_t t : first_tokens) row.tokens += std::to_string(t) + " ";
+#if defined(SIEVE_PDL_TRACE)
+    // Trace build only (pdl_trace.h): three more graph-replayed steps with every traced block's
+    // entry / trigger / wait / exit times, written to $SIEVE_PDL_TRACE_DIR/trace-b<batch>.csv.
+    {
+      namespace pt = sieve::cuda::pdl_trace;
+      constexpr uint32_t kCapacity = 1u << 19;
+      pt::Buffer tb;
+      tb.capacity = kCapacity;
+      if (cudaMalloc(&tb.records, sizeof(pt::Record) * kCapacity) != cudaSuccess ||
+          cudaMalloc(&tb.count, sizeof(uint32_t)) != cudaSuccess ||
+          pt::Install(tb) != cudaSuccess) {
+        std::fprintf(stderr, "pdl trace: allocation or install failed\n");
+        return 1;
+      }
+      const char* dir = std::getenv("SIEVE_PDL_TRACE_DIR");
+      const std::string path =
+          std::string(dir ? dir : ".") + "/trace-b" + std::to_string(batch) + ".csv";
+      FILE* f = std::fopen(path.c_str(), "w");
+      if (!f) {
+        std::fprintf(stderr, "pdl trace: cannot write %s\n", path.c_str());
+        return 1;
+      }
+      std::fprintf(f, "step,grid,block,blocks,threads,event,tag,sm,ns\n");
+      std::vector<pt::Record> recs;
+      for (int step = 0; step < 3; ++step) {
+        cudaMemsetAsync(tb.count, 0, sizeof(uint32_t), s.stream());
+        Status st = s.DecodeStep(seqs, next);
+        if (!st.ok()) return Fail(st);
+        auto best = s.ArgmaxToHost();  // synchronises
+        if (!best.ok()) return Fail(best.status());
+        next = *best;
+        uint32_t n = 0;
+        cudaMemcpy(&n, tb.count, sizeof(n), cudaMemcpyDeviceToHost);
+        if (n > kCapacity) std::fprintf(stderr, "pdl trace: %u records, %u kept\n", n, kCapacity);
+        n = std::min(n, kCapacity);
+        recs.resize(n);
+        cudaMemcpy(recs.data(), tb.records, sizeof(pt::Record) * n, cudaMemcpyDeviceToHost);
+        for (const pt::Record& r : recs) {
+          std::fprintf(f, "%d,%llu,%u,%u,%u,%u,%u,%u,%llu\n", step,
+                       static_cast<unsigned long long>(r.grid), r.block, r.blocks, r.threads,
+                       r.event, r.tag, r.sm, static_cast<unsigned long long>(r.ns));
+        }
+        std::printf("pdl trace: batch %d step %d: %u records\n", batch, step, n);
+      }
+      std::fclose(f);
+      (void)pt::Install(pt::Buffer{});
+      cudaFree(tb.records);
+      cudaFree(tb.count);
+    }
+#endif
     // Where the GPU time goes: a few more steps with stage events.
     s.SetStageTiming(true);
     (void)s.TakeStageTimes();

@@ -9,6 +9,7 @@ namespace sieve::cuda {
 namespace {
 
 __global__ void __launch_bounds__(kNormThreads) LatentAppendKernel(LatentAppendParams p) {
+  SIEVE_PDL_TRACE_SCOPE(pdl_trace::kLatentAppend);
   __shared__ float scratch[32];
   PdlLaunchDependents();
   PdlWait();  // launched with PDL: kv_a is final from here

@@ -185,6 +185,7 @@ __device__ __forceinline__ void ProduceTiles(const MlaDecodeParams& p, const int
 
 // appended: see LaunchMlaDecode (0: every cache read after the wait for the previous kernel).
 __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p, int32_t appended) {
+  SIEVE_PDL_TRACE_SCOPE(pdl_trace::kMlaSplit);
   extern __shared__ __align__(16) unsigned char smem_raw[];
   const int width = p.kv_lora + p.rope_dim;
   const int ld = RowLd(width);
@@ -535,6 +536,7 @@ constexpr int kCombineColumnBlocks = 4;    // most column blocks per (row, head)
 constexpr int kCombineTargetBlocks = 128;  // column blocks are added while below this many blocks
 
 __global__ void __launch_bounds__(kCombineThreads) MlaCombineKernel(MlaDecodeParams p) {
+  SIEVE_PDL_TRACE_SCOPE(pdl_trace::kMlaCombine);
   __shared__ float w_s[kMaxCombineSplits];
   __shared__ float stat[2];
   __shared__ float4 part[kCombineGroups][kCombineGroupThreads];

@@ -28,6 +28,7 @@ constexpr int kMaxNope = kRowGroups * kMaxRowsPerGroup;
 // the same launch.
 template <int M>
 __global__ void __launch_bounds__(kThreads) QAbsorbKernel(QAbsorbParams p, LatentAppendParams la) {
+  SIEVE_PDL_TRACE_SCOPE(pdl_trace::kQAbsorb);
   __shared__ float q_s[M][kMaxNope];
   __shared__ float part[kRowGroups][M][kBlockCols];
   const int h = blockIdx.x, cb = blockIdx.y, tid = threadIdx.x;

@@ -17,6 +17,7 @@ constexpr int kChunksPerLane = kValueUpMaxLat / 8 / 32;
 
 template <int M>
 __global__ void __launch_bounds__(kThreads) ValueUpKernel(ValueUpParams p) {
+  SIEVE_PDL_TRACE_SCOPE(pdl_trace::kValueUp);
   const int lane = threadIdx.x & 31;
   const int64_t warp = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5);
   const int64_t rows = static_cast<int64_t>(p.heads) * p.v;

@@ -29,6 +29,17 @@
 
 #include <utility>
 
+// Compile-time switch for a separate build directory (-DSIEVE_PDL_TRACE in the CUDA and C++
+// flags): a %globaltimer record per block at entry, trigger, wait and exit (pdl_trace.h). Without
+// it the macros below are empty and the kernels are unchanged.
+#if defined(SIEVE_PDL_TRACE)
+#include "cuda/common/pdl_trace.cuh"
+#define SIEVE_PDL_TRACE_MARK(event) ::sieve::cuda::pdl_trace::Mark(::sieve::cuda::pdl_trace::event)
+#else
+#define SIEVE_PDL_TRACE_SCOPE(tag)
+#define SIEVE_PDL_TRACE_MARK(event)
+#endif
+
 namespace sieve::cuda {
 
 // Waits until every grid this one depends on programmatically has completed and its memory
@@ -37,11 +48,13 @@ __device__ __forceinline__ void PdlWait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;\n" ::: "memory");
 #endif
+  SIEVE_PDL_TRACE_MARK(kWaited);
 }
 
 // Allows the next kernel on the stream, if launched with PDL, to start (once every block of this
 // grid has called it or exited).
 __device__ __forceinline__ void PdlLaunchDependents() {
+  SIEVE_PDL_TRACE_MARK(kTrigger);
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
 #endif

@@ -103,6 +103,7 @@ __device__ __forceinline__ void NormRowsShort(const GemvParams& p, __nv_bfloat16
 // Without the norm (93-117 registers) nothing is asked (0).
 template <int M, bool kNorm, int kUnroll = (M <= 2 ? 8 : 4)>
 __global__ void __launch_bounds__(kThreads, (kNorm && M != 2) ? 2 : 0) GemvKernel(GemvParams p) {
+  SIEVE_PDL_TRACE_SCOPE(kNorm ? pdl_trace::kGemvNorm : pdl_trace::kGemv);
   extern __shared__ uint4 x_smem[];  // kNorm: [rows, k] bf16 normalised x
   const int lane = threadIdx.x & 31;
   const int64_t warp = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5);

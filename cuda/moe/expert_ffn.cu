@@ -462,6 +462,7 @@ struct StageLoader {
 template <bool kGateUp>
 __global__ void __launch_bounds__(kStreamThreads, 1)
     StreamedMmaKernel(ExpertFfnParams p, bool compact) {
+  SIEVE_PDL_TRACE_SCOPE(kGateUp ? pdl_trace::kExpertGateUp : pdl_trace::kExpertDown);
   using S = Stream<kGateUp>;
   PdlLaunchDependents();
   PdlWait();  // launched with PDL: the routing and x (or act) are final from here
@@ -716,6 +717,7 @@ struct DcLoader {
 // the act rows wait for gate/up.
 __global__ void __launch_bounds__(kStreamThreads, 1)
     DownCombineKernel(ExpertFfnParams p, bool routing_final) {
+  SIEVE_PDL_TRACE_SCOPE(pdl_trace::kExpertDownCombine);
   using D = DownCombine;
   PdlLaunchDependents();
   if (!routing_final) PdlWait();  // launched with PDL: the routing is final from here

@@ -8,6 +8,7 @@
 // zeroes the counter for the next launch.
 #include <cstdint>
 
+#include "cuda/common/pdl.cuh"  // SIEVE_PDL_TRACE_SCOPE (empty without the trace switch)
 #include "cuda/config.h"
 #include "cuda/moe/fused_routing.h"
 #include "cuda/moe/router_logits.cuh"
@@ -19,6 +20,7 @@ namespace {
 constexpr int kWarps = kRouterWarpsPerBlock;
 
 __global__ void __launch_bounds__(kWarps * 32, 1) MoeRouteFusedKernel(MoeRouteFusedParams p) {
+  SIEVE_PDL_TRACE_SCOPE(pdl_trace::kRouteFused);
   __shared__ float scores_s[kWarps][kMaxExperts];
   __shared__ float group_s[kWarps][kMaxGroups];
   __shared__ int32_t counts[kMaxExperts];
@@ -34,14 +36,18 @@ __global__ void __launch_bounds__(kWarps * 32, 1) MoeRouteFusedKernel(MoeRouteFu
   __syncthreads();
   if (!last) return;
   __threadfence();
+  SIEVE_PDL_TRACE_MARK(kStage0);  // trace build only: the last block's phases
   for (int64_t t = warp; t < p.routing.tokens; t += kWarps) {
     RouteToken(p.routing, t, scores_s[warp], group_s[warp]);
   }
   __syncthreads();  // topk_ids of every token written (global memory, this block)
+  SIEVE_PDL_TRACE_MARK(kStage1);
   // The pairs' expert ids once into shared memory: the align scans them once per expert.
   for (int i = threadIdx.x; i < p.align.num_pairs; i += kWarps * 32) ids_s[i] = p.align.topk_ids[i];
   __syncthreads();
+  SIEVE_PDL_TRACE_MARK(kStage2);
   AlignPairs(p.align, ids_s, counts, offsets);
+  SIEVE_PDL_TRACE_MARK(kStage3);
   if (threadIdx.x == 0) *p.counter = 0u;  // every block has counted: safe to reset
 }
 

@@ -11,6 +11,8 @@
 
 namespace sieve::cuda {
 
+static_assert(kMaxTopK <= kMaxGroups, "RouteToken keeps the picked scores in the group scratch");
+
 // Softmax, group limiting and top-k of token t by one warp (every lane calls it); `s` holds
 // kMaxExperts floats and `g` kMaxGroups floats of this warp's shared memory.
 __device__ __forceinline__ void RouteToken(const MoeRoutingParams& p, int64_t t, float* s,
@@ -64,12 +66,15 @@ __device__ __forceinline__ void RouteToken(const MoeRoutingParams& p, int64_t t,
     __syncwarp();
   }
 
+  // Top-k by repeated warp argmax, one slot per round; the rounds are not unrolled and keep the
+  // picked scores in `g` (free after the group stage; kMaxTopK <= kMaxGroups). This runs once per
+  // token in one warp of the fused kernel's last block, on the batch-1 critical path: unrolled
+  // kMaxTopK times (71 of the kernel's 127 KB of code, fetched cold) the stage took 5.9 us per
+  // V2-Lite layer, rolled up 4.7 us (issue 7, session 8, second round, in-kernel trace). Same
+  // picks, same sum order, same bits.
   float picked_sum = 0.0f;
-  float picked[kMaxTopK];
-  int32_t picked_id[kMaxTopK];
-#pragma unroll
-  for (int j = 0; j < kMaxTopK; ++j) {
-    if (j >= p.top_k) break;
+#pragma unroll 1
+  for (int j = 0; j < p.top_k; ++j) {
     float v = -INFINITY;
     int32_t idx = -1;
     for (int e = lane; e < E; e += 32) {
@@ -79,24 +84,24 @@ __device__ __forceinline__ void RouteToken(const MoeRoutingParams& p, int64_t t,
       }
     }
     WarpArgmax(&v, &idx);
-    picked[j] = v;
-    picked_id[j] = idx;
     picked_sum += v;
     __syncwarp();
-    if (lane == 0) s[idx] = -INFINITY;
+    if (lane == 0) {
+      s[idx] = -INFINITY;
+      g[j] = v;
+      p.topk_ids[t * p.top_k + j] = idx;
+    }
     __syncwarp();
   }
   if (lane == 0) {
     const bool renorm = p.top_k > 1 && p.norm_topk_prob;
     const float denom = picked_sum + 1e-20f;
-#pragma unroll
-    for (int j = 0; j < kMaxTopK; ++j) {
-      if (j >= p.top_k) break;
-      p.topk_ids[t * p.top_k + j] = picked_id[j];
-      p.topk_weights[t * p.top_k + j] =
-          renorm ? picked[j] / denom : picked[j] * p.routed_scaling_factor;
+#pragma unroll 1
+    for (int j = 0; j < p.top_k; ++j) {
+      p.topk_weights[t * p.top_k + j] = renorm ? g[j] / denom : g[j] * p.routed_scaling_factor;
     }
   }
+  __syncwarp();  // g is scratch again for the warp's next token
 }
 
 // Groups the pairs by expert (see routing.h); every thread of the block calls it (it
@@ -115,13 +120,21 @@ __device__ __forceinline__ void AlignPairs(const MoeAlignParams& p, const int32_
     if (lane == 0) counts[e] = n;
   }
   __syncthreads();
-  if (threadIdx.x == 0) {
+  if (warp == 0) {  // exclusive prefix sum: 32 experts per round by shuffles (was one thread's)
     int32_t run = 0;
-    for (int e = 0; e < p.num_experts; ++e) {
-      offsets[e] = run;
-      run += counts[e];
+    for (int32_t base = 0; base < p.num_experts; base += 32) {
+      const int32_t e = base + lane;
+      const int32_t c = e < p.num_experts ? counts[e] : 0;
+      int32_t incl = c;
+#pragma unroll
+      for (int o = 1; o < 32; o <<= 1) {
+        const int32_t up = __shfl_up_sync(0xffffffffu, incl, o);
+        if (lane >= o) incl += up;
+      }
+      if (e < p.num_experts) offsets[e] = run + incl - c;
+      run += __shfl_sync(0xffffffffu, incl, 31);
     }
-    offsets[p.num_experts] = run;
+    if (lane == 0) offsets[p.num_experts] = run;
   }
   __syncthreads();
   for (int e = threadIdx.x; e <= p.num_experts; e += blockDim.x) p.expert_offsets[e] = offsets[e];

@@ -84,7 +84,7 @@ if [[ ${SIEVE_SANITIZE:-0} == 1 ]] && command -v compute-sanitizer > /dev/null; 
   echo "sanitizer memcheck kernels rc $?" | tee -a "$OUT/sanitizer.log"
   # racecheck over the kernels that share memory between warps
   timeout 150 compute-sanitizer --tool racecheck --error-exitcode 1 "$BIN/tests/sieve_cuda_tests" \
-    --gtest_filter='ExpertFfn.*:Gemv.*:MoeRouteFused.*:QAbsorb.*' >> "$OUT/sanitizer.log" 2>&1
+    --gtest_filter='ExpertFfn.*:Gemv.*:MoeRouteFused.*:MoeRouting.*:MoeAlign.*:QAbsorb.*' >> "$OUT/sanitizer.log" 2>&1
   echo "sanitizer racecheck kernels rc $?" | tee -a "$OUT/sanitizer.log"
   # MLA decode is left out of racecheck: it reports every bulk copy (TMA) of the kernel as racing
   # the reads that wait for it (cuda/attention/mla_decode.cu says what was tried); memcheck above

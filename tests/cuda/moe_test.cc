@@ -137,6 +137,10 @@ TEST(MoeAlign, GroupsPairsByExpertInPairOrder) {
   std::vector<int32_t> skewed(1001);
   for (int32_t& e : skewed) e = rng() % 10 == 0 ? static_cast<int32_t>(rng() % 160) : 7;
   CheckAlign(skewed, 160);
+  std::vector<int32_t> partial(45);  // 100 experts: the prefix sum's last round is partial
+  for (int32_t& e : partial) e = static_cast<int32_t>(rng() % 100);
+  CheckAlign(partial, 100);
+  CheckAlign({31, 32, 32, 31, 0, 5}, 33);  // a round boundary inside the experts
 }
 
 struct FfnCase {
