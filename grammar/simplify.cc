@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -170,61 +171,7 @@ uint64_t MixHash(uint64_t h, uint64_t v) {
   return h * 0xbf58476d1ce4e5b9ull;
 }
 
-// Equal for trees that AppendKey gives equal keys (offsets and `negated` ignored), without building
-// text; collisions are settled by SameNode.
-uint64_t HashNode(const Node& n) {
-  uint64_t h = MixHash(0x5157, static_cast<uint64_t>(n.kind));
-  switch (n.kind) {
-    case ExprKind::kEmpty:
-      break;
-    case ExprKind::kBytes:
-      h = MixHash(h, std::hash<std::string_view>()(n.bytes));
-      break;
-    case ExprKind::kCharClass:
-      for (const CodepointRange& r : n.ranges) h = MixHash(h, (uint64_t{r.lo} << 32) | r.hi);
-      break;
-    case ExprKind::kRuleRef:
-      h = MixHash(h, static_cast<uint32_t>(n.rule));
-      break;
-    case ExprKind::kRepeat:
-      h = MixHash(h, (static_cast<uint64_t>(static_cast<uint32_t>(n.min)) << 32) |
-                         static_cast<uint32_t>(n.max));
-      [[fallthrough]];
-    case ExprKind::kSequence:
-    case ExprKind::kChoice:
-      h = MixHash(h, n.kids.size());
-      for (const Node& k : n.kids) h = MixHash(h, HashNode(k));
-      break;
-  }
-  return h;
-}
-
-bool SameNode(const Node& a, const Node& b) {
-  if (a.kind != b.kind) return false;
-  switch (a.kind) {
-    case ExprKind::kEmpty:
-      return true;
-    case ExprKind::kBytes:
-      return a.bytes == b.bytes;
-    case ExprKind::kCharClass:
-      return a.ranges == b.ranges;
-    case ExprKind::kRuleRef:
-      return a.rule == b.rule;
-    case ExprKind::kRepeat:
-      if (a.min != b.min || a.max != b.max) return false;
-      [[fallthrough]];
-    case ExprKind::kSequence:
-    case ExprKind::kChoice:
-      if (a.kids.size() != b.kids.size()) return false;
-      for (size_t i = 0; i < a.kids.size(); ++i) {
-        if (!SameNode(a.kids[i], b.kids[i])) return false;
-      }
-      return true;
-  }
-  return false;
-}
-
-// HashNode limited to the top `depth` levels (below them only the number of children counts):
+// The hash of the top `depth` levels of a tree (below them only the number of children counts):
 // equal trees still hash equal, and hashing the alternatives of nested choices at every level of
 // Normalize's bottom-up walk costs O(alternatives) per level rather than O(subtree).
 constexpr int kAltHashDepth = 4;
@@ -257,6 +204,36 @@ uint64_t ShallowHash(const Node& n, int depth) {
   }
   return h;
 }
+
+// Equal for trees that AppendKey gives equal keys (offsets and `negated` ignored), without building
+// text; collisions are settled by SameNode.
+uint64_t HashNode(const Node& n) { return ShallowHash(n, std::numeric_limits<int>::max()); }
+
+bool SameNode(const Node& a, const Node& b) {
+  if (a.kind != b.kind) return false;
+  switch (a.kind) {
+    case ExprKind::kEmpty:
+      return true;
+    case ExprKind::kBytes:
+      return a.bytes == b.bytes;
+    case ExprKind::kCharClass:
+      return a.ranges == b.ranges;
+    case ExprKind::kRuleRef:
+      return a.rule == b.rule;
+    case ExprKind::kRepeat:
+      if (a.min != b.min || a.max != b.max) return false;
+      [[fallthrough]];
+    case ExprKind::kSequence:
+    case ExprKind::kChoice:
+      if (a.kids.size() != b.kids.size()) return false;
+      for (size_t i = 0; i < a.kids.size(); ++i) {
+        if (!SameNode(a.kids[i], b.kids[i])) return false;
+      }
+      return true;
+  }
+  return false;
+}
+
 
 // The alternatives kept so far by one NormalizeChoice, up to structural equality (a hash, then
 // SameNode): indices into the caller's vector, which must not move its elements while the set is
