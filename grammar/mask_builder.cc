@@ -939,6 +939,7 @@ void MaskBuilder::ToIdOrder(StateClassification* out) {
       if (c.hash == hash && c.positions == acc_) {
         c.last_use = ++converted_clock_;
         bits_out = c.ids;
+        out->has_list = false;  // (a scatter this large is never a list: MaskListMax)
         return;
       }
     }
