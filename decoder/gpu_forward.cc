@@ -466,6 +466,17 @@ Status GpuSession::Join() {
 }
 
 Status GpuSession::Route(const GpuLayerWeights& L, int32_t T, cudaStream_t stream) {
+  const cuda::MoeRouteFusedParams fused = FusedRouteParams(L, T, nullptr);
+  if (cuda::MoeRouteFusedSupported(fused)) {  // decode-sized steps: one launch, same bits
+    return Check(cuda::LaunchMoeRouteFused(fused, stream), "MoE routing (fused)");
+  }
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchRouterLogits(fused.logits, stream), "router logits"));
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchMoeRouting(fused.routing, stream), "MoE routing"));
+  return Check(cuda::LaunchMoeAlign(fused.align, stream), "MoE align");
+}
+
+cuda::MoeRouteFusedParams GpuSession::FusedRouteParams(const GpuLayerWeights& L, int32_t T,
+                                                       const cuda::GemvNorm* norm) {
   const ModelConfig& c = model_->config();
   const RoutingParams& r = model_->routing();
   const int32_t H = static_cast<int32_t>(c.hidden_size);
@@ -485,13 +496,9 @@ Status GpuSession::Route(const GpuLayerWeights& L, int32_t T, cudaStream_t strea
                             topk_ids_,
                             topk_weights_};
   cuda::MoeAlignParams ma{topk_ids_, T * k, E, expert_offsets_, sorted_pairs_, sorted_experts_};
-  const cuda::MoeRouteFusedParams fused{rl, mr, ma, route_counter_};
-  if (cuda::MoeRouteFusedSupported(fused)) {  // decode-sized steps: one launch, same bits
-    return Check(cuda::LaunchMoeRouteFused(fused, stream), "MoE routing (fused)");
-  }
-  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchRouterLogits(rl, stream), "router logits"));
-  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchMoeRouting(mr, stream), "MoE routing"));
-  return Check(cuda::LaunchMoeAlign(ma, stream), "MoE align");
+  cuda::MoeRouteNorm rn{};
+  if (norm) rn = {norm->weight, norm->h, norm->delta, norm->eps};
+  return {rl, mr, ma, route_counter_, rn};
 }
 
 Status GpuSession::Moe(const GpuLayerWeights& L, int32_t T, const cuda::GemvNorm* norm) {
@@ -501,7 +508,21 @@ Status GpuSession::Moe(const GpuLayerWeights& L, int32_t T, const cuda::GemvNorm
   const int32_t k = static_cast<int32_t>(c.num_experts_per_tok);
   // Routing and the shared experts both only read x_ (the shared experts' GEMV writes it when
   // it carries the post-attention norm): routing runs on the side stream alongside them.
-  if (L.has_shared) {
+  // Where the GEMV carries the norm, the routing kernel normalises h + delta itself (the same
+  // bits, fused_routing.h) and forks right after the attention's o_proj instead of after that
+  // GEMV: it then runs beside the whole shared MLP (issue 7: it was ~10 us per layer on the
+  // critical path). No race: the GEMV writes h + delta into the other h buffer and x_, which
+  // this routing does not read, and y_ (delta) is rewritten only after the join.
+  const cuda::MoeRouteFusedParams early =
+      L.has_shared && norm ? FusedRouteParams(L, T, norm) : cuda::MoeRouteFusedParams{};
+  if (L.has_shared && norm && cuda::MoeRouteFusedSupported(early)) {
+    Mark("moe.shared+route");
+    SIEVE_RETURN_IF_ERROR(Fork());
+    SIEVE_RETURN_IF_ERROR(
+        Check(cuda::LaunchMoeRouteFused(early, aux_stream_), "MoE routing (fused, own norm)"));
+    SIEVE_RETURN_IF_ERROR(Mlp(L.shared, x_, shared_out_, T, norm, {}));
+    SIEVE_RETURN_IF_ERROR(Join());
+  } else if (L.has_shared) {
     Mark("moe.shared+route");
     SIEVE_RETURN_IF_ERROR(
         Mlp(L.shared, x_, shared_out_, T, norm, [&] { return Route(L, T, aux_stream_); }));

@@ -71,6 +71,7 @@
 
 #include "cuda/gemm/gemm.h"
 #include "cuda/gemm/gemv.h"
+#include "cuda/moe/fused_routing.h"
 #include "decoder/cuda_status.h"
 #include "decoder/gpu_weights.h"
 #include "decoder/kv_cache.h"
@@ -203,6 +204,10 @@ class GpuSession {
   Status Moe(const GpuLayerWeights& layer, int32_t tokens, const cuda::GemvNorm* norm);
   // Router logits, top-k and align on `stream` (one fused launch for decode-sized steps).
   Status Route(const GpuLayerWeights& layer, int32_t tokens, cudaStream_t stream);
+  // The fused launch's params; with `norm` the kernel normalises h + delta itself (the launch
+  // may then be unsupported: MoeRouteFusedSupported).
+  cuda::MoeRouteFusedParams FusedRouteParams(const GpuLayerWeights& layer, int32_t tokens,
+                                             const cuda::GemvNorm* norm);
   // aux_stream_ waits for the work enqueued on stream_ so far / stream_ waits for aux_stream_'s.
   // Both are captured into decode graphs as a fork and a join (two branches of the graph).
   Status Fork();

@@ -1,11 +1,13 @@
 // Kernel for fused_routing.h: router logits by every block, routing + align by the last one.
 //
 // Blocks of kRouterWarpsPerBlock warps each compute their (token, expert) logits
-// (router_logits.cuh), then __threadfence() and count themselves on the device counter; the block
-// that takes the last ticket sees every other block's logits (they fenced before counting; it
-// reads them through L2) and runs RouteToken per token (routing.cuh; warps take tokens in turn)
-// and, after a block barrier, AlignPairs over a shared-memory copy of the expert ids. It finally
-// zeroes the counter for the next launch.
+// (router_logits.cuh; with MoeRouteNorm from the rows they first normalise into shared memory
+// themselves, norm_row_short.cuh), then __threadfence() and count themselves on the device
+// counter; the block that takes the last ticket sees every other block's logits (they fenced
+// before counting; it reads them through L2) and runs RouteToken per token (routing.cuh; warps
+// take tokens in turn) and, after a block barrier, AlignPairs over a shared-memory copy of the
+// expert ids. It finally zeroes the counter for the next launch.
+#include <algorithm>
 #include <cstdint>
 
 #include "cuda/common/pdl.cuh"  // SIEVE_PDL_TRACE_SCOPE (empty without the trace switch)
@@ -13,12 +15,47 @@
 #include "cuda/moe/fused_routing.h"
 #include "cuda/moe/router_logits.cuh"
 #include "cuda/moe/routing.cuh"
+#include "cuda/norm/norm_row_short.cuh"
+#include "cuda/norm/rms_norm.cuh"
 
 namespace sieve::cuda {
 namespace {
 
 constexpr int kWarps = kRouterWarpsPerBlock;
+static_assert(kFusedRoutingNormMaxHidden <= kWarps * 32 * kNormBatch, "one batch per thread");
 
+// Tokens whose (token, expert) warps one block can span: its bf16 rows in dynamic shared memory.
+int64_t NormRowsPerBlock(const MoeRouteFusedParams& p) {
+  const int64_t e = p.logits.num_experts;
+  return std::min<int64_t>(p.logits.tokens, (e - 1 + kWarps - 1) / e + 1);
+}
+
+// x = RMSNorm(h + delta) of the tokens this block's warps take into x_s (row 0 = token `first`),
+// with the GEMV fused norm's steps and weights order (gemv.cu NormRowsShort), so the same bits.
+__device__ __forceinline__ void NormBlockRows(const MoeRouteNorm& n, int hidden, int64_t first,
+                                              int64_t last, __nv_bfloat16* x_s) {
+  __shared__ float scratch[32];
+  float nw[kNormBatch];
+  LoadNormWeights(n.weight, threadIdx.x, blockDim.x, hidden, nw);
+  for (int64_t t = first; t <= last; ++t) {
+    const float* d = n.delta ? n.delta + t * hidden : nullptr;
+    __nv_bfloat16* row = x_s + (t - first) * hidden;
+    NormRowShort(n.h + t * hidden, d, hidden, n.eps, scratch,
+                 [&](const float (&v)[kNormBatch], float inv) {
+#pragma unroll
+                   for (int u = 0; u < kNormBatch; ++u) {
+                     const int i = threadIdx.x + u * blockDim.x;
+                     if (i >= hidden) break;
+                     row[i] = NormedBf16(nw[u], v[u], inv);
+                   }
+                 });
+  }
+  __syncthreads();
+}
+
+// kOwnNorm: p.norm.weight is set (a separate instantiation, so the kernel without it keeps the
+// code it had before the norm was added).
+template <bool kOwnNorm>
 __global__ void __launch_bounds__(kWarps * 32, 1) MoeRouteFusedKernel(MoeRouteFusedParams p) {
   SIEVE_PDL_TRACE_SCOPE(pdl_trace::kRouteFused);
   __shared__ float scores_s[kWarps][kMaxExperts];
@@ -27,9 +64,24 @@ __global__ void __launch_bounds__(kWarps * 32, 1) MoeRouteFusedKernel(MoeRouteFu
   __shared__ int32_t offsets[kMaxExperts + 1];
   __shared__ int32_t ids_s[kFusedRoutingMaxTokens * kMaxTopK];
   __shared__ bool last;
+  extern __shared__ uint4 x_norm[];  // kOwnNorm: this block's normalised rows (bf16)
   const int warp = threadIdx.x >> 5;
   const int64_t w = static_cast<int64_t>(blockIdx.x) * kWarps + warp;
-  if (w < static_cast<int64_t>(p.logits.tokens) * p.logits.num_experts) RouterLogit(p.logits, w);
+  const int64_t pairs = static_cast<int64_t>(p.logits.tokens) * p.logits.num_experts;
+  if constexpr (kOwnNorm) {
+    const int64_t w0 = static_cast<int64_t>(blockIdx.x) * kWarps;
+    const int64_t first = w0 / p.logits.num_experts;
+    const int64_t end = w0 + kWarps < pairs ? w0 + kWarps : pairs;
+    const int64_t last = (end - 1) / p.logits.num_experts;
+    __nv_bfloat16* x_s = reinterpret_cast<__nv_bfloat16*>(x_norm);
+    NormBlockRows(p.norm, p.logits.hidden, first, last, x_s);
+    RouterLogitsParams own = p.logits;
+    own.x = x_s;
+    own.x_stride = p.logits.hidden;
+    if (w < pairs) RouterLogit<true>(own, w, first);
+  } else if (w < pairs) {
+    RouterLogit(p.logits, w);
+  }
   __threadfence();  // this block's logits are visible device-wide before it is counted
   __syncthreads();
   if (threadIdx.x == 0) last = atomicAdd(p.counter, 1u) == gridDim.x - 1;
@@ -59,7 +111,10 @@ bool MoeRouteFusedSupported(const MoeRouteFusedParams& p) {
          p.routing.logits == p.logits.logits && p.routing.logits_stride == p.logits.logits_stride &&
          p.routing.num_experts == p.logits.num_experts &&
          p.align.num_experts == p.routing.num_experts && p.align.topk_ids == p.routing.topk_ids &&
-         static_cast<int64_t>(p.align.num_pairs) == static_cast<int64_t>(T) * p.routing.top_k;
+         static_cast<int64_t>(p.align.num_pairs) == static_cast<int64_t>(T) * p.routing.top_k &&
+         (!p.norm.weight ||
+          (p.norm.h && p.logits.hidden <= kFusedRoutingNormMaxHidden && p.logits.num_experts > 0 &&
+           NormRowsPerBlock(p) * p.logits.hidden * 2 <= kFusedRoutingNormMaxBytes));
 }
 
 cudaError_t LaunchMoeRouteFused(const MoeRouteFusedParams& p, cudaStream_t stream) {
@@ -69,7 +124,13 @@ cudaError_t LaunchMoeRouteFused(const MoeRouteFusedParams& p, cudaStream_t strea
   }
   const int64_t warps = static_cast<int64_t>(p.logits.tokens) * p.logits.num_experts;
   const unsigned blocks = static_cast<unsigned>((warps + kWarps - 1) / kWarps);
-  MoeRouteFusedKernel<<<blocks, kWarps * 32, 0, stream>>>(p);
+  const size_t smem =
+      p.norm.weight ? static_cast<size_t>(NormRowsPerBlock(p) * p.logits.hidden * 2) : 0;
+  if (p.norm.weight) {
+    MoeRouteFusedKernel<true><<<blocks, kWarps * 32, smem, stream>>>(p);
+  } else {
+    MoeRouteFusedKernel<false><<<blocks, kWarps * 32, 0, stream>>>(p);
+  }
   return cudaGetLastError();
 }
 

@@ -18,11 +18,16 @@ inline constexpr int kRouterWarpsPerBlock = 8;
 // 4-byte loads per lane, ~8 us of latency per MoE layer at batch 1). Otherwise lanes stride single
 // elements. Either way each lane sums in index order and the warp reduces with WarpSum, so the
 // result depends only on the shape (not on timing).
-__device__ __forceinline__ void RouterLogit(const RouterLogitsParams& p, int64_t w) {
+//
+// kSharedX: p.x points to shared memory (the fused routing's own normalised rows, whose row 0 is
+// token `first_token`); the same loads through generic pointers instead of __ldg, the same sums.
+template <bool kSharedX = false>
+__device__ __forceinline__ void RouterLogit(const RouterLogitsParams& p, int64_t w,
+                                            int64_t first_token = 0) {
   const int lane = threadIdx.x & 31;
   const int64_t t = w / p.num_experts;
   const int64_t e = w % p.num_experts;
-  const __nv_bfloat16* x = p.x + t * p.x_stride;
+  const __nv_bfloat16* x = p.x + (t - first_token) * p.x_stride;
   const float* row = p.w + e * p.hidden;
   float acc = 0.0f;
   const bool vec = p.hidden % 4 == 0 && p.x_stride % 4 == 0 &&
@@ -38,7 +43,11 @@ __device__ __forceinline__ void RouterLogit(const RouterLogitsParams& p, int64_t
       for (int u = 0; u < kInFlight; ++u) {
         const int i = base + 32 * u;
         wv[u] = i < n4 ? __ldg(reinterpret_cast<const float4*>(row) + i) : make_float4(0, 0, 0, 0);
-        xv[u] = i < n4 ? __ldg(reinterpret_cast<const uint2*>(x) + i) : make_uint2(0, 0);
+        if constexpr (kSharedX) {
+          xv[u] = i < n4 ? reinterpret_cast<const uint2*>(x)[i] : make_uint2(0, 0);
+        } else {
+          xv[u] = i < n4 ? __ldg(reinterpret_cast<const uint2*>(x) + i) : make_uint2(0, 0);
+        }
       }
 #pragma unroll
       for (int u = 0; u < kInFlight; ++u) {

@@ -2,7 +2,9 @@
 // launches, which moe_test.cc and decoder_kernels_test.cc hold against the CPU references:
 // every output identical bit for bit (logits, expert ids, weights, offsets, sorted pairs), over
 // batch 1, odd batches, the largest fused batch, group-limited routing and more experts than a
-// block has threads; replayed launches agree too (the counter is left at zero).
+// block has threads; replayed launches agree too (the counter is left at zero). With the
+// kernel's own norm (MoeRouteNorm): every output identical to the GEMV's fused norm writing x
+// (gemv.h x_out) followed by the three separate launches on that x.
 #include "cuda/moe/fused_routing.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +12,7 @@
 #include <random>
 #include <vector>
 
+#include "cuda/gemm/gemv.h"
 #include "tests/cuda/cuda_test_util.h"
 
 namespace sieve::cuda {
@@ -63,7 +66,7 @@ void CheckFused(const FusedCase& c) {
       ASSERT_TRUE(logits.Poison() && weights.Poison() && ids.Poison() && offsets.Poison() &&
                   sorted_pairs.Poison() && sorted_experts.Poison());
       if (fused) {
-        MoeRouteFusedParams f{rl, mr, ma, d_counter.get()};
+        MoeRouteFusedParams f{rl, mr, ma, d_counter.get(), {}};
         ASSERT_TRUE(MoeRouteFusedSupported(f));
         ASSERT_EQ(LaunchMoeRouteFused(f, nullptr), cudaSuccess);
       } else {
@@ -98,6 +101,121 @@ TEST(MoeRouteFused, MatchesTheThreeSeparateLaunchesBitForBit) {
   CheckFused({3, 40, 20, 2, 1, 1, true});                          // tiny widths
 }
 
+struct NormCase {
+  int tokens, hidden, experts, top_k;
+  bool delta;
+};
+
+// x = RMSNorm(h + delta) by the GEMV's fused norm (block 0 writes x), then the three separate
+// launches on that x; against one fused launch that normalises h + delta itself.
+void CheckOwnNorm(const NormCase& c) {
+  SCOPED_TRACE(::testing::Message() << "tokens " << c.tokens << " hidden " << c.hidden
+                                    << " experts " << c.experts << " delta " << c.delta);
+  const int H = c.hidden, T = c.tokens, E = c.experts, pairs = T * c.top_k;
+  std::mt19937 rng(H * 7 + T + E);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> h(static_cast<size_t>(T) * H), delta(h.size()), w(static_cast<size_t>(E) * H);
+  for (float& v : h) v = dist(rng);
+  for (float& v : delta) v = 0.5f * dist(rng);
+  for (float& v : w) v = 0.05f * dist(rng);
+  const std::vector<float> norm_w = RandomBf16Values(H, 0.3f, H + 1);
+  DeviceBuffer<float> d_h(h), d_delta(delta), d_w(w), h_out(h.size()), gemv_y(8 * T);
+  DeviceBuffer<__nv_bfloat16> d_norm_w(ToBf16(norm_w)), d_x(static_cast<size_t>(T) * H),
+      gemv_w(ToBf16(RandomBf16Values(static_cast<size_t>(8) * H, 0.1f, 5)));
+  DeviceBuffer<uint32_t> d_counter(std::vector<uint32_t>{0u});
+  DeviceBuffer<float> logits[2] = {DeviceBuffer<float>(static_cast<size_t>(T) * E),
+                                   DeviceBuffer<float>(static_cast<size_t>(T) * E)};
+  DeviceBuffer<float> weights[2] = {DeviceBuffer<float>(pairs), DeviceBuffer<float>(pairs)};
+  DeviceBuffer<int32_t> ids[2] = {DeviceBuffer<int32_t>(pairs), DeviceBuffer<int32_t>(pairs)};
+  DeviceBuffer<int32_t> offsets[2] = {DeviceBuffer<int32_t>(E + 1), DeviceBuffer<int32_t>(E + 1)};
+  DeviceBuffer<int32_t> sorted[2] = {DeviceBuffer<int32_t>(pairs), DeviceBuffer<int32_t>(pairs)};
+  DeviceBuffer<int32_t> sorted_e[2] = {DeviceBuffer<int32_t>(pairs), DeviceBuffer<int32_t>(pairs)};
+  ASSERT_TRUE(d_h.ok() && d_delta.ok() && d_w.ok() && h_out.ok() && gemv_y.ok() &&
+              d_norm_w.ok() && d_x.ok() && gemv_w.ok() && d_counter.ok());
+  auto params = [&](int i) {
+    EXPECT_TRUE(logits[i].Poison() && weights[i].Poison() && ids[i].Poison() &&
+                offsets[i].Poison() && sorted[i].Poison() && sorted_e[i].Poison());
+    RouterLogitsParams rl{d_x.get(), H, d_w.get(), logits[i].get(), E, T, E, H};
+    MoeRoutingParams mr{logits[i].get(), E, T, E, c.top_k, 1, 1, true, 2.5f, ids[i].get(),
+                        weights[i].get()};
+    MoeAlignParams ma{ids[i].get(),  pairs, E, offsets[i].get(), sorted[i].get(),
+                      sorted_e[i].get()};
+    return MoeRouteFusedParams{rl, mr, ma, d_counter.get(), {}};
+  };
+  const float* dp = c.delta ? d_delta.get() : nullptr;
+  // The GEMV path (x poisoned first, so x must come from the GEMV's norm).
+  ASSERT_TRUE(d_x.Poison());
+  GemvParams g{};
+  g.x = d_x.get();
+  g.ldx = H;
+  g.rows = T;
+  g.k = H;
+  g.segments = 1;
+  g.seg[0] = {gemv_w.get(), 8, gemv_y.get(), 8, false};
+  g.norm = {d_norm_w.get(), d_h.get(), dp, c.delta ? h_out.get() : nullptr, true, 1e-6f};
+  ASSERT_TRUE(GemvSupported(g));
+  ASSERT_EQ(LaunchGemv(g, nullptr, false), cudaSuccess);
+  const MoeRouteFusedParams sep = params(0);
+  ASSERT_EQ(LaunchRouterLogits(sep.logits, nullptr), cudaSuccess);
+  ASSERT_EQ(LaunchMoeRouting(sep.routing, nullptr), cudaSuccess);
+  ASSERT_EQ(LaunchMoeAlign(sep.align, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  // The fused launch with its own norm, x poisoned again (it must not read x).
+  ASSERT_TRUE(d_x.Poison());
+  MoeRouteFusedParams own = params(1);
+  own.norm = {d_norm_w.get(), d_h.get(), dp, 1e-6f};
+  ASSERT_TRUE(MoeRouteFusedSupported(own));
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(LaunchMoeRouteFused(own, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  EXPECT_TRUE(SameBits(logits[1].Download(), logits[0].Download()));
+  EXPECT_TRUE(SameBits(weights[1].Download(), weights[0].Download()));
+  EXPECT_TRUE(SameBits(ids[1].Download(), ids[0].Download()));
+  EXPECT_TRUE(SameBits(offsets[1].Download(), offsets[0].Download()));
+  EXPECT_TRUE(SameBits(sorted[1].Download(), sorted[0].Download()));
+  EXPECT_TRUE(SameBits(sorted_e[1].Download(), sorted_e[0].Download()));
+  EXPECT_EQ(d_counter.Download(), std::vector<uint32_t>{0u});
+}
+
+TEST(MoeRouteFused, OwnNormMatchesTheGemvNormThenSeparateLaunchesBitForBit) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  CheckOwnNorm({1, 2048, 64, 6, true});   // V2-Lite, batch 1
+  CheckOwnNorm({8, 2048, 64, 6, true});   // the largest GEMV-normed V2-Lite step
+  CheckOwnNorm({3, 2048, 64, 6, false});  // no delta (h alone)
+  CheckOwnNorm({5, 72, 20, 2, true});     // blocks spanning two tokens
+  CheckOwnNorm({6, 40, 3, 2, true});      // blocks spanning three and four tokens
+}
+
+TEST(MoeRouteFused, OwnNormRefusesRowsItCannotHold) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  DeviceBuffer<float> f(1 << 16);
+  DeviceBuffer<int32_t> i(4096);
+  DeviceBuffer<__nv_bfloat16> x(1 << 14);
+  DeviceBuffer<uint32_t> counter(std::vector<uint32_t>{0u});
+  ASSERT_TRUE(f.ok() && i.ok() && x.ok() && counter.ok());
+  const int T = 2, E = 8, k = 2, H = 2048;
+  RouterLogitsParams rl{x.get(), H, f.get(), f.get() + 40000, E, T, E, H};
+  MoeRoutingParams mr{f.get() + 40000, E, T, E, k, 1, 1, false, 1.0f, i.get(), f.get() + 41000};
+  MoeAlignParams ma{i.get(), T * k, E, i.get() + 1024, i.get() + 2048, i.get() + 3072};
+  MoeRouteFusedParams p{rl, mr, ma, counter.get(), {x.get(), f.get(), nullptr, 1e-6f}};
+  EXPECT_TRUE(MoeRouteFusedSupported(p));
+  MoeRouteFusedParams q = p;
+  q.norm.h = nullptr;
+  EXPECT_EQ(LaunchMoeRouteFused(q, nullptr), cudaErrorInvalidValue);
+  q = p;
+  q.logits.hidden = q.logits.x_stride = kFusedRoutingNormMaxHidden + 8;  // two batches per thread
+  EXPECT_FALSE(MoeRouteFusedSupported(q));
+  q = p;
+  q.logits.num_experts = q.logits.logits_stride = q.routing.num_experts = 1;  // 2 rows of 2048
+  q.routing.logits_stride = q.align.num_experts = 1;
+  q.routing.top_k = 1;
+  q.align.num_pairs = T;
+  EXPECT_TRUE(MoeRouteFusedSupported(q));
+  q.logits.tokens = q.routing.tokens = 5;  // 5 rows of 2048 bf16 in one block: over 16 KB
+  q.align.num_pairs = 5;
+  EXPECT_FALSE(MoeRouteFusedSupported(q));
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+}
+
 TEST(MoeRouteFused, RefusesStepsItDoesNotFuseAndInconsistentParts) {
   if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
   DeviceBuffer<float> f(4096);
@@ -109,7 +227,7 @@ TEST(MoeRouteFused, RefusesStepsItDoesNotFuseAndInconsistentParts) {
   RouterLogitsParams rl{x.get(), H, f.get(), f.get() + 1024, E, T, E, H};
   MoeRoutingParams mr{f.get() + 1024, E, T, E, k, 1, 1, false, 1.0f, i.get(), f.get() + 2048};
   MoeAlignParams ma{i.get(), T * k, E, i.get() + 1024, i.get() + 2048, i.get() + 3072};
-  MoeRouteFusedParams p{rl, mr, ma, counter.get()};
+  MoeRouteFusedParams p{rl, mr, ma, counter.get(), {}};
   EXPECT_TRUE(MoeRouteFusedSupported(p));
   MoeRouteFusedParams q = p;
   q.counter = nullptr;
