@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <string>
 #include <unordered_map>
 #include <utility>
 
@@ -48,7 +49,9 @@ class NfaBuilder {
  public:
   NfaBuilder(const Grammar& g, Nfa* nfa, int64_t max_states,
              const std::vector<std::pair<ExprId, char32_t>>* markers)
-      : g_(g), nfa_(nfa), max_states_(max_states), markers_(markers) {}
+      : g_(g), nfa_(nfa), max_states_(max_states) {
+    if (markers != nullptr) markers_.insert(markers->begin(), markers->end());
+  }
 
   Result<Frag> Build(ExprId e, int depth) {
     if (depth > 2000) return LimitError("pattern nests too deeply for the string automaton");
@@ -59,10 +62,9 @@ class NfaBuilder {
     switch (x.kind) {
       case ExprKind::kEmpty: {
         int32_t s = nfa_->Add();
-        for (size_t i = 0; markers_ != nullptr && i < markers_->size(); ++i) {
-          if ((*markers_)[i].first != e) continue;
+        if (const auto m = markers_.find(e); m != markers_.end()) {
           const int32_t t = nfa_->Add();  // a word-boundary marker: an edge on its code point
-          nfa_->edges[s].push_back({(*markers_)[i].second, (*markers_)[i].second, t});
+          nfa_->edges[s].push_back({m->second, m->second, t});
           return Frag{s, t};
         }
         return Frag{s, s};
@@ -146,7 +148,7 @@ class NfaBuilder {
   const Grammar& g_;
   Nfa* nfa_;
   int64_t max_states_;
-  const std::vector<std::pair<ExprId, char32_t>>* markers_;
+  std::unordered_map<ExprId, char32_t> markers_;  // word-boundary markers (DfaFromExpr)
 };
 
 void Closure(const Nfa& nfa, std::vector<int32_t>* set, std::vector<uint8_t>* mark) {
@@ -628,7 +630,8 @@ Result<CpDfa> EliminateBoundaryMarkers(const CpDfa& a, int32_t max_states) {
     queue.pop_front();
     const int32_t from = ids[key];
     if (out.num_states() > max_states) {
-      return LimitError("word-boundary automaton exceeds max_automaton_states");
+      return LimitError("the word-boundary automaton exceeds its limit of " +
+                        std::to_string(max_states) + " states");
     }
     const bool last_word = key.first;
     // The markers' closure: (state, need) pairs; a marker turns "anything" into a need, and a

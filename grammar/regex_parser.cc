@@ -48,6 +48,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -68,8 +69,12 @@ using Ranges = std::vector<CodepointRange>;
 struct Piece {
   std::array<ExprId, kCats> e{kNever, kNever, kNever, kNever};
   std::array<bool, kCats> nullable{};
+  // Nullable when word-boundary markers count as empty (they read no text but are not "": see
+  // Concat).
+  std::array<bool, kCats> nullable_zw{};
   int depth = 0;               // nesting (groups and quantifiers) below this piece
   int32_t anchor_offset = -1;  // first `^`/`$` inside, for errors
+  int32_t marker_offset = -1;  // first \b / \B inside (RegexOptions::boundary_markers)
   bool assertion = false;      // a bare `^` or `$`: not quantifiable
   bool quantified = false;     // a second quantifier is an error
   std::string literal;         // e[0] == kNoExpr: literal text not yet added (a run of code points)
@@ -193,6 +198,7 @@ class RegexParser {
     Piece p;
     p.e[0] = g_->AddEmpty();
     p.nullable[0] = true;
+    p.nullable_zw[0] = true;
     return p;
   }
   // Appends a literal code point, extending a literal run at the end of `seq`.
@@ -236,6 +242,7 @@ class RegexParser {
   std::string_view p_;
   Grammar* g_;
   const RegexOptions& opts_;
+  std::unordered_map<ExprId, char32_t> marker_of_;  // the markers added (opts_.boundary_markers)
   size_t pos_ = 0;
   size_t expr_limit_ = 0;
 };
@@ -316,6 +323,7 @@ Result<ExprId> RegexParser::Run() {
         const int cat = c == '^' ? kStartBit : kEndBit;
         p.e[cat] = g_->AddEmpty(static_cast<int32_t>(start));
         p.nullable[cat] = true;
+        p.nullable_zw[cat] = true;
         p.assertion = true;
         p.anchor_offset = static_cast<int32_t>(start);
         frames.back().seq.push_back(std::move(p));
@@ -335,12 +343,15 @@ Result<ExprId> RegexParser::Run() {
       case '\\': {
         if (opts_.boundary_markers != nullptr && (Peek(1) == 'b' || Peek(1) == 'B')) {
           // A word-boundary assertion: zero-width, read by the automaton as its marker
-          // (RegexOptions::boundary_markers). Not "" for the anchors' pairing, so a path that
-          // needs it to be empty (`\b^a`) is dropped: a narrowing, never a loosening.
+          // (RegexOptions::boundary_markers). Not "" for the anchors' pairing: a path that needs
+          // it to be empty text (`\b^a`, `a$\b`) is refused in Concat.
           Piece p;
           p.e[0] = g_->AddEmpty(static_cast<int32_t>(start));
-          opts_.boundary_markers->push_back(
-              {p.e[0], Peek(1) == 'b' ? kWordBoundaryMarker : kNonWordBoundaryMarker});
+          p.nullable_zw[0] = true;
+          p.marker_offset = static_cast<int32_t>(start);
+          const char32_t m = Peek(1) == 'b' ? kWordBoundaryMarker : kNonWordBoundaryMarker;
+          opts_.boundary_markers->push_back({p.e[0], m});
+          marker_of_[p.e[0]] = m;
           p.assertion = true;
           frames.back().seq.push_back(std::move(p));
           pos_ += 2;
@@ -709,11 +720,13 @@ Result<Piece> RegexParser::Repeat(Piece p, int32_t min, int32_t max, size_t offs
     if (p.e[0] == kNever) return min == 0 ? Empty() : p;
     r.e[0] = g_->AddRepeat(p.e[0], min, max, static_cast<int32_t>(offset));
     r.nullable[0] = min == 0 || p.nullable[0];
+    r.nullable_zw[0] = min == 0 || p.nullable_zw[0];
     return r;
   }
   if (min == 0 && max == 1) {  // (^a)? = "" | ^a: zero iterations are an anchor-free ""
     r.e[0] = p.e[0] == kNever ? g_->AddEmpty() : g_->AddRepeat(p.e[0], 0, 1);
     r.nullable[0] = true;
+    r.nullable_zw[0] = true;
     return r;
   }
   return Err(StatusCode::kUnsupported, static_cast<size_t>(p.anchor_offset),
@@ -730,17 +743,18 @@ Result<Piece> RegexParser::FinishSequence(std::vector<Piece>* seq) {
   if (all_free) {
     Piece r;
     std::vector<ExprId> exprs;
-    bool nullable = true;
+    bool nullable = true, nullable_zw = true;
     std::string run;
     auto flush = [&]() {
       if (run.empty()) return;
       exprs.push_back(g_->AddBytes(run));
-      nullable = false;
+      nullable = nullable_zw = false;
       run.clear();
     };
     for (const Piece& p : items) {
       if (p.e[0] == kNever) return Piece();  // one impossible item: the sequence is impossible
       r.depth = std::max(r.depth, p.depth);
+      if (r.marker_offset < 0) r.marker_offset = p.marker_offset;
       if (p.e[0] == kNoExpr) {
         run += p.literal;
         continue;
@@ -748,10 +762,12 @@ Result<Piece> RegexParser::FinishSequence(std::vector<Piece>* seq) {
       flush();
       exprs.push_back(p.e[0]);
       nullable = nullable && p.nullable[0];
+      nullable_zw = nullable_zw && p.nullable_zw[0];
     }
     flush();
     r.e[0] = exprs.size() == 1 ? exprs[0] : g_->AddSequence(exprs);
     r.nullable[0] = nullable;
+    r.nullable_zw[0] = nullable_zw;
     return r;
   }
   // Anchors: fold runs of anchor-free items as one piece, then pair categories with Concat.
@@ -794,6 +810,7 @@ Result<Piece> RegexParser::Concat(const Piece& a, const Piece& b) {
   Piece r;
   r.depth = std::max(a.depth, b.depth) + 2;
   r.anchor_offset = a.anchor_offset >= 0 ? a.anchor_offset : b.anchor_offset;
+  r.marker_offset = a.marker_offset >= 0 ? a.marker_offset : b.marker_offset;
   std::array<std::vector<ExprId>, kCats> parts;
   std::array<int, kCats> a_uses{}, b_uses{};
   for (int ma = 0; ma < kCats; ++ma) {
@@ -802,7 +819,19 @@ Result<Piece> RegexParser::Concat(const Piece& a, const Piece& b) {
       if (b.e[mb] == kNever) continue;
       // A `^` in b needs a's part empty; a `$` in a needs b's part empty.
       const bool a_empty = (mb & kStartBit) != 0, b_empty = (ma & kEndBit) != 0;
-      if ((a_empty && !a.nullable[ma]) || (b_empty && !b.nullable[mb])) continue;
+      if ((a_empty && !a.nullable[ma]) || (b_empty && !b.nullable[mb])) {
+        // Empty only through a word boundary: the path is real (the boundary is checked at the
+        // end of the input), but the categories cannot keep the marker: refused, not dropped.
+        const Piece* w = a_empty && !a.nullable[ma] && a.nullable_zw[ma]   ? &a
+                         : b_empty && !b.nullable[mb] && b.nullable_zw[mb] ? &b
+                                                                          : nullptr;
+        if (w != nullptr) {
+          return Err(StatusCode::kUnsupported, static_cast<size_t>(std::max(0, w->marker_offset)),
+                     "a word boundary where an anchor needs empty text (as in \\b^ or $\\b) is "
+                     "not supported");
+        }
+        continue;
+      }
       std::vector<ExprId> items;
       if (!a_empty) {
         SIEVE_ASSIGN_OR_RETURN(ExprId x, Use(a.e[ma], &a_uses[ma]));
@@ -817,6 +846,8 @@ Result<Piece> RegexParser::Concat(const Piece& a, const Piece& b) {
                          : items.size() == 1 ? items[0]
                                              : g_->AddSequence(items));
       r.nullable[m] = r.nullable[m] || ((a_empty || a.nullable[ma]) && (b_empty || b.nullable[mb]));
+      r.nullable_zw[m] = r.nullable_zw[m] ||
+                         ((a_empty || a.nullable_zw[ma]) && (b_empty || b.nullable_zw[mb]));
     }
   }
   for (int m = 0; m < kCats; ++m) {
@@ -837,12 +868,14 @@ Result<Piece> RegexParser::FinishAlternatives(std::vector<Piece>* alts) {
       if (p.e[m] == kNever) continue;  // a|[] is a
       choices.push_back(p.e[m]);
       r.nullable[m] = r.nullable[m] || p.nullable[m];
+      r.nullable_zw[m] = r.nullable_zw[m] || p.nullable_zw[m];
     }
     if (!choices.empty()) r.e[m] = choices.size() == 1 ? choices[0] : g_->AddChoice(choices);
   }
   for (const Piece& p : items) {
     r.depth = std::max(r.depth, p.depth + 1);
     if (r.anchor_offset < 0) r.anchor_offset = p.anchor_offset;
+    if (r.marker_offset < 0) r.marker_offset = p.marker_offset;
   }
   return r;
 }
@@ -879,13 +912,10 @@ ExprId RegexParser::CopyTree(ExprId root) {
     switch (e.kind) {
       case ExprKind::kEmpty:
         made = g_->AddEmpty(off);
-        if (opts_.boundary_markers != nullptr) {  // a copied marker stays a marker
-          for (size_t i = 0; i < opts_.boundary_markers->size(); ++i) {
-            if ((*opts_.boundary_markers)[i].first == top.src) {
-              opts_.boundary_markers->push_back({made, (*opts_.boundary_markers)[i].second});
-              break;
-            }
-          }
+        if (const auto m = marker_of_.find(top.src); m != marker_of_.end()) {
+          const char32_t code = m->second;  // a copied marker stays a marker
+          opts_.boundary_markers->push_back({made, code});
+          marker_of_[made] = code;
         }
         break;
       case ExprKind::kBytes:

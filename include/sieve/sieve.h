@@ -170,8 +170,9 @@ SIEVE_API sieve_status sieve_grammar_compile_ebnf(const char* text, size_t text_
                                                   const sieve_grammar_options* opts,
                                                   sieve_grammar** out);
 /* Compiles an ECMA-262-style regular expression with JSON Schema `pattern` semantics (unanchored unless
- * written ^...$) into a grammar; opts->root is ignored. Backreferences, lookaround and \b are
- * SIEVE_ERR_UNSUPPORTED with the construct's byte offset. Caller owns *out. */
+ * written ^...$) into a grammar; opts->root is ignored. Backreferences and lookaround other than
+ * at an anchored end are SIEVE_ERR_UNSUPPORTED with the construct's byte offset (\b and \B are
+ * supported). Caller owns *out. */
 SIEVE_API sieve_status sieve_grammar_compile_regex(const char* pattern, size_t pattern_len,
                                                    const sieve_grammar_options* opts,
                                                    sieve_grammar** out);

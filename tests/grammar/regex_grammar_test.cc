@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "grammar/compiler.h"
@@ -189,6 +190,19 @@ TEST(RegexWordBoundary, BoundariesThatNoStringSatisfiesAreReported) {
     ASSERT_FALSE(g.ok()) << p;
     EXPECT_EQ(g.status().code(), StatusCode::kUnsupported) << p;
     EXPECT_NE(g.status().message().find("matches no string"), std::string::npos)
+        << p << ": " << g.status().message();
+  }
+  // A boundary where an anchor needs empty text: ECMA checks it at the end of the input, the
+  // anchor categories cannot carry it, so it is refused at its offset (not silently dropped).
+  for (const auto& [p, at] : {std::pair<const char*, int64_t>{"x$\\b|y", 2},
+                              std::pair<const char*, int64_t>{"\\b^x", 0},
+                              std::pair<const char*, int64_t>{"(?:\\b^0)+|a", 3},
+                              std::pair<const char*, int64_t>{"(?:\\b|x)^y", 3}}) {
+    auto g = RegexToGrammar(p);
+    ASSERT_FALSE(g.ok()) << p;
+    EXPECT_EQ(g.status().code(), StatusCode::kUnsupported) << p;
+    EXPECT_EQ(g.status().offset(), at) << p << ": " << g.status().ToString();
+    EXPECT_NE(g.status().message().find("anchor needs empty text"), std::string::npos)
         << p << ": " << g.status().message();
   }
   // In a class \b is the backspace and \B an error, as before.
