@@ -939,7 +939,7 @@ void MaskBuilder::ToIdOrder(StateClassification* out) {
       if (c.hash == hash && c.positions == acc_) {
         c.last_use = ++converted_clock_;
         bits_out = c.ids;
-        out->has_list = false;  // (a scatter this large is never a list: MaskListMax)
+        out->has_list = false;  // the recent conversions keep no list: MakeSet scans the bits
         return;
       }
     }
