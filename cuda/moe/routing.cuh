@@ -154,6 +154,30 @@ __device__ __forceinline__ void AlignPairs(const MoeAlignParams& p, const int32_
   }
 }
 
+// AlignPairs for the pairs of one token by one warp (every lane calls it; `ids` written by this
+// warp, e.g. by RouteToken, before a __syncwarp): no block barriers and no counting pass. A
+// pair's slot is the number of pairs before it in (expert, pair index) order and
+// expert_offsets[e] the number of pairs with an expert below e: the same grouping as AlignPairs
+// (ids outside [0, num_experts) skipped there and here). Linear in num_pairs per lane, so only
+// for a few pairs (the fused kernel's one-token step; issue 7, session 8, fifth round).
+__device__ __forceinline__ void AlignPairsOneWarp(const MoeAlignParams& p, const int32_t* ids) {
+  const int lane = threadIdx.x & 31;
+  const int32_t E = p.num_experts, P = p.num_pairs;
+  for (int32_t e = lane; e <= E; e += 32) {
+    int32_t n = 0;
+    for (int32_t j = 0; j < P; ++j) n += ids[j] >= 0 && ids[j] < e;
+    p.expert_offsets[e] = n;
+  }
+  for (int32_t i = lane; i < P; i += 32) {
+    const int32_t id = ids[i];
+    if (id < 0 || id >= E) continue;
+    int32_t k = 0;
+    for (int32_t j = 0; j < P; ++j) k += (ids[j] >= 0 && ids[j] < id) || (ids[j] == id && j < i);
+    p.sorted_pairs[k] = i;
+    p.sorted_experts[k] = id;
+  }
+}
+
 }  // namespace sieve::cuda
 
 #endif  // SIEVE_CUDA_MOE_ROUTING_CUH_

@@ -98,6 +98,11 @@ TEST(MoeRouteFused, MatchesTheThreeSeparateLaunchesBitForBit) {
   CheckFused({7, 2048, 64, 6, 1, 1, false});                       // odd batch
   CheckFused({kFusedRoutingMaxTokens, 2048, 64, 6, 1, 1, false});  // the largest fused step
   CheckFused({5, 72, 160, 6, 8, 3, true});                         // group-limited, renormalised
+  // One token takes the one-warp align (AlignPairsOneWarp), two or more the block's AlignPairs;
+  // both against the separate launches (routing.cu's AlignPairs) bit for bit.
+  CheckFused({1, 72, 160, 6, 8, 3, true});  // one token, group-limited, 160 experts
+  CheckFused({2, 72, 160, 6, 8, 3, true});  // two tokens: the block path
+  CheckFused({1, 40, 3, 1, 1, 1, false});   // one token, top-1 of 3 experts
   CheckFused({3, 40, 20, 2, 1, 1, true});                          // tiny widths
 }
 
