@@ -458,146 +458,11 @@ CpDfa LiteralSetDfa(const std::vector<std::string>& strings) {
   return d;
 }
 
-Result<CpDfa> DfaFromExpr(const Grammar& g, ExprId e, int32_t max_states,
-                          const std::vector<std::pair<ExprId, char32_t>>* markers) {
-  Nfa nfa;
-  NfaBuilder builder(g, &nfa, int64_t{max_states} * 8, markers);
-  auto frag = builder.Build(e, 0);
-  if (!frag.ok()) return frag.status();
-  // Work: NFA states over all subsets, and edges examined. Large repetition counts (capped
-  // patterns) make subsets of thousands of NFA states; without a bound one pattern took 20 s.
-  const int64_t max_work = int64_t{max_states} * kDfaWorkPerState;
-  int64_t work = 0;
-  std::vector<uint8_t> mark(nfa.edges.size(), 0);
-  CpDfa out;
-  std::map<std::vector<int32_t>, int32_t> ids;
-  std::deque<std::vector<int32_t>> queue;
-  auto id_of = [&](std::vector<int32_t> set) -> int32_t {
-    Closure(nfa, &set, &mark);
-    work += static_cast<int64_t>(set.size());
-    auto it = ids.find(set);
-    if (it != ids.end()) return it->second;
-    bool acc = std::binary_search(set.begin(), set.end(), frag->end);
-    int32_t id = out.AddState(acc);
-    ids.emplace(set, id);
-    queue.push_back(std::move(set));
-    return id;
-  };
-  id_of({frag->start});
-  std::vector<Nfa::Edge> edges;
-  std::vector<char32_t> cuts;
-  std::vector<size_t> active;
-  std::vector<int32_t> targets;
-  while (!queue.empty()) {
-    std::vector<int32_t> set = std::move(queue.front());
-    queue.pop_front();
-    int32_t from = ids[set];
-    if (out.num_states() > max_states) {
-      return LimitError("string automaton exceeds max_automaton_states");
-    }
-    if (work > max_work) {
-      return LimitError("string automaton needs more than " + std::to_string(max_work) +
-                        " steps of subset construction (max_automaton_states x " +
-                        std::to_string(kDfaWorkPerState) + ")");
-    }
-    edges.clear();
-    cuts.clear();
-    for (int32_t s : set) {
-      for (const Nfa::Edge& x : nfa.edges[s]) {
-        edges.push_back(x);
-        cuts.push_back(x.lo);
-        cuts.push_back(x.hi + 1);
-      }
-    }
-    if (edges.empty()) continue;
-    work += static_cast<int64_t>(edges.size());
-    std::sort(cuts.begin(), cuts.end());
-    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
-    std::sort(edges.begin(), edges.end(),
-              [](const Nfa::Edge& a, const Nfa::Edge& b) { return a.lo < b.lo; });
-    // Sweep the pieces between cuts left to right; an edge is active from the piece starting at
-    // its lo (every lo is a cut) until a piece starts past its hi.
-    active.clear();
-    size_t next = 0;
-    for (size_t i = 0; i + 1 < cuts.size(); ++i) {
-      const char32_t lo = cuts[i], hi = cuts[i + 1] - 1;
-      size_t kept = 0;
-      for (const size_t a : active) {
-        if (edges[a].hi >= lo) active[kept++] = a;
-      }
-      active.resize(kept);
-      while (next < edges.size() && edges[next].lo == lo) active.push_back(next++);
-      if (active.empty()) continue;
-      targets.clear();
-      for (const size_t a : active) targets.push_back(edges[a].to);
-      work += static_cast<int64_t>(targets.size());
-      std::sort(targets.begin(), targets.end());
-      targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
-      out.AddEdge(from, lo, hi, id_of(targets));
-    }
-  }
-  out.Normalize();
-  return out;
-}
-
-Result<CpDfa> Intersect(const CpDfa& a, const CpDfa& b, int32_t max_states) {
-  return Product(a, b, max_states, false, [](bool x, bool y) { return x && y; });
-}
-
-Result<CpDfa> Union(const CpDfa& a, const CpDfa& b, int32_t max_states) {
-  return Product(a, b, max_states, true, [](bool x, bool y) { return x || y; });
-}
-
-CpDfa Complement(const CpDfa& a) {
-  CpDfa out;
-  int32_t n = a.num_states();
-  for (int32_t s = 0; s < n; ++s) out.AddState(!a.accepting(s));
-  int32_t dead = out.AddState(true);
-  if (n == 0) {
-    for (const CpDfa::Edge& e : kAllRanges) out.AddEdge(dead, e.lo, e.hi, dead);
-    out.Normalize();
-    return out;
-  }
-  for (int32_t s = 0; s < n; ++s) {
-    for (const CpDfa::Edge& e : Totalize(a.edges(s), dead)) out.AddEdge(s, e.lo, e.hi, e.to);
-  }
-  for (const CpDfa::Edge& e : kAllRanges) out.AddEdge(dead, e.lo, e.hi, dead);
-  out.Normalize();
-  return out;
-}
-
-Result<CpDfa> BoundLength(const CpDfa& a, int64_t min, int64_t max, int32_t max_states) {
-  // Counter c: exact up to `max` (bounded), saturating at `min` otherwise.
-  int64_t cap = max >= 0 ? max : min;
-  if (a.num_states() == 0) return EmptyDfa();
-  CpDfa out;
-  std::map<std::pair<int32_t, int64_t>, int32_t> ids;
-  std::deque<std::pair<int32_t, int64_t>> queue;
-  auto id_of = [&](int32_t s, int64_t c) {
-    auto [it, fresh] = ids.emplace(std::make_pair(s, c), out.num_states());
-    if (fresh) {
-      out.AddState(a.accepting(s) && c >= min);
-      queue.emplace_back(s, c);
-    }
-    return it->second;
-  };
-  id_of(0, 0);
-  while (!queue.empty()) {
-    auto [s, c] = queue.front();
-    queue.pop_front();
-    if (out.num_states() > max_states) {
-      return LimitError("length-bounded string automaton exceeds max_automaton_states");
-    }
-    int32_t from = ids[{s, c}];
-    if (max >= 0 && c >= max) continue;
-    int64_t next = std::min(c + 1, cap);
-    for (const CpDfa::Edge& e : a.edges(s)) out.AddEdge(from, e.lo, e.hi, id_of(e.to, next));
-  }
-  out.Normalize();
-  return out;
-}
-
-Result<CpDfa> EliminateBoundaryMarkers(const CpDfa& a, int32_t max_states) {
+// Word boundaries: `a` reads the marker code points kWordBoundaryMarker / kNonWordBoundaryMarker
+// (regex_parser.h: surrogates) where the pattern asserts. The result accepts the strings s such
+// that `a` accepts s with markers put between its code points (any number at one place), each of
+// them true there (DfaFromExpr's comment).
+static Result<CpDfa> EliminateBoundaryMarkers(const CpDfa& a, int32_t max_states) {
   if (a.num_states() == 0) return EmptyDfa();
   auto is_word = [](char32_t c) {
     return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || c == '_' || (c >= 'a' && c <= 'z');
@@ -681,6 +546,146 @@ Result<CpDfa> EliminateBoundaryMarkers(const CpDfa& a, int32_t max_states) {
       const int32_t to = id_of({word, std::move(next)});
       out.AddEdge(from, lo, hi, to);
     }
+  }
+  out.Normalize();
+  return out;
+}
+
+Result<CpDfa> DfaFromExpr(const Grammar& g, ExprId e, int32_t max_states,
+                          const std::vector<std::pair<ExprId, char32_t>>* markers) {
+  Nfa nfa;
+  NfaBuilder builder(g, &nfa, int64_t{max_states} * 8, markers);
+  auto frag = builder.Build(e, 0);
+  if (!frag.ok()) return frag.status();
+  // Work: NFA states over all subsets, and edges examined. Large repetition counts (capped
+  // patterns) make subsets of thousands of NFA states; without a bound one pattern took 20 s.
+  const int64_t max_work = int64_t{max_states} * kDfaWorkPerState;
+  int64_t work = 0;
+  std::vector<uint8_t> mark(nfa.edges.size(), 0);
+  CpDfa out;
+  std::map<std::vector<int32_t>, int32_t> ids;
+  std::deque<std::vector<int32_t>> queue;
+  auto id_of = [&](std::vector<int32_t> set) -> int32_t {
+    Closure(nfa, &set, &mark);
+    work += static_cast<int64_t>(set.size());
+    auto it = ids.find(set);
+    if (it != ids.end()) return it->second;
+    bool acc = std::binary_search(set.begin(), set.end(), frag->end);
+    int32_t id = out.AddState(acc);
+    ids.emplace(set, id);
+    queue.push_back(std::move(set));
+    return id;
+  };
+  id_of({frag->start});
+  std::vector<Nfa::Edge> edges;
+  std::vector<char32_t> cuts;
+  std::vector<size_t> active;
+  std::vector<int32_t> targets;
+  while (!queue.empty()) {
+    std::vector<int32_t> set = std::move(queue.front());
+    queue.pop_front();
+    int32_t from = ids[set];
+    if (out.num_states() > max_states) {
+      return LimitError("string automaton exceeds max_automaton_states");
+    }
+    if (work > max_work) {
+      return LimitError("string automaton needs more than " + std::to_string(max_work) +
+                        " steps of subset construction (max_automaton_states x " +
+                        std::to_string(kDfaWorkPerState) + ")");
+    }
+    edges.clear();
+    cuts.clear();
+    for (int32_t s : set) {
+      for (const Nfa::Edge& x : nfa.edges[s]) {
+        edges.push_back(x);
+        cuts.push_back(x.lo);
+        cuts.push_back(x.hi + 1);
+      }
+    }
+    if (edges.empty()) continue;
+    work += static_cast<int64_t>(edges.size());
+    std::sort(cuts.begin(), cuts.end());
+    cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+    std::sort(edges.begin(), edges.end(),
+              [](const Nfa::Edge& a, const Nfa::Edge& b) { return a.lo < b.lo; });
+    // Sweep the pieces between cuts left to right; an edge is active from the piece starting at
+    // its lo (every lo is a cut) until a piece starts past its hi.
+    active.clear();
+    size_t next = 0;
+    for (size_t i = 0; i + 1 < cuts.size(); ++i) {
+      const char32_t lo = cuts[i], hi = cuts[i + 1] - 1;
+      size_t kept = 0;
+      for (const size_t a : active) {
+        if (edges[a].hi >= lo) active[kept++] = a;
+      }
+      active.resize(kept);
+      while (next < edges.size() && edges[next].lo == lo) active.push_back(next++);
+      if (active.empty()) continue;
+      targets.clear();
+      for (const size_t a : active) targets.push_back(edges[a].to);
+      work += static_cast<int64_t>(targets.size());
+      std::sort(targets.begin(), targets.end());
+      targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
+      out.AddEdge(from, lo, hi, id_of(targets));
+    }
+  }
+  out.Normalize();
+  if (markers == nullptr || markers->empty()) return out;
+  return EliminateBoundaryMarkers(out, max_states);
+}
+
+Result<CpDfa> Intersect(const CpDfa& a, const CpDfa& b, int32_t max_states) {
+  return Product(a, b, max_states, false, [](bool x, bool y) { return x && y; });
+}
+
+Result<CpDfa> Union(const CpDfa& a, const CpDfa& b, int32_t max_states) {
+  return Product(a, b, max_states, true, [](bool x, bool y) { return x || y; });
+}
+
+CpDfa Complement(const CpDfa& a) {
+  CpDfa out;
+  int32_t n = a.num_states();
+  for (int32_t s = 0; s < n; ++s) out.AddState(!a.accepting(s));
+  int32_t dead = out.AddState(true);
+  if (n == 0) {
+    for (const CpDfa::Edge& e : kAllRanges) out.AddEdge(dead, e.lo, e.hi, dead);
+    out.Normalize();
+    return out;
+  }
+  for (int32_t s = 0; s < n; ++s) {
+    for (const CpDfa::Edge& e : Totalize(a.edges(s), dead)) out.AddEdge(s, e.lo, e.hi, e.to);
+  }
+  for (const CpDfa::Edge& e : kAllRanges) out.AddEdge(dead, e.lo, e.hi, dead);
+  out.Normalize();
+  return out;
+}
+
+Result<CpDfa> BoundLength(const CpDfa& a, int64_t min, int64_t max, int32_t max_states) {
+  // Counter c: exact up to `max` (bounded), saturating at `min` otherwise.
+  int64_t cap = max >= 0 ? max : min;
+  if (a.num_states() == 0) return EmptyDfa();
+  CpDfa out;
+  std::map<std::pair<int32_t, int64_t>, int32_t> ids;
+  std::deque<std::pair<int32_t, int64_t>> queue;
+  auto id_of = [&](int32_t s, int64_t c) {
+    auto [it, fresh] = ids.emplace(std::make_pair(s, c), out.num_states());
+    if (fresh) {
+      out.AddState(a.accepting(s) && c >= min);
+      queue.emplace_back(s, c);
+    }
+    return it->second;
+  };
+  id_of(0, 0);
+  while (!queue.empty()) {
+    auto [s, c] = queue.front();
+    queue.pop_front();
+    if (out.num_states() > max_states) {
+      return LimitError("length-bounded string automaton exceeds max_automaton_states");
+    }
+    int32_t from = ids[{s, c}];
+    if (max >= 0 && c >= max) continue;
+    int64_t next = std::min(c + 1, cap);
+    for (const CpDfa::Edge& e : a.edges(s)) out.AddEdge(from, e.lo, e.hi, id_of(e.to, next));
   }
   out.Normalize();
   return out;

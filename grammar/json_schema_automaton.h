@@ -12,8 +12,7 @@
 //    length in code points (product with a counter that saturates when there is no upper bound),
 //    Moore minimisation, emptiness, the length range of the language, membership.
 // Every construction takes a state budget and fails with kLimit past it, so a pathological pattern
-// costs a bounded amount of time. Surrogates never appear on edges (except the word-boundary
-// markers between DfaFromExpr and EliminateBoundaryMarkers).
+// costs a bounded amount of time. Surrogates never appear on edges.
 #ifndef SIEVE_GRAMMAR_JSON_SCHEMA_AUTOMATON_H_
 #define SIEVE_GRAMMAR_JSON_SCHEMA_AUTOMATON_H_
 
@@ -63,8 +62,11 @@ CpDfa AnyStringDfa();
 // A finite set of UTF-8 strings (a trie).
 CpDfa LiteralSetDfa(const std::vector<std::string>& strings);
 
-// With `markers` (RegexOptions::boundary_markers), the listed empty expressions read their marker
-// code point instead (a surrogate: see EliminateBoundaryMarkers, which must come next).
+// With `markers` (RegexOptions::boundary_markers), the listed empty expressions are word
+// boundaries \b / \B: the automaton accepts the strings the expression matches with every
+// boundary true where it stands, in ECMA-262's sense without the i flag (exactly one / neither or
+// both of the code points around it a word character [A-Za-z0-9_]; the ends of the string count
+// as non-word characters).
 Result<CpDfa> DfaFromExpr(const Grammar& g, ExprId e, int32_t max_states,
                           const std::vector<std::pair<ExprId, char32_t>>* markers = nullptr);
 Result<CpDfa> Intersect(const CpDfa& a, const CpDfa& b, int32_t max_states);
@@ -72,13 +74,6 @@ Result<CpDfa> Union(const CpDfa& a, const CpDfa& b, int32_t max_states);
 CpDfa Complement(const CpDfa& a);
 // Strings of a with min <= length <= max code points (max < 0: no upper bound).
 Result<CpDfa> BoundLength(const CpDfa& a, int64_t min, int64_t max, int32_t max_states);
-// Word boundaries (regex \b and \B, read with RegexOptions::boundary_markers): `a` reads the
-// marker code points kWordBoundaryMarker / kNonWordBoundaryMarker (regex_parser.h) where the
-// pattern asserts. The result accepts the strings s such that `a` accepts s with markers put
-// between its code points (any number at one place), each of them true there: \b where exactly
-// one of the code points around it is a word character [A-Za-z0-9_], \B where both or neither are
-// (the ends of the string count as non-word characters, as in ECMA-262).
-Result<CpDfa> EliminateBoundaryMarkers(const CpDfa& a, int32_t max_states);
 // Removes states that cannot reach an accepting state, then merges equivalent states.
 CpDfa Minimize(const CpDfa& a);
 bool IsEmptyLanguage(const CpDfa& a);

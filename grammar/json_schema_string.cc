@@ -367,7 +367,6 @@ Result<LangId> Converter::AddPattern(const std::string& pattern, int32_t src) {
   } else {
     // Word boundaries (\b \B): the language is an automaton only (the expression ignores them).
     auto d = DfaFromExpr(lang_grammar_, *e, opts_.max_automaton_states, &markers);
-    if (d.ok()) d = EliminateBoundaryMarkers(*d, opts_.max_automaton_states);
     if (!d.ok()) return Unsupported("pattern '" + pattern + "': " + d.status().message());
     const CpDfa m = Minimize(*d);
     if (IsEmptyLanguage(m)) {

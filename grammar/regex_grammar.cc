@@ -7,8 +7,8 @@
 // complemented, exactly as JSON Schema `pattern` reads it (json_schema_string.cc): each part is
 // parsed and made an automaton (json_schema_automaton.h), and the minimised product is written out
 // as one rule per state. Lookaround anywhere else stays RegexToExpr's kUnsupported at its offset.
-// Word boundaries (\b \B) take the same way: the pattern's automaton reads a marker for each, and
-// the markers are eliminated against the code points around them (EliminateBoundaryMarkers).
+// Word boundaries (\b \B) take the same way: the parser marks them and the pattern's automaton
+// (DfaFromExpr with the markers) holds each where it stands.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -50,8 +50,8 @@ int64_t OffsetInPattern(std::string_view pattern, std::string_view piece, int64_
   return static_cast<int64_t>(at) + offset - static_cast<int64_t>(prefix);
 }
 
-// A pattern's automaton, word boundaries (\b \B) taken: the expression with its boundary markers,
-// then the markers eliminated (json_schema_automaton.h).
+// A pattern's automaton, word boundaries (\b \B) taken: the expression with its boundary markers
+// (json_schema_automaton.h).
 Result<jsonschema::CpDfa> PatternDfa(std::string_view text, const RegexOptions& opts) {
   Grammar scratch;
   std::vector<std::pair<ExprId, char32_t>> markers;
@@ -59,9 +59,7 @@ Result<jsonschema::CpDfa> PatternDfa(std::string_view text, const RegexOptions& 
   o.boundary_markers = &markers;
   auto e = RegexToExpr(text, &scratch, o);
   if (!e.ok()) return e.status();
-  auto d = jsonschema::DfaFromExpr(scratch, *e, kMaxLookaroundStates, &markers);
-  if (!d.ok() || markers.empty()) return d;
-  return jsonschema::EliminateBoundaryMarkers(*d, kMaxLookaroundStates);
+  return jsonschema::DfaFromExpr(scratch, *e, kMaxLookaroundStates, &markers);
 }
 
 // The language of `split`: its main pattern (with the caller's options) and every part (search

@@ -55,8 +55,7 @@ struct RegexOptions {
   // an empty expression listed here with its marker code point (kWordBoundaryMarker,
   // kNonWordBoundaryMarker), copies the parser makes included. Read on its own the expression
   // then ignores the assertions: it must go through jsonschema::DfaFromExpr with these markers
-  // and jsonschema::EliminateBoundaryMarkers (json_schema_automaton.h), as RegexToGrammar and JSON
-  // Schema `pattern` do.
+  // (json_schema_automaton.h), as RegexToGrammar and JSON Schema `pattern` do.
   std::vector<std::pair<ExprId, char32_t>>* boundary_markers = nullptr;
 };
 
@@ -73,7 +72,7 @@ Result<ExprId> RegexToExpr(std::string_view pattern, Grammar* g, const RegexOpti
 // Schema `pattern` does: the grammar is then the minimised intersection of the pieces' automata,
 // one rule per state (regex_grammar.cc). Lookaround elsewhere stays kUnsupported. Word boundaries
 // \b and \B (ECMA-262: ASCII word characters, the ends of the input count as non-word) go the
-// same way, anywhere in the pattern (jsonschema::EliminateBoundaryMarkers).
+// same way, anywhere in the pattern (jsonschema::DfaFromExpr with the parser's markers).
 Result<Grammar> RegexToGrammar(std::string_view pattern, const RegexOptions& opts = {});
 
 }  // namespace sieve

@@ -3,7 +3,7 @@
 //  - lookaround at the anchored ends: the grammar is the intersection of the decomposition's
 //    pieces, checked against RE2 evaluating each piece (RE2 has no lookaround) over every short
 //    string of a small alphabet, plus hand-checked ECMA cases and what stays unsupported;
-//  - word boundaries \b and \B (jsonschema::EliminateBoundaryMarkers): the grammar accepts exactly
+//  - word boundaries \b and \B (jsonschema::DfaFromExpr with markers): the grammar accepts exactly
 //    what RE2 finds a match in (RE2's \b is ECMA's without the u and i flags together: ASCII word
 //    characters) over every string of up to five characters of an alphabet with word, non-word and
 //    non-ASCII characters; the same through JSON Schema `pattern`; patterns no string satisfies
