@@ -219,7 +219,7 @@ TEST(JsonSchemaStrings, NarrowedFormatsAreNeverNegatedLoosely) {
   ASSERT_TRUE(host.ok()) << host.status.ToString();
   EXPECT_TRUE(host.Accepts("\"a b\""));
   EXPECT_FALSE(host.Accepts("\"example.com\""));
-  EXPECT_FALSE(host.Accepts("\"" + std::string(70, 'a') + "\""));  // a 70-character label
+  EXPECT_FALSE(host.Accepts(std::string("\"").append(70, 'a').append("\"")));  // a 70-char label
   testing::SchemaGrammar dt = testing::CompileSchema(
       R"({"oneOf":[{"type":"string","format":"date-time"},)"
       R"({"type":"string","pattern":"^\\d{4}-\\d\\d-\\d\\d$"}]})");
@@ -292,7 +292,8 @@ TEST(JsonSchemaStrings, CappedFormatsNeverExceedTheirMaxLength) {
   EXPECT_EQ(r->report.notes[0].kind, JsonSchemaNote::Kind::kNarrowed);
   EXPECT_FALSE(r->report.loosened());
   ExpectLanguage(schema, {"\"john.smith@mail.example.com\"", "\"a@b.io\""},
-                 {"\"" + std::string(40, 'a') + "@" + std::string(20, 'b') + ".io\"", "\"ab\""});
+                 {std::string("\"").append(40, 'a').append("@").append(20, 'b').append(".io\""),
+                  "\"ab\""});
   WalkAndCheck(schema, 300, [](const rapidjson::Document& d, const std::string& text) {
     ASSERT_TRUE(d.IsString()) << text;
     int cps = 0;
