@@ -184,6 +184,12 @@ Result<std::shared_ptr<const TokenizerInfo>> TokenizerInfo::Build(
       std::copy(info->parents_begin_.begin(), info->parents_begin_.begin() + 256, fill.begin());
       for (int32_t n = 1; n < num; ++n) info->parents_by_byte_[fill[nodes[n].byte]++] = parent[n];
     }
+    // Ascending within each byte: a later child's parent may come first in preorder (the child
+    // of an ancestor after a descendant's subtree), and the readers search these ranges.
+    for (int b = 0; b < 256; ++b) {
+      std::sort(info->parents_by_byte_.begin() + info->parents_begin_[b],
+                info->parents_by_byte_.begin() + info->parents_begin_[b + 1]);
+    }
     // Text phases, bottom-up as well: `all[n]` is the AND of n's children's phase sets.
     std::vector<uint8_t> all(num, 0xFF);
     for (int32_t n = num - 1; n > 0; --n) {

@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -71,6 +73,29 @@ TEST(TokenTrie, SubtreeByteSetsCoverEveryByteBelowTheNode) {
     ++checked;
   }
   EXPECT_EQ(checked, 200);
+}
+
+// parents_of_byte(b) is searched by std::lower_bound (MaskBuilder::RecordPopRange): it must be
+// exactly the nodes with a child adding b, ascending. Filled in the children's preorder they are
+// not: a node P with children "a" and "x", where "a" has a child "x" too, lists P's "a" before P
+// for byte 'x', and a binary search in an unsorted range misses nodes.
+TEST(TokenTrie, ParentsOfEachByteAreTheNodesWithSuchAChildAscending) {
+  auto tok = RealTokenizer("llama3");
+  ASSERT_NE(tok, nullptr);
+  auto info = InfoOf(VocabOf(*tok));
+  std::vector<std::vector<int32_t>> expect(256);
+  std::vector<int32_t> open{0};
+  for (int32_t n = 1; n < info->num_nodes(); ++n) {
+    while (info->end(open.back()) <= n) open.pop_back();
+    std::vector<int32_t>& e = expect[info->byte(n)];
+    e.push_back(open.back());
+    open.push_back(n);
+  }
+  for (int b = 0; b < 256; ++b) {
+    std::sort(expect[b].begin(), expect[b].end());
+    const std::span<const int32_t> got = info->parents_of_byte(static_cast<uint8_t>(b));
+    ASSERT_EQ(std::vector<int32_t>(got.begin(), got.end()), expect[b]) << "byte " << b;
+  }
 }
 
 TEST(ThreadPool, RunsEveryIndexOnceOnDistinctWorkers) {
