@@ -294,10 +294,17 @@ class Converter {
   Result<ExprId> EmitString(const StrC& c);
   // The JSON text of a string value (with the quotes).
   ExprId EmitStringLiteral(const std::string& s);
-  // A string whose decoded value is in the DFA's language (with the quotes).
-  ExprId EmitDfaString(const CpDfa& d, const std::string& name);
-  // One code point from the set, in any JSON spelling the layout accepts.
-  ExprId Unit(const std::vector<CodepointRange>& ranges);
+  // A string whose decoded value is in the DFA's language (with the quotes); `wide_escapes` as
+  // in Unit.
+  ExprId EmitDfaString(const CpDfa& d, const std::string& name, bool wide_escapes = true);
+  // One code point from the set, in any JSON spelling the layout accepts; without
+  // `wide_escapes`, a non-ASCII one only as its UTF-8 characters (see the .cc comment).
+  ExprId Unit(const std::vector<CodepointRange>& ranges, bool wide_escapes = true);
+  // After "\\u": the hex spellings of the code points in `ranges` (non-ASCII, surrogate pairs for
+  // astral ones); kNoExpr when there are none.
+  ExprId UnicodeEscapes(const std::vector<CodepointRange>& ranges);
+  // The numbers lo..hi as `width` hex digits, either case.
+  ExprId HexDigits(uint32_t lo, uint32_t hi, int width);
 
   // ---- numbers (json_schema_number.cc) ----
   Result<ExprId> EmitNumber(const NumC& c);
@@ -392,6 +399,7 @@ class Converter {
   std::map<std::pair<TermId, int32_t>, RuleId> term_rules_;
   std::map<int32_t, RuleId> any_rules_;  // by ctx depth
   std::map<std::string, RuleId> shared_rules_;
+  std::map<std::string, RuleId> escape_rules_;  // Unit's \uXXXX rules, by code point ranges
   std::map<std::string, int32_t> rule_name_counts_;
   std::unordered_set<std::string> note_keys_;
   std::unordered_set<std::string> rule_names_;

@@ -288,7 +288,10 @@ Result<ExprId> Converter::EmitObject(const ObjC& c, Ctx ctx) {
           }
           key = *k;
         } else {
-          key = EmitDfaString(r.keys, "key");
+          // Undeclared keys: non-ASCII characters spelt as \uXXXX are not read inside the
+          // exclusion trie (a rule call per trie state costs the mask cache more than such keys
+          // are worth); past the trie every escape is (grammar/json_schema_string.cc).
+          key = EmitDfaString(r.keys, "key", /*wide_escapes=*/false);
         }
         if (key != kNoExpr) alts.push_back(Seq({key, Colon(ctx), Ref(*v)}));
       }

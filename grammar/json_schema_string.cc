@@ -4,9 +4,13 @@
 // Spelling. The languages of `pattern`, `format`, minLength/maxLength are over the *decoded* string
 // (code points); the grammar reads JSON text. Unit(set) is the JSON spelling of one code point of
 // a set: the raw UTF-8 character when JSON allows it unescaped, `\"` `\\` `\/`, the short escapes
-// \b \f \n \r \t and \u00XX (either hex case) for control characters; for the set of all code
-// points also every \uXXXX escape (surrogate pairs for astral characters). Lengths count code
-// points, so an escape is one unit.
+// \b \f \n \r \t and \u00XX (either hex case) for control characters, \uXXXX (either case;
+// a surrogate pair for an astral character) for non-ASCII ones, as ASCII-only serializers such as
+// Python's json.dumps write them; for the set of all code points every \uXXXX escape. Not read:
+// printable ASCII spelt as \uXXXX ("\u0041" for "A": no common serializer writes it, and an
+// escape branch beside every literal character would multiply the automata), nor \uXXXX for
+// non-ASCII inside the exclusion trie of an object's undeclared keys (past the trie, every escape
+// is). Lengths count code points, so an escape is one unit.
 //
 // Combination (EmitString), cheapest path first:
 //  1. enum/const: the listed strings that satisfy everything else, as literals;
@@ -218,7 +222,77 @@ ExprId CapToLength(Grammar* g, ExprId e, int64_t budget, int* splits_left) {
 
 }  // namespace
 
-ExprId Converter::Unit(const std::vector<CodepointRange>& in) {
+ExprId Converter::HexDigits(uint32_t lo, uint32_t hi, int width) {
+  // The hex spellings (either case) of the numbers lo..hi in `width` digits: per leading digit,
+  // the partial first and last ranges and the full ones between (as a numeric range regex).
+  if (width == 0) return kNoExpr;
+  auto digit = [&](uint32_t a, uint32_t b) {
+    std::vector<CodepointRange> cls;
+    if (a <= 9) cls.push_back({'0' + a, '0' + std::min<uint32_t>(b, 9)});
+    if (b >= 10) {
+      const uint32_t x = std::max<uint32_t>(a, 10) - 10, y = b - 10;
+      cls.push_back({'a' + x, 'a' + y});
+      cls.push_back({'A' + x, 'A' + y});
+    }
+    return g_.AddCharClass(cls, false);
+  };
+  const uint32_t unit = uint32_t{1} << (4 * (width - 1));
+  const uint32_t dl = lo / unit, dh = hi / unit, rl = lo % unit, rh = hi % unit;
+  if (dl == dh) return Seq({digit(dl, dl), HexDigits(rl, rh, width - 1)});
+  std::vector<ExprId> alts;
+  uint32_t mid_lo = dl, mid_hi = dh;
+  if (rl != 0) {
+    alts.push_back(Seq({digit(dl, dl), HexDigits(rl, unit - 1, width - 1)}));
+    ++mid_lo;
+  }
+  if (rh != unit - 1) {
+    alts.push_back(Seq({digit(dh, dh), HexDigits(0, rh, width - 1)}));
+    --mid_hi;
+  }
+  if (mid_lo <= mid_hi)
+    alts.push_back(Seq({digit(mid_lo, mid_hi), HexDigits(0, unit - 1, width - 1)}));
+  return Alt(std::move(alts));
+}
+
+ExprId Converter::UnicodeEscapes(const std::vector<CodepointRange>& set) {
+  // After "\\u": four hex digits of a BMP code point (surrogates excluded), or a high surrogate's,
+  // "\\u" and a low surrogate's for an astral one.
+  std::vector<ExprId> alts;
+  auto pairs = [&](uint32_t h0, uint32_t h1, uint32_t l0, uint32_t l1) {
+    alts.push_back(Seq({HexDigits(0xD800 + h0, 0xD800 + h1, 4), Lit("\\u"),
+                        HexDigits(0xDC00 + l0, 0xDC00 + l1, 4)}));
+  };
+  for (const CodepointRange& r : set) {
+    if (r.lo <= std::min<char32_t>(r.hi, 0xD7FF)) {
+      alts.push_back(HexDigits(r.lo, std::min<char32_t>(r.hi, 0xD7FF), 4));
+    }
+    if (std::max<char32_t>(r.lo, 0xE000) <= std::min<char32_t>(r.hi, 0xFFFF)) {
+      alts.push_back(
+          HexDigits(std::max<char32_t>(r.lo, 0xE000), std::min<char32_t>(r.hi, 0xFFFF), 4));
+    }
+    if (r.hi < 0x10000) continue;
+    // Astral: offsets a..b past U+10000, high surrogate index >> 10, low one & 0x3FF.
+    const uint32_t a = std::max<char32_t>(r.lo, 0x10000) - 0x10000, b = r.hi - 0x10000;
+    const uint32_t ha = a >> 10, hb = b >> 10, la = a & 0x3FF, lb = b & 0x3FF;
+    if (ha == hb) {
+      pairs(ha, ha, la, lb);
+      continue;
+    }
+    uint32_t mid_lo = ha, mid_hi = hb;
+    if (la != 0) {
+      pairs(ha, ha, la, 0x3FF);
+      ++mid_lo;
+    }
+    if (lb != 0x3FF) {
+      pairs(hb, hb, 0, lb);
+      --mid_hi;
+    }
+    if (mid_lo <= mid_hi) pairs(mid_lo, mid_hi, 0, 0x3FF);
+  }
+  return alts.empty() ? kNoExpr : Alt(std::move(alts));
+}
+
+ExprId Converter::Unit(const std::vector<CodepointRange>& in, bool wide_escapes) {
   std::vector<CodepointRange> set = Grammar::NormalizeRanges(in, false);
   const bool full = set == Grammar::NormalizeRanges({{0, 0x10FFFF}}, false);
   std::vector<ExprId> alts;
@@ -263,6 +337,28 @@ ExprId Converter::Unit(const std::vector<CodepointRange>& in) {
     // inline).
     return Alt(std::move(alts));
   }
+  // \uXXXX for the non-ASCII code points in the set (what an ASCII-only serializer such as
+  // Python's json.dumps writes for them).
+  std::vector<CodepointRange> wide;
+  for (const CodepointRange& r : set) {
+    if (r.hi >= 0x80 && wide_escapes) wide.push_back({std::max<char32_t>(r.lo, 0x80), r.hi});
+  }
+  if (!wide.empty()) {
+    // One rule per set, called from every unit of it (a key's exclusion trie has dozens of units
+    // with the same non-ASCII part): the escape is rare text, so a call costs nothing that
+    // matters, and the grammar stays small.
+    std::string key;
+    for (const CodepointRange& r : wide) {
+      key.append(reinterpret_cast<const char*>(&r.lo), sizeof(r.lo));
+      key.append(reinterpret_cast<const char*>(&r.hi), sizeof(r.hi));
+    }
+    auto [it, fresh] = escape_rules_.try_emplace(key, -1);
+    if (fresh) {
+      it->second = NewSharedRule("uescape");
+      g_.SetRuleBody(it->second, UnicodeEscapes(wide));
+    }
+    alts.push_back(Seq({Lit("\\u"), Ref(it->second)}));
+  }
   // \u00XX for the control characters in the set.
   bool all_controls = true;
   for (char32_t cp = 0; cp < 0x20; ++cp) all_controls &= Contains(set, cp);
@@ -294,7 +390,7 @@ ExprId Converter::EmitStringLiteral(const std::string& s) {
       cp = 0xFFFD;
       n = 1;
     }
-    if (IsPlain(cp)) {
+    if (IsPlain(cp) && cp < 0x80) {
       run.append(s, i, n);
     } else {
       if (!run.empty()) items.push_back(Lit(run));
@@ -308,9 +404,10 @@ ExprId Converter::EmitStringLiteral(const std::string& s) {
   return Seq(std::move(items));
 }
 
-ExprId Converter::EmitDfaString(const CpDfa& d, const std::string& name) {
-  ExprId body =
-      EmitDfaRules(this, d, name, [this](const std::vector<CodepointRange>& r) { return Unit(r); });
+ExprId Converter::EmitDfaString(const CpDfa& d, const std::string& name, bool wide_escapes) {
+  ExprId body = EmitDfaRules(
+      this, d, name,
+      [this, wide_escapes](const std::vector<CodepointRange>& r) { return Unit(r, wide_escapes); });
   if (body == kNoExpr) return kNoExpr;
   return Seq({Lit("\""), body, Lit("\"")});
 }

@@ -132,6 +132,58 @@ TEST(JsonSchemaStrings, ConstStringsAcceptEveryJsonSpellingOfTheirCharacters) {
                  {R"("a/b"c\n")", R"("a/bc\n")"});
 }
 
+// An ASCII-only serializer (Python's json.dumps by default) writes every non-ASCII character as
+// \uXXXX, astral ones as a surrogate pair: enum, const, pattern and format strings read those
+// spellings as the characters they stand for, and only those characters.
+TEST(JsonSchemaStrings, NonAsciiCharactersMayBeSpeltAsUnicodeEscapes) {
+  ExpectLanguage(R"({"enum":["é","°C","😀"]})",
+                 {"\"\xC3\xA9\"", R"("\u00e9")", R"("\u00E9")", R"("\u00b0C")", R"("\ud83d\ude00")",
+                  R"("\uD83D\uDE00")", "\"\xF0\x9F\x98\x80\""},
+                 {R"("\u00e8")", R"("\ud83d")", R"("\ud83d\ude01")", R"("\u00e9x")",
+                  R"("\ude00\ud83d")", R"("\u00b0c")", R"("\u0065")"});
+  ExpectLanguage(R"({"type":"string","pattern":"^[a-zé]{2}$"})",
+                 {R"("\u00e9a")", R"("a\u00E9")", "\"\xC3\xA9\xC3\xA9\""},
+                 {R"("\u00e8a")", R"("\u00c9a")", R"("\u00e9")", R"("\u00e9\u00e9\u00e9")"});
+  // Lengths count the escaped character once; an astral one too.
+  ExpectLanguage(R"({"type":"string","pattern":"^[^a]+$","maxLength":2})",
+                 {R"("\u4e2d")", R"("\ud83d\ude00\u4e2d")", R"("x\u00e9")"},
+                 {R"("\u4e2d\u4e2d\u4e2d")", R"("\ud83d\ude00\ud83d\ude00x")", R"("\ud83d")"});
+  // A declared non-ASCII property name, escaped, is that property.
+  ExpectLanguage(
+      R"({"type":"object","properties":{"né":{"type":"integer"}},"additionalProperties":false})",
+      {R"({"n\u00e9":1})", "{\"n\xC3\xA9\":1}"}, {R"({"n\u00e9":"x"})", R"({"n\u00e8":1})"});
+}
+
+// Every BMP code point as four hex digits, against classes whose ranges start and end inside,
+// at and across hex-digit boundaries; and astral ranges across high-surrogate boundaries.
+TEST(JsonSchemaStrings, UnicodeEscapesSpellExactlyTheClassCodePoints) {
+  SchemaGrammar g =
+      CompileSchema(R"({"type":"string","pattern":"^[\u00ff-\u0101\u07f0-\u0810\u0fff\u1000-\u1fff)"
+                    R"(\ud7fe-\ud7ff\ue000\ufff0-\uffff]$"})");
+  ASSERT_TRUE(g.ok()) << g.status.ToString();
+  auto in = [](uint32_t c) {
+    return (c >= 0xFF && c <= 0x101) || (c >= 0x7F0 && c <= 0x810) || (c >= 0xFFF && c <= 0x1FFF) ||
+           (c >= 0xD7FE && c <= 0xD7FF) || c == 0xE000 || c >= 0xFFF0;
+  };
+  char buf[16];
+  for (uint32_t c = 0x80; c <= 0xFFFF; ++c) {
+    if (c >= 0xD800 && c <= 0xDFFF) continue;
+    std::snprintf(buf, sizeof buf, (c & 1) ? "\"\\u%04x\"" : "\"\\u%04X\"", c);
+    ASSERT_EQ(g.Accepts(buf), in(c)) << buf;
+  }
+  // U+103FE..U+10401 crosses from high surrogate D800 to D801; U+10FFFF is the last code point.
+  SchemaGrammar a = CompileSchema(
+      "{\"type\":\"string\",\"pattern\":\"^[\\\\u{103FE}-\\\\u{10401}\\\\u{10FC00}-\\\\u{10FFFF}]$"
+      "\"}");
+  ASSERT_TRUE(a.ok()) << a.status.ToString();
+  for (uint32_t c = 0x10000; c <= 0x10FFFF; c += (c < 0x10800 || c > 0x10FB00) ? 1 : 97) {
+    const uint32_t v = c - 0x10000;
+    std::snprintf(buf, sizeof buf, "\"\\u%04x\\u%04X\"", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
+    const bool expect = (c >= 0x103FE && c <= 0x10401) || c >= 0x10FC00;
+    ASSERT_EQ(a.Accepts(buf), expect) << buf;
+  }
+}
+
 TEST(JsonSchemaStrings, PatternIsUnanchoredUnlessAnchored) {
   ExpectLanguage(R"({"type":"string","pattern":"ab+"})", {"\"ab\"", "\"xxabbby\""},
                  {"\"a\"", "\"ba\""});
