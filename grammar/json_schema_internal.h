@@ -400,6 +400,10 @@ class Converter {
   std::map<int32_t, RuleId> any_rules_;  // by ctx depth
   std::map<std::string, RuleId> shared_rules_;
   std::map<std::string, RuleId> escape_rules_;  // Unit's \uXXXX rules, by code point ranges
+  // Non-ASCII literal characters that still get a \uXXXX branch (EmitStringLiteral).
+  static constexpr int32_t kLiteralEscapeBudget = 1024;
+  int32_t literal_escapes_left_ = kLiteralEscapeBudget;
+  bool literal_escapes_noted_ = false;
   std::map<std::string, int32_t> rule_name_counts_;
   std::unordered_set<std::string> note_keys_;
   std::unordered_set<std::string> rule_names_;

@@ -343,7 +343,9 @@ ExprId Converter::Unit(const std::vector<CodepointRange>& in, bool wide_escapes)
   for (const CodepointRange& r : set) {
     if (r.hi >= 0x80 && wide_escapes) wide.push_back({std::max<char32_t>(r.lo, 0x80), r.hi});
   }
-  if (!wide.empty()) {
+  if (wide.size() == 1 && wide[0].lo == wide[0].hi) {
+    alts.push_back(Seq({Lit("\\u"), UnicodeEscapes(wide)}));  // one character: inline
+  } else if (!wide.empty()) {
     // One rule per set, called from every unit of it (a key's exclusion trie has dozens of units
     // with the same non-ASCII part): the escape is rare text, so a call costs nothing that
     // matters, and the grammar stays small.
@@ -390,9 +392,21 @@ ExprId Converter::EmitStringLiteral(const std::string& s) {
       cp = 0xFFFD;
       n = 1;
     }
-    if (IsPlain(cp) && cp < 0x80) {
+    // A non-ASCII character takes its \uXXXX spelling too, within a budget per schema: each one
+    // adds a branch of about five automaton states (a 10,000-value CJK enum would triple its
+    // automaton); past it, raw only, reported once.
+    const bool wide = cp >= 0x80 && IsPlain(cp);
+    if (wide && literal_escapes_left_ == 0 && !literal_escapes_noted_) {
+      literal_escapes_noted_ = true;
+      Note(JsonSchemaNote::Kind::kNarrowed, loc_node_, "",
+           "non-ASCII characters of string literals (enum, const, property names) past the first " +
+               std::to_string(kLiteralEscapeBudget) +
+               " are accepted only as themselves, not as \\uXXXX escapes");
+    }
+    if ((IsPlain(cp) && cp < 0x80) || (wide && literal_escapes_left_ == 0)) {
       run.append(s, i, n);
     } else {
+      if (wide) --literal_escapes_left_;
       if (!run.empty()) items.push_back(Lit(run));
       run.clear();
       items.push_back(Unit({{cp, cp}}));

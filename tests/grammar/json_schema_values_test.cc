@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "grammar/support/utf8.h"
 #include "rapidjson/document.h"
 #include "tests/grammar/json_schema_test_util.h"
 
@@ -152,6 +153,29 @@ TEST(JsonSchemaStrings, NonAsciiCharactersMayBeSpeltAsUnicodeEscapes) {
   ExpectLanguage(
       R"({"type":"object","properties":{"né":{"type":"integer"}},"additionalProperties":false})",
       {R"({"n\u00e9":1})", "{\"n\xC3\xA9\":1}"}, {R"({"n\u00e9":"x"})", R"({"n\u00e8":1})"});
+}
+
+// Each escapable literal character adds automaton states: past a per-schema budget the rest are
+// raw only, which narrows the language and says so (the first literals keep their escapes).
+TEST(JsonSchemaStrings, LiteralEscapesPastTheBudgetAreReportedAsNarrowed) {
+  std::string schema = R"({"enum":[)";
+  for (char32_t c = 0x4E00; c < 0x4E00 + 1200; ++c) {
+    std::string value;
+    AppendUtf8(&value, c);
+    schema += (c == 0x4E00 ? "\"" : ",\"") + value + "\"";
+  }
+  schema += "]}";
+  SchemaGrammar g = CompileSchema(schema.c_str());
+  ASSERT_TRUE(g.ok()) << g.status.ToString();
+  ASSERT_EQ(g.report.notes.size(), 1u);
+  EXPECT_EQ(g.report.notes[0].kind, JsonSchemaNote::Kind::kNarrowed);
+  EXPECT_NE(g.report.notes[0].message.find("\\uXXXX"), std::string::npos);
+  EXPECT_FALSE(g.report.loosened());
+  EXPECT_TRUE(g.Accepts(R"("\u4e00")"));         // within the budget
+  EXPECT_TRUE(g.Accepts("\"\xE4\xB8\x80\""));    // U+4E00 raw
+  EXPECT_FALSE(g.Accepts(R"("\u4e00\u4e00")"));  // not a value
+  EXPECT_TRUE(g.Accepts("\"\xE5\x8A\xAF\""));    // U+52AF, the 1200th value, raw
+  EXPECT_FALSE(g.Accepts(R"("\u52af")"));        // past the budget: raw only
 }
 
 // Every BMP code point as four hex digits, against classes whose ranges start and end inside,
