@@ -380,6 +380,7 @@ bool Converter::Satisfiable(Clause& c, int depth) {
         if (possible < o.min) ok = false;
       }
     }
+    if (ok && o.min > 0 && NoKeyPossible(o)) ok = false;
     if (ok && o.allowed) {
       Clause rest;
       rest.types = kTObject;
@@ -392,6 +393,73 @@ bool Converter::Satisfiable(Clause& c, int depth) {
   }
   c.types = live;
   return live != 0;
+}
+
+bool Converter::NoKeyPossible(const ObjC& o) {
+  // A narrowed language stands for fewer keys than the keyword allows: its superset stands in.
+  auto dfa = [&](LangId l) -> const CpDfa* {
+    if (langs_[l].narrowed) l = langs_[l].wide;
+    if (l < 0) return nullptr;
+    auto d = LangDfa(l);
+    return d.ok() ? *d : nullptr;
+  };
+  // Whether `key` may be a member under closed part `p` (unsure: yes).
+  auto admits = [&](const ObjPart& p, const std::string& key) {
+    for (const auto& [name, t] : p.props) {
+      if (name == key) return true;
+    }
+    for (const auto& [lang, t] : p.patterns) {
+      const CpDfa* d = dfa(lang);
+      if (d == nullptr || d->Accepts(key)) return true;
+    }
+    return false;
+  };
+  std::vector<const ObjPart*> closed;
+  for (const ObjPart& p : o.parts) {
+    if (p.additional == kFalseTerm) closed.push_back(&p);
+  }
+  for (size_t i = 0; i < closed.size(); ++i) {
+    for (size_t j = i + 1; j < closed.size(); ++j) {
+      const ObjPart& p = *closed[i];
+      const ObjPart& q = *closed[j];
+      bool disjoint = true;
+      for (const auto& [name, t] : p.props) disjoint = disjoint && !admits(q, name);
+      for (const auto& [name, t] : q.props) disjoint = disjoint && !admits(p, name);
+      for (size_t x = 0; x < p.patterns.size() && disjoint; ++x) {
+        for (size_t y = 0; y < q.patterns.size() && disjoint; ++y) {
+          const CpDfa* a = dfa(p.patterns[x].first);
+          const CpDfa* b = dfa(q.patterns[y].first);
+          if (a == nullptr || b == nullptr) {
+            disjoint = false;
+            break;
+          }
+          auto both = Intersect(*a, *b, 2000);
+          disjoint = both.ok() && IsEmptyLanguage(*both);
+        }
+      }
+      if (disjoint) return true;
+    }
+  }
+  return false;
+}
+
+bool Converter::OnlyEmptyObjectInCommon(const Formula& a, const Formula& b, int32_t src) {
+  for (const Clause& x : a.clauses) {
+    for (const Clause& y : b.clauses) {
+      Formula fx, fy;
+      fx.clauses.push_back(x);
+      fy.clauses.push_back(y);
+      auto m = Merge(fx, fy, src);
+      if (!m.ok()) return false;
+      for (Clause& c : m->clauses) {
+        if (!(c.types & kTObject)) continue;
+        if (c.types != kTObject) return false;  // only object parts are compared here
+        c.obj.min = std::max<int64_t>(c.obj.min, 1);
+        if (Satisfiable(c, 3)) return false;
+      }
+    }
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -663,8 +731,29 @@ Result<Formula> Converter::PerTypeOneOf(const std::vector<const Formula*>& fs, i
       Formula acc = part[i];
       for (size_t j = 0; j < n && !acc.clauses.empty(); ++j) {
         if (j == i || !overlap[i][j]) continue;
-        SIEVE_ASSIGN_OR_RETURN(Formula neg, Negate(part[j], src));
-        SIEVE_ASSIGN_OR_RETURN(acc, Merge(acc, neg, src));
+        Result<Formula> neg = Negate(part[j], src);
+        if (!neg.ok() && neg.status().code() == StatusCode::kUnsupported && t == kTObject &&
+            OnlyEmptyObjectInCommon(part[i], part[j], src)) {
+          // Objects the negation cannot say (additionalProperties, patternProperties) but whose
+          // only possible common value is {} (closed branches with disjoint keys): part[i] minus
+          // part[j] is part[i]'s non-empty objects when part[j] admits {}, all of part[i] when
+          // it does not.
+          int empty = 0;  // part[j] admits {}: 1 surely, 0 surely not, -1 unsure
+          for (const Clause& y : part[j].clauses) {
+            if (y.obj.allowed) {
+              empty = -1;
+              break;
+            }
+            if (y.obj.required.empty() && y.obj.min == 0) empty = 1;
+          }
+          if (empty >= 0) {
+            Clause objects = OfType(kTObject);
+            if (empty == 1) objects.obj.min = 1;
+            neg = Formula{{objects}};
+          }
+        }
+        if (!neg.ok()) return neg.status();
+        SIEVE_ASSIGN_OR_RETURN(acc, Merge(acc, *neg, src));
       }
       for (Clause& c : acc.clauses) out.clauses.push_back(std::move(c));
     }

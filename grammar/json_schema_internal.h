@@ -272,6 +272,13 @@ class Converter {
   // subschemas). Types whose constraints are provably empty are removed from c.types (the set of
   // values the clause admits does not change).
   bool Satisfiable(Clause& c, int depth);
+  // No key can be a member of an object of `o`: two parts closed by additionalProperties false
+  // whose property names and patterns have no key in common (patterns compared as automata).
+  // False when unsure.
+  bool NoKeyPossible(const ObjC& o);
+  // The object clauses of `a` and `b` have no value in common but the empty object (each pair
+  // merged with minProperties 1 is unsatisfiable). False when unsure.
+  bool OnlyEmptyObjectInCommon(const Formula& a, const Formula& b, int32_t src);
   bool TermSatisfiable(TermId t, int depth);
   // The schema the value of member `key` must satisfy in an object clause. `index` (optional):
   // per part, property name -> its schemas, for objects with many properties.

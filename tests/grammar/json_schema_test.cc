@@ -201,6 +201,38 @@ TEST(JsonSchemaCombinators, InexpressibleOneOfIsAnErrorOrAReportedAnyOf) {
   EXPECT_TRUE(r->report.loosened());
 }
 
+// Closed objects (additionalProperties false) whose property names and patterns share no key have
+// only {} in common, so exactly-one needs no negation of their patternProperties (package.json's
+// "exports": paths "." and "./..." against condition names): {} matches both and is rejected; a
+// branch that cannot be empty leaves {} to the other one. Overlapping key languages stay
+// unsupported.
+TEST(JsonSchemaCombinators, OneOfOfClosedObjectsWithDisjointKeysIsExact) {
+  const char* exports = R"({"oneOf":[
+      {"type":"string","pattern":"^\\./"},
+      {"type":"object","properties":{".":{"type":"string"}},
+       "patternProperties":{"^\\./.+":{"type":"string"}},"additionalProperties":false},
+      {"type":"object","properties":{"require":{"type":"string"},"import":{"type":"string"}},
+       "patternProperties":{"^[^.0-9]+$":{"type":"string"}},"additionalProperties":false}]})";
+  ExpectLanguage(
+      exports,
+      {R"("./a")", R"({".":"./x"})", R"({"./sub":"./y",".":"./x"})", R"({"require":"./x"})",
+       R"({"node":"./x","import":"./y"})"},
+      {"{}", R"({".":"./x","require":"./y"})", R"({"1x":"./x"})", R"("a")", R"({".":1})"});
+  // The second branch needs a key: {} matches only the first.
+  ExpectLanguage(R"({"oneOf":[
+      {"type":"object","patternProperties":{"^a":{}},"additionalProperties":false},
+      {"type":"object","patternProperties":{"^b":{}},"additionalProperties":false,
+       "minProperties":1}]})",
+                 {"{}", R"({"ab":1})", R"({"b":1})"}, {R"({"a":1,"b":2})", R"({"c":1})"});
+  // "^a" and "^ab" share keys: exactly-one would need the negation of patternProperties.
+  EXPECT_EQ(ConvertError(R"({"oneOf":[
+      {"type":"object","patternProperties":{"^a":{}},"additionalProperties":false},
+      {"type":"object","patternProperties":{"^ab":{"type":"integer"}},
+       "additionalProperties":false}]})")
+                .code(),
+            StatusCode::kUnsupported);
+}
+
 TEST(JsonSchemaCombinators, NotOfTypesAndObjectsIsExpressed) {
   ExpectLanguage(R"({"not":{"type":"object","properties":{"a":{"type":"string"}}}})",
                  {"1", R"({"a":1})", "[]"}, {"{}", R"({"a":"s"})", R"({"b":1})"});
