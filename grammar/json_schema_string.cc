@@ -343,9 +343,10 @@ ExprId Converter::Unit(const std::vector<CodepointRange>& in, bool wide_escapes)
   for (const CodepointRange& r : set) {
     if (r.hi >= 0x80 && wide_escapes) wide.push_back({std::max<char32_t>(r.lo, 0x80), r.hi});
   }
-  if (wide.size() == 1 && wide[0].lo == wide[0].hi) {
-    alts.push_back(Seq({Lit("\\u"), UnicodeEscapes(wide)}));  // one character: inline
-  } else if (!wide.empty()) {
+  const ExprId one = wide.size() == 1 && wide[0].lo == wide[0].hi ? UnicodeEscapes(wide) : kNoExpr;
+  if (one != kNoExpr) {
+    alts.push_back(Seq({Lit("\\u"), one}));  // one character: inline
+  } else if (!wide.empty() && (wide.size() > 1 || wide[0].lo != wide[0].hi)) {
     // One rule per set, called from every unit of it (a key's exclusion trie has dozens of units
     // with the same non-ASCII part): the escape is rare text, so a call costs nothing that
     // matters, and the grammar stays small.
@@ -356,10 +357,13 @@ ExprId Converter::Unit(const std::vector<CodepointRange>& in, bool wide_escapes)
     }
     auto [it, fresh] = escape_rules_.try_emplace(key, -1);
     if (fresh) {
-      it->second = NewSharedRule("uescape");
-      g_.SetRuleBody(it->second, UnicodeEscapes(wide));
+      const ExprId body = UnicodeEscapes(wide);  // kNoExpr: only surrogates, nothing to spell
+      if (body != kNoExpr) {
+        it->second = NewSharedRule("uescape");
+        g_.SetRuleBody(it->second, body);
+      }
     }
-    alts.push_back(Seq({Lit("\\u"), Ref(it->second)}));
+    if (it->second >= 0) alts.push_back(Seq({Lit("\\u"), Ref(it->second)}));
   }
   // \u00XX for the control characters in the set.
   bool all_controls = true;
