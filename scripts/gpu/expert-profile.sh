@@ -3,6 +3,7 @@
 # random V2-Lite model if missing, then Nsight Compute's full section set on one launch of each
 # tensor-core expert kernel (gate/up, down) at SIEVE_PROFILE_BATCH (default 64): memory
 # throughput, warp stall reasons, issue-slot use. Same carried binaries as issue7-check.sh.
+# SIEVE_NCU_SET (default full) picks a smaller section set (e.g. "detailed") for a quicker call.
 #   BIN=.devcarry/gpu-decoder bash scripts/gpu/expert-profile.sh
 set -uo pipefail
 BIN=${BIN:-.devcarry/gpu-decoder}
@@ -15,7 +16,10 @@ if [[ ! -f $MODEL/config.json ]]; then
     > /tmp/make-model.log 2>&1 || { echo "sieve-make-model failed"; exit 1; }
 fi
 b=${SIEVE_PROFILE_BATCH:-64}
-timeout 300 "$NCU" --set full --kernel-name regex:"${SIEVE_PROFILE_KERNELS:-MmaGateUp|MmaDown}" \
+# The default names match today's kernels (StreamedMmaKernel gate/up and down, DownCombineKernel
+# at 1-2 tokens); the old default (MmaGateUp|MmaDown) matches none of them.
+KERNELS=${SIEVE_PROFILE_KERNELS:-StreamedMma|DownCombine}
+timeout 300 "$NCU" --set "${SIEVE_NCU_SET:-full}" --kernel-name regex:"$KERNELS" \
   --launch-skip ${SIEVE_PROFILE_SKIP:-4} --launch-count ${SIEVE_PROFILE_COUNT:-2} --clock-control none \
   -f -o "$OUT/expert-b$b" "$BIN/sieve-gpu-bench" --model "$MODEL" --batch "$b" --steps 1 \
   --warmup 0 --prompt-len 1 --prefill-len 0 > "$OUT/expert-b$b.log" 2>&1 || tail -5 "$OUT/expert-b$b.log"
