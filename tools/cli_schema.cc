@@ -88,8 +88,10 @@ and prints one line per document:
   DOC: rejected at byte N (schema location /json/pointer): what was found
 N is the offset of the first byte no valid document can have there (the document's length when it
 ends too early); the schema location is the innermost subschema being matched at that byte (where
-anyOf/oneOf branches all fail, the subschema holding them). Whitespace before and after the
-top-level value is allowed. Numbers follow JSON Schema's data model: 1.0 and -3.00 are integers
+anyOf/oneOf branches all fail, the subschema holding them). Where the grammar there accepts fewer
+documents than the schema (a narrowing of the compile report, e.g. a large object's properties in
+schema order), the line ends with "(narrowed at POINTER: why)": the document may still be valid.
+Whitespace before and after the top-level value is allowed. Numbers follow JSON Schema's data model: 1.0 and -3.00 are integers
 (generated integers are plain digits; exponent forms such as 1e1 are not taken as integers).
 
   --schema FILE        the schema
@@ -557,7 +559,27 @@ bool ValidateOne(const sieve::JsonSchemaValidator& v, const std::string& label,
     std::cout << "found '" << EscapeBytes(value.data() + r.byte, 1)
               << "', which ends an item equal to an earlier one\n";
   } else {
-    std::cout << "found '" << EscapeBytes(value.data() + r.byte, 1) << "'\n";
+    std::cout << "found '" << EscapeBytes(value.data() + r.byte, 1) << "'";
+    // Where the grammar accepts fewer documents than the schema (a reported narrowing, such as
+    // schema order for a large object in any order), say so: the document may be valid.
+    for (const sieve::JsonSchemaNote& n : v.report().notes) {
+      if (n.kind != sieve::JsonSchemaNote::Kind::kNarrowed) continue;
+      // The note names a keyword (".../properties") or a subschema; the rejection a subschema:
+      // the one holding the keyword, or one inside the note's.
+      const size_t slash = n.pointer.rfind('/');
+      const bool inside =
+          r.location == n.pointer ||
+          (slash != std::string::npos && r.location == n.pointer.substr(0, slash)) ||
+          (r.location.size() > n.pointer.size() &&
+           r.location.compare(0, n.pointer.size(), n.pointer) == 0 &&
+           r.location[n.pointer.size()] == '/');
+      if (inside) {
+        std::cout << " (narrowed at " << PointerText(prefix + n.pointer) << ": " << n.message
+                  << ")";
+        break;
+      }
+    }
+    std::cout << "\n";
   }
   return false;
 }
