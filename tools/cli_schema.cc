@@ -90,9 +90,10 @@ N is the offset of the first byte no valid document can have there (the document
 ends too early); the schema location is the innermost subschema being matched at that byte (where
 anyOf/oneOf branches all fail, the subschema holding them). Where the grammar there accepts fewer
 documents than the schema (a narrowing of the compile report, e.g. a large object's properties in
-schema order), the line ends with "(narrowed at POINTER: why)": the document may still be valid.
-Whitespace before and after the top-level value is allowed. Numbers follow JSON Schema's data model: 1.0 and -3.00 are integers
-(generated integers are plain digits; exponent forms such as 1e1 are not taken as integers).
+schema order), the line ends with (narrowed at POINTER: why), as the document may still be valid.
+Whitespace before and after the top-level value is allowed. Numbers follow JSON Schema's data
+model: 1.0 and -3.00 are integers (generated integers are plain digits; exponent forms such as 1e1
+are not taken as integers).
 
   --schema FILE        the schema
   --response-format FILE
