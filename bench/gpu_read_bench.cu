@@ -11,11 +11,13 @@
 //   BM_CopyBaseline: cudaMemcpy device to device, bytes read + written (the issue's 3.0 TB/s);
 //   BM_ExpertFfnBatch1: LaunchExpertFfn at one token, six of 64 V2-Lite experts (2048 x 1408),
 //                    gate/up then down + combine, plain launches; bytes = the six experts'
-//                    weights.
+//                    weights; argument: launches per timed group, as BM_DownShapeRead's second;
+//   BM_DownShapeRead: the down + combine kernel's 34.6 MB read in its shape, without its math
+//                    (second round; below).
 // Every launch reads bytes no launch before it touched recently (buffers rotate over >= 1 GB;
 // the experts over sets of six), so the 50 MB L2 does not serve them. Values are pseudo-random
-// (a hash of the index), never zeros. CUDA events around each launch (manual time); a benchmark:
-// it never asserts, a CUDA error skips the benchmark with the message.
+// (a hash of the index), never zeros. CUDA events around each launch or group of launches
+// (manual time); a benchmark: it never asserts, a CUDA error skips the benchmark with the message.
 //   build-gpu/bench/gpu_read_bench --benchmark_repetitions=5
 //   --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
@@ -76,19 +78,24 @@ __global__ void ReadKernel(const uint4* __restrict__ src, int64_t n16, uint32_t*
   if (acc == 0x9e3779b9u) atomicAdd(sink, 1u);
 }
 
-// Events around each launch; `index` rotates over the caller's buffers.
+// Events around each group of `per` launches (1: one launch, whose time then also holds the
+// host's launch latency, the card being idle at the first event; more: launches back to back, as
+// in a decode step); the iteration time is the group's, counter launch_us the mean per launch
+// (callers count per launches' bytes per iteration). `index` rotates over the caller's buffers.
 template <typename Launch>
-void TimeLaunches(benchmark::State& state, int rotation, Launch launch) {
+void TimeLaunches(benchmark::State& state, int rotation, Launch launch, int per = 1) {
   cudaEvent_t start, stop;
   if (cudaEventCreate(&start) != cudaSuccess || cudaEventCreate(&stop) != cudaSuccess) {
     state.SkipWithError("cudaEventCreate failed");
     return;
   }
   int index = 0;
+  double total_ms = 0.0;
   for (int w = 0; w < 3; ++w) launch((index++) % rotation);
   for (auto _ : state) {
     cudaEventRecord(start);
-    const cudaError_t err = launch((index++) % rotation);
+    cudaError_t err = cudaSuccess;
+    for (int k = 0; k < per && err == cudaSuccess; ++k) err = launch((index++) % rotation);
     cudaEventRecord(stop);
     if (err != cudaSuccess || cudaEventSynchronize(stop) != cudaSuccess) {
       state.SkipWithError(cudaGetErrorString(err != cudaSuccess ? err : cudaGetLastError()));
@@ -97,6 +104,10 @@ void TimeLaunches(benchmark::State& state, int rotation, Launch launch) {
     float ms = 0.0f;
     cudaEventElapsedTime(&ms, start, stop);
     state.SetIterationTime(ms * 1e-3);
+    total_ms += ms;
+  }
+  if (state.iterations() > 0) {
+    state.counters["launch_us"] = total_ms * 1e3 / (static_cast<double>(state.iterations()) * per);
   }
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
@@ -140,6 +151,170 @@ void BM_ReadStream(benchmark::State& state) {
   cudaFree(sink);
 }
 BENCHMARK(BM_ReadStream)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+// ---- the down + combine kernel's read, without its math (issue 7, session 9, second round) ---
+// DownCombineKernel at one token reads 6 experts x 2048 rows x 2816 bytes = 34.6 MB as 384 items
+// (16-row unit, pass of two experts: 90,112 bytes), three per block, through an 8-stage cp.async
+// ring of 16 KB weight stages (the last of each item's six stages half full), one block of 256
+// threads per SM, a block barrier per stage. BM_DownShapeRead copies exactly those bytes in that
+// shape and only xors them, so its time is what that read pattern costs on the card:
+//   /0: static, 128 blocks, item i on block i % 128 (the down kernel's partition);
+//   /1: dynamic, one block per SM, items of 90 KB taken from a global counter;
+//   /2: dynamic, one block per SM, items of 45 KB (one expert's 16 rows);
+//   /3: the plain full-occupancy read (ReadKernel<8>, 8 blocks per SM) of the same 34.6 MB;
+// second argument: launches per timed group (1: the host's launch latency included; 16: back to
+// back, the card's time per launch).
+// Counters (ring modes, from the last launch's %globaltimer per block): block_med_us /
+// block_max_us (entry to exit), span_us (first entry to last exit).
+constexpr int kDownItemBytes = 2 * 16 * kInter * 2;                 // 90,112
+constexpr int kDownItems = kTopK / 2 * (kHidden / 16);              // 384
+constexpr int64_t kDownBytes = int64_t{kDownItems} * kDownItemBytes;  // 34.6 MB
+constexpr int kRingStages = 8, kRingThreads = 256;
+constexpr int kRingStage16 = 1024;  // 16-byte words per stage (16 KB), 4 per thread
+constexpr int kMaxTimedBlocks = 1024;
+
+__device__ __forceinline__ uint64_t NowNs() {
+  uint64_t ns;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(ns));
+  return ns;
+}
+
+__device__ __forceinline__ void RingCopy16(void* dst, const void* src) {
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(d), "l"(src));
+}
+
+// Items of item16 16-byte words each from src; static: item blockIdx.x + k gridDim.x; dynamic:
+// atomicAdd(ctr) - base, thread 0 taking the next item's index when the loader starts an item and
+// publishing it (read by all behind the next barrier) when the loader reaches that item's last
+// stage, so the atomic's round trip overlaps a whole item (items span >= 2 stages: one publish
+// per item, read before the next). Block entry and exit (%globaltimer) go to times[2 b ..].
+__global__ void __launch_bounds__(kRingThreads, 1)
+    RingReadKernel(const uint4* __restrict__ src, int items, int item16, bool dynamic,
+                   unsigned long long* ctr, unsigned long long base, uint32_t* sink,
+                   uint64_t* times) {
+  extern __shared__ uint4 ring[];  // kRingStages x kRingStage16
+  __shared__ int published;
+  const uint64_t t0 = NowNs();
+  const int tid = threadIdx.x;
+  const int stages_per_item = (item16 + kRingStage16 - 1) / kRingStage16;
+  int item = blockIdx.x, stage = 0;  // the loader's cursor
+  unsigned long long pending = 0;
+  if (dynamic) {
+    if (tid == 0) published = static_cast<int>(atomicAdd(ctr, 1ull) - base);
+    __syncthreads();
+    item = published;
+  }
+  int issued = 0;  // stages issued so far (block-uniform)
+  auto issue = [&](int slot) {
+    if (item < 0) item = published;  // behind a barrier since the last publish
+    if (item >= items) return;
+    if (dynamic && tid == 0 && stage == 0) pending = atomicAdd(ctr, 1ull) - base;
+    const int w0 = stage * kRingStage16;
+    const int n16 = min(kRingStage16, item16 - w0);
+    const uint4* s = src + static_cast<int64_t>(item) * item16 + w0;
+    uint4* d = ring + slot * kRingStage16;
+    for (int w = tid; w < n16; w += kRingThreads) RingCopy16(d + w, s + w);
+    if (dynamic && tid == 0 && stage == stages_per_item - 1) published = static_cast<int>(pending);
+    ++issued;
+    if (++stage < stages_per_item) return;
+    stage = 0;
+    item = dynamic ? -1 : item + static_cast<int>(gridDim.x);
+  };
+  __syncthreads();  // every thread read the first `published` before thread 0 writes it again
+  for (int i = 0; i < kRingStages - 1; ++i) {
+    __syncthreads();  // a publish of the previous iteration is visible
+    issue(i);
+    asm volatile("cp.async.commit_group;\n" ::);
+  }
+  uint32_t acc = 0;
+  // Group `it` (stage it) is complete once at most kRingStages - 2 later groups are pending;
+  // empty groups are committed once the loader is done, so the count holds to the end.
+  for (int it = 0; it < issued; ++it) {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(kRingStages - 2));
+    __syncthreads();  // stage it visible to all; the slot refilled below was consumed
+    issue((it + kRingStages - 1) % kRingStages);
+    asm volatile("cp.async.commit_group;\n" ::);
+    const uint4* slot = ring + (it % kRingStages) * kRingStage16;
+    for (int w = tid; w < kRingStage16; w += kRingThreads) {
+      const uint4 v = slot[w];
+      acc ^= v.x ^ v.y ^ v.z ^ v.w;
+    }
+  }
+  asm volatile("cp.async.wait_group 0;\n" ::);
+  if (acc == 0x9e3779b9u) atomicAdd(sink, 1u);
+  __syncthreads();
+  if (tid == 0) {
+    times[2 * blockIdx.x] = t0;
+    times[2 * blockIdx.x + 1] = NowNs();
+  }
+}
+
+void BM_DownShapeRead(benchmark::State& state) {
+  const int mode = static_cast<int>(state.range(0)), per = static_cast<int>(state.range(1));
+  const int sms = SmCount();
+  constexpr int kSlices = 32;  // 1.1 GB rotated
+  void* buf = nullptr;
+  uint32_t* sink = nullptr;
+  unsigned long long* ctr = nullptr;
+  uint64_t* times = nullptr;
+  const int ring_smem = kRingStages * kRingStage16 * 16;
+  bool ok = sms > 0 && sms <= kMaxTimedBlocks &&
+            cudaMalloc(&buf, kSlices * kDownBytes) == cudaSuccess &&
+            Fill(buf, kSlices * kDownBytes, 21) == cudaSuccess &&
+            cudaMalloc(&sink, sizeof(uint32_t)) == cudaSuccess &&
+            cudaMalloc(&ctr, sizeof(unsigned long long)) == cudaSuccess &&
+            cudaMemset(ctr, 0, sizeof(unsigned long long)) == cudaSuccess &&
+            cudaMalloc(&times, 2 * kMaxTimedBlocks * sizeof(uint64_t)) == cudaSuccess &&
+            cudaFuncSetAttribute(RingReadKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 ring_smem) == cudaSuccess &&
+            cudaDeviceSynchronize() == cudaSuccess;
+  if (!ok) {
+    state.SkipWithError("cudaMalloc / fill failed (or more than 1024 SMs)");
+  } else {
+    const bool dynamic = mode == 1 || mode == 2;
+    const int item_bytes = mode == 2 ? kDownItemBytes / 2 : kDownItemBytes;
+    const int items = static_cast<int>(kDownBytes / item_bytes);
+    const int grid = mode == 0 ? kHidden / 16 : sms;
+    unsigned long long base = 0;  // the counter only grows: items + grid grabs per launch
+    TimeLaunches(state, kSlices, [&](int slice) {
+      const uint4* src = reinterpret_cast<const uint4*>(static_cast<char*>(buf) +
+                                                        slice * kDownBytes);
+      if (mode == 3) {
+        ReadKernel<8><<<sms * 8, 256>>>(src, kDownBytes / 16, sink);
+      } else {
+        RingReadKernel<<<grid, kRingThreads, ring_smem>>>(src, items, item_bytes / 16, dynamic,
+                                                          ctr, base, sink, times);
+        if (dynamic) base += items + grid;
+      }
+      return cudaGetLastError();
+    }, per);
+    state.SetBytesProcessed(state.iterations() * per * kDownBytes);
+    std::vector<uint64_t> t(2 * grid);
+    if (mode != 3 &&
+        cudaMemcpy(t.data(), times, t.size() * 8, cudaMemcpyDeviceToHost) == cudaSuccess) {
+      std::vector<double> busy(grid);
+      uint64_t first = t[0], last = t[1];
+      for (int b = 0; b < grid; ++b) {
+        busy[b] = (t[2 * b + 1] - t[2 * b]) * 1e-3;
+        first = std::min(first, t[2 * b]);
+        last = std::max(last, t[2 * b + 1]);
+      }
+      std::sort(busy.begin(), busy.end());
+      state.counters["block_med_us"] = busy[grid / 2];
+      state.counters["block_max_us"] = busy.back();
+      state.counters["span_us"] = (last - first) * 1e-3;
+    }
+  }
+  cudaFree(buf);
+  cudaFree(sink);
+  cudaFree(ctr);
+  cudaFree(times);
+}
+BENCHMARK(BM_DownShapeRead)
+    ->ArgsProduct({{0, 1, 2, 3}, {1, 16}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
 
 // cudaMemcpy device to device of 128 MB, counted as bytes read + written (KINDS.md's ~3.0 TB/s).
 void BM_CopyBaseline(benchmark::State& state) {
@@ -233,8 +408,9 @@ void BM_ExpertFfnBatch1(benchmark::State& state) {
       p.expert_offsets = offsets + set * (kExperts + 1);
       return sieve::cuda::LaunchExpertFfn(p, nullptr, /*pdl=*/false, /*pdl_first=*/true,
                                           /*fuse_combine=*/true);
-    });
-    state.SetBytesProcessed(state.iterations() * 3ll * kTopK * kInter * kHidden * 2);
+    }, static_cast<int>(state.range(0)));
+    state.SetBytesProcessed(state.iterations() * state.range(0) * 3ll * kTopK * kInter * kHidden *
+                            2);
   } else {
     state.SkipWithError("cudaMalloc / fill / copy failed");
   }
@@ -245,7 +421,7 @@ void BM_ExpertFfnBatch1(benchmark::State& state) {
     cudaFree(p);
   }
 }
-BENCHMARK(BM_ExpertFfnBatch1)->UseManualTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ExpertFfnBatch1)->Arg(1)->Arg(16)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
