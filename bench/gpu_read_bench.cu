@@ -13,7 +13,9 @@
 //                    gate/up then down + combine, plain launches; bytes = the six experts'
 //                    weights; argument: launches per timed group, as BM_DownShapeRead's second;
 //   BM_DownShapeRead: the down + combine kernel's 34.6 MB read in its shape, without its math
-//                    (second round; below).
+//                    (second round; two blocks per SM and 16 warps per block: third round);
+//   BM_ExpertsShapeRead: the gate/up kernel's 69.2 MB read in its shape, and gate/up + down as
+//                    two launches vs one persistent launch (third round; below).
 // Every launch reads bytes no launch before it touched recently (buffers rotate over >= 1 GB;
 // the experts over sets of six), so the 50 MB L2 does not serve them. Values are pseudo-random
 // (a hash of the index), never zeros. CUDA events around each launch or group of launches
@@ -162,6 +164,10 @@ BENCHMARK(BM_ReadStream)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMicr
 //   /1: dynamic, one block per SM, items of 90 KB taken from a global counter;
 //   /2: dynamic, one block per SM, items of 45 KB (one expert's 16 rows);
 //   /3: the plain full-occupancy read (ReadKernel<8>, 8 blocks per SM) of the same 34.6 MB;
+//   /4 (third round): two blocks per SM (256 blocks), each a 4-stage ring of 16 KB (the same
+//      bytes in flight per SM but two barrier domains), items of 45 KB, three per block;
+//   /5 (third round): the down's shape with 16 warps per block (512 threads: 2 of a 16 KB
+//      stage's 1,024 copies per thread instead of 4), 128 blocks, 8-stage ring;
 // second argument: launches per timed group (1: the host's launch latency included; 16: back to
 // back, the card's time per launch).
 // Counters (ring modes, from the last launch's %globaltimer per block): block_med_us /
@@ -169,7 +175,6 @@ BENCHMARK(BM_ReadStream)->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMicr
 constexpr int kDownItemBytes = 2 * 16 * kInter * 2;                 // 90,112
 constexpr int kDownItems = kTopK / 2 * (kHidden / 16);              // 384
 constexpr int64_t kDownBytes = int64_t{kDownItems} * kDownItemBytes;  // 34.6 MB
-constexpr int kRingStages = 8, kRingThreads = 256;
 constexpr int kRingStage16 = 1024;  // 16-byte words per stage (16 KB), 4 per thread
 constexpr int kMaxTimedBlocks = 1024;
 
@@ -189,11 +194,14 @@ __device__ __forceinline__ void RingCopy16(void* dst, const void* src) {
 // publishing it (read by all behind the next barrier) when the loader reaches that item's last
 // stage, so the atomic's round trip overlaps a whole item (items span >= 2 stages: one publish
 // per item, read before the next). Block entry and exit (%globaltimer) go to times[2 b ..].
-__global__ void __launch_bounds__(kRingThreads, 1)
+// Template: threads per block, ring stages, blocks per SM the registers must allow (third round:
+// <256, 8, 1> is the down's shape, <256, 4, 2> two rings per SM, <512, 8, 1> 16 warps).
+template <int kThreads, int kStages, int kMinBlocks>
+__global__ void __launch_bounds__(kThreads, kMinBlocks)
     RingReadKernel(const uint4* __restrict__ src, int items, int item16, bool dynamic,
                    unsigned long long* ctr, unsigned long long base, uint32_t* sink,
                    uint64_t* times) {
-  extern __shared__ uint4 ring[];  // kRingStages x kRingStage16
+  extern __shared__ uint4 ring[];  // kStages x kRingStage16
   __shared__ int published;
   const uint64_t t0 = NowNs();
   const int tid = threadIdx.x;
@@ -214,7 +222,7 @@ __global__ void __launch_bounds__(kRingThreads, 1)
     const int n16 = min(kRingStage16, item16 - w0);
     const uint4* s = src + static_cast<int64_t>(item) * item16 + w0;
     uint4* d = ring + slot * kRingStage16;
-    for (int w = tid; w < n16; w += kRingThreads) RingCopy16(d + w, s + w);
+    for (int w = tid; w < n16; w += kThreads) RingCopy16(d + w, s + w);
     if (dynamic && tid == 0 && stage == stages_per_item - 1) published = static_cast<int>(pending);
     ++issued;
     if (++stage < stages_per_item) return;
@@ -222,21 +230,21 @@ __global__ void __launch_bounds__(kRingThreads, 1)
     item = dynamic ? -1 : item + static_cast<int>(gridDim.x);
   };
   __syncthreads();  // every thread read the first `published` before thread 0 writes it again
-  for (int i = 0; i < kRingStages - 1; ++i) {
+  for (int i = 0; i < kStages - 1; ++i) {
     __syncthreads();  // a publish of the previous iteration is visible
     issue(i);
     asm volatile("cp.async.commit_group;\n" ::);
   }
   uint32_t acc = 0;
-  // Group `it` (stage it) is complete once at most kRingStages - 2 later groups are pending;
+  // Group `it` (stage it) is complete once at most kStages - 2 later groups are pending;
   // empty groups are committed once the loader is done, so the count holds to the end.
   for (int it = 0; it < issued; ++it) {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(kRingStages - 2));
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(kStages - 2));
     __syncthreads();  // stage it visible to all; the slot refilled below was consumed
-    issue((it + kRingStages - 1) % kRingStages);
+    issue((it + kStages - 1) % kStages);
     asm volatile("cp.async.commit_group;\n" ::);
-    const uint4* slot = ring + (it % kRingStages) * kRingStage16;
-    for (int w = tid; w < kRingStage16; w += kRingThreads) {
+    const uint4* slot = ring + (it % kStages) * kRingStage16;
+    for (int w = tid; w < kRingStage16; w += kThreads) {
       const uint4 v = slot[w];
       acc ^= v.x ^ v.y ^ v.z ^ v.w;
     }
@@ -250,6 +258,36 @@ __global__ void __launch_bounds__(kRingThreads, 1)
   }
 }
 
+// The last launch's per-block times (stride per block: entry first, exit last; with stride 3,
+// the end of the block's gate/up part between) as counters: block_med_us, block_max_us (entry to
+// exit), span_us (first entry to last exit) and, with stride 3, gu_done_us (first entry to the
+// last end of a gate/up part).
+void BlockTimeCounters(benchmark::State& state, const uint64_t* times, int blocks, int stride) {
+  std::vector<uint64_t> t(static_cast<size_t>(stride) * blocks);
+  if (cudaMemcpy(t.data(), times, t.size() * 8, cudaMemcpyDeviceToHost) != cudaSuccess) return;
+  std::vector<double> busy(blocks);
+  uint64_t first = t[0], last = t[stride - 1], mid = t[1];
+  for (int b = 0; b < blocks; ++b) {
+    const uint64_t entry = t[stride * b], exit = t[stride * b + stride - 1];
+    busy[b] = (exit - entry) * 1e-3;
+    first = std::min(first, entry);
+    last = std::max(last, exit);
+    mid = std::max(mid, t[stride * b + 1]);
+  }
+  std::sort(busy.begin(), busy.end());
+  state.counters["block_med_us"] = busy[blocks / 2];
+  state.counters["block_max_us"] = busy.back();
+  state.counters["span_us"] = (last - first) * 1e-3;
+  if (stride == 3) state.counters["gu_done_us"] = (mid - first) * 1e-3;
+}
+
+template <int kThreads, int kStages, int kMinBlocks>
+cudaError_t AllowRingSmem() {
+  return cudaFuncSetAttribute(RingReadKernel<kThreads, kStages, kMinBlocks>,
+                              cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              kStages * kRingStage16 * 16);
+}
+
 void BM_DownShapeRead(benchmark::State& state) {
   const int mode = static_cast<int>(state.range(0)), per = static_cast<int>(state.range(1));
   const int sms = SmCount();
@@ -258,7 +296,6 @@ void BM_DownShapeRead(benchmark::State& state) {
   uint32_t* sink = nullptr;
   unsigned long long* ctr = nullptr;
   uint64_t* times = nullptr;
-  const int ring_smem = kRingStages * kRingStage16 * 16;
   bool ok = sms > 0 && sms <= kMaxTimedBlocks &&
             cudaMalloc(&buf, kSlices * kDownBytes) == cudaSuccess &&
             Fill(buf, kSlices * kDownBytes, 21) == cudaSuccess &&
@@ -266,45 +303,38 @@ void BM_DownShapeRead(benchmark::State& state) {
             cudaMalloc(&ctr, sizeof(unsigned long long)) == cudaSuccess &&
             cudaMemset(ctr, 0, sizeof(unsigned long long)) == cudaSuccess &&
             cudaMalloc(&times, 2 * kMaxTimedBlocks * sizeof(uint64_t)) == cudaSuccess &&
-            cudaFuncSetAttribute(RingReadKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 ring_smem) == cudaSuccess &&
-            cudaDeviceSynchronize() == cudaSuccess;
+            AllowRingSmem<256, 8, 1>() == cudaSuccess &&
+            AllowRingSmem<256, 4, 2>() == cudaSuccess &&
+            AllowRingSmem<512, 8, 1>() == cudaSuccess && cudaDeviceSynchronize() == cudaSuccess;
   if (!ok) {
     state.SkipWithError("cudaMalloc / fill failed (or more than 1024 SMs)");
   } else {
     const bool dynamic = mode == 1 || mode == 2;
-    const int item_bytes = mode == 2 ? kDownItemBytes / 2 : kDownItemBytes;
+    const int item_bytes = mode == 2 || mode == 4 ? kDownItemBytes / 2 : kDownItemBytes;
     const int items = static_cast<int>(kDownBytes / item_bytes);
-    const int grid = mode == 0 ? kHidden / 16 : sms;
+    const int grid = mode == 4 ? kHidden / 8 : dynamic ? sms : kHidden / 16;
     unsigned long long base = 0;  // the counter only grows: items + grid grabs per launch
     TimeLaunches(state, kSlices, [&](int slice) {
       const uint4* src = reinterpret_cast<const uint4*>(static_cast<char*>(buf) +
                                                         slice * kDownBytes);
+      const int item16 = item_bytes / 16;
       if (mode == 3) {
         ReadKernel<8><<<sms * 8, 256>>>(src, kDownBytes / 16, sink);
+      } else if (mode == 4) {
+        RingReadKernel<256, 4, 2><<<grid, 256, 4 * kRingStage16 * 16>>>(
+            src, items, item16, false, ctr, base, sink, times);
+      } else if (mode == 5) {
+        RingReadKernel<512, 8, 1><<<grid, 512, 8 * kRingStage16 * 16>>>(
+            src, items, item16, false, ctr, base, sink, times);
       } else {
-        RingReadKernel<<<grid, kRingThreads, ring_smem>>>(src, items, item_bytes / 16, dynamic,
-                                                          ctr, base, sink, times);
+        RingReadKernel<256, 8, 1><<<grid, 256, 8 * kRingStage16 * 16>>>(
+            src, items, item16, dynamic, ctr, base, sink, times);
         if (dynamic) base += items + grid;
       }
       return cudaGetLastError();
     }, per);
     state.SetBytesProcessed(state.iterations() * per * kDownBytes);
-    std::vector<uint64_t> t(2 * grid);
-    if (mode != 3 &&
-        cudaMemcpy(t.data(), times, t.size() * 8, cudaMemcpyDeviceToHost) == cudaSuccess) {
-      std::vector<double> busy(grid);
-      uint64_t first = t[0], last = t[1];
-      for (int b = 0; b < grid; ++b) {
-        busy[b] = (t[2 * b + 1] - t[2 * b]) * 1e-3;
-        first = std::min(first, t[2 * b]);
-        last = std::max(last, t[2 * b + 1]);
-      }
-      std::sort(busy.begin(), busy.end());
-      state.counters["block_med_us"] = busy[grid / 2];
-      state.counters["block_max_us"] = busy.back();
-      state.counters["span_us"] = (last - first) * 1e-3;
-    }
+    if (mode != 3) BlockTimeCounters(state, times, grid, 2);
   }
   cudaFree(buf);
   cudaFree(sink);
@@ -312,7 +342,186 @@ void BM_DownShapeRead(benchmark::State& state) {
   cudaFree(times);
 }
 BENCHMARK(BM_DownShapeRead)
-    ->ArgsProduct({{0, 1, 2, 3}, {1, 16}})
+    ->ArgsProduct({{0, 1, 2, 3, 4, 5}, {1, 16}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// ---- the experts' whole stage as read shapes (issue 7, session 9, third round) --------------
+// StreamedMmaKernel<gate/up> at one token (cuda/moe/expert_ffn.cu, compacted launch): 132 blocks
+// of 256 threads (one per SM), 6 experts x 44 units of 32 gate + 32 up rows = 264 units, units b
+// and b + 132 on block b, each unit 8 stages through a 4-stage cp.async ring of 40 KB slots (64
+// weight rows and 16 B rows of 512 bytes). In a stage, thread tid (warp, chain = (tid / 8) % 4,
+// q = tid % 8) copies 16 bytes of weight rows warp + 8 m (m < 8) at k = chain * 512 + 8 q +
+// 64 stage (so a row's stage is four 128-byte segments 1 KB apart) and 16 bytes of x (warp 0) or
+// a zero-fill (warps 1-7: pairs past the one token). ExpertsRingReadKernel walks a block's stages
+// in one ring: first its gate/up units in that pattern (or, contiguous, as 32 KB runs), then its
+// share of the 34.6 MB down stream as 32 KB stages (1,056 = 8 per block on 132 SMs: an ideally
+// balanced, contiguous down; its act rows are not modelled), with no barrier between the parts
+// (a read-only model of one persistent experts kernel, the down's dependence on act left out).
+// It xors what arrived and keeps nothing. Block entry, end of its gate/up part and exit go to
+// times[3 b ..].
+constexpr int64_t kGateUpBytes = int64_t{kTopK} * 2 * kInter * kHidden * 2;  // 69.2 MB
+constexpr int kGuUnitRows = 32, kGuRowBlocks = kInter / kGuUnitRows;           // 44 per expert
+constexpr int kGuUnits = kTopK * kGuRowBlocks;                                 // 264
+constexpr int kGuRowBytes = 512, kGuWRows = 64, kGuRing = 4;
+constexpr int kGuStage16 = kGuWRows * kGuRowBytes / 16;         // 2,048: 32 KB of weights
+constexpr int kGuSlot16 = (kGuWRows + 16) * kGuRowBytes / 16;   // 40 KB slot (weights + B rows)
+constexpr int kGuUnitStages = kHidden / 4 / 64;                 // 8: 64 k of each chain per stage
+constexpr int kDown32Stages = static_cast<int>(kDownBytes / (kGuStage16 * 16));  // 1,056
+constexpr int kExpertsThreads = 256;
+
+// cp.async of 0 source bytes: 16 zeros, no read (the kernel's copies of pairs past the count).
+__device__ __forceinline__ void RingZero16(void* dst, const void* src) {
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, 0;\n" ::"r"(d), "l"(src));
+}
+
+template <bool kContiguous>
+__global__ void __launch_bounds__(kExpertsThreads, 1)
+    ExpertsRingReadKernel(const uint4* __restrict__ w13, const uint4* __restrict__ x,
+                          const uint4* __restrict__ w2, int gu_units, int down_stages,
+                          uint32_t* sink, uint64_t* times) {
+  extern __shared__ uint4 ring[];  // kGuRing x kGuSlot16
+  const uint64_t t0 = NowNs();
+  const int tid = threadIdx.x, warp = tid >> 5, chain = (tid >> 3) & 3, q = tid & 7;
+  const int grid = static_cast<int>(gridDim.x), b = static_cast<int>(blockIdx.x);
+  const int gu_stages = (gu_units > b ? (gu_units - b + grid - 1) / grid : 0) * kGuUnitStages;
+  const int total = gu_stages + (down_stages > b ? (down_stages - b + grid - 1) / grid : 0);
+  auto issue = [&](int st) {  // the block's stage st into slot st % kGuRing
+    uint4* d = ring + (st % kGuRing) * kGuSlot16;
+    const uint4* s = nullptr;
+    if (st < gu_stages) {
+      const int u = b + (st / kGuUnitStages) * grid, k = st % kGuUnitStages;
+      if (kContiguous) {
+        s = w13 + (static_cast<int64_t>(u) * kGuUnitStages + k) * kGuStage16;
+      } else {
+        const int e = u / kGuRowBlocks, row0 = (u % kGuRowBlocks) * kGuUnitRows;
+        const int col = chain * (kHidden / 4) + 8 * q + 64 * k;  // bf16 column
+        unsigned char* dst = reinterpret_cast<unsigned char*>(d) + warp * kGuRowBytes +
+                             chain * 128 + ((q ^ ((warp & 1) << 2)) << 4);
+#pragma unroll
+        for (int m = 0; m < 8; ++m) {
+          const int row = warp + 8 * m;
+          const int wrow = row0 + (row < kGuUnitRows ? row : kInter + row - kGuUnitRows);
+          RingCopy16(dst + m * 8 * kGuRowBytes,
+                     w13 + ((static_cast<int64_t>(e) * 2 * kInter + wrow) * kHidden + col) / 8);
+        }
+        if (warp == 0) {
+          RingCopy16(dst + kGuWRows * kGuRowBytes, x + col / 8);
+        } else {
+          RingZero16(dst + kGuWRows * kGuRowBytes, x);
+        }
+        return;
+      }
+    } else {
+      s = w2 + static_cast<int64_t>(b + (st - gu_stages) * grid) * kGuStage16;
+    }
+    for (int w = tid; w < kGuStage16; w += kExpertsThreads) RingCopy16(d + w, s + w);
+  };
+  for (int i = 0; i < kGuRing - 1; ++i) {
+    if (i < total) issue(i);
+    asm volatile("cp.async.commit_group;\n" ::);
+  }
+  uint32_t acc = 0;
+  uint64_t t_mid = t0;
+  for (int it = 0; it < total; ++it) {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(kGuRing - 2));
+    __syncthreads();  // stage it visible to all; the slot refilled below was consumed
+    if (it + kGuRing - 1 < total) issue(it + kGuRing - 1);
+    asm volatile("cp.async.commit_group;\n" ::);
+    const uint4* slot = ring + (it % kGuRing) * kGuSlot16;
+    for (int w = tid; w < kGuStage16; w += kExpertsThreads) {
+      const uint4 v = slot[w];
+      acc ^= v.x ^ v.y ^ v.z ^ v.w;
+    }
+    if (it == gu_stages - 1) t_mid = NowNs();
+  }
+  asm volatile("cp.async.wait_group 0;\n" ::);
+  if (acc == 0x9e3779b9u) atomicAdd(sink, 1u);
+  __syncthreads();
+  if (tid == 0 && times != nullptr) {
+    times[3 * b] = t0;
+    times[3 * b + 1] = t_mid;
+    times[3 * b + 2] = NowNs();
+  }
+}
+
+// BM_ExpertsShapeRead: the batch-1 experts' 103.8 MB (six experts' gate/up 69.2 MB + down
+// 34.6 MB) read in these shapes, one slice of 12 (1.25 GB rotated) per launch:
+//   /0: gate/up's shape alone (69.2 MB);
+//   /1: the gate/up ring with contiguous 32 KB stages (the same blocks, ring and bytes in flight;
+//       only the addresses differ);
+//   /2: plain full-occupancy read (ReadKernel<8>) of the 69.2 MB;
+//   /3: the down part alone (34.6 MB as 8 x 32 KB stages per block, the same ring);
+//   /4: /0 then /3 as two launches (one "launch" below = the pair: the two kernels of today);
+//   /5: both in ONE launch, each block's down stages right behind its gate/up stages;
+//   /6: plain full-occupancy read of the 103.8 MB in one launch;
+// second argument: launches (layers) per timed group, as in BM_DownShapeRead. Counters (/0, /1,
+// /3, /5: the last launch) as there, plus gu_done_us (/5: first block entry to the last block's
+// end of its gate/up part).
+void BM_ExpertsShapeRead(benchmark::State& state) {
+  const int mode = static_cast<int>(state.range(0)), per = static_cast<int>(state.range(1));
+  const int sms = SmCount();
+  constexpr int kSlices = 12;
+  constexpr int64_t kSliceBytes = kGateUpBytes + kDownBytes;  // w13 then w2
+  const int smem = kGuRing * kGuSlot16 * 16;                   // 160 KB
+  void* buf = nullptr;
+  void* x = nullptr;
+  uint32_t* sink = nullptr;
+  uint64_t* times = nullptr;
+  bool ok = sms > 0 && sms <= kMaxTimedBlocks &&
+            cudaMalloc(&buf, kSlices * kSliceBytes) == cudaSuccess &&
+            Fill(buf, kSlices * kSliceBytes, 31) == cudaSuccess &&
+            cudaMalloc(&x, kHidden * 2) == cudaSuccess && Fill(x, kHidden * 2, 32) == cudaSuccess &&
+            cudaMalloc(&sink, sizeof(uint32_t)) == cudaSuccess &&
+            cudaMalloc(&times, 3 * kMaxTimedBlocks * sizeof(uint64_t)) == cudaSuccess &&
+            cudaFuncSetAttribute(ExpertsRingReadKernel<false>,
+                                 cudaFuncAttributeMaxDynamicSharedMemorySize, smem) ==
+                cudaSuccess &&
+            cudaFuncSetAttribute(ExpertsRingReadKernel<true>,
+                                 cudaFuncAttributeMaxDynamicSharedMemorySize, smem) ==
+                cudaSuccess &&
+            cudaDeviceSynchronize() == cudaSuccess;
+  if (!ok) {
+    state.SkipWithError("cudaMalloc / fill failed (or more than 1024 SMs)");
+  } else {
+    const int grid = std::min(kGuUnits, sms);
+    uint64_t* timed = mode == 4 ? nullptr : times;
+    TimeLaunches(state, kSlices, [&](int slice) {
+      const char* base = static_cast<const char*>(buf) + slice * kSliceBytes;
+      const uint4* w13 = reinterpret_cast<const uint4*>(base);
+      const uint4* w2 = reinterpret_cast<const uint4*>(base + kGateUpBytes);
+      const uint4* xv = static_cast<const uint4*>(x);
+      switch (mode) {
+        case 0: case 4: case 5:
+          ExpertsRingReadKernel<false><<<grid, kExpertsThreads, smem>>>(
+              w13, xv, w2, kGuUnits, mode == 5 ? kDown32Stages : 0, sink, timed);
+          break;
+        case 1:
+          ExpertsRingReadKernel<true><<<grid, kExpertsThreads, smem>>>(w13, xv, w2, kGuUnits, 0,
+                                                                       sink, timed);
+          break;
+        case 2: ReadKernel<8><<<sms * 8, 256>>>(w13, kGateUpBytes / 16, sink); break;
+        case 6: ReadKernel<8><<<sms * 8, 256>>>(w13, kSliceBytes / 16, sink); break;
+        default: break;
+      }
+      if (mode == 3 || mode == 4) {
+        ExpertsRingReadKernel<false><<<grid, kExpertsThreads, smem>>>(w13, xv, w2, 0,
+                                                                      kDown32Stages, sink, timed);
+      }
+      return cudaGetLastError();
+    }, per);
+    const int64_t bytes = mode <= 2 ? kGateUpBytes : mode == 3 ? kDownBytes : kSliceBytes;
+    state.SetBytesProcessed(state.iterations() * per * bytes);
+    if (mode != 2 && mode != 4 && mode != 6) BlockTimeCounters(state, times, grid, 3);
+  }
+  cudaFree(buf);
+  cudaFree(x);
+  cudaFree(sink);
+  cudaFree(times);
+}
+BENCHMARK(BM_ExpertsShapeRead)
+    ->ArgsProduct({{0, 1, 2, 3, 4, 5, 6}, {1, 16}})
     ->UseManualTime()
     ->Unit(benchmark::kMicrosecond);
 
