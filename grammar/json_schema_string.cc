@@ -343,10 +343,11 @@ ExprId Converter::Unit(const std::vector<CodepointRange>& in, bool wide_escapes)
   for (const CodepointRange& r : set) {
     if (r.hi >= 0x80 && wide_escapes) wide.push_back({std::max<char32_t>(r.lo, 0x80), r.hi});
   }
-  const ExprId one = wide.size() == 1 && wide[0].lo == wide[0].hi ? UnicodeEscapes(wide) : kNoExpr;
-  if (one != kNoExpr) {
-    alts.push_back(Seq({Lit("\\u"), one}));  // one character: inline
-  } else if (!wide.empty() && (wide.size() > 1 || wide[0].lo != wide[0].hi)) {
+  if (wide.size() == 1 && wide[0].lo == wide[0].hi) {  // one character: inline
+    if (const ExprId one = UnicodeEscapes(wide); one != kNoExpr) {
+      alts.push_back(Seq({Lit("\\u"), one}));
+    }
+  } else if (!wide.empty()) {
     // One rule per set, called from every unit of it (a key's exclusion trie has dozens of units
     // with the same non-ASCII part): the escape is rare text, so a call costs nothing that
     // matters, and the grammar stays small.
