@@ -7,9 +7,10 @@
 //   value   ::= "lit" | 'lit' | [a-z0-9_] | [^"\\] | . | name | ( ... ) | ""
 //   item    ::= x* | x+ | x? | x{3} | x{2,} | x{2,5} | x{,5}
 //   str     ::= "\"" [^"]* "\"" (= [,}])   XGrammar lookahead assertion, only at the end of a body
-//   #!unique_items arr                      sieve: rule `arr` is a JSON array whose items must be
-//                                           distinct (uniqueItems, checked by the matcher; a
-//                                           comment to other tools, which then do not enforce it)
+//   #!unique_items arr                      sieve: rule `arr` is a JSON array whose items (or a
+//                                           JSON object whose keys) must be distinct (checked by
+//                                           the matcher; a comment to other tools, which then do
+//                                           not enforce it)
 //
 // Rule names are [a-zA-Z0-9_-]+ (llama.cpp's [a-zA-Z0-9-] plus XGrammar's '_') with interior dots
 // allowed (XGrammar: `a.b`); a '.' that is not between two name characters is the any-character

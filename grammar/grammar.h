@@ -67,8 +67,10 @@ struct Rule {
   ExprId lookahead = kNoExpr;  // optional lookahead assertion
   int32_t source_offset = -1;
   // A JSON array ("[" ... "]", its '[' the rule's first byte) whose items must be pairwise distinct
-  // (JSON Schema `uniqueItems`). No grammar can say this; the matcher checks it when an item ends
-  // (unique_items.h). Such rules are never inlined, merged with unflagged ones or absorbed.
+  // (JSON Schema `uniqueItems`), or a JSON object ("{" ... "}") whose keys must be (an object in
+  // any order with too many properties for the grammar to track). No grammar can say this; the
+  // matcher checks it when an item or key ends (unique_items.h). Such rules are never inlined,
+  // merged with unflagged ones or absorbed.
   bool unique_items = false;
 };
 

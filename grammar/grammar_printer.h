@@ -9,7 +9,7 @@
 // lookahead assertion (XGrammar syntax) and its rule names use only [a-zA-Z0-9-] (llama.cpp
 // accepts neither '_' nor '.' in names). A unique-items rule (Rule::unique_items) is preceded by a
 // `#!unique_items NAME` line, which ParseEbnf reads back and other tools take for a comment (so
-// they do not check the items).
+// they do not check the items, or an object's keys).
 #ifndef SIEVE_GRAMMAR_GRAMMAR_PRINTER_H_
 #define SIEVE_GRAMMAR_GRAMMAR_PRINTER_H_
 

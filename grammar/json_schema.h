@@ -43,9 +43,12 @@
 // listed property is required and additionalProperties defaults to false.
 // Property order. kSchema: known properties appear in schema order (extra properties, when allowed,
 // after them). kAny: any order, each key at most once, exact (required keys present, counts,
-// dependencies) while the subset automaton stays within max_any_order_states; a larger object falls
-// back to schema order (reported as kNarrowed). kDefault is kSchema in strict mode and kAny in
-// standard mode.
+// dependencies). Within max_any_order_states the grammar alone says it (an automaton over the set
+// of keys written); a larger object whose other keys are all allowed counts required keys and
+// members in the grammar and leaves "each key at most once" to the matcher (Rule::unique_items
+// on the object, an info note); a larger closed object, or one with patternProperties or
+// propertyNames, falls back to schema order (reported as kNarrowed). kDefault is kSchema in strict
+// mode and kAny in standard mode.
 #ifndef SIEVE_GRAMMAR_JSON_SCHEMA_H_
 #define SIEVE_GRAMMAR_JSON_SCHEMA_H_
 

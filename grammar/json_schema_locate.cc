@@ -81,16 +81,21 @@ JsonSchemaVerdict JsonSchemaValidator::Validate(std::string_view document) const
   for (size_t i = 0; i < document.size(); ++i) {
     StackSet before = current;  // for the location when the byte is refused
     stepper.Retain(before);
+    // A refused byte here would end a key of a flagged object (not an array item).
+    const bool in_key = unique.in_string() && !unique.frames.empty() &&
+                        unique.frames.back().object && unique.frames.back().key_string;
     if (!checker.Step(&stepper, &pool, static_cast<uint8_t>(document[i]), &current, &unique)) {
       stepper.ResetScratch();
       verdict.byte = i;
       verdict.limit_hit = stepper.limit_hit();
       // Readable without the item check (and not a limit): the byte ended a repeated item.
-      verdict.repeated_item =
+      const bool repeat =
           !verdict.limit_hit && stepper.Advance(before, document.substr(i, 1), nullptr);
+      verdict.repeated_key = repeat && in_key;
+      verdict.repeated_item = repeat && !in_key;
       stepper.ResetScratch();
-      verdict.location = verdict.repeated_item ? UniqueItemsLocation(before, stepper)
-                                               : LocationOf(before, stepper);
+      verdict.location = repeat ? UniqueItemsLocation(before, stepper, in_key)
+                                : LocationOf(before, stepper);
       stepper.Release(before);
       return verdict;
     }
@@ -107,9 +112,9 @@ JsonSchemaVerdict JsonSchemaValidator::Validate(std::string_view document) const
 }
 
 // The pointer of the uniqueItems keyword of the innermost flagged array on the first stack that
-// has one (falling back to LocationOf).
-std::string JsonSchemaValidator::UniqueItemsLocation(const StackSet& set,
-                                                     const PdaStepper& stepper) const {
+// has one, or with `key` that object's pointer (falling back to LocationOf).
+std::string JsonSchemaValidator::UniqueItemsLocation(const StackSet& set, const PdaStepper& stepper,
+                                                     bool key) const {
   for (const Stack& s : set.stacks) {
     int32_t found = -1;
     auto look = [&](int32_t state) {
@@ -120,7 +125,7 @@ std::string JsonSchemaValidator::UniqueItemsLocation(const StackSet& set,
     for (NodeId id = s.parent; id != kNoNode; id = stepper.node(id).parent) {
       look(stepper.node(id).state);
     }
-    if (found >= 0) return locations_[found] + "/uniqueItems";
+    if (found >= 0) return locations_[found] + (key ? "" : "/uniqueItems");
   }
   return LocationOf(set, stepper);
 }

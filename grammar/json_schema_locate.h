@@ -47,6 +47,9 @@ struct JsonSchemaVerdict {
   // The byte ends an array item equal to an earlier one where uniqueItems holds; `location` is
   // then that uniqueItems keyword's pointer.
   bool repeated_item = false;
+  // The byte ends a key that the object (one whose many properties may come in any order, its
+  // keys checked by the matcher) already has; `location` is the object's pointer.
+  bool repeated_key = false;
 };
 
 class JsonSchemaValidator {
@@ -68,7 +71,7 @@ class JsonSchemaValidator {
  private:
   JsonSchemaValidator() = default;
   std::string LocationOf(const StackSet& set, const PdaStepper& stepper) const;
-  std::string UniqueItemsLocation(const StackSet& set, const PdaStepper& stepper) const;
+  std::string UniqueItemsLocation(const StackSet& set, const PdaStepper& stepper, bool key) const;
 
   std::shared_ptr<const CompiledGrammar> pda_;
   JsonSchemaReport report_;

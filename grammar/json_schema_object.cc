@@ -13,7 +13,12 @@
 // Order. kAny: the automaton's states are (set of known keys written, extra members written
 // [counted only up to what minProperties/maxProperties need]); a key can be written once, required
 // keys must be present, counts are exact. It is exponential in the number of known keys, so past
-// max_any_order_states the object falls back to schema order (a kNarrowed note). kSchema: states
+// max_any_order_states an object that allows every other key becomes (required keys written,
+// members written) with every member offered at every state, flagged for the matcher's repeat
+// check (Rule::unique_items): exact, and live, since a key being written can always still become
+// an unwritten one. A closed or key-restricted object has no such way out (after "name", `"na`
+// may only end as a repeat, leaving a generator no token), so it falls back to schema order (a
+// kNarrowed note). kSchema: states
 // are positions in the schema's key order (an optional key is an epsilon edge), extras after the
 // known keys; linear in the number of keys (times the count bound when min/maxProperties are set).
 //
@@ -250,6 +255,9 @@ Result<ExprId> Converter::EmitObject(const ObjC& c, Ctx ctx) {
     }
   }
   const bool extras = !regions.empty();
+  // Every key but the known ones is allowed (no patternProperties, no propertyNames).
+  bool open_keys = regions.size() == 1 && c.names == kTrueTerm;
+  for (const ObjPart& p : c.parts) open_keys &= p.patterns.empty();
   const int32_t nk = static_cast<int32_t>(known.size());
   // ---- member expressions ----
   std::vector<RuleId> member_rules(nk, -1);
@@ -357,16 +365,62 @@ Result<ExprId> Converter::EmitObject(const ObjC& c, Ctx ctx) {
       }
     }
     built = !over;
-    if (!built) {
-      Note(JsonSchemaNote::Kind::kNarrowed, c.src, "properties",
+    if (!built) a = SeqAutomaton();
+  }
+  if (!built && any_order()) {
+    // Too many keys for the subset automaton: when every other key is allowed (with a value),
+    // the automaton counts required keys written (and members, for min/maxProperties) and the
+    // matcher refuses a key written twice (Rule::unique_items on an object, unique_items.h).
+    // Every prefix stays live: a key being written can always become one not yet written.
+    // A closed object has no such way out ("name" written, then `"na`), so it keeps schema order.
+    int32_t nreq = 0;
+    for (const Known& k : known) nreq += k.required ? 1 : 0;
+    const int64_t counts = counted ? cap + 1 : 1;
+    if (open_keys && (nreq + 1) * counts <= opts_.max_automaton_states) {
+      SeqAutomaton ka;
+      auto id = [&](int64_t rc, int64_t cnt) { return static_cast<int32_t>(rc * counts + cnt); };
+      for (int64_t rc = 0; rc <= nreq; ++rc) {
+        for (int64_t cnt = 0; cnt < counts; ++cnt) {
+          ka.AddState(rc == nreq && (!counted || (cnt >= min && (max < 0 || cnt <= max))));
+        }
+      }
+      for (int64_t rc = 0; rc <= nreq; ++rc) {
+        for (int64_t cnt = 0; cnt < counts; ++cnt) {
+          if (counted && max >= 0 && cnt + 1 > max) continue;
+          const int64_t next = counted ? std::min(cnt + 1, cap) : 0;
+          if (rc < nreq) ka.edges[id(rc, cnt)].push_back({0, id(rc + 1, next)});
+          ka.edges[id(rc, cnt)].push_back({1, id(rc, next)});
+        }
+      }
+      // Label 0: any required member; 1: any optional or other member.
+      RuleId groups[2] = {-1, -1};
+      auto group = [&](int32_t label) -> ExprId {
+        if (groups[label] < 0) {
+          groups[label] = NewRule(label == 0 ? "req_member" : "opt_member");
+          std::vector<ExprId> alts;
+          for (int32_t i = 0; i < nk; ++i) {
+            if (known[i].required == (label == 0)) alts.push_back(item(i));
+          }
+          if (label == 1) alts.push_back(item(nk));
+          g_.SetRuleBody(groups[label], Alt(std::move(alts)));
+        }
+        return Ref(groups[label]);
+      };
+      const RuleId r = NewRule("ukeys");
+      g_.SetRuleBody(r, EmitSeqAutomaton(ka, '{', ctx, group, "okeys"));
+      g_.SetRuleUniqueItems(r, true);
+      if (!failure.ok()) return failure;
+      Note(JsonSchemaNote::Kind::kInfo, c.src, "properties",
            "the object's " + std::to_string(nk) +
-               " known properties must appear in schema "
-               "order (an any-order automaton would exceed max_any_order_states)");
-      a = SeqAutomaton();
+               " known properties may come in any order: a repeated key is refused by the "
+               "matcher as it ends (exported EBNF carries this as a #!unique_items directive)");
+      return Ref(r);
     }
-  } else if (any_order()) {
     Note(JsonSchemaNote::Kind::kNarrowed, c.src, "properties",
-         "the object's " + std::to_string(nk) + " known properties must appear in schema order");
+         "the object's " + std::to_string(nk) +
+             " known properties must appear in schema order (an any-order automaton would "
+             "exceed max_any_order_states, and a closed object or one whose other keys are "
+             "restricted cannot leave the repeat check to the matcher)");
   }
   if (!built && !counted) {
     // Schema order without counts. R(i) = the members from key i on (each preceded by a

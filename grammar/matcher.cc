@@ -110,25 +110,44 @@ struct GrammarMatcher::Impl {
     constexpr size_t kMaxRepeatLookups = 256;
     const bool by_items = quick_ctx.table >= 0 &&
                           RepeatLookupCost(unique, quick_ctx, *token_classes) <= kMaxRepeatLookups;
+    // Where only keys are items and the string in progress (or about to open) is not one, a
+    // token must hold enough quotes to end a key (QuickRepeatCheck).
+    const bool later_keys = quick_ctx.keys_only &&
+                            !(unique.in_string() ? quick_ctx.current_item : quick_ctx.tracked_item);
+    if (by_items && !later_keys) {
+      ForEachRepeatingStringEnd(unique, quick_ctx, *token_classes, [&](int32_t id) {
+        if (static_cast<size_t>(id >> 5) >= words || !(row[id >> 5] >> (id & 31) & 1)) return;
+        if (Classify(id) != -1) return;
+        if (!WouldAccept(vocab->TokenBytes(id))) row[id >> 5] &= ~(uint32_t{1} << (id & 31));
+      });
+    }
+    auto check = [&](int32_t id) {  // clears id's bit if it ends a repeat
+      if (Classify(id) != -1) return;  // stop / special: decided by Classify
+      const std::string_view bytes = vocab->TokenBytes(id);
+      const int quick = QuickRepeatCheck(unique, quick_ctx, *token_classes, id);
+      if (quick == 0) return;
+      if (quick < 0 && !UniqueItemsChecker::MayRepeat(unique, bytes, &unique_scratch)) return;
+      if (!WouldAccept(bytes)) row[id >> 5] &= ~(uint32_t{1} << (id & 31));
+    };
+    // Small classes are lists (a fill then costs what the list holds, not a pass over the
+    // vocabulary); the others are bitsets ANDed with the row.
+    const std::vector<int32_t>* list =
+        later_keys ? (unique.in_string() ? &token_classes->quote3_ids : &token_classes->quote2_ids)
+        : !by_items && unique.idle() ? &token_classes->bracket_ids
+                                     : nullptr;
+    if (list != nullptr) {
+      for (const int32_t id : *list) {
+        if (static_cast<size_t>(id >> 5) < words && (row[id >> 5] >> (id & 31) & 1)) check(id);
+      }
+      return;
+    }
     const std::vector<uint32_t>& cls = by_items             ? token_classes->lex[quick_ctx.table]
-                                       : unique.idle()      ? token_classes->bracket
                                        : unique.in_string() ? token_classes->quote
                                                             : token_classes->events;
-    if (by_items) ForEachRepeatingStringEnd(unique, quick_ctx, *token_classes, [&](int32_t id) {
-      if (static_cast<size_t>(id >> 5) >= words || !(row[id >> 5] >> (id & 31) & 1)) return;
-      if (Classify(id) != -1) return;
-      if (!WouldAccept(vocab->TokenBytes(id))) row[id >> 5] &= ~(uint32_t{1} << (id & 31));
-    });
     const size_t n = std::min(words, cls.size());
     for (size_t w = 0; w < n; ++w) {
       for (uint32_t bits = row[w] & cls[w]; bits != 0; bits &= bits - 1) {
-        const auto id = static_cast<int32_t>(w * 32 + static_cast<size_t>(__builtin_ctz(bits)));
-        if (Classify(id) != -1) continue;  // stop / special: decided by Classify
-        const std::string_view bytes = vocab->TokenBytes(id);
-        const int quick = QuickRepeatCheck(unique, quick_ctx, *token_classes, id);
-        if (quick == 0) continue;
-        if (quick < 0 && !UniqueItemsChecker::MayRepeat(unique, bytes, &unique_scratch)) continue;
-        if (!WouldAccept(bytes)) row[w] &= ~(uint32_t{1} << (id & 31));
+        check(static_cast<int32_t>(w * 32 + static_cast<size_t>(__builtin_ctz(bits))));
       }
     }
   }

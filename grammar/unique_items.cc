@@ -232,6 +232,22 @@ UniqueState::Frame NewFrame(bool object) {
   return f;
 }
 
+// An item of a flagged container ended (an array's item, an object's key): a repeat is an event,
+// else the item is stored.
+void RecordItem(UniqueState* s, int32_t tracked, const ValueHash& v, bool commit, LexEvents* ev) {
+  UniqueState::Tracked& t = s->arrays[tracked];
+  const bool dup = (t.record != nullptr && t.record->store.Contains(t.count, v)) ||
+                   std::find(t.pending.begin(), t.pending.end(), v) != t.pending.end();
+  if (dup) {
+    ev->any_dup = true;
+    if (t.record != nullptr && ev->num_dups < 2) ev->dups[ev->num_dups++] = t.record;
+  } else if (commit && t.record != nullptr && t.pending.empty()) {
+    t.record->store.Put(t.count++, v);
+  } else {
+    t.pending.push_back(v);
+  }
+}
+
 void CompleteValue(UniqueState* s, const ValueHash& v, bool commit, LexEvents* ev) {
   UniqueState::Frame& f = s->frames.back();
   if (f.object) {
@@ -239,25 +255,14 @@ void CompleteValue(UniqueState* s, const ValueHash& v, bool commit, LexEvents* e
       f.key = v;
       f.key_string = false;
       f.phase = UniqueState::kColon;
+      if (f.tracked >= 0) RecordItem(s, f.tracked, v, commit, ev);
       return;
     }
     const ValueHash m = Member(f.key, v);
     f.acc = {AddMod(f.acc.a, m.a), AddMod(f.acc.b, m.b)};
   } else {
     PushValue(&f.acc, v);
-    if (f.tracked >= 0) {
-      UniqueState::Tracked& t = s->arrays[f.tracked];
-      const bool dup = (t.record != nullptr && t.record->store.Contains(t.count, v)) ||
-                       std::find(t.pending.begin(), t.pending.end(), v) != t.pending.end();
-      if (dup) {
-        ev->any_dup = true;
-        if (t.record != nullptr && ev->num_dups < 2) ev->dups[ev->num_dups++] = t.record;
-      } else if (commit && t.record != nullptr && t.pending.empty()) {
-        t.record->store.Put(t.count++, v);
-      } else {
-        t.pending.push_back(v);
-      }
-    }
+    if (f.tracked >= 0) RecordItem(s, f.tracked, v, commit, ev);
   }
   ++f.count;
   f.phase = UniqueState::kCommaOrEnd;
@@ -307,7 +312,7 @@ void StartValue(UniqueState* s, uint8_t b, LexEvents* ev) {
     case '[':
     case '{':
       s->frames.push_back(NewFrame(b == '{'));
-      ev->opened = b == '[';
+      ev->opened = true;
       ev->too_deep = s->frames.size() > kMaxUniqueNesting;
       return;
     default:
@@ -434,8 +439,8 @@ void UniqueState::Clear() {
 
 void LexByte(UniqueState* s, uint8_t b, bool commit, LexEvents* ev) {
   if (s->idle()) {
-    if (b == '[') {
-      s->frames.push_back(NewFrame(false));
+    if (b == '[' || b == '{') {
+      s->frames.push_back(NewFrame(b == '{'));
       ev->opened = true;
     }
     return;
@@ -758,20 +763,31 @@ std::shared_ptr<const UniqueTokenClasses> UniqueTokenClasses::For(
     const uint32_t bit = uint32_t{1} << (i & 31);
     const std::string_view t = v->TokenBytes(static_cast<int32_t>(i));
     bool quiet = !t.empty();
+    size_t quotes = 0;
     for (const char ch : t) {
       const auto b = static_cast<uint8_t>(ch);
       quiet &= IsSpace(b) || b == ',' || b == ':';
-      if (b == '"') c->quote[i >> 5] |= bit;
+      if (b == '"') {
+        c->quote[i >> 5] |= bit;
+        ++quotes;
+      }
       if (b == '"' || b == ']' || b == '}' || b == ',' || IsSpace(b) || b == 'e' || b == 'l') {
         c->events[i >> 5] |= bit;
       }
     }
     if (quiet) c->quiet[i >> 5] |= bit;
-    // From idle, a token repeats an item only within an array it opens itself: two items, so a
-    // '[' and then a ','.
+    c->quotes.push_back(static_cast<uint8_t>(std::min<size_t>(quotes, 3)));
+    if (quotes >= 2) c->quote2_ids.push_back(static_cast<int32_t>(i));
+    if (quotes >= 3) c->quote3_ids.push_back(static_cast<int32_t>(i));
+    // From idle, a token repeats an item only within a container it opens itself: two items of
+    // an array, so a '[' and then a ','; two keys of an object, so a '{' and then four quotes.
     const size_t open = t.find('[');
-    if (open != std::string_view::npos && t.find(',', open) != std::string_view::npos) {
+    const size_t brace = t.find('{');
+    if ((open != std::string_view::npos && t.find(',', open) != std::string_view::npos) ||
+        (brace != std::string_view::npos &&
+         std::count(t.begin() + static_cast<std::ptrdiff_t>(brace), t.end(), '"') >= 4)) {
       c->bracket[i >> 5] |= bit;
+      c->bracket_ids.push_back(static_cast<int32_t>(i));
     }
   }
   c->slot.assign(v->size(), -1);
@@ -821,7 +837,7 @@ std::shared_ptr<const UniqueTokenClasses> UniqueTokenClasses::For(
 namespace {
 
 bool Repeats(const UniqueState& st, const UniqueState::Frame& top, const ValueHash& h) {
-  if (top.object || top.tracked < 0) return false;
+  if (top.tracked < 0) return false;
   const UniqueState::Tracked& t = st.arrays[top.tracked];
   return (t.record != nullptr && t.record->store.Contains(t.count, h)) ||
          std::find(t.pending.begin(), t.pending.end(), h) != t.pending.end();
@@ -833,21 +849,26 @@ QuickCheckContext PrepareQuickCheck(const UniqueState& st) {
   QuickCheckContext ctx;
   if (st.frames.empty()) return ctx;
   ctx.active = true;
+  ctx.keys_only = true;
+  for (const UniqueState::Frame& f : st.frames) ctx.keys_only &= f.object || f.tracked < 0;
   const UniqueState::Frame& top = st.frames.back();
-  const bool flagged = !top.object && top.tracked >= 0;
+  const bool flagged = top.tracked >= 0;
+  // The string in progress is an item: an array's string item, or a flagged object's key.
+  ctx.current_item = st.in_string() && flagged && (!top.object || top.key_string);
   if (st.scalar == UniqueState::kNumber) {
-    ctx.number_repeats = Repeats(st, top, HashText(K().number, CanonicalNumber(st.number)));
+    ctx.number_repeats =
+        !top.object && Repeats(st, top, HashText(K().number, CanonicalNumber(st.number)));
   } else if (st.scalar == UniqueState::kString && st.high_surrogate == 0) {
     ctx.table = 0;
     ctx.base = st.str;
-    ctx.tracked_item = flagged;  // an object's string (key or value) is no item
+    ctx.tracked_item = ctx.current_item;
   } else if (st.scalar == UniqueState::kNone) {
     const bool value = top.phase == UniqueState::kValue || top.phase == UniqueState::kValueOrEnd;
     const bool key = top.phase == UniqueState::kKey || top.phase == UniqueState::kKeyOrEnd;
     if (value || key) {
       ctx.table = 1;
       ctx.base = K().string;
-      ctx.tracked_item = value && flagged;
+      ctx.tracked_item = flagged && (top.object ? key : value);
     }
   }
   return ctx;
@@ -891,6 +912,27 @@ void ForEachRepeatingStringEnd(const UniqueState& st, const QuickCheckContext& c
 int QuickRepeatCheck(const UniqueState& st, const QuickCheckContext& ctx,
                      const UniqueTokenClasses& cls, int32_t id) {
   if (!ctx.active || id < 0 || static_cast<size_t>(id) >= cls.slot.size()) return -1;
+  if (ctx.keys_only) {
+    // Only keys are items, and a key ends at a closing quote. Inside a string its first quote
+    // ends that string, and another key needs two more; elsewhere the first key needs two.
+    const int quotes = cls.quotes[id];
+    const bool string = st.in_string();
+    const bool first_is_item = string ? ctx.current_item : ctx.tracked_item;
+    if (quotes < (string ? 1 : 2)) return 0;
+    if (first_is_item) {
+      const int32_t slot = cls.slot[id];
+      if (slot < 0 || ctx.table < 0) return -1;
+      const UniqueTokenClasses::StringEnd& e =
+          ctx.table == 0 ? cls.inside[slot] : cls.opening[slot];
+      if (!e.ok) return -1;
+      const ValueHash h{AddMod(MulMod(ctx.base.a, e.pow.a), e.pre.a),
+                        AddMod(MulMod(ctx.base.b, e.pow.b), e.pre.b)};
+      if (Repeats(st, st.frames.back(), h)) return 1;
+    } else if (!string && quotes >= 2) {
+      return -1;  // a number or literal, then ',' and a key
+    }
+    return quotes >= 3 ? -1 : 0;
+  }
   if (cls.quiet[id >> 5] >> (id & 31) & 1) {
     // Whitespace and separators end only a number (then this number is the item).
     if (st.scalar == UniqueState::kNone || st.in_string()) return 0;

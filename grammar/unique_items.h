@@ -1,8 +1,11 @@
-// uniqueItems at run time: the matcher's check that a JSON array's items are pairwise distinct.
+// uniqueItems at run time: the matcher's check that a JSON array's items are pairwise distinct,
+// and likewise that a JSON object's keys are.
 //
 // No grammar can say "no two items are equal", so the JSON Schema converter emits such an array
 // as a rule flagged Rule::unique_items ("[" items "]", never inlined or absorbed) and the matcher
-// checks it while the bytes go by:
+// checks it while the bytes go by. A flagged rule that opens with '{' is an object whose keys are
+// the items (any order with too many properties for the grammar to track: json_schema_object.cc);
+// below, "array" stands for either and an object's item ends at its key's closing quote:
 //  - a JSON lexer (UniqueState) follows the bytes from the '[' of the first flagged array on and
 //    fingerprints every item (ValueHash) under JSON Schema equality: numbers by value (1, 1.0 and
 //    1e0 are equal), strings after unescaping ("\u0061" is "a"), objects regardless of member
@@ -197,6 +200,11 @@ struct UniqueTokenClasses {
   std::vector<uint32_t> events;   // any byte that can end an item: " ] } , whitespace e l
   std::vector<uint32_t> bracket;  // a '[' with a ',' after it
   std::vector<uint32_t> quiet;    // only whitespace, ',' and ':' (they end nothing but a number)
+  // Sparse classes as lists of ids: tokens with two or more '"', three or more, and `bracket`'s.
+  std::vector<int32_t> quote2_ids;
+  std::vector<int32_t> quote3_ids;
+  std::vector<int32_t> bracket_ids;
+  std::vector<uint8_t> quotes;  // per token: its '"' bytes, 3 meaning three or more
   std::vector<int32_t> slot;      // token id -> index into the two tables below, or -1
   std::vector<StringEnd> inside;   // read from inside a string body
   std::vector<StringEnd> opening;  // read where a value or key starts
@@ -223,6 +231,9 @@ struct QuickCheckContext {
   int table = -1;  // 0: inside, 1: opening
   ValueHash base;
   bool tracked_item = false;
+  bool current_item = false;  // the string in progress (any escape state) is an item
+  // Every flagged container open is an object: items are keys, which end only at a '"'.
+  bool keys_only = false;
 };
 QuickCheckContext PrepareQuickCheck(const UniqueState& st);
 // Hash lookups ForEachRepeatingStringEnd would make (items x distinct lengths; 0 when it has

@@ -559,6 +559,9 @@ bool ValidateOne(const sieve::JsonSchemaValidator& v, const std::string& label,
   } else if (r.repeated_item) {
     std::cout << "found '" << EscapeBytes(value.data() + r.byte, 1)
               << "', which ends an item equal to an earlier one\n";
+  } else if (r.repeated_key) {
+    std::cout << "found '" << EscapeBytes(value.data() + r.byte, 1)
+              << "', which ends a key the object already has\n";
   } else {
     std::cout << "found '" << EscapeBytes(value.data() + r.byte, 1) << "'";
     // Where the grammar accepts fewer documents than the schema (a reported narrowing, such as

@@ -96,19 +96,29 @@ TEST(JsonSchemaObjects, SchemaOrderFixesTheKeyOrderAndAnyOrderDoesNot) {
 }
 
 TEST(JsonSchemaObjects, LargeAnyOrderObjectsFallBackToSchemaOrderAndSaySo) {
-  std::string s = R"({"type":"object","properties":{)";
-  for (int i = 0; i < 12; ++i) {
-    if (i) s += ",";
-    s.append("\"p").append(std::to_string(i)).append("\":{}");
+  // Closed: schema order, narrowed. Open: any order, the matcher refusing a repeated key
+  // (tests/grammar/unique_keys_test.cc), an info note.
+  for (const bool closed : {true, false}) {
+    std::string s = R"({"type":"object","properties":{)";
+    for (int i = 0; i < 12; ++i) {
+      if (i) s += ",";
+      s.append("\"p").append(std::to_string(i)).append("\":{}");
+    }
+    s += closed ? R"(},"additionalProperties":false})" : "}}";
+    auto r = JsonSchemaToGrammar(s, Order(JsonPropertyOrder::kAny));
+    ASSERT_TRUE(r.ok());
+    ASSERT_FALSE(r->report.notes.empty());
+    EXPECT_EQ(r->report.notes[0].kind,
+              closed ? JsonSchemaNote::Kind::kNarrowed : JsonSchemaNote::Kind::kInfo);
+    EXPECT_FALSE(r->report.loosened());
+    if (closed) {
+      ExpectLanguage(s.c_str(), {R"({"p1":1,"p5":2})"}, {R"({"p5":2,"p1":1})"},
+                     Order(JsonPropertyOrder::kAny));
+    } else {
+      ExpectLanguage(s.c_str(), {R"({"p1":1,"p5":2})", R"({"p5":2,"p1":1,"x":3})"}, {},
+                     Order(JsonPropertyOrder::kAny));
+    }
   }
-  s += "}}";
-  auto r = JsonSchemaToGrammar(s, Order(JsonPropertyOrder::kAny));
-  ASSERT_TRUE(r.ok());
-  ASSERT_FALSE(r->report.notes.empty());
-  EXPECT_EQ(r->report.notes[0].kind, JsonSchemaNote::Kind::kNarrowed);
-  EXPECT_FALSE(r->report.loosened());
-  ExpectLanguage(s.c_str(), {R"({"p1":1,"p5":2})"}, {R"({"p5":2,"p1":1})"},
-                 Order(JsonPropertyOrder::kAny));
 }
 
 TEST(JsonSchemaObjects, StrictSemanticsRequireEveryPropertyInOrderAndCloseTheObject) {

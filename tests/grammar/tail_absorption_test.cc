@@ -194,6 +194,7 @@ TEST(TailAbsorption, AQuadraticSubsetConstructionKeepsItsCalls) {
   schema += "}}";
   JsonSchemaOptions o;
   o.whitespace = JsonWhitespace::kCompact;
+  o.property_order = JsonPropertyOrder::kSchema;
   auto g = JsonSchemaToGrammar(schema, o);
   ASSERT_TRUE(g.ok()) << g.status().ToString();
   auto c = CompileGrammarIr(std::move(g->grammar), {});

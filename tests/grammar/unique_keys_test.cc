@@ -1,0 +1,235 @@
+// Objects with more known properties than an exact any-order automaton holds (JSON Schema,
+// any order): the grammar counts required keys and members, the matcher refuses a key written
+// twice (grammar/unique_items.h on an object). Documents in every order against an oracle, counts,
+// the token mask against the naive oracle with Llama-3, generation never left without a token,
+// and what stays in schema order (closed objects, restricted keys).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "grammar/compiler.h"
+#include "grammar/json_schema.h"
+#include "grammar/json_schema_locate.h"
+#include "grammar/matcher.h"
+#include "tests/grammar/mask_test_util.h"
+
+namespace sieve {
+namespace {
+
+// Ten properties, "id" and "name" required; "name"/"names" and "id"/"ids" share prefixes.
+constexpr const char* kTen = R"({"type":"object","properties":{
+  "id":{"type":"integer"},"ids":{"type":"array","items":{"type":"integer"}},
+  "name":{"type":"string"},"names":{"type":"array","items":{"type":"string"}},
+  "a":{"type":"boolean"},"b":{"type":"null"},"c":{"type":"integer"},"d":{"type":"integer"},
+  "e":{"type":"string"},"f":{"type":"number"}},"required":["id","name"]})";
+
+JsonSchemaOptions AnyOrder() {
+  JsonSchemaOptions o;
+  o.property_order = JsonPropertyOrder::kAny;
+  return o;
+}
+
+std::shared_ptr<const CompiledGrammar> Compile(const std::string& schema,
+                                               JsonSchemaReport* report) {
+  auto g = JsonSchemaToGrammar(schema, AnyOrder());
+  EXPECT_TRUE(g.ok()) << g.status().ToString();
+  if (!g.ok()) return nullptr;
+  if (report != nullptr) *report = g->report;
+  auto c = CompileGrammarIr(std::move(g->grammar), GrammarCompileOptions());
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  return c.ok() ? c->pda : nullptr;
+}
+
+bool Accepts(const std::shared_ptr<const CompiledGrammar>& g, const std::string& doc) {
+  GrammarMatcher m(g);
+  return m.AcceptString(doc) && m.CanTerminate();
+}
+
+std::string ValueFor(const std::string& key) {
+  if (key == "id" || key == "c" || key == "d") return "7";
+  if (key == "ids") return "[1,2]";
+  if (key == "name" || key == "e") return "\"x\"";
+  if (key == "names") return "[\"p\"]";
+  if (key == "a") return "true";
+  if (key == "b") return "null";
+  if (key == "f") return "1.5";
+  return "{\"k\":[1,{}]}";  // any other key: any value
+}
+
+TEST(UniqueKeys, LargeOpenObjectAcceptsEveryOrderAndRefusesRepeats) {
+  JsonSchemaReport report;
+  auto g = Compile(kTen, &report);
+  ASSERT_NE(g, nullptr);
+  EXPECT_TRUE(g->HasUniqueItems());
+  for (const JsonSchemaNote& n : report.notes) {
+    EXPECT_NE(n.kind, JsonSchemaNote::Kind::kNarrowed) << n.pointer << ": " << n.message;
+  }
+  auto v = JsonSchemaValidator::Create(kTen, AnyOrder());
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  const std::vector<std::string> pool = {"id", "ids",  "name", "names", "a", "b", "c",
+                                         "d",  "e",   "f",    "nam",   "idx", "zz", "nameses"};
+  std::mt19937 rng(11);
+  int accepted = 0, rejected = 0;
+  for (int round = 0; round < 1500; ++round) {
+    std::vector<std::string> keys;
+    if (rng() % 5 != 0) keys.push_back("id");
+    if (rng() % 5 != 0) keys.push_back("name");
+    for (int i = static_cast<int>(rng() % 7); i > 0; --i) keys.push_back(pool[rng() % pool.size()]);
+    std::shuffle(keys.begin(), keys.end(), rng);
+    const std::set<std::string> distinct(keys.begin(), keys.end());
+    const bool expect = distinct.size() == keys.size() && distinct.count("id") > 0 &&
+                        distinct.count("name") > 0;
+    std::string doc = "{";
+    for (size_t i = 0; i < keys.size(); ++i) {
+      doc += (i ? (rng() % 2 ? ", " : ",") : "") + ("\"" + keys[i] + "\":") + ValueFor(keys[i]);
+    }
+    doc += "}";
+    EXPECT_EQ(Accepts(g, doc), expect) << doc;
+    const JsonSchemaVerdict r = v->Validate(doc);
+    EXPECT_EQ(r.accepted, expect) << doc;
+    (expect ? accepted : rejected)++;
+  }
+  EXPECT_GT(accepted, 100);
+  EXPECT_GT(rejected, 100);
+  // A repeat is named as such, at the closing quote of the second key, with the object's pointer.
+  const std::string doc = R"({"c":1,"name":"x","id":2,"c":3})";
+  const JsonSchemaVerdict r = v->Validate(doc);
+  EXPECT_FALSE(r.accepted);
+  EXPECT_TRUE(r.repeated_key);
+  EXPECT_FALSE(r.repeated_item);
+  EXPECT_EQ(r.byte, doc.find("\"c\":3") + 2);
+  EXPECT_EQ(r.location, "");
+  // Keys compare after unescaping; a nested plain object may repeat its own keys.
+  EXPECT_FALSE(Accepts(g, R"({"id":1,"name":"x","z\n":1,"z\u000a":2})"));
+  EXPECT_TRUE(Accepts(g, R"({"id":1,"name":"x","zz":{"q":1,"q":2}})"));
+}
+
+TEST(UniqueKeys, CountsAreExact) {
+  const std::string schema = R"({"type":"object","minProperties":3,"maxProperties":4,
+      "properties":{"p0":{},"p1":{},"p2":{},"p3":{},"p4":{},"p5":{},"p6":{},"p7":{},"p8":{}},
+      "required":["p5"]})";
+  JsonSchemaReport report;
+  auto g = Compile(schema, &report);
+  ASSERT_NE(g, nullptr);
+  EXPECT_TRUE(g->HasUniqueItems());
+  std::mt19937 rng(3);
+  for (int round = 0; round < 600; ++round) {
+    const int n = static_cast<int>(rng() % 7);
+    std::vector<std::string> keys;
+    for (int i = 0; i < n; ++i) {
+      keys.push_back(rng() % 4 == 0 ? "x" + std::to_string(rng() % 3)
+                                    : "p" + std::to_string(rng() % 9));
+    }
+    const std::set<std::string> distinct(keys.begin(), keys.end());
+    const bool expect = distinct.size() == keys.size() && distinct.count("p5") > 0 && n >= 3 &&
+                        n <= 4;
+    std::string doc = "{";
+    for (size_t i = 0; i < keys.size(); ++i) doc += (i ? "," : "") + ("\"" + keys[i] + "\":0");
+    doc += "}";
+    EXPECT_EQ(Accepts(g, doc), expect) << doc;
+  }
+}
+
+TEST(UniqueKeys, ClosedOrRestrictedObjectsKeepSchemaOrder) {
+  // Closed: "name" written, then `"na` could only end as a repeat, a dead end for a generator.
+  // Restricted other keys (patternProperties, propertyNames) likewise. Both stay narrowed.
+  for (const char* extra : {R"("additionalProperties":false)",
+                            R"("patternProperties":{"^x":{}},"additionalProperties":false)",
+                            R"("propertyNames":{"maxLength":5})"}) {
+    SCOPED_TRACE(extra);
+    std::string schema = R"({"type":"object","properties":{"k0":{},"k1":{},"k2":{},"k3":{},)"
+                         R"("k4":{},"k5":{},"k6":{},"k7":{}},)" +
+                         std::string(extra) + "}";
+    JsonSchemaReport report;
+    auto g = Compile(schema, &report);
+    ASSERT_NE(g, nullptr);
+    EXPECT_FALSE(g->HasUniqueItems());
+    bool narrowed = false;
+    for (const JsonSchemaNote& n : report.notes) {
+      narrowed |= n.kind == JsonSchemaNote::Kind::kNarrowed && n.keyword == "properties";
+    }
+    EXPECT_TRUE(narrowed);
+    EXPECT_TRUE(Accepts(g, R"({"k0":1,"k7":2})"));
+    EXPECT_FALSE(Accepts(g, R"({"k7":1,"k0":2})"));
+  }
+}
+
+TEST(UniqueKeys, TokenMaskEqualsTheNaiveMaskAndNeverEmptiesWithLlama3) {
+  auto tok = mask_test::RealTokenizer("llama3");
+  ASSERT_NE(tok, nullptr);
+  auto vocab = mask_test::VocabOf(*tok);
+  const size_t words = BitmaskWords(vocab->size());
+  const std::string nested =
+      R"({"type":"array","uniqueItems":true,"items":)" + std::string(kTen) + "}";
+  for (const std::string& schema : {std::string(kTen), nested}) {
+    SCOPED_TRACE(schema.substr(0, 40));
+    auto cache = mask_test::BuildCache(Compile(schema, nullptr), vocab);
+    ASSERT_NE(cache, nullptr);
+    std::mt19937 rng(5);
+    for (int walk = 0; walk < 4; ++walk) {
+      GrammarMatcher m(cache);
+      ASSERT_GE(mask_test::CheckRandomWalk(&m, &rng, 25, "walk"), 0);
+    }
+    // Generation: walks that prefer tokens opening a key or starting with a key's letters (so
+    // that prefixes of keys already written come up) are never left without a token.
+    for (int walk = 0; walk < 30; ++walk) {
+      GrammarMatcher m(cache);
+      std::string text;
+      bool done = false;
+      for (int step = 0; step < 120 && !done; ++step) {
+        const std::vector<int32_t> allowed = mask_test::AllowedIds(m);
+        if (allowed.empty() && m.CanTerminate()) break;  // a complete document
+        ASSERT_FALSE(allowed.empty()) << "walk " << walk << " step " << step << " after "
+                                      << text;
+        std::vector<int32_t> keyish;
+        for (const int32_t id : allowed) {
+          const std::string_view t = vocab->TokenBytes(id);
+          if (!t.empty() && (t[0] == '"' || t[0] == 'n' || t[0] == 'i' || t[0] == ',')) {
+            keyish.push_back(id);
+          }
+        }
+        const std::vector<int32_t>& from = !keyish.empty() && rng() % 4 != 0 ? keyish : allowed;
+        const int32_t id = from[rng() % from.size()];
+        if (vocab->IsStop(id)) {
+          done = true;
+          continue;
+        }
+        ASSERT_TRUE(m.AcceptToken(id)) << id;
+        text += vocab->TokenBytes(id);
+      }
+    }
+  }
+  // The filter removes the repeat: after {"id":1,"id every token that closes the key ('"',
+  // '":', ...) is refused; "s" (on to "ids") is not. The cached mask alone allows both.
+  auto cache = mask_test::BuildCache(Compile(kTen, nullptr), vocab);
+  ASSERT_NE(cache, nullptr);
+  GrammarMatcher m(cache);
+  ASSERT_TRUE(m.AcceptString(R"({"id":1,"id)"));
+  std::vector<uint32_t> mask(words);
+  m.FillNextTokenBitmask(mask.data(), words);
+  int closing = 0;
+  for (size_t id = 0; id < vocab->size(); ++id) {
+    const std::string_view t = vocab->TokenBytes(static_cast<int32_t>(id));
+    if (t.empty() || t[0] != '"') continue;
+    EXPECT_FALSE(mask[id >> 5] >> (id & 31) & 1) << t;
+    ++closing;
+  }
+  EXPECT_GT(closing, 100);
+  const auto s_id = tok->Encode("s", false);
+  ASSERT_EQ(s_id.size(), 1u);
+  EXPECT_TRUE(mask[s_id[0] >> 5] >> (s_id[0] & 31) & 1);
+  std::string why;
+  EXPECT_TRUE(mask_test::SameMask(m, words, &why, /*fork_oracle=*/true)) << why;
+  for (const char* text : {R"(":)", R"(s":)"}) {
+    GrammarMatcher probe(cache);
+    ASSERT_TRUE(probe.AcceptString(R"({"id":1,"id)"));
+    EXPECT_EQ(probe.AcceptString(text), text[0] == 's') << text;
+  }
+}
+
+}  // namespace
+}  // namespace sieve
