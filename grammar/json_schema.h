@@ -105,6 +105,12 @@ struct JsonSchemaOptions {
   // Above it the object uses schema order (reported as kNarrowed). The automaton's size grows
   // with this quickly (each state offers every remaining key).
   int32_t max_any_order_states = 128;
+  // Past max_any_order_states, closed objects and objects with patternProperties/propertyNames
+  // also leave "each key once" to the matcher instead of taking schema order: exact, but a
+  // generator can then write a key prefix whose only completions are keys already written ("name"
+  // written, then `"na` in a closed object) and be left with no allowed token. For checking
+  // complete documents: JsonSchemaValidator (`sieve validate`) sets it.
+  bool checked_keys_without_liveness = false;
   // States of one string or number automaton (pattern with length bounds, negated patterns,
   // numeric bounds with multipleOf...). Above it the keyword is unsupported.
   int32_t max_automaton_states = 20000;

@@ -16,7 +16,11 @@ namespace sieve {
 Result<JsonSchemaValidator> JsonSchemaValidator::Create(std::string_view schema_json,
                                                         const JsonSchemaOptions& opts,
                                                         const StepperLimits& limits) {
-  auto converted = JsonSchemaToGrammar(schema_json, opts);
+  // Complete documents: a large closed object in any order can leave its keys to the check too
+  // (no generator to be left without a token).
+  JsonSchemaOptions o = opts;
+  o.checked_keys_without_liveness = true;
+  auto converted = JsonSchemaToGrammar(schema_json, o);
   if (!converted.ok()) return converted.status();
   GrammarCompileOptions copts;
   // Keep every emitted rule (and its name): the rule is what carries the schema location. Tail

@@ -372,11 +372,14 @@ Result<ExprId> Converter::EmitObject(const ObjC& c, Ctx ctx) {
     // the automaton counts required keys written (and members, for min/maxProperties) and the
     // matcher refuses a key written twice (Rule::unique_items on an object, unique_items.h).
     // Every prefix stays live: a key being written can always become one not yet written.
-    // A closed object has no such way out ("name" written, then `"na`), so it keeps schema order.
+    // A closed object has no such way out ("name" written, then `"na`), so it keeps schema order
+    // unless checked_keys_without_liveness (complete documents only).
     int32_t nreq = 0;
     for (const Known& k : known) nreq += k.required ? 1 : 0;
     const int64_t counts = counted ? cap + 1 : 1;
-    if (open_keys && (nreq + 1) * counts <= opts_.max_automaton_states) {
+    const bool others = nreq < nk || extras;  // members besides the required ones
+    if ((open_keys || opts_.checked_keys_without_liveness) &&
+        (nreq + 1) * counts <= opts_.max_automaton_states) {
       SeqAutomaton ka;
       auto id = [&](int64_t rc, int64_t cnt) { return static_cast<int32_t>(rc * counts + cnt); };
       for (int64_t rc = 0; rc <= nreq; ++rc) {
@@ -389,7 +392,7 @@ Result<ExprId> Converter::EmitObject(const ObjC& c, Ctx ctx) {
           if (counted && max >= 0 && cnt + 1 > max) continue;
           const int64_t next = counted ? std::min(cnt + 1, cap) : 0;
           if (rc < nreq) ka.edges[id(rc, cnt)].push_back({0, id(rc + 1, next)});
-          ka.edges[id(rc, cnt)].push_back({1, id(rc, next)});
+          if (others) ka.edges[id(rc, cnt)].push_back({1, id(rc, next)});
         }
       }
       // Label 0: any required member; 1: any optional or other member.
@@ -401,7 +404,7 @@ Result<ExprId> Converter::EmitObject(const ObjC& c, Ctx ctx) {
           for (int32_t i = 0; i < nk; ++i) {
             if (known[i].required == (label == 0)) alts.push_back(item(i));
           }
-          if (label == 1) alts.push_back(item(nk));
+          if (label == 1 && extras) alts.push_back(item(nk));
           g_.SetRuleBody(groups[label], Alt(std::move(alts)));
         }
         return Ref(groups[label]);

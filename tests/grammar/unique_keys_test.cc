@@ -158,6 +158,42 @@ TEST(UniqueKeys, ClosedOrRestrictedObjectsKeepSchemaOrder) {
   }
 }
 
+TEST(UniqueKeys, TheValidatorChecksClosedAndRestrictedObjectsToo) {
+  // Complete documents only: no generator to be left without a token.
+  for (const char* extra : {R"("additionalProperties":false)",
+                            R"("patternProperties":{"^x":{"type":"integer"}},)"
+                            R"("additionalProperties":false)",
+                            R"("propertyNames":{"maxLength":2})"}) {
+    SCOPED_TRACE(extra);
+    const std::string schema =
+        R"({"type":"object","required":["k7"],"properties":{"k0":{},"k1":{},"k2":{},"k3":{},)"
+        R"("k4":{},"k5":{},"k6":{},"k7":{}},)" +
+        std::string(extra) + "}";
+    auto v = JsonSchemaValidator::Create(schema, AnyOrder());
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    for (const JsonSchemaNote& n : v->report().notes) {
+      EXPECT_NE(n.kind, JsonSchemaNote::Kind::kNarrowed) << n.pointer << ": " << n.message;
+    }
+    EXPECT_TRUE(v->Validate(R"({"k7":1,"k0":2})").accepted);
+    EXPECT_TRUE(v->Validate(R"({"k3":1,"k7":2,"k1":3})").accepted);
+    EXPECT_FALSE(v->Validate(R"({"k3":1,"k1":3})").accepted);  // k7 required
+    const JsonSchemaVerdict r = v->Validate(R"({"k7":1,"k3":1,"k3":2})");
+    EXPECT_FALSE(r.accepted);
+    EXPECT_TRUE(r.repeated_key);
+    EXPECT_FALSE(v->Validate(R"({"k7":1,"zzz":1})").accepted);  // no other key fits
+  }
+  // The pattern's keys and their values are still checked.
+  auto v = JsonSchemaValidator::Create(
+      R"({"type":"object","properties":{"k0":{},"k1":{},"k2":{},"k3":{},"k4":{},"k5":{},)"
+      R"("k6":{},"k7":{}},"patternProperties":{"^x":{"type":"integer"}},)"
+      R"("additionalProperties":false})",
+      AnyOrder());
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_TRUE(v->Validate(R"({"x1":1,"k2":0,"x2":5})").accepted);
+  EXPECT_FALSE(v->Validate(R"({"x1":"a","k2":0})").accepted);
+  EXPECT_FALSE(v->Validate(R"({"x1":1,"k2":0,"x1":2})").accepted);
+}
+
 TEST(UniqueKeys, TokenMaskEqualsTheNaiveMaskAndNeverEmptiesWithLlama3) {
   auto tok = mask_test::RealTokenizer("llama3");
   ASSERT_NE(tok, nullptr);
