@@ -110,8 +110,11 @@ std::string DescribeToken(const Token& t) {
   return "token";
 }
 
-// `#!unique_items NAME`: the rule NAME is a unique-items array (Rule::unique_items).
+// `#!unique_items NAME`: the rule NAME is a unique-items array, or an object whose keys are
+// distinct; `#!unique_keys NAME`: an object whose keys are distinct and every key prefix live
+// (Rule::unique_items: kUniqueCheck, kUniqueKeysLive).
 constexpr std::string_view kUniqueDirective = "#!unique_items";
+constexpr std::string_view kUniqueKeysDirective = "#!unique_keys";
 
 class Lexer {
  public:
@@ -120,6 +123,7 @@ class Lexer {
   struct Directive {
     std::string_view name;  // empty when the directive names no rule
     int32_t offset;
+    uint8_t kind;  // Rule::unique_items
   };
   // The `#!unique_items` directives skipped so far, in text order.
   const std::vector<Directive>& unique_directives() const { return directives_; }
@@ -148,12 +152,12 @@ class Lexer {
   }
   bool AtEnd(size_t delta = 0) const { return pos_ + delta >= text_.size(); }
 
-  void ReadDirective() {
-    size_t p = pos_ + kUniqueDirective.size();
+  void ReadDirective(std::string_view directive, uint8_t kind) {
+    size_t p = pos_ + directive.size();
     while (p < text_.size() && (text_[p] == ' ' || text_[p] == '\t')) ++p;
     const size_t start = p;
     while (p < text_.size() && (IsNameChar(text_[p]) || text_[p] == '.')) ++p;
-    directives_.push_back({text_.substr(start, p - start), static_cast<int32_t>(pos_)});
+    directives_.push_back({text_.substr(start, p - start), static_cast<int32_t>(pos_), kind});
   }
 
   void SkipSpaceAndComments() {
@@ -162,7 +166,11 @@ class Lexer {
       if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
         ++pos_;
       } else if (c == '#') {
-        if (text_.substr(pos_, kUniqueDirective.size()) == kUniqueDirective) ReadDirective();
+        if (text_.substr(pos_, kUniqueDirective.size()) == kUniqueDirective) {
+          ReadDirective(kUniqueDirective, kUniqueCheck);
+        } else if (text_.substr(pos_, kUniqueKeysDirective.size()) == kUniqueKeysDirective) {
+          ReadDirective(kUniqueKeysDirective, kUniqueKeysLive);
+        }
         while (!AtEnd() && Peek() != '\n') ++pos_;
       } else {
         break;
@@ -553,11 +561,12 @@ class Parser {
       const RuleId r = d.name.empty() ? -1 : g_.FindRule(d.name);
       if (r < 0) {
         return Error(StatusCode::kParse, d.offset,
-                     d.name.empty() ? "#!unique_items needs a rule name"
-                                    : "#!unique_items names no rule of this grammar: '" +
-                                          std::string(d.name) + "'");
+                     std::string(d.kind == kUniqueCheck ? kUniqueDirective : kUniqueKeysDirective) +
+                         (d.name.empty() ? " needs a rule name"
+                                         : " names no rule of this grammar: '" +
+                                               std::string(d.name) + "'"));
       }
-      g_.SetRuleUniqueItems(r, true);
+      g_.SetRuleUniqueItems(r, d.kind);
     }
     RuleId root = g_.FindRule(opts_.root);
     if (root < 0) return ParseError("the grammar has no root rule '" + opts_.root + "'");

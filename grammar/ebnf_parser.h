@@ -11,6 +11,9 @@
 //                                           JSON object whose keys) must be distinct (checked by
 //                                           the matcher; a comment to other tools, which then do
 //                                           not enforce it)
+//   #!unique_keys obj                       sieve: rule `obj` is a JSON object whose keys must be
+//                                           distinct, every key prefix completable to an unused
+//                                           key (a closed object's; the matcher refuses others)
 //
 // Rule names are [a-zA-Z0-9_-]+ (llama.cpp's [a-zA-Z0-9-] plus XGrammar's '_') with interior dots
 // allowed (XGrammar: `a.b`); a '.' that is not between two name characters is the any-character

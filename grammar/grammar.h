@@ -61,6 +61,11 @@ struct Expr {
   int32_t source_offset = -1;  // byte offset in the source text, for errors; -1 if synthetic
 };
 
+// Rule::unique_items.
+inline constexpr uint8_t kUniqueNone = 0;
+inline constexpr uint8_t kUniqueCheck = 1;      // array items, or object keys, pairwise distinct
+inline constexpr uint8_t kUniqueKeysLive = 2;   // object keys distinct, and every prefix live
+
 struct Rule {
   std::string name;
   ExprId body = kNoExpr;
@@ -70,8 +75,10 @@ struct Rule {
   // (JSON Schema `uniqueItems`), or a JSON object ("{" ... "}") whose keys must be (an object in
   // any order with too many properties for the grammar to track). No grammar can say this; the
   // matcher checks it when an item or key ends (unique_items.h). Such rules are never inlined,
-  // merged with unflagged ones or absorbed.
-  bool unique_items = false;
+  // merged with unflagged ones or absorbed. kUniqueKeysLive: an object whose key being written must
+  // also stay completable to one not written yet (a closed object: after "name", `"na` may have
+  // no other completion), so the matcher refuses such a prefix (unique_items.h).
+  uint8_t unique_items = kUniqueNone;
 };
 
 class Grammar {
@@ -95,7 +102,7 @@ class Grammar {
   RuleId AddRule(std::string name, int32_t offset = -1);
   void SetRuleBody(RuleId rule, ExprId body) { rules_[rule].body = body; }
   void SetRuleLookahead(RuleId rule, ExprId la) { rules_[rule].lookahead = la; }
-  void SetRuleUniqueItems(RuleId rule, bool on) { rules_[rule].unique_items = on; }
+  void SetRuleUniqueItems(RuleId rule, uint8_t kind) { rules_[rule].unique_items = kind; }
   RuleId FindRule(std::string_view name) const;  // -1 if absent
   void set_root(RuleId root) { root_ = root; }
 

@@ -138,7 +138,8 @@ class Printer {
     for (size_t i = 0; i < g_.num_rules(); ++i) {
       const Rule& r = g_.rule(static_cast<RuleId>(i));
       // Read back by ParseEbnf; other tools see a comment (and do not check the items).
-      if (r.unique_items) out += "#!unique_items " + names_[i] + "\n";
+      if (r.unique_items == kUniqueCheck) out += "#!unique_items " + names_[i] + "\n";
+      if (r.unique_items == kUniqueKeysLive) out += "#!unique_keys " + names_[i] + "\n";
       out += names_[i];
       out += " ::= ";
       if (r.body >= 0 && static_cast<size_t>(r.body) < g_.num_exprs()) Node(r.body, &out);

@@ -76,7 +76,7 @@ class Writer : public ImageWriter {
       Str(rule.name);
       Expr(g, rule.body);
       Expr(g, rule.lookahead);
-      if (version >= 3) U8(rule.unique_items ? 1 : 0);
+      if (version >= 3) U8(rule.unique_items);
     }
   }
 };
@@ -160,8 +160,8 @@ class Reader : public ImageReader {
       if (body == kNoExpr) return Fail("rule without a body");
       if (version >= 3) {
         SIEVE_ASSIGN_OR_RETURN(uint8_t flags, U8());
-        if (flags > 1) return Fail("bad rule flags");
-        g.SetRuleUniqueItems(static_cast<RuleId>(r), flags & 1);
+        if (flags > kUniqueKeysLive) return Fail("bad rule flags");
+        g.SetRuleUniqueItems(static_cast<RuleId>(r), flags);
       }
       bodies.emplace_back(body, la);
     }

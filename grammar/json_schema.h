@@ -44,10 +44,11 @@
 // Property order. kSchema: known properties appear in schema order (extra properties, when allowed,
 // after them). kAny: any order, each key at most once, exact (required keys present, counts,
 // dependencies). Within max_any_order_states the grammar alone says it (an automaton over the set
-// of keys written); a larger object whose other keys are all allowed counts required keys and
-// members in the grammar and leaves "each key at most once" to the matcher (Rule::unique_items
-// on the object, an info note); a larger closed object, or one with patternProperties or
-// propertyNames, falls back to schema order (reported as kNarrowed). kDefault is kSchema in strict
+// of keys written); a larger object counts required keys and members in the grammar and leaves
+// "each key at most once" to the matcher (Rule::unique_items on the object, an info note; a closed
+// object's is kUniqueKeysLive, so that no key prefix is left with only repeats to complete it);
+// a larger one with patternProperties or propertyNames falls back to schema order (reported as
+// kNarrowed). kDefault is kSchema in strict
 // mode and kAny in standard mode.
 #ifndef SIEVE_GRAMMAR_JSON_SCHEMA_H_
 #define SIEVE_GRAMMAR_JSON_SCHEMA_H_
@@ -105,11 +106,11 @@ struct JsonSchemaOptions {
   // Above it the object uses schema order (reported as kNarrowed). The automaton's size grows
   // with this quickly (each state offers every remaining key).
   int32_t max_any_order_states = 128;
-  // Past max_any_order_states, closed objects and objects with patternProperties/propertyNames
-  // also leave "each key once" to the matcher instead of taking schema order: exact, but a
-  // generator can then write a key prefix whose only completions are keys already written ("name"
-  // written, then `"na` in a closed object) and be left with no allowed token. For checking
-  // complete documents: JsonSchemaValidator (`sieve validate`) sets it.
+  // Past max_any_order_states, objects with patternProperties/propertyNames also leave "each key
+  // once" to the matcher instead of taking schema order, and closed objects skip the liveness
+  // check: exact, but a generator can then write a key prefix whose only completions are keys
+  // already written and be left with no allowed token. For checking complete documents:
+  // JsonSchemaValidator (`sieve validate`) sets it.
   bool checked_keys_without_liveness = false;
   // States of one string or number automaton (pattern with length bounds, negated patterns,
   // numeric bounds with multipleOf...). Above it the keyword is unsupported.

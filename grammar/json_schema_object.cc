@@ -16,9 +16,10 @@
 // max_any_order_states an object that allows every other key becomes (required keys written,
 // members written) with every member offered at every state, flagged for the matcher's repeat
 // check (Rule::unique_items): exact, and live, since a key being written can always still become
-// an unwritten one. A closed or key-restricted object has no such way out (after "name", `"na`
-// may only end as a repeat, leaving a generator no token), so it falls back to schema order (a
-// kNarrowed note). kSchema: states
+// an unwritten one. A closed object has no such way out (after "name", `"na` may only end as a
+// repeat): kUniqueKeysLive, the matcher refusing such prefixes too. An object whose other keys
+// are restricted (patternProperties, propertyNames) falls back to schema order (a kNarrowed note).
+// kSchema: states
 // are positions in the schema's key order (an optional key is an epsilon edge), extras after the
 // known keys; linear in the number of keys (times the count bound when min/maxProperties are set).
 //
@@ -371,15 +372,20 @@ Result<ExprId> Converter::EmitObject(const ObjC& c, Ctx ctx) {
     // Too many keys for the subset automaton: when every other key is allowed (with a value),
     // the automaton counts required keys written (and members, for min/maxProperties) and the
     // matcher refuses a key written twice (Rule::unique_items on an object, unique_items.h).
-    // Every prefix stays live: a key being written can always become one not yet written.
-    // A closed object has no such way out ("name" written, then `"na`), so it keeps schema order
-    // unless checked_keys_without_liveness (complete documents only).
+    // Every prefix stays live: a key being written can always become one not yet written. A
+    // closed object has no such way out ("name" written, then `"na`): its rule is
+    // kUniqueKeysLive, and the matcher also refuses a key prefix whose every completion is a key
+    // written. Other keys restricted by patternProperties/propertyNames (an infinite language
+    // where that search could not end) keep schema order unless checked_keys_without_liveness
+    // (complete documents only: no liveness needed).
     int32_t nreq = 0;
     for (const Known& k : known) nreq += k.required ? 1 : 0;
     const int64_t counts = counted ? cap + 1 : 1;
     const bool others = nreq < nk || extras;  // members besides the required ones
-    if ((open_keys || opts_.checked_keys_without_liveness) &&
-        (nreq + 1) * counts <= opts_.max_automaton_states) {
+    const uint8_t kind = open_keys || opts_.checked_keys_without_liveness ? kUniqueCheck
+                         : !extras                                        ? kUniqueKeysLive
+                                                                          : kUniqueNone;
+    if (kind != kUniqueNone && (nreq + 1) * counts <= opts_.max_automaton_states) {
       SeqAutomaton ka;
       auto id = [&](int64_t rc, int64_t cnt) { return static_cast<int32_t>(rc * counts + cnt); };
       for (int64_t rc = 0; rc <= nreq; ++rc) {
@@ -411,19 +417,25 @@ Result<ExprId> Converter::EmitObject(const ObjC& c, Ctx ctx) {
       };
       const RuleId r = NewRule("ukeys");
       g_.SetRuleBody(r, EmitSeqAutomaton(ka, '{', ctx, group, "okeys"));
-      g_.SetRuleUniqueItems(r, true);
+      g_.SetRuleUniqueItems(r, kind);
       if (!failure.ok()) return failure;
       Note(JsonSchemaNote::Kind::kInfo, c.src, "properties",
            "the object's " + std::to_string(nk) +
                " known properties may come in any order: a repeated key is refused by the "
-               "matcher as it ends (exported EBNF carries this as a #!unique_items directive)");
+               "matcher as it ends" +
+               (kind == kUniqueKeysLive
+                    ? std::string(", and so is a key prefix that could only end as a key "
+                                  "written before (exported EBNF carries this as a "
+                                  "#!unique_keys directive)")
+                    : std::string(" (exported EBNF carries this as a #!unique_items "
+                                  "directive)")));
       return Ref(r);
     }
     Note(JsonSchemaNote::Kind::kNarrowed, c.src, "properties",
          "the object's " + std::to_string(nk) +
              " known properties must appear in schema order (an any-order automaton would "
-             "exceed max_any_order_states, and a closed object or one whose other keys are "
-             "restricted cannot leave the repeat check to the matcher)");
+             "exceed max_any_order_states, and with patternProperties or propertyNames the "
+             "matcher's repeat check could not keep every key prefix completable)");
   }
   if (!built && !counted) {
     // Schema order without counts. R(i) = the members from key i on (each preceded by a

@@ -104,6 +104,40 @@ struct GrammarMatcher::Impl {
   void FilterUniqueItems(uint32_t* row, size_t words) const {
     if (!token_classes) token_classes = UniqueTokenClasses::For(vocab);
     const QuickCheckContext quick_ctx = PrepareQuickCheck(unique);
+    if (quick_ctx.live_keys) {
+      // A live-checked object (a closed one in any order) is open: a token may also leave a key
+      // that can only end as a repeat. At such a key every token is looked at (few go on with a
+      // closed object's keys); elsewhere only those with a ',' can reach one.
+      auto full = [&](int32_t id) {
+        if (Classify(id) != -1) return;
+        const std::string_view bytes = vocab->TokenBytes(id);
+        const int look = LexForLiveKeys(unique, bytes, &unique_scratch);
+        if (look == 0) return;
+        if (look == 2) {  // answered before (KeyLive's memo): no need to step the token
+          const UniqueState::Tracked& t =
+              unique_scratch.arrays[unique_scratch.frames.back().tracked];
+          const auto it = t.record->live_memo.find(LiveMemoKey(unique_scratch));
+          if (it != t.record->live_memo.end()) {
+            if (!it->second) row[id >> 5] &= ~(uint32_t{1} << (id & 31));
+            return;
+          }
+        }
+        if (!WouldAccept(bytes)) row[id >> 5] &= ~(uint32_t{1} << (id & 31));
+      };
+      if (KeyPrefixAtRisk(unique)) {
+        for (size_t w = 0; w < words; ++w) {
+          for (uint32_t bits = row[w]; bits != 0; bits &= bits - 1) {
+            full(static_cast<int32_t>(w * 32 + static_cast<size_t>(__builtin_ctz(bits))));
+          }
+        }
+        return;
+      }
+      // Inside a string, a ',' matters only after the '"' that ends it.
+      for (const int32_t id : unique.in_string() ? token_classes->quote_comma_ids
+                                                 : token_classes->comma_ids) {
+        if (static_cast<size_t>(id >> 5) < words && (row[id >> 5] >> (id & 31) & 1)) full(id);
+      }
+    }
     // Where a string starts or goes on, its quiet ends are found from the items (by_pre) unless
     // the array holds so many that the token-by-token check is cheaper; the rest of the tokens
     // are looked at one by one.

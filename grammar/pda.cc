@@ -617,7 +617,8 @@ Result<std::shared_ptr<const CompiledGrammar>> PdaCompiler::Run(bool validate) {
     info.synthesized = rules_[r].synthesized;
     info.counted = rules_[r].counted;
     info.nullable = nullable[r];
-    info.unique_items = r < g_.num_rules() && g_.rule(static_cast<RuleId>(r)).unique_items;
+    info.unique_items = r < g_.num_rules() ? g_.rule(static_cast<RuleId>(r)).unique_items
+                                           : kUniqueNone;
     info.min = rules_[r].min;
     info.max = rules_[r].max;
     out->rules_.push_back(std::move(info));

@@ -134,7 +134,7 @@ class CompiledGrammar {
     bool synthesized = false;
     bool counted = false;   // frames carry an iteration counter
     bool nullable = false;  // matches the empty string
-    bool unique_items = false;  // Rule::unique_items: array items / object keys checked
+    uint8_t unique_items = kUniqueNone;  // Rule::unique_items: array items / object keys checked
     int32_t min = 0;        // counted rules: iterations, max == kUnbounded for no upper bound
     int32_t max = 0;
   };

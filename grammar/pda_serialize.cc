@@ -72,7 +72,8 @@ void WriteCompiledGrammar(const CompiledGrammar& g, ImageWriter* w) {
     w->I32(r.num_states);
     w->U8(
         static_cast<uint8_t>((r.synthesized ? 1 : 0) | (r.counted ? 2 : 0) | (r.nullable ? 4 : 0) |
-                             (r.unique_items ? 8 : 0)));
+                             (r.unique_items != kUniqueNone ? 8 : 0) |
+                             (r.unique_items == kUniqueKeysLive ? 16 : 0)));
     w->I32(r.min);
     w->I32(r.max);
   }
@@ -134,11 +135,11 @@ Result<std::shared_ptr<const CompiledGrammar>> ReadCompiledGrammar(ImageReader* 
     SIEVE_ASSIGN_OR_RETURN(uint8_t bits, r->U8());
     SIEVE_ASSIGN_OR_RETURN(ri.min, r->I32());
     SIEVE_ASSIGN_OR_RETURN(ri.max, r->I32());
-    if (bits > 15) return r->Fail("automaton: bad rule flags");
+    if (bits > 31 || (bits & 24) == 16) return r->Fail("automaton: bad rule flags");
     ri.synthesized = bits & 1;
     ri.counted = bits & 2;
     ri.nullable = bits & 4;
-    ri.unique_items = bits & 8;
+    ri.unique_items = (bits & 16) ? kUniqueKeysLive : (bits & 8) ? kUniqueCheck : kUniqueNone;
     if (ri.start != kNoState) {
       const int64_t first = ri.first_state, end = first + ri.num_states;
       if (ri.first_state < 0 || ri.num_states <= 0 || end > static_cast<int64_t>(n) ||

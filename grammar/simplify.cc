@@ -610,7 +610,7 @@ struct RuleData {
   bool has_lookahead = false;
   Node lookahead;
   int32_t offset = -1;
-  bool unique_items = false;  // checked by the matcher: never inlined, merged only with its kind
+  uint8_t unique_items = kUniqueNone;  // checked by the matcher: never inlined, merged by kind
 };
 
 class Simplifier {
@@ -1057,7 +1057,7 @@ class Simplifier {
         for (int r : comp) {
           if (!alive_[r]) continue;
           Remap(&rules_[r].body, rep);
-          uint64_t h = MixHash(HashNode(rules_[r].body), rules_[r].unique_items ? 1 : 0);
+          uint64_t h = MixHash(HashNode(rules_[r].body), rules_[r].unique_items);
           if (rules_[r].has_lookahead) {
             Remap(&rules_[r].lookahead, rep);
             h = MixHash(h, HashNode(rules_[r].lookahead));

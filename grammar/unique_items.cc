@@ -184,34 +184,41 @@ int Hex(uint8_t b) {
   return -1;
 }
 
-void PushCodepoint(ValueHash* h, uint32_t cp) {  // UTF-8 (surrogates as 3 bytes, like WTF-8)
+// A decoded byte of the string being read; a key's bytes are also kept as text (the liveness
+// check compares prefixes).
+void StrByte(UniqueState* s, uint8_t b) {
+  PushByte(&s->str, b);
+  if (!s->frames.empty() && s->frames.back().key_string) s->text.push_back(static_cast<char>(b));
+}
+
+void PushCodepoint(UniqueState* s, uint32_t cp) {  // UTF-8 (surrogates as 3 bytes, like WTF-8)
   if (cp < 0x80) {
-    PushByte(h, static_cast<uint8_t>(cp));
+    StrByte(s, static_cast<uint8_t>(cp));
   } else if (cp < 0x800) {
-    PushByte(h, static_cast<uint8_t>(0xC0 | (cp >> 6)));
-    PushByte(h, static_cast<uint8_t>(0x80 | (cp & 0x3F)));
+    StrByte(s, static_cast<uint8_t>(0xC0 | (cp >> 6)));
+    StrByte(s, static_cast<uint8_t>(0x80 | (cp & 0x3F)));
   } else if (cp < 0x10000) {
-    PushByte(h, static_cast<uint8_t>(0xE0 | (cp >> 12)));
-    PushByte(h, static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F)));
-    PushByte(h, static_cast<uint8_t>(0x80 | (cp & 0x3F)));
+    StrByte(s, static_cast<uint8_t>(0xE0 | (cp >> 12)));
+    StrByte(s, static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F)));
+    StrByte(s, static_cast<uint8_t>(0x80 | (cp & 0x3F)));
   } else {
-    PushByte(h, static_cast<uint8_t>(0xF0 | (cp >> 18)));
-    PushByte(h, static_cast<uint8_t>(0x80 | ((cp >> 12) & 0x3F)));
-    PushByte(h, static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F)));
-    PushByte(h, static_cast<uint8_t>(0x80 | (cp & 0x3F)));
+    StrByte(s, static_cast<uint8_t>(0xF0 | (cp >> 18)));
+    StrByte(s, static_cast<uint8_t>(0x80 | ((cp >> 12) & 0x3F)));
+    StrByte(s, static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F)));
+    StrByte(s, static_cast<uint8_t>(0x80 | (cp & 0x3F)));
   }
 }
 
 void FlushHigh(UniqueState* s) {
   if (s->high_surrogate != 0) {
-    PushCodepoint(&s->str, s->high_surrogate);
+    PushCodepoint(s, s->high_surrogate);
     s->high_surrogate = 0;
   }
 }
 
 void EscapedCodepoint(UniqueState* s, uint32_t cp) {
   if (s->high_surrogate != 0 && cp >= 0xDC00 && cp <= 0xDFFF) {
-    PushCodepoint(&s->str, 0x10000 + ((s->high_surrogate - 0xD800) << 10) + (cp - 0xDC00));
+    PushCodepoint(s, 0x10000 + ((s->high_surrogate - 0xD800) << 10) + (cp - 0xDC00));
     s->high_surrogate = 0;
     return;
   }
@@ -219,7 +226,7 @@ void EscapedCodepoint(UniqueState* s, uint32_t cp) {
   if (cp >= 0xD800 && cp <= 0xDBFF) {
     s->high_surrogate = cp;
   } else {
-    PushCodepoint(&s->str, cp);
+    PushCodepoint(s, cp);
   }
 }
 
@@ -238,13 +245,16 @@ void RecordItem(UniqueState* s, int32_t tracked, const ValueHash& v, bool commit
   UniqueState::Tracked& t = s->arrays[tracked];
   const bool dup = (t.record != nullptr && t.record->store.Contains(t.count, v)) ||
                    std::find(t.pending.begin(), t.pending.end(), v) != t.pending.end();
+  // A live-checked object's keys are kept as text too (KeyPrefixAtRisk).
+  std::string text = t.live || t.record == nullptr ? s->text : std::string();
   if (dup) {
     ev->any_dup = true;
     if (t.record != nullptr && ev->num_dups < 2) ev->dups[ev->num_dups++] = t.record;
   } else if (commit && t.record != nullptr && t.pending.empty()) {
-    t.record->store.Put(t.count++, v);
+    t.record->store.Put(t.count++, v, std::move(text));
   } else {
     t.pending.push_back(v);
+    t.pending_texts.push_back(std::move(text));
   }
 }
 
@@ -386,9 +396,13 @@ bool ItemStore::Contains(uint32_t count, const ValueHash& h) const {
   }
 }
 
-void ItemStore::Put(uint32_t index, const ValueHash& h) {
+void ItemStore::Put(uint32_t index, const ValueHash& h, std::string text) {
   if (items_.size() <= index) items_.resize(size_t{index} + 1);
   items_[index] = h;
+  if (!text.empty() || index < texts_.size()) {
+    if (texts_.size() <= index) texts_.resize(size_t{index} + 1);
+    texts_[index] = std::move(text);
+  }
   if (2 * (used_ + 1) > slots_.size()) {
     Rebuild(std::max<size_t>(16, 4 * items_.size()));  // also drops stale entries
     return;
@@ -432,6 +446,7 @@ ArrayRecord::~ArrayRecord() {
 void UniqueState::Clear() {
   frames.clear();
   arrays.clear();
+  text.clear();
   scalar = kNone;
   high_surrogate = 0;
   number.clear();
@@ -455,7 +470,7 @@ void LexByte(UniqueState* s, uint8_t b, bool commit, LexEvents* ev) {
         s->scalar = UniqueState::kEscape;
       } else {
         FlushHigh(s);
-        PushByte(&s->str, b);
+        StrByte(s, b);
       }
       return;
     case UniqueState::kEscape: {
@@ -491,7 +506,7 @@ void LexByte(UniqueState* s, uint8_t b, bool commit, LexEvents* ev) {
           return;
       }
       FlushHigh(s);
-      PushByte(&s->str, c);
+      StrByte(s, c);
       s->scalar = UniqueState::kString;
       return;
     }
@@ -564,6 +579,7 @@ void LexByte(UniqueState* s, uint8_t b, bool commit, LexEvents* ev) {
         f.key_string = true;
         s->scalar = UniqueState::kString;
         s->str = K().string;
+        s->text.clear();
         s->high_surrogate = 0;
       } else {
         ev->error = true;
@@ -617,8 +633,10 @@ void UniqueItemsChecker::Prune(StackPool* pool, const std::vector<NodeId>& calle
 }
 
 void UniqueItemsChecker::FindOpened(const PdaStepper& stepper, const StackSet& set,
-                                    const UniqueState& st, std::vector<NodeId>* out) const {
+                                    const UniqueState& st, std::vector<NodeId>* out,
+                                    bool* live) const {
   out->clear();
+  *live = false;
   auto known = [&](NodeId caller) {
     for (const UniqueState::Tracked& t : st.arrays) {
       if (t.record != nullptr &&
@@ -646,7 +664,20 @@ void UniqueItemsChecker::FindOpened(const PdaStepper& stepper, const StackSet& s
         id = n.parent;
       }
     }
-    if (found && !known(caller)) out->push_back(caller);
+    if (found && !known(caller)) {
+      out->push_back(caller);
+      // The flagged frame: the stack's top or the node whose parent is `caller`.
+      int32_t state = s.state;
+      if (!(Flagged(state) && s.parent == caller)) {
+        for (NodeId id = s.parent; id != kNoNode; id = stepper.node(id).parent) {
+          if (stepper.node(id).parent == caller && Flagged(stepper.node(id).state)) {
+            state = stepper.node(id).state;
+            break;
+          }
+        }
+      }
+      *live |= g_->rule(g_->rule_of(state)).unique_items == kUniqueKeysLive;
+    }
   }
   std::sort(out->begin(), out->end());
   out->erase(std::unique(out->begin(), out->end()), out->end());
@@ -654,6 +685,11 @@ void UniqueItemsChecker::FindOpened(const PdaStepper& stepper, const StackSet& s
 
 bool UniqueItemsChecker::Step(PdaStepper* stepper, StackPool* pool, uint8_t b, StackSet* set,
                               UniqueState* st) const {
+  return StepImpl(stepper, pool, b, set, st, /*check_live=*/true);
+}
+
+bool UniqueItemsChecker::StepImpl(PdaStepper* stepper, StackPool* pool, uint8_t b, StackSet* set,
+                                  UniqueState* st, bool check_live) const {
   LexEvents ev;
   LexByte(st, b, pool != nullptr, &ev);
   // Not JSON: the '[' was not an array's (a bracket in a string, read from idle) or the flagged
@@ -684,15 +720,139 @@ bool UniqueItemsChecker::Step(PdaStepper* stepper, StackPool* pool, uint8_t b, S
   }
   if (ev.opened && !st->frames.empty()) {
     std::vector<NodeId> callers;
-    FindOpened(*stepper, *set, *st, &callers);
+    bool live = false;
+    FindOpened(*stepper, *set, *st, &callers, &live);
     if (!callers.empty()) {
       st->frames.back().tracked = static_cast<int32_t>(st->arrays.size());
-      st->arrays.push_back({std::make_shared<ArrayRecord>(std::move(callers), pool), 0, {}});
+      UniqueState::Tracked t;
+      t.record = std::make_shared<ArrayRecord>(std::move(callers), pool);
+      t.live = live && st->frames.back().object;
+      st->arrays.push_back(std::move(t));
     } else if (st->frames.size() == 1 && st->frames[0].tracked < 0) {
       st->Clear();  // a '[' outside any flagged array, and not one itself
     }
   }
+  if (check_live && KeyPrefixAtRisk(*st)) {
+    const bool live = KeyLive(stepper, *set, *st);
+    if (pool != nullptr) stepper->ResetScratch();  // the search's nodes (`set` is committed)
+    if (!live) {
+      // Every continuation of this key repeats one the object has (a closed object's): refused
+      // now, while a generator can still take another token.
+      if (pool != nullptr) stepper->Release(*set);
+      set->stacks.clear();
+      return false;
+    }
+  }
   return true;
+}
+
+bool KeyPrefixAtRisk(const UniqueState& st) {
+  if (st.frames.empty()) return false;
+  const UniqueState::Frame& top = st.frames.back();
+  if (!top.object || top.tracked < 0) return false;
+  const UniqueState::Tracked& t = st.arrays[top.tracked];
+  if (!t.live && t.record != nullptr) return false;  // speculative: may be live-checked
+  const bool in_key = st.in_string() && top.key_string;
+  if (!in_key && !(st.scalar == UniqueState::kNone &&
+                   (top.phase == UniqueState::kKey || top.phase == UniqueState::kKeyOrEnd))) {
+    return false;
+  }
+  // At risk: the prefix read so far begins a key already written.
+  const std::string_view prefix = in_key ? std::string_view(st.text) : std::string_view();
+  auto begins = [&](const std::string& key) { return key.compare(0, prefix.size(), prefix) == 0 &&
+                                                     key.size() >= prefix.size(); };
+  if (t.record != nullptr) {
+    const std::vector<std::string>& texts = t.record->store.texts();
+    for (size_t i = 0; i < t.count && i < texts.size(); ++i) {
+      if (begins(texts[i])) return true;
+    }
+    if (prefix.empty() && t.count > 0) return true;  // keys written without text (none here)
+  }
+  for (const std::string& key : t.pending_texts) {
+    if (begins(key)) return true;
+  }
+  return prefix.empty() && !t.pending.empty();
+}
+
+uint64_t LiveMemoKey(const UniqueState& st) {
+  // The answer depends on the keys written and the prefix (the grammar's state at a key of this
+  // object follows from those): memoised per record.
+  const UniqueState::Tracked& t = st.arrays[st.frames.back().tracked];
+  uint64_t key = (uint64_t{t.count} << 32) ^ (st.in_string() ? st.str.a * 31 + 7 : 1);
+  for (const ValueHash& h : t.pending) key = key * 0x9e3779b97f4a7c15ull + h.a;
+  key ^= static_cast<uint64_t>(st.frames.size()) << 56;
+  return key * 0x9e3779b97f4a7c15ull +
+         (uint64_t{st.scalar} << 40 | uint64_t{st.unicode_digits} << 32 | st.unicode) +
+         (uint64_t{st.high_surrogate} << 20);
+}
+
+int LexForLiveKeys(const UniqueState& st, std::string_view bytes, UniqueState* scratch) {
+  *scratch = st;
+  for (const char c : bytes) {
+    LexEvents ev;
+    LexByte(scratch, static_cast<uint8_t>(c), false, &ev);
+    if (ev.any_dup || ev.too_deep) return 1;
+    if (ev.error) {
+      scratch->Clear();
+      continue;
+    }
+    if (ev.opened) {
+      scratch->frames.back().tracked = static_cast<int32_t>(scratch->arrays.size());
+      scratch->arrays.push_back(UniqueState::Tracked());
+    }
+  }
+  // A key prefix with no completion but repeats stays so as it grows (and closing it is a
+  // repeat), so only where the token leaves the lexer matters.
+  if (!KeyPrefixAtRisk(*scratch)) return 0;
+  return scratch->arrays[scratch->frames.back().tracked].record != nullptr ? 2 : 1;
+}
+
+bool UniqueItemsChecker::KeyLive(PdaStepper* stepper, const StackSet& set,
+                                 const UniqueState& st) const {
+  const UniqueState::Tracked& t = st.arrays[st.frames.back().tracked];
+  const uint64_t key = LiveMemoKey(st);
+  if (t.record != nullptr) {
+    const auto it = t.record->live_memo.find(key);
+    if (it != t.record->live_memo.end()) return it->second;
+  }
+  // Depth-first over the bytes the grammar allows ('"' first: the shortest completion), through
+  // the check without this liveness test, until the key closes as one not written. Whitespace
+  // before the key's quote is tried only when the quote cannot come yet (it does not change
+  // which keys follow). Past the budget the prefix counts as live.
+  const size_t depth = st.frames.size();
+  int budget = kMaxLiveNodes;
+  std::function<int(const StackSet&, const UniqueState&, int)> dfs =
+      [&](const StackSet& s, const UniqueState& u, int level) -> int {
+    uint64_t next[4];
+    stepper->NextBytes(s, next);
+    auto allowed = [&](int byte) { return (next[byte >> 6] >> (byte & 63) & 1) != 0; };
+    const bool before_quote = !u.in_string();
+    bool tried_space = false;
+    for (int i = -1; i < 256; ++i) {
+      const int byte = i < 0 ? '"' : i;
+      if ((i >= 0 && byte == '"') || !allowed(byte)) continue;
+      const bool space = byte == ' ' || byte == '\t' || byte == '\n' || byte == '\r';
+      if (before_quote && space && (allowed('"') || tried_space)) continue;
+      tried_space |= space;
+      if (--budget < 0) return -1;
+      StackSet s2;
+      s2.stacks = s.stacks;
+      s2.can_end = s.can_end;
+      UniqueState u2 = u;
+      if (!StepImpl(stepper, nullptr, static_cast<uint8_t>(byte), &s2, &u2, false)) continue;
+      if (u2.frames.size() != depth) continue;
+      if (u2.scalar == UniqueState::kNone && u2.frames.back().phase == UniqueState::kColon) {
+        return 1;  // closed as a key not written before
+      }
+      if (level >= kMaxLiveDepth) return -1;
+      const int r = dfs(s2, u2, level + 1);
+      if (r != 0) return r;
+    }
+    return 0;
+  };
+  const bool live = dfs(set, st, 0) != 0;
+  if (t.record != nullptr) t.record->live_memo.emplace(key, live);
+  return live;
 }
 
 bool UniqueItemsChecker::WouldAccept(PdaStepper* stepper, const StackSet& from,
@@ -709,21 +869,7 @@ bool UniqueItemsChecker::WouldAccept(PdaStepper* stepper, const StackSet& from,
 
 bool UniqueItemsChecker::MayRepeat(const UniqueState& st, std::string_view bytes,
                                    UniqueState* scratch) {
-  *scratch = st;
-  for (const char c : bytes) {
-    LexEvents ev;
-    LexByte(scratch, static_cast<uint8_t>(c), false, &ev);
-    if (ev.any_dup || ev.too_deep) return true;
-    if (ev.error) {  // as Step does: stop comparing
-      scratch->Clear();
-      continue;
-    }
-    if (ev.opened) {
-      scratch->frames.back().tracked = static_cast<int32_t>(scratch->arrays.size());
-      scratch->arrays.push_back({nullptr, 0, {}});
-    }
-  }
-  return false;
+  return LexForLiveKeys(st, bytes, scratch) != 0;
 }
 
 void UniqueItemsChecker::CloneRecords(
@@ -777,6 +923,11 @@ std::shared_ptr<const UniqueTokenClasses> UniqueTokenClasses::For(
     }
     if (quiet) c->quiet[i >> 5] |= bit;
     c->quotes.push_back(static_cast<uint8_t>(std::min<size_t>(quotes, 3)));
+    if (t.find(',') != std::string_view::npos) c->comma_ids.push_back(static_cast<int32_t>(i));
+    const size_t first_quote = t.find('"');
+    if (first_quote != std::string_view::npos && t.find(',', first_quote) != std::string_view::npos) {
+      c->quote_comma_ids.push_back(static_cast<int32_t>(i));
+    }
     if (quotes >= 2) c->quote2_ids.push_back(static_cast<int32_t>(i));
     if (quotes >= 3) c->quote3_ids.push_back(static_cast<int32_t>(i));
     // From idle, a token repeats an item only within a container it opens itself: two items of
@@ -850,7 +1001,10 @@ QuickCheckContext PrepareQuickCheck(const UniqueState& st) {
   if (st.frames.empty()) return ctx;
   ctx.active = true;
   ctx.keys_only = true;
-  for (const UniqueState::Frame& f : st.frames) ctx.keys_only &= f.object || f.tracked < 0;
+  for (const UniqueState::Frame& f : st.frames) {
+    ctx.keys_only &= f.object || f.tracked < 0;
+    ctx.live_keys |= f.tracked >= 0 && st.arrays[f.tracked].live;
+  }
   const UniqueState::Frame& top = st.frames.back();
   const bool flagged = top.tracked >= 0;
   // The string in progress is an item: an array's string item, or a flagged object's key.

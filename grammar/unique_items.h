@@ -5,7 +5,12 @@
 // as a rule flagged Rule::unique_items ("[" items "]", never inlined or absorbed) and the matcher
 // checks it while the bytes go by. A flagged rule that opens with '{' is an object whose keys are
 // the items (any order with too many properties for the grammar to track: json_schema_object.cc);
-// below, "array" stands for either and an object's item ends at its key's closing quote:
+// below, "array" stands for either and an object's item ends at its key's closing quote. An object
+// flagged kUniqueKeysLive (a closed one) must also keep every key prefix completable: where the
+// prefix read begins a key already written (KeyPrefixAtRisk), a bounded depth-first search over
+// the grammar's next bytes (KeyLive, memoised per object) looks for a completion that is not a
+// repeat, and the byte is refused when there is none (a ',' after which every key is written, or
+// `"na` when "name" and "names" are); so masks never lead a generator into a dead end there:
 //  - a JSON lexer (UniqueState) follows the bytes from the '[' of the first flagged array on and
 //    fingerprints every item (ValueHash) under JSON Schema equality: numbers by value (1, 1.0 and
 //    1e0 are equal), strings after unescaping ("\u0061" is "a"), objects regardless of member
@@ -66,14 +71,17 @@ struct ValueHash {
 class ItemStore {
  public:
   bool Contains(uint32_t count, const ValueHash& h) const;
-  void Put(uint32_t index, const ValueHash& h);
+  void Put(uint32_t index, const ValueHash& h, std::string text = std::string());
   // Positions below a state's count hold that state's items (rollback only rewrites higher ones).
   const std::vector<ValueHash>& items() const { return items_; }
+  // The items' texts where given (a live-checked object's keys); may be shorter than items().
+  const std::vector<std::string>& texts() const { return texts_; }
 
  private:
   void Rebuild(size_t capacity);
 
   std::vector<ValueHash> items_;
+  std::vector<std::string> texts_;
   std::vector<uint32_t> slots_;  // position + 1, 0 = empty; size a power of two
   size_t used_ = 0;
 };
@@ -88,6 +96,8 @@ struct ArrayRecord {
   std::vector<NodeId> callers;  // sorted
   StackPool* pool;
   ItemStore store;
+  // KeyLive's answers by (keys written, prefix): a record's keys below a count never change.
+  mutable std::unordered_map<uint64_t, bool> live_memo;
 };
 
 // The lexer's state: idle (frames empty) until a flagged array opens.
@@ -107,6 +117,9 @@ struct UniqueState {
     std::shared_ptr<ArrayRecord> record;  // null: a speculative array (see pending)
     uint32_t count = 0;                   // items in record->store for this state
     std::vector<ValueHash> pending;       // items seen speculatively (not in the store)
+    // A kUniqueKeysLive object: a key being written must stay completable to an unused key.
+    bool live = false;
+    std::vector<std::string> pending_texts;  // live: pending's keys as text
   };
 
   std::vector<Frame> frames;
@@ -118,6 +131,7 @@ struct UniqueState {
   uint32_t unicode = 0;
   uint32_t high_surrogate = 0;  // a \uD800-\uDBFF waiting for its low half
   ValueHash str;
+  std::string text;  // the decoded bytes of the key being read (or last read)
   std::string number;
 
   bool idle() const { return frames.empty(); }
@@ -142,6 +156,22 @@ struct LexEvents {
 // time quadratic in the depth.
 inline constexpr size_t kMaxUniqueNesting = 1024;
 
+// KeyLive's search: bytes tried in all, and bytes beyond the prefix; past either the prefix counts
+// as live (a pathological key language could then still leave a generator without a token).
+inline constexpr int kMaxLiveNodes = 4096;
+inline constexpr int kMaxLiveDepth = 256;
+
+// Whether the lexer is at a key of a live-checked object (kUniqueKeysLive; a speculative object
+// counts as one) whose prefix read so far begins a key the object already has: only then can
+// every completion be a repeat.
+bool KeyPrefixAtRisk(const UniqueState& st);
+// With KeyPrefixAtRisk(st): the key of KeyLive's memo (ArrayRecord::live_memo) for st.
+uint64_t LiveMemoKey(const UniqueState& st);
+// The live filter's lexer-only look at a token from `st` (left in `scratch`): 0 = it cannot be
+// refused, 1 = check it in full (it may end a repeat, or leaves an at-risk key of an object it
+// opened), 2 = it leaves an at-risk key (LiveMemoKey(*scratch) may already be answered).
+int LexForLiveKeys(const UniqueState& st, std::string_view bytes, UniqueState* scratch);
+
 // Feeds one byte to the lexer. `commit`: items of tracked arrays go to their stores (else to
 // `pending`). When idle, only a '[' does anything (it opens an untracked frame: the caller tracks
 // it or calls Clear()).
@@ -161,8 +191,8 @@ class UniqueItemsChecker {
   bool WouldAccept(PdaStepper* stepper, const StackSet& from, const UniqueState& st,
                    std::string_view bytes, StackSet* scratch_set, UniqueState* scratch) const;
   // Lexer only, from `st` (copied to `scratch`): whether reading `bytes` could end an item that
-  // repeats one (arrays opened inside `bytes` count as flagged). False means the check cannot
-  // refuse these bytes.
+  // repeats one (containers opened inside `bytes` count as flagged), or leaves a key at risk
+  // (KeyPrefixAtRisk). False means the check cannot refuse these bytes.
   static bool MayRepeat(const UniqueState& st, std::string_view bytes, UniqueState* scratch);
   // Gives `st` its own copies of its records (a fork must not share item stores); `done` maps
   // records already cloned, so that snapshots sharing a record keep sharing its clone.
@@ -175,7 +205,12 @@ class UniqueItemsChecker {
   void Prune(StackPool* pool, const std::vector<NodeId>& callers, const PdaStepper& stepper,
              StackSet* set) const;
   void FindOpened(const PdaStepper& stepper, const StackSet& set, const UniqueState& st,
-                  std::vector<NodeId>* out) const;
+                  std::vector<NodeId>* out, bool* live) const;
+  bool StepImpl(PdaStepper* stepper, StackPool* pool, uint8_t b, StackSet* set, UniqueState* st,
+                bool check_live) const;
+  // Whether some continuation of `set` closes the key being written (KeyPrefixAtRisk held) as one
+  // the object does not have yet (kUniqueKeysLive).
+  bool KeyLive(PdaStepper* stepper, const StackSet& set, const UniqueState& st) const;
   bool Flagged(int32_t state) const {
     const CompiledGrammar::RuleInfo& r = g_->rule(g_->rule_of(state));
     return r.unique_items && state != r.start;
@@ -204,6 +239,8 @@ struct UniqueTokenClasses {
   std::vector<int32_t> quote2_ids;
   std::vector<int32_t> quote3_ids;
   std::vector<int32_t> bracket_ids;
+  std::vector<int32_t> comma_ids;        // tokens holding a comma
+  std::vector<int32_t> quote_comma_ids;  // ... after a '"' (from inside a string)
   std::vector<uint8_t> quotes;  // per token: its '"' bytes, 3 meaning three or more
   std::vector<int32_t> slot;      // token id -> index into the two tables below, or -1
   std::vector<StringEnd> inside;   // read from inside a string body
@@ -234,6 +271,9 @@ struct QuickCheckContext {
   bool current_item = false;  // the string in progress (any escape state) is an item
   // Every flagged container open is an object: items are keys, which end only at a '"'.
   bool keys_only = false;
+  // Some open object is live-checked (kUniqueKeysLive): a token can also be refused for leaving a
+  // key that can only end as a repeat (KeyPrefixAtRisk), which takes a ',' unless already there.
+  bool live_keys = false;
 };
 QuickCheckContext PrepareQuickCheck(const UniqueState& st);
 // Hash lookups ForEachRepeatingStringEnd would make (items x distinct lengths; 0 when it has

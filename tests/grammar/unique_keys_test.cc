@@ -12,6 +12,9 @@
 #include <vector>
 
 #include "grammar/compiler.h"
+#include "grammar/ebnf_parser.h"
+#include "grammar/grammar_printer.h"
+#include "grammar/grammar_serialize.h"
 #include "grammar/json_schema.h"
 #include "grammar/json_schema_locate.h"
 #include "grammar/matcher.h"
@@ -134,11 +137,10 @@ TEST(UniqueKeys, CountsAreExact) {
   }
 }
 
-TEST(UniqueKeys, ClosedOrRestrictedObjectsKeepSchemaOrder) {
-  // Closed: "name" written, then `"na` could only end as a repeat, a dead end for a generator.
-  // Restricted other keys (patternProperties, propertyNames) likewise. Both stay narrowed.
-  for (const char* extra : {R"("additionalProperties":false)",
-                            R"("patternProperties":{"^x":{}},"additionalProperties":false)",
+TEST(UniqueKeys, RestrictedOtherKeysKeepSchemaOrder) {
+  // patternProperties / propertyNames: the liveness search could not end in their languages, so
+  // for generation such objects stay in schema order, narrowed.
+  for (const char* extra : {R"("patternProperties":{"^x":{}},"additionalProperties":false)",
                             R"("propertyNames":{"maxLength":5})"}) {
     SCOPED_TRACE(extra);
     std::string schema = R"({"type":"object","properties":{"k0":{},"k1":{},"k2":{},"k3":{},)"
@@ -156,6 +158,80 @@ TEST(UniqueKeys, ClosedOrRestrictedObjectsKeepSchemaOrder) {
     EXPECT_TRUE(Accepts(g, R"({"k0":1,"k7":2})"));
     EXPECT_FALSE(Accepts(g, R"({"k7":1,"k0":2})"));
   }
+}
+
+// kTen closed: only its ten keys.
+std::string ClosedTen() {
+  std::string s = kTen;
+  return s.substr(0, s.size() - 1) + R"(,"additionalProperties":false})";
+}
+
+TEST(UniqueKeys, ClosedObjectRefusesPrefixesThatCanOnlyRepeat) {
+  JsonSchemaReport report;
+  auto g = Compile(ClosedTen(), &report);
+  ASSERT_NE(g, nullptr);
+  EXPECT_TRUE(g->HasUniqueItems());
+  for (const JsonSchemaNote& n : report.notes) {
+    EXPECT_NE(n.kind, JsonSchemaNote::Kind::kNarrowed) << n.pointer << ": " << n.message;
+  }
+  EXPECT_TRUE(Accepts(g, R"({"f":1,"name":"x","b":null,"id":3})"));
+  EXPECT_FALSE(Accepts(g, R"({"f":1,"name":"x","b":null,"id":3,"f":2})"));
+  EXPECT_FALSE(Accepts(g, R"({"name":"x","zz":1,"id":3})"));
+  // Prefixes: "na" can still become "names"; after both, neither "na" nor "n" can.
+  auto prefix = [&](const std::string& text) {
+    GrammarMatcher m(g);
+    return m.AcceptString(text);
+  };
+  EXPECT_TRUE(prefix(R"({"id":1,"name":"x","na)"));
+  EXPECT_TRUE(prefix(R"({"id":1,"name":"x","names)"));
+  EXPECT_FALSE(prefix(R"({"id":1,"name":"x","name")"));
+  EXPECT_FALSE(prefix(R"({"id":1,"name":"x","names":[],"n)"));
+  EXPECT_FALSE(prefix(R"({"id":1,"name":"x","names":[],"na)"));
+  EXPECT_TRUE(prefix(R"({"id":1,"name":"x","names":[],"i)"));  // "ids"
+  EXPECT_FALSE(prefix(R"({"id":1,"ids":[],"name":"x","names":[],"i)"));
+  // Every key written: no comma (no key could follow it).
+  const std::string all =
+      R"({"id":1,"ids":[],"name":"x","names":[],"a":true,"b":null,"c":1,"d":2,"e":"y","f":1.5)";
+  EXPECT_TRUE(prefix(all));
+  EXPECT_FALSE(prefix(all + ","));
+  EXPECT_TRUE(Accepts(g, all + "}"));
+  // The validator agrees.
+  auto v = JsonSchemaValidator::Create(ClosedTen(), AnyOrder());
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->Validate(all + "}").accepted);
+  EXPECT_FALSE(v->Validate(all + R"(,"a":false})").accepted);
+}
+
+TEST(UniqueKeys, LiveFlagSurvivesEbnfAndImages) {
+  for (const bool closed : {true, false}) {
+    SCOPED_TRACE(closed);
+    auto g = JsonSchemaToGrammar(closed ? ClosedTen() : std::string(kTen), AnyOrder());
+    ASSERT_TRUE(g.ok()) << g.status().ToString();
+    const std::string text = PrintEbnf(g->grammar);
+    EXPECT_EQ(text.find("#!unique_keys ") != std::string::npos, closed) << text;
+    EXPECT_EQ(text.find("#!unique_items ") != std::string::npos, !closed) << text;
+    auto back = ParseEbnf(text);
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_TRUE(back->Equals(g->grammar));
+    auto compiled = CompileGrammarIr(g->grammar, GrammarCompileOptions());
+    ASSERT_TRUE(compiled.ok());
+    GrammarImage img;
+    img.simplified = compiled->simplified;
+    img.source = g->grammar;
+    img.pda = compiled->pda;
+    auto loaded = DeserializeGrammarImage(SerializeGrammarImage(img));
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_TRUE(loaded->source.Equals(g->grammar));
+    ASSERT_NE(loaded->pda, nullptr);
+    // The closed object's prefix check comes back with the automaton.
+    const std::string dead = R"({"id":1,"name":"x","names":[],"na)";
+    GrammarMatcher m(loaded->pda);
+    EXPECT_EQ(m.AcceptString(dead), !closed);
+  }
+  auto bad = ParseEbnf("root ::= \"{\" \"}\"\n#!unique_keys\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("#!unique_keys needs a rule name"), std::string::npos)
+      << bad.status().ToString();
 }
 
 TEST(UniqueKeys, TheValidatorChecksClosedAndRestrictedObjectsToo) {
@@ -201,7 +277,7 @@ TEST(UniqueKeys, TokenMaskEqualsTheNaiveMaskAndNeverEmptiesWithLlama3) {
   const size_t words = BitmaskWords(vocab->size());
   const std::string nested =
       R"({"type":"array","uniqueItems":true,"items":)" + std::string(kTen) + "}";
-  for (const std::string& schema : {std::string(kTen), nested}) {
+  for (const std::string& schema : {std::string(kTen), nested, ClosedTen()}) {
     SCOPED_TRACE(schema.substr(0, 40));
     auto cache = mask_test::BuildCache(Compile(schema, nullptr), vocab);
     ASSERT_NE(cache, nullptr);
@@ -210,9 +286,9 @@ TEST(UniqueKeys, TokenMaskEqualsTheNaiveMaskAndNeverEmptiesWithLlama3) {
       GrammarMatcher m(cache);
       ASSERT_GE(mask_test::CheckRandomWalk(&m, &rng, 25, "walk"), 0);
     }
-    // Generation: walks that prefer tokens opening a key or starting with a key's letters (so
-    // that prefixes of keys already written come up) are never left without a token.
-    for (int walk = 0; walk < 30; ++walk) {
+    // Generation: walks that prefer tokens repeating what was written (so that keys already
+    // written, and their prefixes, come up again) are never left without a token.
+    for (int walk = 0; walk < 40; ++walk) {
       GrammarMatcher m(cache);
       std::string text;
       bool done = false;
@@ -221,11 +297,11 @@ TEST(UniqueKeys, TokenMaskEqualsTheNaiveMaskAndNeverEmptiesWithLlama3) {
         if (allowed.empty() && m.CanTerminate()) break;  // a complete document
         ASSERT_FALSE(allowed.empty()) << "walk " << walk << " step " << step << " after "
                                       << text;
-        std::vector<int32_t> keyish;
-        for (const int32_t id : allowed) {
-          const std::string_view t = vocab->TokenBytes(id);
-          if (!t.empty() && (t[0] == '"' || t[0] == 'n' || t[0] == 'i' || t[0] == ',')) {
-            keyish.push_back(id);
+        std::vector<int32_t> keyish;  // where few tokens are allowed (at a key)
+        for (size_t k = 0; k < allowed.size() && allowed.size() < 4000; ++k) {
+          const std::string_view t = vocab->TokenBytes(allowed[k]);
+          if (!t.empty() && (text.find(t) != std::string::npos || t[0] == ',')) {
+            keyish.push_back(allowed[k]);
           }
         }
         const std::vector<int32_t>& from = !keyish.empty() && rng() % 4 != 0 ? keyish : allowed;
