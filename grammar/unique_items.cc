@@ -399,6 +399,9 @@ bool ItemStore::Contains(uint32_t count, const ValueHash& h) const {
 void ItemStore::Put(uint32_t index, const ValueHash& h, std::string text) {
   if (items_.size() <= index) items_.resize(size_t{index} + 1);
   items_[index] = h;
+  // Rollback only rewrites positions at or past a state's count, so prefix_[index] stays valid.
+  if (prefix_.size() < size_t{index} + 2) prefix_.resize(size_t{index} + 2, 0);
+  prefix_[index + 1] = prefix_[index] * 0x9e3779b97f4a7c15ull + h.a + 1;
   if (!text.empty() || index < texts_.size()) {
     if (texts_.size() <= index) texts_.resize(size_t{index} + 1);
     texts_[index] = std::move(text);
@@ -779,6 +782,9 @@ uint64_t LiveMemoKey(const UniqueState& st) {
   // object follows from those): memoised per record.
   const UniqueState::Tracked& t = st.arrays[st.frames.back().tracked];
   uint64_t key = (uint64_t{t.count} << 32) ^ (st.in_string() ? st.str.a * 31 + 7 : 1);
+  if (t.record != nullptr) {
+    key = key * 0x9e3779b97f4a7c15ull + t.record->store.PrefixHash(t.count);
+  }
   for (const ValueHash& h : t.pending) key = key * 0x9e3779b97f4a7c15ull + h.a;
   key ^= static_cast<uint64_t>(st.frames.size()) << 56;
   return key * 0x9e3779b97f4a7c15ull +
@@ -925,7 +931,8 @@ std::shared_ptr<const UniqueTokenClasses> UniqueTokenClasses::For(
     c->quotes.push_back(static_cast<uint8_t>(std::min<size_t>(quotes, 3)));
     if (t.find(',') != std::string_view::npos) c->comma_ids.push_back(static_cast<int32_t>(i));
     const size_t first_quote = t.find('"');
-    if (first_quote != std::string_view::npos && t.find(',', first_quote) != std::string_view::npos) {
+    if (first_quote != std::string_view::npos &&
+        t.find(',', first_quote) != std::string_view::npos) {
       c->quote_comma_ids.push_back(static_cast<int32_t>(i));
     }
     if (quotes >= 2) c->quote2_ids.push_back(static_cast<int32_t>(i));

@@ -76,12 +76,16 @@ class ItemStore {
   const std::vector<ValueHash>& items() const { return items_; }
   // The items' texts where given (a live-checked object's keys); may be shorter than items().
   const std::vector<std::string>& texts() const { return texts_; }
+  // A fingerprint of the first `count` items (count <= items().size()): two states with the same
+  // count but different items (a rollback, then another item) tell apart.
+  uint64_t PrefixHash(uint32_t count) const { return count < prefix_.size() ? prefix_[count] : 0; }
 
  private:
   void Rebuild(size_t capacity);
 
   std::vector<ValueHash> items_;
   std::vector<std::string> texts_;
+  std::vector<uint64_t> prefix_{0};  // prefix_[i]: of items_[0, i)
   std::vector<uint32_t> slots_;  // position + 1, 0 = empty; size a power of two
   size_t used_ = 0;
 };

@@ -202,6 +202,26 @@ TEST(UniqueKeys, ClosedObjectRefusesPrefixesThatCanOnlyRepeat) {
   EXPECT_FALSE(v->Validate(all + R"(,"a":false})").accepted);
 }
 
+TEST(UniqueKeys, RollbackDoesNotReuseAnotherPathsAnswer) {
+  // Closed keys ab, ac, x0..x6. After ab and ac, `"a` can only repeat; after ab and x0 it can
+  // still become ac. The same count of keys and the same prefix, answered apart.
+  std::string s = R"({"type":"object","additionalProperties":false,"properties":{"ab":{},"ac":{})";
+  for (int i = 0; i < 7; ++i) s += ",\"x" + std::to_string(i) + "\":{}";
+  s += "}}";
+  auto g = Compile(s, nullptr);
+  ASSERT_NE(g, nullptr);
+  ASSERT_TRUE(g->HasUniqueItems());
+  GrammarMatcher m(g);
+  ASSERT_TRUE(m.AcceptString(R"({"ab":1,)"));
+  ASSERT_TRUE(m.AcceptString(R"("ac":1,)"));
+  EXPECT_FALSE(m.AcceptString(R"("a)"));
+  ASSERT_TRUE(m.Rollback(1));
+  ASSERT_TRUE(m.AcceptString(R"("x0":1,)"));
+  EXPECT_TRUE(m.AcceptString(R"("a)"));
+  EXPECT_TRUE(m.AcceptString(R"(c":2})"));
+  EXPECT_TRUE(m.CanTerminate());
+}
+
 TEST(UniqueKeys, LiveFlagSurvivesEbnfAndImages) {
   for (const bool closed : {true, false}) {
     SCOPED_TRACE(closed);
