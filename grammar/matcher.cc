@@ -125,9 +125,36 @@ struct GrammarMatcher::Impl {
         if (!WouldAccept(bytes)) row[id >> 5] &= ~(uint32_t{1} << (id & 31));
       };
       if (KeyPrefixAtRisk(unique)) {
+        // Most tokens only go on with the key (or open it: whitespace, a quote): those whose
+        // prefix begins no key written cannot be refused, found without the lexer. Whitespace
+        // alone before the quote leaves this (live) state as it is.
+        const std::vector<std::string_view> used = UsedKeyTexts(unique);
+        const bool in_key = unique.scalar == UniqueState::kString;
+        const bool before_key = unique.scalar == UniqueState::kNone;
+        std::string prefix;
+        auto begins_used = [&](std::string_view p) {
+          const auto it = std::lower_bound(used.begin(), used.end(), p);
+          return it != used.end() && it->substr(0, p.size()) == p;
+        };
         for (size_t w = 0; w < words; ++w) {
           for (uint32_t bits = row[w]; bits != 0; bits &= bits - 1) {
-            full(static_cast<int32_t>(w * 32 + static_cast<size_t>(__builtin_ctz(bits))));
+            const auto id = static_cast<int32_t>(w * 32 + static_cast<size_t>(__builtin_ctz(bits)));
+            std::string_view t = vocab->TokenBytes(id);
+            if (before_key) {
+              while (!t.empty() && (t[0] == ' ' || t[0] == '\t' || t[0] == '\n' || t[0] == '\r')) {
+                t.remove_prefix(1);
+              }
+              if (t.empty() && Classify(id) == -1) continue;
+              if (!t.empty() && t[0] == '"') t.remove_prefix(1);
+              else t = std::string_view();  // not a key's opening: the full check
+            }
+            if ((in_key || before_key) && !t.empty() &&
+                t.find_first_of("\"\\") == std::string_view::npos) {
+              prefix.assign(in_key ? unique.text : std::string());
+              prefix.append(t);
+              if (!begins_used(prefix)) continue;
+            }
+            full(id);
           }
         }
         return;

@@ -777,6 +777,18 @@ bool KeyPrefixAtRisk(const UniqueState& st) {
   return prefix.empty() && !t.pending.empty();
 }
 
+std::vector<std::string_view> UsedKeyTexts(const UniqueState& st) {
+  const UniqueState::Tracked& t = st.arrays[st.frames.back().tracked];
+  std::vector<std::string_view> out;
+  if (t.record != nullptr) {
+    const std::vector<std::string>& texts = t.record->store.texts();
+    for (size_t i = 0; i < t.count && i < texts.size(); ++i) out.push_back(texts[i]);
+  }
+  for (const std::string& key : t.pending_texts) out.push_back(key);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 uint64_t LiveMemoKey(const UniqueState& st) {
   // The answer depends on the keys written and the prefix (the grammar's state at a key of this
   // object follows from those): memoised per record.

@@ -169,6 +169,8 @@ inline constexpr int kMaxLiveDepth = 256;
 // counts as one) whose prefix read so far begins a key the object already has: only then can
 // every completion be a repeat.
 bool KeyPrefixAtRisk(const UniqueState& st);
+// With KeyPrefixAtRisk(st): the keys the object on top has (their texts), sorted.
+std::vector<std::string_view> UsedKeyTexts(const UniqueState& st);
 // With KeyPrefixAtRisk(st): the key of KeyLive's memo (ArrayRecord::live_memo) for st.
 uint64_t LiveMemoKey(const UniqueState& st);
 // The live filter's lexer-only look at a token from `st` (left in `scratch`): 0 = it cannot be
