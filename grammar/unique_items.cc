@@ -749,6 +749,26 @@ bool UniqueItemsChecker::StepImpl(PdaStepper* stepper, StackPool* pool, uint8_t 
   return true;
 }
 
+namespace {
+
+// Calls f(text) for each key the object has written (stored, then pending) while f returns true;
+// false when f stopped it.
+template <typename F>
+bool ForEachWrittenKey(const UniqueState::Tracked& t, F f) {
+  if (t.record != nullptr) {
+    const std::vector<std::string>& texts = t.record->store.texts();
+    for (size_t i = 0; i < t.count && i < texts.size(); ++i) {
+      if (!f(std::string_view(texts[i]))) return false;
+    }
+  }
+  for (const std::string& key : t.pending_texts) {
+    if (!f(std::string_view(key))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 bool KeyPrefixAtRisk(const UniqueState& st) {
   if (st.frames.empty()) return false;
   const UniqueState::Frame& top = st.frames.back();
@@ -760,31 +780,18 @@ bool KeyPrefixAtRisk(const UniqueState& st) {
                    (top.phase == UniqueState::kKey || top.phase == UniqueState::kKeyOrEnd))) {
     return false;
   }
-  // At risk: the prefix read so far begins a key already written.
-  const std::string_view prefix = in_key ? std::string_view(st.text) : std::string_view();
-  auto begins = [&](const std::string& key) { return key.compare(0, prefix.size(), prefix) == 0 &&
-                                                     key.size() >= prefix.size(); };
-  if (t.record != nullptr) {
-    const std::vector<std::string>& texts = t.record->store.texts();
-    for (size_t i = 0; i < t.count && i < texts.size(); ++i) {
-      if (begins(texts[i])) return true;
-    }
-    if (prefix.empty() && t.count > 0) return true;  // keys written without text (none here)
-  }
-  for (const std::string& key : t.pending_texts) {
-    if (begins(key)) return true;
-  }
-  return prefix.empty() && !t.pending.empty();
+  // At risk: the prefix read so far begins a key already written (any key, when empty).
+  if (!in_key || st.text.empty()) return t.count > 0 || !t.pending.empty();
+  const std::string_view prefix = st.text;
+  return !ForEachWrittenKey(t, [&](std::string_view key) { return !key.starts_with(prefix); });
 }
 
 std::vector<std::string_view> UsedKeyTexts(const UniqueState& st) {
-  const UniqueState::Tracked& t = st.arrays[st.frames.back().tracked];
   std::vector<std::string_view> out;
-  if (t.record != nullptr) {
-    const std::vector<std::string>& texts = t.record->store.texts();
-    for (size_t i = 0; i < t.count && i < texts.size(); ++i) out.push_back(texts[i]);
-  }
-  for (const std::string& key : t.pending_texts) out.push_back(key);
+  ForEachWrittenKey(st.arrays[st.frames.back().tracked], [&](std::string_view key) {
+    out.push_back(key);
+    return true;
+  });
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -921,7 +928,6 @@ std::shared_ptr<const UniqueTokenClasses> UniqueTokenClasses::For(
   const size_t words = (v->size() + 31) / 32;
   c->quote.assign(words, 0);
   c->events.assign(words, 0);
-  c->bracket.assign(words, 0);
   c->quiet.assign(words, 0);
   for (size_t i = 0; i < v->size(); ++i) {
     const uint32_t bit = uint32_t{1} << (i & 31);
@@ -956,7 +962,6 @@ std::shared_ptr<const UniqueTokenClasses> UniqueTokenClasses::For(
     if ((open != std::string_view::npos && t.find(',', open) != std::string_view::npos) ||
         (brace != std::string_view::npos &&
          std::count(t.begin() + static_cast<std::ptrdiff_t>(brace), t.end(), '"') >= 4)) {
-      c->bracket[i >> 5] |= bit;
       c->bracket_ids.push_back(static_cast<int32_t>(i));
     }
   }
@@ -1011,6 +1016,23 @@ bool Repeats(const UniqueState& st, const UniqueState::Frame& top, const ValueHa
   const UniqueState::Tracked& t = st.arrays[top.tracked];
   return (t.record != nullptr && t.record->store.Contains(t.count, h)) ||
          std::find(t.pending.begin(), t.pending.end(), h) != t.pending.end();
+}
+
+// The string end token `id` makes where ctx says (precomputed, so without \u escapes), or null.
+const UniqueTokenClasses::StringEnd* KnownEnd(const QuickCheckContext& ctx,
+                                              const UniqueTokenClasses& cls, int32_t id) {
+  const int32_t slot = cls.slot[id];
+  if (slot < 0 || ctx.table < 0) return nullptr;
+  const UniqueTokenClasses::StringEnd& e = ctx.table == 0 ? cls.inside[slot] : cls.opening[slot];
+  return e.ok ? &e : nullptr;
+}
+
+// Whether that end (item = base * B^L + pre) repeats an item of the container on top.
+bool EndRepeats(const UniqueState& st, const QuickCheckContext& ctx,
+                const UniqueTokenClasses::StringEnd& e) {
+  const ValueHash h{AddMod(MulMod(ctx.base.a, e.pow.a), e.pre.a),
+                    AddMod(MulMod(ctx.base.b, e.pow.b), e.pre.b)};
+  return Repeats(st, st.frames.back(), h);
 }
 
 }  // namespace
@@ -1093,14 +1115,9 @@ int QuickRepeatCheck(const UniqueState& st, const QuickCheckContext& ctx,
     const bool first_is_item = string ? ctx.current_item : ctx.tracked_item;
     if (quotes < (string ? 1 : 2)) return 0;
     if (first_is_item) {
-      const int32_t slot = cls.slot[id];
-      if (slot < 0 || ctx.table < 0) return -1;
-      const UniqueTokenClasses::StringEnd& e =
-          ctx.table == 0 ? cls.inside[slot] : cls.opening[slot];
-      if (!e.ok) return -1;
-      const ValueHash h{AddMod(MulMod(ctx.base.a, e.pow.a), e.pre.a),
-                        AddMod(MulMod(ctx.base.b, e.pow.b), e.pre.b)};
-      if (Repeats(st, st.frames.back(), h)) return 1;
+      const UniqueTokenClasses::StringEnd* e = KnownEnd(ctx, cls, id);
+      if (e == nullptr) return -1;
+      if (EndRepeats(st, ctx, *e)) return 1;
     } else if (!string && quotes >= 2) {
       return -1;  // a number or literal, then ',' and a key
     }
@@ -1111,16 +1128,10 @@ int QuickRepeatCheck(const UniqueState& st, const QuickCheckContext& ctx,
     if (st.scalar == UniqueState::kNone || st.in_string()) return 0;
     if (st.scalar == UniqueState::kNumber) return ctx.number_repeats ? 1 : 0;
   }
-  const int32_t slot = cls.slot[id];
-  if (slot < 0 || ctx.table < 0) return -1;
-  const UniqueTokenClasses::StringEnd& e = ctx.table == 0 ? cls.inside[slot] : cls.opening[slot];
-  if (!e.ok) return -1;
-  if (ctx.tracked_item) {
-    const ValueHash h{AddMod(MulMod(ctx.base.a, e.pow.a), e.pre.a),
-                      AddMod(MulMod(ctx.base.b, e.pow.b), e.pre.b)};
-    if (Repeats(st, st.frames.back(), h)) return 1;
-  }
-  return e.rest_quiet ? 0 : -1;
+  const UniqueTokenClasses::StringEnd* e = KnownEnd(ctx, cls, id);
+  if (e == nullptr) return -1;
+  if (ctx.tracked_item && EndRepeats(st, ctx, *e)) return 1;
+  return e->rest_quiet ? 0 : -1;
 }
 
 }  // namespace sieve

@@ -239,9 +239,9 @@ struct UniqueTokenClasses {
   };
   std::vector<uint32_t> quote;    // '"'
   std::vector<uint32_t> events;   // any byte that can end an item: " ] } , whitespace e l
-  std::vector<uint32_t> bracket;  // a '[' with a ',' after it
   std::vector<uint32_t> quiet;    // only whitespace, ',' and ':' (they end nothing but a number)
-  // Sparse classes as lists of ids: tokens with two or more '"', three or more, and `bracket`'s.
+  // Sparse classes as lists of ids: tokens with two or more '"', three or more; and from idle,
+  // tokens that open a container and repeat an item in it ('[' then ','; '{' then four '"').
   std::vector<int32_t> quote2_ids;
   std::vector<int32_t> quote3_ids;
   std::vector<int32_t> bracket_ids;
