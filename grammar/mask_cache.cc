@@ -45,9 +45,18 @@ struct TokenMaskCache::StateResult {
   int32_t uncertain_tokens = 0;
   int64_t accepted = 0;
   int64_t nodes_visited = 0;
+  // A member whose answers are its representative's (SameOnLongTokens): the index of the
+  // representative's result, whose masks it takes; every other field but nodes_visited is empty.
+  int32_t alias = -1;
 };
 
 namespace {
+
+// Whether BuildState gives the state's masks levels by iteration count (mask_cache.h).
+bool HasBoundedCounter(const CompiledGrammar& g, int32_t state) {
+  const CompiledGrammar::RuleInfo& rule = g.rule(g.rule_of(state));
+  return rule.counted && rule.max != kUnbounded;
+}
 
 inline void SetBit(uint32_t* row, int32_t id) { row[id >> 5] |= uint32_t{1} << (id & 31); }
 inline void ClearBit(uint32_t* row, int32_t id) { row[id >> 5] &= ~(uint32_t{1} << (id & 31)); }
@@ -266,6 +275,8 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
     member_level[s] = static_cast<int32_t>(level);
   }
   std::vector<size_t> reps, members;
+  std::vector<int32_t> result_of(g.num_states(), -1);  // index into results, per state
+  for (size_t i = 0; i < states.size(); ++i) result_of[states[i]] = static_cast<int32_t>(i);
   // saved_slot[rep]: where a representative with members keeps its classification, else -1.
   std::vector<int32_t> saved_slot(g.num_states(), -1);
   int32_t num_saved = 0;
@@ -345,8 +356,20 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
       builder = std::make_unique<MaskBuilder>(g, long_info, opts.build, sim(w));
     }
     builder->Classify(states[i], &scratch[w]);
-    MergeShared(ti, long_info, saved[saved_slot[member_rep[states[i]]]], scratch[w], &merged[w]);
-    BuildState(g, ti, opts, states[i], merged[w], &results[i]);
+    const int32_t rep = member_rep[states[i]];
+    const StateClassification& rep_c = saved[saved_slot[rep]];
+    // Alike beyond the horizon too (a run of counted tails that differ only in their bounds, a
+    // pattern's states far from its ends): the representative's masks serve as they are, without
+    // a merge or building (and pooling) the same sets again. BuildState looks at the rule only
+    // for whether it is counted with a finite bound.
+    if (HasBoundedCounter(g, rep) == HasBoundedCounter(g, states[i]) &&
+        SameOnLongTokens(long_info, rep_c, scratch[w])) {
+      results[i].alias = result_of[rep];
+      results[i].nodes_visited = scratch[w].nodes_visited;
+    } else {
+      MergeShared(ti, long_info, rep_c, scratch[w], &merged[w]);
+      BuildState(g, ti, opts, states[i], merged[w], &results[i]);
+    }
     classified.fetch_add(1, std::memory_order_relaxed);
   });
   builders.clear();
@@ -402,8 +425,12 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
   };
   cache->index_.assign(g.num_states(), -1);
   size_t used = 0;
+  // Per result: the accepted tokens and uncertain entries counted for the stats (kept for the
+  // members that take a representative's masks, after its result is freed).
+  std::vector<int64_t> accepted_of(states.size(), 0), entries_of(states.size(), 0);
   for (size_t i = 0; i < states.size(); ++i) {
     StateResult& r = results[i];
+    if (r.alias >= 0) continue;  // after every representative (below)
     size_t need = sizeof(StateMasks) + set_bytes(r.base) + r.clear.size() * sizeof(int32_t) +
                   r.gt.size() * sizeof(uint32_t) + r.nodes.size() * sizeof(SuffixNode) +
                   r.entries.size() * sizeof(CheckEntry);
@@ -437,7 +464,24 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
     st.uncertain_entries += static_cast<int64_t>(r.entries.size());
     st.max_uncertain_tokens = std::max(st.max_uncertain_tokens, r.uncertain_tokens);
     st.trie_nodes_visited += r.nodes_visited;
+    accepted_of[i] = r.accepted;
+    entries_of[i] = static_cast<int64_t>(r.entries.size());
     r = StateResult();  // free as we go
+  }
+  for (size_t i = 0; i < states.size(); ++i) {
+    const StateResult& r = results[i];
+    if (r.alias < 0) continue;
+    const int32_t from = cache->index_[states[r.alias]];
+    if (from < 0 || used + sizeof(StateMasks) > opts.max_bytes) continue;
+    used += sizeof(StateMasks);
+    const StateMasks m = cache->states_[from];
+    cache->index_[states[i]] = static_cast<int32_t>(cache->states_.size());
+    cache->states_.push_back(m);
+    ++st.cached_states;
+    st.accepted += accepted_of[r.alias];
+    st.uncertain_tokens += m.uncertain_tokens;
+    st.uncertain_entries += entries_of[r.alias];
+    st.trie_nodes_visited += r.nodes_visited;
   }
   cache->states_.shrink_to_fit();
   cache->words_.shrink_to_fit();

@@ -38,7 +38,10 @@
 // behave alike for MaskCacheOptions::share_horizon bytes take the answers for tokens that short
 // from one representative and walk only the longer tokens themselves (mask_share.h; exact). A
 // state alike with a representative for 2x, 4x, ... share_horizon_max bytes walks only the tokens
-// longer than that.
+// longer than that. A member whose own walk answers every one of those tokens as its
+// representative does (SameOnLongTokens: a run of counted tails that differ only in their
+// bounds, a pattern's states far from its ends) takes the representative's masks whole, as one
+// more entry pointing at the same pooled sets, lists and checks.
 //
 // Memory: every byte is in a handful of pooled vectors; MemorySize() sums their capacities (the
 // compiled grammar and the TokenizerInfo are owned elsewhere and not counted). The cache is

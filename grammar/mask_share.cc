@@ -88,6 +88,22 @@ bool Partitions(const CompiledGrammar& g, const std::vector<uint32_t>& horizons,
       sites[e.callee].push_back(e.return_state);
     }
   }
+  // Rules after whose end only escape bytes can follow (a string body before its closing quote):
+  // a pop of their frame goes on with an escape byte, so on the paths that read none (the only
+  // ones sharing compares) whether a state may pop does not matter. A token without an escape
+  // byte that ends where the rule may end is read to its end without popping either way. The
+  // root is excluded (its pop ends the input).
+  std::vector<char> pops_escaped(g.num_rules(), 0);
+  if (!escape_bytes.empty()) {
+    for (size_t r = 0; r < g.num_rules(); ++r) {
+      if (static_cast<RuleId>(r) == g.root_rule()) continue;
+      bool only = true;
+      for (int b = 0; b < 256 && only; ++b) {
+        only = !g.CanFollow(static_cast<RuleId>(r), static_cast<uint8_t>(b)) || escape[b];
+      }
+      pops_escaped[r] = only;
+    }
+  }
   KeyInterner interner;
   std::vector<int64_t> key, site_classes;
   std::vector<int32_t> prev(static_cast<size_t>(n), 0), cur(static_cast<size_t>(n), 0);
@@ -120,7 +136,7 @@ bool Partitions(const CompiledGrammar& g, const std::vector<uint32_t>& horizons,
         }
         // Only a state where the rule may end pops its frame; what follows the pop is the
         // rule's: the end of the input for the root, else its return sites.
-        if (g.flags(s) & CompiledGrammar::kAccepting) {
+        if ((g.flags(s) & CompiledGrammar::kAccepting) && !pops_escaped[g.rule_of(s)]) {
           const RuleId r = g.rule_of(s);
           key.push_back(-2);
           key.push_back(r == g.root_rule());
@@ -155,7 +171,8 @@ bool Partitions(const CompiledGrammar& g, const std::vector<uint32_t>& horizons,
         key.push_back(info.unique_items);
       }
       if (h == 0) {
-        key.push_back(g.flags(s));
+        const int64_t flags = g.flags(s);
+        key.push_back(pops_escaped[r] ? flags & ~int64_t{CompiledGrammar::kAccepting} : flags);
       } else {
         for (const CompiledGrammar::ByteEdge& e : g.byte_edges(s)) {
           key.push_back(int64_t{e.lo} << 8 | e.hi);
@@ -299,6 +316,43 @@ void MergeShared(const TokenizerInfo& full, const TokenizerInfo& long_tokens,
   out->accepted_count = -1;  // not counted here: MakeSet counts the merged bits
   out->has_list = false;
   out->list.clear();
+}
+
+bool SameOnLongTokens(const TokenizerInfo& long_tokens, const StateClassification& rep,
+                      const StateClassification& long_part) {
+  const std::vector<uint32_t>& long_mask = long_tokens.byte_token_mask();
+  for (size_t w = 0; w < long_mask.size(); ++w) {
+    const uint32_t mine = w < long_part.accepted_bits.size() ? long_part.accepted_bits[w] : 0;
+    const uint32_t theirs = w < rep.accepted_bits.size() ? rep.accepted_bits[w] : 0;
+    if ((mine ^ theirs) & long_mask[w]) return false;
+  }
+  // The long tokens of each list, in order, side by side.
+  auto same_lists = [&](const auto& a, const auto& b, const auto& token, const auto& equal) {
+    size_t i = 0, j = 0;
+    for (;;) {
+      while (i < a.size() && !TestBit(long_mask, token(a, i))) ++i;
+      while (j < b.size() && !TestBit(long_mask, token(b, j))) ++j;
+      if (i == a.size() || j == b.size()) return i == a.size() && j == b.size();
+      if (!equal(i, j)) return false;
+      ++i;
+      ++j;
+    }
+  };
+  const auto id = [](const std::vector<int32_t>& v, size_t i) { return v[i]; };
+  if (!same_lists(rep.accepted, long_part.accepted, id, [&](size_t i, size_t j) {
+        return rep.accepted[i] == long_part.accepted[j] &&
+               rep.accepted_k[i] == long_part.accepted_k[j];
+      })) {
+    return false;
+  }
+  const auto entry_token = [](const std::vector<StateClassification::Entry>& v, size_t i) {
+    return v[i].token;
+  };
+  return same_lists(rep.uncertain, long_part.uncertain, entry_token, [&](size_t i, size_t j) {
+    const StateClassification::Entry& a = rep.uncertain[i];
+    const StateClassification::Entry& b = long_part.uncertain[j];
+    return a.token == b.token && a.k == b.k && a.suffix == b.suffix && a.limited == b.limited;
+  });
 }
 
 }  // namespace sieve

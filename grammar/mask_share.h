@@ -10,7 +10,8 @@
 //
 // ComputeMaskSharing finds, per byte state, a representative with the same behaviour for
 // `horizon` bytes (bounded bisimulation; level j: alike for the next j bytes):
-//  - level 0: same flags; both in uniqueItems-flagged rules or both not; states of counted
+//  - level 0: same flags (with escape bytes, a rule's end is not told apart where only escape
+//    bytes can follow it, below); both in uniqueItems-flagged rules or both not; states of counted
 //    rules: same lower bound, same upper bound or both at least j (a fresh frame begins at most j
 //    iterations in j bytes, so such a bound is never hit);
 //  - level j: level j - 1 agrees, byte edges read the same ranges into states agreeing at level
@@ -65,7 +66,11 @@ struct MaskSharing {
 // wherever it leads. A string body whose closing quote is followed by "," in one place and by
 // ":" or "]" in another is then alike in both places. Members then take from the representative
 // only the tokens of at most `horizon` bytes that hold no escape byte, and classify the rest
-// themselves (TokenizerInfo::LongTokens(horizon, escape_bytes)).
+// themselves (TokenizerInfo::LongTokens(horizon, escape_bytes)). Where only escape bytes can
+// follow a rule (a string body before its closing quote), whether its states may end is not
+// compared either: a pop goes on with an escape byte, and a token without one that ends where
+// the rule may end is read to its end without popping anyway. So the positions of a
+// length-bounded body before and after its lower bound are alike.
 MaskSharing ComputeMaskSharing(const CompiledGrammar& g, uint32_t horizon,
                                const Deadline& deadline = Deadline(),
                                std::string_view escape_bytes = {});
@@ -96,6 +101,14 @@ MaskSharingPlan PlanMaskSharing(const CompiledGrammar& g, uint32_t horizon, uint
 void MergeShared(const TokenizerInfo& full, const TokenizerInfo& long_tokens,
                  const StateClassification& rep, const StateClassification& long_part,
                  StateClassification* out);
+
+// Whether `long_part` (a member's own walk over `long_tokens`) answers every token of
+// `long_tokens` as `rep` does: then MergeShared would give rep's classification back (the same
+// accepted bits, the same accepted tokens with their iteration counts, the same uncertain entries,
+// as sets), and the member's masks are the representative's. Lists are compared in walk order
+// (both walks visit tokens by trie position), so a reordering only costs the shortcut.
+bool SameOnLongTokens(const TokenizerInfo& long_tokens, const StateClassification& rep,
+                      const StateClassification& long_part);
 
 }  // namespace sieve
 

@@ -114,8 +114,10 @@ BuilderComparison CompareWithDefault(
 // Representatives are classified once each.
 class MemberCheck {
  public:
-  MemberCheck(const CompiledGrammar& g, const TokenizerInfo& info)
-      : info_(info), full_(g, info, MaskBuildOptions()) {}
+  // `exact`: the long tokens are the plan's own (not a deliberately wrong pairing), so the
+  // SameOnLongTokens shortcut is checked too.
+  MemberCheck(const CompiledGrammar& g, const TokenizerInfo& info, bool exact = true)
+      : info_(info), full_(g, info, MaskBuildOptions()), exact_(exact) {}
   bool MergedEqualsFull(int32_t member, int32_t rep, MaskBuilder* longer,
                         const TokenizerInfo& long_info) {
     auto it = reps_.find(rep);
@@ -127,10 +129,21 @@ class MemberCheck {
     full_.Classify(member, &want);
     longer->Classify(member, &part);
     MergeShared(info_, long_info, it->second, part, &merged);
+    // The cache's shortcut: a member whose long tokens classify as its representative's takes the
+    // representative's masks whole; then its full classification must be the representative's.
+    if (exact_ && SameOnLongTokens(long_info, it->second, part)) {
+      ++whole_;
+      EXPECT_TRUE(Same(want, it->second)) << "state " << member << " took rep " << rep
+                                          << "'s masks but classifies differently";
+    }
     return Same(want, merged);
   }
+  // Members for which SameOnLongTokens held.
+  int whole() const { return whole_; }
 
  private:
+  bool exact_;
+  int whole_ = 0;
   const TokenizerInfo& info_;
   MaskBuilder full_;
   std::map<int32_t, StateClassification> reps_;
@@ -146,7 +159,7 @@ int Mismatches(const CompiledGrammar& g, const TokenizerInfo& info, uint32_t hor
   const std::shared_ptr<const TokenizerInfo> long_info = info.LongTokens(copied, kept);
   EXPECT_NE(long_info, nullptr);
   if (long_info == nullptr) return -1;
-  MemberCheck check(g, info);
+  MemberCheck check(g, info, copied == horizon && kept == escape);
   MaskBuilder longer(g, *long_info, MaskBuildOptions());
   int bad = 0;
   *members = 0;
@@ -164,9 +177,9 @@ int Mismatches(const CompiledGrammar& g, const TokenizerInfo& info, uint32_t hor
 // differs from the full one; *members and *wide (members planned beyond the base horizon) get
 // counts. With scale 1 this is the cache's own plan.
 int PlanMismatches(const CompiledGrammar& g, const TokenizerInfo& info, uint32_t scale,
-                   int* members, int* wide) {
+                   int* members, int* wide, int* whole = nullptr) {
   const MaskSharingPlan plan = PlanMaskSharing(g, 8, 32, Deadline(), "\"");
-  MemberCheck check(g, info);
+  MemberCheck check(g, info, scale == 1);
   std::map<uint32_t, std::unique_ptr<MaskBuilder>> longer;
   int bad = 0;
   *members = *wide = 0;
@@ -185,6 +198,7 @@ int PlanMismatches(const CompiledGrammar& g, const TokenizerInfo& info, uint32_t
       builder = std::make_unique<MaskBuilder>(g, *long_info, MaskBuildOptions());
     if (!check.MergedEqualsFull(s, r, builder.get(), *long_info)) ++bad;
   }
+  if (whole != nullptr) *whole = check.whole();
   return bad;
 }
 
@@ -192,6 +206,19 @@ int PlanMismatches(const CompiledGrammar& g, const TokenizerInfo& info, uint32_t
 // alike except near the ends of the label.
 constexpr const char* kLabels = R"(root ::= "\"" label ("." label)* "\""
 label ::= [a-z] [a-z0-9-]{0,30})";
+
+// A pattern under length bounds: a digit somewhere, 3..40 characters (see below).
+std::shared_ptr<const CompiledGrammar> DigitTails() {
+  JsonSchemaOptions jo;
+  jo.whitespace = JsonWhitespace::kCompact;
+  auto g = JsonSchemaToGrammar(
+      R"({"type":"string","minLength":3,"maxLength":40,"pattern":"[0-9]"})", jo);
+  EXPECT_TRUE(g.ok()) << g.status().ToString();
+  if (!g.ok()) return nullptr;
+  auto c = CompileGrammarIr(std::move(g->grammar), GrammarCompileOptions());
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  return c.ok() ? c->pda : nullptr;
+}
 
 // The grammars the first-byte and recent-state comparisons run on.
 std::vector<std::pair<std::string, std::shared_ptr<const CompiledGrammar>>> RuleGrammars() {
@@ -223,28 +250,26 @@ TEST(MaskShare, MembersClassifyExactlyAsInFull) {
 // A pattern under length bounds (a digit somewhere, 3..40 characters) becomes a run of states of
 // which each, after the digit, calls its own counted tail x{0,39-i}: tails whose bound is past the
 // horizon count as alike (ComputeMaskSharing), those near the end of the run do not; the tails'
-// own states are members too (their answers carry iteration counts, merged per token).
+// own states are members too (their answers carry iteration counts, merged per token). Where a
+// member's own walk answers as its representative's (SameOnLongTokens: the cache then takes the
+// representative's masks whole), its full classification is the representative's, and that
+// happens for the counted tails.
 TEST(MaskShare, PlannedWideMembersClassifyExactlyAsInFull) {
   auto info = Llama3Info();
   ASSERT_NE(info, nullptr);
-  const auto tails = [] {
-    JsonSchemaOptions jo;
-    jo.whitespace = JsonWhitespace::kCompact;
-    auto g = JsonSchemaToGrammar(
-        R"({"type":"string","minLength":3,"maxLength":40,"pattern":"[0-9]"})", jo);
-    EXPECT_TRUE(g.ok()) << g.status().ToString();
-    auto c = CompileGrammarIr(std::move(g->grammar), GrammarCompileOptions());
-    EXPECT_TRUE(c.ok()) << c.status().ToString();
-    return c.ok() ? c->pda : nullptr;
-  }();
+  const auto tails = DigitTails();
   for (const auto& [name, g] :
        {std::pair{std::string("labels"), FromEbnf(kLabels)},
         std::pair{std::string("digit_tails"), tails},
         std::pair{std::string("api_user_signup"), FromSchema("api_user_signup.schema.json")}}) {
     ASSERT_NE(g, nullptr) << name;
-    int members = 0, wide = 0;
-    EXPECT_EQ(PlanMismatches(*g, *info, 1, &members, &wide), 0) << name;
+    int members = 0, wide = 0, whole = 0;
+    EXPECT_EQ(PlanMismatches(*g, *info, 1, &members, &wide, &whole), 0) << name;
     EXPECT_GT(wide, 0) << name;
+    // Runs of counted tails that differ only in their bounds classify alike in full.
+    if (name != "labels") {
+      EXPECT_GT(whole, 20) << name;
+    }
     const MaskSharingPlan plan = PlanMaskSharing(*g, 8, 32, Deadline(), "\"");
     int counted = 0;
     for (int32_t s = 0; s < g->num_states(); ++s) {
@@ -253,8 +278,8 @@ TEST(MaskShare, PlannedWideMembersClassifyExactlyAsInFull) {
     if (name != "labels") {
       EXPECT_GT(counted, 20) << name;
     }
-    std::printf("[mask-share] %s: %d members (%d in counted rules), %d of them beyond 8 bytes\n",
-                name.c_str(), members, counted, wide);
+    std::printf("[mask-share] %s: %d members (%d in counted rules), %d of them beyond 8 bytes, "
+                "%d alike in full\n", name.c_str(), members, counted, wide, whole);
   }
   for (const auto& g : {FromEbnf(kLabels), tails}) {
     int members = 0, wide = 0;
@@ -458,7 +483,8 @@ body ::= [^"\\\x00-\x1f\U00010000-\U0010FFFF]*)";
 TEST(MaskShare, TheCacheIsTheSameWithAndWithoutSharing) {
   auto info = Llama3Info();
   ASSERT_NE(info, nullptr);
-  for (const auto& g : {FromEbnf(kLabels), FromSchema("k8s_service.schema.json")}) {
+  // digit_tails: most members take their representative's masks whole (SameOnLongTokens).
+  for (const auto& g : {FromEbnf(kLabels), FromSchema("k8s_service.schema.json"), DigitTails()}) {
     ASSERT_NE(g, nullptr);
     MaskCacheOptions off, on;
     off.share_horizon = 0;
