@@ -6,8 +6,9 @@
 // counter; the block that takes the last ticket sees every other block's logits (they fenced
 // before counting; it reads them through L2) and runs RouteToken per token (routing.cuh; warps
 // take tokens in turn) and, after a block barrier, AlignPairs over a shared-memory copy of the
-// expert ids; with one token warp 0 alone routes it and groups its pairs (AlignPairsOneWarp). It
-// finally zeroes the counter for the next launch.
+// expert ids; with one token warp 0 alone routes it and groups its pairs (RouteAlignOneToken in
+// registers for plain greedy routing of up to 64 experts, else RouteToken + AlignPairsOneWarp).
+// It finally zeroes the counter for the next launch.
 #include <algorithm>
 #include <cstdint>
 
@@ -23,6 +24,7 @@ namespace sieve::cuda {
 namespace {
 
 constexpr int kWarps = kRouterWarpsPerBlock;
+static_assert(kFusedRoutingOneTokenMaxExperts == 32 * kOneTokenSlots, "RouteAlignOneToken's");
 static_assert(kFusedRoutingNormMaxHidden <= kWarps * 32 * kNormBatch, "one batch per thread");
 
 // Tokens whose (token, expert) warps one block can span: its bf16 rows in dynamic shared memory.
@@ -90,11 +92,15 @@ __global__ void __launch_bounds__(kWarps * 32, 1) MoeRouteFusedKernel(MoeRouteFu
   if (!last) return;
   __threadfence();
   SIEVE_PDL_TRACE_MARK(kStage0);  // trace build only: the last block's phases
-  if (p.routing.tokens == 1) {  // one token: warp 0 alone, no block barriers (AlignPairsOneWarp)
+  if (p.routing.tokens == 1) {  // one token: warp 0 alone, no block barriers
     if (warp != 0) return;
-    RouteToken(p.routing, 0, scores_s[0], group_s[0]);  // ends with a __syncwarp: ids visible
-    SIEVE_PDL_TRACE_MARK(kStage1);
-    AlignPairsOneWarp(p.align, p.align.topk_ids);
+    if (p.routing.n_group <= 1 && p.routing.num_experts <= kFusedRoutingOneTokenMaxExperts) {
+      RouteAlignOneToken(p.routing, p.align);  // scores and picks in registers
+    } else {
+      RouteToken(p.routing, 0, scores_s[0], group_s[0]);  // ends with a __syncwarp: ids visible
+      SIEVE_PDL_TRACE_MARK(kStage1);
+      AlignPairsOneWarp(p.align, p.align.topk_ids);
+    }
     SIEVE_PDL_TRACE_MARK(kStage3);
     if (threadIdx.x == 0) *p.counter = 0u;  // every block has counted: safe to reset
     return;

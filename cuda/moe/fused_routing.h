@@ -21,6 +21,10 @@
 namespace sieve::cuda {
 
 inline constexpr int32_t kFusedRoutingMaxTokens = 16;
+// One token of plain greedy routing (n_group <= 1) over at most this many experts is routed and
+// aligned in one warp's registers (routing.cuh RouteAlignOneToken: the batch-1 step); otherwise
+// the shared-memory RouteToken. Either gives the same bits.
+inline constexpr int32_t kFusedRoutingOneTokenMaxExperts = 64;
 // The kernel's own norm (MoeRouteNorm) takes rows of up to 256 x 8 elements (one batch per
 // thread, norm_row_short.cuh) and at most this many bytes of normalised rows per block.
 inline constexpr int32_t kFusedRoutingNormMaxHidden = 2048;

@@ -178,6 +178,107 @@ __device__ __forceinline__ void AlignPairsOneWarp(const MoeAlignParams& p, const
   }
 }
 
+// Register slots per lane of RouteAlignOneToken: it takes num_experts <= 32 * kOneTokenSlots.
+inline constexpr int32_t kOneTokenSlots = 2;
+
+// RouteToken + AlignPairsOneWarp of one token (token 0) by one warp, for plain greedy routing
+// (n_group <= 1) of at most 32 * kOneTokenSlots experts; every lane calls it. The fused kernel's
+// one-token step, on the batch-1 critical path: there RouteToken took ~4.7 us for V2-Lite's 64
+// experts (session 8's trace) with the scores in shared memory, a __syncwarp pair and lane 0's
+// stores per top-k round, and the align then read the ids back from global memory. Here expert e
+// lives in lane e % 32, slot e / 32 (both logits loads in flight at once), each round's pick is
+// lane 0's (as RouteToken's lane 0 uses it: its id is masked, its score summed) broadcast by
+// shuffle, lane j keeps pick j and writes its id and weight, and the align counts the picks
+// through shuffles. Same loads, the same softmax and top-k arithmetic in the same order, the same
+// weight expression and the same grouping as RouteToken + AlignPairs: the same bits
+// (fused_routing_test.cc holds them against the separate launches).
+__device__ __forceinline__ void RouteAlignOneToken(const MoeRoutingParams& p,
+                                                   const MoeAlignParams& a) {
+  const int lane = threadIdx.x & 31;
+  const int32_t E = p.num_experts;
+  float s[kOneTokenSlots];
+#pragma unroll
+  for (int k = 0; k < kOneTokenSlots; ++k) {
+    const int32_t e = lane + 32 * k;
+    s[k] = e < E ? __ldcg(p.logits + e) : -INFINITY;  // L2: other blocks wrote the logits
+  }
+  float mx = -INFINITY;
+#pragma unroll
+  for (int k = 0; k < kOneTokenSlots; ++k) {
+    if (lane + 32 * k < E) mx = fmaxf(mx, s[k]);
+  }
+  mx = WarpMax(mx);
+  float sum = 0.0f;
+#pragma unroll
+  for (int k = 0; k < kOneTokenSlots; ++k) {
+    if (lane + 32 * k < E) {
+      s[k] = expf(s[k] - mx);
+      sum += s[k];
+    }
+  }
+  sum = WarpSum(sum);
+  const float inv = 1.0f / sum;
+#pragma unroll
+  for (int k = 0; k < kOneTokenSlots; ++k) {
+    if (lane + 32 * k < E) s[k] *= inv;  // slots past E stay -inf: never picked
+  }
+
+  float picked_sum = 0.0f, my_score = 0.0f;
+  int32_t my_id = -1;  // lane j < top_k: pick j
+#pragma unroll 1
+  for (int j = 0; j < p.top_k; ++j) {
+    float v = -INFINITY;
+    int32_t idx = -1;
+#pragma unroll
+    for (int k = 0; k < kOneTokenSlots; ++k) {
+      if (s[k] != -INFINITY && (idx < 0 || s[k] > v)) {
+        v = s[k];
+        idx = lane + 32 * k;
+      }
+    }
+    WarpArgmax(&v, &idx);
+    v = __shfl_sync(0xffffffffu, v, 0);
+    idx = __shfl_sync(0xffffffffu, idx, 0);
+    picked_sum += v;
+    if (lane == j) {
+      my_score = v;
+      my_id = idx;
+    }
+#pragma unroll
+    for (int k = 0; k < kOneTokenSlots; ++k) {
+      if (idx == lane + 32 * k) s[k] = -INFINITY;
+    }
+  }
+  if (lane < p.top_k) {
+    const bool renorm = p.top_k > 1 && p.norm_topk_prob;
+    const float denom = picked_sum + 1e-20f;
+    p.topk_ids[lane] = my_id;
+    p.topk_weights[lane] = renorm ? my_score / denom : my_score * p.routed_scaling_factor;
+  }
+
+  // The align (AlignPairsOneWarp's counts): expert_offsets[e] = picks with an expert in [0, e),
+  // a pick's slot = picks before it in (expert, pair index) order; ids outside [0, E) skipped.
+  const int32_t P = a.num_pairs;  // == top_k (MoeRouteFusedSupported)
+  int32_t below[kOneTokenSlots + 1] = {};
+  int32_t slot = 0;
+#pragma unroll 1
+  for (int32_t j = 0; j < P; ++j) {
+    const int32_t id = __shfl_sync(0xffffffffu, my_id, j);
+    const bool valid = id >= 0 && id < a.num_experts;
+#pragma unroll
+    for (int k = 0; k <= kOneTokenSlots; ++k) below[k] += valid && id < lane + 32 * k;
+    slot += (valid && id < my_id) || (id == my_id && j < lane);
+  }
+#pragma unroll
+  for (int k = 0; k <= kOneTokenSlots; ++k) {
+    if (lane + 32 * k <= a.num_experts) a.expert_offsets[lane + 32 * k] = below[k];
+  }
+  if (lane < P && my_id >= 0 && my_id < a.num_experts) {
+    a.sorted_pairs[slot] = lane;
+    a.sorted_experts[slot] = my_id;
+  }
+}
+
 }  // namespace sieve::cuda
 
 #endif  // SIEVE_CUDA_MOE_ROUTING_CUH_

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -27,6 +28,7 @@ using testing::ToBf16;
 struct FusedCase {
   int tokens, hidden, experts, top_k, n_group, topk_group;
   bool norm;
+  int dup = 0;  // > 0: expert e >= dup gets expert e % dup's router row (tied scores)
 };
 
 void CheckFused(const FusedCase& c) {
@@ -40,6 +42,10 @@ void CheckFused(const FusedCase& c) {
   std::mt19937 rng(c.hidden * 3 + c.top_k);
   std::normal_distribution<float> dist(0.0f, 0.05f);
   for (float& v : w) v = dist(rng);
+  for (int e = c.dup; c.dup > 0 && e < c.experts; ++e) {
+    std::copy_n(w.begin() + static_cast<size_t>(e % c.dup) * c.hidden, c.hidden,
+                w.begin() + static_cast<size_t>(e) * c.hidden);
+  }
   const int pairs = c.tokens * c.top_k;
   DeviceBuffer<__nv_bfloat16> d_x(ToBf16(x));
   DeviceBuffer<float> d_w(w);
@@ -98,12 +104,32 @@ TEST(MoeRouteFused, MatchesTheThreeSeparateLaunchesBitForBit) {
   CheckFused({7, 2048, 64, 6, 1, 1, false});                       // odd batch
   CheckFused({kFusedRoutingMaxTokens, 2048, 64, 6, 1, 1, false});  // the largest fused step
   CheckFused({5, 72, 160, 6, 8, 3, true});                         // group-limited, renormalised
-  // One token takes the one-warp align (AlignPairsOneWarp), two or more the block's AlignPairs;
-  // both against the separate launches (routing.cu's AlignPairs) bit for bit.
+  // One token takes a one-warp path (RouteAlignOneToken for plain greedy up to 64 experts, else
+  // RouteToken + AlignPairsOneWarp), two or more the block's AlignPairs; all against the separate
+  // launches (routing.cu's AlignPairs) bit for bit.
   CheckFused({1, 72, 160, 6, 8, 3, true});  // one token, group-limited, 160 experts
   CheckFused({2, 72, 160, 6, 8, 3, true});  // two tokens: the block path
   CheckFused({1, 40, 3, 1, 1, 1, false});   // one token, top-1 of 3 experts
   CheckFused({3, 40, 20, 2, 1, 1, true});                          // tiny widths
+}
+
+// One token of plain greedy routing over at most kFusedRoutingOneTokenMaxExperts experts takes
+// the register path (routing.cuh RouteAlignOneToken); more experts or group limiting the
+// shared-memory one (RouteToken + AlignPairsOneWarp, the 160-expert cases above). Both against
+// the separate launches bit for bit: slot boundaries, the largest top-k, tied scores (lower id
+// first), renormalised or scaled.
+TEST(MoeRouteFused, OneTokenRegisterPathMatchesTheSeparateLaunchesBitForBit) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  static_assert(kFusedRoutingOneTokenMaxExperts == 64, "the cases below sit at its boundary");
+  CheckFused({1, 2048, 64, 6, 1, 1, true});    // V2-Lite widths, renormalised
+  CheckFused({1, 72, 64, 16, 1, 1, false});    // top-16 of 64: both slots emptied in turn
+  CheckFused({1, 72, 64, 6, 1, 1, false, 4});  // 16 copies of 4 rows: ties among the picks
+  CheckFused({1, 72, 64, 16, 1, 1, true, 3});  // ties across lanes and slots, renormalised
+  CheckFused({1, 40, 33, 16, 1, 1, true});     // one expert in slot 1
+  CheckFused({1, 40, 32, 6, 1, 1, false});     // one slot exactly
+  CheckFused({1, 40, 2, 2, 1, 1, true});       // every expert picked
+  CheckFused({1, 40, 65, 6, 1, 1, false});     // one expert too many: the shared-memory path
+  CheckFused({1, 40, 65, 6, 1, 1, false, 5});  // the same with ties
 }
 
 struct NormCase {
