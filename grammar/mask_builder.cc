@@ -544,6 +544,78 @@ int MaskBuilder::TextPhase(int32_t set) {
   return text_phase_[set];
 }
 
+uint32_t MaskBuilder::RunLength(int32_t set, bool pops, int c) {
+  constexpr int kClasses = TokenizerInfo::kRunClasses;
+  auto slot = [&](int32_t x, bool x_pops) {
+    const size_t at = (static_cast<size_t>(x) * 2 + (x_pops ? 1 : 0)) * kClasses + c;
+    if (at >= run_length_.size()) run_length_.resize(at + 2048 * kClasses, kRunUnknown);
+    return at;
+  };
+  const size_t root = slot(set, pops);
+  if (run_length_[root] != kRunUnknown) return run_length_[root];
+  // The bytes of each class, listed once (no heap: a cache's allocations are all its own).
+  struct ClassBytes {
+    uint8_t bytes[kClasses][128];
+    int count[kClasses];
+  };
+  static const ClassBytes kBytes = [] {
+    ClassBytes out{};
+    for (int k = 0; k < kClasses; ++k) {
+      for (int b = 0; b < 128; ++b) {
+        if (TokenizerInfo::InRunClass(k, static_cast<uint8_t>(b))) {
+          out.bytes[k][out.count[k]++] = static_cast<uint8_t>(b);
+        }
+      }
+    }
+    return out;
+  }();
+  const uint32_t cap = std::min<uint32_t>(info_.max_token_length(), kRunUnknown - 1);
+  // Depth-first with an explicit stack (a run may be thousands of states long). A set whose
+  // length is being found counts 0 where it is met again (in a cycle): a lower bound, so safe.
+  run_stack_.clear();
+  run_stack_.push_back({set, pops, root, 0, cap, false});
+  run_length_[root] = 0;
+  while (!run_stack_.empty()) {
+    bool descended = false;
+    {
+      RunFrame& f = run_stack_.back();
+      while (f.i < kBytes.count[c] && f.rest > 0 && !f.fail) {
+        const uint8_t byte = kBytes.bytes[c][f.i];
+        if (f.pops && g_.CanFollow(target_.rule, byte)) {
+          f.fail = true;
+          break;
+        }
+        int32_t next;
+        bool next_pops;
+        int32_t k;
+        bool plain = sim_.StepPlain(f.set, byte, &next, &next_pops, &k);
+        if (!plain && !sim_.Computed(f.set, byte)) {
+          sim_.Step(f.set, byte);
+          plain = sim_.StepPlain(f.set, byte, &next, &next_pops, &k);
+        }
+        if (!plain || next < 0 || k != 0) {
+          f.fail = true;
+          break;
+        }
+        const size_t at = slot(next, next_pops);
+        if (run_length_[at] == kRunUnknown) {  // find it first, then read this byte again
+          run_length_[at] = 0;
+          run_stack_.push_back({next, next_pops, at, 0, cap, false});
+          descended = true;
+          break;
+        }
+        f.rest = std::min<uint32_t>(f.rest, run_length_[at]);
+        ++f.i;
+      }
+    }
+    if (descended) continue;
+    const RunFrame& f = run_stack_.back();
+    run_length_[f.at] = f.fail ? 0 : static_cast<uint16_t>(std::min(cap, f.rest + 1));
+    run_stack_.pop_back();
+  }
+  return run_length_[root];
+}
+
 void MaskBuilder::Walk(int32_t first, int32_t last) {
   const bool raw = target_.callee != nullptr;
   for (int32_t n = first; n < last;) {
@@ -607,6 +679,24 @@ void MaskBuilder::Walk(int32_t first, int32_t last) {
             }
             n = end;
             continue;
+          }
+        }
+        // A bounded run (see the header): every byte below in one class the set reads for at
+        // least the subtree's height. The smallest class holding the subtree is the lowest bit
+        // (a larger class reads no longer), except the digit-free one.
+        if (opts_.class_runs && !raw && !target_.counted) {
+          const uint8_t classes = info_.run_classes(n);
+          if (classes != 0) {
+            const uint32_t height = info_.run_height(n);
+            const int low = __builtin_ctz(classes);
+            constexpr int kNoDigits = TokenizerInfo::kRunNoDigits;
+            if (RunLength(parent.simple, parent.simple_pops, low) >= height ||
+                (low != kNoDigits && (classes >> kNoDigits & 1) &&
+                 RunLength(parent.simple, parent.simple_pops, kNoDigits) >= height)) {
+              AcceptRange(info_.token_begin(n), info_.token_begin(end), 0, false);
+              n = end;
+              continue;
+            }
           }
         }
         // A callee that loops on the subtree's bytes and may return after each of them (a string

@@ -61,6 +61,16 @@
 // to its end without a call, and a pop on the way (a body that may end after any character) leads
 // nowhere, as no text byte can follow the rule (TextCannotFollow).
 //
+// Bounded runs. A pattern or length bound unrolled into a run of states (a password of 12..128
+// characters with a digit somewhere, a hostname label, an email's local part) does not loop, so
+// neither test above applies, and each state of the run walks its subtrees node by node. For the
+// byte classes of TokenizerInfo::run_classes, RunLength(set, c) is how many bytes of any string
+// over class c the set reads on the hot path (plainly: no call, a pop only where the byte cannot
+// follow the rule, no dead step), by a memoised search over the sets it reaches; a subtree whose
+// bytes are all in c and whose longest token (run_height) is within that length is accepted
+// whole. Exact: each of its tokens is read to its end as the node-by-node walk would read it.
+// Frames with a counter and delegated callees walk as before.
+//
 // A builder is not thread-safe; use one per worker thread. The CompiledGrammar and TokenizerInfo
 // are read only.
 #ifndef SIEVE_GRAMMAR_MASK_BUILDER_H_
@@ -99,6 +109,9 @@ struct MaskBuildOptions {
   // TokenizerInfo's text automaton exactly and every token below stays in string text (see
   // Walk). Off only to compare in tests.
   bool text_subtrees = true;
+  // Accept a trie subtree whole when the walked set reads every string over one of its byte
+  // classes up to the subtree's height (see "Bounded runs"). Off only to compare in tests.
+  bool class_runs = true;
 };
 
 // What MaskBuilder::Classify finds at one state.
@@ -317,6 +330,11 @@ class MaskBuilder {
   // No byte of string text can follow `rule`: a pop of the walked frame inside a text subtree
   // (a body that may end after any character) then goes nowhere, so it does not matter.
   bool TextCannotFollow(RuleId rule);
+  // Bytes of any string over run class c (TokenizerInfo) that `set` (whose steps may pop the
+  // walked frame when `pops`) reads on the hot path, up to the longest token; 0 when some byte of
+  // c is not read that way. A set met again while its own length is being found counts 0 there
+  // (a smaller length than the truth: safe). Iterative: runs may be thousands of states long.
+  uint32_t RunLength(int32_t set, bool pops, int c);
   // Classifies tokens sorted_ids()[lo, hi) given the alive_ flags and the current events.
   void EmitTokens(uint32_t lo, uint32_t hi);
   // Tokens sorted_ids()[lo, hi) are accepted; counted frames record k for each, or with
@@ -358,6 +376,18 @@ class MaskBuilder {
   std::vector<Snapshot> snapshots_;
   std::vector<int8_t> text_phase_;   // per set: TextPhase, -2 not yet known
   std::vector<int8_t> text_follow_;  // per rule: TextCannotFollow, -1 not yet known
+  // Per (set, pops, class): RunLength, kRunUnknown not yet known.
+  static constexpr uint16_t kRunUnknown = 0xFFFF;
+  std::vector<uint16_t> run_length_;
+  struct RunFrame {
+    int32_t set;
+    bool pops;
+    size_t at;      // its run_length_ slot
+    int i;          // the next byte of the class to read
+    uint32_t rest;  // the least length found after a byte so far
+    bool fail;      // some byte of the class is not read on the hot path
+  };
+  std::vector<RunFrame> run_stack_;
   uint64_t snapshot_clock_ = 0;
 
   StateClassification* out_ = nullptr;

@@ -61,6 +61,22 @@ void RadixSort(const Vocabulary& v, std::vector<int32_t>* ids) {
 
 }  // namespace
 
+bool TokenizerInfo::InRunClass(int c, uint8_t b) {
+  const bool lower = b >= 'a' && b <= 'z', upper = b >= 'A' && b <= 'Z', digit = b >= '0' && b <= '9';
+  const bool text = b >= 0x20 && b <= 0x7E && b != '"' && b != '\\';
+  switch (c) {
+    case 0: return lower;
+    case 1: return lower || upper;
+    case 2: return lower || upper || b == ' ';
+    case 3: return lower || upper || digit;
+    case 4: return lower || upper || digit || b == ' ';
+    case 5: return lower || upper || digit || b == '-' || b == '.' || b == '_';
+    case 6: return text;
+    case kRunNoDigits: return text && !digit;
+    default: return false;
+  }
+}
+
 int TokenizerInfo::TextStep(int phase, uint8_t b) {
   if (phase == 0) {
     if (b < 0x80) return b >= 0x20 && b != '"' && b != '\\' ? 0 : -1;
@@ -201,6 +217,23 @@ Result<std::shared_ptr<const TokenizerInfo>> TokenizerInfo::Build(
       nodes[n].text = text;
       all[parent[n]] &= text;
     }
+    // Run classes and heights, bottom-up too (children before their parent).
+    info->runs_.assign(static_cast<size_t>(num) + 1, Run{0, 0});
+    std::vector<uint8_t> byte_classes(256, 0);
+    for (int b = 0; b < 256; ++b) {
+      for (int c = 0; c < kRunClasses; ++c) {
+        if (InRunClass(c, static_cast<uint8_t>(b))) byte_classes[b] |= static_cast<uint8_t>(1u << c);
+      }
+    }
+    std::vector<uint8_t> classes_below(num, 0xFF);
+    for (int32_t n = num - 1; n > 0; --n) {
+      Run& r = info->runs_[n];
+      r.classes = byte_classes[nodes[n].byte] & classes_below[n];
+      r.height = static_cast<uint16_t>(r.height + 1);  // the children's longest, plus n's byte
+      classes_below[parent[n]] &= r.classes;
+      Run& up = info->runs_[parent[n]];
+      up.height = std::max(up.height, r.height);
+    }
     for (int32_t n = 0; n < num; ++n) {
       if (nodes[n].end - n < kSubtreeMaskMin) continue;
       nodes[n].mask = static_cast<int32_t>(info->masks_.size());
@@ -255,7 +288,8 @@ std::shared_ptr<const TokenizerInfo> TokenizerInfo::LongTokens(uint32_t min_leng
 }
 
 size_t TokenizerInfo::MemorySize() const {
-  return nodes_.capacity() * sizeof(Node) + sorted_ids_.capacity() * sizeof(int32_t) +
+  return nodes_.capacity() * sizeof(Node) + runs_.capacity() * sizeof(Run) +
+         sorted_ids_.capacity() * sizeof(int32_t) +
          char_starts_.capacity() * sizeof(uint16_t) + positions_.capacity() * sizeof(uint32_t) +
          masks_.capacity() * sizeof(std::array<uint64_t, 4>) +
          parents_by_byte_.capacity() * sizeof(int32_t) +

@@ -84,6 +84,20 @@ class TokenizerInfo {
   static constexpr int kTextPhases = 8;
   static int TextStep(int phase, uint8_t b);
   uint8_t text_phases(int32_t n) const { return nodes_[n].text; }
+  // Byte classes for bounded runs: run_classes(n) has bit c set when n's byte and every byte
+  // below n are in class c (InRunClass), and run_height(n) is the longest token below n counted
+  // from n's byte (its length minus depth(n) - 1). A state that reads every string over class c of
+  // up to run_height(n) bytes without a call (a pattern's unrolled run, a length-bounded body)
+  // accepts the whole subtree without walking it (mask_builder.h). The classes, ASCII only, in an
+  // order where the lowest bit set is the smallest class holding the subtree, except that
+  // kRunNoDigits (which leaves out digits) may hold it too:
+  //   0 [a-z]  1 [A-Za-z]  2 [ A-Za-z]  3 [0-9A-Za-z]  4 [ 0-9A-Za-z]  5 [-.0-9A-Z_a-z]
+  //   6 JSON string text (0x20-0x7E except '"' and '\')  7 the same without digits
+  static constexpr int kRunClasses = 8;
+  static constexpr int kRunNoDigits = 7;
+  static bool InRunClass(int c, uint8_t b);
+  uint8_t run_classes(int32_t n) const { return runs_[n].classes; }
+  uint32_t run_height(int32_t n) const { return runs_[n].height; }
   // Per sorted position i (sorted_ids()[i]): the bytes of the token that are not UTF-8
   // continuation bytes (10xxxxxx), i.e. the characters it begins.
   uint16_t char_starts(uint32_t i) const { return char_starts_[i]; }
@@ -126,6 +140,11 @@ class TokenizerInfo {
 
   std::shared_ptr<const Vocabulary> vocab_;
   std::vector<Node> nodes_;
+  struct Run {
+    uint8_t classes;
+    uint16_t height;
+  };
+  std::vector<Run> runs_;  // per node, beside nodes_ (read only where a walk may skip a run)
   std::vector<int32_t> sorted_ids_;
   std::vector<uint16_t> char_starts_;
   std::vector<uint32_t> positions_;

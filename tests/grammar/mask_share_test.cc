@@ -480,6 +480,37 @@ body ::= [^"\\\x00-\x1f\U00010000-\U0010FFFF]*)";
   }
 }
 
+// Bounded runs (mask_builder.h): runs of states that read a byte class for a bounded number of
+// bytes (a password pattern under length bounds, hostname labels, emails, a short word whose end
+// may be followed by a byte of its own class) classify every state as without the shortcut, and
+// where the runs are long the walk visits fewer trie nodes, so the shortcut did fire.
+TEST(MaskShare, BoundedRunsClassifyExactlyAsWithout) {
+  auto info = Llama3Info();
+  ASSERT_NE(info, nullptr);
+  // `word` may end before a byte of its own class ("q"), which the shortcut must not read past.
+  constexpr const char* kWords = R"G(root ::= word "q" | "(" word ")" | "[" word "]"
+word ::= [a-z] [a-z]? [a-z]? [a-z]? [a-z]? " "? [a-z]?)G";
+  for (const auto& [name, g, fewer] :
+       {std::tuple{std::string("digit_tails"), DigitTails(), true},
+        std::tuple{std::string("labels"), FromEbnf(kLabels), false},
+        std::tuple{std::string("words"), FromEbnf(kWords), false},
+        std::tuple{std::string("api_user_signup"), FromSchema("api_user_signup.schema.json"), true},
+        std::tuple{std::string("config_nginx_site"), FromSchema("config_nginx_site.schema.json"),
+                   true},
+        std::tuple{std::string("address_book"), FromSchema("address_book.schema.json"), true}}) {
+    ASSERT_NE(g, nullptr) << name;
+    MaskBuildOptions off;
+    off.class_runs = false;
+    const BuilderComparison r = CompareWithDefault(*g, *info, off, nullptr);
+    EXPECT_EQ(r.differ, 0) << name << ": " << r.differ << " of " << r.states << " states differ";
+    if (fewer) {
+      EXPECT_LT(r.nodes_on, r.nodes_off) << name;
+    }
+    std::printf("[runs] %s: %d states, trie nodes walked %lld -> %lld\n", name.c_str(), r.states,
+                static_cast<long long>(r.nodes_off), static_cast<long long>(r.nodes_on));
+  }
+}
+
 TEST(MaskShare, TheCacheIsTheSameWithAndWithoutSharing) {
   auto info = Llama3Info();
   ASSERT_NE(info, nullptr);
