@@ -570,8 +570,10 @@ uint32_t MaskBuilder::RunLength(int32_t set, bool pops, int c) {
     return out;
   }();
   const uint32_t cap = std::min<uint32_t>(info_.max_token_length(), kRunUnknown - 1);
-  // Depth-first with an explicit stack (a run may be thousands of states long). A set whose
-  // length is being found counts 0 where it is met again (in a cycle): a lower bound, so safe.
+  // Depth-first with an explicit stack (a run may be thousands of states long). A byte on which
+  // a set steps to itself does not bound its length (a string body); a set whose length is being
+  // found counts 0 where it is met again through other sets (a longer cycle): a lower bound, so
+  // safe.
   run_stack_.clear();
   run_stack_.push_back({set, pops, root, 0, cap, false});
   run_length_[root] = 0;
@@ -598,6 +600,10 @@ uint32_t MaskBuilder::RunLength(int32_t set, bool pops, int c) {
           break;
         }
         const size_t at = slot(next, next_pops);
+        if (at == f.at) {  // a loop on the byte does not bound the run
+          ++f.i;
+          continue;
+        }
         if (run_length_[at] == kRunUnknown) {  // find it first, then read this byte again
           run_length_[at] = 0;
           run_stack_.push_back({next, next_pops, at, 0, cap, false});

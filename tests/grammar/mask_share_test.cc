@@ -497,7 +497,9 @@ word ::= [a-z] [a-z]? [a-z]? [a-z]? [a-z]? " "? [a-z]?)G";
         std::tuple{std::string("api_user_signup"), FromSchema("api_user_signup.schema.json"), true},
         std::tuple{std::string("config_nginx_site"), FromSchema("config_nginx_site.schema.json"),
                    true},
-        std::tuple{std::string("address_book"), FromSchema("address_book.schema.json"), true}}) {
+        std::tuple{std::string("address_book"), FromSchema("address_book.schema.json"), true},
+        std::tuple{std::string("pydantic_order"), FromSchema("pydantic_order.schema.json"), false},
+        std::tuple{std::string("k8s_service"), FromSchema("k8s_service.schema.json"), false}}) {
     ASSERT_NE(g, nullptr) << name;
     MaskBuildOptions off;
     off.class_runs = false;
