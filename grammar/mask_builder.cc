@@ -689,8 +689,11 @@ void MaskBuilder::Walk(int32_t first, int32_t last) {
         }
         // A bounded run (see the header): every byte below in one class the set reads for at
         // least the subtree's height. The smallest class holding the subtree is the lowest bit
-        // (a larger class reads no longer), except the digit-free one.
-        if (opts_.class_runs && !raw && !target_.counted) {
+        // (a larger class reads no longer), except the digit-free one. Every class holds [a-z]
+        // (class 0), so a set that reads no two bytes of it runs no class: most sets, whose
+        // nodes then skip the per-node lookups.
+        if (opts_.class_runs && !raw && !target_.counted &&
+            RunLength(parent.simple, parent.simple_pops, 0) >= 2) {
           const uint8_t classes = info_.run_classes(n);
           if (classes != 0) {
             const uint32_t height = info_.run_height(n);
