@@ -58,6 +58,13 @@ bool HasBoundedCounter(const CompiledGrammar& g, int32_t state) {
   return rule.counted && rule.max != kUnbounded;
 }
 
+// Bits set in both rows (over the shorter one).
+int64_t CountCommon(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b) {
+  int64_t n = 0;
+  for (size_t w = 0; w < std::min(a.size(), b.size()); ++w) n += __builtin_popcount(a[w] & b[w]);
+  return n;
+}
+
 inline void SetBit(uint32_t* row, int32_t id) { row[id >> 5] |= uint32_t{1} << (id & 31); }
 inline void ClearBit(uint32_t* row, int32_t id) { row[id >> 5] &= ~(uint32_t{1} << (id & 31)); }
 
@@ -347,6 +354,20 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
     if (slot >= 0) saved[slot] = std::move(scratch[w]);
     classified.fetch_add(1, std::memory_order_relaxed);
   });
+  // Per (representative's slot, level): how many long tokens it accepts. A member whose own walk
+  // accepted another number cannot answer as its representative: SameOnLongTokens is skipped.
+  std::vector<int64_t> rep_long(static_cast<size_t>(num_saved) * levels.size(), -1);
+  auto rep_long_at = [&](size_t i) {
+    return static_cast<size_t>(saved_slot[member_rep[states[i]]]) * levels.size() +
+           static_cast<size_t>(member_level[states[i]]);
+  };
+  for (const size_t i : members) {
+    int64_t& n = rep_long[rep_long_at(i)];
+    if (n < 0) {
+      n = CountCommon(saved[saved_slot[member_rep[states[i]]]].accepted_bits,
+                      levels[member_level[states[i]]].second->byte_token_mask());
+    }
+  }
   for_runs(members, [&](size_t i, int w) {
     if (!poll()) return;
     const int32_t level = member_level[states[i]];
@@ -363,6 +384,7 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
     // a merge or building (and pooling) the same sets again. BuildState looks at the rule only
     // for whether it is counted with a finite bound.
     if (HasBoundedCounter(g, rep) == HasBoundedCounter(g, states[i]) &&
+        scratch[w].accepted_count == rep_long[rep_long_at(i)] &&
         SameOnLongTokens(long_info, rep_c, scratch[w])) {
       results[i].alias = result_of[rep];
       results[i].nodes_visited = scratch[w].nodes_visited;
