@@ -527,25 +527,69 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p,
 // (batch 1: 16) the columns are also split over blockIdx.z (up to kCombineColumnBlocks blocks of
 // 32 float4 columns each), so ~64 SMs instead of 16 pull the partials; each column's sums are
 // the same.
+// kEarly (launched where each group has at most kCombineEarlyLanes columns: batch 1-2): each
+// thread's partials of its first kCombineEarly splits are copied into shared memory (cp.async)
+// right after PdlWait, before the lse reads, the weights and their barriers, which they do not
+// depend on: the row then costs one or two memory latencies less (issue 7, session 11: the
+// combine was ~5 us busy per layer at batch 1, a chain of lse load -> weights -> three rounds of
+// partial loads for group 0's 17 splits). Shared memory, not registers: holding them in registers
+// took 128 registers per thread (one block of 512 per SM, so fewer blocks placed early by PDL)
+// and made the step slower. The sums take the same values in the same order: bit for bit the
+// kernel without it (tests/cuda/mla_attention_test.cc).
 constexpr int kCombineGroups = 4;
 constexpr int kCombineGroupThreads = 128;
 constexpr int kCombineThreads = kCombineGroups * kCombineGroupThreads;
 constexpr int kMaxCombineSplits = 1024;
 constexpr int kCombineInFlight = 8;
+constexpr int kCombineEarly = 17;       // batch 1, context 4096 + steps: 65 splits, 17 in group 0
+constexpr int kCombineEarlyLanes = 32;  // live threads per group the early copies serve
 constexpr int kCombineColumnBlocks = 4;    // most column blocks per (row, head)
 constexpr int kCombineTargetBlocks = 128;  // column blocks are added while below this many blocks
 
+// The split group `group` sums as its j-th: group, group + 4, ... < n4, then (group 0) n4 .. n - 1.
+__device__ __forceinline__ int CombineSplit(int j, int group, int n4) {
+  return j * kCombineGroups + group < n4 ? j * kCombineGroups + group
+                                         : n4 + (j - n4 / kCombineGroups);
+}
+
+template <bool kEarly>
 __global__ void __launch_bounds__(kCombineThreads) MlaCombineKernel(MlaDecodeParams p) {
   SIEVE_PDL_TRACE_SCOPE(pdl_trace::kMlaCombine);
   __shared__ float w_s[kMaxCombineSplits];
   __shared__ float stat[2];
   __shared__ float4 part[kCombineGroups][kCombineGroupThreads];
+  // kEarly: [group][split j < kCombineEarly][lane4 < kCombineEarlyLanes], 34,816 bytes.
+  __shared__ float4 early_s[kEarly ? kCombineGroups * kCombineEarly * kCombineEarlyLanes : 1];
   const int b = blockIdx.x, h = blockIdx.y;
   PdlLaunchDependents();
   PdlWait();  // launched with PDL: the split kernel's partials are final from here
   const int64_t stride = static_cast<int64_t>(p.batch) * p.heads;  // between splits
   const int64_t at = static_cast<int64_t>(b) * p.heads + h;
   const int n = p.num_splits;
+  const int group = threadIdx.x / kCombineGroupThreads;
+  const int lane4 = threadIdx.x % kCombineGroupThreads;
+  const float4* base = reinterpret_cast<const float4*>(p.partial_out + at * p.kv_lora);
+  const int64_t split_stride4 = stride * p.kv_lora / 4;  // float4s between splits
+  const int n4 = n - n % kCombineGroups;                 // splits summed round-robin
+  // This block's float4 columns [c_begin, c_end).
+  const int kv4 = p.kv_lora / 4, span = (kv4 + gridDim.z - 1) / gridDim.z;
+  const int c_begin = blockIdx.z * span, c_end = min(kv4, c_begin + span);
+  // This group's splits (CombineSplit order).
+  const int count = (n4 - group + kCombineGroups - 1) / kCombineGroups + (group == 0 ? n - n4 : 0);
+  if constexpr (kEarly) {  // span <= kCombineEarlyLanes: one column chunk, lanes >= 32 idle
+    if (lane4 < kCombineEarlyLanes && c_begin + lane4 < c_end) {
+#pragma unroll
+      for (int u = 0; u < kCombineEarly; ++u) {
+        if (u >= count) break;
+        const float4* src = base + CombineSplit(u, group, n4) * split_stride4 + c_begin + lane4;
+        const uint32_t dst =
+            SmemAddr(&early_s[(group * kCombineEarly + u) * kCombineEarlyLanes + lane4]);
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(src)
+                     : "memory");
+      }
+    }
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+  }
   for (int s = threadIdx.x; s < n; s += kCombineThreads) w_s[s] = p.partial_lse[s * stride + at];
   __syncthreads();
   if (threadIdx.x < 32) {
@@ -568,39 +612,40 @@ __global__ void __launch_bounds__(kCombineThreads) MlaCombineKernel(MlaDecodePar
     w_s[s] = w_s[s] == -INFINITY || total <= 0.0f ? 0.0f : expf(w_s[s] - big) / total;
   }
   __syncthreads();
-  const int group = threadIdx.x / kCombineGroupThreads;
-  const int lane4 = threadIdx.x % kCombineGroupThreads;
-  const float4* base = reinterpret_cast<const float4*>(p.partial_out + at * p.kv_lora);
-  const int64_t split_stride4 = stride * p.kv_lora / 4;  // float4s between splits
-  const int n4 = n - n % kCombineGroups;                 // splits summed round-robin
   __nv_bfloat16* out = p.out + b * p.out_batch_stride + h * p.out_head_stride;
-  // This block's float4 columns [c_begin, c_end).
-  const int kv4 = p.kv_lora / 4, span = (kv4 + gridDim.z - 1) / gridDim.z;
-  const int c_begin = blockIdx.z * span, c_end = min(kv4, c_begin + span);
   for (int c0 = c_begin; c0 < c_end; c0 += kCombineGroupThreads) {  // uniform trip count
     const int c4 = c0 + lane4;
     const bool live = c4 < c_end;
     float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-    // This group's splits in order: group, group + 4, ... < n4, then (group 0) n4 .. n - 1.
-    const int count =
-        (n4 - group + kCombineGroups - 1) / kCombineGroups + (group == 0 ? n - n4 : 0);
-    for (int j0 = 0; live && j0 < count; j0 += kCombineInFlight) {
+    int j_begin = 0;  // first split (CombineSplit order) still to load
+    if constexpr (kEarly) {
+      if (c0 == c_begin) {  // the only chunk (span <= kCombineEarlyLanes)
+        // This thread's own copies are visible to it after the wait (no barrier needed).
+        asm volatile("cp.async.wait_all;\n" ::: "memory");
+        for (int u = 0; live && u < kCombineEarly && u < count; ++u) {
+          const float w = w_s[CombineSplit(u, group, n4)];
+          const float4 v = early_s[(group * kCombineEarly + u) * kCombineEarlyLanes + lane4];
+          acc.x += w * v.x;
+          acc.y += w * v.y;
+          acc.z += w * v.z;
+          acc.w += w * v.w;
+        }
+        j_begin = kCombineEarly;
+      }
+    }
+    for (int j0 = j_begin; live && j0 < count; j0 += kCombineInFlight) {
       float4 v[kCombineInFlight];
 #pragma unroll
       for (int u = 0; u < kCombineInFlight; ++u) {
         const int j = j0 + u;
-        const int s = j * kCombineGroups + group < n4 ? j * kCombineGroups + group
-                                                      : n4 + (j - n4 / kCombineGroups);
-        v[u] =
-            j < count ? __ldcg(base + s * split_stride4 + c4) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        v[u] = j < count ? __ldcg(base + CombineSplit(j, group, n4) * split_stride4 + c4)
+                         : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
       }
 #pragma unroll
       for (int u = 0; u < kCombineInFlight; ++u) {
         const int j = j0 + u;
         if (j >= count) break;
-        const int s = j * kCombineGroups + group < n4 ? j * kCombineGroups + group
-                                                      : n4 + (j - n4 / kCombineGroups);
-        const float w = w_s[s];
+        const float w = w_s[CombineSplit(j, group, n4)];
         acc.x += w * v[u].x;
         acc.y += w * v[u].y;
         acc.z += w * v[u].z;
@@ -639,7 +684,7 @@ int64_t MlaPartialFloats(int32_t splits, int32_t rows, int32_t heads, int32_t kv
 }
 
 cudaError_t LaunchMlaDecode(const MlaDecodeParams& p, cudaStream_t stream, bool pdl, bool pdl_first,
-                            int32_t appended_tokens) {
+                            int32_t appended_tokens, bool combine_early) {
   if (appended_tokens < 0 || p.batch < 0 || p.batch > 65535 || p.heads < 0 || p.kv_lora <= 0 ||
       p.kv_lora > kMlaMaxLatent || p.kv_lora % 8 != 0 || p.rope_dim < 0 ||
       p.kv_lora + p.rope_dim > kMlaMaxHeadDim || (p.kv_lora + p.rope_dim) % 8 != 0 ||
@@ -672,8 +717,10 @@ cudaError_t LaunchMlaDecode(const MlaDecodeParams& p, cudaStream_t stream, bool 
   const int64_t pairs = static_cast<int64_t>(p.batch) * p.heads;
   const int col_blocks = static_cast<int>(std::max<int64_t>(
       1, std::min<int64_t>({kCombineColumnBlocks, p.kv_lora / 128, kCombineTargetBlocks / pairs})));
-  return LaunchKernel(MlaCombineKernel, dim3(p.batch, p.heads, col_blocks), kCombineThreads, 0,
-                      stream, pdl, p);
+  const int span = (p.kv_lora / 4 + col_blocks - 1) / col_blocks;  // float4 columns per block
+  const bool early = combine_early && span <= kCombineEarlyLanes;
+  return LaunchKernel(early ? MlaCombineKernel<true> : MlaCombineKernel<false>,
+                      dim3(p.batch, p.heads, col_blocks), kCombineThreads, 0, stream, pdl, p);
 }
 
 }  // namespace sieve::cuda

@@ -82,9 +82,12 @@ int64_t MlaPartialFloats(int32_t splits, int32_t rows, int32_t heads, int32_t kv
 // on the stream write, of the cache rows the launch reads, at most the last `appended_tokens`
 // positions of each row's sequence (the step's latent append: a step's tokens are the last
 // positions of their sequences): the split kernel then copies its tiles that end before those
-// positions ahead of the wait. Same results either way.
+// positions ahead of the wait. Same results either way. `combine_early` = false launches the split
+// combine without its early partial copies (the previous kernel, which launches with more than 32
+// float4 columns per split group always take, e.g. batch 3+ at kv_lora 512; same bits): for tests.
 cudaError_t LaunchMlaDecode(const MlaDecodeParams& p, cudaStream_t stream, bool pdl = false,
-                            bool pdl_first = true, int32_t appended_tokens = 0);
+                            bool pdl_first = true, int32_t appended_tokens = 0,
+                            bool combine_early = true);
 
 }  // namespace sieve::cuda
 

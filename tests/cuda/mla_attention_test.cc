@@ -167,8 +167,10 @@ void CheckDecode(const DecodeCase& c) {
   DeviceBuffer<__nv_bfloat16> d_cache(ToBf16(cache));
   DeviceBuffer<int32_t> d_table(table), d_lens(std::vector<int32_t>(c.lens.begin(), c.lens.end()));
   ASSERT_TRUE(d_q.ok() && d_cache.ok() && d_table.ok() && d_lens.ok());
-  // Without split-KV, with a few splits, and with more splits than tiles (empty splits).
-  for (int splits : {1, 3, 64}) {
+  // Without split-KV, with a few splits, and with more splits than tiles (empty splits); 65 and
+  // 133 splits: the combine's groups past its early copies (kCombineEarly = 17 splits per group,
+  // taken where a block has <= 32 float4 columns per group: batch 1-2 at width 512, tiny widths).
+  for (int splits : {1, 3, 64, 65, 133}) {
     SCOPED_TRACE(::testing::Message() << "splits " << splits);
     DeviceBuffer<float> d_lse(want_lse.size());
     DeviceBuffer<__nv_bfloat16> d_out(want.size());
@@ -204,8 +206,19 @@ void CheckDecode(const DecodeCase& c) {
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
     // o_lat is a convex combination of bf16 values, rounded to bf16 once: 2^-8 relative plus a
     // little absolute slack for outputs near zero.
-    EXPECT_TRUE(AllClose(FromBf16(d_out.Download()), want, 2e-3, 8e-3));
-    EXPECT_TRUE(AllClose(d_lse.Download(), want_lse, 1e-5, 1e-5));
+    const std::vector<__nv_bfloat16> got = d_out.Download();
+    const std::vector<float> got_lse = d_lse.Download();
+    EXPECT_TRUE(AllClose(FromBf16(got), want, 2e-3, 8e-3));
+    EXPECT_TRUE(AllClose(got_lse, want_lse, 1e-5, 1e-5));
+    if (splits > 1) {  // the combine without its early copies (the previous kernel): same bits
+      ASSERT_TRUE(d_out.Poison(0));
+      ASSERT_TRUE(d_lse.Poison());
+      ASSERT_TRUE(d_part.Poison());
+      ASSERT_EQ(LaunchMlaDecode(p, nullptr, false, true, 0, /*combine_early=*/false), cudaSuccess);
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      EXPECT_TRUE(SameBits(d_out.Download(), got));
+      EXPECT_TRUE(SameBits(d_lse.Download(), got_lse));
+    }
   }
 }
 
@@ -228,6 +241,8 @@ TEST(MlaDecode, MatchesCpuAttentionOverPagedCache) {
   CheckDecode({32, 16, 4, kMlaPageSize, {1, 63, 64, 65, 300}});  // tiny preset widths
   CheckDecode({40, 8, 4, 16, {17, 1, 33}});                      // odd widths, small pages
   CheckDecode({512, 64, 16, kMlaPageSize, {4096, 1, 2000}});      // long context, split-KV
+  CheckDecode({512, 64, 16, kMlaPageSize, {4096}});               // batch 1: early combine copies
+  CheckDecode({512, 64, 16, kMlaPageSize, {4000, 129}});          // batch 2: the same
   CheckDecode({512, 64, 16, kMlaPageSize, {1}, 0});              // 16-byte query loads
   CheckDecode({512, 64, 16, kMlaPageSize, {4096, 65, 2000}, 0});  // the same, split-KV
   CheckDecode({40, 8, 20, 16, {17, 1, 33}, 0});                   // odd widths, 2 head groups
