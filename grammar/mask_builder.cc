@@ -553,22 +553,6 @@ uint32_t MaskBuilder::RunLength(int32_t set, bool pops, int c) {
   };
   const size_t root = slot(set, pops);
   if (run_length_[root] != kRunUnknown) return run_length_[root];
-  // The bytes of each class, listed once (no heap: a cache's allocations are all its own).
-  struct ClassBytes {
-    uint8_t bytes[kClasses][128];
-    int count[kClasses];
-  };
-  static const ClassBytes kBytes = [] {
-    ClassBytes out{};
-    for (int k = 0; k < kClasses; ++k) {
-      for (int b = 0; b < 128; ++b) {
-        if (TokenizerInfo::InRunClass(k, static_cast<uint8_t>(b))) {
-          out.bytes[k][out.count[k]++] = static_cast<uint8_t>(b);
-        }
-      }
-    }
-    return out;
-  }();
   const uint32_t cap = std::min<uint32_t>(info_.max_token_length(), kRunUnknown - 1);
   // Depth-first with an explicit stack (a run may be thousands of states long). A byte on which
   // a set steps to itself does not bound its length (a string body); a set whose length is being
@@ -581,8 +565,9 @@ uint32_t MaskBuilder::RunLength(int32_t set, bool pops, int c) {
     bool descended = false;
     {
       RunFrame& f = run_stack_.back();
-      while (f.i < kBytes.count[c] && f.rest > 0 && !f.fail) {
-        const uint8_t byte = kBytes.bytes[c][f.i];
+      for (; f.i < 128 && f.rest > 0 && !f.fail; ++f.i) {  // classes hold ASCII bytes only
+        const auto byte = static_cast<uint8_t>(f.i);
+        if (!(TokenizerInfo::RunClassesOf(byte) >> c & 1)) continue;
         if (f.pops && g_.CanFollow(target_.rule, byte)) {
           f.fail = true;
           break;
@@ -600,10 +585,7 @@ uint32_t MaskBuilder::RunLength(int32_t set, bool pops, int c) {
           break;
         }
         const size_t at = slot(next, next_pops);
-        if (at == f.at) {  // a loop on the byte does not bound the run
-          ++f.i;
-          continue;
-        }
+        if (at == f.at) continue;  // a loop on the byte does not bound the run
         if (run_length_[at] == kRunUnknown) {  // find it first, then read this byte again
           run_length_[at] = 0;
           run_stack_.push_back({next, next_pops, at, 0, cap, false});
@@ -611,7 +593,6 @@ uint32_t MaskBuilder::RunLength(int32_t set, bool pops, int c) {
           break;
         }
         f.rest = std::min<uint32_t>(f.rest, run_length_[at]);
-        ++f.i;
       }
     }
     if (descended) continue;

@@ -383,7 +383,7 @@ class MaskBuilder {
     int32_t set;
     bool pops;
     size_t at;      // its run_length_ slot
-    int i;          // the next byte of the class to read
+    int i;          // the next byte to read (those outside the class are passed over)
     uint32_t rest;  // the least length found after a byte so far
     bool fail;      // some byte of the class is not read on the hot path
   };

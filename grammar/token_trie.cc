@@ -61,20 +61,22 @@ void RadixSort(const Vocabulary& v, std::vector<int32_t>* ids) {
 
 }  // namespace
 
-bool TokenizerInfo::InRunClass(int c, uint8_t b) {
-  const bool lower = b >= 'a' && b <= 'z', upper = b >= 'A' && b <= 'Z', digit = b >= '0' && b <= '9';
+uint8_t TokenizerInfo::RunClassesOf(uint8_t b) {
+  const bool lower = b >= 'a' && b <= 'z', upper = b >= 'A' && b <= 'Z';
+  const bool digit = b >= '0' && b <= '9', alnum = lower || upper || digit;
   const bool text = b >= 0x20 && b <= 0x7E && b != '"' && b != '\\';
-  switch (c) {
-    case 0: return lower;
-    case 1: return lower || upper;
-    case 2: return lower || upper || b == ' ';
-    case 3: return lower || upper || digit;
-    case 4: return lower || upper || digit || b == ' ';
-    case 5: return lower || upper || digit || b == '-' || b == '.' || b == '_';
-    case 6: return text;
-    case kRunNoDigits: return text && !digit;
-    default: return false;
-  }
+  const bool in[kRunClasses] = {lower,
+                                lower || upper,
+                                lower || upper || b == ' ',
+                                alnum,
+                                alnum || b == ' ',
+                                alnum || b == '-' || b == '.' || b == '_',
+                                text,
+                                text && !digit};
+  static_assert(kRunNoDigits == kRunClasses - 1, "the digit-free class is the last");
+  uint8_t out = 0;
+  for (int c = 0; c < kRunClasses; ++c) out |= static_cast<uint8_t>(in[c] ? 1u << c : 0u);
+  return out;
 }
 
 int TokenizerInfo::TextStep(int phase, uint8_t b) {
@@ -219,16 +221,10 @@ Result<std::shared_ptr<const TokenizerInfo>> TokenizerInfo::Build(
     }
     // Run classes and heights, bottom-up too (children before their parent).
     info->runs_.assign(static_cast<size_t>(num) + 1, Run{0, 0});
-    std::vector<uint8_t> byte_classes(256, 0);
-    for (int b = 0; b < 256; ++b) {
-      for (int c = 0; c < kRunClasses; ++c) {
-        if (InRunClass(c, static_cast<uint8_t>(b))) byte_classes[b] |= static_cast<uint8_t>(1u << c);
-      }
-    }
     std::vector<uint8_t> classes_below(num, 0xFF);
     for (int32_t n = num - 1; n > 0; --n) {
       Run& r = info->runs_[n];
-      r.classes = byte_classes[nodes[n].byte] & classes_below[n];
+      r.classes = RunClassesOf(nodes[n].byte) & classes_below[n];
       r.height = static_cast<uint16_t>(r.height + 1);  // the children's longest, plus n's byte
       classes_below[parent[n]] &= r.classes;
       Run& up = info->runs_[parent[n]];

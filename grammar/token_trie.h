@@ -85,7 +85,7 @@ class TokenizerInfo {
   static int TextStep(int phase, uint8_t b);
   uint8_t text_phases(int32_t n) const { return nodes_[n].text; }
   // Byte classes for bounded runs: run_classes(n) has bit c set when n's byte and every byte
-  // below n are in class c (InRunClass), and run_height(n) is the longest token below n counted
+  // below n are in class c (RunClassesOf), and run_height(n) is the longest token below n counted
   // from n's byte (its length minus depth(n) - 1). A state that reads every string over class c of
   // up to run_height(n) bytes without a call (a pattern's unrolled run, a length-bounded body)
   // accepts the whole subtree without walking it (mask_builder.h). The classes, ASCII only, in an
@@ -95,7 +95,8 @@ class TokenizerInfo {
   //   6 JSON string text (0x20-0x7E except '"' and '\')  7 the same without digits
   static constexpr int kRunClasses = 8;
   static constexpr int kRunNoDigits = 7;
-  static bool InRunClass(int c, uint8_t b);
+  // The classes byte b is in, bit c for class c (none for bytes past 0x7F).
+  static uint8_t RunClassesOf(uint8_t b);
   uint8_t run_classes(int32_t n) const { return runs_[n].classes; }
   uint32_t run_height(int32_t n) const { return runs_[n].height; }
   // Per sorted position i (sorted_ids()[i]): the bytes of the token that are not UTF-8
