@@ -47,6 +47,12 @@ size_t CountBitsSwar(const Word* words, size_t n) {
   return c;
 }
 
+size_t CountCommonSwar(const uint32_t* a, const uint32_t* b, size_t n) {
+  size_t c = 0;
+  for (size_t i = 0; i < n; ++i) c += CountSwar(a[i] & b[i]);
+  return c;
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 template <typename Word>
 __attribute__((target("popcnt"))) size_t CountBitsHw(const Word* words, size_t n) {
@@ -55,15 +61,34 @@ __attribute__((target("popcnt"))) size_t CountBitsHw(const Word* words, size_t n
   return c;
 }
 
+__attribute__((target("popcnt"))) size_t CountCommonHw(const uint32_t* a, const uint32_t* b,
+                                                        size_t n) {
+  size_t c = 0;
+  for (size_t i = 0; i < n; ++i) c += static_cast<size_t>(__builtin_popcount(a[i] & b[i]));
+  return c;
+}
+
+bool HasPopcnt() {
+  static const bool hw = __builtin_cpu_supports("popcnt");
+  return hw;
+}
+
 template <typename Word>
 size_t Count(const Word* words, size_t n) {
-  static const bool hw = __builtin_cpu_supports("popcnt");
-  return hw ? CountBitsHw(words, n) : CountBitsSwar(words, n);
+  return HasPopcnt() ? CountBitsHw(words, n) : CountBitsSwar(words, n);
+}
+
+size_t CountCommon(const uint32_t* a, const uint32_t* b, size_t n) {
+  return HasPopcnt() ? CountCommonHw(a, b, n) : CountCommonSwar(a, b, n);
 }
 #else
 template <typename Word>
 size_t Count(const Word* words, size_t n) {
   return CountBitsSwar(words, n);
+}
+
+size_t CountCommon(const uint32_t* a, const uint32_t* b, size_t n) {
+  return CountCommonSwar(a, b, n);
 }
 #endif
 
@@ -72,5 +97,9 @@ size_t Count(const Word* words, size_t n) {
 size_t CountBits(const uint64_t* words, size_t n) { return Count(words, n); }
 
 size_t CountBits(const uint32_t* words, size_t n) { return Count(words, n); }
+
+size_t CountCommonBits(const uint32_t* a, const uint32_t* b, size_t n) {
+  return CountCommon(a, b, n);
+}
 
 }  // namespace sieve

@@ -25,6 +25,8 @@ void ClearBits(uint32_t* row, const int32_t* ids, size_t n);
 // without -mpopcnt the builtin is a libgcc call per word), else a SWAR count.
 size_t CountBits(const uint64_t* words, size_t n);
 size_t CountBits(const uint32_t* words, size_t n);
+// Bits set in both a[0, n) and b[0, n), counted the same way.
+size_t CountCommonBits(const uint32_t* a, const uint32_t* b, size_t n);
 
 }  // namespace sieve
 

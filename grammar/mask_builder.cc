@@ -493,30 +493,52 @@ bool MaskBuilder::TextCannotFollow(RuleId rule) {
   return v == 1;
 }
 
-int MaskBuilder::TextPhase(int32_t set) {
-  const bool counted = target_.counted;
+int MaskBuilder::ComputeTextPhase(int32_t set) {
   if (static_cast<size_t>(set) >= text_phase_.size()) text_phase_.resize(set + 1024, -2);
   if (text_phase_[set] != -2) return text_phase_[set];
   text_phase_[set] = -1;
-  // Only a set that loops on the text's ASCII can be phase 0 (cheap to test first).
-  const uint64_t* loop = sim_.LoopBytes(set, false);
-  for (int b = 0x20; b < 0x80; ++b) {
-    if (TokenizerInfo::TextStep(0, static_cast<uint8_t>(b)) == 0 && !(loop[b >> 6] >> (b & 63) & 1))
-      return -1;
+  // Only a set that reads every text byte of a phase can be that phase (cheap to test first).
+  uint64_t first[4];
+  sim_.FirstBytes(set, first);
+  auto reads_all = [&](int p) {
+    const uint64_t* text = TokenizerInfo::TextBytes(p);
+    return ((text[0] & ~first[0]) | (text[1] & ~first[1]) | (text[2] & ~first[2]) |
+            (text[3] & ~first[3])) == 0;
+  };
+  if (reads_all(0)) {
+    // Phase 0 loops on the text's ASCII (cheap to test before the whole family).
+    const uint64_t* text0 = TokenizerInfo::TextBytes(0);
+    const uint64_t* loop = sim_.LoopBytes(set, false);
+    if ((text0[0] & ~loop[0]) != 0 || (text0[1] & ~loop[1]) != 0) return -1;
+    TextFamily(set, 0);
+    return text_phase_[set];
   }
+  // Inside a multi-byte character: a string body's set after a lead byte, met first there when
+  // the body is entered on it (a map key whose literal alternatives the lead byte left). The
+  // phases that read the most continuation bytes first (2 holds what 3 and 4 read, 5 what 6 and
+  // 7 read).
+  for (const int p : {1, 2, 5, 3, 4, 6, 7}) {
+    if (reads_all(p) && TextFamily(set, p)) return text_phase_[set];
+  }
+  return -1;
+}
+
+bool MaskBuilder::TextFamily(int32_t set, int phase) {
+  const bool counted = target_.counted;
   constexpr int kPhases = TokenizerInfo::kTextPhases;
   int32_t sets[kPhases];
   std::fill(sets, sets + kPhases, -1);
   bool any_pops = false;
-  sets[0] = set;
-  int work[kPhases] = {0};
+  sets[phase] = set;
+  int work[kPhases] = {phase};
   int num_work = 1;
   while (num_work > 0) {
     const int p = work[--num_work];
+    const uint64_t* text = TokenizerInfo::TextBytes(p);
     for (int b = 0; b < 256; ++b) {
+      if (!(text[b >> 6] >> (b & 63) & 1)) continue;
       const auto byte = static_cast<uint8_t>(b);
       const int q = TokenizerInfo::TextStep(p, byte);
-      if (q < 0) continue;
       int32_t next;
       bool pops;
       int32_t k;
@@ -527,25 +549,26 @@ int MaskBuilder::TextPhase(int32_t set) {
       }
       // Relaxed sets (a counted frame) begin one iteration per character, at its first byte.
       const int32_t want_k = counted && p == 0 ? 1 : 0;
-      if (!plain || k != want_k || next < 0) return -1;
+      if (!plain || k != want_k || next < 0) return false;
       any_pops = any_pops || pops;
       if (sets[q] < 0) {
         sets[q] = next;
         work[num_work++] = q;
       } else if (sets[q] != next) {
-        return -1;
+        return false;
       }
     }
   }
   for (int p = kPhases - 1; p >= 0; --p) {
+    if (sets[p] < 0) continue;
     if (static_cast<size_t>(sets[p]) >= text_phase_.size()) text_phase_.resize(sets[p] + 1024, -2);
     text_phase_[sets[p]] = static_cast<int8_t>(p | (any_pops ? kTextPops : 0));
   }
-  return text_phase_[set];
+  return true;
 }
 
-uint32_t MaskBuilder::RunLength(int32_t set, bool pops, int c) {
-  constexpr int kClasses = TokenizerInfo::kRunClasses;
+uint32_t MaskBuilder::ComputeRunLength(int32_t set, bool pops, int c) {
+  constexpr int kClasses = kRunClassesMemo;
   auto slot = [&](int32_t x, bool x_pops) {
     const size_t at = (static_cast<size_t>(x) * 2 + (x_pops ? 1 : 0)) * kClasses + c;
     if (at >= run_length_.size()) run_length_.resize(at + 2048 * kClasses, kRunUnknown);
@@ -558,8 +581,27 @@ uint32_t MaskBuilder::RunLength(int32_t set, bool pops, int c) {
   // a set steps to itself does not bound its length (a string body); a set whose length is being
   // found counts 0 where it is met again through other sets (a longer cycle): a lower bound, so
   // safe.
+  // A frame fails at once when its set cannot read some byte of the class, or when it may pop
+  // and some byte of the class can follow the rule.
+  const uint64_t* cls = TokenizerInfo::RunClassBytes(c);
+  if (run_follow_rule_ != target_.rule) {
+    run_follow_rule_ = target_.rule;
+    for (int w = 0; w < 2; ++w) run_follow_[w] = 0;
+    for (int b = 0; b < 128; ++b) {  // classes hold ASCII bytes only
+      if (g_.CanFollow(target_.rule, static_cast<uint8_t>(b))) {
+        run_follow_[b >> 6] |= uint64_t{1} << (b & 63);
+      }
+    }
+  }
+  const bool follow_in_class = ((cls[0] & run_follow_[0]) | (cls[1] & run_follow_[1])) != 0;
+  auto cannot_run = [&](int32_t x, bool x_pops) {
+    if (x_pops && follow_in_class) return true;
+    uint64_t first[4];
+    sim_.FirstBytes(x, first);
+    return ((cls[0] & ~first[0]) | (cls[1] & ~first[1])) != 0;
+  };
   run_stack_.clear();
-  run_stack_.push_back({set, pops, root, 0, cap, false});
+  run_stack_.push_back({set, pops, root, 0, cap, cannot_run(set, pops)});
   run_length_[root] = 0;
   while (!run_stack_.empty()) {
     bool descended = false;
@@ -567,11 +609,7 @@ uint32_t MaskBuilder::RunLength(int32_t set, bool pops, int c) {
       RunFrame& f = run_stack_.back();
       for (; f.i < 128 && f.rest > 0 && !f.fail; ++f.i) {  // classes hold ASCII bytes only
         const auto byte = static_cast<uint8_t>(f.i);
-        if (!(TokenizerInfo::RunClassesOf(byte) >> c & 1)) continue;
-        if (f.pops && g_.CanFollow(target_.rule, byte)) {
-          f.fail = true;
-          break;
-        }
+        if (!(cls[byte >> 6] >> (byte & 63) & 1)) continue;
         int32_t next;
         bool next_pops;
         int32_t k;
@@ -588,7 +626,7 @@ uint32_t MaskBuilder::RunLength(int32_t set, bool pops, int c) {
         if (at == f.at) continue;  // a loop on the byte does not bound the run
         if (run_length_[at] == kRunUnknown) {  // find it first, then read this byte again
           run_length_[at] = 0;
-          run_stack_.push_back({next, next_pops, at, 0, cap, false});
+          run_stack_.push_back({next, next_pops, at, 0, cap, cannot_run(next, next_pops)});
           descended = true;
           break;
         }
@@ -612,6 +650,10 @@ void MaskBuilder::Walk(int32_t first, int32_t last) {
     ++nodes_visited_;
     if (parent.simple >= 0 && (!parent.simple_pops || !g_.CanFollow(target_.rule, byte))) {
       // The hot path: the walked frame alone, no pop this byte can follow, a plain transition.
+      if (!sim_.CanRead(parent.simple, byte)) {  // nothing reads it: nor anything below
+        n = info_.end(n);
+        continue;
+      }
       if (const int32_t end = info_.end(n); end > n + 1) {
         // A subtree made only of bytes the set loops on is read in full: accept it whole (in a
         // counted loop each of its bytes is one iteration). Large subtrees carry their byte set;

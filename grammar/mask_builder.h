@@ -321,12 +321,22 @@ class MaskBuilder {
   // The text phase (TokenizerInfo::TextStep) that `set` stands for, or -1: set X is phase 0 when
   // it steps like the text automaton (every byte the automaton reads from phase p is read from
   // the phase-p set, plainly: no call, at most a pop of the walked frame, into the set of the
-  // next phase), the sets it reaches are the other phases. Relaxed sets (counted frames) must
-  // also begin exactly one iteration per character, at its first byte. Checked once per family
-  // of sets (a set is always walked in one mode).
+  // next phase), the sets it reaches are the other phases; a set met first inside a character
+  // (entered on a lead byte) is tried as each continuation phase the same way. Relaxed sets
+  // (counted frames) must also begin exactly one iteration per character, at its first byte.
+  // Checked once per family of sets (a set is always walked in one mode).
   // kTextPops is or-ed into the result when some step of the family pops the walked frame.
   static constexpr int kTextPops = 8;
-  int TextPhase(int32_t set);
+  int TextPhase(int32_t set) {  // the memo inline: it is asked at every node of a text walk
+    if (static_cast<size_t>(set) < text_phase_.size() && text_phase_[set] != -2) {
+      return text_phase_[set];
+    }
+    return ComputeTextPhase(set);
+  }
+  int ComputeTextPhase(int32_t set);
+  // Whether `set` steps like the text automaton from `phase` with the sets it reaches (each
+  // phase one set); if so their phases are recorded in text_phase_.
+  bool TextFamily(int32_t set, int phase);
   // No byte of string text can follow `rule`: a pop of the walked frame inside a text subtree
   // (a body that may end after any character) then goes nowhere, so it does not matter.
   bool TextCannotFollow(RuleId rule);
@@ -334,7 +344,12 @@ class MaskBuilder {
   // walked frame when `pops`) reads on the hot path, up to the longest token; 0 when some byte of
   // c is not read that way. A set met again while its own length is being found counts 0 there
   // (a smaller length than the truth: safe). Iterative: runs may be thousands of states long.
-  uint32_t RunLength(int32_t set, bool pops, int c);
+  uint32_t RunLength(int32_t set, bool pops, int c) {  // the memo inline, as TextPhase's
+    const size_t at = (static_cast<size_t>(set) * 2 + (pops ? 1 : 0)) * kRunClassesMemo + c;
+    if (at < run_length_.size() && run_length_[at] != kRunUnknown) return run_length_[at];
+    return ComputeRunLength(set, pops, c);
+  }
+  uint32_t ComputeRunLength(int32_t set, bool pops, int c);
   // Classifies tokens sorted_ids()[lo, hi) given the alive_ flags and the current events.
   void EmitTokens(uint32_t lo, uint32_t hi);
   // Tokens sorted_ids()[lo, hi) are accepted; counted frames record k for each, or with
@@ -378,6 +393,7 @@ class MaskBuilder {
   std::vector<int8_t> text_follow_;  // per rule: TextCannotFollow, -1 not yet known
   // Per (set, pops, class): RunLength, kRunUnknown not yet known.
   static constexpr uint16_t kRunUnknown = 0xFFFF;
+  static constexpr int kRunClassesMemo = TokenizerInfo::kRunClasses;
   std::vector<uint16_t> run_length_;
   struct RunFrame {
     int32_t set;
@@ -388,6 +404,8 @@ class MaskBuilder {
     bool fail;      // some byte of the class is not read on the hot path
   };
   std::vector<RunFrame> run_stack_;
+  RuleId run_follow_rule_ = -1;  // the rule whose FOLLOW bytes run_follow_ holds (ASCII only)
+  uint64_t run_follow_[2] = {0, 0};
   uint64_t snapshot_clock_ = 0;
 
   StateClassification* out_ = nullptr;

@@ -60,9 +60,7 @@ bool HasBoundedCounter(const CompiledGrammar& g, int32_t state) {
 
 // Bits set in both rows (over the shorter one).
 int64_t CountCommon(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b) {
-  int64_t n = 0;
-  for (size_t w = 0; w < std::min(a.size(), b.size()); ++w) n += __builtin_popcount(a[w] & b[w]);
-  return n;
+  return static_cast<int64_t>(CountCommonBits(a.data(), b.data(), std::min(a.size(), b.size())));
 }
 
 inline void SetBit(uint32_t* row, int32_t id) { row[id >> 5] |= uint32_t{1} << (id & 31); }
@@ -164,16 +162,21 @@ void TokenMaskCache::BuildState(const CompiledGrammar& g, const TokenizerInfo& i
       while (dense < kmax && gt[dense] > opts.counted_clear_limit) ++dense;
       r->kmax = kmax;
       r->dense = dense;
-      // Budgets below `dense`: a set each (tokens with k <= budget), built cumulatively.
-      std::vector<std::vector<int32_t>> by_k(static_cast<size_t>(dense));
+      // Budgets below `dense`: a set each (tokens with k <= budget), built cumulatively from
+      // the ids ordered by k (a counting sort: string bodies accept ~100k tokens here).
+      std::vector<uint32_t> at(static_cast<size_t>(dense) + 1, 0);
+      for (int32_t k = 0; k < dense; ++k) at[k + 1] = at[k] + count[k];
+      std::vector<int32_t> by_k(at[dense]);
+      std::vector<uint32_t> fill(at.begin(), at.end() - 1);
       std::vector<std::pair<int32_t, int32_t>> tail;  // (k, id) with k > dense
+      tail.reserve(gt[dense]);
       for (size_t i = 0; i < c.accepted.size(); ++i) {
         const int32_t k = c.accepted_k[i];
-        if (k < dense) by_k[k].push_back(c.accepted[i]);
+        if (k < dense) by_k[fill[k]++] = c.accepted[i];
         if (k > dense) tail.push_back({k, c.accepted[i]});
       }
       for (int32_t b = 0; b < dense; ++b) {
-        for (const int32_t id : by_k[b]) SetBit(row.data(), id);
+        for (uint32_t j = at[b]; j < at[b + 1]; ++j) SetBit(row.data(), by_k[j]);
         r->levels.emplace_back();
         MakeSet(info, row, &r->levels.back());
       }

@@ -3,6 +3,7 @@
 #include "grammar/token_trie.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -98,6 +99,33 @@ int TokenizerInfo::TextStep(int phase, uint8_t b) {
                           {0x80, 0x9F, 1}, {0x80, 0xBF, 2}, {0x90, 0xBF, 2}, {0x80, 0x8F, 2}};
   if (phase < 0 || phase >= kTextPhases) return -1;
   return b >= kCont[phase].lo && b <= kCont[phase].hi ? kCont[phase].next : -1;
+}
+
+const uint64_t* TokenizerInfo::TextBytes(int phase) {
+  static const auto kTable = [] {
+    std::array<std::array<uint64_t, 4>, kTextPhases> t{};
+    for (int p = 0; p < kTextPhases; ++p) {
+      for (int b = 0; b < 256; ++b) {
+        if (TextStep(p, static_cast<uint8_t>(b)) >= 0) t[p][b >> 6] |= uint64_t{1} << (b & 63);
+      }
+    }
+    return t;
+  }();
+  return kTable[phase].data();
+}
+
+const uint64_t* TokenizerInfo::RunClassBytes(int c) {
+  static const auto kTable = [] {
+    std::array<std::array<uint64_t, 4>, kRunClasses> t{};
+    for (int b = 0; b < 256; ++b) {
+      const uint8_t in = RunClassesOf(static_cast<uint8_t>(b));
+      for (int k = 0; k < kRunClasses; ++k) {
+        if (in >> k & 1) t[k][b >> 6] |= uint64_t{1} << (b & 63);
+      }
+    }
+    return t;
+  }();
+  return kTable[c].data();
 }
 
 uint64_t VocabularyFingerprint(const Vocabulary& vocab) {

@@ -83,6 +83,8 @@ class TokenizerInfo {
   // exactly accepts such a subtree without walking it (mask_builder.h).
   static constexpr int kTextPhases = 8;
   static int TextStep(int phase, uint8_t b);
+  // The bytes TextStep reads from `phase` (next phase >= 0), as a 256-bit set.
+  static const uint64_t* TextBytes(int phase);
   uint8_t text_phases(int32_t n) const { return nodes_[n].text; }
   // Byte classes for bounded runs: run_classes(n) has bit c set when n's byte and every byte
   // below n are in class c (RunClassesOf), and run_height(n) is the longest token below n counted
@@ -97,6 +99,8 @@ class TokenizerInfo {
   static constexpr int kRunNoDigits = 7;
   // The classes byte b is in, bit c for class c (none for bytes past 0x7F).
   static uint8_t RunClassesOf(uint8_t b);
+  // The bytes of class c, as a 256-bit set.
+  static const uint64_t* RunClassBytes(int c);
   uint8_t run_classes(int32_t n) const { return runs_[n].classes; }
   uint32_t run_height(int32_t n) const { return runs_[n].height; }
   // Per sorted position i (sorted_ids()[i]): the bytes of the token that are not UTF-8
