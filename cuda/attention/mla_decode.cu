@@ -310,6 +310,7 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p,
     }
   }
   ConsumerSync();
+  SIEVE_PDL_TRACE_MARK(kStage0);  // q staged (trace builds only)
 
   float acc[kNTiles][4];
 #pragma unroll
@@ -338,6 +339,7 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p,
   for (int tile = tile_begin; tile < tile_end; ++tile) {
     const int i = tile - tile_begin, stage = i & 1;
     BarWait(&full[stage], (i >> 1) & 1);
+    if (i == 0) SIEVE_PDL_TRACE_MARK(kStage1);  // the first tile arrived
     const uint32_t kt_addr = kv_addr + 2u * stage * kTile * ld;
 
     // Scores: rows g, g + 8 (heads); tokens 8 warp + 2t + {0, 1}.
@@ -470,6 +472,7 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p,
     __syncwarp();
     if (lane == 0) BarArrive(&empty[stage]);  // this warp is done with the stage
   }
+  SIEVE_PDL_TRACE_MARK(kStage2);  // math done
   // Epilogue: normalised o_lat rows g, g + 8 (heads head0 + g, head0 + g + 8).
   float inv[2], lse[2];
 #pragma unroll
@@ -485,18 +488,21 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p,
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
         const int h = head0 + g + 8 * r;
-        if (h >= p.heads) continue;
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          if (col + e >= p.kv_lora) continue;
-          const float v = acc[n][2 * r + e] * inv[r];
-          if (split_out) {
-            p.partial_out[((static_cast<int64_t>(split) * p.batch + b) * p.heads + h) * p.kv_lora +
-                          col + e] = v;
-          } else {
-            p.out[b * p.out_batch_stride + h * p.out_head_stride + col + e] =
-                __float2bfloat16_rn(v);
-          }
+        // kv_lora and col are even: the pair (col, col + 1) is written whole or not at all.
+        if (h >= p.heads || col >= p.kv_lora) continue;
+        const float v0 = acc[n][2 * r] * inv[r], v1 = acc[n][2 * r + 1] * inv[r];
+        // Split partials as one 8-byte store (rows start 16-byte aligned): a warp then writes
+        // whole 32-byte sectors, not two halves of each (session 12 trace: the block's epilogue
+        // 2.75 -> 1.9 us at batch 1).
+        if (split_out) {
+          *reinterpret_cast<float2*>(
+              p.partial_out +
+              ((static_cast<int64_t>(split) * p.batch + b) * p.heads + h) * p.kv_lora + col) =
+              make_float2(v0, v1);
+        } else {
+          __nv_bfloat16* o = p.out + b * p.out_batch_stride + h * p.out_head_stride + col;
+          o[0] = __float2bfloat16_rn(v0);
+          o[1] = __float2bfloat16_rn(v1);
         }
       }
     }
@@ -529,13 +535,15 @@ __global__ void __launch_bounds__(kThreads, 1) MlaSplitKernel(MlaDecodeParams p,
 // the same.
 // kEarly (launched where each group has at most kCombineEarlyLanes columns: batch 1-2): each
 // thread's partials of its first kCombineEarly splits are copied into shared memory (cp.async)
-// right after PdlWait, before the lse reads, the weights and their barriers, which they do not
-// depend on: the row then costs one or two memory latencies less (issue 7, session 11: the
-// combine was ~5 us busy per layer at batch 1, a chain of lse load -> weights -> three rounds of
-// partial loads for group 0's 17 splits). Shared memory, not registers: holding them in registers
-// took 128 registers per thread (one block of 512 per SM, so fewer blocks placed early by PDL)
-// and made the step slower. The sums take the same values in the same order: bit for bit the
-// kernel without it (tests/cuda/mla_attention_test.cc).
+// right after PdlWait, beside the lse reads (issued first, by the threads that copy nothing:
+// session 12 measured the weights waiting ~0.4 us less than with the lse loads behind the
+// copies), before the weights and their barriers, which the copies do not depend on: the row
+// then costs one or two memory latencies less (issue 7, session 11: the combine was ~5 us busy
+// per layer at batch 1, a chain of lse load -> weights -> three rounds of partial loads for group
+// 0's 17 splits). Shared memory, not registers: holding them in registers took 128 registers per
+// thread (one block of 512 per SM, so fewer blocks placed early by PDL) and made the step slower.
+// The sums take the same values in the same order: bit for bit the kernel without it
+// (tests/cuda/mla_attention_test.cc).
 constexpr int kCombineGroups = 4;
 constexpr int kCombineGroupThreads = 128;
 constexpr int kCombineThreads = kCombineGroups * kCombineGroupThreads;
@@ -576,6 +584,17 @@ __global__ void __launch_bounds__(kCombineThreads) MlaCombineKernel(MlaDecodePar
   const int c_begin = blockIdx.z * span, c_end = min(kv4, c_begin + span);
   // This group's splits (CombineSplit order).
   const int count = (n4 - group + kCombineGroups - 1) / kCombineGroups + (group == 0 ? n - n4 : 0);
+  // kEarly: the lse values are requested first, by the threads that copy no partials (lanes >=
+  // kCombineEarlyLanes of each group; the copying lanes take slots past those), so that their
+  // round trip, which the weights wait for, does not queue behind the copies on the SM. The same
+  // values land in w_s either way.
+  const int lse_slot =
+      !kEarly ? static_cast<int>(threadIdx.x)
+      : lane4 >= kCombineEarlyLanes
+          ? group * (kCombineGroupThreads - kCombineEarlyLanes) + lane4 - kCombineEarlyLanes
+          : kCombineGroups * (kCombineGroupThreads - kCombineEarlyLanes) +
+                group * kCombineEarlyLanes + lane4;
+  for (int s = lse_slot; s < n; s += kCombineThreads) w_s[s] = p.partial_lse[s * stride + at];
   if constexpr (kEarly) {  // span <= kCombineEarlyLanes: one column chunk, lanes >= 32 idle
     if (lane4 < kCombineEarlyLanes && c_begin + lane4 < c_end) {
 #pragma unroll
@@ -590,7 +609,6 @@ __global__ void __launch_bounds__(kCombineThreads) MlaCombineKernel(MlaDecodePar
     }
     asm volatile("cp.async.commit_group;\n" ::: "memory");
   }
-  for (int s = threadIdx.x; s < n; s += kCombineThreads) w_s[s] = p.partial_lse[s * stride + at];
   __syncthreads();
   if (threadIdx.x < 32) {
     float big = -INFINITY;
@@ -612,6 +630,7 @@ __global__ void __launch_bounds__(kCombineThreads) MlaCombineKernel(MlaDecodePar
     w_s[s] = w_s[s] == -INFINITY || total <= 0.0f ? 0.0f : expf(w_s[s] - big) / total;
   }
   __syncthreads();
+  SIEVE_PDL_TRACE_MARK(kStage0);  // weights ready (trace builds only)
   __nv_bfloat16* out = p.out + b * p.out_batch_stride + h * p.out_head_stride;
   for (int c0 = c_begin; c0 < c_end; c0 += kCombineGroupThreads) {  // uniform trip count
     const int c4 = c0 + lane4;
@@ -652,6 +671,7 @@ __global__ void __launch_bounds__(kCombineThreads) MlaCombineKernel(MlaDecodePar
         acc.w += w * v[u].w;
       }
     }
+    SIEVE_PDL_TRACE_MARK(kStage1);  // this thread's sums done
     part[group][lane4] = acc;
     __syncthreads();
     if (group == 0 && live) {

@@ -169,8 +169,9 @@ void CheckDecode(const DecodeCase& c) {
   ASSERT_TRUE(d_q.ok() && d_cache.ok() && d_table.ok() && d_lens.ok());
   // Without split-KV, with a few splits, and with more splits than tiles (empty splits); 65 and
   // 133 splits: the combine's groups past its early copies (kCombineEarly = 17 splits per group,
-  // taken where a block has <= 32 float4 columns per group: batch 1-2 at width 512, tiny widths).
-  for (int splits : {1, 3, 64, 65, 133}) {
+  // taken where a block has <= 32 float4 columns per group: batch 1-2 at width 512, tiny widths);
+  // 400: lse values past the 384 that the early combine's non-copying threads load.
+  for (int splits : {1, 3, 64, 65, 133, 400}) {
     SCOPED_TRACE(::testing::Message() << "splits " << splits);
     DeviceBuffer<float> d_lse(want_lse.size());
     DeviceBuffer<__nv_bfloat16> d_out(want.size());
