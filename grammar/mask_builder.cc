@@ -164,8 +164,14 @@ uint32_t MaskBuilder::Memo(int32_t callee_start, int32_t node) {
   callee->pops.clear();
   const Target saved = target_;
   target_ = {callee, g_.rule_of(callee_start), false, 0};
-  // An empty match of the callee is the caller's business (its closure returned at once).
-  const SetSimulator::Start start = sim_.FrameStart(callee_start, SetSimulator::kDelegating);
+  // An empty match of the callee is the caller's business (its closure returned at once). A
+  // counted callee whose max no token below `node` can reach counts only up to its min: its loop
+  // then repeats one set, so its subtrees can be taken whole (SetSimulator::FrameStartLoose).
+  const CompiledGrammar::RuleInfo& rule = g_.rule(target_.rule);
+  const bool loose = opts_.loose_counters && rule.counted && rule.max != kUnbounded &&
+                     static_cast<uint32_t>(rule.max) >= info_.run_height(node);
+  const SetSimulator::Start start = loose ? sim_.FrameStartLoose(callee_start)
+                                          : sim_.FrameStart(callee_start, SetSimulator::kDelegating);
   const size_t mark = deferred_.size();
   StartLayer(node, start, false);
   if (start.set >= 0) Walk(node + 1, info_.end(node));

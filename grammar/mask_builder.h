@@ -112,6 +112,9 @@ struct MaskBuildOptions {
   // Accept a trie subtree whole when the walked set reads every string over one of its byte
   // classes up to the subtree's height (see "Bounded runs"). Off only to compare in tests.
   bool class_runs = true;
+  // A delegated counted callee whose max no token below its start can reach is simulated with a
+  // counter that stops at its min (SetSimulator::FrameStartLoose). Off only to compare in tests.
+  bool loose_counters = true;
 };
 
 // What MaskBuilder::Classify finds at one state.

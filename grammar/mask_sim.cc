@@ -28,6 +28,7 @@ SetSimulator::SetSimulator(const CompiledGrammar& g) : g_(g), table_(1024, kEmpt
   trans_.push_back({-1, false, 0, 0, 0, 0, 0, 0});  // the dead transition
   pop_pool_.push_back(0);                           // kOnePop
   for (std::vector<Start>& v : starts_) v.assign(g.num_states(), {-2, false, 0, 0});
+  loose_starts_.assign(g.num_states(), {-2, false, 0, 0});
   // Whether each rule start can return at once: delegating closures need it, and computing it
   // inside a closure would nest closures.
   start_pops_.assign(g.num_states(), 0);
@@ -147,7 +148,7 @@ void SetSimulator::Close(const SimStack* raw, size_t n, Mode mode) {
       const uint8_t f = g_.flags(s.state);
       const bool bottom = s.parent == kBottom;
       const bool relaxed = mode == kRelaxed && bottom;
-      if ((f & CompiledGrammar::kHasBytes) && (relaxed || g_.CanReadBytes(s.state, s.counter))) {
+      if ((f & CompiledGrammar::kHasBytes) && (relaxed || ReadsBytes(s.state, s.counter))) {
         closed_.push_back(s);
       }
       if (f & CompiledGrammar::kHasCalls) {
@@ -156,7 +157,7 @@ void SetSimulator::Close(const SimStack* raw, size_t n, Mode mode) {
         if (relaxed) {
           if (f & CompiledGrammar::kLoopHead) ++counter;
         } else {
-          ok = g_.CanBeginIteration(s.state, s.counter, &counter);
+          ok = BeginIteration(s.state, s.counter, &counter);
         }
         const bool delegate =
             mode == kDelegating && bottom && !g_.rule(g_.rule_of(s.state)).counted;
@@ -177,7 +178,7 @@ void SetSimulator::Close(const SimStack* raw, size_t n, Mode mode) {
         }
       }
       const bool accept =
-          relaxed ? (f & CompiledGrammar::kAccepting) != 0 : g_.CanAccept(s.state, s.counter);
+          relaxed ? (f & CompiledGrammar::kAccepting) != 0 : Accepts(s.state, s.counter);
       if (!accept) continue;
       if (bottom) {
         if (std::find(pop_ks_.begin(), pop_ks_.end(), s.counter) == pop_ks_.end()) {
@@ -227,16 +228,25 @@ uint32_t SetSimulator::SaveCalls() {
 
 const SetSimulator::Start& SetSimulator::FrameStart(int32_t state, Mode mode) {
   Start& memo = starts_[mode][state];
-  if (memo.set != -2) return memo;
-  const SimStack start{state, 0, kBottom};
+  if (memo.set == -2) memo = CloseStart(state, 0, mode);
+  return memo;
+}
+
+const SetSimulator::Start& SetSimulator::FrameStartLoose(int32_t state) {
+  Start& memo = loose_starts_[state];
+  if (memo.set == -2) memo = CloseStart(state, -1, kDelegating);
+  return memo;
+}
+
+SetSimulator::Start SetSimulator::CloseStart(int32_t state, int32_t counter, Mode mode) {
+  const SimStack start{state, counter, kBottom};
   Close(&start, 1, mode);
   Start s;
   s.set = closed_.empty() ? -1 : InternSet(closed_, mode);
   s.pops = !pop_ks_.empty();
   s.num_calls = static_cast<uint32_t>(calls_.size());
   s.calls = SaveCalls();
-  starts_[mode][state] = s;
-  return starts_[mode][state];
+  return s;
 }
 
 const SetSimulator::Trans& SetSimulator::Transition(int32_t set, uint8_t b) {
@@ -249,7 +259,7 @@ const SetSimulator::Trans& SetSimulator::Transition(int32_t set, uint8_t b) {
     int32_t counter = st.counter;
     if (info.mode == kRelaxed && st.parent == kBottom) {
       if (g_.loop_head(st.state)) ++counter;
-    } else if (!g_.CanBeginIteration(st.state, st.counter, &counter)) {
+    } else if (!BeginIteration(st.state, st.counter, &counter)) {
       continue;
     }
     raw_.push_back({next, counter, st.parent});

@@ -83,6 +83,13 @@ class SetSimulator {
   explicit SetSimulator(const CompiledGrammar& g);
 
   const Start& FrameStart(int32_t state, Mode mode);
+  // FrameStart(state, kDelegating) for a frame of a counted rule whose walk reads fewer bytes than
+  // the rule's max (a callee started below a trie node no deeper than that): its counter counts
+  // only up to the rule's min, as if the max were unbounded, so the sets of a loop repeat (a
+  // length-bounded string body called from a pattern's run is then one set per position in a
+  // character, as an unbounded one). Exact for such walks: the max is never reached there.
+  // Loose counters are stored negative (-1 - iterations begun).
+  const Start& FrameStartLoose(int32_t state);
   // The transition of `set` on byte b: memoised, computed on first use.
   const Trans& Step(int32_t set, uint8_t b) {
     const Cell& c = rows_[static_cast<size_t>(set) * 256 + b];
@@ -155,6 +162,24 @@ class SetSimulator {
   };
 
   const Trans& Transition(int32_t set, uint8_t b);
+  Start CloseStart(int32_t state, int32_t counter, Mode mode);
+  // The counter guards of CompiledGrammar (CanBeginIteration, CanReadBytes, CanAccept), also for
+  // loose counters (FrameStartLoose).
+  bool BeginIteration(int32_t s, int32_t c, int32_t* next) const {
+    if (c >= 0) return g_.CanBeginIteration(s, c, next);
+    const bool more = g_.loop_head(s) && -1 - c < g_.rule(g_.rule_of(s)).min;
+    *next = more ? c - 1 : c;
+    return true;
+  }
+  bool ReadsBytes(int32_t s, int32_t c) const {
+    return c >= 0 ? g_.CanReadBytes(s, c) : (g_.flags(s) & CompiledGrammar::kHasBytes) != 0;
+  }
+  bool Accepts(int32_t s, int32_t c) const {
+    if (c >= 0) return g_.CanAccept(s, c);
+    const uint8_t f = g_.flags(s);
+    if (!(f & CompiledGrammar::kAccepting)) return false;
+    return !(f & CompiledGrammar::kLoopHead) || -1 - c >= g_.rule(g_.rule_of(s)).min;
+  }
   uint32_t Intern(int32_t state, int32_t counter, uint32_t parent);
   int32_t InternSet(const std::vector<SimStack>& stacks, Mode mode);
   const uint64_t* ComputeLoopBytes(int32_t set, bool no_pops);
@@ -180,6 +205,7 @@ class SetSimulator {
   std::vector<int32_t> pop_pool_;
   std::vector<Delegation> call_pool_;
   std::vector<Start> starts_[3];     // per mode, per state; set == -2: not computed
+  std::vector<Start> loose_starts_;  // FrameStartLoose, per state, likewise
   std::vector<uint8_t> start_pops_;  // per state: an exact start frame can return at once
   // Closure scratch.
   std::vector<Item> work_;
