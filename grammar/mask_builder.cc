@@ -170,8 +170,9 @@ uint32_t MaskBuilder::Memo(int32_t callee_start, int32_t node) {
   const CompiledGrammar::RuleInfo& rule = g_.rule(target_.rule);
   const bool loose = opts_.loose_counters && rule.counted && rule.max != kUnbounded &&
                      static_cast<uint32_t>(rule.max) >= info_.run_height(node);
-  const SetSimulator::Start start = loose ? sim_.FrameStartLoose(callee_start)
-                                          : sim_.FrameStart(callee_start, SetSimulator::kDelegating);
+  const SetSimulator::Start start =
+      loose ? sim_.FrameStartLoose(callee_start)
+            : sim_.FrameStart(callee_start, SetSimulator::kDelegating);
   const size_t mark = deferred_.size();
   StartLayer(node, start, false);
   if (start.set >= 0) Walk(node + 1, info_.end(node));

@@ -59,7 +59,9 @@
 // a strict UTF-8 text automaton every token below stays in string text; a set that provably steps
 // like that automaton (TextPhase) accepts such a subtree whole. Exact: every token below is read
 // to its end without a call, and a pop on the way (a body that may end after any character) leads
-// nowhere, as no text byte can follow the rule (TextCannotFollow).
+// nowhere, as no text byte can follow the rule (TextCannotFollow). A set first met inside a
+// character (a map key that leaves its literal alternatives on a lead byte) is tried as each
+// continuation phase of the automaton the same way.
 //
 // Bounded runs. A pattern or length bound unrolled into a run of states (a password of 12..128
 // characters with a digit somewhere, a hostname label, an email's local part) does not loop, so
@@ -70,6 +72,12 @@
 // bytes are all in c and whose longest token (run_height) is within that length is accepted
 // whole. Exact: each of its tokens is read to its end as the node-by-node walk would read it.
 // Frames with a counter and delegated callees walk as before.
+//
+// Loose counters. A delegated callee that is a counted rule (a length-bounded body called from a
+// pattern's run) starts with a known counter, so each iteration is another set and its loop never
+// repeats: none of the tests above apply. Below a trie node whose tokens cannot reach its max
+// (TokenizerInfo::run_height), the callee's counter is kept only up to its min
+// (SetSimulator::FrameStartLoose): the same answers, and its loop is one set again.
 //
 // A builder is not thread-safe; use one per worker thread. The CompiledGrammar and TokenizerInfo
 // are read only.
