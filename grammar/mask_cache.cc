@@ -364,11 +364,16 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
     return static_cast<size_t>(saved_slot[member_rep[states[i]]]) * levels.size() +
            static_cast<size_t>(member_level[states[i]]);
   };
+  // And their accepted long tokens with counts (counted representatives: their accepted lists
+  // hold every token, and each member would filter them again).
+  std::vector<LongAccepted> rep_long_accepted(rep_long.size());
   for (const size_t i : members) {
     int64_t& n = rep_long[rep_long_at(i)];
     if (n < 0) {
-      n = CountCommon(saved[saved_slot[member_rep[states[i]]]].accepted_bits,
-                      levels[member_level[states[i]]].second->byte_token_mask());
+      const StateClassification& rep_c = saved[saved_slot[member_rep[states[i]]]];
+      const TokenizerInfo& long_info = *levels[member_level[states[i]]].second;
+      n = CountCommon(rep_c.accepted_bits, long_info.byte_token_mask());
+      LongAcceptedOf(long_info, rep_c, &rep_long_accepted[rep_long_at(i)]);
     }
   }
   for_runs(members, [&](size_t i, int w) {
@@ -388,7 +393,7 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
     // for whether it is counted with a finite bound.
     if (HasBoundedCounter(g, rep) == HasBoundedCounter(g, states[i]) &&
         scratch[w].accepted_count == rep_long[rep_long_at(i)] &&
-        SameOnLongTokens(long_info, rep_c, scratch[w])) {
+        SameOnLongTokens(long_info, rep_c, scratch[w], &rep_long_accepted[rep_long_at(i)])) {
       results[i].alias = result_of[rep];
       results[i].nodes_visited = scratch[w].nodes_visited;
     } else {

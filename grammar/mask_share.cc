@@ -79,7 +79,8 @@ bool Partitions(const CompiledGrammar& g, const std::vector<uint32_t>& horizons,
   int64_t max_bound = -1;
   for (size_t r = 0; r < g.num_rules(); ++r) {
     const CompiledGrammar::RuleInfo& info = g.rule(static_cast<RuleId>(r));
-    if (info.counted && info.max != kUnbounded && info.max < static_cast<int64_t>(horizons.back())) {
+    if (info.counted && info.max != kUnbounded &&
+        info.max < static_cast<int64_t>(horizons.back())) {
       max_bound = std::max<int64_t>(max_bound, info.max);
     }
   }
@@ -318,13 +319,39 @@ void MergeShared(const TokenizerInfo& full, const TokenizerInfo& long_tokens,
   out->list.clear();
 }
 
-bool SameOnLongTokens(const TokenizerInfo& long_tokens, const StateClassification& rep,
-                      const StateClassification& long_part) {
+void LongAcceptedOf(const TokenizerInfo& long_tokens, const StateClassification& rep,
+                    LongAccepted* out) {
   const std::vector<uint32_t>& long_mask = long_tokens.byte_token_mask();
-  for (size_t w = 0; w < long_mask.size(); ++w) {
-    const uint32_t mine = w < long_part.accepted_bits.size() ? long_part.accepted_bits[w] : 0;
-    const uint32_t theirs = w < rep.accepted_bits.size() ? rep.accepted_bits[w] : 0;
-    if ((mine ^ theirs) & long_mask[w]) return false;
+  out->ids.clear();
+  out->ks.clear();
+  for (size_t i = 0; i < rep.accepted.size(); ++i) {
+    if (!TestBit(long_mask, rep.accepted[i])) continue;
+    out->ids.push_back(rep.accepted[i]);
+    out->ks.push_back(rep.accepted_k[i]);
+  }
+}
+
+bool SameOnLongTokens(const TokenizerInfo& long_tokens, const StateClassification& rep,
+                      const StateClassification& long_part, const LongAccepted* rep_long) {
+  const std::vector<uint32_t>& long_mask = long_tokens.byte_token_mask();
+  const size_t words = long_mask.size();
+  if (long_part.accepted_bits.size() == words && rep.accepted_bits.size() == words) {
+    // 64 words at a time without a branch per word (the loop vectorises).
+    const uint32_t* mine = long_part.accepted_bits.data();
+    const uint32_t* theirs = rep.accepted_bits.data();
+    const uint32_t* m = long_mask.data();
+    for (size_t w0 = 0; w0 < words; w0 += 64) {
+      uint32_t diff = 0;
+      const size_t w1 = std::min(words, w0 + 64);
+      for (size_t w = w0; w < w1; ++w) diff |= (mine[w] ^ theirs[w]) & m[w];
+      if (diff != 0) return false;
+    }
+  } else {
+    for (size_t w = 0; w < words; ++w) {
+      const uint32_t mine = w < long_part.accepted_bits.size() ? long_part.accepted_bits[w] : 0;
+      const uint32_t theirs = w < rep.accepted_bits.size() ? rep.accepted_bits[w] : 0;
+      if ((mine ^ theirs) & long_mask[w]) return false;
+    }
   }
   // The long tokens of each list, in order, side by side.
   auto same_lists = [&](const auto& a, const auto& b, const auto& token, const auto& equal) {
@@ -339,10 +366,17 @@ bool SameOnLongTokens(const TokenizerInfo& long_tokens, const StateClassificatio
     }
   };
   const auto id = [](const std::vector<int32_t>& v, size_t i) { return v[i]; };
-  if (!same_lists(rep.accepted, long_part.accepted, id, [&](size_t i, size_t j) {
-        return rep.accepted[i] == long_part.accepted[j] &&
-               rep.accepted_k[i] == long_part.accepted_k[j];
-      })) {
+  if (rep_long != nullptr) {
+    if (!same_lists(rep_long->ids, long_part.accepted, id, [&](size_t i, size_t j) {
+          return rep_long->ids[i] == long_part.accepted[j] &&
+                 rep_long->ks[i] == long_part.accepted_k[j];
+        })) {
+      return false;
+    }
+  } else if (!same_lists(rep.accepted, long_part.accepted, id, [&](size_t i, size_t j) {
+               return rep.accepted[i] == long_part.accepted[j] &&
+                      rep.accepted_k[i] == long_part.accepted_k[j];
+             })) {
     return false;
   }
   const auto entry_token = [](const std::vector<StateClassification::Entry>& v, size_t i) {

@@ -107,8 +107,17 @@ void MergeShared(const TokenizerInfo& full, const TokenizerInfo& long_tokens,
 // accepted bits, the same accepted tokens with their iteration counts, the same uncertain entries,
 // as sets), and the member's masks are the representative's. Lists are compared in walk order
 // (both walks visit tokens by trie position), so a reordering only costs the shortcut.
+//
+// `rep_long`, when given, is LongAcceptedOf(long_tokens, rep): a representative with many members
+// filters its accepted list once (a counted string body accepts ~100k tokens, few of them long).
+struct LongAccepted {
+  std::vector<int32_t> ids;
+  std::vector<uint16_t> ks;
+};
+void LongAcceptedOf(const TokenizerInfo& long_tokens, const StateClassification& rep,
+                    LongAccepted* out);
 bool SameOnLongTokens(const TokenizerInfo& long_tokens, const StateClassification& rep,
-                      const StateClassification& long_part);
+                      const StateClassification& long_part, const LongAccepted* rep_long = nullptr);
 
 }  // namespace sieve
 
