@@ -575,7 +575,7 @@ bool MaskBuilder::TextFamily(int32_t set, int phase) {
 }
 
 uint32_t MaskBuilder::ComputeRunLength(int32_t set, bool pops, int c) {
-  constexpr int kClasses = kRunClassesMemo;
+  constexpr int kClasses = TokenizerInfo::kRunClasses;
   auto slot = [&](int32_t x, bool x_pops) {
     const size_t at = (static_cast<size_t>(x) * 2 + (x_pops ? 1 : 0)) * kClasses + c;
     if (at >= run_length_.size()) run_length_.resize(at + 2048 * kClasses, kRunUnknown);
@@ -590,17 +590,9 @@ uint32_t MaskBuilder::ComputeRunLength(int32_t set, bool pops, int c) {
   // safe.
   // A frame fails at once when its set cannot read some byte of the class, or when it may pop
   // and some byte of the class can follow the rule.
-  const uint64_t* cls = TokenizerInfo::RunClassBytes(c);
-  if (run_follow_rule_ != target_.rule) {
-    run_follow_rule_ = target_.rule;
-    for (int w = 0; w < 2; ++w) run_follow_[w] = 0;
-    for (int b = 0; b < 128; ++b) {  // classes hold ASCII bytes only
-      if (g_.CanFollow(target_.rule, static_cast<uint8_t>(b))) {
-        run_follow_[b >> 6] |= uint64_t{1} << (b & 63);
-      }
-    }
-  }
-  const bool follow_in_class = ((cls[0] & run_follow_[0]) | (cls[1] & run_follow_[1])) != 0;
+  const uint64_t* cls = TokenizerInfo::RunClassBytes(c);  // ASCII only: words 0 and 1
+  const uint64_t* follow = g_.FollowBytes(target_.rule);
+  const bool follow_in_class = ((cls[0] & follow[0]) | (cls[1] & follow[1])) != 0;
   auto cannot_run = [&](int32_t x, bool x_pops) {
     if (x_pops && follow_in_class) return true;
     uint64_t first[4];

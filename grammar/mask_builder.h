@@ -356,7 +356,8 @@ class MaskBuilder {
   // c is not read that way. A set met again while its own length is being found counts 0 there
   // (a smaller length than the truth: safe). Iterative: runs may be thousands of states long.
   uint32_t RunLength(int32_t set, bool pops, int c) {  // the memo inline, as TextPhase's
-    const size_t at = (static_cast<size_t>(set) * 2 + (pops ? 1 : 0)) * kRunClassesMemo + c;
+    const size_t at =
+        (static_cast<size_t>(set) * 2 + (pops ? 1 : 0)) * TokenizerInfo::kRunClasses + c;
     if (at < run_length_.size() && run_length_[at] != kRunUnknown) return run_length_[at];
     return ComputeRunLength(set, pops, c);
   }
@@ -404,7 +405,6 @@ class MaskBuilder {
   std::vector<int8_t> text_follow_;  // per rule: TextCannotFollow, -1 not yet known
   // Per (set, pops, class): RunLength, kRunUnknown not yet known.
   static constexpr uint16_t kRunUnknown = 0xFFFF;
-  static constexpr int kRunClassesMemo = TokenizerInfo::kRunClasses;
   std::vector<uint16_t> run_length_;
   struct RunFrame {
     int32_t set;
@@ -415,8 +415,6 @@ class MaskBuilder {
     bool fail;      // some byte of the class is not read on the hot path
   };
   std::vector<RunFrame> run_stack_;
-  RuleId run_follow_rule_ = -1;  // the rule whose FOLLOW bytes run_follow_ holds (ASCII only)
-  uint64_t run_follow_[2] = {0, 0};
   uint64_t snapshot_clock_ = 0;
 
   StateClassification* out_ = nullptr;

@@ -335,23 +335,23 @@ bool SameOnLongTokens(const TokenizerInfo& long_tokens, const StateClassificatio
                       const StateClassification& long_part, const LongAccepted* rep_long) {
   const std::vector<uint32_t>& long_mask = long_tokens.byte_token_mask();
   const size_t words = long_mask.size();
-  if (long_part.accepted_bits.size() == words && rep.accepted_bits.size() == words) {
-    // 64 words at a time without a branch per word (the loop vectorises).
-    const uint32_t* mine = long_part.accepted_bits.data();
-    const uint32_t* theirs = rep.accepted_bits.data();
-    const uint32_t* m = long_mask.data();
-    for (size_t w0 = 0; w0 < words; w0 += 64) {
-      uint32_t diff = 0;
-      const size_t w1 = std::min(words, w0 + 64);
-      for (size_t w = w0; w < w1; ++w) diff |= (mine[w] ^ theirs[w]) & m[w];
-      if (diff != 0) return false;
-    }
-  } else {
-    for (size_t w = 0; w < words; ++w) {
-      const uint32_t mine = w < long_part.accepted_bits.size() ? long_part.accepted_bits[w] : 0;
-      const uint32_t theirs = w < rep.accepted_bits.size() ? rep.accepted_bits[w] : 0;
-      if ((mine ^ theirs) & long_mask[w]) return false;
-    }
+  const uint32_t* mine = long_part.accepted_bits.data();
+  const uint32_t* theirs = rep.accepted_bits.data();
+  const uint32_t* m = long_mask.data();
+  // Where both rows have words, 64 at a time without a branch per word (the loop vectorises);
+  // past the shorter row, a missing word is 0.
+  const size_t both =
+      std::min({words, long_part.accepted_bits.size(), rep.accepted_bits.size()});
+  for (size_t w0 = 0; w0 < both; w0 += 64) {
+    uint32_t diff = 0;
+    const size_t w1 = std::min(both, w0 + 64);
+    for (size_t w = w0; w < w1; ++w) diff |= (mine[w] ^ theirs[w]) & m[w];
+    if (diff != 0) return false;
+  }
+  for (size_t w = both; w < words; ++w) {
+    const uint32_t a = w < long_part.accepted_bits.size() ? mine[w] : 0;
+    const uint32_t b = w < rep.accepted_bits.size() ? theirs[w] : 0;
+    if ((a ^ b) & m[w]) return false;
   }
   // The long tokens of each list, in order, side by side.
   auto same_lists = [&](const auto& a, const auto& b, const auto& token, const auto& equal) {
@@ -365,18 +365,16 @@ bool SameOnLongTokens(const TokenizerInfo& long_tokens, const StateClassificatio
       ++j;
     }
   };
+  LongAccepted own;
+  if (rep_long == nullptr) {
+    LongAcceptedOf(long_tokens, rep, &own);
+    rep_long = &own;
+  }
   const auto id = [](const std::vector<int32_t>& v, size_t i) { return v[i]; };
-  if (rep_long != nullptr) {
-    if (!same_lists(rep_long->ids, long_part.accepted, id, [&](size_t i, size_t j) {
-          return rep_long->ids[i] == long_part.accepted[j] &&
-                 rep_long->ks[i] == long_part.accepted_k[j];
-        })) {
-      return false;
-    }
-  } else if (!same_lists(rep.accepted, long_part.accepted, id, [&](size_t i, size_t j) {
-               return rep.accepted[i] == long_part.accepted[j] &&
-                      rep.accepted_k[i] == long_part.accepted_k[j];
-             })) {
+  if (!same_lists(rep_long->ids, long_part.accepted, id, [&](size_t i, size_t j) {
+        return rep_long->ids[i] == long_part.accepted[j] &&
+               rep_long->ks[i] == long_part.accepted_k[j];
+      })) {
     return false;
   }
   const auto entry_token = [](const std::vector<StateClassification::Entry>& v, size_t i) {

@@ -218,6 +218,10 @@ class CompiledGrammar {
   bool CanFollow(RuleId r, uint8_t b) const {
     return follow_bytes_[static_cast<size_t>(r) * 4 + (b >> 6)] >> (b & 63) & 1;
   }
+  // The same as a 256-bit set (4 words).
+  const uint64_t* FollowBytes(RuleId r) const {
+    return follow_bytes_.data() + static_cast<size_t>(r) * 4;
+  }
   // An upper bound on the frames one epsilon closure can push on top of a stack (no left
   // recursion: a chain of pushes without reading a byte never repeats a rule).
   int32_t max_closure_pushes() const { return max_closure_pushes_; }
