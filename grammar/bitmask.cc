@@ -2,6 +2,8 @@
 // AVX2 body next to the baseline one on x86-64.
 #include "grammar/bitmask.h"
 
+#include <cstring>
+
 namespace sieve {
 
 // Not under ThreadSanitizer: the clones' ifunc resolver runs during relocation, before the TSan
@@ -21,6 +23,24 @@ SIEVE_VECTOR_CLONES
 void OrAndNotWords(uint32_t* __restrict dst, const uint32_t* __restrict a,
                    const uint32_t* __restrict b, size_t words) {
   for (size_t i = 0; i < words; ++i) dst[i] |= a[i] & ~b[i];
+}
+
+SIEVE_VECTOR_CLONES
+void BlendWords(uint32_t* __restrict dst, const uint32_t* __restrict inside,
+                const uint32_t* __restrict outside, const uint32_t* __restrict mask,
+                size_t words) {
+  for (size_t i = 0; i < words; ++i) dst[i] = (inside[i] & mask[i]) | (outside[i] & ~mask[i]);
+}
+
+SIEVE_VECTOR_CLONES
+bool SameUnderMask(const uint32_t* a, const uint32_t* b, const uint32_t* mask, size_t words) {
+  for (size_t w0 = 0; w0 < words; w0 += 64) {
+    const size_t w1 = w0 + 64 < words ? w0 + 64 : words;
+    uint32_t diff = 0;
+    for (size_t i = w0; i < w1; ++i) diff |= (a[i] ^ b[i]) & mask[i];
+    if (diff != 0) return false;
+  }
+  return true;
 }
 
 void SetBits(uint32_t* row, const int32_t* ids, size_t n) {
@@ -54,17 +74,33 @@ size_t CountCommonSwar(const uint32_t* a, const uint32_t* b, size_t n) {
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-template <typename Word>
-__attribute__((target("popcnt"))) size_t CountBitsHw(const Word* words, size_t n) {
+// Two 32-bit words as one 64-bit word (little-endian order does not matter to a count).
+inline uint64_t Pair(const uint32_t* p) {
+  uint64_t x;
+  std::memcpy(&x, p, sizeof x);
+  return x;
+}
+
+__attribute__((target("popcnt"))) size_t CountBitsHw(const uint64_t* words, size_t n) {
   size_t c = 0;
   for (size_t i = 0; i < n; ++i) c += static_cast<size_t>(__builtin_popcountll(words[i]));
   return c;
 }
 
+__attribute__((target("popcnt"))) size_t CountBitsHw(const uint32_t* words, size_t n) {
+  size_t c = 0, i = 0;
+  for (; i + 2 <= n; i += 2) c += static_cast<size_t>(__builtin_popcountll(Pair(words + i)));
+  if (i < n) c += static_cast<size_t>(__builtin_popcount(words[i]));
+  return c;
+}
+
 __attribute__((target("popcnt"))) size_t CountCommonHw(const uint32_t* a, const uint32_t* b,
                                                         size_t n) {
-  size_t c = 0;
-  for (size_t i = 0; i < n; ++i) c += static_cast<size_t>(__builtin_popcount(a[i] & b[i]));
+  size_t c = 0, i = 0;
+  for (; i + 2 <= n; i += 2) {
+    c += static_cast<size_t>(__builtin_popcountll(Pair(a + i) & Pair(b + i)));
+  }
+  if (i < n) c += static_cast<size_t>(__builtin_popcount(a[i] & b[i]));
   return c;
 }
 

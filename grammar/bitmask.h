@@ -17,6 +17,12 @@ void OrWords(uint32_t* __restrict dst, const uint32_t* __restrict src, size_t wo
 // dst[i] |= a[i] & ~b[i]
 void OrAndNotWords(uint32_t* __restrict dst, const uint32_t* __restrict a,
                    const uint32_t* __restrict b, size_t words);
+// dst[i] = (inside[i] & mask[i]) | (outside[i] & ~mask[i])
+void BlendWords(uint32_t* __restrict dst, const uint32_t* __restrict inside,
+                const uint32_t* __restrict outside, const uint32_t* __restrict mask, size_t words);
+// Whether a[i] and b[i] agree on the bits of mask[i] for every i < words (stops at the first
+// 64-word chunk that differs).
+bool SameUnderMask(const uint32_t* a, const uint32_t* b, const uint32_t* mask, size_t words);
 // Sets bit id of `row` for each id in ids[0, n).
 void SetBits(uint32_t* row, const int32_t* ids, size_t n);
 // Clears bit id of `row` for each id in ids[0, n).

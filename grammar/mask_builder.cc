@@ -28,6 +28,58 @@
 #include "grammar/bitmask.h"
 
 namespace sieve {
+namespace {
+
+// The bytes of a 256-bit set, in increasing order: `for (const int b : Bytes(set))`.
+class Bytes {
+ public:
+  explicit Bytes(const uint64_t* set) : set_(set) {}
+  class It {
+   public:
+    It(const uint64_t* set, int word) : set_(set), word_(word) { Skip(); }
+    int operator*() const { return word_ * 64 + __builtin_ctzll(bits_); }
+    It& operator++() {
+      bits_ &= bits_ - 1;
+      if (bits_ == 0) {
+        ++word_;
+        Skip();
+      }
+      return *this;
+    }
+    bool operator!=(const It& o) const { return word_ != o.word_; }
+
+   private:
+    void Skip() {
+      while (word_ < 4 && (bits_ = set_[word_]) == 0) ++word_;
+    }
+    const uint64_t* set_;
+    int word_;
+    uint64_t bits_ = 0;
+  };
+  It begin() const { return It(set_, 0); }
+  It end() const { return It(set_, 4); }
+
+ private:
+  const uint64_t* set_;
+};
+
+// Sorts `v`, which is mostly a few sorted runs (a walk appends in trie order, each deferred part
+// in its own): the runs are merged in place; many runs are sorted outright.
+template <typename T>
+void SortRuns(std::vector<T>& v) {
+  auto run = std::is_sorted_until(v.begin(), v.end());
+  for (int merges = 0; run != v.end(); ++merges) {
+    if (merges == 8) {
+      std::sort(v.begin(), v.end());
+      return;
+    }
+    const auto next = std::is_sorted_until(run, v.end());
+    std::inplace_merge(v.begin(), run, next);
+    run = next;
+  }
+}
+
+}  // namespace
 
 MaskBuilder::MaskBuilder(const CompiledGrammar& g, const TokenizerInfo& info,
                          const MaskBuildOptions& opts, SetSimulator* shared_sim)
@@ -179,7 +231,7 @@ uint32_t MaskBuilder::Memo(int32_t callee_start, int32_t node) {
   ProcessDeferred(mark);
   // Merge the accepted ranges (several parts may overlap) and the return nodes.
   auto& r = callee->ranges;
-  std::sort(r.begin(), r.end());
+  SortRuns(r);
   size_t out = 0;
   for (size_t i = 0; i < r.size(); ++i) {
     if (out > 0 && r[i].first <= r[out - 1].second) {
@@ -971,30 +1023,9 @@ int32_t MaskBuilder::FirstByteKey(uint8_t byte, const SetSimulator::Trans& tr) {
 MaskBuilder::FirstByteResult MaskBuilder::RecordFirstByte(int32_t root, size_t uncertain_mark) {
   FirstByteResult r;
   const uint32_t lo = info_.token_begin(root), hi = info_.token_begin(info_.end(root));
-  // Runs of set bits in [lo, hi), a word at a time.
-  uint32_t i = lo;
-  while (i < hi) {
-    const uint64_t set = acc_[i >> 6] >> (i & 63);
-    if (set == 0) {
-      i = (i | 63) + 1;
-      continue;
-    }
-    i += static_cast<uint32_t>(__builtin_ctzll(set));
-    if (i >= hi) break;
-    uint32_t j = i;
-    for (;;) {
-      const uint64_t clear = ~acc_[j >> 6] >> (j & 63);
-      if (clear != 0) {
-        j += static_cast<uint32_t>(__builtin_ctzll(clear));
-        break;
-      }
-      j = (j | 63) + 1;
-      if (j >= hi) break;
-    }
-    j = std::min(j, hi);
-    r.accepted.push_back({i, j});
-    i = j;
-  }
+  ForBitRuns(acc_.data(), lo, hi, [&](size_t b, size_t e) {
+    r.accepted.push_back({static_cast<uint32_t>(b), static_cast<uint32_t>(e)});
+  });
   r.uncertain.assign(out_->uncertain.begin() + static_cast<std::ptrdiff_t>(uncertain_mark),
                      out_->uncertain.end());
   return r;
@@ -1010,6 +1041,12 @@ void MaskBuilder::SetRange(uint32_t lo, uint32_t hi) {
   const uint32_t a = lo >> 6, b = (hi - 1) >> 6;
   const uint64_t first = ~uint64_t{0} << (lo & 63);
   const uint64_t last = ~uint64_t{0} >> (63 - ((hi - 1) & 63));
+  for (uint32_t l = a; l <= b;) {  // mark words a..b live, a live word (64 words) at a time
+    const uint32_t end = std::min(b, l | 63);
+    const uint64_t upto = ~uint64_t{0} >> (63 - (end & 63));
+    live_[l >> 6] |= (~uint64_t{0} << (l & 63)) & upto;
+    l = end + 1;
+  }
   if (a == b) {
     acc_[a] |= first & last;
     return;
@@ -1039,7 +1076,8 @@ void MaskBuilder::ToIdOrder(StateClassification* out) {
   // the cache to store as a list, its ids are kept too, sorted (TokenMaskCache::MakeSet).
   const std::span<const int32_t> ids = info_.sorted_ids();
   const auto n = static_cast<uint32_t>(ids.size());
-  const size_t count = CountBits(acc_.data(), acc_.size());
+  size_t count = 0;
+  ForLiveRuns(live_, [&](size_t b, size_t e) { count += CountBits(acc_.data() + b, e - b); });
   const bool invert = count > n / 2;
   const uint64_t scatter = invert ? n - count : count;
   out->accepted_count = static_cast<int64_t>(count);
@@ -1078,7 +1116,7 @@ void MaskBuilder::ToIdOrder(StateClassification* out) {
     bits_out.assign(info_.words(), 0);
   }
   uint32_t* bits = bits_out.data();
-  for (uint32_t w = 0; w < acc_.size(); ++w) {
+  auto scatter_word = [&](size_t w) {
     uint64_t x = invert ? ~acc_[w] : acc_[w];
     if (invert && w == acc_.size() - 1 && (n & 63) != 0) x &= (uint64_t{1} << (n & 63)) - 1;
     while (x != 0) {
@@ -1091,6 +1129,13 @@ void MaskBuilder::ToIdOrder(StateClassification* out) {
       if (out->has_list) out->list.push_back(id);
       x &= x - 1;
     }
+  };
+  if (invert) {
+    for (size_t w = 0; w < acc_.size(); ++w) scatter_word(w);
+  } else {
+    ForLiveRuns(live_, [&](size_t b, size_t e) {
+      for (size_t w = b; w < e; ++w) scatter_word(w);
+    });
   }
   if (out->has_list) std::sort(out->list.begin(), out->list.end());
   if (slot != nullptr) {
@@ -1129,7 +1174,8 @@ MaskBuilder::Snapshot* MaskBuilder::FindSnapshot(RuleId rule) {
   return nullptr;
 }
 
-void MaskBuilder::SaveSnapshot(RuleId rule, const std::array<int32_t, 256>& keys) {
+void MaskBuilder::SaveSnapshot(RuleId rule, const std::array<int32_t, 256>& keys,
+                               const uint64_t first[4]) {
   Snapshot* s = FindSnapshot(rule);
   if (s == nullptr) {
     if (snapshots_.size() < kSnapshots) {
@@ -1143,25 +1189,37 @@ void MaskBuilder::SaveSnapshot(RuleId rule, const std::array<int32_t, 256>& keys
     s->last_use = ++snapshot_clock_;
   }
   s->keys = keys;
-  s->bits = acc_;
+  for (int i = 0; i < 4; ++i) s->first[i] = first[i];
+  if (s->bits.size() != acc_.size()) {
+    s->bits.assign(acc_.size(), 0);
+    s->live.assign(live_.size(), 0);
+  }
+  ForLiveRuns(s->live, [&](size_t b, size_t e) { std::fill(&s->bits[b], &s->bits[e], 0); });
+  ForLiveRuns(live_, [&](size_t b, size_t e) {
+    std::copy(acc_.begin() + b, acc_.begin() + e, s->bits.begin() + b);
+  });
+  s->live = live_;
   s->uncertain = out_->uncertain;
 }
 
 void MaskBuilder::Classify(int32_t s, StateClassification* out) {
   out_ = out;
   resolver_.NewState();
-  acc_.assign((info_.num_byte_tokens() + 63) / 64, 0);
+  const size_t words = (info_.num_byte_tokens() + 63) / 64;
+  if (acc_.size() != words) {
+    acc_.assign(words, 0);
+    live_.assign((words + 63) / 64, 0);
+  } else {
+    ForLiveRuns(live_, [&](size_t b, size_t e) { std::fill(&acc_[b], &acc_[e], 0); });
+    std::fill(live_.begin(), live_.end(), 0);
+  }
   out->accepted.clear();
   out->accepted_k.clear();
   out->uncertain.clear();
   nodes_visited_ = 0;
   const CompiledGrammar::RuleInfo& rule = g_.rule(g_.rule_of(s));
   target_ = {nullptr, g_.rule_of(s), rule.counted, rule.min};
-  for (int b = 0; b < 256; ++b) {
-    const bool f = rule.counted && g_.CanFollow(target_.rule, static_cast<uint8_t>(b));
-    if (b % 64 == 0) follow_[b >> 6] = 0;
-    follow_[b >> 6] |= uint64_t{f} << (b & 63);
-  }
+  for (int i = 0; i < 4; ++i) follow_[i] = rule.counted ? g_.FollowBytes(target_.rule)[i] : 0;
   const SetSimulator::Start start =
       sim_.FrameStart(s, rule.counted ? SetSimulator::kRelaxed : SetSimulator::kDelegating);
   const size_t mark = deferred_.size();
@@ -1174,8 +1232,7 @@ void MaskBuilder::Classify(int32_t s, StateClassification* out) {
   sim_.FirstBytes(start.set, first);
   const bool share = opts_.share_first_bytes && !rule.counted;
   if (!share) {
-    for (int b = 0; b < 256; ++b) {
-      if (!(first[b >> 6] >> (b & 63) & 1)) continue;
+    for (const int b : Bytes(first)) {
       const int32_t root = info_.first_byte_node(static_cast<uint8_t>(b));
       if (root != 0) Walk(root, info_.end(root));
     }
@@ -1184,24 +1241,29 @@ void MaskBuilder::Classify(int32_t s, StateClassification* out) {
     // pops and delegations) classifies the tokens below it the same way.
     std::array<int32_t, 256> keys;
     keys.fill(-1);
-    for (int b = 0; b < 256; ++b) {
-      if (!(first[b >> 6] >> (b & 63) & 1)) continue;
+    for (const int b : Bytes(first)) {
       const auto byte = static_cast<uint8_t>(b);
       if (info_.first_byte_node(byte) == 0) continue;
       keys[b] = FirstByteKey(byte, sim_.Step(start.set, byte));
     }
     Snapshot* base = opts_.diff_recent_states ? FindSnapshot(target_.rule) : nullptr;
     if (base == nullptr) {
-      for (int b = 0; b < 256; ++b) {
+      for (const int b : Bytes(first)) {
         if (keys[b] >= 0) ClassifyFirstByte(static_cast<uint8_t>(b), keys[b]);
       }
     } else {
       // Start from a recent state of this rule: its answers hold for every first byte whose key
       // is the same; the subtrees of the others are cleared and classified here. (The tokens
       // without bytes are accepted at every state of a rule without a counter.)
-      acc_ = base->bits;
+      ForLiveRuns(live_, [&](size_t b, size_t e) { std::fill(&acc_[b], &acc_[e], 0); });
+      ForLiveRuns(base->live, [&](size_t b, size_t e) {
+        std::copy(base->bits.begin() + b, base->bits.begin() + e, acc_.begin() + b);
+      });
+      live_ = base->live;
       uint64_t differ[4] = {0, 0, 0, 0};
-      for (int b = 0; b < 256; ++b) {
+      const uint64_t either[4] = {first[0] | base->first[0], first[1] | base->first[1],
+                                  first[2] | base->first[2], first[3] | base->first[3]};
+      for (const int b : Bytes(either)) {
         if (keys[b] == base->keys[b]) continue;
         differ[b >> 6] |= uint64_t{1} << (b & 63);
         if (base->keys[b] < 0) continue;
@@ -1213,13 +1275,11 @@ void MaskBuilder::Classify(int32_t s, StateClassification* out) {
         const auto b = static_cast<uint8_t>(vocab.TokenBytes(e.token)[0]);
         if (!(differ[b >> 6] >> (b & 63) & 1)) out->uncertain.push_back(e);
       }
-      for (int b = 0; b < 256; ++b) {
-        if (keys[b] >= 0 && (differ[b >> 6] >> (b & 63) & 1)) {
-          ClassifyFirstByte(static_cast<uint8_t>(b), keys[b]);
-        }
+      for (const int b : Bytes(differ)) {
+        if (keys[b] >= 0) ClassifyFirstByte(static_cast<uint8_t>(b), keys[b]);
       }
     }
-    if (opts_.diff_recent_states) SaveSnapshot(target_.rule, keys);
+    if (opts_.diff_recent_states) SaveSnapshot(target_.rule, keys, first);
   }
   ProcessDeferred(mark);
   // What the walk left uncertain: follow the returns further, through recursion.

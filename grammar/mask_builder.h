@@ -84,6 +84,7 @@
 #ifndef SIEVE_GRAMMAR_MASK_BUILDER_H_
 #define SIEVE_GRAMMAR_MASK_BUILDER_H_
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -258,7 +259,10 @@ class MaskBuilder {
   // The accepted tokens of the state being classified, by sorted position (TokenizerInfo), so a
   // subtree's tokens are a range of bits: ranges are set, cleared and copied a word at a time.
   // Classify turns them into out_->accepted_bits (by id) at the end.
-  void SetPos(uint32_t i) { acc_[i >> 6] |= uint64_t{1} << (i & 63); }
+  void SetPos(uint32_t i) {
+    acc_[i >> 6] |= uint64_t{1} << (i & 63);
+    live_[i >> 12] |= uint64_t{1} << (i >> 6 & 63);
+  }
   bool TestPos(uint32_t i) const { return acc_[i >> 6] >> (i & 63) & 1; }
   void SetRange(uint32_t lo, uint32_t hi);
   void ClearRange(uint32_t lo, uint32_t hi);
@@ -318,12 +322,14 @@ class MaskBuilder {
   struct Snapshot {
     RuleId rule = -1;
     uint64_t last_use = 0;
-    std::array<int32_t, 256> keys{};
-    std::vector<uint64_t> bits;  // by sorted position, as acc_
+    std::array<int32_t, 256> keys{};  // -1 outside `first`
+    uint64_t first[4] = {0, 0, 0, 0};    // the state's first bytes
+    std::vector<uint64_t> bits;  // by sorted position, as acc_; zero outside `live`
+    std::vector<uint64_t> live;
     std::vector<StateClassification::Entry> uncertain;
   };
   Snapshot* FindSnapshot(RuleId rule);
-  void SaveSnapshot(RuleId rule, const std::array<int32_t, 256>& keys);
+  void SaveSnapshot(RuleId rule, const std::array<int32_t, 256>& keys, const uint64_t first[4]);
   // Records pops of `thread` before byte `depth` and spawns the site threads that can go on with
   // byte `next` into extra_live_ (recursively for site frames that pop at once).
   void AddEvents(int32_t thread, RuleId rule, int32_t depth, const int32_t* ks, size_t num_ks,
@@ -419,6 +425,41 @@ class MaskBuilder {
 
   StateClassification* out_ = nullptr;
   std::vector<uint64_t> acc_;
+  // Bit w: acc_[w] may be non-zero (set by SetPos / SetRange; ClearRange leaves it). Most states
+  // accept a few tokens: clearing, counting and converting them visits these words only.
+  std::vector<uint64_t> live_;
+  // Calls f(begin, end) for each maximal run of set bits of `bits` within [lo, hi).
+  template <typename F>
+  static void ForBitRuns(const uint64_t* bits, size_t lo, size_t hi, F&& f) {
+    size_t i = lo;
+    while (i < hi) {
+      const uint64_t set = bits[i >> 6] >> (i & 63);
+      if (set == 0) {
+        i = (i | 63) + 1;
+        continue;
+      }
+      i += static_cast<size_t>(__builtin_ctzll(set));
+      if (i >= hi) break;
+      size_t j = i;
+      for (;;) {
+        const uint64_t clear = ~bits[j >> 6] >> (j & 63);
+        if (clear != 0) {
+          j += static_cast<size_t>(__builtin_ctzll(clear));
+          break;
+        }
+        j = (j | 63) + 1;
+        if (j >= hi) break;
+      }
+      j = std::min(j, hi);
+      f(i, j);
+      i = j;
+    }
+  }
+  // Calls f(begin, end) for each maximal run of live words.
+  template <typename F>
+  static void ForLiveRuns(const std::vector<uint64_t>& live, F&& f) {
+    ForBitRuns(live.data(), 0, live.size() * 64, f);
+  }
   Target target_{};
   std::vector<Deferred> deferred_;
   std::vector<Layer> layers_;

@@ -774,31 +774,38 @@ void TokenMaskCache::BuildShortcuts() {
       continue;
     }
     std::array<uint64_t, 8> bits{};
+    const bool calls = !g.call_edges(s).empty();
     for (int b = 0; b < 256; ++b) {
       const auto byte = static_cast<uint8_t>(b);
       // The states this frame can be in before reading `byte`: s, and the return states of
       // nullable callees that cannot start with it (their empty match), as Close explores them.
       bool pops = false, reads = false, pushes = false;
-      work.assign(1, s);
-      touched.assign(1, s);
-      seen[s] = 1;
-      while (!work.empty()) {
-        const int32_t x = work.back();
-        work.pop_back();
-        if (g.Step(x, byte) != kNoState) reads = true;
-        if (g.accepting(x) && g.CanFollow(rule, byte)) pops = true;
-        for (const CompiledGrammar::CallEdge& e : g.call_edges(x)) {
-          if (g.CanStartWith(e.callee, byte)) {
-            pushes = true;
-          } else if (g.rule(e.callee).nullable && !seen[e.return_state]) {
-            seen[e.return_state] = 1;
-            touched.push_back(e.return_state);
-            work.push_back(e.return_state);
+      bool alone = true;
+      if (!calls) {  // s alone: no pushes, no nullable callee to step over
+        reads = g.Step(s, byte) != kNoState;
+        pops = g.accepting(s) && g.CanFollow(rule, byte);
+      } else {
+        work.assign(1, s);
+        touched.assign(1, s);
+        seen[s] = 1;
+        while (!work.empty()) {
+          const int32_t x = work.back();
+          work.pop_back();
+          if (g.Step(x, byte) != kNoState) reads = true;
+          if (g.accepting(x) && g.CanFollow(rule, byte)) pops = true;
+          for (const CompiledGrammar::CallEdge& e : g.call_edges(x)) {
+            if (g.CanStartWith(e.callee, byte)) {
+              pushes = true;
+            } else if (g.rule(e.callee).nullable && !seen[e.return_state]) {
+              seen[e.return_state] = 1;
+              touched.push_back(e.return_state);
+              work.push_back(e.return_state);
+            }
           }
         }
+        alone = touched.size() == 1;
+        for (const int32_t x : touched) seen[x] = 0;
       }
-      const bool alone = touched.size() == 1;
-      for (const int32_t x : touched) seen[x] = 0;
       Shortcut sc = kClose;
       if (!pushes && !reads) {
         sc = pops ? kPass : kDrop;

@@ -6,6 +6,8 @@
 #include <span>
 #include <string_view>
 
+#include "grammar/bitmask.h"
+
 namespace sieve {
 namespace {
 
@@ -286,11 +288,18 @@ void MergeShared(const TokenizerInfo& full, const TokenizerInfo& long_tokens,
                  StateClassification* out) {
   const std::vector<uint32_t>& long_mask = long_tokens.byte_token_mask();
   const size_t words = full.words();
-  out->accepted_bits.assign(words, 0);
-  for (size_t w = 0; w < words; ++w) {
-    const uint32_t mine = w < long_part.accepted_bits.size() ? long_part.accepted_bits[w] : 0;
-    const uint32_t theirs = w < rep.accepted_bits.size() ? rep.accepted_bits[w] : 0;
-    out->accepted_bits[w] = (theirs & ~long_mask[w]) | (mine & long_mask[w]);
+  out->accepted_bits.resize(words);
+  if (long_part.accepted_bits.size() == words && rep.accepted_bits.size() == words &&
+      long_mask.size() == words) {
+    BlendWords(out->accepted_bits.data(), long_part.accepted_bits.data(),
+               rep.accepted_bits.data(), long_mask.data(), words);
+  } else {
+    for (size_t w = 0; w < words; ++w) {
+      const uint32_t mine = w < long_part.accepted_bits.size() ? long_part.accepted_bits[w] : 0;
+      const uint32_t theirs = w < rep.accepted_bits.size() ? rep.accepted_bits[w] : 0;
+      const uint32_t m = w < long_mask.size() ? long_mask[w] : 0;
+      out->accepted_bits[w] = (theirs & ~m) | (mine & m);
+    }
   }
   // Counted states: the accepted tokens with their iteration counts, short ones from the
   // representative, long ones from the member's own walk.
@@ -338,16 +347,11 @@ bool SameOnLongTokens(const TokenizerInfo& long_tokens, const StateClassificatio
   const uint32_t* mine = long_part.accepted_bits.data();
   const uint32_t* theirs = rep.accepted_bits.data();
   const uint32_t* m = long_mask.data();
-  // Where both rows have words, 64 at a time without a branch per word (the loop vectorises);
-  // past the shorter row, a missing word is 0.
+  // Where both rows have words, 64 at a time (bitmask.h); past the shorter row, a missing word
+  // is 0.
   const size_t both =
       std::min({words, long_part.accepted_bits.size(), rep.accepted_bits.size()});
-  for (size_t w0 = 0; w0 < both; w0 += 64) {
-    uint32_t diff = 0;
-    const size_t w1 = std::min(both, w0 + 64);
-    for (size_t w = w0; w < w1; ++w) diff |= (mine[w] ^ theirs[w]) & m[w];
-    if (diff != 0) return false;
-  }
+  if (!SameUnderMask(mine, theirs, m, both)) return false;
   for (size_t w = both; w < words; ++w) {
     const uint32_t a = w < long_part.accepted_bits.size() ? mine[w] : 0;
     const uint32_t b = w < rep.accepted_bits.size() ? theirs[w] : 0;

@@ -264,6 +264,14 @@ const SetSimulator::Trans& SetSimulator::Transition(int32_t set, uint8_t b) {
     }
     raw_.push_back({next, counter, st.parent});
   }
+  if (!raw_.empty()) {
+    for (const RecentRaw& r : recent_raw_) {
+      if (r.set == set && r.raw == raw_) {
+        rows_[static_cast<size_t>(set) * 256 + b] = r.cell;
+        return trans_[r.cell.trans & kIndexMask];
+      }
+    }
+  }
   uint32_t index = 0;
   int32_t next = -1;
   uint32_t flags = 0;
@@ -313,7 +321,15 @@ const SetSimulator::Trans& SetSimulator::Transition(int32_t set, uint8_t b) {
       }
     }
   }
-  rows_[static_cast<size_t>(set) * 256 + b] = {next, index | flags};
+  // (Close may have added sets, and rows with them: the cell is looked up only now.)
+  const Cell cell{next, index | flags};
+  rows_[static_cast<size_t>(set) * 256 + b] = cell;
+  if (!raw_.empty()) {
+    RecentRaw& r = recent_raw_[recent_next_++ % kRecentRaw];
+    r.set = set;
+    r.raw = raw_;
+    r.cell = cell;
+  }
   return trans_[index];
 }
 

@@ -214,6 +214,16 @@ class SetSimulator {
   std::vector<Delegation> calls_;
   std::vector<SimStack> raw_;
   std::vector<SimStack> closed_;
+  // A transition depends on the byte only through the stacks it leaves before the closure (raw_):
+  // the bytes of one character class lead to the same cell. The last few computed, per set.
+  struct RecentRaw {
+    int32_t set = -1;
+    std::vector<SimStack> raw;
+    Cell cell{};
+  };
+  static constexpr size_t kRecentRaw = 8;
+  std::array<RecentRaw, kRecentRaw> recent_raw_;
+  size_t recent_next_ = 0;
 };
 
 }  // namespace sieve
