@@ -774,38 +774,49 @@ void TokenMaskCache::BuildShortcuts() {
       continue;
     }
     std::array<uint64_t, 8> bits{};
-    const bool calls = !g.call_edges(s).empty();
+    if (g.call_edges(s).empty()) {
+      // The frame alone (no pushes, no nullable callee to step over), a word at a time: it reads
+      // b (edges) or pops before b (FOLLOW); the low half holds kKeep and kPass (reads xor pops),
+      // the high half kDrop and kPass (not reads).
+      uint64_t reads[4] = {0, 0, 0, 0};
+      for (const CompiledGrammar::ByteEdge& e : g.byte_edges(s)) {
+        for (int b = e.lo; b <= e.hi; ++b) reads[b >> 6] |= uint64_t{1} << (b & 63);
+      }
+      const uint64_t* follow = g.FollowBytes(rule);
+      for (int i = 0; i < 4; ++i) {
+        const uint64_t pops = g.accepting(s) ? follow[i] : 0;
+        bits[i] = reads[i] ^ pops;
+        bits[4 + i] = ~reads[i];
+      }
+      shortcut_index_[s] = static_cast<int32_t>(shortcut_bits_.size());
+      shortcut_bits_.push_back(bits);
+      continue;
+    }
     for (int b = 0; b < 256; ++b) {
       const auto byte = static_cast<uint8_t>(b);
       // The states this frame can be in before reading `byte`: s, and the return states of
       // nullable callees that cannot start with it (their empty match), as Close explores them.
       bool pops = false, reads = false, pushes = false;
-      bool alone = true;
-      if (!calls) {  // s alone: no pushes, no nullable callee to step over
-        reads = g.Step(s, byte) != kNoState;
-        pops = g.accepting(s) && g.CanFollow(rule, byte);
-      } else {
-        work.assign(1, s);
-        touched.assign(1, s);
-        seen[s] = 1;
-        while (!work.empty()) {
-          const int32_t x = work.back();
-          work.pop_back();
-          if (g.Step(x, byte) != kNoState) reads = true;
-          if (g.accepting(x) && g.CanFollow(rule, byte)) pops = true;
-          for (const CompiledGrammar::CallEdge& e : g.call_edges(x)) {
-            if (g.CanStartWith(e.callee, byte)) {
-              pushes = true;
-            } else if (g.rule(e.callee).nullable && !seen[e.return_state]) {
-              seen[e.return_state] = 1;
-              touched.push_back(e.return_state);
-              work.push_back(e.return_state);
-            }
+      work.assign(1, s);
+      touched.assign(1, s);
+      seen[s] = 1;
+      while (!work.empty()) {
+        const int32_t x = work.back();
+        work.pop_back();
+        if (g.Step(x, byte) != kNoState) reads = true;
+        if (g.accepting(x) && g.CanFollow(rule, byte)) pops = true;
+        for (const CompiledGrammar::CallEdge& e : g.call_edges(x)) {
+          if (g.CanStartWith(e.callee, byte)) {
+            pushes = true;
+          } else if (g.rule(e.callee).nullable && !seen[e.return_state]) {
+            seen[e.return_state] = 1;
+            touched.push_back(e.return_state);
+            work.push_back(e.return_state);
           }
         }
-        alone = touched.size() == 1;
-        for (const int32_t x : touched) seen[x] = 0;
       }
+      const bool alone = touched.size() == 1;
+      for (const int32_t x : touched) seen[x] = 0;
       Shortcut sc = kClose;
       if (!pushes && !reads) {
         sc = pops ? kPass : kDrop;

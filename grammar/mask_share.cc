@@ -323,9 +323,33 @@ void MergeShared(const TokenizerInfo& full, const TokenizerInfo& long_tokens,
     if (TestBit(long_mask, e.token)) out->uncertain.push_back(e);
   }
   out->nodes_visited = long_part.nodes_visited;
-  out->accepted_count = -1;  // not counted here: MakeSet counts the merged bits
+  // Both sides listed the same way (accepted, or rejected, ids): the merged list is their short
+  // and long parts side by side, and MakeSet neither counts nor scans the merged bits.
+  out->accepted_count = -1;
   out->has_list = false;
   out->list.clear();
+  if (rep.has_list && long_part.has_list && rep.list_rejected == long_part.list_rejected) {
+    const std::vector<uint32_t>& bytes = full.byte_token_mask();
+    auto take = [&](const std::vector<int32_t>& ids, bool is_long, std::vector<int32_t>* to) {
+      for (const int32_t id : ids) {
+        if (TestBit(long_mask, id) == is_long && (!rep.list_rejected || TestBit(bytes, id))) {
+          to->push_back(id);
+        }
+      }
+    };
+    std::vector<int32_t> short_ids, long_ids;
+    take(rep.list, false, &short_ids);
+    take(long_part.list, true, &long_ids);
+    out->list.resize(short_ids.size() + long_ids.size());
+    std::merge(short_ids.begin(), short_ids.end(), long_ids.begin(), long_ids.end(),
+               out->list.begin());
+    const auto listed = static_cast<int64_t>(out->list.size());
+    out->accepted_count =
+        rep.list_rejected ? static_cast<int64_t>(full.num_byte_tokens()) - listed : listed;
+    out->has_list = out->list.size() <= MaskListMax(words);
+    out->list_rejected = rep.list_rejected;
+    if (!out->has_list) out->list.clear();
+  }
 }
 
 void LongAcceptedOf(const TokenizerInfo& long_tokens, const StateClassification& rep,
@@ -343,20 +367,6 @@ void LongAcceptedOf(const TokenizerInfo& long_tokens, const StateClassification&
 bool SameOnLongTokens(const TokenizerInfo& long_tokens, const StateClassification& rep,
                       const StateClassification& long_part, const LongAccepted* rep_long) {
   const std::vector<uint32_t>& long_mask = long_tokens.byte_token_mask();
-  const size_t words = long_mask.size();
-  const uint32_t* mine = long_part.accepted_bits.data();
-  const uint32_t* theirs = rep.accepted_bits.data();
-  const uint32_t* m = long_mask.data();
-  // Where both rows have words, 64 at a time (bitmask.h); past the shorter row, a missing word
-  // is 0.
-  const size_t both =
-      std::min({words, long_part.accepted_bits.size(), rep.accepted_bits.size()});
-  if (!SameUnderMask(mine, theirs, m, both)) return false;
-  for (size_t w = both; w < words; ++w) {
-    const uint32_t a = w < long_part.accepted_bits.size() ? mine[w] : 0;
-    const uint32_t b = w < rep.accepted_bits.size() ? theirs[w] : 0;
-    if ((a ^ b) & m[w]) return false;
-  }
   // The long tokens of each list, in order, side by side.
   auto same_lists = [&](const auto& a, const auto& b, const auto& token, const auto& equal) {
     size_t i = 0, j = 0;
@@ -369,12 +379,34 @@ bool SameOnLongTokens(const TokenizerInfo& long_tokens, const StateClassificatio
       ++j;
     }
   };
+  const auto id = [](const std::vector<int32_t>& v, size_t i) { return v[i]; };
+  if (rep.has_list && long_part.has_list && rep.list_rejected == long_part.list_rejected) {
+    // Both listed the same way (accepted, or rejected, ids): their long ids, not the bitsets.
+    if (!same_lists(rep.list, long_part.list, id,
+                    [&](size_t i, size_t j) { return rep.list[i] == long_part.list[j]; })) {
+      return false;
+    }
+  } else {
+    const size_t words = long_mask.size();
+    const uint32_t* mine = long_part.accepted_bits.data();
+    const uint32_t* theirs = rep.accepted_bits.data();
+    const uint32_t* m = long_mask.data();
+    // Where both rows have words, 64 at a time (bitmask.h); past the shorter row, a missing
+    // word is 0.
+    const size_t both =
+        std::min({words, long_part.accepted_bits.size(), rep.accepted_bits.size()});
+    if (!SameUnderMask(mine, theirs, m, both)) return false;
+    for (size_t w = both; w < words; ++w) {
+      const uint32_t a = w < long_part.accepted_bits.size() ? mine[w] : 0;
+      const uint32_t b = w < rep.accepted_bits.size() ? theirs[w] : 0;
+      if ((a ^ b) & m[w]) return false;
+    }
+  }
   LongAccepted own;
   if (rep_long == nullptr) {
     LongAcceptedOf(long_tokens, rep, &own);
     rep_long = &own;
   }
-  const auto id = [](const std::vector<int32_t>& v, size_t i) { return v[i]; };
   if (!same_lists(rep_long->ids, long_part.accepted, id, [&](size_t i, size_t j) {
         return rep_long->ids[i] == long_part.accepted[j] &&
                rep_long->ks[i] == long_part.accepted_k[j];
