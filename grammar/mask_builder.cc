@@ -99,14 +99,6 @@ MaskBuilder::MaskBuilder(const CompiledGrammar& g, const TokenizerInfo& info,
     std::sort(v.begin(), v.end());
     v.erase(std::unique(v.begin(), v.end()), v.end());
   }
-  first_bytes_.resize(g.num_rules());
-  for (size_t r = 0; r < g.num_rules(); ++r) {
-    for (int b = 0; b < 256; ++b) {
-      if (g.CanStartWith(static_cast<RuleId>(r), static_cast<uint8_t>(b))) {
-        first_bytes_[r][b >> 6] |= uint64_t{1} << (b & 63);
-      }
-    }
-  }
   layers_.resize(info.max_token_length() + 1);
   alive_.assign(64, 0);
 }
@@ -141,7 +133,7 @@ void MaskBuilder::Defer(const SetSimulator::Delegation& d, int32_t node) {
   if (const uint64_t* below = info_.subtree_bytes(node)) {
     // A large node (" " has hundreds of children): its subtree's byte set rules most calls out
     // without visiting the children.
-    const uint64_t* first = first_bytes_[callee].data();
+    const uint64_t* first = g_.StartBytes(callee);
     if (((below[0] & first[0]) | (below[1] & first[1]) | (below[2] & first[2]) |
          (below[3] & first[3])) == 0) {
       return;
@@ -282,16 +274,8 @@ void MaskBuilder::RecordPop(int32_t node) {
 
 void MaskBuilder::RecordPopRange(int32_t lo, int32_t hi) {
   // RecordPop for every node of [lo, hi): the nodes with a child that can follow the rule.
-  auto [entry, fresh] = follow_bytes_.try_emplace(target_.rule);
-  std::vector<uint8_t>& follow = entry->second;
-  if (fresh) {
-    for (int b = 0; b < 256; ++b) {
-      const auto byte = static_cast<uint8_t>(b);
-      if (g_.CanFollow(target_.rule, byte)) follow.push_back(byte);
-    }
-  }
-  for (const uint8_t b : follow) {
-    const std::span<const int32_t> parents = info_.parents_of_byte(b);
+  for (const int b : Bytes(g_.FollowBytes(target_.rule))) {
+    const std::span<const int32_t> parents = info_.parents_of_byte(static_cast<uint8_t>(b));
     for (auto it = std::lower_bound(parents.begin(), parents.end(), lo);
          it != parents.end() && *it < hi; ++it) {
       target_.callee->pops.push_back(*it);
@@ -1038,22 +1022,8 @@ void MaskBuilder::ApplyFirstByte(const FirstByteResult& r) {
 
 void MaskBuilder::SetRange(uint32_t lo, uint32_t hi) {
   if (lo >= hi) return;
-  const uint32_t a = lo >> 6, b = (hi - 1) >> 6;
-  const uint64_t first = ~uint64_t{0} << (lo & 63);
-  const uint64_t last = ~uint64_t{0} >> (63 - ((hi - 1) & 63));
-  for (uint32_t l = a; l <= b;) {  // mark words a..b live, a live word (64 words) at a time
-    const uint32_t end = std::min(b, l | 63);
-    const uint64_t upto = ~uint64_t{0} >> (63 - (end & 63));
-    live_[l >> 6] |= (~uint64_t{0} << (l & 63)) & upto;
-    l = end + 1;
-  }
-  if (a == b) {
-    acc_[a] |= first & last;
-    return;
-  }
-  acc_[a] |= first;
-  for (uint32_t w = a + 1; w < b; ++w) acc_[w] = ~uint64_t{0};
-  acc_[b] |= last;
+  SetBitRange(acc_.data(), lo, hi);
+  SetBitRange(live_.data(), lo >> 6, ((hi - 1) >> 6) + 1);  // the words it touched are live
 }
 
 void MaskBuilder::ClearRange(uint32_t lo, uint32_t hi) {
@@ -1194,11 +1164,7 @@ void MaskBuilder::SaveSnapshot(RuleId rule, const std::array<int32_t, 256>& keys
     s->bits.assign(acc_.size(), 0);
     s->live.assign(live_.size(), 0);
   }
-  ForLiveRuns(s->live, [&](size_t b, size_t e) { std::fill(&s->bits[b], &s->bits[e], 0); });
-  ForLiveRuns(live_, [&](size_t b, size_t e) {
-    std::copy(acc_.begin() + b, acc_.begin() + e, s->bits.begin() + b);
-  });
-  s->live = live_;
+  CopyLive(acc_, live_, &s->bits, &s->live);
   s->uncertain = out_->uncertain;
 }
 
@@ -1210,8 +1176,7 @@ void MaskBuilder::Classify(int32_t s, StateClassification* out) {
     acc_.assign(words, 0);
     live_.assign((words + 63) / 64, 0);
   } else {
-    ForLiveRuns(live_, [&](size_t b, size_t e) { std::fill(&acc_[b], &acc_[e], 0); });
-    std::fill(live_.begin(), live_.end(), 0);
+    ClearLive(&acc_, &live_);
   }
   out->accepted.clear();
   out->accepted_k.clear();
@@ -1255,11 +1220,7 @@ void MaskBuilder::Classify(int32_t s, StateClassification* out) {
       // Start from a recent state of this rule: its answers hold for every first byte whose key
       // is the same; the subtrees of the others are cleared and classified here. (The tokens
       // without bytes are accepted at every state of a rule without a counter.)
-      ForLiveRuns(live_, [&](size_t b, size_t e) { std::fill(&acc_[b], &acc_[e], 0); });
-      ForLiveRuns(base->live, [&](size_t b, size_t e) {
-        std::copy(base->bits.begin() + b, base->bits.begin() + e, acc_.begin() + b);
-      });
-      live_ = base->live;
+      CopyLive(base->bits, base->live, &acc_, &live_);
       uint64_t differ[4] = {0, 0, 0, 0};
       const uint64_t either[4] = {first[0] | base->first[0], first[1] | base->first[1],
                                   first[2] | base->first[2], first[3] | base->first[3]};

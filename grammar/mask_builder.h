@@ -383,7 +383,6 @@ class MaskBuilder {
   std::unique_ptr<SetSimulator> own_sim_;
   SetSimulator& sim_;
   std::vector<std::vector<int32_t>> sites_;           // per rule: return states calling it (unique)
-  std::vector<std::array<uint64_t, 4>> first_bytes_;  // per rule: CanStartWith as a byte set
   ContextResolver resolver_;
   MemoTable memo_;
   std::vector<Stored> stored_;
@@ -392,7 +391,6 @@ class MaskBuilder {
   std::vector<std::unique_ptr<Callee>> building_;  // per Memo nesting level
   size_t building_depth_ = 0;
   std::vector<Deferred> deferred_work_;  // ProcessDeferred's entries, a stack of batches
-  std::unordered_map<RuleId, std::vector<uint8_t>> follow_bytes_;  // FOLLOW(rule) as a list
   // FirstByteKey's interned keys: rows of int64 fields in one pool, found through an
   // open-addressing table (index + 1, 0 empty).
   struct FirstKey {
@@ -459,6 +457,33 @@ class MaskBuilder {
   template <typename F>
   static void ForLiveRuns(const std::vector<uint64_t>& live, F&& f) {
     ForBitRuns(live.data(), 0, live.size() * 64, f);
+  }
+  // Sets bits [lo, hi) of `bits`, a word at a time.
+  static void SetBitRange(uint64_t* bits, size_t lo, size_t hi) {
+    const size_t a = lo >> 6, b = (hi - 1) >> 6;
+    const uint64_t first = ~uint64_t{0} << (lo & 63);
+    const uint64_t last = ~uint64_t{0} >> (63 - ((hi - 1) & 63));
+    if (a == b) {
+      bits[a] |= first & last;
+      return;
+    }
+    bits[a] |= first;
+    for (size_t w = a + 1; w < b; ++w) bits[w] = ~uint64_t{0};
+    bits[b] |= last;
+  }
+  // A bitset with a live-word map (as acc_ / live_): zeroes its live words and the map.
+  static void ClearLive(std::vector<uint64_t>* bits, std::vector<uint64_t>* live) {
+    ForLiveRuns(*live, [&](size_t b, size_t e) { std::fill(&(*bits)[b], &(*bits)[e], 0); });
+    std::fill(live->begin(), live->end(), 0);
+  }
+  // Copies such a bitset into another of the same size, touching only the live words of each.
+  static void CopyLive(const std::vector<uint64_t>& bits, const std::vector<uint64_t>& live,
+                       std::vector<uint64_t>* to_bits, std::vector<uint64_t>* to_live) {
+    ClearLive(to_bits, to_live);
+    ForLiveRuns(live, [&](size_t b, size_t e) {
+      std::copy(bits.begin() + b, bits.begin() + e, to_bits->begin() + b);
+    });
+    *to_live = live;
   }
   Target target_{};
   std::vector<Deferred> deferred_;

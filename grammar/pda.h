@@ -213,6 +213,10 @@ class CompiledGrammar {
   bool CanStartWith(RuleId r, uint8_t b) const {
     return first_bytes_[static_cast<size_t>(r) * 4 + (b >> 6)] >> (b & 63) & 1;
   }
+  // The same as a 256-bit set (4 words).
+  const uint64_t* StartBytes(RuleId r) const {
+    return first_bytes_.data() + static_cast<size_t>(r) * 4;
+  }
   // Whether byte b may be read right after a match of rule r ends, in some context (FOLLOW set, a
   // superset). When the next byte cannot follow r, popping r's frame is pointless.
   bool CanFollow(RuleId r, uint8_t b) const {
