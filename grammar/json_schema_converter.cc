@@ -737,6 +737,20 @@ Result<ExprId> Converter::EmitLiteral(int32_t v, Ctx ctx) {
   return kNoExpr;
 }
 
+namespace {
+
+// Whether every edge of s is a self-loop and the loop reads exactly `ranges`.
+bool LoopsOnly(const CpDfa& d, int32_t s, const std::vector<CodepointRange>& ranges) {
+  std::vector<CodepointRange> self;
+  for (const CpDfa::Edge& e : d.edges(s)) {
+    if (e.to != s) return false;
+    self.push_back({e.lo, e.hi});
+  }
+  return !self.empty() && self == ranges;
+}
+
+}  // namespace
+
 ExprId EmitDfaRules(Converter* conv, const CpDfa& input, const std::string& name,
                     const std::function<ExprId(const std::vector<CodepointRange>&)>& unit) {
   CpDfa d = Minimize(input);
@@ -805,6 +819,22 @@ ExprId EmitDfaRules(Converter* conv, const CpDfa& input, const std::string& name
         // inlines its escape alternatives, ~30 automaton states).
         g.SetRuleBody(rules[s], g.AddRepeat(unit(ranges), 0, reps));
         continue;
+      }
+      if (!d.accepting(s) && d.accepting(end)) {
+        // What follows the chain is R{0,k} or R*: the whole is R{m,m+k} or R{m,}, one counted
+        // repetition (a length bound with a pattern: "a digit somewhere, 12..128 characters" is
+        // R{11-i,127-i} after a digit at i), not R{m} unrolled into a run before a call.
+        int32_t max = -2;
+        if (single_step(end, &next) == ranges && d.accepting(chain_end[end]) &&
+            d.edges(chain_end[end]).empty()) {
+          max = reps + chain_m[end];
+        } else if (LoopsOnly(d, end, ranges)) {
+          max = kUnbounded;
+        }
+        if (max != -2) {
+          g.SetRuleBody(rules[s], g.AddRepeat(unit(ranges), reps, max));
+          continue;
+        }
       }
       ExprId full = conv->Seq({g.AddRepeat(unit(ranges), reps, reps), conv->Ref(rules[end])});
       g.SetRuleBody(rules[s], d.accepting(s)

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "grammar/grammar_printer.h"
 #include "grammar/support/utf8.h"
 #include "rapidjson/document.h"
 #include "tests/grammar/json_schema_test_util.h"
@@ -222,6 +223,53 @@ TEST(JsonSchemaStrings, PatternAndLengthsAreIntersectedNotDropped) {
                  {"\"xab\"", "\"x1234\""}, {"\"xa\"", "\"x12345\"", "\"abc\""});
   ExpectLanguage(R"({"type":"string","format":"email","maxLength":12})", {"\"ab@cd.io\""},
                  {"\"abcdef@ghij.io\"", "\"ab.io\""});
+}
+
+// A length bound with an unanchored pattern is a product automaton: before the pattern matches, a
+// run of states by length; after it, any R{a,b}. That tail must stay one counted repetition
+// R{11-i,127-i} (R{11-i,} without maxLength), not R{11-i} unrolled and then a call of R{0,116}:
+// the unrolled runs made every state before the length bound a state of its own for the mask
+// cache (api_user_signup's password: 260 of its ~550 ms). Same language either way: swept over
+// the position of the digit and the length.
+TEST(JsonSchemaStrings, LengthBoundAfterAPatternMatchStaysOneCountedRepetition) {
+  struct Case {
+    const char* schema;
+    const char* repeat;  // in the printed grammar
+    int min, max;        // max -1: none
+  } cases[] = {
+      {R"({"type":"string","pattern":"[0-9]","minLength":12,"maxLength":128})", "{11,127}", 12,
+       128},
+      {R"({"type":"string","pattern":"[0-9]","minLength":12})", "{11,}", 12, -1},
+  };
+  // '"' + a x i + mid + b x rest + '"'.
+  auto text = [](int i, const char* mid, int rest) {
+    std::string t(1, '"');
+    t.append(static_cast<size_t>(i), 'a');
+    t.append(mid);
+    t.append(static_cast<size_t>(rest), 'b');
+    t.push_back('"');
+    return t;
+  };
+  for (const Case& c : cases) {
+    auto ir = JsonSchemaToGrammar(c.schema, testing::CompactOptions());
+    ASSERT_TRUE(ir.ok()) << ir.status().ToString();
+    EXPECT_NE(PrintEbnf(ir->grammar).find(c.repeat), std::string::npos) << c.schema;
+    SchemaGrammar g = CompileSchema(c.schema);
+    ASSERT_TRUE(g.ok()) << g.status.ToString();
+    for (int n = 0; n <= 136; ++n) {
+      const bool length_ok = n >= c.min && (c.max < 0 || n <= c.max);
+      EXPECT_FALSE(g.Accepts(text(n, "", 0))) << c.schema << " " << n;
+      for (int i = 0; i < n; i += (n > 20 && i > 3 && i < n - 4) ? 7 : 1) {
+        const std::string t = text(i, "7", n - i - 1);
+        EXPECT_EQ(g.Accepts(t), length_ok) << c.schema << " " << t;
+      }
+    }
+    // An escape is one character: \u00e9 x 11 and a digit is 12.
+    std::string esc;
+    for (int k = 0; k < 11; ++k) esc += "\\u00e9";
+    EXPECT_TRUE(g.Accepts(text(0, (esc + "5").c_str(), 0))) << c.schema;
+    EXPECT_FALSE(g.Accepts(text(0, (esc.substr(6) + "5").c_str(), 0))) << c.schema;
+  }
 }
 
 TEST(JsonSchemaStrings, PatternsThatCannotBeIntersectedInBudgetAreReported) {
