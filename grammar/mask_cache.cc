@@ -245,6 +245,116 @@ void TokenMaskCache::BuildState(const CompiledGrammar& g, const TokenizerInfo& i
   r->uncertain_tokens = static_cast<int32_t>(tokens.size());
 }
 
+void TokenMaskCache::PoolResults(const std::vector<int32_t>& states,
+                                 std::vector<StateResult>* results_ptr,
+                                 const MaskCacheOptions& opts) {
+  const CompiledGrammar& g = *grammar_;
+  const TokenizerInfo& ti = *info_;
+  std::vector<StateResult>& results = *results_ptr;
+  MaskCacheStats& st = stats_;
+  std::unordered_map<uint64_t, std::vector<SetRef>> seen;
+  const size_t words = ti.words();
+  auto pool_set = [&](const StateResult::Set& s) -> SetRef {
+    const uint64_t key = s.hash;
+    for (const SetRef& ref : seen[key]) {
+      if (ref.form != s.form) continue;
+      const bool equal =
+          s.form == kBitset
+              ? std::equal(s.words.begin(), s.words.end(), words_.begin() + ref.offset)
+              : (ref.size == s.ids.size() &&
+                 std::equal(s.ids.begin(), s.ids.end(), ids_.begin() + ref.offset));
+      if (equal) {
+        ++st.shared_sets;
+        return ref;
+      }
+    }
+    SetRef ref;
+    ref.form = s.form;
+    if (s.form == kBitset) {
+      ref.offset = static_cast<uint32_t>(words_.size());
+      words_.insert(words_.end(), s.words.begin(), s.words.end());
+      ++st.bitset_sets;
+    } else {
+      ref.offset = static_cast<uint32_t>(ids_.size());
+      ref.size = static_cast<uint32_t>(s.ids.size());
+      ids_.insert(ids_.end(), s.ids.begin(), s.ids.end());
+      ++(s.form == kAcceptList ? st.accept_list_sets : st.reject_list_sets);
+    }
+    seen[key].push_back(ref);
+    return ref;
+  };
+  auto set_bytes = [&](const StateResult::Set& s) {
+    return s.form == kBitset ? words * sizeof(uint32_t) : s.ids.size() * sizeof(int32_t);
+  };
+  index_.assign(g.num_states(), -1);
+  size_t used = 0;
+  // Per result: the accepted tokens and uncertain entries counted for the stats (kept for the
+  // members that take a representative's masks, after its result is freed).
+  std::vector<int64_t> accepted_of(states.size(), 0), entries_of(states.size(), 0);
+  for (size_t i = 0; i < states.size(); ++i) {
+    StateResult& r = results[i];
+    if (r.alias >= 0) continue;  // after every representative (below)
+    size_t need = sizeof(StateMasks) + set_bytes(r.base) + r.clear.size() * sizeof(int32_t) +
+                  r.gt.size() * sizeof(uint32_t) + r.nodes.size() * sizeof(SuffixNode) +
+                  r.entries.size() * sizeof(CheckEntry);
+    for (const StateResult::Set& s : r.levels) need += set_bytes(s) + sizeof(SetRef);
+    if (used + need > opts.max_bytes) continue;  // over budget: served token by token
+    used += need;
+    StateMasks m;
+    m.base = pool_set(r.base);
+    m.kmax = r.kmax;
+    m.dense = r.dense;
+    m.levels = static_cast<uint32_t>(level_sets_.size());
+    for (const StateResult::Set& s : r.levels) level_sets_.push_back(pool_set(s));
+    m.clear = static_cast<uint32_t>(ids_.size());
+    ids_.insert(ids_.end(), r.clear.begin(), r.clear.end());
+    m.gt = static_cast<uint32_t>(gt_.size());
+    gt_.insert(gt_.end(), r.gt.begin(), r.gt.end());
+    m.nodes = static_cast<uint32_t>(nodes_.size());
+    m.num_nodes = r.nodes.empty() ? 0 : static_cast<uint32_t>(r.nodes.size() - 1);
+    nodes_.insert(nodes_.end(), r.nodes.begin(), r.nodes.end());
+    for (const SuffixNode& n : r.nodes) {
+      max_suffix_ = std::max<uint32_t>(max_suffix_, n.depth);
+    }
+    m.entries = static_cast<uint32_t>(entries_.size());
+    entries_.insert(entries_.end(), r.entries.begin(), r.entries.end());
+    m.uncertain_tokens = r.uncertain_tokens;
+    index_[states[i]] = static_cast<int32_t>(states_.size());
+    states_.push_back(m);
+    ++st.cached_states;
+    st.accepted += r.accepted;
+    st.uncertain_tokens += r.uncertain_tokens;
+    st.uncertain_entries += static_cast<int64_t>(r.entries.size());
+    st.max_uncertain_tokens = std::max(st.max_uncertain_tokens, r.uncertain_tokens);
+    st.trie_nodes_visited += r.nodes_visited;
+    accepted_of[i] = r.accepted;
+    entries_of[i] = static_cast<int64_t>(r.entries.size());
+    r = StateResult();  // free as we go
+  }
+  for (size_t i = 0; i < states.size(); ++i) {
+    const StateResult& r = results[i];
+    if (r.alias < 0) continue;
+    const int32_t from = index_[states[r.alias]];
+    if (from < 0 || used + sizeof(StateMasks) > opts.max_bytes) continue;
+    used += sizeof(StateMasks);
+    const StateMasks m = states_[from];
+    index_[states[i]] = static_cast<int32_t>(states_.size());
+    states_.push_back(m);
+    ++st.cached_states;
+    st.accepted += accepted_of[r.alias];
+    st.uncertain_tokens += m.uncertain_tokens;
+    st.uncertain_entries += entries_of[r.alias];
+    st.trie_nodes_visited += r.nodes_visited;
+  }
+  states_.shrink_to_fit();
+  words_.shrink_to_fit();
+  ids_.shrink_to_fit();
+  level_sets_.shrink_to_fit();
+  gt_.shrink_to_fit();
+  nodes_.shrink_to_fit();
+  entries_.shrink_to_fit();
+}
+
 Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
     std::shared_ptr<const CompiledGrammar> grammar, std::shared_ptr<const TokenizerInfo> info,
     const MaskCacheOptions& opts, ThreadPool* pool) {
@@ -402,12 +512,6 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
     }
     classified.fetch_add(1, std::memory_order_relaxed);
   });
-  builders.clear();
-  long_builders.clear();
-  sims.clear();
-  scratch.clear();
-  merged.clear();
-  saved.clear();
   if (expired.load()) {
     return opts.deadline.ExpiredError("building the token-mask cache (" +
                                       std::to_string(classified.load()) + " of " +
@@ -415,111 +519,23 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
   }
   // -- end deadline --
 
-  // Phase 2: pool, sharing equal sets, within the budget.
+  // Phase 2 on this thread while a worker frees what phase 1 kept (the builders' memos, the
+  // simulators, the saved classifications: many small blocks, ~4 ms for the largest schemas).
   MaskCacheStats& st = cache->stats_;
   st.states = static_cast<int32_t>(states.size());
   st.shared_states = static_cast<int32_t>(members.size());
-  std::unordered_map<uint64_t, std::vector<SetRef>> seen;
-  const size_t words = ti.words();
-  auto pool_set = [&](const StateResult::Set& s) -> SetRef {
-    const uint64_t key = s.hash;
-    for (const SetRef& ref : seen[key]) {
-      if (ref.form != s.form) continue;
-      const bool equal =
-          s.form == kBitset
-              ? std::equal(s.words.begin(), s.words.end(), cache->words_.begin() + ref.offset)
-              : (ref.size == s.ids.size() &&
-                 std::equal(s.ids.begin(), s.ids.end(), cache->ids_.begin() + ref.offset));
-      if (equal) {
-        ++st.shared_sets;
-        return ref;
-      }
+  RunParallel(pool, 2, [&](size_t task, int) {
+    if (task == 1) {
+      builders.clear();
+      long_builders.clear();
+      sims.clear();
+      scratch.clear();
+      merged.clear();
+      saved.clear();
+      return;
     }
-    SetRef ref;
-    ref.form = s.form;
-    if (s.form == kBitset) {
-      ref.offset = static_cast<uint32_t>(cache->words_.size());
-      cache->words_.insert(cache->words_.end(), s.words.begin(), s.words.end());
-      ++st.bitset_sets;
-    } else {
-      ref.offset = static_cast<uint32_t>(cache->ids_.size());
-      ref.size = static_cast<uint32_t>(s.ids.size());
-      cache->ids_.insert(cache->ids_.end(), s.ids.begin(), s.ids.end());
-      ++(s.form == kAcceptList ? st.accept_list_sets : st.reject_list_sets);
-    }
-    seen[key].push_back(ref);
-    return ref;
-  };
-  auto set_bytes = [&](const StateResult::Set& s) {
-    return s.form == kBitset ? words * sizeof(uint32_t) : s.ids.size() * sizeof(int32_t);
-  };
-  cache->index_.assign(g.num_states(), -1);
-  size_t used = 0;
-  // Per result: the accepted tokens and uncertain entries counted for the stats (kept for the
-  // members that take a representative's masks, after its result is freed).
-  std::vector<int64_t> accepted_of(states.size(), 0), entries_of(states.size(), 0);
-  for (size_t i = 0; i < states.size(); ++i) {
-    StateResult& r = results[i];
-    if (r.alias >= 0) continue;  // after every representative (below)
-    size_t need = sizeof(StateMasks) + set_bytes(r.base) + r.clear.size() * sizeof(int32_t) +
-                  r.gt.size() * sizeof(uint32_t) + r.nodes.size() * sizeof(SuffixNode) +
-                  r.entries.size() * sizeof(CheckEntry);
-    for (const StateResult::Set& s : r.levels) need += set_bytes(s) + sizeof(SetRef);
-    if (used + need > opts.max_bytes) continue;  // over budget: served token by token
-    used += need;
-    StateMasks m;
-    m.base = pool_set(r.base);
-    m.kmax = r.kmax;
-    m.dense = r.dense;
-    m.levels = static_cast<uint32_t>(cache->level_sets_.size());
-    for (const StateResult::Set& s : r.levels) cache->level_sets_.push_back(pool_set(s));
-    m.clear = static_cast<uint32_t>(cache->ids_.size());
-    cache->ids_.insert(cache->ids_.end(), r.clear.begin(), r.clear.end());
-    m.gt = static_cast<uint32_t>(cache->gt_.size());
-    cache->gt_.insert(cache->gt_.end(), r.gt.begin(), r.gt.end());
-    m.nodes = static_cast<uint32_t>(cache->nodes_.size());
-    m.num_nodes = r.nodes.empty() ? 0 : static_cast<uint32_t>(r.nodes.size() - 1);
-    cache->nodes_.insert(cache->nodes_.end(), r.nodes.begin(), r.nodes.end());
-    for (const SuffixNode& n : r.nodes) {
-      cache->max_suffix_ = std::max<uint32_t>(cache->max_suffix_, n.depth);
-    }
-    m.entries = static_cast<uint32_t>(cache->entries_.size());
-    cache->entries_.insert(cache->entries_.end(), r.entries.begin(), r.entries.end());
-    m.uncertain_tokens = r.uncertain_tokens;
-    cache->index_[states[i]] = static_cast<int32_t>(cache->states_.size());
-    cache->states_.push_back(m);
-    ++st.cached_states;
-    st.accepted += r.accepted;
-    st.uncertain_tokens += r.uncertain_tokens;
-    st.uncertain_entries += static_cast<int64_t>(r.entries.size());
-    st.max_uncertain_tokens = std::max(st.max_uncertain_tokens, r.uncertain_tokens);
-    st.trie_nodes_visited += r.nodes_visited;
-    accepted_of[i] = r.accepted;
-    entries_of[i] = static_cast<int64_t>(r.entries.size());
-    r = StateResult();  // free as we go
-  }
-  for (size_t i = 0; i < states.size(); ++i) {
-    const StateResult& r = results[i];
-    if (r.alias < 0) continue;
-    const int32_t from = cache->index_[states[r.alias]];
-    if (from < 0 || used + sizeof(StateMasks) > opts.max_bytes) continue;
-    used += sizeof(StateMasks);
-    const StateMasks m = cache->states_[from];
-    cache->index_[states[i]] = static_cast<int32_t>(cache->states_.size());
-    cache->states_.push_back(m);
-    ++st.cached_states;
-    st.accepted += accepted_of[r.alias];
-    st.uncertain_tokens += m.uncertain_tokens;
-    st.uncertain_entries += entries_of[r.alias];
-    st.trie_nodes_visited += r.nodes_visited;
-  }
-  cache->states_.shrink_to_fit();
-  cache->words_.shrink_to_fit();
-  cache->ids_.shrink_to_fit();
-  cache->level_sets_.shrink_to_fit();
-  cache->gt_.shrink_to_fit();
-  cache->nodes_.shrink_to_fit();
-  cache->entries_.shrink_to_fit();
+    cache->PoolResults(states, &results, opts);
+  });
   cache->BuildShortcuts();
   cache->depth_margin_ =
       (ti.max_token_length() + 2) * static_cast<uint32_t>(g.max_closure_pushes()) + 2;

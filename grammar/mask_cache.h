@@ -272,6 +272,10 @@ class TokenMaskCache {
   static void BuildState(const CompiledGrammar& g, const TokenizerInfo& info,
                          const MaskCacheOptions& opts, int32_t state, const StateClassification& c,
                          StateResult* r);
+  // Build's phase 2: appends the classified states' results (in state order; `results` freed as
+  // they go) to the pools, sharing equal sets, within opts.max_bytes.
+  void PoolResults(const std::vector<int32_t>& states, std::vector<StateResult>* results,
+                   const MaskCacheOptions& opts);
 
   std::shared_ptr<const CompiledGrammar> grammar_;
   std::shared_ptr<const TokenizerInfo> info_;
