@@ -83,6 +83,7 @@ std::string SerializeOptions(const GrammarCacheOptions& o) {
   const CompileOptions& c = o.compile;
   Put(&s, c.max_unroll_copies);
   Put(&s, c.max_unroll_weight);
+  Put(&s, c.max_unroll_byte_class_copies);
   Put(&s, c.max_grammar_exprs);
   Put(&s, c.max_nfa_states);
   Put(&s, c.max_rule_states);

@@ -45,6 +45,7 @@ NfaBuildOptions NfaOptionsFor(const CompileOptions& opts) {
   NfaBuildOptions o;
   o.max_unroll_copies = opts.max_unroll_copies;
   o.max_unroll_weight = opts.max_unroll_weight;
+  o.max_unroll_byte_class_copies = opts.max_unroll_byte_class_copies;
   o.max_nfa_states = opts.max_nfa_states;
   o.max_depth = opts.max_expr_depth;
   return o;

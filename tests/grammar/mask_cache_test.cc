@@ -105,6 +105,7 @@ TEST(MaskCache, CountedRepetitionMasksEqualNaiveNearTheBounds) {
   CompileOptions opts;
   opts.max_unroll_copies = 1;  // every bound becomes a counter
   opts.max_unroll_weight = 1;
+  opts.max_unroll_byte_class_copies = 1;
   for (const std::string& text :
        {std::string(kSmallBounds), ReadFile(GrammarPath("nested_bounds.ebnf")),
         std::string(tg::kUnicode), ReadFile(GrammarPath("json.ebnf"))}) {
@@ -266,8 +267,11 @@ TEST(MaskCache, ACountedFrameThatPopsInsideATokenGetsTheNaiveMaskAtItsBound) {
   auto tok = RealTokenizer("llama3");
   ASSERT_NE(tok, nullptr);
   auto vocab = VocabOf(*tok);
+  CompileOptions counted;
+  counted.max_unroll_byte_class_copies = 0;  // the middle as a counter, not unrolled
   auto cache = BuildCache(
-      CompileText(R"(root ::= "\"" [a-z] ([a-z0-9-]{0,61} [a-z0-9])? ("." [a-z]+)? "\"")"),
+      CompileText(R"(root ::= "\"" [a-z] ([a-z0-9-]{0,61} [a-z0-9])? ("." [a-z]+)? "\"")",
+                  counted),
       vocab);
   ASSERT_NE(cache, nullptr);
   ASSERT_GT(cache->grammar()->stats().counted_rules, 0);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "grammar/ebnf_parser.h"
+#include "grammar/matcher.h"
 #include "grammar/regex_parser.h"
 #include "grammar/simplify.h"
 
@@ -122,8 +123,11 @@ TEST(Pda, LargeBoundedRepetitionCompilesToACountedByteLoop) {
 }
 
 TEST(Pda, CountedLoopGuardsFollowTheBounds) {
-  auto c = MustCompile(R"(root ::= [a-z]{40,50})");
-  ASSERT_NE(c, nullptr);
+  CompileOptions counted;
+  counted.max_unroll_byte_class_copies = 0;  // one ASCII class: else unrolled up to 64 copies
+  auto r = CompileText(R"(root ::= [a-z]{40,50})", true, counted);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto c = *r;
   int32_t head = kNoState;
   for (int32_t s = 0; s < c->num_states(); ++s) {
     if (c->loop_head(s)) head = s;
@@ -138,6 +142,50 @@ TEST(Pda, CountedLoopGuardsFollowTheBounds) {
   EXPECT_TRUE(c->CanAccept(head, 40));
   EXPECT_TRUE(c->CanReadBytes(head, 49));
   EXPECT_FALSE(c->CanReadBytes(head, 50));
+}
+
+bool Accepts(const std::shared_ptr<const CompiledGrammar>& g, const std::string& text) {
+  GrammarMatcher m(g);
+  return m.AcceptString(text) && m.CanTerminate();
+}
+
+// A repetition of one ASCII class is unrolled up to max_unroll_byte_class_copies (64) copies, past
+// max_unroll_copies (32): same language as the counted rule; other bodies keep the general limit.
+TEST(Pda, AsciiClassRepetitionsUnrollUpToTheirOwnLimit) {
+  struct Case {
+    const char* text;
+    bool counted;
+  } cases[] = {
+      {R"(root ::= [a-z0-9-]{0,63})", false},  // a hostname label's middle: 63 single bytes
+      {R"(root ::= [a-z]{40,64})", false},
+      {R"(root ::= [a-z]{0,65})", true},     // past the byte-class limit
+      {R"(root ::= [a-zé]{0,40})", true},    // not ASCII: the general limit (32)
+      {R"(root ::= ("a" | "bc"){0,40})", true},
+  };
+  for (const Case& k : cases) {
+    auto c = MustCompile(k.text);
+    ASSERT_NE(c, nullptr) << k.text;
+    EXPECT_EQ(c->stats().counted_rules > 0, k.counted) << k.text;
+    CompileOptions counted;
+    counted.max_unroll_byte_class_copies = 0;
+    auto d = CompileText(k.text, true, counted);
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    EXPECT_GT((*d)->stats().counted_rules, 0) << k.text;
+  }
+  // The unrolled label and the counted one accept the same strings.
+  CompileOptions counted;
+  counted.max_unroll_byte_class_copies = 0;
+  auto unrolled = MustCompile(R"(root ::= [a-z] ([a-z0-9-]{0,61} [a-z0-9])?)");
+  auto looped = *CompileText(R"(root ::= [a-z] ([a-z0-9-]{0,61} [a-z0-9])?)", true, counted);
+  ASSERT_NE(unrolled, nullptr);
+  for (int n = 0; n <= 66; ++n) {
+    for (const char* fill : {"x", "-", "7"}) {
+      std::string s = n > 0 ? "a" : "";
+      for (int i = 1; i < n; ++i) s += (i == n - 1) ? "z" : fill;
+      EXPECT_EQ(Accepts(unrolled, s), Accepts(looped, s)) << s;
+      EXPECT_EQ(Accepts(unrolled, s), n >= 1 && n <= 63) << s;
+    }
+  }
 }
 
 TEST(Pda, UnboundedCounterSaturatesAtTheMinimum) {
