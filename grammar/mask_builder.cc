@@ -1004,20 +1004,29 @@ int32_t MaskBuilder::FirstByteKey(uint8_t byte, const SetSimulator::Trans& tr) {
   return static_cast<int32_t>(first_keys_.size() - 1);
 }
 
-MaskBuilder::FirstByteResult MaskBuilder::RecordFirstByte(int32_t root, size_t uncertain_mark) {
-  FirstByteResult r;
+void MaskBuilder::RecordFirstByte(int32_t key, int32_t root, size_t uncertain_mark) {
+  if (first_memo_.size() <= static_cast<size_t>(key)) first_memo_.resize(key + 1);
+  FirstByteResult& r = first_memo_[key];
   const uint32_t lo = info_.token_begin(root), hi = info_.token_begin(info_.end(root));
+  r.accepted_begin = static_cast<uint32_t>(first_accepted_.size());
   ForBitRuns(acc_.data(), lo, hi, [&](size_t b, size_t e) {
-    r.accepted.push_back({static_cast<uint32_t>(b), static_cast<uint32_t>(e)});
+    first_accepted_.push_back({static_cast<uint32_t>(b), static_cast<uint32_t>(e)});
   });
-  r.uncertain.assign(out_->uncertain.begin() + static_cast<std::ptrdiff_t>(uncertain_mark),
-                     out_->uncertain.end());
-  return r;
+  r.accepted_end = static_cast<uint32_t>(first_accepted_.size());
+  r.uncertain_begin = static_cast<uint32_t>(first_uncertain_.size());
+  first_uncertain_.insert(first_uncertain_.end(),
+                          out_->uncertain.begin() + static_cast<std::ptrdiff_t>(uncertain_mark),
+                          out_->uncertain.end());
+  r.uncertain_end = static_cast<uint32_t>(first_uncertain_.size());
+  r.recorded = true;
 }
 
 void MaskBuilder::ApplyFirstByte(const FirstByteResult& r) {
-  for (const auto& [lo, hi] : r.accepted) SetRange(lo, hi);
-  out_->uncertain.insert(out_->uncertain.end(), r.uncertain.begin(), r.uncertain.end());
+  for (uint32_t i = r.accepted_begin; i < r.accepted_end; ++i) {
+    SetRange(first_accepted_[i].first, first_accepted_[i].second);
+  }
+  out_->uncertain.insert(out_->uncertain.end(), first_uncertain_.begin() + r.uncertain_begin,
+                         first_uncertain_.begin() + r.uncertain_end);
 }
 
 void MaskBuilder::SetRange(uint32_t lo, uint32_t hi) {
@@ -1117,8 +1126,8 @@ void MaskBuilder::ToIdOrder(StateClassification* out) {
 }
 
 void MaskBuilder::ClassifyFirstByte(uint8_t b, int32_t key) {
-  if (auto it = first_memo_.find(key); it != first_memo_.end()) {
-    ApplyFirstByte(it->second);
+  if (static_cast<size_t>(key) < first_memo_.size() && first_memo_[key].recorded) {
+    ApplyFirstByte(first_memo_[key]);
     return;
   }
   // Recorded the first time: the pass over the subtree's tokens that recording costs is less than
@@ -1131,7 +1140,7 @@ void MaskBuilder::ClassifyFirstByte(uint8_t b, int32_t key) {
   // The callees' walks reused the thread and event lists: back to this frame's level 0.
   threads_.assign(1, {0, -1, false, target_.rule});
   events_.clear();
-  first_memo_.emplace(key, RecordFirstByte(root, umark));
+  RecordFirstByte(key, root, umark);
 }
 
 MaskBuilder::Snapshot* MaskBuilder::FindSnapshot(RuleId rule) {

@@ -90,7 +90,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -303,14 +302,15 @@ class MaskBuilder {
   void RecordPop(int32_t node);
   void RecordPopRange(int32_t lo, int32_t hi);
   // First-byte sharing: a subtree's answers (accepted sorted-index ranges, raw uncertain entries)
-  // keyed by the classified rule and the first transition.
+  // keyed by the classified rule and the first transition: spans of two pools, per key.
   struct FirstByteResult {
-    std::vector<std::pair<uint32_t, uint32_t>> accepted;
-    std::vector<StateClassification::Entry> uncertain;
+    uint32_t accepted_begin = 0, accepted_end = 0;
+    uint32_t uncertain_begin = 0, uncertain_end = 0;
+    bool recorded = false;
   };
   // The first transition on `byte` as a small id (equal ids: equal transitions, same rule).
   int32_t FirstByteKey(uint8_t byte, const SetSimulator::Trans& tr);
-  FirstByteResult RecordFirstByte(int32_t root, size_t uncertain_mark);
+  void RecordFirstByte(int32_t key, int32_t root, size_t uncertain_mark);
   void ApplyFirstByte(const FirstByteResult& r);
   // Classifies the subtree of first byte b (key: its FirstByteKey) into out_, from the memo when
   // another state had the same key.
@@ -402,7 +402,9 @@ class MaskBuilder {
   std::vector<int64_t> first_key_pool_;
   std::vector<uint32_t> first_key_table_;
   std::vector<int64_t> key_buf_;
-  std::unordered_map<int32_t, FirstByteResult> first_memo_;
+  std::vector<FirstByteResult> first_memo_;  // by key (FirstByteKey's ids are dense)
+  std::vector<std::pair<uint32_t, uint32_t>> first_accepted_;
+  std::vector<StateClassification::Entry> first_uncertain_;
   static constexpr size_t kSnapshots = 4;
   std::vector<Snapshot> snapshots_;
   std::vector<int8_t> text_phase_;   // per set: TextPhase, -2 not yet known
