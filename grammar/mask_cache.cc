@@ -377,9 +377,17 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
   // Representatives first, over the whole vocabulary; then every other member of a class over
   // only the long tokens, merged with its representative's answers (mask_share.h). A member alike
   // with some representative for a wider horizon shares with that one and walks fewer tokens.
-  const MaskSharingPlan plan =
-      PlanMaskSharing(g, opts.share_horizon, opts.share_horizon_max, opts.deadline,
-                      opts.share_escape_bytes);
+  // The sharing plan on this thread while a worker builds the run-time shortcuts (both read only
+  // the grammar).
+  MaskSharingPlan plan;
+  RunParallel(pool, 2, [&](size_t task, int) {
+    if (task == 1) {
+      cache->BuildShortcuts();
+      return;
+    }
+    plan = PlanMaskSharing(g, opts.share_horizon, opts.share_horizon_max, opts.deadline,
+                           opts.share_escape_bytes);
+  });
   // The long-token tries by horizon (levels); a state whose trie is missing (LongTokens failed:
   // it does not for a vocabulary that built) is classified in full.
   std::vector<std::pair<uint32_t, std::shared_ptr<const TokenizerInfo>>> levels;
@@ -456,6 +464,18 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
       for (size_t j = r[k].first; j < r[k].second; ++j) body(list[j], w);
     });
   };
+  // Per (representative's slot, level): how many long tokens it accepts. A member whose own walk
+  // accepted another number cannot answer as its representative: SameOnLongTokens is skipped.
+  // And their accepted long tokens with counts (counted representatives: their accepted lists
+  // hold every token, and each member would filter them again). Computed by the representative's
+  // worker for the levels its members use (-2: used, not yet computed).
+  std::vector<int64_t> rep_long(static_cast<size_t>(num_saved) * levels.size(), -1);
+  std::vector<LongAccepted> rep_long_accepted(rep_long.size());
+  auto rep_long_at = [&](size_t i) {
+    return static_cast<size_t>(saved_slot[member_rep[states[i]]]) * levels.size() +
+           static_cast<size_t>(member_level[states[i]]);
+  };
+  for (const size_t i : members) rep_long[rep_long_at(i)] = -2;
   for_runs(reps, [&](size_t i, int w) {
     if (!poll()) return;
     if (builders[w] == nullptr) {
@@ -464,28 +484,18 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
     builders[w]->Classify(states[i], &scratch[w]);
     BuildState(g, ti, opts, states[i], scratch[w], &results[i]);
     const int32_t slot = saved_slot[states[i]];
-    if (slot >= 0) saved[slot] = std::move(scratch[w]);
+    if (slot >= 0) {
+      saved[slot] = std::move(scratch[w]);
+      for (size_t level = 0; level < levels.size(); ++level) {
+        const size_t at = static_cast<size_t>(slot) * levels.size() + level;
+        if (rep_long[at] != -2) continue;
+        const TokenizerInfo& long_info = *levels[level].second;
+        rep_long[at] = CountCommon(saved[slot].accepted_bits, long_info.byte_token_mask());
+        LongAcceptedOf(long_info, saved[slot], &rep_long_accepted[at]);
+      }
+    }
     classified.fetch_add(1, std::memory_order_relaxed);
   });
-  // Per (representative's slot, level): how many long tokens it accepts. A member whose own walk
-  // accepted another number cannot answer as its representative: SameOnLongTokens is skipped.
-  std::vector<int64_t> rep_long(static_cast<size_t>(num_saved) * levels.size(), -1);
-  auto rep_long_at = [&](size_t i) {
-    return static_cast<size_t>(saved_slot[member_rep[states[i]]]) * levels.size() +
-           static_cast<size_t>(member_level[states[i]]);
-  };
-  // And their accepted long tokens with counts (counted representatives: their accepted lists
-  // hold every token, and each member would filter them again).
-  std::vector<LongAccepted> rep_long_accepted(rep_long.size());
-  for (const size_t i : members) {
-    int64_t& n = rep_long[rep_long_at(i)];
-    if (n < 0) {
-      const StateClassification& rep_c = saved[saved_slot[member_rep[states[i]]]];
-      const TokenizerInfo& long_info = *levels[member_level[states[i]]].second;
-      n = CountCommon(rep_c.accepted_bits, long_info.byte_token_mask());
-      LongAcceptedOf(long_info, rep_c, &rep_long_accepted[rep_long_at(i)]);
-    }
-  }
   for_runs(members, [&](size_t i, int w) {
     if (!poll()) return;
     const int32_t level = member_level[states[i]];
@@ -536,7 +546,6 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
     }
     cache->PoolResults(states, &results, opts);
   });
-  cache->BuildShortcuts();
   cache->depth_margin_ =
       (ti.max_token_length() + 2) * static_cast<uint32_t>(g.max_closure_pushes()) + 2;
   st.memory_bytes = cache->MemorySize();
