@@ -39,7 +39,7 @@ struct NfaBuildOptions {
   // ... and copies x estimated body size (NFA states) stays within this.
   int64_t max_unroll_weight = 2048;
   // ... or, for a body that is one ASCII character class, at most this many copies.
-  int32_t max_unroll_byte_class_copies = 64;
+  int32_t max_unroll_byte_class_copies = 63;
   int64_t max_nfa_states = int64_t{1} << 22;
   int max_depth = 1096;  // as CompileOptions::max_expr_depth
 };

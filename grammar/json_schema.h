@@ -76,8 +76,9 @@ struct JsonSchemaOptions {
   JsonWhitespace whitespace = JsonWhitespace::kAny;
   // kAny: the longest whitespace run accepted at one place (bounded so that a model cannot emit
   // whitespace forever). 64 fits a newline plus the indentation of pretty-printed JSON 15 levels
-  // deep with a 4-space indent; above the automaton compiler's unroll limit (32) the bound is an
-  // iteration counter, not 64 copies of the whitespace class at every separator.
+  // deep with a 4-space indent; above the automaton compiler's unroll limits (32; 63 for one ASCII
+  // class, CompileOptions::max_unroll_byte_class_copies) the bound is an iteration counter, not
+  // 64 copies of the whitespace class at every separator.
   int32_t max_whitespace_run = 64;
   // kIndent: spaces per level, and the depth after which kAny whitespace is used.
   int32_t indent = 2;

@@ -75,7 +75,9 @@ struct CompileOptions {
   // up to this many copies: a run of single-byte states lets the mask cache accept whole subtrees
   // of that class (bounded runs, mask_builder.h), which a counted rule called from the run does
   // not (k8s_ingress's mask build: 2,280M -> 1,136M instructions). At most 2 states per copy.
-  int32_t max_unroll_byte_class_copies = 64;
+  // 63, a DNS label's length: JSON whitespace runs (JsonSchemaOptions::max_whitespace_run, 64)
+  // stay counters, not 64 copies of [ \t\n\r] at every separator (5x the automaton).
+  int32_t max_unroll_byte_class_copies = 63;
   // Limits; exceeding one is a kLimit error naming the option.
   size_t max_grammar_exprs = size_t{1} << 24;
   int64_t max_nfa_states = int64_t{1} << 22;  // per rule

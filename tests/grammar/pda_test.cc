@@ -149,16 +149,18 @@ bool Accepts(const std::shared_ptr<const CompiledGrammar>& g, const std::string&
   return m.AcceptString(text) && m.CanTerminate();
 }
 
-// A repetition of one ASCII class is unrolled up to max_unroll_byte_class_copies (64) copies, past
+// A repetition of one ASCII class is unrolled up to max_unroll_byte_class_copies (63) copies, past
 // max_unroll_copies (32): same language as the counted rule; other bodies keep the general limit.
+// JSON whitespace runs ([ \t\n\r]{0,64}, JsonSchemaOptions::max_whitespace_run) stay counters.
 TEST(Pda, AsciiClassRepetitionsUnrollUpToTheirOwnLimit) {
   struct Case {
     const char* text;
     bool counted;
   } cases[] = {
       {R"(root ::= [a-z0-9-]{0,63})", false},  // a hostname label's middle: 63 single bytes
-      {R"(root ::= [a-z]{40,64})", false},
-      {R"(root ::= [a-z]{0,65})", true},     // past the byte-class limit
+      {R"(root ::= [a-z]{40,63})", false},
+      {R"(root ::= [a-z]{0,64})", true},     // past the byte-class limit
+      {R"(root ::= [ \t\n\r]{0,64})", true},  // JSON's whitespace runs (any layout)
       {R"(root ::= [a-zé]{0,40})", true},    // not ASCII: the general limit (32)
       {R"(root ::= ("a" | "bc"){0,40})", true},
   };
