@@ -378,17 +378,15 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
   // Representatives first, over the whole vocabulary; then every other member of a class over
   // only the long tokens, merged with its representative's answers (mask_share.h). A member alike
   // with some representative for a wider horizon shares with that one and walks fewer tokens.
-  // The sharing plan on this thread while a worker builds the run-time shortcuts (both read only
-  // the grammar).
+  // The sharing plan beside the run-time shortcuts (both read only the grammar).
   MaskSharingPlan plan;
-  RunParallel(pool, 2, [&](size_t task, int) {
-    if (task == 1) {
-      cache->BuildShortcuts();
-      return;
-    }
-    plan = PlanMaskSharing(g, opts.share_horizon, opts.share_horizon_max, opts.deadline,
-                           opts.share_escape_bytes);
-  });
+  RunBoth(
+      pool,
+      [&] {
+        plan = PlanMaskSharing(g, opts.share_horizon, opts.share_horizon_max, opts.deadline,
+                               opts.share_escape_bytes);
+      },
+      [&] { cache->BuildShortcuts(); });
   // The long-token tries by horizon (levels); a state whose trie is missing (LongTokens failed:
   // it does not for a vocabulary that built) is classified in full.
   std::vector<std::pair<uint32_t, std::shared_ptr<const TokenizerInfo>>> levels;
@@ -544,23 +542,20 @@ Result<std::shared_ptr<const TokenMaskCache>> TokenMaskCache::Build(
   }
   // -- end deadline --
 
-  // Phase 2 on this thread while a worker frees what phase 1 kept (the builders' memos, the
+  // Phase 2 while another worker frees what phase 1 kept (the builders' memos, the
   // simulators, the saved classifications: many small blocks, ~4 ms for the largest schemas).
   MaskCacheStats& st = cache->stats_;
   st.states = static_cast<int32_t>(states.size());
   st.shared_states = static_cast<int32_t>(members.size());
-  RunParallel(pool, 2, [&](size_t task, int) {
-    if (task == 1) {
-      builders.clear();
-      long_builders.clear();
-      sims.clear();
-      scratch.clear();
-      merged.clear();
-      saved.clear();
-      return;
-    }
-    cache->PoolResults(states, &results, opts);
-  });
+  RunBoth(pool, [&] { cache->PoolResults(states, &results, opts); },
+          [&] {
+            builders.clear();
+            long_builders.clear();
+            sims.clear();
+            scratch.clear();
+            merged.clear();
+            saved.clear();
+          });
   cache->depth_margin_ =
       (ti.max_token_length() + 2) * static_cast<uint32_t>(g.max_closure_pushes()) + 2;
   st.memory_bytes = cache->MemorySize();

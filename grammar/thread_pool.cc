@@ -100,4 +100,8 @@ void RunParallel(ThreadPool* pool, size_t n, const std::function<void(size_t i, 
   pool->ParallelFor(n, fn);
 }
 
+void RunBoth(ThreadPool* pool, const std::function<void()>& a, const std::function<void()>& b) {
+  RunParallel(pool, 2, [&](size_t i, int) { i == 0 ? a() : b(); });
+}
+
 }  // namespace sieve

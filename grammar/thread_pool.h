@@ -62,6 +62,10 @@ class ThreadPool {
 // ParallelFor on `pool`, or inline (worker 0) when `pool` is null.
 void RunParallel(ThreadPool* pool, size_t n, const std::function<void(size_t i, int worker)>& fn);
 
+// Runs `a` and `b` at the same time on two of `pool`'s threads (either may run on the caller's),
+// or one after the other when `pool` is null or has one thread; returns when both are done.
+void RunBoth(ThreadPool* pool, const std::function<void()>& a, const std::function<void()>& b);
+
 }  // namespace sieve
 
 #endif  // SIEVE_GRAMMAR_THREAD_POOL_H_

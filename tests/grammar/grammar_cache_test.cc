@@ -114,6 +114,13 @@ TEST(ThreadPool, RunsEveryIndexOnceOnDistinctWorkers) {
   int inline_calls = 0;
   RunParallel(nullptr, 5, [&](size_t, int worker) { inline_calls += worker == 0; });
   EXPECT_EQ(inline_calls, 5);
+  // RunBoth: each function once, on a pool and inline.
+  for (ThreadPool* p : {&pool, static_cast<ThreadPool*>(nullptr)}) {
+    std::atomic<int> a{0}, b{0};
+    RunBoth(p, [&] { ++a; }, [&] { ++b; });
+    EXPECT_EQ(a.load(), 1);
+    EXPECT_EQ(b.load(), 1);
+  }
 }
 
 TEST(MaskBatch, BatchRowsEqualSingleFillsOnTwoThreads) {
