@@ -58,14 +58,15 @@ bool NfaBuilder::UsesCounter(ExprId repeat) {
   if (e.max == 0) return false;
   const int64_t copies = e.max == kUnbounded ? e.min : e.max;
   if (copies <= 1) return false;
-  const Expr& body = g_.expr(g_.children(e)[0]);
+  const ExprId child = g_.children(e)[0];
+  const Expr& body = g_.expr(child);
   if (body.kind == ExprKind::kCharClass && copies <= opts_.max_unroll_byte_class_copies) {
     bool ascii = true;
     for (const CodepointRange& r : g_.ranges(body)) ascii = ascii && r.hi < 0x80;
     if (ascii) return false;
   }
   if (copies > opts_.max_unroll_copies) return true;
-  return SatMul(Weight(g_.children(e)[0], 0), copies) > opts_.max_unroll_weight;
+  return SatMul(Weight(child, 0), copies) > opts_.max_unroll_weight;
 }
 
 int32_t NfaBuilder::SuffixState(std::pair<uint8_t, uint8_t> range, int32_t next) {

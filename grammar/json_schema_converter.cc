@@ -14,6 +14,7 @@
 // `unit next_state` alternatives; the simplifier inlines the rules used once.
 #include <algorithm>
 #include <functional>
+#include <optional>
 #include <utility>
 
 #include "grammar/json_schema_internal.h"
@@ -824,15 +825,15 @@ ExprId EmitDfaRules(Converter* conv, const CpDfa& input, const std::string& name
         // What follows the chain is R{0,k} or R*: the whole is R{m,m+k} or R{m,}, one counted
         // repetition (a length bound with a pattern: "a digit somewhere, 12..128 characters" is
         // R{11-i,127-i} after a digit at i), not R{m} unrolled into a run before a call.
-        int32_t max = -2;
+        std::optional<int32_t> max;
         if (single_step(end, &next) == ranges && d.accepting(chain_end[end]) &&
             d.edges(chain_end[end]).empty()) {
           max = reps + chain_m[end];
         } else if (LoopsOnly(d, end, ranges)) {
           max = kUnbounded;
         }
-        if (max != -2) {
-          g.SetRuleBody(rules[s], g.AddRepeat(unit(ranges), reps, max));
+        if (max) {
+          g.SetRuleBody(rules[s], g.AddRepeat(unit(ranges), reps, *max));
           continue;
         }
       }
