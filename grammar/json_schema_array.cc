@@ -223,11 +223,18 @@ Result<ExprId> Converter::EmitArray(const ArrC& in, Ctx ctx) {
                                           JsonSchemaNote::Kind::kLoosened));
       cc.max = -1;
     }
-    const size_t m = c.contains.size();
-    if (m > 4) {
-      return ErrorAt(Unsupported("more than 4 contains constraints on one array"),
-                     c.contains[0].src, "contains");
+    if (c.contains.size() > 4) {
+      if (opts_.unsupported == UnsupportedPolicy::kError) {
+        return ErrorAt(Unsupported("more than 4 contains constraints on one array"),
+                       c.contains[0].src, "contains");
+      }
+      for (size_t j = 4; j < c.contains.size(); ++j) {  // the automaton counts 4 at most
+        Note(JsonSchemaNote::Kind::kLoosened, c.contains[j].src, "contains",
+             "more than 4 contains constraints on one array; this one is not enforced");
+      }
+      c.contains.resize(4);
     }
+    const size_t m = c.contains.size();
     std::vector<int64_t> caps;
     for (const ContainsC& cc : c.contains) caps.push_back(cc.max >= 0 ? cc.max : cc.min);
     const int64_t len_cap = std::max(k, c.max >= 0 ? c.max : c.min);

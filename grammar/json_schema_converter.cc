@@ -335,11 +335,13 @@ Result<const Formula*> Converter::Eval(TermId t) {
       for (TermId a : args) {
         auto fa = Eval(a);
         if (!fa.ok()) {
+          if (LeftOutOverLimit(fa.status(), terms_[a].node, "", "")) continue;
           st = fa.status();
           break;
         }
         auto m = Merge(f, **fa, terms_[a].node);
         if (!m.ok()) {
+          if (LeftOutOverLimit(m.status(), terms_[a].node, "", "")) continue;
           st = m.status();
           break;
         }
@@ -370,7 +372,9 @@ Result<const Formula*> Converter::Eval(TermId t) {
         break;
       }
       auto n = Negate(**fa, terms_[a].node);
-      if (!n.ok()) {
+      if (!n.ok() && LeftOutOverLimit(n.status(), terms_[a].node, "", "its negation: ")) {
+        f.clauses.emplace_back();  // left out: any value
+      } else if (!n.ok()) {
         st = n.status();
       } else {
         f = std::move(n).value();
@@ -423,6 +427,18 @@ Status Converter::Unenforceable(int32_t node, const std::string& keyword,
   }
   Note(kind, node, keyword, message);
   return Status::Ok();
+}
+
+bool Converter::LeftOutOverLimit(const Status& s, int32_t node, const std::string& keyword,
+                                 const std::string& what) {
+  if (s.code() != StatusCode::kLimit || opts_.unsupported != UnsupportedPolicy::kIgnore ||
+      s.message().find("max_alternatives") == std::string::npos) {
+    return false;
+  }
+  Note(JsonSchemaNote::Kind::kLoosened, node, keyword,
+       what + "combining it with the rest of the schema yields more than max_alternatives (" +
+           std::to_string(opts_.max_alternatives) + ") alternatives; not enforced");
+  return true;
 }
 
 Status Converter::ErrorAt(Status s, int32_t node, const std::string& keyword) {

@@ -365,6 +365,11 @@ class Converter {
                        JsonSchemaNote::Kind kind = JsonSchemaNote::Kind::kIgnored);
   void Note(JsonSchemaNote::Kind kind, int32_t node, const std::string& keyword,
             const std::string& message);
+  // Whether `s` is a max_alternatives limit that kIgnore turns into leaving one conjunct (`what`
+  // of `keyword` at `node`) out: then the note (kLoosened) is recorded and the caller goes on
+  // without that conjunct; with kError (or any other status) false, and the caller fails with `s`.
+  bool LeftOutOverLimit(const Status& s, int32_t node, const std::string& keyword,
+                        const std::string& what);
   Status ErrorAt(Status s, int32_t node, const std::string& keyword = "");
   std::string PointerOf(int32_t node, const std::string& keyword = "") const;
   Status CheckBudget();

@@ -85,6 +85,13 @@ class SchemaReader {
     if (!f.ok()) return f.status();
     return Merge(**f);
   }
+  // `s`, the outcome of conjoining `kw` (`what`: which part of it) with the schema read so far;
+  // a max_alternatives limit there leaves the keyword out under kIgnore (LeftOutOverLimit; acc_
+  // is unchanged by a failed merge) instead of failing the whole schema.
+  Status LooseOnLimit(Status s, const std::string& kw, const std::string& what) {
+    if (s.ok() || c_.LeftOutOverLimit(s, node_, kw, what)) return Status::Ok();
+    return s;
+  }
 
   Status Type(int32_t v);
   Status Enum(const std::vector<int32_t>& values);
@@ -465,14 +472,20 @@ Status SchemaReader::Dependencies() {
         Formula p;
         p.clauses.push_back(std::move(present));
         auto s = c_.Eval(c_.Src(d));
-        if (!s.ok()) return s.status();
+        if (!s.ok()) {
+          SIEVE_RETURN_IF_ERROR(LooseOnLimit(s.status(), kw, "property '" + key + "': "));
+          continue;
+        }
         auto m = c_.Merge(p, **s, d);
-        if (!m.ok()) return m.status();
+        if (!m.ok()) {
+          SIEVE_RETURN_IF_ERROR(LooseOnLimit(m.status(), kw, "property '" + key + "': "));
+          continue;
+        }
         for (Clause& cl : m->clauses) f.clauses.push_back(std::move(cl));
       } else {
         return Fail(kw, "values must be arrays of names or schemas");
       }
-      SIEVE_RETURN_IF_ERROR(Merge(f));
+      SIEVE_RETURN_IF_ERROR(LooseOnLimit(Merge(f), kw, "property '" + key + "': "));
     }
   }
   return Status::Ok();
@@ -494,24 +507,29 @@ Status SchemaReader::Applicators() {
       SIEVE_RETURN_IF_ERROR(c_.Unenforceable(node_, kw, "dynamic scopes are not supported"));
       continue;
     }
-    SIEVE_RETURN_IF_ERROR(MergeTerm(c_.Src(*target)));
+    SIEVE_RETURN_IF_ERROR(LooseOnLimit(MergeTerm(c_.Src(*target)), kw, ""));
   }
   if (int32_t v = doc_.Member(node_, "allOf"); v >= 0) {
     auto a = Array(v, "allOf");
     if (!a.ok()) return a.status();
-    for (int32_t s : *a) SIEVE_RETURN_IF_ERROR(MergeTerm(c_.Src(s)));
+    for (size_t i = 0; i < a->size(); ++i) {
+      SIEVE_RETURN_IF_ERROR(LooseOnLimit(MergeTerm(c_.Src((*a)[i])), "allOf",
+                                         "item " + std::to_string(i) + ": "));
+    }
   }
   if (int32_t v = doc_.Member(node_, "anyOf"); v >= 0) {
     auto a = Array(v, "anyOf");
     if (!a.ok()) return a.status();
-    Formula u;
-    for (int32_t s : *a) {
-      TermId t = c_.Src(s);
-      auto f = c_.Eval(t);
-      if (!f.ok()) return f.status();
-      for (const Clause& cl : (*f)->clauses) u.clauses.push_back(cl);
-    }
-    SIEVE_RETURN_IF_ERROR(Merge(u));
+    auto any_of = [&]() -> Status {
+      Formula u;
+      for (int32_t s : *a) {
+        auto f = c_.Eval(c_.Src(s));
+        if (!f.ok()) return f.status();
+        for (const Clause& cl : (*f)->clauses) u.clauses.push_back(cl);
+      }
+      return Merge(u);
+    };
+    SIEVE_RETURN_IF_ERROR(LooseOnLimit(any_of(), "anyOf", ""));
   }
   if (int32_t v = doc_.Member(node_, "oneOf"); v >= 0) {
     auto a = Array(v, "oneOf");
@@ -519,48 +537,46 @@ Status SchemaReader::Applicators() {
     std::vector<TermId> branches;
     for (int32_t s : *a) branches.push_back(c_.Src(s));
     auto f = c_.OneOf(branches, node_);
-    if (!f.ok()) return f.status();
-    SIEVE_RETURN_IF_ERROR(Merge(*f));
+    SIEVE_RETURN_IF_ERROR(LooseOnLimit(f.ok() ? Merge(*f) : f.status(), "oneOf", ""));
   }
   if (int32_t v = doc_.Member(node_, "not"); v >= 0) {
     if (!IsSchema(v)) return Fail("not", "must be a schema");
-    TermId inner = c_.Src(v);
-    auto fi = c_.Eval(inner);
-    if (!fi.ok()) return fi.status();
-    auto fn = c_.Eval(c_.Not(inner));
-    if (fn.ok()) {
-      SIEVE_RETURN_IF_ERROR(Merge(**fn));
-    } else if (fn.status().code() == StatusCode::kUnsupported) {
-      SIEVE_RETURN_IF_ERROR(c_.Unenforceable(node_, "not", fn.status().message()));
-    } else {
+    auto negation = [&]() -> Status {
+      TermId inner = c_.Src(v);
+      auto fi = c_.Eval(inner);
+      if (!fi.ok()) return fi.status();
+      auto fn = c_.Eval(c_.Not(inner));
+      if (fn.ok()) return Merge(**fn);
+      if (fn.status().code() == StatusCode::kUnsupported) {
+        return c_.Unenforceable(node_, "not", fn.status().message());
+      }
       return fn.status();
-    }
+    };
+    SIEVE_RETURN_IF_ERROR(LooseOnLimit(negation(), "not", ""));
   }
   if (int32_t v = doc_.Member(node_, "if"); v >= 0 && IsSchema(v)) {
     int32_t th = doc_.Member(node_, "then"), el = doc_.Member(node_, "else");
     TermId cond = c_.Src(v);
     TermId then_t = th >= 0 && IsSchema(th) ? c_.Src(th) : kTrueTerm;
     TermId else_t = el >= 0 && IsSchema(el) ? c_.Src(el) : kTrueTerm;
-    if (then_t != kTrueTerm || else_t != kTrueTerm) {
+    auto conditional = [&]() -> Status {
       auto fc = c_.Eval(cond);
       if (!fc.ok()) return fc.status();
       TermId exact = c_.Or({c_.And({cond, then_t}), c_.And({c_.Not(cond), else_t})});
       auto f = c_.Eval(exact);
-      if (f.ok()) {
-        SIEVE_RETURN_IF_ERROR(Merge(**f));
-      } else if (f.status().code() == StatusCode::kUnsupported) {
-        SIEVE_RETURN_IF_ERROR(c_.Unenforceable(node_, "if",
-                                               "the negation of `if` cannot be "
-                                               "expressed (" +
-                                                   f.status().message() +
-                                                   "); `else` applies to every value",
-                                               JsonSchemaNote::Kind::kLoosened));
-        auto loose = c_.Eval(c_.Or({c_.And({cond, then_t}), else_t}));
-        if (!loose.ok()) return loose.status();
-        SIEVE_RETURN_IF_ERROR(Merge(**loose));
-      } else {
-        return f.status();
-      }
+      if (f.ok()) return Merge(**f);
+      if (f.status().code() != StatusCode::kUnsupported) return f.status();
+      SIEVE_RETURN_IF_ERROR(c_.Unenforceable(node_, "if",
+                                             "the negation of `if` cannot be expressed (" +
+                                                 f.status().message() +
+                                                 "); `else` applies to every value",
+                                             JsonSchemaNote::Kind::kLoosened));
+      auto loose = c_.Eval(c_.Or({c_.And({cond, then_t}), else_t}));
+      if (!loose.ok()) return loose.status();
+      return Merge(**loose);
+    };
+    if (then_t != kTrueTerm || else_t != kTrueTerm) {
+      SIEVE_RETURN_IF_ERROR(LooseOnLimit(conditional(), "if", ""));
     }
   }
   return Status::Ok();

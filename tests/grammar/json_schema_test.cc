@@ -285,6 +285,64 @@ TEST(JsonSchemaLimits, PathologicalSchemasFinishQuickly) {
   }
 }
 
+// A conjunct whose combination with the rest of its schema exceeds max_alternatives (allOf items,
+// dependencies, a negation) fails the schema by default; with --unsupported ignore that conjunct
+// alone is left out, reported as loosened at its keyword, and every other one is still enforced.
+// The same for a fifth `contains` on one array (the counting automaton takes four).
+TEST(JsonSchemaLimits, ConjunctsOverTheAlternativesLimitAreAnErrorOrLeftOutAndReported) {
+  auto two_way = [](const std::string& kw, int n, const std::string& item) {
+    std::string s = R"({"type":")" + std::string(kw == "contains" ? "array" : "object") + "\",";
+    s += kw == "dependentRequired" ? R"("dependentRequired":{)" : R"("allOf":[)";
+    for (int i = 0; i < n; ++i) {
+      if (i) s += ',';
+      for (char ch : item) s += ch == '#' ? std::to_string(i) : std::string(1, ch);
+    }
+    return s + (kw == "dependentRequired" ? "}}" : "]}");
+  };
+  struct Case {
+    std::string schema, pointer, what;
+    StatusCode error;
+    std::vector<std::string> accepted, rejected;  // with kIgnore
+  };
+  const std::vector<Case> cases = {
+      // 2^5 alternatives: item 4 is left out, items 0-3 hold.
+      {two_way("allOf", 5, R"({"anyOf":[{"required":["a#"]},{"required":["b#"]}]})"), "/allOf",
+       "item 4: ", StatusCode::kLimit,
+       {R"({"a0":1,"b1":1,"a2":1,"a3":1})", R"({"a0":1,"a1":1,"a2":1,"a3":1,"b4":1})"},
+       {R"({"a1":1,"a2":1,"a3":1,"a4":1})", R"({"a0":1,"a1":1,"a2":1})", "[]"}},
+      {two_way("dependentRequired", 5, R"("k#":["m#"])"), "/dependentRequired", "property 'k4': ",
+       StatusCode::kLimit,
+       {R"({"k4":1})", R"({"k0":1,"m0":1,"k4":1})", "{}"},
+       {R"({"k0":1})", R"({"k3":1,"k4":1,"m4":1})"}},
+      // not (any of five pairs present): the negation is a product of five two-way choices.
+      {R"({"type":"object","not":{"anyOf":[{"required":["a0","b0"]},{"required":["a1","b1"]},
+          {"required":["a2","b2"]},{"required":["a3","b3"]},{"required":["a4","b4"]}]}})",
+       "/not", "its negation: ", StatusCode::kLimit,
+       {"{}", R"({"a0":1,"b0":1})"}, {"[]", "1"}},
+      {two_way("contains", 5, R"({"contains":{"const":#}})"), "/allOf/4/contains", "",
+       StatusCode::kUnsupported,
+       {"[0,1,2,3]", "[3,2,1,0,4]"}, {"[1,2,3,4]", "[0,1,2]", "{}"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.schema);
+    JsonSchemaOptions o = testing::CompactOptions();
+    o.max_alternatives = 16;
+    EXPECT_EQ(ConvertError(c.schema, o).code(), c.error);
+    o.unsupported = UnsupportedPolicy::kIgnore;
+    const SchemaGrammar g = CompileSchema(c.schema, o);
+    ASSERT_TRUE(g.ok()) << g.status.ToString();
+    EXPECT_TRUE(g.report.loosened());
+    bool noted = false;
+    for (const JsonSchemaNote& n : g.report.notes) {
+      noted = noted || (n.kind == JsonSchemaNote::Kind::kLoosened && n.pointer == c.pointer &&
+                        n.message.rfind(c.what, 0) == 0);
+    }
+    EXPECT_TRUE(noted) << "no loosened note at " << c.pointer;
+    for (const std::string& t : c.accepted) EXPECT_TRUE(g.Accepts(t)) << t;
+    for (const std::string& t : c.rejected) EXPECT_FALSE(g.Accepts(t)) << t;
+  }
+}
+
 TEST(JsonSchemaLimits, TheGrammarSizeLimitIsEnforced) {
   JsonSchemaOptions o;
   o.max_grammar_exprs = 1000;
