@@ -8,7 +8,8 @@
 //
 // Definitions follow the RFCs the JSON Schema specification cites: RFC 3339 date, time (a leap
 // second only where it is 23:59:60 UTC: with Z, +-00:00 or a whole-hour offset; fractional-hour
-// offsets are not accepted for second 60, a reported narrowing by construction) and date-time
+// offsets are not accepted for second 60, a narrowing by construction, reported at every use
+// like the others: FormatNarrowing) and date-time
 // (T or t, Z or z); ISO 8601 durations as in RFC 3339 appendix A; RFC 5321 mailboxes (dot-atom or
 // quoted local part, host name or address literal); RFC 1123 host names (labels of at most 63
 // characters; the total of 253 is guaranteed by accepting either at most 3 labels, at most 8
@@ -324,13 +325,37 @@ Lang FormatLang(const std::string& name, int32_t src) {
   return lang;
 }
 
+// What the formats narrowed by construction reject of their RFC languages (the file comment), or
+// "" for an exact format.
+std::string FormatNarrowing(const std::string& name) {
+  if (name == "time" || name == "date-time") {
+    return "format '" + name + "' accepts second 60 (a leap second) only as 23:59:60 UTC, with Z "
+           "or a whole-hour offset: a leap second at a fractional-hour offset (01:29:60+01:30) is "
+           "rejected";
+  }
+  if (name == "hostname" || name == "email") {
+    return "format '" + name + "' rejects " +
+           (name == "email" ? std::string("domain ") : std::string()) +
+           "labels with '--' in the 3rd and 4th positions (IDNA A-labels such as xn--bcher-kva)" +
+           (name == "email" ? std::string()
+                            : std::string(", and names of more than 3 labels unless they have at "
+                                          "most 8 labels of at most 30 characters or only "
+                                          "one-character labels (this bounds the 253-character "
+                                          "total)"));
+  }
+  return "";
+}
+
 }  // namespace
 
 Result<LangId> Converter::AddFormat(const std::string& name, int32_t src) {
+  // Every location that uses a narrowed format is reported, not only the first.
+  if (const std::string why = FormatNarrowing(name); !why.empty()) {
+    Note(JsonSchemaNote::Kind::kNarrowed, src, "format", why);
+  }
   auto key = std::make_pair(true, name);
   auto it = lang_ids_.find(key);
   if (it != lang_ids_.end()) {
-    // Every location that uses the narrowed format is reported, not only the first.
     if (name == "regex") {
       Note(JsonSchemaNote::Kind::kNarrowed, src, "format", RegexFormatNarrowing());
     }

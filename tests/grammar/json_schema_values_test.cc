@@ -375,6 +375,44 @@ TEST(JsonSchemaStrings, NarrowedFormatsAreNeverNegatedLoosely) {
   EXPECT_FALSE(g.Accepts("\"(?<a>x)\""));
 }
 
+// The formats narrowed by construction say so at every use (the values they reject are valid):
+// leap seconds at fractional-hour offsets, IDNA A-labels in host names and email domains.
+TEST(JsonSchemaStrings, FormatsNarrowedByConstructionAreReportedAtEveryUse) {
+  struct Case {
+    const char* format;
+    const char* rejected_valid;  // valid under the RFC, rejected by the grammar
+    const char* accepted;
+  };
+  const Case cases[] = {
+      {"time", "\"01:29:60+01:30\"", "\"00:59:60+01:00\""},
+      {"date-time", "\"1991-01-01T01:29:60+01:30\"", "\"1990-12-31T23:59:60Z\""},
+      {"hostname", "\"xn--bcher-kva.example\"", "\"bucher.example\""},
+      {"email", "\"a@xn--bcher-kva.example\"", "\"a@bucher.example\""},
+  };
+  for (const Case& c : cases) {
+    const std::string schema = std::string(R"({"type":"object","properties":{"a":{"format":")") +
+                               c.format + R"("},"b":{"format":")" + c.format + R"("}}})";
+    testing::SchemaGrammar g = testing::CompileSchema(schema);
+    ASSERT_TRUE(g.ok()) << schema << ": " << g.status.ToString();
+    std::vector<std::string> pointers;
+    for (const JsonSchemaNote& n : g.report.notes) {
+      if (n.kind == JsonSchemaNote::Kind::kNarrowed &&
+          n.message.find(std::string("format '") + c.format + "'") != std::string::npos) {
+        pointers.push_back(n.pointer);
+      }
+    }
+    EXPECT_EQ(pointers, (std::vector<std::string>{"/properties/a/format", "/properties/b/format"}))
+        << c.format;
+    EXPECT_FALSE(g.report.loosened()) << c.format;
+    EXPECT_TRUE(g.Accepts(std::string(R"({"a":)") + c.accepted + "}")) << c.format;
+    EXPECT_FALSE(g.Accepts(std::string(R"({"a":)") + c.rejected_valid + "}")) << c.format;
+  }
+  // Exact formats add no note.
+  testing::SchemaGrammar date = testing::CompileSchema(R"({"format":"date"})");
+  ASSERT_TRUE(date.ok());
+  EXPECT_TRUE(date.report.notes.empty());
+}
+
 TEST(JsonSchemaStrings, UnknownFormatsAreAnnotationsWithANote) {
   // JSON Schema: validators accept every value under an unknown format (JSTS
   // optional/format/unknown.json); the report says it is not asserted.
