@@ -263,17 +263,19 @@ std::string Email() {
          "\\])";
 }
 
+// RFC 3987 ucschar and iprivate, as class ranges.
+const std::string kUcschar =
+    "\\x{A0}-\\x{D7FF}\\x{F900}-\\x{FDCF}\\x{FDF0}-\\x{FFEF}\\x{10000}-\\x{1FFFD}"
+    "\\x{20000}-\\x{2FFFD}\\x{30000}-\\x{3FFFD}\\x{40000}-\\x{4FFFD}\\x{50000}-\\x{5FFFD}"
+    "\\x{60000}-\\x{6FFFD}\\x{70000}-\\x{7FFFD}\\x{80000}-\\x{8FFFD}\\x{90000}-\\x{9FFFD}"
+    "\\x{A0000}-\\x{AFFFD}\\x{B0000}-\\x{BFFFD}\\x{C0000}-\\x{CFFFD}\\x{D0000}-\\x{DFFFD}"
+    "\\x{E1000}-\\x{EFFFD}";
+const std::string kIprivate = "\\x{E000}-\\x{F8FF}\\x{F0000}-\\x{FFFFD}\\x{100000}-\\x{10FFFD}";
+
 // RFC 3986 / 3987. `iri` adds ucschar to unreserved (and iprivate to queries).
 std::string UriParts(bool iri, bool reference) {
-  const std::string ucs = iri ? "\\x{A0}-\\x{D7FF}\\x{F900}-\\x{FDCF}\\x{FDF0}-\\x{FFEF}"
-                                "\\x{10000}-\\x{1FFFD}\\x{20000}-\\x{2FFFD}\\x{30000}-\\x{3FFFD}"
-                                "\\x{40000}-\\x{4FFFD}\\x{50000}-\\x{5FFFD}\\x{60000}-\\x{6FFFD}"
-                                "\\x{70000}-\\x{7FFFD}\\x{80000}-\\x{8FFFD}\\x{90000}-\\x{9FFFD}"
-                                "\\x{A0000}-\\x{AFFFD}\\x{B0000}-\\x{BFFFD}\\x{C0000}-\\x{CFFFD}"
-                                "\\x{D0000}-\\x{DFFFD}\\x{E1000}-\\x{EFFFD}"
-                              : "";
-  const std::string priv =
-      iri ? "\\x{E000}-\\x{F8FF}\\x{F0000}-\\x{FFFFD}\\x{100000}-\\x{10FFFD}" : "";
+  const std::string ucs = iri ? kUcschar : "";
+  const std::string priv = iri ? kIprivate : "";
   const std::string pct = "%" + kHex + kHex;
   const std::string unres = "A-Za-z0-9._~\\-" + ucs;
   const std::string sub = "!$&'()*+,;=";
@@ -305,10 +307,11 @@ std::string UriParts(bool iri, bool reference) {
 
 std::string UriTemplate() {
   const std::string pct = "%" + kHex + kHex;
+  // RFC 6570 literals: %x21 / %x23-24 / %x26 / %x28-3B / %x3D / %x3F-5B / %x5D / %x5F /
+  // %x61-7A / %x7E / ucschar / iprivate (RFC 3987) / pct-encoded. Not ' (%x27).
   const std::string literal =
-      "([\\x{21}\\x{23}\\x{24}\\x{26}-\\x{3B}\\x{3D}\\x{3F}-\\x{5B}\\x{5D}\\x{5F}"
-      "\\x{61}-\\x{7A}\\x{7E}\\x{A0}-\\x{D7FF}\\x{E000}-\\x{10FFFF}]|" +
-      pct + ")";
+      "([\\x{21}\\x{23}\\x{24}\\x{26}\\x{28}-\\x{3B}\\x{3D}\\x{3F}-\\x{5B}\\x{5D}\\x{5F}"
+      "\\x{61}-\\x{7A}\\x{7E}" + kUcschar + kIprivate + "]|" + pct + ")";
   const std::string varchar = "([A-Za-z0-9_]|" + pct + ")";
   const std::string varname = varchar + "(\\.?" + varchar + ")*";
   const std::string varspec = varname + "(:[1-9][0-9]{0,3}|\\*)?";

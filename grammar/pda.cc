@@ -362,8 +362,10 @@ Status PdaCompiler::BuildRule(RuleId r) {
   if (static_cast<size_t>(r) < g_.num_rules() && g_.rule(r).lookahead != kNoExpr &&
       !opts_.ignore_lookahead) {
     Status s = Unsupported("rule '" + rules_[r].name +
-                           "' has a lookahead assertion, which the automaton cannot enforce (set "
-                           "CompileOptions::ignore_lookahead to treat it as a hint)");
+                           "' has a lookahead assertion, which the automaton cannot enforce (to "
+                           "treat it as a hint: --ignore-lookahead on the command line, "
+                           "CompileOptions::ignore_lookahead in C++, "
+                           "ignore_lookahead in the C API's grammar and compiler options)");
     if (g_.rule(r).source_offset >= 0) s.WithOffset(g_.rule(r).source_offset);
     return s;
   }
