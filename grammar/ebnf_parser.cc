@@ -8,7 +8,9 @@
 //  2. parse each body with an explicit stack of open groups. A frame holds the finished
 //     alternatives and the sequence being built; each element carries its nesting depth (groups
 //     and stacked quantifiers), which is checked against max_nesting_depth, so no later recursive
-//     pass over the tree can be driven deeper than the limit allows.
+//     pass over the tree can be driven deeper than the limit allows. `&` and `~` become
+//     references to new rules, whose languages are computed once every body is read
+//     (ebnf_boolean.h).
 //
 // The lexer keeps one token of lookahead; a lexical error becomes an error token that is reported
 // only when the parser reaches it, so errors come out in text order.
@@ -20,6 +22,8 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include "grammar/ebnf_boolean.h"
 
 #include "grammar/support/utf8.h"
 
@@ -36,6 +40,8 @@ enum class Tok {
   kLookahead,
   kRParen,
   kPipe,
+  kAmp,
+  kTilde,
   kStar,
   kPlus,
   kQuestion,
@@ -94,6 +100,10 @@ std::string DescribeToken(const Token& t) {
       return "')'";
     case Tok::kPipe:
       return "'|'";
+    case Tok::kAmp:
+      return "'&'";
+    case Tok::kTilde:
+      return "'~'";
     case Tok::kStar:
       return "'*'";
     case Tok::kPlus:
@@ -220,6 +230,14 @@ class Lexer {
         case '|':
           ++pos_;
           kind = Tok::kPipe;
+          break;
+        case '&':
+          ++pos_;
+          kind = Tok::kAmp;
+          break;
+        case '~':
+          ++pos_;
+          kind = Tok::kTilde;
           break;
         case '*':
           ++pos_;
@@ -550,7 +568,9 @@ class Parser {
     lexer_ = &lex;
     lex.Next(&cur_);
     lex.Next(&next_);
-    for (RuleId r = 0; static_cast<size_t>(r) < g_.num_rules(); ++r) {
+    // Bodies add the rules that stand for `&` / `~` (ebnf_boolean.h) after the defined ones.
+    defined_ = g_.num_rules();
+    for (RuleId r = 0; static_cast<size_t>(r) < defined_; ++r) {
       // cur_ is the rule's name, next_ its '::='.
       Advance();
       Advance();
@@ -567,6 +587,10 @@ class Parser {
                                                std::string(d.name) + "'"));
       }
       g_.SetRuleUniqueItems(r, d.kind);
+    }
+    if (!ops_.empty()) {
+      Status s = ResolveBooleanOps(ops_, opts_.max_boolean_states, &g_, &read_in_place_);
+      if (!s.ok()) return Error(s.code(), s.offset() >= 0 ? s.offset() : 0, s.message());
     }
     RuleId root = g_.FindRule(opts_.root);
     if (root < 0) return ParseError("the grammar has no root rule '" + opts_.root + "'");
@@ -587,6 +611,10 @@ class Parser {
     int32_t open_offset = -1;    // offset of '(' or '(=' (-1 for the rule body)
     int32_t seq_offset = -1;     // offset of the first token of the current sequence
     bool lookahead = false;
+    std::vector<ExprId> inter;   // finished operands of the current alternative's '&'
+    int32_t inter_offset = -1;   // offset of its first '&'
+    std::vector<int32_t> nots;   // offsets of the '~'s waiting for the next element
+    std::vector<int32_t> group_nots;  // the '~'s in front of this group's '('
   };
 
   void Advance() {
@@ -658,26 +686,57 @@ class Parser {
     f->seq_offset = offset;
   }
 
-  // Turns the current sequence of f into one alternative.
-  void FinishSequence(Frame* f, int32_t end_offset) {
-    ExprId e;
-    int depth = 0;
-    if (f->seq.empty()) {
-      e = g_.AddEmpty(f->seq_offset >= 0 ? f->seq_offset : end_offset);
-    } else if (f->seq.size() == 1) {
-      e = f->seq[0];
-      depth = f->seq_depth[0];
-    } else {
-      e = g_.AddSequence(f->seq, f->seq_offset);
-      depth = *std::max_element(f->seq_depth.begin(), f->seq_depth.end());
+  // The current sequence of f as one expression (kEmpty when empty).
+  ExprId SequenceExpr(Frame* f, int32_t end_offset) {
+    if (f->seq.empty()) return g_.AddEmpty(f->seq_offset >= 0 ? f->seq_offset : end_offset);
+    f->depth = std::max(f->depth, *std::max_element(f->seq_depth.begin(), f->seq_depth.end()));
+    return f->seq.size() == 1 ? f->seq[0] : g_.AddSequence(f->seq, f->seq_offset);
+  }
+
+  // A rule that stands for `~operand` or the intersection of `operands`, resolved after the
+  // whole text is read (ebnf_boolean.h); returns a reference to it.
+  ExprId BooleanRef(const std::string& rule_name, bool complement, std::vector<ExprId> operands,
+                    int32_t offset) {
+    std::string name = rule_name + (complement ? "_not_" : "_and_") + std::to_string(ops_.size());
+    while (g_.FindRule(name) >= 0) name += "_";
+    BooleanOp op;
+    op.rule = g_.AddRule(std::move(name), offset);
+    op.complement = complement;
+    op.operands = std::move(operands);
+    op.offset = offset;
+    ops_.push_back(std::move(op));
+    return g_.AddRuleRef(ops_.back().rule, offset);
+  }
+
+  // e under the '~'s in `nots` (innermost last).
+  ExprId Complemented(ExprId e, std::vector<int32_t>* nots, const std::string& rule_name) {
+    for (size_t i = nots->size(); i-- > 0;) e = BooleanRef(rule_name, true, {e}, (*nots)[i]);
+    nots->clear();
+    return e;
+  }
+
+  // Turns the current sequence of f into one alternative (the last operand of a pending '&').
+  Status FinishSequence(Frame* f, int32_t end_offset, const std::string& rule_name) {
+    if (!f->nots.empty()) {
+      return Error(StatusCode::kParse, f->nots.back(), "'~' needs an expression after it");
+    }
+    if (!f->inter.empty() && f->seq.empty()) {
+      return Error(StatusCode::kParse, end_offset, "expected an expression after '&'");
+    }
+    ExprId e = SequenceExpr(f, end_offset);
+    if (!f->inter.empty()) {
+      f->inter.push_back(e);
+      e = BooleanRef(rule_name, false, std::move(f->inter), f->inter_offset);
+      f->inter.clear();
     }
     f->alts.push_back(e);
-    f->depth = std::max(f->depth, depth);
+    return Status::Ok();
   }
 
   // Closes f; returns the group's expression and its depth in *depth.
-  ExprId FinishFrame(Frame* f, int32_t end_offset, int* depth) {
-    FinishSequence(f, end_offset);
+  Result<ExprId> FinishFrame(Frame* f, int32_t end_offset, int* depth,
+                             const std::string& rule_name) {
+    SIEVE_RETURN_IF_ERROR(FinishSequence(f, end_offset, rule_name));
     *depth = f->depth + 1;
     if (f->alts.size() == 1) return f->alts[0];
     int32_t offset = f->open_offset >= 0 ? f->open_offset + 1 : g_.expr(f->alts[0]).source_offset;
@@ -694,7 +753,7 @@ class Parser {
   }
 
   Status ParseBody(RuleId rule) {
-    const std::string& name = g_.rule(rule).name;
+    const std::string name = g_.rule(rule).name;  // a copy: BooleanRef adds rules
     std::vector<Frame> frames(1);
     StartSequence(&frames[0], -1);
     while (!AtRuleEnd()) {
@@ -705,15 +764,18 @@ class Parser {
         case Tok::kError:
           return cur_.error;
         case Tok::kString:
-          f.seq.push_back(cur_.bytes.empty() ? g_.AddEmpty(off) : g_.AddBytes(cur_.bytes, off));
+          f.seq.push_back(Complemented(
+              cur_.bytes.empty() ? g_.AddEmpty(off) : g_.AddBytes(cur_.bytes, off), &f.nots, name));
           f.seq_depth.push_back(0);
           break;
         case Tok::kClass:
-          f.seq.push_back(g_.AddCharClass(std::move(cur_.ranges), cur_.negated, off));
+          f.seq.push_back(Complemented(
+              g_.AddCharClass(std::move(cur_.ranges), cur_.negated, off), &f.nots, name));
           f.seq_depth.push_back(0);
           break;
         case Tok::kAny:
-          f.seq.push_back(g_.AddCharClass({{0, 0x10FFFF}}, false, off));
+          f.seq.push_back(
+              Complemented(g_.AddCharClass({{0, 0x10FFFF}}, false, off), &f.nots, name));
           f.seq_depth.push_back(0);
           break;
         case Tok::kName: {
@@ -725,7 +787,7 @@ class Parser {
                          "undefined rule '" + std::string(cur_.name) + "' (referenced in rule '" +
                              name + "')");
           }
-          f.seq.push_back(g_.AddRuleRef(it->second, off));
+          f.seq.push_back(Complemented(g_.AddRuleRef(it->second, off), &f.nots, name));
           f.seq_depth.push_back(0);
           break;
         }
@@ -737,10 +799,15 @@ class Parser {
                          "a lookahead assertion '(= ...)' is only allowed at the end of a rule "
                          "body");
           }
+          if (lookahead && !f.nots.empty()) {
+            return Error(StatusCode::kParse, off, "'~' cannot apply to a lookahead assertion");
+          }
           SIEVE_RETURN_IF_ERROR(CheckDepth(static_cast<int>(frames.size()), off));
           Frame nf;
           nf.open_offset = off;
           nf.lookahead = lookahead;
+          nf.group_nots = std::move(f.nots);
+          f.nots.clear();
           frames.push_back(std::move(nf));
           break;
         }
@@ -749,9 +816,12 @@ class Parser {
             return Error(StatusCode::kParse, off, "unmatched ')' in rule '" + name + "'");
           }
           int depth = 0;
-          ExprId e = FinishFrame(&frames.back(), off, &depth);
-          bool lookahead = frames.back().lookahead;
+          auto closed = FinishFrame(&frames.back(), off, &depth, name);
+          if (!closed.ok()) return closed.status();
+          const bool lookahead = frames.back().lookahead;
+          std::vector<int32_t> group_nots = std::move(frames.back().group_nots);
           frames.pop_back();
+          const ExprId e = Complemented(*closed, &group_nots, name);
           SIEVE_RETURN_IF_ERROR(CheckDepth(depth, off));
           if (lookahead) {
             g_.SetRuleLookahead(rule, e);
@@ -769,14 +839,28 @@ class Parser {
           break;
         }
         case Tok::kPipe:
-          FinishSequence(&f, off);
+          SIEVE_RETURN_IF_ERROR(FinishSequence(&f, off, name));
           StartSequence(&f, -1);
+          break;
+        case Tok::kAmp:
+          if (!f.nots.empty()) {
+            return Error(StatusCode::kParse, f.nots.back(), "'~' needs an expression after it");
+          }
+          if (f.seq.empty()) {
+            return Error(StatusCode::kParse, off, "expected an expression before '&'");
+          }
+          if (f.inter.empty()) f.inter_offset = off;
+          f.inter.push_back(SequenceExpr(&f, off));
+          StartSequence(&f, -1);
+          break;
+        case Tok::kTilde:
+          f.nots.push_back(off);
           break;
         case Tok::kStar:
         case Tok::kPlus:
         case Tok::kQuestion:
         case Tok::kBounds: {
-          if (f.seq.empty()) {
+          if (f.seq.empty() || !f.nots.empty()) {
             return Error(StatusCode::kParse, off,
                          "expected an expression before " + DescribeToken(cur_));
           }
@@ -807,8 +891,9 @@ class Parser {
                        name + "': expected ')'");
     }
     int depth = 0;
-    ExprId body = FinishFrame(&frames[0], cur_.offset, &depth);
-    g_.SetRuleBody(rule, body);
+    auto body = FinishFrame(&frames[0], cur_.offset, &depth, name);
+    if (!body.ok()) return body.status();
+    g_.SetRuleBody(rule, *body);
     return Status::Ok();
   }
 
@@ -816,6 +901,7 @@ class Parser {
     std::vector<uint8_t> used(g_.num_rules(), 0);
     std::vector<RuleId> work{g_.root()};
     used[g_.root()] = 1;
+    for (RuleId r : read_in_place_) used[r] = 1;  // read inside a '&' / '~' operand
     std::vector<ExprId> stack;
     while (!work.empty()) {
       const Rule& r = g_.rule(work.back());
@@ -839,7 +925,8 @@ class Parser {
     // Rules are in text order, so one forward scan finds every line number.
     size_t pos = 0;
     int line = 1;
-    for (size_t i = 0; i < used.size(); ++i) {
+    // Only the defined rules: those standing for '&' / '~' come after them, out of text order.
+    for (size_t i = 0; i < defined_; ++i) {
       const Rule& r = g_.rule(static_cast<RuleId>(i));
       for (; pos < static_cast<size_t>(r.source_offset); ++pos) line += text_[pos] == '\n';
       if (used[i]) continue;
@@ -853,6 +940,9 @@ class Parser {
   Grammar g_;
   std::unordered_map<std::string_view, RuleId> rule_ids_;
   Status pass1_error_;
+  size_t defined_ = 0;                  // rules defined in the text (ids 0 .. defined_ - 1)
+  std::vector<BooleanOp> ops_;          // '&' / '~' to resolve once every body is read
+  std::vector<RuleId> read_in_place_;  // rules their operands read
   Lexer* lexer_ = nullptr;
   Token cur_, next_;
 };

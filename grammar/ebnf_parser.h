@@ -7,6 +7,10 @@
 //   value   ::= "lit" | 'lit' | [a-z0-9_] | [^"\\] | . | name | ( ... ) | ""
 //   item    ::= x* | x+ | x? | x{3} | x{2,} | x{2,5} | x{,5}
 //   str     ::= "\"" [^"]* "\"" (= [,}])   XGrammar lookahead assertion, only at the end of a body
+//   word    ::= [a-z]+ & ~("if" | "else")   XGrammar intersection and complement of regular
+//                                           languages (ebnf_boolean.h): '&' binds tighter than
+//                                           '|' and looser than a sequence, '~' applies to the
+//                                           element after it, before its quantifier
 //   #!unique_items arr                      sieve: rule `arr` is a JSON array whose items (or a
 //                                           JSON object whose keys) must be distinct (checked by
 //                                           the matcher; a comment to other tools, which then do
@@ -53,6 +57,8 @@ struct EbnfOptions {
   size_t max_rules = 100000;
   // Upper limit for the numbers in {m,n}; larger bounds are a kLimit error.
   int max_repeat_bound = 1000000;
+  // Automaton states of one `&` / `~` (ebnf_boolean.h); more is a kLimit error.
+  int32_t max_boolean_states = 20000;
   // When set, receives one line per warning (e.g. "rule 'foo' (line 3) is never used").
   std::vector<std::string>* warnings = nullptr;
 };

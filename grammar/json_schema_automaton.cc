@@ -48,8 +48,8 @@ struct Frag {
 class NfaBuilder {
  public:
   NfaBuilder(const Grammar& g, Nfa* nfa, int64_t max_states,
-             const std::vector<std::pair<ExprId, char32_t>>* markers)
-      : g_(g), nfa_(nfa), max_states_(max_states) {
+             const std::vector<std::pair<ExprId, char32_t>>* markers, const DfaRuleRefs* refs)
+      : g_(g), nfa_(nfa), max_states_(max_states), refs_(refs) {
     if (markers != nullptr) markers_.insert(markers->begin(), markers->end());
   }
 
@@ -139,16 +139,58 @@ class NfaBuilder {
         return Frag{s, t};
       }
       case ExprKind::kRuleRef:
-        return Unsupported("a rule reference cannot be part of a string automaton");
+        return BuildRule(x.rule, depth);
     }
     return InternalError("unknown expression kind");
   }
 
  private:
+  Result<Frag> BuildRule(RuleId r, int depth) {
+    if (refs_ == nullptr) {
+      return Unsupported("a rule reference cannot be part of a string automaton");
+    }
+    if (refs_->automaton) {
+      auto d = refs_->automaton(r, depth + 1);
+      if (!d.ok()) return d.status();
+      if (*d != nullptr) return Splice(**d);
+    }
+    const Rule& rule = g_.rule(r);
+    if (rule.lookahead != kNoExpr) {
+      return Unsupported("rule '" + rule.name + "' has a lookahead assertion");
+    }
+    if (active_.size() < g_.num_rules()) active_.resize(g_.num_rules(), 0);
+    if (active_[r]) {
+      return Unsupported("rule '" + rule.name + "' refers to itself, so its language need not "
+                         "be regular");
+    }
+    if (refs_->read != nullptr) refs_->read->push_back(r);
+    active_[r] = 1;
+    auto f = Build(rule.body, depth + 1);
+    active_[r] = 0;
+    return f;
+  }
+
+  // A finished automaton as a fragment: its states and edges, its accepting states joined to
+  // the fragment's end.
+  Frag Splice(const CpDfa& d) {
+    const int32_t base = static_cast<int32_t>(nfa_->edges.size());
+    for (int32_t s = 0; s < d.num_states(); ++s) nfa_->Add();
+    const int32_t end = nfa_->Add();
+    for (int32_t s = 0; s < d.num_states(); ++s) {
+      for (const CpDfa::Edge& e : d.edges(s)) {
+        nfa_->edges[base + s].push_back({e.lo, e.hi, base + e.to});
+      }
+      if (d.accepting(s)) nfa_->eps[base + s].push_back(end);
+    }
+    return Frag{base, end};
+  }
+
   const Grammar& g_;
   Nfa* nfa_;
   int64_t max_states_;
   std::unordered_map<ExprId, char32_t> markers_;  // word-boundary markers (DfaFromExpr)
+  const DfaRuleRefs* refs_;
+  std::vector<uint8_t> active_;  // rules being read in place (BuildRule)
 };
 
 void Closure(const Nfa& nfa, std::vector<int32_t>* set, std::vector<uint8_t>* mark) {
@@ -552,10 +594,11 @@ static Result<CpDfa> EliminateBoundaryMarkers(const CpDfa& a, int32_t max_states
 }
 
 Result<CpDfa> DfaFromExpr(const Grammar& g, ExprId e, int32_t max_states,
-                          const std::vector<std::pair<ExprId, char32_t>>* markers) {
+                          const std::vector<std::pair<ExprId, char32_t>>* markers,
+                          const DfaRuleRefs* refs) {
   Nfa nfa;
-  NfaBuilder builder(g, &nfa, int64_t{max_states} * 8, markers);
-  auto frag = builder.Build(e, 0);
+  NfaBuilder builder(g, &nfa, int64_t{max_states} * 8, markers, refs);
+  auto frag = builder.Build(e, refs != nullptr ? refs->depth : 0);
   if (!frag.ok()) return frag.status();
   // Work: NFA states over all subsets, and edges examined. Large repetition counts (capped
   // patterns) make subsets of thousands of NFA states; without a bound one pattern took 20 s.

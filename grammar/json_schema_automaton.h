@@ -6,7 +6,8 @@
 // state has sorted, disjoint, inclusive code-point ranges to its successors (a partial transition
 // function: a missing edge rejects) and an accepting flag. Operations:
 //  - DfaFromExpr: a character-level Grammar expression (bytes, classes, sequences, choices,
-//    repetitions, as RegexToExpr and the format definitions produce) -> Thompson NFA over
+//    repetitions, as RegexToExpr and the format definitions produce; rule references where the
+//    caller says how to read them: DfaRuleRefs) -> Thompson NFA over
 //    code-point ranges -> subset construction (elementary intervals per subset);
 //  - intersection (product), complement (totalised over all scalar values), union, bounding the
 //    length in code points (product with a counter that saturates when there is no upper bound),
@@ -17,6 +18,7 @@
 #define SIEVE_GRAMMAR_JSON_SCHEMA_AUTOMATON_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -67,8 +69,21 @@ CpDfa LiteralSetDfa(const std::vector<std::string>& strings);
 // boundary true where it stands, in ECMA-262's sense without the i flag (exactly one / neither or
 // both of the code points around it a word character [A-Za-z0-9_]; the ends of the string count
 // as non-word characters).
+// How DfaFromExpr reads rule references (without it they are kUnsupported): a rule for which
+// `automaton` gives an automaton is spliced in as that automaton; any other rule's body is read in
+// place, except that a rule with a lookahead assertion, or one reached again inside its own body
+// (not a regular language), is kUnsupported. `read`, when set, receives each rule read in place.
+// `depth` is the expression depth the construction starts at, and `automaton` is told the depth
+// of the reference, so that automata built inside it share one bound on the recursion.
+struct DfaRuleRefs {
+  std::function<Result<const CpDfa*>(RuleId, int depth)> automaton;  // null: read the body
+  std::vector<RuleId>* read = nullptr;
+  int depth = 0;
+};
+
 Result<CpDfa> DfaFromExpr(const Grammar& g, ExprId e, int32_t max_states,
-                          const std::vector<std::pair<ExprId, char32_t>>* markers = nullptr);
+                          const std::vector<std::pair<ExprId, char32_t>>* markers = nullptr,
+                          const DfaRuleRefs* refs = nullptr);
 Result<CpDfa> Intersect(const CpDfa& a, const CpDfa& b, int32_t max_states);
 Result<CpDfa> Union(const CpDfa& a, const CpDfa& b, int32_t max_states);
 CpDfa Complement(const CpDfa& a);

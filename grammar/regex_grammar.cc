@@ -10,13 +10,13 @@
 // Word boundaries (\b \B) take the same way: the parser marks them and the pattern's automaton
 // (DfaFromExpr with the markers) holds each where it stands.
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "grammar/dfa_rules.h"
 #include "grammar/json_schema_automaton.h"
 #include "grammar/regex_lookaround.h"
 #include "grammar/regex_parser.h"
@@ -104,39 +104,6 @@ Result<jsonschema::CpDfa> LookaroundDfa(std::string_view pattern, const Anchored
   return jsonschema::Minimize(*acc);
 }
 
-// One rule per state: a state's loops as a repetition of one class, then a choice of one class per
-// successor followed by that successor's rule (tail references: the compiler builds the chain
-// into one automaton), and the empty string when it accepts.
-Grammar DfaGrammar(const jsonschema::CpDfa& d) {
-  Grammar g;
-  std::vector<RuleId> rules(d.num_states());
-  for (int32_t s = 0; s < d.num_states(); ++s) {
-    rules[s] = g.AddRule(s == 0 ? std::string("root") : "state_" + std::to_string(s));
-  }
-  for (int32_t s = 0; s < d.num_states(); ++s) {
-    std::vector<CodepointRange> self;
-    std::map<int32_t, std::vector<CodepointRange>> by_target;
-    for (const jsonschema::CpDfa::Edge& e : d.edges(s)) {
-      (e.to == s ? self : by_target[e.to]).push_back({e.lo, e.hi});
-    }
-    std::vector<ExprId> alts;
-    for (auto& [t, ranges] : by_target) {
-      const ExprId items[] = {g.AddCharClass(std::move(ranges), false), g.AddRuleRef(rules[t])};
-      alts.push_back(g.AddSequence(items));
-    }
-    if (d.accepting(s)) alts.push_back(g.AddEmpty());
-    ExprId rest = alts.size() == 1 ? alts[0] : g.AddChoice(alts);
-    if (!self.empty()) {
-      const ExprId items[] = {g.AddRepeat(g.AddCharClass(std::move(self), false), 0, kUnbounded),
-                              rest};
-      rest = g.AddSequence(items);
-    }
-    g.SetRuleBody(rules[s], rest);
-  }
-  g.set_root(rules[0]);
-  return g;
-}
-
 }  // namespace
 
 Result<Grammar> RegexToGrammar(std::string_view pattern, const RegexOptions& opts) {
@@ -159,7 +126,11 @@ Result<Grammar> RegexToGrammar(std::string_view pattern, const RegexOptions& opt
                              : "the pattern matches no string (its word boundaries exclude every "
                                "match)");
   }
-  return DfaGrammar(m);
+  Grammar out;
+  const RuleId start = out.AddRule("root");
+  AddDfaRules(m, start, &out);
+  out.set_root(start);
+  return out;
 }
 
 }  // namespace sieve
