@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -539,9 +540,30 @@ void NormalizeChoice(Node* n) {
   }
 }
 
-bool IsSimpleQuantifier(const Node& n) {
-  return (n.min == 0 || n.min == 1) && (n.max == 1 || n.max == kUnbounded) &&
-         !(n.min == 1 && n.max == 1);
+// Nested counts merged by NormalizeRepeat stay within this bound (Limits::max_repeat_bound).
+constexpr int64_t kMaxMergedCount = 1000000;
+
+// (x{a,b}){c,d} repeats x k a .. k b times for some k in c .. d; when those ranges leave no gap
+// that is x{c a, d b}, returned here, else nullopt (and when a merged bound would pass
+// kMaxMergedCount). The ranges for k and k + 1 touch when (k + 1) a <= k b + 1, which, once it
+// holds, holds for every larger k: so checking the smallest k that has a successor suffices.
+// This is what keeps `((x*){0,99}){0,99}` (llama.cpp's "hang" grammar nests six of them) one x*:
+// counted, the matcher's stacks grow with the input, which is regular.
+std::optional<std::pair<int32_t, int32_t>> MergedCounts(int32_t a, int32_t b, int32_t c,
+                                                         int32_t d) {
+  const bool b_inf = b == kUnbounded, d_inf = d == kUnbounded;
+  const int64_t lo = int64_t{c} * a;
+  const int64_t hi = b_inf || d_inf ? -1 : int64_t{d} * b;
+  if (lo > kMaxMergedCount || hi > kMaxMergedCount) return std::nullopt;
+  bool gapless = a == 0 || c == d;  // a = 0: every range starts at 0; c = d: one range
+  if (!gapless) {
+    // Ranges k = c .. d - 1 against their successors; with b unbounded they touch iff
+    // (k + 1) a <= inf, except that k = 0 gives only {0}, which touches [a, ..] iff a <= 1.
+    const int64_t k = c;
+    gapless = b_inf ? (k > 0 || a <= 1) : (k + 1) * a <= k * b + 1;
+  }
+  if (!gapless) return std::nullopt;
+  return std::make_pair(static_cast<int32_t>(lo), hi < 0 ? kUnbounded : static_cast<int32_t>(hi));
 }
 
 void NormalizeRepeat(Node* n) {
@@ -554,13 +576,13 @@ void NormalizeRepeat(Node* n) {
     Hoist(n, 0);
     return;
   }
-  if (k.kind == ExprKind::kRepeat && IsSimpleQuantifier(*n) && IsSimpleQuantifier(k)) {
-    // (x{a,b}){c,d} with a, c in {0,1} and b, d in {1,inf}: counts {a*c .. b*d}.
-    int32_t min = n->min * k.min;
-    int32_t max = (n->max == kUnbounded || k.max == kUnbounded) ? kUnbounded : 1;
-    Hoist(n, 0);
-    n->min = min;
-    n->max = max;
+  if (k.kind == ExprKind::kRepeat) {
+    if (const auto counts = MergedCounts(k.min, k.max, n->min, n->max)) {
+      Hoist(n, 0);
+      n->min = counts->first;
+      n->max = counts->second;
+      NormalizeRepeat(n);  // x may be a repetition again, or the counts {1,1}
+    }
   }
 }
 

@@ -7,7 +7,9 @@
 //  - sequences and choices are flattened, empty items dropped, adjacent literals fused, one-code-
 //    point classes turned into literals, class-like alternatives of a choice merged into one class,
 //    duplicate alternatives dropped, `"" | x` turned into `x?`, x{1,1} into x, x{0,0} into "",
-//    and nested */+/? quantifiers collapsed;
+//    and nested quantifiers merged where that loses no count: (x{a,b}){c,d} is x{ca,db} when
+//    the iterations' count ranges leave no gap ((x*){0,99} is x*, (x?){0,9} is x{0,9},
+//    (x{2,3}){2,5} is x{4,15}; not (x{3}){0,2});
 //  - left recursion is rewritten: direct `A ::= A a | b` becomes `A ::= b (a)*`, indirect through
 //    the classic ordering algorithm (substitute earlier rules of the cycle at the head, then remove
 //    the direct recursion), within a node budget. Groups and ?, *, + at the head of an
