@@ -292,6 +292,10 @@ int sieve_matcher_can_terminate(const sieve_matcher* matcher) {
   return matcher != nullptr && matcher->matcher.CanTerminate();
 }
 
+int sieve_matcher_limit_hit(const sieve_matcher* matcher) {
+  return matcher != nullptr && matcher->matcher.limit_hit();
+}
+
 sieve_status sieve_matcher_rollback(sieve_matcher* matcher, int32_t n) {
   if (matcher == nullptr || n < 0) return SetError(StatusCode::kInvalidArgument, "bad argument");
   if (!matcher->matcher.Rollback(n)) {

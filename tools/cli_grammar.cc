@@ -186,7 +186,13 @@ int RunMatch(int argc, char** argv) {
   for (size_t i = 0; i < input.size(); ++i) {
     sieve_status st = sieve_matcher_accept_string(m.m, input.data() + i, 1);
     if (st == SIEVE_REJECTED) {
-      std::cout << "rejected at byte " << i << "\n";
+      std::cout << "rejected at byte " << i;
+      if (sieve_matcher_limit_hit(m.m)) {
+        // Not a verdict on the input: say which limit, loudly.
+        std::cout << " (the matcher's stack depth or closure limit was reached there, so the "
+                     "input may still be a sentence)";
+      }
+      std::cout << "\n";
       return kExitRejected;
     }
     if (st != SIEVE_OK) return ApiError("match", "matcher", kExitFailure);

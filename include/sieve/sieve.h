@@ -416,6 +416,10 @@ SIEVE_API sieve_status sieve_matcher_accept_string(sieve_matcher* matcher, const
 SIEVE_API int sieve_matcher_is_terminated(const sieve_matcher* matcher);
 /* Nonzero when the input so far is a complete sentence of the grammar. */
 SIEVE_API int sieve_matcher_can_terminate(const sieve_matcher* matcher);
+/* Nonzero when, since creation or the last reset, a stack-depth or closure limit of the matcher
+ * refused input (the accept call then returned SIEVE_REJECTED although the grammar might have
+ * continued): a rejection that says nothing about the input. */
+SIEVE_API int sieve_matcher_limit_hit(const sieve_matcher* matcher);
 /* Undoes the last n accepted steps (tokens or strings); error when n exceeds the kept history. */
 SIEVE_API sieve_status sieve_matcher_rollback(sieve_matcher* matcher, int32_t n);
 SIEVE_API void sieve_matcher_reset(sieve_matcher* matcher);

@@ -313,6 +313,11 @@ class Matcher(_Handle):
     def can_terminate(self):
         return bool(_c.sieve_matcher_can_terminate(self._h))
 
+    @property
+    def limit_hit(self):
+        """True when a stack-depth or closure limit, not the grammar, refused input."""
+        return bool(_c.sieve_matcher_limit_hit(self._h))
+
     def rollback(self, n=1):
         _check(_c.sieve_matcher_rollback(self._h, n))
 

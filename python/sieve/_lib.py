@@ -121,6 +121,7 @@ _SIGNATURES = {
     "sieve_matcher_accept_string": (c_int, [c_void_p, c_char_p, c_size_t]),
     "sieve_matcher_is_terminated": (c_int, [c_void_p]),
     "sieve_matcher_can_terminate": (c_int, [c_void_p]),
+    "sieve_matcher_limit_hit": (c_int, [c_void_p]),
     "sieve_matcher_rollback": (c_int, [c_void_p, c_int32]),
     "sieve_matcher_reset": (None, [c_void_p]),
     "sieve_matcher_fork": (c_int, [c_void_p, P(c_void_p)]),

@@ -57,6 +57,29 @@ TEST(CApiMatcher, MasksAcceptsAndTerminates) {
   EXPECT_TRUE(sieve_matcher_is_terminated(f.matcher));
 }
 
+// A rejection forced by the matcher's stack-depth limit is told apart from one the grammar makes.
+TEST(CApiMatcher, LimitHitTellsALimitFromARejection) {
+  const char* text = "root ::= \"(\" root \")\" | \"\"\n";
+  sieve_grammar* grammar = nullptr;
+  ASSERT_EQ(sieve_grammar_compile_ebnf(text, std::string(text).size(), nullptr, &grammar),
+            SIEVE_OK)
+      << sieve_last_error()->message;
+  sieve_matcher* plain = nullptr;
+  sieve_matcher* deep = nullptr;
+  ASSERT_EQ(sieve_matcher_create(grammar, nullptr, &plain), SIEVE_OK);
+  ASSERT_EQ(sieve_matcher_create(grammar, nullptr, &deep), SIEVE_OK);
+  EXPECT_EQ(sieve_matcher_accept_string(plain, "(()", 3), SIEVE_OK);
+  EXPECT_EQ(sieve_matcher_accept_string(plain, "x", 1), SIEVE_REJECTED);
+  EXPECT_EQ(sieve_matcher_limit_hit(plain), 0);
+  const std::string opens(70000, '(');  // the default stack depth is 65,536 frames
+  EXPECT_EQ(sieve_matcher_accept_string(deep, opens.data(), opens.size()), SIEVE_REJECTED);
+  EXPECT_EQ(sieve_matcher_limit_hit(deep), 1);
+  EXPECT_EQ(sieve_matcher_limit_hit(nullptr), 0);
+  sieve_matcher_free(plain);
+  sieve_matcher_free(deep);
+  sieve_grammar_free(grammar);
+}
+
 TEST(CApiMatcher, RollbackForkAndJumpForward) {
   Fixture f;
   MakeListGrammar(&f);
