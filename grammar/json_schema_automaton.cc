@@ -673,7 +673,12 @@ Result<CpDfa> DfaFromExpr(const Grammar& g, ExprId e, int32_t max_states,
     }
   }
   out.Normalize();
-  if (markers == nullptr || markers->empty()) return out;
+  // Word boundaries go here; other markers (lookarounds: regex_lookaround_dfa.h) stay on edges.
+  const bool boundaries =
+      markers != nullptr && std::any_of(markers->begin(), markers->end(), [](const auto& m) {
+        return m.second == kWordBoundaryMarker || m.second == kNonWordBoundaryMarker;
+      });
+  if (!boundaries) return out;
   return EliminateBoundaryMarkers(out, max_states);
 }
 

@@ -27,6 +27,7 @@
 
 #include "grammar/json_schema_internal.h"
 #include "grammar/regex_lookaround.h"
+#include "grammar/regex_lookaround_dfa.h"
 #include "grammar/regex_parser.h"
 #include "grammar/support/utf8.h"
 
@@ -466,7 +467,9 @@ Result<LangId> Converter::AddPattern(const std::string& pattern, int32_t src) {
   RegexOptions ro;
   ro.search_semantics = true;
   std::vector<std::pair<ExprId, char32_t>> markers;
+  std::vector<RegexLookaround> looks;
   ro.boundary_markers = &markers;
+  ro.lookarounds = &looks;
   auto e = RegexToExpr(pattern, &lang_grammar_, ro);
   if (!e.ok()) {
     if (e.status().code() == StatusCode::kUnsupported) {
@@ -481,8 +484,11 @@ Result<LangId> Converter::AddPattern(const std::string& pattern, int32_t src) {
   if (markers.empty()) {
     lang.expr = *e;
   } else {
-    // Word boundaries (\b \B): the language is an automaton only (the expression ignores them).
-    auto d = DfaFromExpr(lang_grammar_, *e, opts_.max_automaton_states, &markers);
+    // Word boundaries (\b \B) and lookarounds: the language is an automaton only (the
+    // expression ignores them; regex_lookaround_dfa.h).
+    RegexOptions plain;
+    plain.search_semantics = true;
+    auto d = RegexToDfa(pattern, plain, opts_.max_automaton_states);
     if (!d.ok()) return Unsupported("pattern '" + pattern + "': " + d.status().message());
     const CpDfa m = Minimize(*d);
     if (IsEmptyLanguage(m)) {

@@ -6,9 +6,9 @@
 // `.*(?<!-)$`), the pattern is the intersection of its parts' code-point automata, negated parts
 // complemented, exactly as JSON Schema `pattern` reads it (json_schema_string.cc): each part is
 // parsed and made an automaton (json_schema_automaton.h), and the minimised product is written out
-// as one rule per state. Lookaround anywhere else stays RegexToExpr's kUnsupported at its offset.
-// Word boundaries (\b \B) take the same way: the parser marks them and the pattern's automaton
-// (DfaFromExpr with the markers) holds each where it stands.
+// as one rule per state. Lookaround anywhere else, and word boundaries (\b \B), go through
+// RegexToDfa (regex_lookaround_dfa.h): the parser marks each assertion where it stands and the
+// pattern's automaton enforces it.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -19,6 +19,7 @@
 #include "grammar/dfa_rules.h"
 #include "grammar/json_schema_automaton.h"
 #include "grammar/regex_lookaround.h"
+#include "grammar/regex_lookaround_dfa.h"
 #include "grammar/regex_parser.h"
 
 namespace sieve {
@@ -50,16 +51,10 @@ int64_t OffsetInPattern(std::string_view pattern, std::string_view piece, int64_
   return static_cast<int64_t>(at) + offset - static_cast<int64_t>(prefix);
 }
 
-// A pattern's automaton, word boundaries (\b \B) taken: the expression with its boundary markers
-// (json_schema_automaton.h).
+// A pattern's automaton, word boundaries (\b \B) and lookarounds anywhere taken
+// (regex_lookaround_dfa.h).
 Result<jsonschema::CpDfa> PatternDfa(std::string_view text, const RegexOptions& opts) {
-  Grammar scratch;
-  std::vector<std::pair<ExprId, char32_t>> markers;
-  RegexOptions o = opts;
-  o.boundary_markers = &markers;
-  auto e = RegexToExpr(text, &scratch, o);
-  if (!e.ok()) return e.status();
-  return jsonschema::DfaFromExpr(scratch, *e, kMaxLookaroundStates, &markers);
+  return RegexToDfa(text, opts, kMaxLookaroundStates);
 }
 
 // The language of `split`: its main pattern (with the caller's options) and every part (search
@@ -122,9 +117,8 @@ Result<Grammar> RegexToGrammar(std::string_view pattern, const RegexOptions& opt
   if (!d.ok()) return d.status();
   const jsonschema::CpDfa m = jsonschema::Minimize(*d);
   if (jsonschema::IsEmptyLanguage(m)) {
-    return Unsupported(split ? "the pattern matches no string (its lookarounds exclude every match)"
-                             : "the pattern matches no string (its word boundaries exclude every "
-                               "match)");
+    return Unsupported("the pattern matches no string (its lookarounds or word boundaries "
+                       "exclude every match)");
   }
   Grammar out;
   const RuleId start = out.AddRule("root");

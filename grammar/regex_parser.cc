@@ -183,6 +183,7 @@ class RegexParser {
   }
 
   Status ParseGroupOpen(std::vector<Frame>* frames);
+  Status ParseLookaround(size_t start, bool behind, bool negative, std::vector<Frame>* frames);
   Status ParseEscape(bool in_class, ClassAtom* out);
   Status ParseUnicodeEscape(size_t start, char32_t* cp);
   Status ParseProperty(bool negate, size_t start, Ranges* out);
@@ -382,6 +383,53 @@ Result<ExprId> RegexParser::Run() {
   return Assemble(all);
 }
 
+// A lookaround anywhere (RegexOptions::lookarounds): its own pattern is kept as text, to the
+// group's ')' (groups, classes and escapes skipped), and a zero-width marker stands where it is,
+// like \b's (the automaton reads it: regex_lookaround_dfa.h).
+Status RegexParser::ParseLookaround(size_t start, bool behind, bool negative,
+                                    std::vector<Frame>* frames) {
+  const size_t body = pos_;
+  int depth = 0;
+  bool in_class = false;
+  for (; !AtEnd(); ++pos_) {
+    const char c = Peek();
+    if (c == '\\') {
+      ++pos_;  // the escaped character (an escape's further characters are ordinary)
+    } else if (in_class) {
+      in_class = c != ']';
+    } else if (c == '[') {
+      in_class = true;
+      if (Peek(1) == ']') ++pos_;  // `[]` is a class (an empty one), its ']' not a literal
+    } else if (c == '(') {
+      ++depth;
+    } else if (c == ')') {
+      if (depth-- == 0) break;
+    }
+  }
+  if (AtEnd()) return Err(StatusCode::kParse, start, "unterminated group");
+  const size_t next_marker = opts_.lookarounds->size();
+  if (next_marker > kLastLookaroundMarker - kFirstLookaroundMarker) {
+    return Err(StatusCode::kLimit, start, "more lookarounds than one pattern may hold");
+  }
+  RegexLookaround look;
+  look.marker = kFirstLookaroundMarker + static_cast<char32_t>(next_marker);
+  look.behind = behind;
+  look.negated = negative;
+  look.pattern = std::string(p_.substr(body, pos_ - body));
+  look.offset = start;
+  ++pos_;  // ')'
+  Piece p;
+  p.e[0] = g_->AddEmpty(static_cast<int32_t>(start));
+  p.nullable_zw[0] = true;
+  p.marker_offset = static_cast<int32_t>(start);
+  opts_.boundary_markers->push_back({p.e[0], look.marker});
+  marker_of_[p.e[0]] = look.marker;
+  p.assertion = true;
+  opts_.lookarounds->push_back(std::move(look));
+  frames->back().seq.push_back(std::move(p));
+  return Status::Ok();
+}
+
 Status RegexParser::ParseGroupOpen(std::vector<Frame>* frames) {
   const size_t start = pos_;
   if (Peek(1) != '?') {
@@ -393,9 +441,12 @@ Status RegexParser::ParseGroupOpen(std::vector<Frame>* frames) {
     } else if (k == '=' || k == '!' || (k == '<' && (Peek(3) == '=' || Peek(3) == '!'))) {
       const bool behind = k == '<', negative = Peek(behind ? 3 : 2) == '!';
       pos_ += behind ? 4 : 3;
-      return Err(StatusCode::kUnsupported, start,
-                 std::string(negative ? "negative " : "") +
-                     (behind ? "lookbehind " : "lookahead ") + Text(start) + " is not supported");
+      if (opts_.lookarounds == nullptr || opts_.boundary_markers == nullptr) {
+        return Err(StatusCode::kUnsupported, start,
+                   std::string(negative ? "negative " : "") +
+                       (behind ? "lookbehind " : "lookahead ") + Text(start) + " is not supported");
+      }
+      return ParseLookaround(start, behind, negative, frames);
     } else if (k == '<') {
       // Named group: RegExpIdentifierName, approximated as [$_A-Za-z or letter][$_ alnum]*.
       pos_ += 3;

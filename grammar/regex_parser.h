@@ -32,6 +32,7 @@
 #define SIEVE_GRAMMAR_REGEX_PARSER_H_
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -40,6 +41,15 @@
 #include "grammar/support/status.h"
 
 namespace sieve {
+
+// One lookaround of a pattern (RegexOptions::lookarounds).
+struct RegexLookaround {
+  char32_t marker = 0;   // its code point on automaton edges
+  bool behind = false;   // (?<= (?<! rather than (?= (?!
+  bool negated = false;  // (?! (?<!
+  std::string pattern;   // the assertion's own pattern, as written
+  size_t offset = 0;     // of its "(?" in the pattern
+};
 
 struct RegexOptions {
   // JSON Schema semantics (unanchored sides match anything). With false, the whole pattern must
@@ -57,12 +67,21 @@ struct RegexOptions {
   // then ignores the assertions: it must go through jsonschema::DfaFromExpr with these markers
   // (json_schema_automaton.h), as RegexToGrammar and JSON Schema `pattern` do.
   std::vector<std::pair<ExprId, char32_t>>* boundary_markers = nullptr;
+  // Where lookarounds go: with null (or without boundary_markers) they are kUnsupported;
+  // otherwise each (?= (?! (?<= (?<! becomes a zero-width marker in boundary_markers with its own
+  // code point (kFirstLookaroundMarker + its index here) and its pattern is kept below. The
+  // expression then ignores them: regex_lookaround_dfa.h makes the automaton that enforces them.
+  std::vector<RegexLookaround>* lookarounds = nullptr;
 };
+
 
 // The code points that stand for \b and \B on automaton edges (RegexOptions::boundary_markers):
 // surrogates, which UTF-8 text never holds.
 inline constexpr char32_t kWordBoundaryMarker = 0xD800;
 inline constexpr char32_t kNonWordBoundaryMarker = 0xD801;
+// The code points of lookaround markers (RegexOptions::lookarounds): the other surrogates.
+inline constexpr char32_t kFirstLookaroundMarker = 0xD802;
+inline constexpr char32_t kLastLookaroundMarker = 0xDFFF;
 
 // Adds the pattern's language to `g` as an expression and returns its id. Errors carry the byte
 // offset into `pattern`.

@@ -127,7 +127,7 @@ TEST(DecoderCapi, ErrorsCarryPositions) {
   EXPECT_EQ(sieve_engine_submit(f.engine, &req, nullptr), SIEVE_ERR_PARSE);
   EXPECT_EQ(sieve_last_error()->line, 2) << sieve_last_error()->message;
   req.structure = SIEVE_STRUCTURE_REGEX;
-  req.structure_text = "ab(?=c)";
+  req.structure_text = "ab(?=^c)";  // '^' inside a lookahead: refused where it stands
   EXPECT_EQ(sieve_engine_submit(f.engine, &req, nullptr), SIEVE_ERR_UNSUPPORTED);
   EXPECT_EQ(sieve_last_error()->offset, 2) << sieve_last_error()->message;
   req.structure = SIEVE_STRUCTURE_NONE;

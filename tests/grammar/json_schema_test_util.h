@@ -26,6 +26,16 @@ struct SchemaGrammar {
   }
 };
 
+// `text` as the body of a JSON string (backslashes and quotes escaped; enough for patterns).
+inline std::string JsonEscaped(std::string_view text) {
+  std::string out;
+  for (const char ch : text) {
+    if (ch == '\\' || ch == '"') out += '\\';
+    out += ch;
+  }
+  return out;
+}
+
 inline JsonSchemaOptions CompactOptions() {
   JsonSchemaOptions o;
   o.whitespace = JsonWhitespace::kCompact;

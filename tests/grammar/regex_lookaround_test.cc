@@ -13,16 +13,6 @@
 namespace sieve {
 namespace {
 
-// `pattern` as the body of a JSON string.
-std::string JsonEscaped(const std::string& pattern) {
-  std::string out;
-  for (const char ch : pattern) {
-    if (ch == '\\' || ch == '"') out += '\\';
-    out += ch;
-  }
-  return out;
-}
-
 std::string Describe(const std::optional<AnchoredLookarounds>& s) {
   if (!s) return "none";
   std::string out = s->main;
@@ -57,7 +47,7 @@ TEST(RegexLookaround, LeavesWhatItCannotDecompose) {
 TEST(RegexLookaround, SchemaLanguageEqualsThePiecesEvaluatedByRe2) {
   for (const testing::LookaroundCase& c : testing::LookaroundCases()) {
     const std::string schema =
-        R"({"type":"string","pattern":")" + JsonEscaped(c.pattern) + "\"}";
+        R"({"type":"string","pattern":")" + testing::JsonEscaped(c.pattern) + "\"}";
     testing::SchemaGrammar g = testing::CompileSchema(schema);
     ASSERT_TRUE(g.ok()) << schema << ": " << g.status.ToString();
     testing::ExpectOracleLanguage(c,
@@ -88,13 +78,16 @@ TEST(RegexLookaround, HandWrittenCasesMatchEcmaSemantics) {
 }
 
 TEST(RegexLookaround, WhatStaysUnsupportedIsReportedWithItsPointer) {
-  for (const char* p : {"^a(?=b)c", "^(?:(?!a).)*$", "(?!x)y", "^(?!a(?=b))c"}) {
-    auto r = JsonSchemaToGrammar(R"({"properties":{"p":{"pattern":")" + JsonEscaped(p) + "\"}}}",
-                                 testing::CompactOptions());
+  // Lookaround elsewhere goes through regex_lookaround_dfa.h; what that refuses (an assertion
+  // that would read outside its own text) is reported the same way.
+  for (const char* p : {"a(?=^b)", "(?<=a(?=b))c", "\\ba(?=b)"}) {
+    const std::string schema =
+        R"({"properties":{"p":{"pattern":")" + testing::JsonEscaped(p) + "\"}}}";
+    auto r = JsonSchemaToGrammar(schema, testing::CompactOptions());
     ASSERT_FALSE(r.ok()) << p;
     EXPECT_EQ(r.status().code(), StatusCode::kUnsupported) << p;
     EXPECT_EQ(r.status().json_pointer(), "/properties/p/pattern") << p;
-    EXPECT_NE(r.status().message().find("lookahead"), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("look"), std::string::npos) << r.status().message();
   }
   // A decomposition whose language is empty is reported as such.
   auto r = JsonSchemaToGrammar(R"({"properties":{"p":{"pattern":"^(?!a)a"}}})",
