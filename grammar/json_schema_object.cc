@@ -5,10 +5,12 @@
 // of a known key's value is the conjunction over parts of properties[k] (and every matching
 // patternProperties schema) or, when neither applies, that part's additionalProperties; a key that
 // fails propertyNames or whose value schema is empty is forbidden. Every other key ("extra")
-// falls into a region of the key space by which patterns it matches (at most 6 distinct patterns:
-// 2^6 regions), each region an automaton: the complement of the known keys, intersected with the
-// matching patterns, the complements of the others and propertyNames. Regions whose value schema
-// is empty (additionalProperties: false) disappear, so closed objects have no extra members.
+// falls into a region of the key space by which patterns it matches (found by splitting the key
+// space pattern by pattern, empty regions dropped: at most kMaxObjectKeyRegions non-empty ones
+// of kMaxObjectPatterns patterns), each region an automaton: the complement of the known keys,
+// intersected with the matching patterns, the complements of the others and propertyNames.
+// Regions whose value schema is empty (additionalProperties: false) disappear, so closed objects
+// have no extra members.
 //
 // Order. kAny: the automaton's states are (set of known keys written, extra members written
 // [counted only up to what minProperties/maxProperties need]); a key can be written once, required
@@ -32,12 +34,18 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <string>
 #include <unordered_set>
 #include <utility>
 
 #include "grammar/json_schema_internal.h"
 
 namespace sieve::jsonschema {
+
+// patternProperties of one object: distinct patterns, and the regions of the key space they cut
+// (by which patterns a key matches; only the non-empty ones count).
+constexpr size_t kMaxObjectPatterns = 64;
+constexpr size_t kMaxObjectKeyRegions = 256;
 
 ExprId Converter::EmitSeqAutomaton(const SeqAutomaton& a, char open, Ctx ctx,
                                    const std::function<ExprId(int32_t)>& item,
@@ -201,8 +209,10 @@ Result<ExprId> Converter::EmitObject(const ObjC& c, Ctx ctx) {
       }
     }
     const int32_t budget = opts_.max_automaton_states;
-    if (pl.size() > 6) {
-      return ErrorAt(Unsupported("patternProperties: more than 6 distinct patterns in one object"),
+    if (pl.size() > kMaxObjectPatterns) {
+      return ErrorAt(Unsupported("patternProperties: more than " +
+                                 std::to_string(kMaxObjectPatterns) +
+                                 " distinct patterns in one object"),
                      c.src, "patternProperties");
     }
     CpDfa base = Complement(LiteralSetDfa(keys));
@@ -226,7 +236,33 @@ Result<ExprId> Converter::EmitObject(const ObjC& c, Ctx ctx) {
       if (!b.ok()) return ErrorAt(b.status(), c.src, "propertyNames");
       base = Minimize(*b);
     }
-    for (uint32_t mask = 0; mask < (1u << pl.size()); ++mask) {
+    // The regions: the base split by each pattern in turn into the keys it matches and the keys
+    // it does not, empty parts dropped (disjoint patterns make k + 1 regions, not 2^k).
+    std::vector<std::pair<uint64_t, CpDfa>> split{{0, base}};
+    for (size_t bit = 0; bit < pl.size(); ++bit) {
+      auto d = LangDfa(pl[bit]);
+      if (!d.ok()) return ErrorAt(d.status(), c.src, "patternProperties");
+      const CpDfa outside = Complement(**d);
+      std::vector<std::pair<uint64_t, CpDfa>> next;
+      for (const auto& [mask, lang] : split) {
+        for (const bool in : {false, true}) {
+          auto r = Intersect(lang, in ? **d : outside, budget);
+          if (!r.ok()) return ErrorAt(r.status(), c.src, "patternProperties");
+          CpDfa part = Minimize(*r);
+          if (IsEmptyLanguage(part)) continue;
+          next.push_back({mask | (uint64_t{in} << bit), std::move(part)});
+        }
+      }
+      if (next.size() > kMaxObjectKeyRegions) {
+        return ErrorAt(Unsupported("patternProperties: the patterns split the key space into more "
+                                   "than " + std::to_string(kMaxObjectKeyRegions) + " regions"),
+                       c.src, "patternProperties");
+      }
+      split = std::move(next);
+    }
+    std::sort(split.begin(), split.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& [mask, lang] : split) {
       std::vector<TermId> conj;
       for (const ObjPart& p : c.parts) {
         std::vector<TermId> matched;
@@ -242,17 +278,7 @@ Result<ExprId> Converter::EmitObject(const ObjC& c, Ctx ctx) {
       }
       TermId v = And(std::move(conj));
       if (v == kFalseTerm || !TermSatisfiable(v, 1)) continue;
-      CpDfa lang = base;
-      bool ok = true;
-      for (size_t bit = 0; bit < pl.size() && ok; ++bit) {
-        auto d = LangDfa(pl[bit]);
-        if (!d.ok()) return ErrorAt(d.status(), c.src, "patternProperties");
-        auto r = Intersect(lang, (mask >> bit & 1) ? **d : Complement(**d), budget);
-        if (!r.ok()) return ErrorAt(r.status(), c.src, "patternProperties");
-        lang = Minimize(*r);
-        ok = !IsEmptyLanguage(lang);
-      }
-      if (ok && !IsEmptyLanguage(lang)) regions.push_back({std::move(lang), v});
+      regions.push_back({std::move(lang), v});
     }
   }
   const bool extras = !regions.empty();

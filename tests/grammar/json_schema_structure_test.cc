@@ -64,6 +64,33 @@ TEST(JsonSchemaObjects, PatternPropertiesSplitTheKeySpace) {
       {R"({"x_1":"s"})", R"({"x_n":3})", R"({"a_n":2})", R"({"b":1})", R"({"x_2":1.5})"});
 }
 
+// Many patterns: the key space is split pattern by pattern and only non-empty regions count, so
+// ten disjoint patterns (ASP.NET's appsettings.json has eight) make eleven regions, not 2^10.
+// Patterns that cut each other into more than 256 regions stay unsupported, with the pointer.
+TEST(JsonSchemaObjects, ManyPatternPropertiesSplitTheKeySpaceRegionByRegion) {
+  std::string s = R"({"additionalProperties":false,"patternProperties":{)";
+  for (int i = 0; i < 10; ++i) {
+    const std::string n = std::to_string(i);
+    s.append(i ? "," : "").append(R"("^k)").append(n).append(R"($":{"minimum":)").append(n);
+    s.append("}");
+  }
+  s += R"(,"^[a-z]+$":{"type":"string"}}})";
+  ExpectLanguage(s.c_str(), {R"({"k3":3,"k9":12,"ab":"x"})", R"({})", R"({"k0":0})"},
+                 {R"({"k3":2})", R"({"k9":8})", R"({"k10":1})", R"({"ab":1})", R"({"A":"x"})"});
+  std::string crossed = R"({"patternProperties":{)";
+  for (int i = 0; i < 9; ++i) {
+    const std::string n = std::to_string(i);
+    crossed.append(i ? "," : "").append("\"").append(n).append(R"(":{"minimum":)").append(n);
+    crossed.append("}");
+  }
+  crossed += "}}";
+  auto r = JsonSchemaToGrammar(crossed, testing::CompactOptions());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnsupported) << r.status().ToString();
+  EXPECT_EQ(r.status().json_pointer(), "/patternProperties") << r.status().ToString();
+  EXPECT_NE(r.status().message().find("regions"), std::string::npos) << r.status().ToString();
+}
+
 TEST(JsonSchemaObjects, PropertyNamesConstrainEveryKey) {
   ExpectLanguage(R"({"propertyNames":{"pattern":"^[a-z]+$","maxLength":3}})",
                  {R"({})", R"({"abc":1,"x":2})"}, {R"({"abcd":1})", R"({"A":1})"});
