@@ -65,6 +65,15 @@ class MatcherTest(unittest.TestCase):
         self.assertTrue(m.accept_token(STOP))
         self.assertTrue(m.is_terminated)
 
+    def test_limit_hit_tells_a_limit_from_a_rejection(self):
+        g = self.compiler.compile_ebnf('root ::= "(" root ")" | ""\n')
+        plain = sieve.Matcher(g)
+        self.assertFalse(plain.accept_string("x"))
+        self.assertFalse(plain.limit_hit)
+        deep = sieve.Matcher(g)
+        self.assertFalse(deep.accept_string("(" * 70000))  # past the 65,536-frame stack
+        self.assertTrue(deep.limit_hit)
+
     def test_rollback_fork_jump_forward_into(self):
         m = sieve.Matcher(self.grammar)
         self.assertEqual(m.jump_forward(), b'{"')
