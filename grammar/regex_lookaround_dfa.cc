@@ -13,24 +13,39 @@ namespace {
 
 using jsonschema::CpDfa;
 
-// Whether `x` holds `c` (or, with c == 'b', a word boundary \b / \B) outside classes and escapes.
-bool Holds(std::string_view x, char c) {
+// Calls f(i, escaped) for each character x[i] outside classes (escaped: it follows a backslash)
+// until f returns true; returns whether it did.
+template <typename F>
+bool AnyOutsideClasses(std::string_view x, F f) {
   bool in_class = false;
   for (size_t i = 0; i < x.size(); ++i) {
     if (x[i] == '\\') {
-      if (c == 'b' && i + 1 < x.size() && !in_class && (x[i + 1] == 'b' || x[i + 1] == 'B')) {
-        return true;
-      }
+      if (!in_class && i + 1 < x.size() && f(i + 1, true)) return true;
       ++i;
     } else if (in_class) {
       in_class = x[i] != ']';
     } else if (x[i] == '[') {
       in_class = true;
-    } else if (c != 'b' && x[i] == c) {
+    } else if (f(i, false)) {
       return true;
     }
   }
   return false;
+}
+
+// Whether the assertion pattern `x` reads outside its own text: `^` in a lookahead, `$` in a
+// lookbehind, a word boundary, or a lookaround of the other direction (a lookahead inside a
+// lookbehind reads past the lookbehind's text, and conversely).
+bool ReadsOutside(std::string_view x, bool behind) {
+  return AnyOutsideClasses(x, [&](size_t i, bool escaped) {
+    if (escaped) return x[i] == 'b' || x[i] == 'B';
+    if (x[i] == (behind ? '$' : '^')) return true;
+    if (x.substr(i, 2) != "(?") return false;
+    const std::string_view rest = x.substr(i + 2);
+    const bool ahead = !rest.empty() && (rest[0] == '=' || rest[0] == '!');
+    const bool back = rest.size() >= 2 && rest[0] == '<' && (rest[1] == '=' || rest[1] == '!');
+    return behind ? ahead : back;
+  });
 }
 
 // States from which every string is accepted: accepting, every scalar value has an edge, and
@@ -66,27 +81,6 @@ std::vector<uint8_t> Universal(const CpDfa& d) {
     }
   }
   return u;
-}
-
-// Whether `x` holds a lookaround of the other direction than `behind` (a lookahead inside a
-// lookbehind reads past the lookbehind's text, and conversely) outside classes and escapes.
-bool HoldsOtherDirection(std::string_view x, bool behind) {
-  bool in_class = false;
-  for (size_t i = 0; i < x.size(); ++i) {
-    if (x[i] == '\\') {
-      ++i;
-    } else if (in_class) {
-      in_class = x[i] != ']';
-    } else if (x[i] == '[') {
-      in_class = true;
-    } else if (x.substr(i, 2) == "(?") {
-      const std::string_view rest = x.substr(i + 2);
-      const bool ahead = !rest.empty() && (rest[0] == '=' || rest[0] == '!');
-      const bool back = rest.size() >= 2 && rest[0] == '<' && (rest[1] == '=' || rest[1] == '!');
-      if (behind ? ahead : back) return true;
-    }
-  }
-  return false;
 }
 
 struct Condition {
@@ -292,16 +286,12 @@ Result<jsonschema::CpDfa> RegexToDfa(std::string_view pattern, const RegexOption
       Status s(code, kind + " '" + look.pattern + "': " + why);
       return s.WithOffset(static_cast<int64_t>(look.offset));
     };
-    if (Holds(look.pattern, look.behind ? '$' : '^') || Holds(look.pattern, 'b')) {
+    if (ReadsOutside(look.pattern, look.behind)) {
       return fail(StatusCode::kUnsupported,
-                  std::string(look.behind ? "'$'" : "'^'") +
-                      " or a word boundary inside an assertion is not supported");
-    }
-    if (HoldsOtherDirection(look.pattern, look.behind)) {
-      return fail(StatusCode::kUnsupported,
-                  std::string("a ") + (look.behind ? "lookahead inside a lookbehind" :
-                                                     "lookbehind inside a lookahead") +
-                      " is not supported");
+                  std::string(look.behind ? "'$'" : "'^'") + ", a word boundary or a " +
+                      (look.behind ? "lookahead inside a lookbehind" :
+                                     "lookbehind inside a lookahead") +
+                      " reads outside the assertion's text: not supported");
     }
     RegexOptions co = opts;
     co.search_semantics = true;  // L(^(?:X)) / L((?:Y)$): the rest of the text is free
