@@ -150,7 +150,7 @@ class NfaBuilder {
       return Unsupported("a rule reference cannot be part of a string automaton");
     }
     if (refs_->automaton) {
-      auto d = refs_->automaton(r, depth + 1);
+      auto d = refs_->automaton(r);
       if (!d.ok()) return d.status();
       if (*d != nullptr) return Splice(**d);
     }
@@ -165,7 +165,7 @@ class NfaBuilder {
     }
     if (refs_->read != nullptr) refs_->read->push_back(r);
     active_[r] = 1;
-    auto f = Build(rule.body, depth + 1);
+    auto f = Build(rule.body, depth + kRuleReadDepth);
     active_[r] = 0;
     return f;
   }
@@ -598,7 +598,7 @@ Result<CpDfa> DfaFromExpr(const Grammar& g, ExprId e, int32_t max_states,
                           const DfaRuleRefs* refs) {
   Nfa nfa;
   NfaBuilder builder(g, &nfa, int64_t{max_states} * 8, markers, refs);
-  auto frag = builder.Build(e, refs != nullptr ? refs->depth : 0);
+  auto frag = builder.Build(e, 0);
   if (!frag.ok()) return frag.status();
   // Work: NFA states over all subsets, and edges examined. Large repetition counts (capped
   // patterns) make subsets of thousands of NFA states; without a bound one pattern took 20 s.

@@ -73,13 +73,13 @@ CpDfa LiteralSetDfa(const std::vector<std::string>& strings);
 // `automaton` gives an automaton is spliced in as that automaton; any other rule's body is read in
 // place, except that a rule with a lookahead assertion, or one reached again inside its own body
 // (not a regular language), is kUnsupported. `read`, when set, receives each rule read in place.
-// `depth` is the expression depth the construction starts at, and `automaton` is told the depth
-// of the reference, so that automata built inside it share one bound on the recursion.
+// A rule read in place counts as kRuleReadDepth levels of the construction's depth bound (its
+// recursion runs through two frames per read, so long chains of rules stop early).
 struct DfaRuleRefs {
-  std::function<Result<const CpDfa*>(RuleId, int depth)> automaton;  // null: read the body
+  std::function<Result<const CpDfa*>(RuleId)> automaton;  // null result: read the body
   std::vector<RuleId>* read = nullptr;
-  int depth = 0;
 };
+inline constexpr int kRuleReadDepth = 4;
 
 Result<CpDfa> DfaFromExpr(const Grammar& g, ExprId e, int32_t max_states,
                           const std::vector<std::pair<ExprId, char32_t>>* markers = nullptr,

@@ -258,8 +258,14 @@ class Eliminator {
 
 }  // namespace
 
-Result<jsonschema::CpDfa> RegexToDfa(std::string_view pattern, const RegexOptions& opts,
-                                     int32_t max_states) {
+namespace {
+
+// Lookarounds inside lookarounds, at most this deep (each level is a whole construction on the
+// stack: a bound well inside SECURITY.md's stack budget).
+constexpr int kMaxLookaroundNesting = 16;
+
+Result<jsonschema::CpDfa> RegexToDfaAt(std::string_view pattern, const RegexOptions& opts,
+                                       int32_t max_states, int nesting) {
   Grammar scratch;
   std::vector<std::pair<ExprId, char32_t>> markers;
   std::vector<RegexLookaround> looks;
@@ -297,7 +303,11 @@ Result<jsonschema::CpDfa> RegexToDfa(std::string_view pattern, const RegexOption
     co.search_semantics = true;  // L(^(?:X)) / L((?:Y)$): the rest of the text is free
     const std::string text =
         look.behind ? "(?:" + look.pattern + ")$" : "^(?:" + look.pattern + ")";
-    auto c = RegexToDfa(text, co, max_states);
+    if (nesting >= kMaxLookaroundNesting) {
+      return fail(StatusCode::kLimit, "lookarounds nested more than " +
+                                          std::to_string(kMaxLookaroundNesting) + " deep");
+    }
+    auto c = RegexToDfaAt(text, co, max_states, nesting + 1);
     if (!c.ok()) return fail(c.status().code(), c.status().message());
     Condition k;
     k.dfa = std::move(*c);
@@ -308,6 +318,13 @@ Result<jsonschema::CpDfa> RegexToDfa(std::string_view pattern, const RegexOption
   }
   Eliminator eliminator(*d, std::move(conds), max_states);
   return eliminator.Run();
+}
+
+}  // namespace
+
+Result<jsonschema::CpDfa> RegexToDfa(std::string_view pattern, const RegexOptions& opts,
+                                     int32_t max_states) {
+  return RegexToDfaAt(pattern, opts, max_states, 0);
 }
 
 }  // namespace sieve

@@ -140,15 +140,25 @@ TEST(EbnfBoolean, OperandsMustBeRegularAndTheResultNonEmpty) {
     EXPECT_EQ(g.status().column(), b.column) << g.status().ToString();
     EXPECT_NE(g.status().message().find(b.says), std::string::npos) << g.status().ToString();
   }
-  // A chain of rules each complementing the next: one bound on the depth across nested
-  // operators, so a limit error rather than a stack overflow.
+  // A chain of rules each complementing the next is resolved innermost first, without recursion
+  // (3001 complements of "a"), while a chain of plain rules read in place inside one operand
+  // meets the automaton construction's depth bound: a limit error, not a stack overflow.
   std::string chain = "root ::= ~r0\n";
+  std::string plain = "root ::= p0 & [a]*\n";
   for (int i = 0; i < 3000; ++i) {
-    chain.append("r").append(std::to_string(i)).append(" ::= ~r");
-    chain.append(std::to_string(i + 1)).append("\n");
+    const std::string n = std::to_string(i), m = std::to_string(i + 1);
+    chain.append("r").append(n).append(" ::= ~r").append(m).append("\n");
+    plain.append("p").append(n).append(" ::= p").append(m).append("\n");
   }
   chain += "r3000 ::= \"a\"\n";
-  auto deep = ParseEbnf(chain);
+  plain += "p3000 ::= \"a\"\n";
+  auto odd = ParseEbnf(chain);
+  ASSERT_TRUE(odd.ok()) << odd.status().ToString();
+  auto pda = Compile(chain);
+  ASSERT_NE(pda, nullptr);
+  EXPECT_FALSE(Accepts(pda, "a"));
+  EXPECT_TRUE(Accepts(pda, "b"));
+  auto deep = ParseEbnf(plain);
   ASSERT_FALSE(deep.ok());
   EXPECT_EQ(deep.status().code(), StatusCode::kLimit) << deep.status().ToString();
   // The same depth of '~' in one body resolves innermost first: 3001 complements of "a".
@@ -157,6 +167,12 @@ TEST(EbnfBoolean, OperandsMustBeRegularAndTheResultNonEmpty) {
   tilde_text += "\"a\" \"b\"\n";
   auto tildes = ParseEbnf(tilde_text);
   ASSERT_TRUE(tildes.ok()) << tildes.status().ToString();
+  // Ops that reach each other through rules are not regular.
+  auto cycle = ParseEbnf("root ::= a\na ::= ~(\"x\" b)\nb ::= ~a\n");
+  ASSERT_FALSE(cycle.ok());
+  EXPECT_EQ(cycle.status().code(), StatusCode::kUnsupported) << cycle.status().ToString();
+  EXPECT_NE(cycle.status().message().find("reaches itself"), std::string::npos)
+      << cycle.status().ToString();
   // A budget on the automata: a limit error, not a hang.
   EbnfOptions small;
   small.max_boolean_states = 8;

@@ -340,6 +340,14 @@ TEST(RegexLookaroundDfa, AssertionsThatLookOutsideTheirTextAreUnsupportedAtTheir
     EXPECT_EQ(d.status().offset(), b.offset) << d.status().ToString();
     EXPECT_NE(d.status().message().find(b.says), std::string::npos) << d.status().ToString();
   }
+  // Lookarounds nested deeper than 16 are a limit (each level is a whole construction).
+  std::string nested;
+  for (int i = 0; i < 40; ++i) nested += "(?=a";
+  nested += "a";
+  nested.append(40, ')');
+  auto deep = RegexToDfa(nested, RegexOptions(), 20000);
+  ASSERT_FALSE(deep.ok());
+  EXPECT_EQ(deep.status().code(), StatusCode::kLimit) << deep.status().ToString();
   // Without RegexOptions::lookarounds the parser still refuses them, at their offset.
   Grammar g;
   auto e = RegexToExpr("ab(?!c)", &g);
