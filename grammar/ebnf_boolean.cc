@@ -11,7 +11,6 @@ namespace sieve {
 
 namespace {
 
-
 // Each op's automaton, ops whose operands reach other ops after those (a topological order
 // found without recursion, so a chain of thousands of `r_i ::= ~r_{i+1}` rules costs no stack).
 class Resolver {

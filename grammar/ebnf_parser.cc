@@ -715,11 +715,15 @@ class Parser {
     return e;
   }
 
+  // An error when a '~' of f still waits for its element (something else came first).
+  Status NoPendingComplement(const Frame& f) const {
+    if (f.nots.empty()) return Status::Ok();
+    return Error(StatusCode::kParse, f.nots.back(), "'~' needs an expression after it");
+  }
+
   // Turns the current sequence of f into one alternative (the last operand of a pending '&').
   Status FinishSequence(Frame* f, int32_t end_offset, const std::string& rule_name) {
-    if (!f->nots.empty()) {
-      return Error(StatusCode::kParse, f->nots.back(), "'~' needs an expression after it");
-    }
+    SIEVE_RETURN_IF_ERROR(NoPendingComplement(*f));
     if (!f->inter.empty() && f->seq.empty()) {
       return Error(StatusCode::kParse, end_offset, "expected an expression after '&'");
     }
@@ -843,9 +847,7 @@ class Parser {
           StartSequence(&f, -1);
           break;
         case Tok::kAmp:
-          if (!f.nots.empty()) {
-            return Error(StatusCode::kParse, f.nots.back(), "'~' needs an expression after it");
-          }
+          SIEVE_RETURN_IF_ERROR(NoPendingComplement(f));
           if (f.seq.empty()) {
             return Error(StatusCode::kParse, off, "expected an expression before '&'");
           }

@@ -801,9 +801,9 @@ Result<Formula> Converter::OneOf(const std::vector<TermId>& branches, int32_t sr
     }
     auto f = Eval(And(conj));
     if (!f.ok()) {
-      const bool too_many = f.status().code() == StatusCode::kLimit &&
-                            f.status().message().find("max_alternatives") != std::string::npos;
-      if (f.status().code() != StatusCode::kUnsupported && !too_many) return f.status();
+      if (f.status().code() != StatusCode::kUnsupported && !IsAlternativesLimit(f.status())) {
+        return f.status();
+      }
       size_t a = 0, b = 0;
       for (size_t x = 0; x < n; ++x) {
         for (size_t y = x + 1; y < n; ++y) {

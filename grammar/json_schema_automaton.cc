@@ -674,11 +674,7 @@ Result<CpDfa> DfaFromExpr(const Grammar& g, ExprId e, int32_t max_states,
   }
   out.Normalize();
   // Word boundaries go here; other markers (lookarounds: regex_lookaround_dfa.h) stay on edges.
-  const bool boundaries =
-      markers != nullptr && std::any_of(markers->begin(), markers->end(), [](const auto& m) {
-        return m.second == kWordBoundaryMarker || m.second == kNonWordBoundaryMarker;
-      });
-  if (!boundaries) return out;
+  if (markers == nullptr || !HasWordBoundaryMarkers(*markers)) return out;
   return EliminateBoundaryMarkers(out, max_states);
 }
 

@@ -431,10 +431,7 @@ Status Converter::Unenforceable(int32_t node, const std::string& keyword,
 
 bool Converter::LeftOutOverLimit(const Status& s, int32_t node, const std::string& keyword,
                                  const std::string& what) {
-  if (s.code() != StatusCode::kLimit || opts_.unsupported != UnsupportedPolicy::kIgnore ||
-      s.message().find("max_alternatives") == std::string::npos) {
-    return false;
-  }
+  if (!IsAlternativesLimit(s) || opts_.unsupported != UnsupportedPolicy::kIgnore) return false;
   Note(JsonSchemaNote::Kind::kLoosened, node, keyword,
        what + "combining it with the rest of the schema yields more than max_alternatives (" +
            std::to_string(opts_.max_alternatives) + ") alternatives; not enforced");

@@ -370,6 +370,11 @@ class Converter {
   // without that conjunct; with kError (or any other status) false, and the caller fails with `s`.
   bool LeftOutOverLimit(const Status& s, int32_t node, const std::string& keyword,
                         const std::string& what);
+  // Whether `s` is the max_alternatives limit of combining subschemas (Merge, Eval).
+  static bool IsAlternativesLimit(const Status& s) {
+    return s.code() == StatusCode::kLimit &&
+           s.message().find("max_alternatives") != std::string::npos;
+  }
   Status ErrorAt(Status s, int32_t node, const std::string& keyword = "");
   std::string PointerOf(int32_t node, const std::string& keyword = "") const;
   Status CheckBudget();

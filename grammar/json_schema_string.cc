@@ -486,9 +486,7 @@ Result<LangId> Converter::AddPattern(const std::string& pattern, int32_t src) {
   } else {
     // Word boundaries (\b \B) and lookarounds: the language is an automaton only (the
     // expression ignores them; regex_lookaround_dfa.h).
-    RegexOptions plain;
-    plain.search_semantics = true;
-    auto d = RegexToDfa(pattern, plain, opts_.max_automaton_states);
+    auto d = ParsedRegexToDfa(lang_grammar_, *e, markers, looks, ro, opts_.max_automaton_states);
     if (!d.ok()) return Unsupported("pattern '" + pattern + "': " + d.status().message());
     const CpDfa m = Minimize(*d);
     if (IsEmptyLanguage(m)) {

@@ -98,8 +98,10 @@ class Eliminator {
  public:
   Eliminator(const CpDfa& main, std::vector<Condition> conds, int32_t max_states)
       : main_(main), conds_(std::move(conds)), max_states_(max_states) {
-    for (Condition& c : conds_) {
-      if (c.behind) c.run = runs_++;
+    for (size_t j = 0; j < conds_.size(); ++j) {
+      if (!conds_[j].behind) continue;
+      conds_[j].run = runs_++;
+      run_cond_.push_back(j);
     }
   }
 
@@ -123,7 +125,7 @@ class Eliminator {
         accepting = accepting || Accepts(c);
         AddCuts(main_, c[0], &cuts);
         for (int32_t r = 0; r < runs_; ++r) {
-          if (c[1 + r] >= 0) AddCuts(conds_[Behind(r)].dfa, c[1 + r], &cuts);
+          if (c[1 + r] >= 0) AddCuts(conds_[run_cond_[r]].dfa, c[1 + r], &cuts);
         }
         for (size_t i = 1 + runs_; i + 1 < c.size(); i += 2) {
           AddCuts(conds_[c[i]].dfa, c[i + 1], &cuts);
@@ -150,13 +152,6 @@ class Eliminator {
   }
 
  private:
-  size_t Behind(int32_t run) const {
-    for (size_t j = 0; j < conds_.size(); ++j) {
-      if (conds_[j].run == run) return j;
-    }
-    return 0;
-  }
-
   static void AddCuts(const CpDfa& d, int32_t s, std::vector<char32_t>* cuts) {
     for (const CpDfa::Edge& e : d.edges(s)) {
       cuts->push_back(e.lo);
@@ -201,7 +196,7 @@ class Eliminator {
     if (q < 0) return false;
     out->assign({q});
     for (int32_t r = 0; r < runs_; ++r) {
-      out->push_back(c[1 + r] < 0 ? -1 : conds_[Behind(r)].dfa.Step(c[1 + r], cp));
+      out->push_back(c[1 + r] < 0 ? -1 : conds_[run_cond_[r]].dfa.Step(c[1 + r], cp));
     }
     for (size_t i = 1 + runs_; i + 1 < c.size(); i += 2) {
       if (!AddRun(out, c[i], conds_[c[i]].dfa.Step(c[i + 1], cp))) return false;
@@ -251,6 +246,7 @@ class Eliminator {
   std::vector<Condition> conds_;
   int32_t max_states_;
   int32_t runs_ = 0;
+  std::vector<size_t> run_cond_;  // lookbehind run r -> its condition
   CpDfa out_;
   std::map<std::vector<Config>, int32_t> ids_;
   std::deque<std::vector<Config>> queue_;
@@ -265,23 +261,17 @@ namespace {
 constexpr int kMaxLookaroundNesting = 16;
 
 Result<jsonschema::CpDfa> RegexToDfaAt(std::string_view pattern, const RegexOptions& opts,
-                                       int32_t max_states, int nesting) {
-  Grammar scratch;
-  std::vector<std::pair<ExprId, char32_t>> markers;
-  std::vector<RegexLookaround> looks;
-  RegexOptions o = opts;
-  o.boundary_markers = &markers;
-  o.lookarounds = &looks;
-  auto e = RegexToExpr(pattern, &scratch, o);
-  if (!e.ok()) return e.status();
-  const bool boundaries = std::any_of(markers.begin(), markers.end(), [](const auto& m) {
-    return m.second == kWordBoundaryMarker || m.second == kNonWordBoundaryMarker;
-  });
-  if (boundaries && !looks.empty()) {
+                                       int32_t max_states, int nesting);
+
+Result<jsonschema::CpDfa> ParsedToDfa(const Grammar& g, ExprId e,
+                                      const std::vector<std::pair<ExprId, char32_t>>& markers,
+                                      const std::vector<RegexLookaround>& looks,
+                                      const RegexOptions& opts, int32_t max_states, int nesting) {
+  if (HasWordBoundaryMarkers(markers) && !looks.empty()) {
     Status s(StatusCode::kUnsupported, "word boundaries together with lookaround");
     return s.WithOffset(static_cast<int64_t>(looks[0].offset));
   }
-  auto d = jsonschema::DfaFromExpr(scratch, *e, max_states, &markers);
+  auto d = jsonschema::DfaFromExpr(g, e, max_states, &markers);
   if (!d.ok()) return d.status();
   if (looks.empty()) return jsonschema::Minimize(*d);
   std::vector<Condition> conds;
@@ -320,11 +310,30 @@ Result<jsonschema::CpDfa> RegexToDfaAt(std::string_view pattern, const RegexOpti
   return eliminator.Run();
 }
 
+Result<jsonschema::CpDfa> RegexToDfaAt(std::string_view pattern, const RegexOptions& opts,
+                                       int32_t max_states, int nesting) {
+  Grammar scratch;
+  std::vector<std::pair<ExprId, char32_t>> markers;
+  std::vector<RegexLookaround> looks;
+  RegexOptions o = opts;
+  o.boundary_markers = &markers;
+  o.lookarounds = &looks;
+  auto e = RegexToExpr(pattern, &scratch, o);
+  if (!e.ok()) return e.status();
+  return ParsedToDfa(scratch, *e, markers, looks, opts, max_states, nesting);
+}
+
 }  // namespace
 
 Result<jsonschema::CpDfa> RegexToDfa(std::string_view pattern, const RegexOptions& opts,
                                      int32_t max_states) {
   return RegexToDfaAt(pattern, opts, max_states, 0);
+}
+
+Result<jsonschema::CpDfa> ParsedRegexToDfa(
+    const Grammar& g, ExprId e, const std::vector<std::pair<ExprId, char32_t>>& markers,
+    const std::vector<RegexLookaround>& looks, const RegexOptions& opts, int32_t max_states) {
+  return ParsedToDfa(g, e, markers, looks, opts, max_states, 0);
 }
 
 }  // namespace sieve

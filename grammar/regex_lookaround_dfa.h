@@ -24,6 +24,8 @@
 
 #include <cstdint>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "grammar/json_schema_automaton.h"
 #include "grammar/regex_parser.h"
@@ -35,6 +37,12 @@ namespace sieve {
 // fields are set here). Errors carry the byte offset in `pattern` where one is known.
 Result<jsonschema::CpDfa> RegexToDfa(std::string_view pattern, const RegexOptions& opts,
                                      int32_t max_states);
+
+// The same for a pattern RegexToExpr has already read into `g` as `e`, with its markers and
+// lookarounds (RegexOptions::boundary_markers / ::lookarounds) and the options it was read with.
+Result<jsonschema::CpDfa> ParsedRegexToDfa(
+    const Grammar& g, ExprId e, const std::vector<std::pair<ExprId, char32_t>>& markers,
+    const std::vector<RegexLookaround>& looks, const RegexOptions& opts, int32_t max_states);
 
 }  // namespace sieve
 

@@ -83,6 +83,14 @@ inline constexpr char32_t kNonWordBoundaryMarker = 0xD801;
 inline constexpr char32_t kFirstLookaroundMarker = 0xD802;
 inline constexpr char32_t kLastLookaroundMarker = 0xDFFF;
 
+// Whether `markers` (RegexOptions::boundary_markers) holds a \b or \B (not only lookarounds).
+inline bool HasWordBoundaryMarkers(const std::vector<std::pair<ExprId, char32_t>>& markers) {
+  for (const auto& [e, m] : markers) {
+    if (m == kWordBoundaryMarker || m == kNonWordBoundaryMarker) return true;
+  }
+  return false;
+}
+
 // Adds the pattern's language to `g` as an expression and returns its id. Errors carry the byte
 // offset into `pattern`.
 Result<ExprId> RegexToExpr(std::string_view pattern, Grammar* g, const RegexOptions& opts = {});
