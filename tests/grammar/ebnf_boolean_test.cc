@@ -15,6 +15,7 @@
 #include "grammar/compiler.h"
 #include "grammar/ebnf_parser.h"
 #include "grammar/matcher.h"
+#include "tests/grammar/lookaround_oracle.h"
 
 namespace sieve {
 namespace {
@@ -28,20 +29,6 @@ std::shared_ptr<const CompiledGrammar> Compile(const std::string& text) {
 bool Accepts(const std::shared_ptr<const CompiledGrammar>& pda, const std::string& s) {
   GrammarMatcher m(pda);
   return m.AcceptString(s) && m.CanTerminate();
-}
-
-// Every string over `alphabet` of length <= max_len.
-std::vector<std::string> AllStrings(const std::vector<std::string>& alphabet, int max_len) {
-  std::vector<std::string> out{""}, layer{""};
-  for (int n = 1; n <= max_len; ++n) {
-    std::vector<std::string> next;
-    for (const std::string& p : layer) {
-      for (const std::string& c : alphabet) next.push_back(p + c);
-    }
-    out.insert(out.end(), next.begin(), next.end());
-    layer = std::move(next);
-  }
-  return out;
 }
 
 bool Full(const std::string& re, const std::string& s) { return RE2::FullMatch(s, RE2(re)); }
@@ -88,8 +75,7 @@ TEST(EbnfBoolean, LanguagesMatchTheOperandsBooleanCombination) {
          return Full("[a-c]+!", s) && s.find("cc") == std::string::npos;
        }},
   };
-  const std::vector<std::string> alphabet = {"a", "b", "c", ",", ";", "x", "y", "!", "\xC3\xA9"};
-  const std::vector<std::string> strings = AllStrings(alphabet, 4);
+  const std::vector<std::string> strings = testing::AllStrings("abc,;xy!\xC3\xA9", 4);
   for (const Case& c : cases) {
     SCOPED_TRACE(c.ebnf);
     auto pda = Compile("root ::= " + c.ebnf + "\n");
