@@ -16,6 +16,10 @@
 //                    (second round; two blocks per SM and 16 warps per block: third round);
 //   BM_ExpertsShapeRead: the gate/up kernel's 69.2 MB read in its shape, and gate/up + down as
 //                    two launches vs one persistent launch (third round; below).
+//   BM_SharedBesideRouted: a batch-1 MoE layer's 138 MB (the shared experts' two GEMVs, 34.6
+//                    MB, and the six routed experts, 104 MB), the shared GEMVs before the routed
+//                    experts on one stream (/0) or beside them on a second stream (/1; session
+//                    16: whether two streams read faster together than one after the other).
 // Every launch reads bytes no launch before it touched recently (buffers rotate over >= 1 GB;
 // the experts over sets of six), so the 50 MB L2 does not serve them. Values are pseudo-random
 // (a hash of the index), never zeros. CUDA events around each launch or group of launches
@@ -32,6 +36,7 @@
 #include <random>
 #include <vector>
 
+#include "cuda/gemm/gemv.h"
 #include "cuda/moe/expert_ffn.h"
 
 namespace {
@@ -545,92 +550,193 @@ void BM_CopyBaseline(benchmark::State& state) {
 }
 BENCHMARK(BM_CopyBaseline)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
-// One token routed to six experts (a different set of six each launch, from a fixed shuffle):
-// the decoder's batch-1 expert stage without PDL.
+// One token's routed experts: the V2-Lite layer's 64 experts (random bf16 weights) and ten
+// routing sets of six experts each (from a fixed shuffle; experts ascending, MoeAlign's order,
+// pair i = the slot of that expert), so consecutive launches read different weights.
+class BatchOneExperts {
+ public:
+  static constexpr int kSets = 10;
+
+  BatchOneExperts() {
+    const int64_t w13_elems = static_cast<int64_t>(kExperts) * 2 * kInter * kHidden;
+    const int64_t w2_elems = static_cast<int64_t>(kExperts) * kHidden * kInter;
+    ok_ = cudaMalloc(&x_, kHidden * 2) == cudaSuccess &&
+          cudaMalloc(&w13_, w13_elems * 2) == cudaSuccess &&
+          cudaMalloc(&w2_, w2_elems * 2) == cudaSuccess &&
+          cudaMalloc(&act_, kTopK * kInter * sizeof(float)) == cudaSuccess &&
+          cudaMalloc(&pair_out_, kTopK * kHidden * sizeof(float)) == cudaSuccess &&
+          cudaMalloc(&out_, kHidden * sizeof(float)) == cudaSuccess &&
+          cudaMalloc(&weights_, kTopK * sizeof(float)) == cudaSuccess &&
+          cudaMalloc(&pairs_, kSets * kTopK * sizeof(int32_t)) == cudaSuccess &&
+          cudaMalloc(&sorted_experts_, kSets * kTopK * sizeof(int32_t)) == cudaSuccess &&
+          cudaMalloc(&offsets_, kSets * (kExperts + 1) * sizeof(int32_t)) == cudaSuccess &&
+          Fill(x_, kHidden * 2, 7) == cudaSuccess && Fill(w13_, w13_elems * 2, 8) == cudaSuccess &&
+          Fill(w2_, w2_elems * 2, 9) == cudaSuccess;
+    std::mt19937 rng(11);
+    std::vector<int32_t> h_pairs, h_experts, h_offsets;
+    for (int set = 0; set < kSets; ++set) {
+      std::vector<int32_t> pool(kExperts);
+      std::iota(pool.begin(), pool.end(), 0);
+      std::shuffle(pool.begin(), pool.end(), rng);
+      std::vector<int32_t> chosen(pool.begin(), pool.begin() + kTopK);
+      std::sort(chosen.begin(), chosen.end());
+      std::vector<int32_t> off(kExperts + 1, 0);
+      for (int e = 0; e < kExperts; ++e) {
+        off[e + 1] = off[e] + (std::count(chosen.begin(), chosen.end(), e) > 0 ? 1 : 0);
+      }
+      for (int i = 0; i < kTopK; ++i) {
+        h_pairs.push_back(i);
+        h_experts.push_back(chosen[i]);
+      }
+      h_offsets.insert(h_offsets.end(), off.begin(), off.end());
+    }
+    const std::vector<float> h_weights(kTopK, 0.125f);
+    ok_ = ok_ &&
+          cudaMemcpy(pairs_, h_pairs.data(), h_pairs.size() * 4, cudaMemcpyHostToDevice) ==
+              cudaSuccess &&
+          cudaMemcpy(sorted_experts_, h_experts.data(), h_experts.size() * 4,
+                     cudaMemcpyHostToDevice) == cudaSuccess &&
+          cudaMemcpy(offsets_, h_offsets.data(), h_offsets.size() * 4, cudaMemcpyHostToDevice) ==
+              cudaSuccess &&
+          cudaMemcpy(weights_, h_weights.data(), kTopK * 4, cudaMemcpyHostToDevice) ==
+              cudaSuccess &&
+          cudaDeviceSynchronize() == cudaSuccess;
+  }
+  ~BatchOneExperts() {
+    for (void* p : {static_cast<void*>(x_), static_cast<void*>(w13_), static_cast<void*>(w2_),
+                    static_cast<void*>(act_), static_cast<void*>(pair_out_),
+                    static_cast<void*>(out_), static_cast<void*>(weights_),
+                    static_cast<void*>(pairs_), static_cast<void*>(sorted_experts_),
+                    static_cast<void*>(offsets_)}) {
+      cudaFree(p);
+    }
+  }
+  BatchOneExperts(const BatchOneExperts&) = delete;
+  BatchOneExperts& operator=(const BatchOneExperts&) = delete;
+
+  bool ok() const { return ok_; }
+  const __nv_bfloat16* x() const { return x_; }
+  // Bytes of weights one launch reads.
+  static int64_t LaunchBytes() { return 3ll * kTopK * kInter * kHidden * 2; }
+
+  // The batch-1 expert stage on routing set `set`, plain launches (gate/up, down + combine).
+  cudaError_t Launch(int set, cudaStream_t stream) const {
+    sieve::cuda::ExpertFfnParams p{};
+    p.x = x_;
+    p.x_stride = kHidden;
+    p.w13 = w13_;
+    p.w2 = w2_;
+    p.sorted_pairs = pairs_ + set * kTopK;
+    p.sorted_experts = sorted_experts_ + set * kTopK;
+    p.topk_weights = weights_;
+    p.act = act_;
+    p.pair_out = pair_out_;
+    p.out = out_;
+    p.out_stride = kHidden;
+    p.tokens = 1;
+    p.top_k = kTopK;
+    p.num_experts = kExperts;
+    p.hidden = kHidden;
+    p.inter = kInter;
+    p.expert_offsets = offsets_ + set * (kExperts + 1);
+    return sieve::cuda::LaunchExpertFfn(p, stream, /*pdl=*/false, /*pdl_first=*/true,
+                                        /*fuse_combine=*/true);
+  }
+
+ private:
+  bool ok_ = false;
+  __nv_bfloat16 *x_ = nullptr, *w13_ = nullptr, *w2_ = nullptr;
+  float *act_ = nullptr, *pair_out_ = nullptr, *out_ = nullptr, *weights_ = nullptr;
+  int32_t *pairs_ = nullptr, *sorted_experts_ = nullptr, *offsets_ = nullptr;
+};
+
+// One token routed to six experts (a different set of six each launch): the decoder's batch-1
+// expert stage without PDL.
 void BM_ExpertFfnBatch1(benchmark::State& state) {
-  constexpr int kSets = 10;
-  const int64_t w13_elems = static_cast<int64_t>(kExperts) * 2 * kInter * kHidden;
-  const int64_t w2_elems = static_cast<int64_t>(kExperts) * kHidden * kInter;
-  __nv_bfloat16 *x = nullptr, *w13 = nullptr, *w2 = nullptr;
-  float *act = nullptr, *pair_out = nullptr, *out = nullptr, *weights = nullptr;
-  int32_t *pairs = nullptr, *sorted_experts = nullptr, *offsets = nullptr;
-  bool ok = cudaMalloc(&x, kHidden * 2) == cudaSuccess &&
-            cudaMalloc(&w13, w13_elems * 2) == cudaSuccess &&
-            cudaMalloc(&w2, w2_elems * 2) == cudaSuccess &&
-            cudaMalloc(&act, kTopK * kInter * sizeof(float)) == cudaSuccess &&
-            cudaMalloc(&pair_out, kTopK * kHidden * sizeof(float)) == cudaSuccess &&
-            cudaMalloc(&out, kHidden * sizeof(float)) == cudaSuccess &&
-            cudaMalloc(&weights, kTopK * sizeof(float)) == cudaSuccess &&
-            cudaMalloc(&pairs, kSets * kTopK * sizeof(int32_t)) == cudaSuccess &&
-            cudaMalloc(&sorted_experts, kSets * kTopK * sizeof(int32_t)) == cudaSuccess &&
-            cudaMalloc(&offsets, kSets * (kExperts + 1) * sizeof(int32_t)) == cudaSuccess &&
-            Fill(x, kHidden * 2, 7) == cudaSuccess && Fill(w13, w13_elems * 2, 8) == cudaSuccess &&
-            Fill(w2, w2_elems * 2, 9) == cudaSuccess;
-  // Routing tables per set: experts ascending (MoeAlign's order), pair i = slot of that expert.
-  std::mt19937 rng(11);
-  std::vector<int32_t> h_pairs, h_experts, h_offsets;
-  for (int set = 0; set < kSets; ++set) {
-    std::vector<int32_t> pool(kExperts);
-    std::iota(pool.begin(), pool.end(), 0);
-    std::shuffle(pool.begin(), pool.end(), rng);
-    std::vector<int32_t> chosen(pool.begin(), pool.begin() + kTopK);
-    std::sort(chosen.begin(), chosen.end());
-    std::vector<int32_t> off(kExperts + 1, 0);
-    for (int e = 0; e < kExperts; ++e) {
-      off[e + 1] = off[e] + (std::count(chosen.begin(), chosen.end(), e) > 0 ? 1 : 0);
-    }
-    for (int i = 0; i < kTopK; ++i) {
-      h_pairs.push_back(i);
-      h_experts.push_back(chosen[i]);
-    }
-    h_offsets.insert(h_offsets.end(), off.begin(), off.end());
-  }
-  const std::vector<float> h_weights(kTopK, 0.125f);
-  ok = ok &&
-       cudaMemcpy(pairs, h_pairs.data(), h_pairs.size() * 4, cudaMemcpyHostToDevice) ==
-           cudaSuccess &&
-       cudaMemcpy(sorted_experts, h_experts.data(), h_experts.size() * 4, cudaMemcpyHostToDevice) ==
-           cudaSuccess &&
-       cudaMemcpy(offsets, h_offsets.data(), h_offsets.size() * 4, cudaMemcpyHostToDevice) ==
-           cudaSuccess &&
-       cudaMemcpy(weights, h_weights.data(), kTopK * 4, cudaMemcpyHostToDevice) == cudaSuccess &&
-       cudaDeviceSynchronize() == cudaSuccess;
-  if (ok) {
-    TimeLaunches(state, kSets, [&](int set) {
-      sieve::cuda::ExpertFfnParams p{};
-      p.x = x;
-      p.x_stride = kHidden;
-      p.w13 = w13;
-      p.w2 = w2;
-      p.sorted_pairs = pairs + set * kTopK;
-      p.sorted_experts = sorted_experts + set * kTopK;
-      p.topk_weights = weights;
-      p.act = act;
-      p.pair_out = pair_out;
-      p.out = out;
-      p.out_stride = kHidden;
-      p.tokens = 1;
-      p.top_k = kTopK;
-      p.num_experts = kExperts;
-      p.hidden = kHidden;
-      p.inter = kInter;
-      p.expert_offsets = offsets + set * (kExperts + 1);
-      return sieve::cuda::LaunchExpertFfn(p, nullptr, /*pdl=*/false, /*pdl_first=*/true,
-                                          /*fuse_combine=*/true);
-    }, static_cast<int>(state.range(0)));
-    state.SetBytesProcessed(state.iterations() * state.range(0) * 3ll * kTopK * kInter * kHidden *
-                            2);
-  } else {
+  const BatchOneExperts experts;
+  if (!experts.ok()) {
     state.SkipWithError("cudaMalloc / fill / copy failed");
+    return;
   }
-  for (void* p : {static_cast<void*>(x), static_cast<void*>(w13), static_cast<void*>(w2),
-                  static_cast<void*>(act), static_cast<void*>(pair_out), static_cast<void*>(out),
-                  static_cast<void*>(weights), static_cast<void*>(pairs),
-                  static_cast<void*>(sorted_experts), static_cast<void*>(offsets)}) {
-    cudaFree(p);
-  }
+  TimeLaunches(state, BatchOneExperts::kSets,
+               [&](int set) { return experts.Launch(set, nullptr); },
+               static_cast<int>(state.range(0)));
+  state.SetBytesProcessed(state.iterations() * state.range(0) * BatchOneExperts::LaunchBytes());
 }
 BENCHMARK(BM_ExpertFfnBatch1)->Arg(1)->Arg(16)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+// Arguments: mode (0: the shared experts' GEMVs, then the routed experts, on one stream; 1: the
+// GEMVs on a second stream forked at the layer's start and joined at its end), layers per timed
+// group. The routed experts get no shared_out (mode 1 has no join before their combine: an upper
+// bound for a decoder that joins there). Shared weights rotate over four copies.
+void BM_SharedBesideRouted(benchmark::State& state) {
+  constexpr int kSharedCopies = 4, kSharedInter = 2 * kInter;
+  const bool beside = state.range(0) == 1;
+  const int64_t gu_elems = 2ll * kSharedInter * kHidden, d_elems = 1ll * kHidden * kSharedInter;
+  const BatchOneExperts experts;
+  __nv_bfloat16 *gu = nullptr, *down = nullptr, *act = nullptr;
+  float* out = nullptr;
+  cudaStream_t side = nullptr;
+  cudaEvent_t fork = nullptr, join = nullptr;
+  const bool ok = experts.ok() &&
+                  cudaMalloc(&gu, kSharedCopies * gu_elems * 2) == cudaSuccess &&
+                  cudaMalloc(&down, kSharedCopies * d_elems * 2) == cudaSuccess &&
+                  cudaMalloc(&act, kSharedInter * 2) == cudaSuccess &&
+                  cudaMalloc(&out, kHidden * sizeof(float)) == cudaSuccess &&
+                  cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking) == cudaSuccess &&
+                  cudaEventCreateWithFlags(&fork, cudaEventDisableTiming) == cudaSuccess &&
+                  cudaEventCreateWithFlags(&join, cudaEventDisableTiming) == cudaSuccess &&
+                  Fill(gu, kSharedCopies * gu_elems * 2, 10) == cudaSuccess &&
+                  Fill(down, kSharedCopies * d_elems * 2, 11) == cudaSuccess &&
+                  cudaDeviceSynchronize() == cudaSuccess;
+  if (ok) {
+    int layer = 0;
+    TimeLaunches(state, BatchOneExperts::kSets, [&](int set) {
+      const int copy = (layer++) % kSharedCopies;
+      cudaStream_t ss = beside ? side : nullptr;
+      if (beside) {
+        cudaEventRecord(fork, nullptr);
+        cudaStreamWaitEvent(side, fork, 0);
+      }
+      sieve::cuda::GemvParams g{};
+      g.x = experts.x();
+      g.ldx = kHidden;
+      g.rows = 1;
+      g.k = kHidden;
+      g.segments = 1;
+      g.seg[0] = {gu + copy * gu_elems, kSharedInter, act, kSharedInter, true};
+      g.silu_mul = true;
+      cudaError_t err = sieve::cuda::LaunchGemv(g, ss);
+      g.x = act;
+      g.ldx = g.k = kSharedInter;
+      g.seg[0] = {down + copy * d_elems, kHidden, out, kHidden, false};
+      g.silu_mul = false;
+      if (err == cudaSuccess) err = sieve::cuda::LaunchGemv(g, ss);
+      if (err == cudaSuccess) err = experts.Launch(set, nullptr);
+      if (err == cudaSuccess && beside) {
+        cudaEventRecord(join, side);
+        err = cudaStreamWaitEvent(nullptr, join, 0);
+      }
+      return err;
+    }, static_cast<int>(state.range(1)));
+    state.SetBytesProcessed(state.iterations() * state.range(1) *
+                            (BatchOneExperts::LaunchBytes() + (gu_elems + d_elems) * 2));
+  } else {
+    state.SkipWithError("cudaMalloc / fill / stream failed");
+  }
+  for (void* p : {static_cast<void*>(gu), static_cast<void*>(down), static_cast<void*>(act),
+                  static_cast<void*>(out)}) {
+    cudaFree(p);
+  }
+  if (side) cudaStreamDestroy(side);
+  if (fork) cudaEventDestroy(fork);
+  if (join) cudaEventDestroy(join);
+}
+BENCHMARK(BM_SharedBesideRouted)
+    ->Args({0, 16})
+    ->Args({1, 16})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

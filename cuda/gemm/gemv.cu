@@ -10,6 +10,7 @@
 // accumulators [2][M] stay in registers. With a fused norm (GemvNorm) every block first builds the
 // normalised rows in shared memory (NormRows) and reads x from there.
 #include <cstdint>
+#include <type_traits>
 
 #include "cuda/common/bf16x8.cuh"
 #include "cuda/common/device_utils.cuh"
@@ -22,6 +23,9 @@ namespace {
 
 constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
+// GemvKernel's norm front: none, NormRowsShort (rows of at most kThreads x kNormBatch elements),
+// NormRows (any width), either of the two picked per launch.
+constexpr int kNoNorm = 0, kShortNorm = 1, kLongNorm = 2, kAnyNorm = 3;
 
 __device__ __forceinline__ void Store(void* y, bool bf16, int64_t at, float v) {
   if (bf16) {
@@ -97,12 +101,13 @@ __device__ __forceinline__ void NormRowsShort(const GemvParams& p, __nv_bfloat16
 
 // kUnroll: chunks per row in flight per lane (2 x kUnroll loads of 16 bytes); 8 covers a 2048-wide
 // row in one round trip at M <= 2, where registers allow it.
-// The fused-norm kernels ask for two blocks per SM (<= 128 registers) except at M = 2 (155-165
-// registers, one block): ptxas picks either side of 128 on its own from small changes of the norm
-// code, and a batch-1 q_proj + kv_a GEMV (228 blocks) takes two waves with one block per SM.
-// Without the norm (93-117 registers) nothing is asked (0).
-template <int M, bool kNorm, int kUnroll = (M <= 2 ? 8 : 4)>
-__global__ void __launch_bounds__(kThreads, (kNorm && M != 2) ? 2 : 0) GemvKernel(GemvParams p) {
+// kMinBlocks: the fused-norm kernels ask for two blocks per SM (<= 128 registers; a batch-1 q_proj
+// + kv_a GEMV, 228 blocks, takes two waves with one block per SM) except at M = 2 (kAnyNorm, 165
+// registers, one block). Without the norm (93-117 registers) nothing is asked (0). The launcher's
+// one-wave variant asks for three blocks with fewer chunks in flight.
+template <int M, int kNorm, int kUnroll = (M <= 2 ? 8 : 4),
+          int kMinBlocks = (kNorm == kNoNorm || M == 2) ? 0 : 2>
+__global__ void __launch_bounds__(kThreads, kMinBlocks) GemvKernel(GemvParams p) {
   SIEVE_PDL_TRACE_SCOPE(kNorm ? pdl_trace::kGemvNorm : pdl_trace::kGemv);
   extern __shared__ uint4 x_smem[];  // kNorm: [rows, k] bf16 normalised x
   const int lane = threadIdx.x & 31;
@@ -164,12 +169,17 @@ __global__ void __launch_bounds__(kThreads, (kNorm && M != 2) ? 2 : 0) GemvKerne
   // the wait for the previous kernel (launched with PDL, pdl.cuh) and before the norm, so the
   // launch, the wait and the norm's reductions all overlap their latency.
   if (active) load(lane);
-  const bool short_norm = kNorm && p.k <= kThreads * kNormBatch;
+  const bool short_norm =
+      kNorm == kShortNorm || (kNorm == kAnyNorm && p.k <= kThreads * kNormBatch);
   float nw[kNormBatch];
   LoadNormWeights(p.norm.weight, threadIdx.x, kThreads, short_norm ? p.k : 0, nw);
   PdlLaunchDependents();
   PdlWait();
-  if constexpr (kNorm) {
+  if constexpr (kNorm == kShortNorm) {
+    NormRowsShort(p, reinterpret_cast<__nv_bfloat16*>(x_smem), nw);
+  } else if constexpr (kNorm == kLongNorm) {
+    NormRows(p, reinterpret_cast<__nv_bfloat16*>(x_smem));
+  } else if constexpr (kNorm == kAnyNorm) {
     if (short_norm) {
       NormRowsShort(p, reinterpret_cast<__nv_bfloat16*>(x_smem), nw);
     } else {
@@ -243,10 +253,43 @@ cudaError_t LaunchGemv(const GemvParams& p, cudaStream_t stream, bool pdl) {
   auto launch = [&](auto kernel) {
     return LaunchKernel(kernel, grid, kThreads, smem, stream, pdl, p);
   };
-  if (p.rows == 1) return norm ? launch(GemvKernel<1, true>) : launch(GemvKernel<1, false>);
-  if (p.rows == 2) return norm ? launch(GemvKernel<2, true>) : launch(GemvKernel<2, false>);
-  if (p.rows <= 4) return norm ? launch(GemvKernel<4, true>) : launch(GemvKernel<4, false>);
-  return norm ? launch(GemvKernel<8, true>) : launch(GemvKernel<8, false>);
+  // The norm's kind is a template argument: the one-batch norm alone needs fewer registers than
+  // a kernel holding both. With both, the batch-1 fused-norm GEMV spilled 30 bytes per thread, and
+  // the spilled lines' write-back cost ~3 us per V2-Lite layer, most of it in the routed experts'
+  // stage that followed (decoder-notes.md, session 16): keep these kernels free of spills
+  // (nvcc -Xptxas -v).
+  const bool short_norm = p.k <= kThreads * kNormBatch;
+  // At M = 2 the kernel keeps both norm fronts (kAnyNorm): the short one alone was capped at 128
+  // registers and spilled, and bounded to one block (157 registers, no spills) it ran batch-2
+  // steps 0.07 ms slower in the graph (session 16); kAnyNorm is the code batch 2 had before.
+  auto launch_rows = [&](auto rows) {
+    constexpr int kM = decltype(rows)::value;
+    if (!norm) return launch(GemvKernel<kM, kNoNorm>);
+    if constexpr (kM == 2) {
+      return launch(GemvKernel<2, kAnyNorm>);
+    } else {
+      return short_norm ? launch(GemvKernel<kM, kShortNorm>) : launch(GemvKernel<kM, kLongNorm>);
+    }
+  };
+  if (p.rows == 1) {
+    int device = 0, sms = 0;
+    cudaError_t err = cudaGetDevice(&device);
+    if (err == cudaSuccess) {
+      err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+    }
+    if (err != cudaSuccess) return err;
+    // One wave instead of two (V2-Lite's shared gate_up at batch 1: 352 blocks, 264 places at two
+    // per SM): three blocks per SM with 2 chunks per row in flight (79 registers, no spills; 4
+    // chunks spilled), four round trips per warp. The chunks are summed in the same order, so the
+    // results are the same bits. Measured on the H100: scripts/gpu/decoder-notes.md, session 16.
+    if (norm && short_norm && blocks > 2 * sms && blocks <= 3 * sms) {
+      return launch(GemvKernel<1, kShortNorm, 2, 3>);
+    }
+    return launch_rows(std::integral_constant<int, 1>());
+  }
+  if (p.rows == 2) return launch_rows(std::integral_constant<int, 2>());
+  if (p.rows <= 4) return launch_rows(std::integral_constant<int, 4>());
+  return launch_rows(std::integral_constant<int, 8>());
 }
 
 }  // namespace sieve::cuda

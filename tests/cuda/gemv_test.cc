@@ -199,6 +199,11 @@ TEST(Gemv, FusedNormEqualsRmsNormThenGemvBitForBit) {
   CheckFusedNorm(1, 2048, 64, false, false);         // layer 0: no residual delta
   CheckFusedNorm(3, 40, 9, true, true);              // odd rows and widths
   CheckFusedNorm(8, 2048, 17, true, false);          // 8 x 2048 = the shared-memory limit
+  // The shared experts' SwiGLU at batch 1 (352 blocks): on a card of 118..175 SMs (H100: 132)
+  // the fused launch runs as one wave of three blocks per SM with 2 chunks per row in flight,
+  // the plain one as two waves with 8: the same bits.
+  CheckFusedNorm(1, 2048, 2816, true, true);
+  CheckFusedNorm(1, 2816, 64, true, false);  // rows over 2048: the general norm (NormRows)
 }
 
 // The decoder's batch-1 chain launched with programmatic dependent launch (pdl.cuh): per layer a
