@@ -79,6 +79,12 @@ bool UnescapedAt(std::string_view p, size_t i) {
 }  // namespace
 
 std::optional<AnchoredLookarounds> SplitAnchoredLookarounds(std::string_view p) {
+  // A leading bare flag group ((?i), regex_parser.cc) applies to the assertions too: parts cut out
+  // of the pattern would lose it, so such patterns go to the parser's general lookaround.
+  if (p.size() > 2 && p[0] == '(' && p[1] == '?' &&
+      std::string_view("imsxu-").find(p[2]) != std::string_view::npos) {
+    return std::nullopt;
+  }
   AnchoredLookarounds out;
   // Leading: a run of '^' and lookaheads holding at least one '^'.
   size_t i = 0;

@@ -38,7 +38,16 @@
 // possessive `a*+`) is a syntax error in ECMA and here. Error codes: kParse for text ECMA rejects
 // or we refuse as malformed, kUnsupported for valid ECMA we cannot enforce (backreferences,
 // lookaround, \b \B unless the caller takes their markers (RegexOptions::boundary_markers),
-// modifier groups, script and most binary properties), kLimit for limits.
+// the multiline flag, script and most binary properties), kLimit for limits.
+//
+// Flags: ES2025 modifier groups (?i:...), (?s:...), (?-i:...), (?i-s:...) set or clear the
+// case-insensitive and dotAll flags inside the group, and a bare (?i) / (?s) / (?is) at the very
+// start of the pattern (the Python / PCRE spelling real schemas use) sets them for the whole
+// pattern; a bare flag group anywhere else is kUnsupported (its scope differs between engines),
+// `m` is kUnsupported (^ and $ at line ends). Case-insensitive matching is the /ui one: a literal
+// or class matches every code point whose simple case fold (CaseFolding.txt C + S) is that of a
+// member, folded before a class is negated ([^a] matches neither a nor A; \w matches U+017F and
+// U+212A). dotAll makes `.` match line terminators too.
 #include "grammar/regex_parser.h"
 
 #include <algorithm>
@@ -89,10 +98,17 @@ struct ClassAtom {
   Ranges set;
 };
 
+// The flags in effect (see the file comment).
+struct Flags {
+  bool icase = false;   // i
+  bool dot_all = false; // s
+};
+
 struct Frame {
   int32_t offset = 0;  // of the '('
   std::vector<Piece> alts;
   std::vector<Piece> seq;
+  Flags flags;  // inside this group
 };
 
 // Property names as ECMA-262 spells them (exactly: no loose matching), space separated.
@@ -145,6 +161,14 @@ Ranges ToRanges(const std::vector<unicode::Range>& in) {
   return out;
 }
 
+// The ranges' case closure (unicode::CaseClosure): what they match under the i flag.
+Ranges FoldClosure(const Ranges& ranges) {
+  std::vector<unicode::Range> in;
+  in.reserve(ranges.size());
+  for (const CodepointRange& r : ranges) in.push_back({r.lo, r.hi});
+  return ToRanges(unicode::CaseClosure(std::move(in)));
+}
+
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -183,6 +207,9 @@ class RegexParser {
   }
 
   Status ParseGroupOpen(std::vector<Frame>* frames);
+  // After "(?" at the first flag letter or '-': ims letters, an optional '-' and more, then ':'
+  // (a modifier group, *is_group) or ')' (a bare flag group); *flags updated.
+  Status ParseFlags(size_t start, Flags* flags, bool* is_group);
   Status ParseLookaround(size_t start, bool behind, bool negative, std::vector<Frame>* frames);
   Status ParseEscape(bool in_class, ClassAtom* out);
   Status ParseUnicodeEscape(size_t start, char32_t* cp);
@@ -202,11 +229,19 @@ class RegexParser {
     p.nullable_zw[0] = true;
     return p;
   }
-  // Appends a literal code point, extending a literal run at the end of `seq`.
-  static void PushLiteral(std::vector<Piece>* seq, char32_t cp) {
+  // Appends a literal code point, extending a literal run at the end of `seq` (a class of its
+  // case variants when the i flag is on and it has some).
+  void PushLiteral(std::vector<Piece>* seq, char32_t cp) {
     if (IsSurrogate(cp)) {  // never: UTF-8 text holds no surrogates
       seq->emplace_back();
       return;
+    }
+    if (flags_.icase) {
+      std::vector<unicode::Range> closure = unicode::CaseClosure({{cp, cp}});
+      if (closure.size() != 1 || closure[0].lo != closure[0].hi) {
+        seq->push_back(Class(ToRanges(closure), false, pos_));
+        return;
+      }
     }
     if (seq->empty() || seq->back().e[0] != kNoExpr || seq->back().quantified) {
       seq->emplace_back();
@@ -244,6 +279,7 @@ class RegexParser {
   Grammar* g_;
   const RegexOptions& opts_;
   std::unordered_map<ExprId, char32_t> marker_of_;  // the markers added (opts_.boundary_markers)
+  Flags flags_;  // those of the innermost open group (frames.back().flags)
   size_t pos_ = 0;
   size_t expr_limit_ = 0;
 };
@@ -281,6 +317,7 @@ Result<ExprId> RegexParser::Run() {
         f.alts.push_back(std::move(last));
         SIEVE_ASSIGN_OR_RETURN(Piece group, FinishAlternatives(&f.alts));
         frames.pop_back();
+        flags_ = frames.back().flags;
         group.depth += 1;
         SIEVE_RETURN_IF_ERROR(CheckDepth(group.depth, start));
         frames.back().seq.push_back(std::move(group));
@@ -339,9 +376,17 @@ Result<ExprId> RegexParser::Run() {
       }
       case '.':
         ++pos_;
-        frames.back().seq.push_back(Class(ToRanges(kDot), false, start));
+        frames.back().seq.push_back(
+            Class(flags_.dot_all ? Ranges{{0, 0x10FFFF}} : ToRanges(kDot), false, start));
         break;
       case '\\': {
+        if (flags_.icase && (Peek(1) == 'b' || Peek(1) == 'B')) {
+          // ECMA's \b under i counts U+017F and U+212A as word characters; the boundary
+          // automaton's word set is the ASCII one.
+          pos_ += 2;
+          return Err(StatusCode::kUnsupported, start,
+                     Text(start) + " with the case-insensitive flag i is not supported");
+        }
         if (opts_.boundary_markers != nullptr && (Peek(1) == 'b' || Peek(1) == 'B')) {
           // A word-boundary assertion: zero-width, read by the automaton as its marker
           // (RegexOptions::boundary_markers). Not "" for the anchors' pairing: a path that needs
@@ -416,6 +461,10 @@ Status RegexParser::ParseLookaround(size_t start, bool behind, bool negative,
   look.behind = behind;
   look.negated = negative;
   look.pattern = std::string(p_.substr(body, pos_ - body));
+  if (flags_.icase || flags_.dot_all) {  // the flags in effect here hold inside it too
+    look.pattern = std::string("(?") + (flags_.icase ? "i" : "") + (flags_.dot_all ? "s" : "") +
+                   ":" + look.pattern + ")";
+  }
   look.offset = start;
   ++pos_;  // ')'
   Piece p;
@@ -472,10 +521,26 @@ Status RegexParser::ParseGroupOpen(std::vector<Frame>* frames) {
                  "invalid group '(?P': ECMA-262 writes named groups as (?<name>...)");
     } else if (k != '\0' && std::string_view("imsxu-").find(k) != std::string_view::npos) {
       pos_ += 2;
-      while (!AtEnd() && Peek() != ':' && Peek() != ')') ++pos_;
-      if (!AtEnd()) ++pos_;
-      return Err(StatusCode::kUnsupported, start,
-                 "modifier group " + Text(start) + " (inline flags) is not supported");
+      Flags flags = flags_;
+      bool is_group = false;
+      SIEVE_RETURN_IF_ERROR(ParseFlags(start, &flags, &is_group));
+      if (!is_group) {  // a bare (?i): the whole pattern's flags, only at its very start
+        if (start != 0) {
+          return Err(StatusCode::kUnsupported, start,
+                     "inline flags " + Text(start) +
+                         " after the start of the pattern (engines differ on their scope): "
+                         "write a modifier group (?" + Text(start).substr(2, pos_ - start - 3) +
+                         ":...)");
+        }
+        frames->back().flags = flags_ = flags;
+        return Status::Ok();
+      }
+      SIEVE_RETURN_IF_ERROR(CheckDepth(static_cast<int>(frames->size()), start));
+      Frame f;
+      f.offset = static_cast<int32_t>(start);
+      f.flags = flags_ = flags;
+      frames->push_back(std::move(f));
+      return Status::Ok();
     } else {
       pos_ = std::min(p_.size(), pos_ + 3);
       return Err(StatusCode::kParse, start, "invalid group " + Text(start));
@@ -484,7 +549,50 @@ Status RegexParser::ParseGroupOpen(std::vector<Frame>* frames) {
   SIEVE_RETURN_IF_ERROR(CheckDepth(static_cast<int>(frames->size()), start));
   Frame f;
   f.offset = static_cast<int32_t>(start);
+  f.flags = flags_;
   frames->push_back(std::move(f));
+  return Status::Ok();
+}
+
+Status RegexParser::ParseFlags(size_t start, Flags* flags, bool* is_group) {
+  bool seen[3] = {false, false, false};  // i m s, on either side of '-'
+  bool minus = false, any = false;
+  for (;;) {
+    if (AtEnd()) return Err(StatusCode::kParse, start, "unterminated group " + Text(start));
+    const char c = Peek();
+    if (c == ':' || c == ')') {
+      ++pos_;
+      *is_group = c == ':';
+      break;
+    }
+    ++pos_;
+    if (c == '-' && !minus) {
+      minus = true;
+      continue;
+    }
+    const size_t i = std::string_view("ims").find(c);
+    if (i == std::string_view::npos) {
+      while (!AtEnd() && Peek() != ':' && Peek() != ')') ++pos_;
+      if (!AtEnd()) ++pos_;
+      return Err(StatusCode::kParse, start,
+                 "invalid flags in " + Text(start) + ": ECMA-262 modifiers are i, m and s");
+    }
+    if (seen[i]) return Err(StatusCode::kParse, start, "flag repeated in " + Text(start));
+    seen[i] = any = true;
+    if (c == 'm') {
+      while (!AtEnd() && Peek() != ':' && Peek() != ')') ++pos_;
+      if (!AtEnd()) ++pos_;
+      return Err(StatusCode::kUnsupported, start,
+                 "the multiline flag in " + Text(start) +
+                     " (^ and $ at line ends) is not supported");
+    }
+    (c == 'i' ? flags->icase : flags->dot_all) = !minus;
+  }
+  if (!any) return Err(StatusCode::kParse, start, "no flag in " + Text(start));
+  if (!*is_group && minus) {
+    return Err(StatusCode::kUnsupported, start,
+               "inline flags " + Text(start) + " that clear a flag");
+  }
   return Status::Ok();
 }
 
@@ -508,7 +616,13 @@ Status RegexParser::ParseEscape(bool in_class, ClassAtom* out) {
     return Status::Ok();
   };
   if (c == 'd' || c == 'D') return set(ToRanges(kDigit), c == 'D');
-  if (c == 'w' || c == 'W') return set(ToRanges(kWord), c == 'W');
+  if (c == 'w' || c == 'W') {
+    // With the i flag, ECMA's WordCharacters take in what folds into them (U+017F, U+212A)
+    // before \W complements them.
+    Ranges word = ToRanges(kWord);
+    if (flags_.icase) word = FoldClosure(word);
+    return set(word, c == 'W');
+  }
   if (c == 's' || c == 'S') return set(ToRanges(kSpace), c == 'S');
   if (c == 'p' || c == 'P') {
     out->is_set = true;
@@ -704,6 +818,7 @@ Status RegexParser::ParseClass(Piece* out) {
 
 Piece RegexParser::Class(Ranges ranges, bool negate, size_t offset) {
   Piece p;
+  if (flags_.icase) ranges = FoldClosure(ranges);
   if (Grammar::NormalizeRanges(ranges, negate).empty()) return p;  // [] and [^\s\S]: never
   p.e[0] = g_->AddCharClass(std::move(ranges), negate, static_cast<int32_t>(offset));
   return p;

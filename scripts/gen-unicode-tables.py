@@ -2,15 +2,16 @@
 """Generates sieve's Unicode tables from the Unicode Character Database (UCD).
 
 Reads the UCD text files (Debian package `unicode-data`, installed under /usr/share/unicode) and
-writes four committed files:
+writes five committed files:
 
   grammar/support/unicode_tables.cc          the general-category tables, White_Space and the
                                              category names behind grammar/support/unicode.h
   grammar/support/unicode_tables_norm.cc     the normalization properties (two-stage table)
   grammar/support/unicode_tables_compose.cc  canonical decompositions and primary composites
+  grammar/support/unicode_tables_fold.cc     simple case folding (CaseFolding.txt C + S)
   tests/data/unicode_nfc_cases.txt           NFC conformance cases sampled from NormalizationTest.txt
 
-(The tables are split over three files only to keep each source file small.)
+(The tables are split over four files only to keep each source file small.)
 
 Usage (from the repository root):
 
@@ -162,6 +163,21 @@ def read_derived_normalization(ucd):
                 for c in range(lo, hi + 1):
                     qc[c] = value
     return fce, qc
+
+
+def read_case_folds(ucd):
+    """Simple case folding (CaseFolding.txt statuses C and S): sorted (code point, fold) pairs."""
+    folds = []
+    with open(os.path.join(ucd, "CaseFolding.txt"), encoding="utf-8") as f:
+        for line in f:
+            fields = [x.strip() for x in strip_comment(line).split(";")]
+            if len(fields) < 3 or fields[1] not in ("C", "S"):
+                continue
+            folds.append((int(fields[0], 16), int(fields[2], 16)))
+    folds.sort()
+    if len(set(cp for cp, _ in folds)) != len(folds):
+        fail("CaseFolding.txt maps a code point twice in C + S")
+    return folds
 
 
 def read_gc_aliases(ucd):
@@ -353,8 +369,9 @@ def generate_tables(ucd, data, version):
 // Regenerate from the repository root with
 //   apt-get install unicode-data && python3 scripts/gen-unicode-tables.py
 // which reads /usr/share/unicode/{{UnicodeData,PropList,CompositionExclusions,
-// DerivedNormalizationProps,PropertyValueAliases}}.txt and NormalizationTest.txt.bz2 and writes
-// grammar/support/unicode_tables{{,_norm,_compose}}.cc and tests/data/unicode_nfc_cases.txt.
+// DerivedNormalizationProps,PropertyValueAliases,CaseFolding}}.txt and NormalizationTest.txt.bz2
+// and writes grammar/support/unicode_tables{{,_norm,_compose,_fold}}.cc and
+// tests/data/unicode_nfc_cases.txt.
 //
 """
     layout = """\
@@ -447,8 +464,17 @@ namespace sieve::unicode::internal {
         "decomp": len(decomp_entries) * 8 + len(pool) * 4,
         "comp": len(data["compositions"]) * 12,
     }
+    folds = read_case_folds(ucd)
+    out = begin("simple case folding", False)
+    out.append("// CaseFolding.txt statuses C and S: every code point whose simple fold is not")
+    out.append("// itself, sorted by code point.")
+    emit_array(out, "CaseFoldEntry", "kCaseFolds", ["{0x%04X, 0x%04X}" % e for e in folds])
+    out.append("const size_t kCaseFoldCount = %d;" % len(folds))
+    out.append("")
+    fold = end(out)
+    sizes["fold"] = len(folds) * 8
     tables = {"unicode_tables.cc": category, "unicode_tables_norm.cc": norm,
-              "unicode_tables_compose.cc": compose}
+              "unicode_tables_compose.cc": compose, "unicode_tables_fold.cc": fold}
     return tables, sizes
 
 

@@ -285,6 +285,58 @@ std::vector<Range> WhiteSpaceRanges() {
                             internal::kWhiteSpaceRanges + internal::kWhiteSpaceRangeCount);
 }
 
+char32_t SimpleCaseFold(char32_t cp) {
+  const internal::CaseFoldEntry* end = internal::kCaseFolds + internal::kCaseFoldCount;
+  const internal::CaseFoldEntry* it = std::lower_bound(
+      internal::kCaseFolds, end, cp,
+      [](const internal::CaseFoldEntry& e, char32_t c) { return e.cp < c; });
+  return it != end && it->cp == cp ? it->fold : cp;
+}
+
+namespace {
+
+// Sorts and merges overlapping or adjacent ranges.
+std::vector<Range> MergeRanges(std::vector<Range> r) {
+  std::sort(r.begin(), r.end(), [](const Range& a, const Range& b) { return a.lo < b.lo; });
+  std::vector<Range> out;
+  for (const Range& x : r) {
+    if (!out.empty() && x.lo <= out.back().hi + 1) {
+      out.back().hi = std::max(out.back().hi, x.hi);
+    } else {
+      out.push_back(x);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<Range> CaseClosure(std::vector<Range> ranges) {
+  ranges = MergeRanges(std::move(ranges));
+  auto contains = [&ranges](char32_t c) {
+    auto it = std::upper_bound(ranges.begin(), ranges.end(), c,
+                               [](char32_t v, const Range& r) { return v < r.lo; });
+    return it != ranges.begin() && std::prev(it)->hi >= c;
+  };
+  // The folds of members that have one, and members that are some code point's fold: a code
+  // point outside the table folds to itself, and folds are fixed points.
+  std::vector<char32_t> targets;
+  for (size_t i = 0; i < internal::kCaseFoldCount; ++i) {
+    const internal::CaseFoldEntry& e = internal::kCaseFolds[i];
+    if (contains(e.cp) || contains(e.fold)) targets.push_back(e.fold);
+  }
+  std::sort(targets.begin(), targets.end());
+  std::vector<Range> out = ranges;
+  for (size_t i = 0; i < internal::kCaseFoldCount; ++i) {
+    const internal::CaseFoldEntry& e = internal::kCaseFolds[i];
+    if (std::binary_search(targets.begin(), targets.end(), e.fold)) {
+      out.push_back({e.cp, e.cp});
+      out.push_back({e.fold, e.fold});
+    }
+  }
+  return MergeRanges(std::move(out));
+}
+
 uint8_t CombiningClass(char32_t cp) { return NormValue(cp) & kCccMask; }
 
 bool IsNfcQuickYes(std::string_view utf8) {

@@ -50,8 +50,8 @@ struct Range {
 inline constexpr char32_t kMaxCodePoint = 0x10FFFF;
 
 namespace internal {
-// Generated data (unicode_tables.cc, unicode_tables_norm.cc, unicode_tables_compose.cc); see the
-// comment of unicode_tables.cc for the layout.
+// Generated data (unicode_tables.cc, unicode_tables_norm.cc, unicode_tables_compose.cc,
+// unicode_tables_fold.cc); see the comment of unicode_tables.cc for the layout.
 struct DecompositionEntry {
   char32_t cp;
   uint16_t offset;  // into kDecompositionPool
@@ -63,6 +63,9 @@ struct CompositionEntry {
 struct CategoryName {
   const char* name;  // loose form: lower case, no ' ', '_' or '-'
   uint32_t mask;     // bit (1 << Category) for each category the name stands for
+};
+struct CaseFoldEntry {
+  char32_t cp, fold;
 };
 extern const char kUnicodeVersion[];
 extern const uint8_t kCategoryStage1[];
@@ -78,6 +81,8 @@ extern const CompositionEntry kCompositions[];
 extern const size_t kCompositionCount;
 extern const CategoryName kCategoryNames[];
 extern const size_t kCategoryNameCount;
+extern const CaseFoldEntry kCaseFolds[];
+extern const size_t kCaseFoldCount;
 
 inline uint32_t CategoryBit(Category c) { return uint32_t{1} << static_cast<int>(c); }
 inline constexpr uint32_t kLetterMask = 0x1F;       // Lu Ll Lt Lm Lo
@@ -132,6 +137,14 @@ std::optional<std::vector<Range>> PropertyRanges(std::string_view name);
 
 // The White_Space ranges, sorted and merged.
 std::vector<Range> WhiteSpaceRanges();
+
+// Simple case folding (CaseFolding.txt C + S): the code point itself where it has no fold.
+char32_t SimpleCaseFold(char32_t cp);
+
+// Every code point whose simple case fold is the fold of a member of `ranges` (any order,
+// overlaps allowed): the set a case-insensitive ECMA-262 /u pattern matches for a character class
+// of those members (e.g. {k} -> {K, k, U+212A KELVIN SIGN}). Sorted and merged.
+std::vector<Range> CaseClosure(std::vector<Range> ranges);
 
 // Canonical_Combining_Class (0 for starters, unassigned code points and anything > U+10FFFF).
 uint8_t CombiningClass(char32_t cp);

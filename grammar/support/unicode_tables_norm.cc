@@ -4,8 +4,9 @@
 // Regenerate from the repository root with
 //   apt-get install unicode-data && python3 scripts/gen-unicode-tables.py
 // which reads /usr/share/unicode/{UnicodeData,PropList,CompositionExclusions,
-// DerivedNormalizationProps,PropertyValueAliases}.txt and NormalizationTest.txt.bz2 and writes
-// grammar/support/unicode_tables{,_norm,_compose}.cc and tests/data/unicode_nfc_cases.txt.
+// DerivedNormalizationProps,PropertyValueAliases,CaseFolding}.txt and NormalizationTest.txt.bz2
+// and writes grammar/support/unicode_tables{,_norm,_compose,_fold}.cc and
+// tests/data/unicode_nfc_cases.txt.
 
 // clang-format off
 #include "grammar/support/unicode.h"

@@ -254,13 +254,57 @@ TEST(RegexParser, LookaroundIsUnsupportedAtItsOffset) {
   ExpectError("ab(?<=b$)", StatusCode::kUnsupported, 2, "lookbehind");
 }
 
-TEST(RegexParser, ModifierGroupsAndForeignGroupSyntaxAreRejected) {
-  ExpectError("(?i)abc", StatusCode::kUnsupported, 0, "(?i)");
-  ExpectError("x(?i:abc)", StatusCode::kUnsupported, 1, "modifier group");
+TEST(RegexParser, ForeignGroupSyntaxIsRejected) {
   ExpectError("(?P<n>a)", StatusCode::kParse, 0, "(?<name>");
   ExpectError("(?#comment)", StatusCode::kParse, 0, "invalid group");
   ExpectError("(?<1a>x)", StatusCode::kParse, 3, "group name");
   ExpectError("(?<>x)", StatusCode::kParse, 0, "empty group name");
+}
+
+TEST(RegexParser, ModifierGroupsSetCaseInsensitivityAndDotAll) {
+  Lang whole("(?i)^ab[c-e]$");  // a bare flag group at the start: the whole pattern
+  for (const char* s : {"abc", "ABE", "aBd"}) EXPECT_ACCEPTS(whole, s);
+  for (const char* s : {"abf", "ABF", "ab"}) EXPECT_REJECTS(whole, s);
+  Lang scoped("^a(?i:b(?-i:c)d)e$");  // set in a group, cleared in a nested one
+  EXPECT_ACCEPTS(scoped, "aBcDe");
+  EXPECT_REJECTS(scoped, "ABcde");
+  EXPECT_REJECTS(scoped, "abCde");
+  EXPECT_REJECTS(scoped, "abcdE");
+  // /ui folding: K, k and U+212A KELVIN SIGN are one letter; s, S and U+017F LONG S another.
+  Lang kelvin("^(?i:k)$");
+  for (const char* s : {"k", "K", "\xE2\x84\xAA"}) EXPECT_ACCEPTS(kelvin, s);
+  Lang word("(?i)^\\w$"), non_word("(?i)^\\W$");
+  EXPECT_ACCEPTS(word, "\xC5\xBF");  // U+017F is a word character under i...
+  EXPECT_REJECTS(non_word, "s");      // ...so \W holds nothing that folds to s
+  EXPECT_REJECTS(non_word, "\xC5\xBF");
+  EXPECT_ACCEPTS(non_word, "-");
+  // Folded before a class is negated: [^a] matches neither a nor A.
+  Lang not_a("(?i)^[^a]$");
+  EXPECT_REJECTS(not_a, "A");
+  EXPECT_REJECTS(not_a, "a");
+  EXPECT_ACCEPTS(not_a, "b");
+  Lang upper("(?i)^\\p{Lu}+$");  // a property's closure: lower case letters fold into it
+  EXPECT_ACCEPTS(upper, "aB\xC3\xA9");
+  // dotAll: `.` takes line terminators.
+  Lang dot("^(?s:a.b)$"), plain_dot("^a.b$");
+  EXPECT_ACCEPTS(dot, "a\nb");
+  EXPECT_REJECTS(plain_dot, "a\nb");
+  Lang both("(?is)^a.b$");
+  EXPECT_ACCEPTS(both, "A\rB");
+  // Lookarounds inside a flag's scope keep it (also at an anchored end).
+  Lang behind("(?i)^...(?<=abc)$"), ahead("(?i)^(?!abc)...$");
+  EXPECT_ACCEPTS(behind, "ABC");
+  EXPECT_REJECTS(behind, "ABD");
+  EXPECT_REJECTS(ahead, "aBc");
+  EXPECT_ACCEPTS(ahead, "aBd");
+  // What is refused, where, and why.
+  ExpectError("a(?i)b", StatusCode::kUnsupported, 1, "write a modifier group (?i:...)");
+  ExpectError("(?m)^a", StatusCode::kUnsupported, 0, "multiline");
+  ExpectError("(?i-s)a", StatusCode::kUnsupported, 0, "clear a flag");
+  ExpectError("(?x)a", StatusCode::kParse, 0, "modifiers are i, m and s");
+  ExpectError("(?ii:a)", StatusCode::kParse, 0, "flag repeated");
+  ExpectError("(?-:a)", StatusCode::kParse, 0, "no flag");
+  ExpectError("(?i)\\bfoo", StatusCode::kUnsupported, 4, "case-insensitive");
 }
 
 TEST(RegexParser, NamedAndNonCapturingGroupsMatchLikePlainGroups) {

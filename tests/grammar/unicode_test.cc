@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <map>
@@ -248,6 +249,44 @@ TEST(Unicode, WhiteSpaceIsPropListWhiteSpace) {
   EXPECT_FALSE(IsWhiteSpace(0xFEFF));
   EXPECT_FALSE(IsWhiteSpace(0x1C));
   EXPECT_FALSE(IsWhiteSpace(0x110020));
+}
+
+TEST(Unicode, SimpleCaseFoldsOfSampleCodePoints) {
+  EXPECT_EQ(SimpleCaseFold('A'), U'a');
+  EXPECT_EQ(SimpleCaseFold('a'), U'a');
+  EXPECT_EQ(SimpleCaseFold(0x212A), U'k');      // KELVIN SIGN (C)
+  EXPECT_EQ(SimpleCaseFold(0x017F), U's');      // LATIN SMALL LETTER LONG S (C)
+  EXPECT_EQ(SimpleCaseFold(0x1E9E), 0xDFu);     // CAPITAL SHARP S: simple fold (S) is U+00DF
+  EXPECT_EQ(SimpleCaseFold(0x0130), 0x0130u);   // I WITH DOT ABOVE folds only fully (F): itself
+  EXPECT_EQ(SimpleCaseFold(0x10400), 0x10428u); // DESERET CAPITAL LONG I
+  EXPECT_EQ(SimpleCaseFold('5'), U'5');
+}
+
+// CaseClosure against its definition, over every code point: c is in the closure of S exactly
+// when c's fold is the fold of a member of S.
+TEST(Unicode, CaseClosureIsEveryCodePointFoldingLikeAMember) {
+  const std::vector<std::vector<Range>> sets = {
+      {{'k', 'k'}}, {{'A', 'Z'}}, {{'0', '9'}, {'A', 'Z'}, {'_', '_'}, {'a', 'z'}},
+      {{0xDF, 0xDF}}, {{0x3A3, 0x3A3}}, {{0x10400, 0x10410}, {'x', 'x'}}, {{0x130, 0x131}}};
+  for (const std::vector<Range>& set : sets) {
+    std::vector<char32_t> folds;
+    for (const Range& r : set) {
+      for (char32_t c = r.lo; c <= r.hi; ++c) folds.push_back(SimpleCaseFold(c));
+    }
+    const std::vector<Range> closure = CaseClosure(set);
+    size_t at = 0;
+    for (char32_t c = 0; c <= kMaxCodePoint; ++c) {
+      while (at < closure.size() && closure[at].hi < c) ++at;
+      const bool in = at < closure.size() && closure[at].lo <= c;
+      const bool want =
+          std::find(folds.begin(), folds.end(), SimpleCaseFold(c)) != folds.end();
+      ASSERT_EQ(in, want) << "U+" << std::hex << static_cast<uint32_t>(c) << " for a set from U+"
+                          << static_cast<uint32_t>(set[0].lo);
+    }
+  }
+  // Sorted and merged.
+  const std::vector<Range> word = CaseClosure({{'a', 'z'}, {'_', '_'}, {'A', 'Z'}, {'0', '9'}});
+  for (size_t i = 1; i < word.size(); ++i) EXPECT_GT(word[i].lo, word[i - 1].hi + 1);
 }
 
 TEST(Unicode, CombiningClassesOfSampleCodePoints) {
