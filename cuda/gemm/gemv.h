@@ -16,10 +16,10 @@
 // them with the matching chunks of every token row (x is small and stays in L1; the weights bypass
 // it), and the warp reduces at the end. 8 warps per block; the grid covers the rows of all
 // segments (at one token, where two blocks per SM would take two waves and three take one, three
-// with 2 chunks per row in flight: the same sums in the same order). Requirements (checked by the launcher, cudaErrorInvalidValue otherwise): 1 <= rows <=
-// kGemvMaxRows, k % 8 == 0, x / W / ldx 16-byte aligned (ldx % 8 == 0); with a norm also
-// rows x k <= kGemvMaxNormElements and h_out distinct from h and delta; GemvSupported says so
-// beforehand.
+// with 2 chunks per row in flight: the same sums in the same order). Requirements (checked by the
+// launcher, cudaErrorInvalidValue otherwise): 1 <= rows <= kGemvMaxRows, k % 8 == 0, x / W / ldx
+// 16-byte aligned (ldx % 8 == 0); with a norm also rows x k <= kGemvMaxNormElements and h_out
+// distinct from h and delta; GemvSupported says so beforehand.
 #ifndef SIEVE_CUDA_GEMM_GEMV_H_
 #define SIEVE_CUDA_GEMM_GEMV_H_
 
