@@ -55,6 +55,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -90,6 +92,13 @@ struct JsonSchemaOptions {
   // JSON Schema's data model says 1.0 is an integer. Generated integers are plain digits unless
   // this is set, in which case `type: integer` also accepts a zero fraction ("1.0", "-3.00").
   bool integer_allows_zero_fraction = false;
+  // The other schema documents a `$ref` may name (sieve never fetches anything): called once per
+  // document, with its absolute URI (no fragment; a relative reference from a document without a
+  // base URI stays relative, e.g. "common.json"), before conversion; its JSON text, or nullopt
+  // when it is unknown (the `$ref` is then "remote", unsupported). A loaded document's own `$id`
+  // and relative references resolve against that URI. Unset: only the schema document itself.
+  std::function<std::optional<std::string>(const std::string& uri)> load_document;
+  int32_t max_documents = 64;  // documents load_document may add (a limit error past it)
 
   // ---- limits (exceeding one is kLimit naming it) ----
   size_t max_schema_bytes = size_t{64} << 20;

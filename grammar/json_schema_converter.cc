@@ -150,6 +150,7 @@ Result<JsonSchemaGrammar> Converter::Run(std::string_view text) {
   }
   SIEVE_RETURN_IF_ERROR(doc_.Parse(text, opts_.max_schema_depth));
   SIEVE_RETURN_IF_ERROR(IndexDocument());
+  SIEVE_RETURN_IF_ERROR(LoadReferencedDocuments());
   TermId root = Src(doc_.root());
   auto f = Eval(root);
   if (!f.ok()) return f.status();
@@ -404,6 +405,12 @@ Result<const Formula*> Converter::Eval(TermId t) {
 
 std::string Converter::PointerOf(int32_t node, const std::string& keyword) const {
   std::string p = node >= 0 ? doc_.Pointer(node) : "";
+  if (node >= 0 && !document_roots_.empty()) {  // a loaded document's node: "uri#/pointer"
+    int32_t top = node;
+    while (doc_.at(top).parent >= 0) top = doc_.at(top).parent;
+    auto d = document_roots_.find(top);
+    if (d != document_roots_.end()) p = d->second + "#" + p;
+  }
   if (!keyword.empty()) {
     p += "/";
     AppendPointerToken(keyword, &p);

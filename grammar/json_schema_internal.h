@@ -52,6 +52,8 @@ class JDoc {
  public:
   // Parses UTF-8 JSON text; nesting deeper than max_depth is kLimit.
   Status Parse(std::string_view text, int32_t max_depth);
+  // Parses another document after the nodes already held (a parentless tree); its root's id.
+  Result<int32_t> ParseMore(std::string_view text, int32_t max_depth);
   int32_t root() const { return 0; }
   const JNode& at(int32_t id) const { return nodes_[id]; }
   int32_t size() const { return static_cast<int32_t>(nodes_.size()); }
@@ -245,6 +247,11 @@ class Converter {
 
   // ---- documents and references (json_schema_refs.cc) ----
   Status IndexDocument();
+  // Indexes the tree at `root` (its nodes are root .. the last node, as parsed) from base index
+  // `base` (bases_).
+  void IndexTree(int32_t root, int32_t base);
+  // The documents the `$ref`s name, through opts_.load_document (see json_schema.h).
+  Status LoadReferencedDocuments();
   // The schema node a $ref at `ref_node` (the $ref member's string node) designates.
   Result<int32_t> ResolveRef(int32_t schema_node, const std::string& ref);
   JsonSchemaDraft DraftOf(int32_t node) const;
@@ -399,6 +406,10 @@ class Converter {
   std::vector<std::string> bases_;
   std::vector<JsonSchemaDraft> draft_of_;
   std::unordered_map<std::string, int32_t> resources_;  // absolute URI (no fragment) -> node
+  // Documents from opts_.load_document: root node -> URI; and URIs that failed to load (the
+  // error a `$ref` to them returns; OK: unknown to the loader).
+  std::unordered_map<int32_t, std::string> document_roots_;
+  std::unordered_map<std::string, Status> document_errors_;
   std::unordered_map<std::string, int32_t> anchors_;    // URI#anchor -> node
 
   // Terms.

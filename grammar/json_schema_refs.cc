@@ -84,6 +84,12 @@ class JDocBuilder : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, JDocB
 
 Status JDoc::Parse(std::string_view text, int32_t max_depth) {
   nodes_.clear();
+  Result<int32_t> root = ParseMore(text, max_depth);
+  return root.ok() ? Status::Ok() : root.status();
+}
+
+Result<int32_t> JDoc::ParseMore(std::string_view text, int32_t max_depth) {
+  const int32_t root = static_cast<int32_t>(nodes_.size());
   JDocBuilder builder(this, max_depth);
   rapidjson::Reader reader;
   rapidjson::MemoryStream ms(text.data(), text.size());
@@ -91,16 +97,17 @@ Status JDoc::Parse(std::string_view text, int32_t max_depth) {
                               rapidjson::kParseIterativeFlag |
                               rapidjson::kParseValidateEncodingFlag;
   rapidjson::ParseResult r = reader.Parse<kFlags>(ms, builder);
-  if (builder.too_deep()) {
-    return LimitError("schema nests deeper than max_schema_depth (" + std::to_string(max_depth) +
-                      ")")
-        .WithOffset(static_cast<int64_t>(r.Offset()));
-  }
-  if (!r) {
+  if (builder.too_deep() || !r) {
+    nodes_.resize(root);  // drop the partial tree
+    if (builder.too_deep()) {
+      return LimitError("schema nests deeper than max_schema_depth (" +
+                        std::to_string(max_depth) + ")")
+          .WithOffset(static_cast<int64_t>(r.Offset()));
+    }
     return ParseError(std::string("invalid JSON: ") + rapidjson::GetParseError_En(r.Code()))
         .WithOffset(static_cast<int64_t>(r.Offset()));
   }
-  return Status::Ok();
+  return root;
 }
 
 int32_t JDoc::Member(int32_t obj, std::string_view name) const {
@@ -413,18 +420,26 @@ bool IsLegacy(JsonSchemaDraft d) {
 JsonSchemaDraft Converter::DraftOf(int32_t node) const { return draft_of_[node]; }
 
 Status Converter::IndexDocument() {
+  base_of_.clear();
+  draft_of_.clear();
+  bases_.assign(1, "");
+  IndexTree(doc_.root(), 0);
+  resources_.emplace(bases_[base_of_[doc_.root()]], doc_.root());
+  resources_.emplace("", doc_.root());
+  return Status::Ok();
+}
+
+void Converter::IndexTree(int32_t root, int32_t base0) {
   const int32_t n = doc_.size();
-  base_of_.assign(n, -1);
-  draft_of_.assign(n, opts_.default_draft);
-  std::vector<uint8_t> drafted(n, 0);
-  bases_.clear();
+  base_of_.resize(n, -1);
+  draft_of_.resize(n, opts_.default_draft);
+  std::vector<uint8_t> drafted(n - root, 0);  // by node - root
   // Explicit stack of (node, base index, draft).
   struct Item {
     int32_t node, base;
     JsonSchemaDraft draft;
   };
-  bases_.push_back("");
-  std::vector<Item> stack{{doc_.root(), 0, opts_.default_draft}};
+  std::vector<Item> stack{{root, base0, opts_.default_draft}};
   while (!stack.empty()) {
     Item it = stack.back();
     stack.pop_back();
@@ -432,7 +447,7 @@ Status Converter::IndexDocument() {
     if (node.kind != JNode::kObject) {
       base_of_[it.node] = it.base;
       draft_of_[it.node] = it.draft;
-      drafted[it.node] = 1;
+      drafted[it.node - root] = 1;
       continue;
     }
     JsonSchemaDraft draft = it.draft;
@@ -467,7 +482,7 @@ Status Converter::IndexDocument() {
     }
     base_of_[it.node] = base;
     draft_of_[it.node] = draft;
-    drafted[it.node] = 1;
+    drafted[it.node - root] = 1;
     for (int32_t kid : node.kids) {
       const std::string& k = doc_.at(kid).key;
       const JNode& v = doc_.at(kid);
@@ -492,12 +507,12 @@ Status Converter::IndexDocument() {
       for (const char* m : kArrays) is_array |= k == m;
       if (is_map && v.kind == JNode::kObject) {
         base_of_[kid] = base;
-        drafted[kid] = 1;
+        drafted[kid - root] = 1;
         draft_of_[kid] = draft;
         for (int32_t s : v.kids) stack.push_back({s, base, draft});
       } else if (is_array && v.kind == JNode::kArray) {
         base_of_[kid] = base;
-        drafted[kid] = 1;
+        drafted[kid - root] = 1;
         draft_of_[kid] = draft;
         for (int32_t s : v.kids) stack.push_back({s, base, draft});
       } else if (is_single &&
@@ -507,12 +522,61 @@ Status Converter::IndexDocument() {
     }
   }
   // Nodes outside schema positions inherit their parent's base and draft (parents come first).
-  for (int32_t i = 0; i < n; ++i) {
-    if (base_of_[i] < 0) base_of_[i] = doc_.at(i).parent >= 0 ? base_of_[doc_.at(i).parent] : 0;
-    if (!drafted[i] && doc_.at(i).parent >= 0) draft_of_[i] = draft_of_[doc_.at(i).parent];
+  for (int32_t i = root; i < n; ++i) {
+    if (base_of_[i] < 0) {
+      base_of_[i] = doc_.at(i).parent >= 0 ? base_of_[doc_.at(i).parent] : base0;
+    }
+    if (!drafted[i - root] && doc_.at(i).parent >= 0) draft_of_[i] = draft_of_[doc_.at(i).parent];
   }
-  resources_.emplace(bases_[base_of_[doc_.root()]], doc_.root());
-  resources_.emplace("", doc_.root());
+}
+
+Status Converter::LoadReferencedDocuments() {
+  if (!opts_.load_document) return Status::Ok();
+  int32_t scanned = 0, loaded = 0;
+  size_t bytes = 0;
+  while (scanned < doc_.size()) {
+    const int32_t end = doc_.size();
+    for (int32_t i = scanned; i < end; ++i) {
+      const JNode& ref = doc_.at(i);
+      if (ref.kind != JNode::kString || ref.parent < 0 || ref.key != "$ref") continue;
+      std::string docu, frag;
+      bool has_frag;
+      SplitFragment(ResolveUri(bases_[base_of_[ref.parent]], ref.text), &docu, &frag, &has_frag);
+      if (resources_.count(docu) > 0 || document_errors_.count(docu) > 0) continue;
+      if (loaded >= opts_.max_documents) {
+        document_errors_[docu] = LimitError("$ref to '" + docu + "': more than max_documents (" +
+                                            std::to_string(opts_.max_documents) +
+                                            ") documents");
+        continue;
+      }
+      std::optional<std::string> text = opts_.load_document(docu);
+      if (!text) {
+        document_errors_[docu] = Status::Ok();  // unknown: a remote $ref
+        continue;
+      }
+      ++loaded;
+      bytes += text->size();
+      if (bytes > opts_.max_schema_bytes) {
+        document_errors_[docu] = LimitError("document '" + docu +
+                                            "': the schema documents together are larger than "
+                                            "max_schema_bytes (" +
+                                            std::to_string(opts_.max_schema_bytes) + ")");
+        continue;
+      }
+      Result<int32_t> root = doc_.ParseMore(*text, opts_.max_schema_depth);
+      if (!root.ok()) {
+        Status e(root.status().code(), "document '" + docu + "': " + root.status().message());
+        if (root.status().offset() >= 0) e.WithOffset(root.status().offset());
+        document_errors_[docu] = e;
+        continue;
+      }
+      bases_.push_back(docu);
+      IndexTree(*root, static_cast<int32_t>(bases_.size() - 1));
+      resources_.emplace(docu, *root);
+      document_roots_[*root] = docu;
+    }
+    scanned = end;
+  }
   return Status::Ok();
 }
 
@@ -523,8 +587,12 @@ Result<int32_t> Converter::ResolveRef(int32_t schema_node, const std::string& re
   SplitFragment(full, &docu, &frag, &has_frag);
   auto res = resources_.find(docu);
   if (res == resources_.end()) {
+    auto failed = document_errors_.find(docu);
+    if (failed != document_errors_.end() && !failed->second.ok()) return failed->second;
     return Unsupported("remote $ref '" + ref + "' (resolves to '" + docu +
-                       "'): only references within the schema document are supported");
+                       "'): only references within the schema document" +
+                       (opts_.load_document ? " and the documents loaded" : "") +
+                       " are supported");
   }
   int32_t node = res->second;
   frag = PercentDecode(frag);

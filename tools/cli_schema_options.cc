@@ -1,12 +1,16 @@
 #include "tools/cli_schema_options.h"
 
 #include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
 #include <string_view>
 
 namespace sieve_cli {
 
 const std::vector<std::string>& SchemaValueFlags() {
-  static const std::vector<std::string> flags = {"whitespace", "unsupported"};
+  static const std::vector<std::string> flags = {"whitespace", "unsupported", "ref-dir"};
   return flags;
 }
 
@@ -28,6 +32,11 @@ const char kSchemaOptionsHelp[] =
   --unsupported P      error (default): a keyword sieve cannot enforce is an error naming its JSON
                        pointer; ignore: drop it and list it in the report (the grammar is then
                        looser than the schema there)
+  --ref-dir DIR        documents a $ref names outside the schema are read from DIR (nothing is
+                       fetched): a relative reference by its path under DIR (common.json,
+                       defs/a.json), an absolute URI by its last path segment
+                       (https://json.schemastore.org/base.json -> DIR/base.json; a segment
+                       without an extension also as NAME.json)
 )";
 
 namespace {
@@ -39,6 +48,25 @@ bool ParseInt(std::string_view s, int lo, int hi, int* out) {
   if (ec != std::errc() || p != s.data() + s.size() || v < lo || v > hi) return false;
   *out = v;
   return true;
+}
+
+// The file under `dir` that --ref-dir maps a document URI to, or nullopt (see the help text):
+// no "..", no absolute path, no empty name.
+std::optional<std::filesystem::path> RefDirFile(const std::filesystem::path& dir,
+                                                std::string uri) {
+  uri = uri.substr(0, uri.find_first_of("?#"));
+  const size_t scheme = uri.find("://");
+  std::string rel = uri;
+  if (scheme != std::string::npos) {
+    const size_t slash = uri.find_last_of('/');
+    rel = slash == std::string::npos || slash < scheme + 3 ? "" : uri.substr(slash + 1);
+  }
+  if (rel.empty() || rel[0] == '/') return std::nullopt;
+  const std::filesystem::path p(rel);
+  for (const auto& part : p) {
+    if (part == ".." || part.string().find(':') != std::string::npos) return std::nullopt;
+  }
+  return dir / p;
 }
 
 }  // namespace
@@ -80,6 +108,31 @@ bool ParseSchemaOptions(const ArgParser& args, sieve::JsonWhitespace default_whi
       *error = "--unsupported must be error or ignore, not '" + *u + "'";
       return false;
     }
+  }
+  if (auto d = args.Get("ref-dir")) {
+    std::error_code ec;
+    const std::filesystem::path dir(*d);
+    if (!std::filesystem::is_directory(dir, ec)) {
+      *error = "--ref-dir: '" + *d + "' is not a directory";
+      return false;
+    }
+    const size_t max_bytes = o.max_schema_bytes;
+    o.load_document = [dir, max_bytes](const std::string& uri) -> std::optional<std::string> {
+      std::optional<std::filesystem::path> file = RefDirFile(dir, uri);
+      std::error_code fec;
+      if (file && !file->has_extension() && !std::filesystem::exists(*file, fec)) {
+        *file += ".json";  // https://json.schemastore.org/name -> DIR/name.json
+      }
+      if (!file || !std::filesystem::is_regular_file(*file, fec) ||
+          std::filesystem::file_size(*file, fec) > max_bytes) {
+        return std::nullopt;
+      }
+      std::ifstream in(*file, std::ios::binary);
+      if (!in) return std::nullopt;
+      std::ostringstream text;
+      text << in.rdbuf();
+      return text.str();
+    };
   }
   *out = std::move(o);
   return true;

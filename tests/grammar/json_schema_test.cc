@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -115,6 +117,56 @@ TEST(JsonSchemaRefs, RemoteRefsAreUnsupportedAndSaySo) {
   EXPECT_EQ(s.code(), StatusCode::kUnsupported);
   EXPECT_NE(s.message().find("remote $ref"), std::string::npos);
   EXPECT_EQ(s.json_pointer(), "/properties/a/$ref");
+}
+
+// JsonSchemaOptions::load_document: other documents by URI, their own relative references and
+// anchors resolved against their URI, cycles across documents, each document asked for once,
+// unknown ones still "remote", broken ones an error naming the document, and the limits.
+TEST(JsonSchemaRefs, LoadedDocumentsResolveRefsAcrossDocuments) {
+  std::map<std::string, std::string> docs = {
+      {"https://x.test/defs/common.json",
+       R"({"$defs":{"id":{"type":"integer","minimum":1},"name":{"$ref":"names.json#short"},
+                   "tree":{"type":"array","items":{"$ref":"https://x.test/main.json"}}}})"},
+      {"https://x.test/defs/names.json",
+       R"({"$defs":{"s":{"$anchor":"short","type":"string","maxLength":3}}})"},
+      {"https://x.test/broken.json", R"({"type": )"}};
+  std::map<std::string, int> asked;
+  JsonSchemaOptions o = testing::CompactOptions();
+  o.load_document = [&](const std::string& uri) -> std::optional<std::string> {
+    ++asked[uri];
+    auto it = docs.find(uri);
+    if (it == docs.end()) return std::nullopt;
+    return it->second;
+  };
+  const std::string main = R"({"$id":"https://x.test/main.json","type":"object",
+      "properties":{"id":{"$ref":"defs/common.json#/$defs/id"},
+                    "name":{"$ref":"defs/common.json#/$defs/name"},
+                    "kids":{"$ref":"defs/common.json#/$defs/tree"}},
+      "additionalProperties":false})";
+  ExpectLanguage(main, {R"({"id":2,"name":"ab"})", R"({"kids":[{"id":1},{"kids":[]}]})"},
+                 {R"({"id":0})", R"({"name":"abcd"})", R"({"kids":[{"id":"x"}]})"}, o);
+  EXPECT_EQ(asked["https://x.test/defs/common.json"], 1);
+  EXPECT_EQ(asked["https://x.test/defs/names.json"], 1);
+  EXPECT_EQ(asked.count("https://x.test/main.json"), 0u);  // the document itself
+  // Unknown to the loader: remote, as without one; broken: the document's own error.
+  Status s = ConvertError(R"({"$ref":"https://x.test/other.json"})", o);
+  EXPECT_EQ(s.code(), StatusCode::kUnsupported) << s.ToString();
+  EXPECT_NE(s.message().find("remote $ref"), std::string::npos) << s.ToString();
+  s = ConvertError(R"({"properties":{"a":{"$ref":"https://x.test/broken.json"}}})", o);
+  EXPECT_EQ(s.code(), StatusCode::kParse) << s.ToString();
+  EXPECT_NE(s.message().find("https://x.test/broken.json"), std::string::npos) << s.ToString();
+  EXPECT_EQ(s.json_pointer(), "/properties/a/$ref") << s.ToString();
+  // An error inside a loaded document points into it.
+  docs["https://x.test/bad.json"] = R"({"properties":{"q":{"minimum":"no"}}})";
+  s = ConvertError(R"({"$ref":"https://x.test/bad.json"})", o);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.json_pointer().rfind("https://x.test/bad.json#/properties/q", 0), 0u)
+      << s.ToString();
+  // More documents than max_documents: a limit error at the $ref past it.
+  o.max_documents = 1;
+  s = ConvertError(main, o);
+  EXPECT_EQ(s.code(), StatusCode::kLimit) << s.ToString();
+  EXPECT_NE(s.message().find("max_documents"), std::string::npos) << s.ToString();
 }
 
 TEST(JsonSchemaRefs, Draft7IgnoresRefSiblingsAndLaterDraftsApplyThem) {
