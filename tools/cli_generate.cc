@@ -319,6 +319,9 @@ int RunGenerate(int argc, char** argv) {
       : parsed.property_order == sieve::JsonPropertyOrder::kSchema ? SIEVE_JSON_ORDER_SCHEMA
                                                                    : SIEVE_JSON_ORDER_DEFAULT;
   json.ignore_unsupported = parsed.unsupported == sieve::UnsupportedPolicy::kIgnore;
+  if (args.Has("ref-dir")) {  // generate compiles through the C API, which takes no loader yet
+    return UsageError(kCmd, "--ref-dir works with compile, validate and bench, not generate");
+  }
   if ((args.Has("whitespace") || args.Has("strict") || args.Has("any-order") ||
        args.Has("unsupported")) &&
       !args.Has("schema") && !request_source) {
