@@ -237,9 +237,9 @@ class RegexParser {
       return;
     }
     if (flags_.icase) {
-      std::vector<unicode::Range> closure = unicode::CaseClosure({{cp, cp}});
+      Ranges closure = FoldClosure({{cp, cp}});
       if (closure.size() != 1 || closure[0].lo != closure[0].hi) {
-        seq->push_back(Class(ToRanges(closure), false, pos_));
+        seq->push_back(FoldedClass(std::move(closure), false, pos_));
         return;
       }
     }
@@ -252,7 +252,10 @@ class RegexParser {
     AppendUtf8(&p.literal, cp);
     p.last_len = p.literal.size() - before;
   }
+  // A class of `ranges` (negated when `negate`), case-closed first under the i flag.
   Piece Class(Ranges ranges, bool negate, size_t offset);
+  // The same for ranges that are already what the flags make them.
+  Piece FoldedClass(Ranges ranges, bool negate, size_t offset);
   void Materialize(Piece* p) {
     if (p->e[0] == kNoExpr) p->e[0] = g_->AddBytes(p->literal);
   }
@@ -817,8 +820,12 @@ Status RegexParser::ParseClass(Piece* out) {
 }
 
 Piece RegexParser::Class(Ranges ranges, bool negate, size_t offset) {
-  Piece p;
   if (flags_.icase) ranges = FoldClosure(ranges);
+  return FoldedClass(std::move(ranges), negate, offset);
+}
+
+Piece RegexParser::FoldedClass(Ranges ranges, bool negate, size_t offset) {
+  Piece p;
   if (Grammar::NormalizeRanges(ranges, negate).empty()) return p;  // [] and [^\s\S]: never
   p.e[0] = g_->AddCharClass(std::move(ranges), negate, static_cast<int32_t>(offset));
   return p;

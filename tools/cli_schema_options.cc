@@ -2,9 +2,7 @@
 
 #include <charconv>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string_view>
 
 namespace sieve_cli {
@@ -123,15 +121,13 @@ bool ParseSchemaOptions(const ArgParser& args, sieve::JsonWhitespace default_whi
       if (file && !file->has_extension() && !std::filesystem::exists(*file, fec)) {
         *file += ".json";  // https://json.schemastore.org/name -> DIR/name.json
       }
+      std::string text, read_error;
       if (!file || !std::filesystem::is_regular_file(*file, fec) ||
-          std::filesystem::file_size(*file, fec) > max_bytes) {
+          std::filesystem::file_size(*file, fec) > max_bytes ||
+          !ReadFile(file->string(), &text, &read_error)) {
         return std::nullopt;
       }
-      std::ifstream in(*file, std::ios::binary);
-      if (!in) return std::nullopt;
-      std::ostringstream text;
-      text << in.rdbuf();
-      return text.str();
+      return text;
     };
   }
   *out = std::move(o);

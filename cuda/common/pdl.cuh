@@ -60,6 +60,14 @@ __device__ __forceinline__ void PdlLaunchDependents() {
 #endif
 }
 
+// The current device's multiprocessor count (launchers size persistent and one-wave grids by it).
+inline cudaError_t CurrentDeviceSmCount(int* sms) {
+  int device = 0;
+  const cudaError_t err = cudaGetDevice(&device);
+  if (err != cudaSuccess) return err;
+  return cudaDeviceGetAttribute(sms, cudaDevAttrMultiProcessorCount, device);
+}
+
 // Launches `kernel` on `stream`, with programmatic stream serialisation when `pdl` (else exactly
 // like <<<grid, block, smem, stream>>>). Returns the launch's error.
 template <typename... Params, typename... Args>

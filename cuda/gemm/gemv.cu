@@ -272,12 +272,8 @@ cudaError_t LaunchGemv(const GemvParams& p, cudaStream_t stream, bool pdl) {
     }
   };
   if (p.rows == 1) {
-    int device = 0, sms = 0;
-    cudaError_t err = cudaGetDevice(&device);
-    if (err == cudaSuccess) {
-      err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-    }
-    if (err != cudaSuccess) return err;
+    int sms = 0;
+    if (const cudaError_t err = CurrentDeviceSmCount(&sms); err != cudaSuccess) return err;
     // One wave instead of two (V2-Lite's shared gate_up at batch 1: 352 blocks, 264 places at two
     // per SM): three blocks per SM with 2 chunks per row in flight (79 registers, no spills; 4
     // chunks spilled), four round trips per warp. The chunks are summed in the same order, so the

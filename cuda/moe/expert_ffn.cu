@@ -943,11 +943,8 @@ cudaError_t LaunchStreamed(const ExpertFfnParams& p, bool compact, cudaStream_t 
                            bool pdl) {
   using S = Stream<kGateUp>;
   const int row_blocks = (kGateUp ? p.inter : p.hidden) / S::kUnitRows;
-  int device = 0, sms = 0;
-  cudaError_t err = cudaGetDevice(&device);
-  if (err == cudaSuccess) {
-    err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  }
+  int sms = 0;
+  cudaError_t err = CurrentDeviceSmCount(&sms);
   if (err == cudaSuccess) {
     err = cudaFuncSetAttribute(StreamedMmaKernel<kGateUp>,
                                cudaFuncAttributeMaxDynamicSharedMemorySize, S::kSmem);
@@ -971,11 +968,8 @@ bool MmaShapeOk(const ExpertFfnParams& p) {
 // One block per SM, or per unit when there are fewer units (V2-Lite: 128 units of 16 rows).
 cudaError_t LaunchDownCombine(const ExpertFfnParams& p, cudaStream_t stream, bool pdl,
                               bool routing_final) {
-  int device = 0, sms = 0;
-  cudaError_t err = cudaGetDevice(&device);
-  if (err == cudaSuccess) {
-    err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  }
+  int sms = 0;
+  cudaError_t err = CurrentDeviceSmCount(&sms);
   if (err == cudaSuccess) {
     err = cudaFuncSetAttribute(DownCombineKernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                DownCombine::kSmem);
