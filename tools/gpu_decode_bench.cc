@@ -56,6 +56,9 @@ const char kUsage[] =
     "  --context N          cached tokens per sequence before the timed steps (default 4096)\n"
     "  --prompt-len N       real prompt tokens at the end of that context (default 32)\n"
     "  --prefill-len N      time the prefill of one prompt of N tokens (default 4096; 0 = skip)\n"
+    "  --prefill-chunk N    tokens per prefill forward: max_step_tokens of a session of its own,\n"
+    "                       made after the decode runs (default 2048)\n"
+    "  --prefill-stages     one more prefill with stage timing: GPU ms per stage over the prompt\n"
     "  --steps N            timed decode steps per batch size (default 16)\n"
     "  --warmup N           untimed decode steps first (default 3)\n"
     "  --bandwidth GBPS     HBM bandwidth for the floor estimate (default 3000, H100 copy)\n"
@@ -141,8 +144,8 @@ int main(int argc, char** argv) {
   std::string model_dir;
   std::vector<int> batches = {1, 8, 64};
   long long prompt_len = 32, steps = 16, warmup = 3, bandwidth = 3000, chunk_mb = 64, threads = 0;
-  long long context = 4096, prefill_len = 4096;
-  bool load_only = false, pdl = true;
+  long long context = 4096, prefill_len = 4096, prefill_chunk = 2048;
+  bool load_only = false, pdl = true, prefill_stages = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -155,6 +158,10 @@ int main(int argc, char** argv) {
     }
     if (a == "--no-pdl") {
       pdl = false;
+      continue;
+    }
+    if (a == "--prefill-stages") {
+      prefill_stages = true;
       continue;
     }
     if (i + 1 >= argc) return Usage("unknown argument or missing value: " + a);
@@ -175,6 +182,10 @@ int main(int argc, char** argv) {
       if (!ParseInt(v, 1, &context)) return Usage("--context needs a positive integer");
     } else if (a == "--prefill-len") {
       if (!ParseInt(v, 0, &prefill_len)) return Usage("--prefill-len needs an integer >= 0");
+    } else if (a == "--prefill-chunk") {
+      if (!ParseInt(v, 1, &prefill_chunk) || prefill_chunk > 4095) {
+        return Usage("--prefill-chunk needs an integer in [1, 4095]");
+      }
     } else if (a == "--prompt-len") {
       if (!ParseInt(v, 1, &prompt_len)) return Usage("--prompt-len needs a positive integer");
     } else if (a == "--steps") {
@@ -242,7 +253,7 @@ int main(int argc, char** argv) {
   const int max_batch = *std::max_element(batches.begin(), batches.end());
   sieve::GpuSessionOptions so;
   so.max_batch = max_batch;
-  so.max_step_tokens = 256;
+  so.max_step_tokens = 256;  // the decode session (prefill gets its own: --prefill-chunk)
   so.programmatic_launch = pdl;
   if (!pdl) std::printf("programmatic dependent launch off (--no-pdl)\n");
   constexpr int kProfiled = 4;
@@ -421,9 +432,17 @@ int main(int argc, char** argv) {
     for (int64_t id : seqs) (void)s.RemoveSequence(id);
     rows.push_back(row);
   }
-  // Prefill of one long prompt (chunks of max_step_tokens), after the decode measurements.
+  // Prefill of one long prompt (chunks of --prefill-chunk tokens), after the decode
+  // measurements, in a session of its own (the decode session's memory is released first).
   double prefill_s = 0, prefill_flops = 0;
   if (prefill_len > 0) {
+    session->reset();
+    so.max_batch = 1;
+    so.max_step_tokens = static_cast<int32_t>(prefill_chunk);
+    so.max_seq_len = prefill_len + 8;
+    auto prefill_session = sieve::GpuSession::Create(*model, so);
+    if (!prefill_session.ok()) return Fail(prefill_session.status());
+    sieve::GpuSession& s = **prefill_session;
     std::vector<int32_t> prompt(prefill_len);
     for (long long i = 0; i < prefill_len; ++i) {
       prompt[i] = static_cast<int32_t>((i * 7919 + 31) % c.vocab_size);
@@ -447,6 +466,29 @@ int main(int argc, char** argv) {
         "count; %.1f%% of the 800 TFLOP/s bf16 ceiling)\n",
         prefill_len, prefill_s, prefill_len / prefill_s, prefill_flops / prefill_s / 1e12,
         prefill_flops / 1e12, 100 * prefill_flops / prefill_s / 800e12);
+    if (prefill_stages) {  // eager launches with events between stages: slower than the timing
+      auto seq = s.AddSequence();
+      if (!seq.ok()) return Fail(seq.status());
+      s.SetStageTiming(true);
+      (void)s.TakeStageTimes();
+      Status st = s.Prefill(*seq, prompt);
+      if (st.ok()) st = s.Synchronize();
+      auto stages = s.TakeStageTimes();
+      s.SetStageTiming(false);
+      if (!st.ok()) return Fail(st);
+      if (!stages.ok()) return Fail(stages.status());
+      std::string line = "prefill " + std::to_string(prefill_len) + " (chunks of " +
+                         std::to_string(prefill_chunk) + ") GPU ms by stage:";
+      double sum = 0;
+      for (const auto& [name, ms] : *stages) {
+        char buf[64];
+        std::snprintf(buf, sizeof(buf), " %s %.2f", name.c_str(), ms);
+        line += buf;
+        sum += ms;
+      }
+      std::printf("%s (sum %.1f)\n", line.c_str(), sum);
+      (void)s.RemoveSequence(*seq);
+    }
   }
 
   std::printf("\n== sieve-gpu-bench summary (%s)\n", prop.name);

@@ -20,6 +20,7 @@
 #include "cuda/common/pdl.cuh"
 #include "cuda/config.h"
 #include "cuda/moe/expert_ffn.h"
+#include "cuda/moe/expert_gemm.h"
 
 namespace sieve::cuda {
 namespace {
@@ -985,7 +986,7 @@ cudaError_t LaunchDownCombine(const ExpertFfnParams& p, cudaStream_t stream, boo
 bool ExpertFfnUsesTensorCores(const ExpertFfnParams& p) { return MmaShapeOk(p); }
 
 bool ExpertFfnFusesCombine(const ExpertFfnParams& p) {
-  return p.path != 1 && MmaShapeOk(p) && p.tokens >= 1 &&
+  return p.path != 1 && p.path != 3 && MmaShapeOk(p) && p.tokens >= 1 &&
          p.tokens <= kExpertFusedCombineMaxTokens;
 }
 
@@ -1004,7 +1005,18 @@ cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream, bool 
       (p.shared_out && p.shared_stride < p.hidden)) {
     return cudaErrorInvalidValue;
   }
-  if (p.path < 0 || p.path > 2 || (p.path == 2 && !MmaShapeOk(p))) return cudaErrorInvalidValue;
+  if (p.path < 0 || p.path > 3 || (p.path == 2 && !MmaShapeOk(p)) ||
+      (p.path == 3 && !ExpertGemmShapeOk(p))) {
+    return cudaErrorInvalidValue;
+  }
+  constexpr int kCombineThreads = 256;
+  const dim3 combine_grid((p.hidden + kCombineThreads - 1) / kCombineThreads, p.tokens);
+  if (p.path == 3 || (p.path == 0 && ExpertFfnPrefersGemm(p))) {  // prompt chunks
+    cudaError_t err = LaunchExpertGemmGateUp(p, stream, pdl && pdl_first);
+    if (err == cudaSuccess) err = LaunchExpertGemmDown(p, stream, pdl);
+    if (err != cudaSuccess) return err;
+    return LaunchKernel(CombineKernel, combine_grid, kCombineThreads, 0, stream, pdl, p);
+  }
   if (p.path == 2 || (p.path == 0 && ExpertFfnUsesTensorCores(p))) {
     const bool compact = pairs < 2 * static_cast<int64_t>(p.num_experts);
     cudaError_t err = LaunchStreamed<true>(p, compact, stream, pdl && pdl_first);
@@ -1014,8 +1026,6 @@ cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream, bool 
     }
     err = LaunchStreamed<false>(p, compact, stream, pdl);
     if (err != cudaSuccess) return err;
-    constexpr int kCombineThreads = 256;
-    const dim3 combine_grid((p.hidden + kCombineThreads - 1) / kCombineThreads, p.tokens);
     return LaunchKernel(CombineKernel, combine_grid, kCombineThreads, 0, stream, pdl, p);
   }
   // Fewer pairs than experts: one grid row per sorted position instead of per expert.
@@ -1028,8 +1038,6 @@ cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream, bool 
           : LaunchGrouped<kExpertRowsPerWarp, kExpertPairsPerPass>(p, by_position, grid_y, stream,
                                                                    pdl, pdl_first);
   if (err != cudaSuccess) return err;
-  constexpr int kCombineThreads = 256;
-  const dim3 combine_grid((p.hidden + kCombineThreads - 1) / kCombineThreads, p.tokens);
   return LaunchKernel(CombineKernel, combine_grid, kCombineThreads, 0, stream, pdl, p);
 }
 

@@ -10,7 +10,8 @@
 // The sum over slots runs in slot order, so results do not depend on scheduling. Experts that
 // received no pair cost nothing (the grid covers pairs, not experts).
 //
-// Kernels (expert-major, grouped), two families (ExpertFfnUsesTensorCores picks):
+// Kernels (expert-major, grouped), three families (ExpertFfnPrefersGemm, then
+// ExpertFfnUsesTensorCores pick):
 //   * tensor cores (aligned shapes, any batch): one persistent kernel per projection walks units
 //     of (expert, 32 or 64 output rows), streaming the weight rows and the pairs' inputs through
 //     a shared-memory ring into m16n8k16 mma; with fewer than 2 pairs per expert the units run
@@ -22,6 +23,9 @@
 //     kExpertPairsPerPass of its pairs at a time (picked from the token count; the pairs' inputs
 //     staged in shared memory), with 16-byte weight loads when the reduction width is a multiple
 //     of 8 (scalar loads otherwise).
+//   * grouped GEMMs (prompt chunks: ExpertFfnPrefersGemm, expert_gemm.h): tiles of 64 sorted
+//     positions of one expert x 64 gate + 64 up (or 128 down) weight rows, so a weight row in
+//     shared memory serves 64 pairs instead of 16.
 // Gate and up rows are computed together and SiLU(gate) * up is written directly; the down
 // projection multiplies by the pair's combine weight. So at batch B each touched expert is
 // streamed once instead of once per pair (reference/deepseek-v2.md §3.2).
@@ -56,7 +60,7 @@ struct ExpertFfnParams {
   int32_t hidden;       // H
   int32_t inter;        // I (moe_intermediate_size)
   const int32_t* expert_offsets;  // [num_experts + 1] MoeAlign's ranges into sorted_pairs
-  int32_t path;                   // 0: automatic; 1: CUDA-core GEMVs; 2: tensor cores (tests)
+  int32_t path;  // 0: automatic; 1: CUDA-core GEMVs; 2: tensor cores; 3: grouped GEMMs (tests)
 };
 
 // The automatic choice: the tensor-core kernels (persistent, weights streamed through shared

@@ -12,6 +12,7 @@
 
 #include "cuda/config.h"
 #include "cuda/moe/expert_ffn.h"
+#include "cuda/moe/expert_gemm.h"
 #include "cuda/moe/routing.h"
 #include "decoder/moe_routing.h"
 #include "tests/cuda/cuda_test_util.h"
@@ -148,6 +149,7 @@ struct FfnCase {
   bool shared, accumulate;
   bool dense_x = false;  // x rows packed (x_stride = H) and the tensor-core path (else CUDA cores)
   int first_expert = 0;  // tokens pick from experts first_expert .. + max(experts / 2, top_k) - 1
+  bool gemm = false;     // the grouped GEMMs (expert_gemm.h: hidden % 128, inter % 64)
 };
 
 void CheckExpertFfn(const FfnCase& c) {
@@ -239,6 +241,7 @@ void CheckExpertFfn(const FfnCase& c) {
   p.inter = I;
   p.expert_offsets = d_off.get();
   p.path = c.dense_x ? 2 : 1;  // each case pins its kernels; the automatic choice is tested below
+  if (c.gemm) p.path = 3;
   ASSERT_EQ(LaunchExpertFfn(p, nullptr), cudaSuccess);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   // bf16 inputs are exact in both; fp32 accumulation over H and I terms.
@@ -274,6 +277,34 @@ TEST(ExpertFfn, TensorCorePathMatchesDoubleSwiGlu) {
   // Fewer than 2 pairs per expert (the compacted launch: units over the touched experts only)
   // with touched experts 200 .. 455 of 512: the touched list is built over two chunks of 256.
   CheckExpertFfn({16, 512, 6, 128, 128, false, false, true, 200});
+}
+
+// The grouped GEMMs for prompt chunks: the same double-precision reference. Experts that
+// receive nothing get no tile; partial tiles of 64 positions; the down's K = 2 I runs over the
+// hi then the lo half of act.
+TEST(ExpertFfnGemm, MatchesDoubleSwiGluWithEmptyExperts) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  CheckExpertFfn({64, 8, 2, 256, 128, true, true, true, 0, true});     // 16 pairs per expert
+  CheckExpertFfn({40, 64, 6, 512, 320, false, false, true, 0, true});  // V2-Lite routing
+  CheckExpertFfn({150, 4, 2, 128, 64, true, true, true, 0, true});     // 150 pairs: 3 tiles
+  CheckExpertFfn({24, 8, 6, 2048, 1408, true, false, true, 0, true});  // V2-Lite widths
+}
+
+TEST(ExpertFfnGemm, PreferredFromThirtyTwoPairsPerExpertOnItsShapes) {
+  ExpertFfnParams p{};
+  p.num_experts = 64;
+  p.top_k = 6;
+  p.hidden = p.x_stride = 2048;
+  p.inter = 1408;
+  p.tokens = 341;  // 2046 pairs < 32 x 64
+  EXPECT_FALSE(ExpertFfnPrefersGemm(p));
+  p.tokens = 342;  // 2052 pairs
+  EXPECT_TRUE(ExpertFfnPrefersGemm(p));
+  p.inter = 1400;  // not a multiple of 64
+  EXPECT_FALSE(ExpertFfnPrefersGemm(p));
+  p.inter = 1408;
+  p.hidden = 2000;  // not a multiple of 128
+  EXPECT_FALSE(ExpertFfnPrefersGemm(p));
 }
 
 // The down kernel with the combine inside (1-2 tokens) against the separate down + combine
