@@ -260,6 +260,7 @@ void CpuSession::Attention(int64_t l, const std::vector<float>& x, int64_t n, At
     for (int64_t t = 0; t < total; ++t) {
       MatVec(layer.kv_b_proj, cache.data() + t * cd, kv.data() + t * nh * kvb_rows);
     }
+    RoundBf16(bf16, kv.data(), total * nh * kvb_rows);  // kv_b_proj's output is bf16 there
   }
   std::vector<float> heads(nh * vd), scores(total), qlat(lat), olat(lat);
   for (int64_t j = 0; j < n; ++j) {
@@ -289,6 +290,9 @@ void CpuSession::Attention(int64_t l, const std::vector<float>& x, int64_t n, At
         scores[t] = static_cast<float>(s * scale);
       }
       Softmax(scores.data(), visible);
+      // The plain form multiplies V by bf16 probabilities (transformers casts the softmax to the
+      // model dtype; flash attention rounds P too); the absorbed GPU kernel keeps P fp32-exact.
+      if (form == AttentionForm::kPlain) RoundBf16(bf16, scores.data(), visible);
       if (form == AttentionForm::kAbsorbed) {
         for (int64_t i = 0; i < lat; ++i) {
           double s = 0;

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "cuda/attention/latent_cache.h"
+#include "cuda/attention/mha_prefill.h"
 #include "cuda/attention/mla_decode.h"
 #include "cuda/attention/q_absorb.h"
 #include "cuda/attention/value_up.h"
@@ -244,6 +245,10 @@ Status GpuSession::Attention(int64_t layer, int32_t T, const cuda::GemvNorm* nor
     SIEVE_RETURN_IF_ERROR(Project(x_, T, H, {{L.q_proj, nh * qk, q_}, {L.kv_a_proj, width, kv_a_}},
                                   "q_proj + kv_a_proj_with_mqa", norm));
   }
+  if (mha_first_position_ >= 0 && nope == cuda::kMhaNope && rd == cuda::kMhaRope &&
+      vd == cuda::kMhaV) {
+    return MhaPrefill(layer, T);
+  }
   // q_abs [T, nh, width] = [W_UK[h]^T bf16(q_nope[h]) | rope(q_pe[h])]: one launch for
   // decode-sized steps (q_absorb.h), else cast + strided batched GEMM + rope.
   const int64_t kvb_head = static_cast<int64_t>(nope + vd) * lat;  // kv_b elements per head
@@ -359,6 +364,87 @@ Status GpuSession::Attention(int64_t layer, int32_t T, const cuda::GemvNorm* nor
     g.beta = 0.0f;
     SIEVE_RETURN_IF_ERROR(RunGemm(g, "value up-projection (W_UV)"));
   }
+  return Project(o_, T, nh * vd, {{L.o_proj, H, y_}}, "o_proj");
+}
+
+Status GpuSession::MhaPrefill(int64_t layer, int32_t T) {
+  const ModelConfig& c = model_->config();
+  const GpuLayerWeights& L = model_->weights().layers()[layer];
+  const int32_t H = static_cast<int32_t>(c.hidden_size);
+  const int32_t nh = static_cast<int32_t>(c.num_attention_heads);
+  const int32_t qk = static_cast<int32_t>(c.qk_head_dim());
+  const int32_t nope = static_cast<int32_t>(c.qk_nope_head_dim);
+  const int32_t rd = static_cast<int32_t>(c.qk_rope_head_dim);
+  const int32_t lat = static_cast<int32_t>(c.kv_lora_rank);
+  const int32_t vd = static_cast<int32_t>(c.v_head_dim);
+  const int32_t width = lat + rd;
+  const int32_t kvw = nh * (nope + vd);
+  const int32_t ctx = mha_first_position_ + T;
+  // Scratch for the context: [ctx, width] latent rows, [ctx, kvw] keys / values (bf16), grown
+  // in steps of 4096 tokens (never inside a graph: decode steps do not come here).
+  if (ctx > mha_scratch_tokens_) {
+    const int64_t tokens = (ctx + 4095) / 4096 * 4096;
+    SIEVE_RETURN_IF_ERROR(Check(cudaStreamSynchronize(stream_), "MHA prefill scratch"));
+    SIEVE_RETURN_IF_ERROR(mha_scratch_.Allocate(
+        static_cast<size_t>(tokens) * (width + kvw) * sizeof(__nv_bfloat16), "MHA prefill"));
+    mha_scratch_tokens_ = tokens;
+  }
+  __nv_bfloat16* latent = mha_scratch_.at<__nv_bfloat16>(0);
+  __nv_bfloat16* kv = latent + mha_scratch_tokens_ * width;
+  // q_pe rotated into the tail of each q_abs head row (as the absorbed path does); the cache
+  // append ran on the side stream (the chunk's own rows): joined before the gather.
+  const cuda::RopeParams rp{q_ + nope,
+                            static_cast<int64_t>(nh) * qk,
+                            qk,
+                            q_abs_ + lat,
+                            static_cast<int64_t>(nh) * width,
+                            width,
+                            DeviceStep<int32_t>(step_.positions),
+                            model_->inv_freq(),
+                            model_->attention_factor(),
+                            T,
+                            nh,
+                            rd};
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchRope(rp, stream_), "q rope"));
+  SIEVE_RETURN_IF_ERROR(Join());
+  Mark("attn.mla");
+  const cuda::LatentGatherParams lg{cache_->layer(layer), DeviceStep<int32_t>(step_.table),
+                                    cache_->page_size(), width, ctx, latent};
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchLatentGather(lg, stream_), "latent gather"));
+  cuda::GemmParams g{};  // [k_nope | v] per head = kv_b_proj(c) for every context token
+  g.a = latent;
+  g.lda = width;
+  g.w = L.kv_b_proj;
+  g.ldw = lat;
+  g.c = kv;
+  g.ldc = kvw;
+  g.c_bf16 = true;
+  g.m = ctx;
+  g.n = kvw;
+  g.k = lat;
+  g.batch = 1;
+  g.alpha = 1.0f;
+  SIEVE_RETURN_IF_ERROR(RunGemm(g, "kv_b_proj (prefill keys and values)"));
+  const cuda::MhaPrefillParams mp{q_,
+                                  static_cast<int64_t>(nh) * qk,
+                                  qk,
+                                  q_abs_ + lat,
+                                  static_cast<int64_t>(nh) * width,
+                                  width,
+                                  kv,
+                                  kvw,
+                                  nope + vd,
+                                  latent + lat,
+                                  width,
+                                  o_,
+                                  static_cast<int64_t>(nh) * vd,
+                                  vd,
+                                  T,
+                                  nh,
+                                  mha_first_position_,
+                                  model_->softmax_scale()};
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchMhaPrefill(mp, stream_), "MHA prefill attention"));
+  Mark("attn.out");
   return Project(o_, T, nh * vd, {{L.o_proj, H, y_}}, "o_proj");
 }
 

@@ -438,6 +438,11 @@ Status GpuSession::RunStep(const std::vector<Part>& parts) {
   }
   // All validation is done; from here the table changes and a failure poisons the session.
   SIEVE_ASSIGN_OR_RETURN(std::vector<int64_t> starts, cache_->table().Append(seqs, counts));
+  mha_first_position_ = options_.mha_prefill && parts.size() == 1 &&
+                                parts[0].count >= kMhaMinTokens &&
+                                starts[0] + parts[0].count <= kMhaMaxContext
+                            ? static_cast<int32_t>(starts[0])
+                            : -1;
   SIEVE_RETURN_IF_ERROR(Check(cudaEventSynchronize(upload_done_), "wait for step upload"));
   int32_t* tok = HostStep<int32_t>(step_.tokens);
   int32_t* pos = HostStep<int32_t>(step_.positions);

@@ -109,14 +109,26 @@ class GpuModel {
   RoutingParams routing_;
 };
 
+// A forward of one sequence's chunk of at least kMhaMinTokens prompt tokens, whose context
+// (chunk included) is at most kMhaMaxContext tokens, computes its attention in the MHA form
+// (keys and values of the whole context from the latent cache: cuda/attention/mha_prefill.h;
+// scratch of ~9.3 KB per context token for V2-Lite, allocated on first use); other steps, and
+// longer contexts, take the absorbed decode kernel (the same attention to rounding).
+inline constexpr int32_t kMhaMinTokens = 128;
+inline constexpr int64_t kMhaMaxContext = 65536;
+
 struct GpuSessionOptions {
   int32_t max_batch = 8;            // sequences in one DecodeStep
   int32_t max_step_tokens = 256;    // tokens per forward; longer prompts prefill in chunks
+                                    // (prefill is faster in larger chunks: 2048 is 1.9x 256 on
+                                    // V2-Lite, bench/README.md; workspace grows with it)
   int64_t max_seq_len = 4096;       // positions per sequence (block-table width)
   int64_t cache_tokens = 0;         // KV cache capacity; 0 = max_batch sequences of max_seq_len
                                     // (each rounded up to whole 64-token pages)
   bool cuda_graphs = true;          // decode steps replay one captured CUDA graph per batch size
                                     // (no per-kernel launches; off while stage timing is on)
+  bool mha_prefill = true;          // prompt chunks of >= kMhaMinTokens take the MHA form
+                                    // (false: the absorbed decode kernel; A/B and tests)
   bool programmatic_launch = true;  // steps of 1-2 tokens launch their kernel chain with
                                     // programmatic dependent launch (same results; speed only;
                                     // on compute capability 9.0+, plain launches below)
@@ -215,6 +227,9 @@ class GpuSession {
   // q_abs from q_ without q_absorb.h: cast q_nope to bf16, strided batched W_UK GEMM, and the q
   // rope on the side stream alongside them (the caller joins).
   Status QAbsorbUnfused(const GpuLayerWeights& layer, int32_t tokens);
+  // A prompt chunk's attention in the MHA form (cuda/attention/mha_prefill.h) after q and the
+  // cache append: keys and values of the whole context from the latent cache, then o_.
+  Status MhaPrefill(int64_t layer, int32_t tokens);
   // The unfused equivalent of a GemvNorm whose GEMV could not run: h_out = h, then RMSNorm of
   // h_out (+= delta) into x.
   Status NormFallback(const cuda::GemvNorm& n, __nv_bfloat16* x, int32_t tokens, int32_t k);
@@ -254,6 +269,11 @@ class GpuSession {
   int32_t sm_count_ = 1;      // multiprocessors (split-KV and grid sizing)
   bool pdl_capable_ = false;  // the device takes PDL launches (compute capability >= 9.0)
   bool pdl_ = false;          // this forward launches its main-stream kernels with PDL
+  // This step is one sequence's chunk of >= kMhaMinTokens tokens starting at this position (its
+  // attention takes the MHA form), else -1.
+  int32_t mha_first_position_ = -1;
+  DeviceAllocation mha_scratch_;  // [context, width] latent + [context, heads, nope + v] k / v
+  int64_t mha_scratch_tokens_ = 0;
 
   // Per-step indices: the same layout in pinned host memory and on the device.
   struct StepLayout {

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "cuda/common/pdl.cuh"
+#include "cuda/common/mma_sm80.cuh"
 #include "cuda/config.h"
 #include "cuda/moe/expert_gemm.h"
 
@@ -23,31 +24,6 @@ constexpr int kRowBytes = kBK * 2 + 16;
 constexpr int kARows = kBM, kBRows = 128;
 constexpr int kStageBytes = (kARows + kBRows) * kRowBytes;  // 27,648
 constexpr int kSmem = kStages * kStageBytes;                 // 110,592: two blocks per SM
-
-__device__ __forceinline__ uint32_t SmemAddr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-__device__ __forceinline__ void CpAsync16(uint32_t dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-               "r"(valid ? 16 : 0)
-               : "memory");
-}
-
-__device__ __forceinline__ void LdMatrixX4(uint32_t addr, uint32_t (&r)[4]) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-}
-
-__device__ __forceinline__ void Mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
-                                    uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
 
 // The block's tile: expert (-1: none), its first sorted position and pair count, first row m0.
 struct Tile {
@@ -120,7 +96,7 @@ __global__ void __launch_bounds__(kThreads, 2) ExpertGemmKernel(ExpertFfnParams 
   bool a_ok[2];
   uint32_t a_dst[2], b_dst[4];
   const __nv_bfloat16* b_src[4];
-  const uint32_t base = SmemAddr(smem);
+  const uint32_t base = SharedAddress(smem);
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
     const int c = tid + kThreads * i, row = c >> 3, q = c & 7;
@@ -156,10 +132,10 @@ __global__ void __launch_bounds__(kThreads, 2) ExpertGemmKernel(ExpertFfnParams 
     const int k0 = (lo ? kb - kb_half : kb) * kBK;
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
-      CpAsync16(slot + a_dst[i], (lo ? a_lo[i] : a_src[i]) + (a_ok[i] ? k0 : 0), a_ok[i]);
+      CpAsync16Zfill(slot + a_dst[i], (lo ? a_lo[i] : a_src[i]) + (a_ok[i] ? k0 : 0), a_ok[i]);
     }
 #pragma unroll
-    for (int i = 0; i < 4; ++i) CpAsync16(slot + b_dst[i], b_src[i] + k0, true);
+    for (int i = 0; i < 4; ++i) CpAsync16Zfill(slot + b_dst[i], b_src[i] + k0, true);
   };
 #pragma unroll 1
   for (int s = 0; s < kStages - 1; ++s) {
@@ -202,8 +178,8 @@ __global__ void __launch_bounds__(kThreads, 2) ExpertGemmKernel(ExpertFfnParams 
       for (int mt = 0; mt < 2; ++mt) {
 #pragma unroll
         for (int c = 0; c < 2; ++c) {
-          Mma(acc[mt][2 * c], a[mt], b[c][0], b[c][1]);
-          Mma(acc[mt][2 * c + 1], a[mt], b[c][2], b[c][3]);
+          MmaBf16(acc[mt][2 * c], a[mt], b[c][0], b[c][1]);
+          MmaBf16(acc[mt][2 * c + 1], a[mt], b[c][2], b[c][3]);
         }
       }
     }
