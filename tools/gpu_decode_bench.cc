@@ -57,7 +57,7 @@ const char kUsage[] =
     "  --prompt-len N       real prompt tokens at the end of that context (default 32)\n"
     "  --prefill-len N      time the prefill of one prompt of N tokens (default 4096; 0 = skip)\n"
     "  --prefill-chunk N    tokens per prefill forward: max_step_tokens of a session of its own,\n"
-    "                       made after the decode runs (default 2048)\n"
+    "                       made after the decode runs (default 4095: the most a session takes)\n"
     "  --prefill-stages     one more prefill with stage timing: GPU ms per stage over the prompt\n"
     "  --steps N            timed decode steps per batch size (default 16)\n"
     "  --warmup N           untimed decode steps first (default 3)\n"
@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
   std::string model_dir;
   std::vector<int> batches = {1, 8, 64};
   long long prompt_len = 32, steps = 16, warmup = 3, bandwidth = 3000, chunk_mb = 64, threads = 0;
-  long long context = 4096, prefill_len = 4096, prefill_chunk = 2048;
+  long long context = 4096, prefill_len = 4096, prefill_chunk = 4095;
   bool load_only = false, pdl = true, prefill_stages = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];

@@ -23,9 +23,9 @@
 //     kExpertPairsPerPass of its pairs at a time (picked from the token count; the pairs' inputs
 //     staged in shared memory), with 16-byte weight loads when the reduction width is a multiple
 //     of 8 (scalar loads otherwise).
-//   * grouped GEMMs (prompt chunks: ExpertFfnPrefersGemm, expert_gemm.h): tiles of 64 sorted
-//     positions of one expert x 64 gate + 64 up (or 128 down) weight rows, so a weight row in
-//     shared memory serves 64 pairs instead of 16.
+//   * grouped GEMMs (prompt chunks: ExpertFfnPrefersGemm, expert_gemm.h): tiles of 128 sorted
+//     positions of one expert x 128 gate + 128 up (or 256 down) weight rows, so a weight row in
+//     shared memory serves 128 pairs instead of 16.
 // Gate and up rows are computed together and SiLU(gate) * up is written directly; the down
 // projection multiplies by the pair's combine weight. So at batch B each touched expert is
 // streamed once instead of once per pair (reference/deepseek-v2.md §3.2).

@@ -1,11 +1,14 @@
 // Kernels for expert_gemm.h. Block (x, y) finds the x-th tile of kBM sorted positions, counting
 // each expert's ceil(pairs / kBM) tiles in expert order (warp 0 scans the experts' tile counts
-// 32 at a time), and takes weight rows y * (64 | 128); blocks past the last tile exit. Warp w is
-// (wm = w / 4, wn = w % 4): positions wm * 32 .. + 31 (two m16 tiles) times four n8 tiles of
-// weight rows (gate/up: gate rows wn * 16 .. + 15 and the same up rows, so a thread holds the
-// gate and up sums of the same (position, i); down: rows wn * 32 .. + 31). The A (positions)
-// and B (weight rows) tiles of each 64-wide K block go through a kStages-deep cp.async ring in
-// rows of 128 bytes padded to 144 (conflict-free ldmatrix), all 256 threads copying.
+// 32 at a time), and takes weight rows y * (128 | 256); blocks past the last tile exit. Warp w is
+// (wm = w / 4, wn = w % 4): positions wm * 64 .. + 63 (four m16 tiles) times eight n8 tiles of
+// weight rows (gate/up: gate rows wn * 32 .. + 31 and the same up rows, so a thread holds the
+// gate and up sums of the same (position, i); down: rows wn * 64 .. + 63). The A (positions)
+// and B (weight rows) tiles of each 32-wide K block go through a kStages-deep cp.async ring in
+// rows of 64 bytes padded to 80 (conflict-free ldmatrix), all 256 threads copying. A warp tile
+// of 64 x 64 takes 8 ldmatrix per 32 mma, and a block of 128 positions x 256 rows reads each
+// weight row once per 128 pairs and each input row once per 256 weight rows (L2 to SM traffic:
+// 64 x 128 tiles moved ~1.3x as many bytes; measured bench/README.md).
 #include <cstdint>
 
 #include "cuda/common/pdl.cuh"
@@ -16,14 +19,16 @@
 namespace sieve::cuda {
 namespace {
 
-constexpr int kBM = 64;        // sorted positions per tile
-constexpr int kBK = 64;        // K per ring stage
-constexpr int kStages = 4;
+constexpr int kBM = 128;       // sorted positions per tile
+constexpr int kBK = 32;        // K per ring stage
+constexpr int kStages = 6;
 constexpr int kThreads = 256;  // 8 warps: 2 (positions) x 4 (weight rows)
-constexpr int kRowBytes = kBK * 2 + 16;
-constexpr int kARows = kBM, kBRows = 128;
-constexpr int kStageBytes = (kARows + kBRows) * kRowBytes;  // 27,648
-constexpr int kSmem = kStages * kStageBytes;                 // 110,592: two blocks per SM
+constexpr int kRowBytes = kBK * 2 + 16;  // 80: rows 20 words apart, conflict-free ldmatrix
+constexpr int kChunks = kBK / 8;         // 16-byte chunks per row and stage
+constexpr int kARows = kBM, kBRows = 256;
+constexpr int kGateRows = kBRows / 2;                        // gate/up: 128 of each
+constexpr int kStageBytes = (kARows + kBRows) * kRowBytes;  // 30,720
+constexpr int kSmem = kStages * kStageBytes;                 // 184,320: one block per SM
 
 // The block's tile: expert (-1: none), its first sorted position and pair count, first row m0.
 struct Tile {
@@ -71,11 +76,11 @@ __device__ __forceinline__ Tile FindTile(const ExpertFfnParams& p) {
   return t;
 }
 
-// kGateUp: act hi / lo = silu(gate . x) * (up . x) for weight rows i0 = blockIdx.y * 64 of gate
-// and up. Else: pair_out[pair, n] = weight * (down . act hi + down . act lo), n0 = blockIdx.y *
-// 128.
+// kGateUp: act hi / lo = silu(gate . x) * (up . x) for weight rows i0 = blockIdx.y * 128 of
+// gate and up. Else: pair_out[pair, n] = weight * (down . act hi + down . act lo), n0 =
+// blockIdx.y * 256.
 template <bool kGateUp>
-__global__ void __launch_bounds__(kThreads, 2) ExpertGemmKernel(ExpertFfnParams p) {
+__global__ void __launch_bounds__(kThreads, 1) ExpertGemmKernel(ExpertFfnParams p) {
   PdlLaunchDependents();
   PdlWait();  // launched with PDL: the routing and x (or act) are final from here
   const Tile tile = FindTile(p);
@@ -88,18 +93,19 @@ __global__ void __launch_bounds__(kThreads, 2) ExpertGemmKernel(ExpertFfnParams 
   const __nv_bfloat16* act_lo = act_hi + pairs * I;
   const int kb_half = I / kBK;                    // down: K blocks of the hi half
   const int kblocks = kGateUp ? H / kBK : 2 * kb_half;
-  // This thread's copies: A chunks tid, tid + 256 (row c / 8, 16-byte chunk c % 8), B chunks
-  // tid + 256 i, i < 4. Sources at K block 0; a K block adds kBK elements (down: the lo half
+  // This thread's copies: A chunk tid (row c / kChunks, 16-byte chunk c % kChunks), B chunks
+  // tid + 256 i, i < kBB. Sources at K block 0; a K block adds kBK elements (down: the lo half
   // restarts at the lo row and at weight column 0).
-  const __nv_bfloat16* a_src[2];
-  const __nv_bfloat16* a_lo[2];
-  bool a_ok[2];
-  uint32_t a_dst[2], b_dst[4];
-  const __nv_bfloat16* b_src[4];
+  constexpr int kBA = kARows * kChunks / kThreads, kBB = kBRows * kChunks / kThreads;
+  const __nv_bfloat16* a_src[kBA];
+  const __nv_bfloat16* a_lo[kBA];
+  bool a_ok[kBA];
+  uint32_t a_dst[kBA], b_dst[kBB];
+  const __nv_bfloat16* b_src[kBB];
   const uint32_t base = SharedAddress(smem);
 #pragma unroll
-  for (int i = 0; i < 2; ++i) {
-    const int c = tid + kThreads * i, row = c >> 3, q = c & 7;
+  for (int i = 0; i < kBA; ++i) {
+    const int c = tid + kThreads * i, row = c / kChunks, q = c % kChunks;
     a_ok[i] = tile.m0 + row < tile.count;
     const int64_t pos = tile.begin + (a_ok[i] ? tile.m0 + row : 0);
     if (kGateUp) {
@@ -113,12 +119,12 @@ __global__ void __launch_bounds__(kThreads, 2) ExpertGemmKernel(ExpertFfnParams 
     a_dst[i] = row * kRowBytes + 16 * q;
   }
 #pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const int c = tid + kThreads * i, row = c >> 3, q = c & 7;
+  for (int i = 0; i < kBB; ++i) {
+    const int c = tid + kThreads * i, row = c / kChunks, q = c % kChunks;
     if (kGateUp) {
-      const int i0 = blockIdx.y * 64;
-      const int64_t wrow =
-          static_cast<int64_t>(e) * 2 * I + (row < 64 ? i0 + row : I + i0 + row - 64);
+      const int i0 = blockIdx.y * kGateRows;
+      const int64_t wrow = static_cast<int64_t>(e) * 2 * I +
+                           (row < kGateRows ? i0 + row : I + i0 + row - kGateRows);
       b_src[i] = p.w13 + wrow * H + 8 * q;
     } else {
       const int64_t wrow = static_cast<int64_t>(e) * H + blockIdx.y * kBRows + row;
@@ -131,31 +137,36 @@ __global__ void __launch_bounds__(kThreads, 2) ExpertGemmKernel(ExpertFfnParams 
     const bool lo = !kGateUp && kb >= kb_half;
     const int k0 = (lo ? kb - kb_half : kb) * kBK;
 #pragma unroll
-    for (int i = 0; i < 2; ++i) {
+    for (int i = 0; i < kBA; ++i) {
       CpAsync16Zfill(slot + a_dst[i], (lo ? a_lo[i] : a_src[i]) + (a_ok[i] ? k0 : 0), a_ok[i]);
     }
 #pragma unroll
-    for (int i = 0; i < 4; ++i) CpAsync16Zfill(slot + b_dst[i], b_src[i] + k0, true);
+    for (int i = 0; i < kBB; ++i) CpAsync16Zfill(slot + b_dst[i], b_src[i] + k0, true);
   };
 #pragma unroll 1
   for (int s = 0; s < kStages - 1; ++s) {
     if (s < kblocks) issue(s);
     asm volatile("cp.async.commit_group;\n" ::: "memory");
   }
-  float acc[2][4][4];
+  float acc[4][8][4];
 #pragma unroll
-  for (int mt = 0; mt < 2; ++mt) {
+  for (int mt = 0; mt < 4; ++mt) {
 #pragma unroll
-    for (int j = 0; j < 4; ++j) {
+    for (int j = 0; j < 8; ++j) {
 #pragma unroll
       for (int q = 0; q < 4; ++q) acc[mt][j][q] = 0.0f;
     }
   }
-  // ldmatrix rows: A m-tile mt rows wm * 32 + mt * 16 + lane % 16, column half lane / 16; B
+  // ldmatrix rows: A m-tile mt rows wm * 64 + mt * 16 + lane % 16, column half lane / 16; B
   // pair c (n-tiles 2c, 2c + 1) rows brow[c] + lane % 8 + 8 (lane / 16), column half
-  // (lane / 8) % 2.
-  const int brow0 = kGateUp ? wn * 16 : wn * 32, brow1 = kGateUp ? 64 + wn * 16 : wn * 32 + 16;
-  const uint32_t a_off = (wm * 32 + (lane & 15)) * kRowBytes + (lane >> 4) * 16;
+  // (lane / 8) % 2: gate/up, gate rows wn * 32 .. + 31 (n-tiles 0-3) and the same up rows
+  // (n-tiles 4-7); down, rows wn * 64 .. + 63.
+  int brow[4];
+#pragma unroll
+  for (int c = 0; c < 4; ++c) {
+    brow[c] = kGateUp ? (c >> 1) * kGateRows + wn * 32 + (c & 1) * 16 : wn * 64 + c * 16;
+  }
+  const uint32_t a_off = (wm * 64 + (lane & 15)) * kRowBytes + (lane >> 4) * 16;
   const uint32_t b_lane = (kARows + (lane & 7) + ((lane >> 4) << 3)) * kRowBytes +
                           ((lane >> 3) & 1) * 16;
 #pragma unroll 1
@@ -167,17 +178,17 @@ __global__ void __launch_bounds__(kThreads, 2) ExpertGemmKernel(ExpertFfnParams 
     const uint32_t slot = base + (kb % kStages) * kStageBytes;
 #pragma unroll
     for (int kk = 0; kk < kBK / 16; ++kk) {
-      uint32_t a[2][4], b[2][4];
+      uint32_t a[4][4], b[4][4];
 #pragma unroll
-      for (int mt = 0; mt < 2; ++mt) {
+      for (int mt = 0; mt < 4; ++mt) {
         LdMatrixX4(slot + a_off + mt * 16 * kRowBytes + kk * 32, a[mt]);
       }
-      LdMatrixX4(slot + b_lane + brow0 * kRowBytes + kk * 32, b[0]);
-      LdMatrixX4(slot + b_lane + brow1 * kRowBytes + kk * 32, b[1]);
 #pragma unroll
-      for (int mt = 0; mt < 2; ++mt) {
+      for (int c = 0; c < 4; ++c) LdMatrixX4(slot + b_lane + brow[c] * kRowBytes + kk * 32, b[c]);
 #pragma unroll
-        for (int c = 0; c < 2; ++c) {
+      for (int mt = 0; mt < 4; ++mt) {
+#pragma unroll
+        for (int c = 0; c < 4; ++c) {
           MmaBf16(acc[mt][2 * c], a[mt], b[c][0], b[c][1]);
           MmaBf16(acc[mt][2 * c + 1], a[mt], b[c][2], b[c][3]);
         }
@@ -187,22 +198,22 @@ __global__ void __launch_bounds__(kThreads, 2) ExpertGemmKernel(ExpertFfnParams 
   asm volatile("cp.async.wait_group 0;\n" ::: "memory");
   const int g = lane >> 2, t = lane & 3;
 #pragma unroll
-  for (int mt = 0; mt < 2; ++mt) {
+  for (int mt = 0; mt < 4; ++mt) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const int row = wm * 32 + mt * 16 + g + 8 * h;
+      const int row = wm * 64 + mt * 16 + g + 8 * h;
       if (tile.m0 + row >= tile.count) continue;
       const int64_t pos = tile.begin + tile.m0 + row;
       if (kGateUp) {
         __nv_bfloat16* hi = reinterpret_cast<__nv_bfloat16*>(p.act);
         __nv_bfloat16* lo = hi + pairs * I;
 #pragma unroll
-        for (int j = 0; j < 2; ++j) {  // n-tile j: gate, n-tile j + 2: up of the same i
-          const int i = blockIdx.y * 64 + wn * 16 + j * 8 + 2 * t;
+        for (int j = 0; j < 4; ++j) {  // n-tile j: gate, n-tile j + 4: up of the same i
+          const int i = blockIdx.y * kGateRows + wn * 32 + j * 8 + 2 * t;
           float v[2];
 #pragma unroll
           for (int u = 0; u < 2; ++u) {
-            const float gs = acc[mt][j][2 * h + u], us = acc[mt][j + 2][2 * h + u];
+            const float gs = acc[mt][j][2 * h + u], us = acc[mt][j + 4][2 * h + u];
             v[u] = gs / (1.0f + expf(-gs)) * us;
           }
           const __nv_bfloat162 vh = __floats2bfloat162_rn(v[0], v[1]);
@@ -215,8 +226,8 @@ __global__ void __launch_bounds__(kThreads, 2) ExpertGemmKernel(ExpertFfnParams 
         const int pair = p.sorted_pairs[pos];
         const float w = p.topk_weights[pair];
 #pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          const int n = blockIdx.y * kBRows + wn * 32 + j * 8 + 2 * t;
+        for (int j = 0; j < 8; ++j) {
+          const int n = blockIdx.y * kBRows + wn * 64 + j * 8 + 2 * t;
           *reinterpret_cast<float2*>(p.pair_out + static_cast<int64_t>(pair) * H + n) =
               make_float2(w * acc[mt][j][2 * h], w * acc[mt][j][2 * h + 1]);
         }
@@ -235,14 +246,14 @@ cudaError_t Launch(const ExpertFfnParams& p, cudaStream_t stream, bool pdl) {
   // Tiles: at most one partial tile per expert beyond pairs / kBM.
   const int64_t pairs = static_cast<int64_t>(p.tokens) * p.top_k;
   const dim3 grid(static_cast<unsigned>((pairs + kBM - 1) / kBM + p.num_experts),
-                  kGateUp ? p.inter / 64 : p.hidden / kBRows);
+                  kGateUp ? p.inter / kGateRows : p.hidden / kBRows);
   return LaunchKernel(ExpertGemmKernel<kGateUp>, grid, kThreads, kSmem, stream, pdl, p);
 }
 
 }  // namespace
 
 bool ExpertGemmShapeOk(const ExpertFfnParams& p) {
-  return p.num_experts <= kMaxExperts && p.hidden % kBRows == 0 && p.inter % 64 == 0 &&
+  return p.num_experts <= kMaxExperts && p.hidden % kBRows == 0 && p.inter % kGateRows == 0 &&
          p.x_stride % 8 == 0 && Aligned16(p.x) && Aligned16(p.w13) && Aligned16(p.w2) &&
          Aligned16(p.act) && reinterpret_cast<uintptr_t>(p.pair_out) % 8 == 0;
 }

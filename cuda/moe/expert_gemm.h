@@ -4,10 +4,10 @@
 // The streamed kernels of expert_ffn.cu read an expert's weights once per pass of 16 pairs:
 // right for decode (a few pairs per expert), wrong for a 2048-token chunk (~190 pairs per
 // expert: the weights come through the SM 12 times, in mma tiles 16 columns wide). Here a block
-// computes a tile of 64 sorted positions of one expert x 128 weight rows with a 4-stage cp.async
-// ring (64-wide K blocks) and ldmatrix-fed m16n8k16 mma, so each weight row loaded into shared
-// memory serves 64 pairs:
-//   gate/up: rows i0 .. i0 + 63 of gate and of up, so the epilogue has both for each (pair, i):
+// computes a tile of 128 sorted positions of one expert x 256 weight rows with a 6-stage cp.async
+// ring (32-wide K blocks) and ldmatrix-fed m16n8k16 mma, so each weight row loaded into shared
+// memory serves 128 pairs:
+//   gate/up: rows i0 .. i0 + 127 of gate and of up, so the epilogue has both for each (pair, i):
 //            act[pos, i] = silu(gate . x) * (up . x), stored as bf16 hi + lo (LaunchExpertFfn's
 //            act layout; the x rows are read through sorted_pairs, no gather);
 //   down:    K = 2I: the act hi row, then the lo row, against the same weight row (one fp32 sum
@@ -31,7 +31,7 @@ namespace sieve::cuda {
 // prefill, issue 7 session 17): bench/README.md.
 inline constexpr int32_t kExpertGemmMinPairsPerExpert = 32;
 
-// Shapes: hidden a multiple of 128, inter of 64, at most kMaxExperts experts, x rows, weights
+// Shapes: hidden a multiple of 256, inter of 128, at most kMaxExperts experts, x rows, weights
 // and act 16-byte aligned, pair_out 8-byte aligned.
 bool ExpertGemmShapeOk(const ExpertFfnParams& p);
 // Whether LaunchExpertFfn's automatic choice (path 0) is this path: the shapes fit and there

@@ -285,8 +285,8 @@ TEST(ExpertFfn, TensorCorePathMatchesDoubleSwiGlu) {
 TEST(ExpertFfnGemm, MatchesDoubleSwiGluWithEmptyExperts) {
   if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
   CheckExpertFfn({64, 8, 2, 256, 128, true, true, true, 0, true});     // 16 pairs per expert
-  CheckExpertFfn({40, 64, 6, 512, 320, false, false, true, 0, true});  // V2-Lite routing
-  CheckExpertFfn({150, 4, 2, 128, 64, true, true, true, 0, true});     // 150 pairs: 3 tiles
+  CheckExpertFfn({40, 64, 6, 512, 384, false, false, true, 0, true});  // V2-Lite routing
+  CheckExpertFfn({150, 4, 2, 256, 128, true, true, true, 0, true});    // 150 pairs: 3 tiles
   CheckExpertFfn({24, 8, 6, 2048, 1408, true, false, true, 0, true});  // V2-Lite widths
 }
 
@@ -300,10 +300,10 @@ TEST(ExpertFfnGemm, PreferredFromThirtyTwoPairsPerExpertOnItsShapes) {
   EXPECT_FALSE(ExpertFfnPrefersGemm(p));
   p.tokens = 342;  // 2052 pairs
   EXPECT_TRUE(ExpertFfnPrefersGemm(p));
-  p.inter = 1400;  // not a multiple of 64
+  p.inter = 1344;  // not a multiple of 128
   EXPECT_FALSE(ExpertFfnPrefersGemm(p));
   p.inter = 1408;
-  p.hidden = 2000;  // not a multiple of 128
+  p.hidden = 1920;  // not a multiple of 256
   EXPECT_FALSE(ExpertFfnPrefersGemm(p));
 }
 
