@@ -4,8 +4,9 @@
 // because top-k over nearly equal softmax scores is sensitive to rounding; a bf16 GEMM would flip
 // more near-tie expert choices. The weight stays fp32 on the device (64 x 2048 x 4 B = 0.5 MB per
 // V2-Lite layer; exact for bf16 checkpoints), x is the bf16 normalised hidden state every other
-// projection reads, and the products accumulate in fp32. One warp per (token, expert), lanes
-// striding the hidden dimension; the weight rows stay in L2 across tokens.
+// projection reads, and the products accumulate in fp32. Below kRouterTiledMinTokens tokens one
+// warp per (token, expert), lanes striding the hidden dimension (the fused routing's form, the
+// same sums); from there tiles of 64 tokens x 64 experts through shared memory (prompt chunks).
 #ifndef SIEVE_CUDA_MOE_ROUTER_LOGITS_H_
 #define SIEVE_CUDA_MOE_ROUTER_LOGITS_H_
 
@@ -26,6 +27,8 @@ struct RouterLogitsParams {
   int32_t num_experts;
   int32_t hidden;
 };
+
+inline constexpr int32_t kRouterTiledMinTokens = 64;
 
 // Launches on `stream`; cudaErrorInvalidValue for a bad shape or null pointer; never aborts.
 cudaError_t LaunchRouterLogits(const RouterLogitsParams& p, cudaStream_t stream);
