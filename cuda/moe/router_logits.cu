@@ -2,7 +2,7 @@
 // (router_logits.cuh); from kRouterTiledMinTokens tokens, tiles of 64 tokens x 64 experts whose
 // x and weight slices pass through shared memory once per tile (the warp form reads every x row
 // once per expert and every weight row once per token: ~3 GB of L2 traffic per layer for a
-// 4096-token chunk, ~1 ms).
+// 4096-token chunk; measured ~0.36 ms per layer there against ~0.17 ms tiled).
 #include "cuda/common/device_utils.cuh"
 #include "cuda/moe/router_logits.h"
 #include "cuda/moe/router_logits.cuh"

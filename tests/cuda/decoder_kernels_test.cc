@@ -121,9 +121,9 @@ TEST(RouterLogits, IsAnFp32ProductOfBf16InputsAndFp32Weights) {
   for (auto [tokens, experts, hidden] :
        {std::tuple{1, 64, 2048}, std::tuple{7, 8, 64}, std::tuple{3, 160, 5120},
         std::tuple{2, 5, 70},       // 70: not a multiple of 4, the scalar path
-        std::tuple{100, 64, 2048},  // the tiled form: a partial last tile of tokens
-        std::tuple{64, 160, 200},   // expert tiles of 64 (the last partial), a partial k slice
-        std::tuple{70, 5, 70}}) {
+        std::tuple{2100, 64, 256},  // the tiled form: a partial last tile of tokens
+        std::tuple{2048, 160, 200},  // expert tiles of 64 (the last partial), a partial k slice
+        std::tuple{2050, 5, 70}}) {
     SCOPED_TRACE(::testing::Message() << tokens << " x " << experts << " x " << hidden);
     const int x_stride = hidden + 4, l_stride = experts + 1;
     const std::vector<float> x = RandomBf16Values(tokens * x_stride, 1.0f, 5);
