@@ -16,16 +16,17 @@
 // The forward per step of T tokens (gpu_forward.cc; shapes in reference/deepseek-v2.md §2.1):
 //   h = embed(tokens) (fp32 residual stream)
 //   per layer: x = RMSNorm(h) (bf16)  ->  MLA  ->  h += o;  x = RMSNorm(h)  ->  MLP or MoE  ->  h
-//   += y MLA, absorbed over the paged cache for prefill and decode alike: q (q_proj, or q_a -> norm
-//   ->
-//     q_b) and [c | k_pe] = kv_a x (cuBLAS, fp32 out); c normalised, k_pe rotated and both
-//     written to the cache (latent_cache.h); q_lat = W_UK^T q_nope per head (strided batched
-//     GEMM); q_pe rotated; attention over the cache (mla_decode.h; every prompt token is its own
-//     query row with its own causal length); o = W_UV o_lat per head; o_proj.
+//   += y MLA, absorbed over the paged cache: q (q_proj, or q_a -> norm -> q_b) and [c | k_pe] =
+//     kv_a x (cuBLAS, fp32 out); c normalised, k_pe rotated and both written to the cache
+//     (latent_cache.h); q_lat = W_UK^T q_nope per head (strided batched GEMM); q_pe rotated;
+//     attention over the cache (mla_decode.h; every prompt token is its own query row with its
+//     own causal length); o = W_UV o_lat per head; o_proj. A prompt chunk of >= kMhaMinTokens
+//     tokens of one sequence instead makes k_nope / v for its whole context from the cache (one
+//     kv_b_proj GEMM) and attends in the MHA form (mha_prefill.h).
 //   MoE: fp32 router (router_logits.h), softmax/top-k on the GPU (routing.h), pairs grouped by
 //     expert, shared experts as one SwiGLU MLP, routed experts over stacked weights, expert-major
-//     so each touched expert is read once per step (expert_ffn.h), combined with the shared
-//     output.
+//     so each touched expert is read once per step (expert_ffn.h; grouped tensor-core GEMMs for
+//     prompt chunks, expert_gemm.h), combined with the shared output.
 //   MLA attention is split-KV over the SMs for decode (mla_decode.h; the split count depends on
 //   the batch size and max_seq_len only). A decode step (one token per sequence, stage timing off)
 //   replays one CUDA graph per batch size, captured on first use (GpuSessionOptions::cuda_graphs):
@@ -120,8 +121,9 @@ inline constexpr int64_t kMhaMaxContext = 65536;
 struct GpuSessionOptions {
   int32_t max_batch = 8;            // sequences in one DecodeStep
   int32_t max_step_tokens = 256;    // tokens per forward; longer prompts prefill in chunks
-                                    // (prefill is faster in larger chunks: 2048 is 1.9x 256 on
-                                    // V2-Lite, bench/README.md; workspace grows with it)
+                                    // (prefill is faster in larger chunks: 4095 is 2.7x 256 on
+                                    // V2-Lite, bench/README.md; the workspace, logits of every
+                                    // row included, grows with it)
   int64_t max_seq_len = 4096;       // positions per sequence (block-table width)
   int64_t cache_tokens = 0;         // KV cache capacity; 0 = max_batch sequences of max_seq_len
                                     // (each rounded up to whole 64-token pages)
