@@ -23,6 +23,11 @@ Result<std::unique_ptr<GpuEngineBackend>> GpuEngineBackend::Create(
   GpuSessionOptions so;
   so.max_batch = max_batch;
   so.max_seq_len = max_seq_len;
+  // Prompts prefill in chunks of up to 1024 tokens (grouped expert GEMMs and MHA-form attention
+  // from 128 tokens: ~2x the throughput of 256-token chunks on V2-Lite, bench/README.md); the
+  // engine reads one logits row per sequence, so the logits buffer stays max_batch rows.
+  so.max_step_tokens = 1024;
+  so.max_logits_rows = max_batch;
   SIEVE_ASSIGN_OR_RETURN(b->session_, GpuSession::Create(std::move(model), so));
   const size_t rows = static_cast<size_t>(max_batch);
   SIEVE_RETURN_IF_ERROR(b->Check(cudaStreamCreateWithFlags(&b->copy_stream_, cudaStreamNonBlocking),

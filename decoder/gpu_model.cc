@@ -117,6 +117,12 @@ Status GpuSession::Init(const GpuSessionOptions& options) {
     options_.max_seq_len = std::min(options_.max_seq_len, c.max_position_embeddings);
   }
   max_tokens_ = std::max(options_.max_step_tokens, options_.max_batch);
+  if (options_.max_logits_rows < 0) {
+    return InvalidArgument("GpuSession: max_logits_rows must be >= 0");
+  }
+  max_logits_ = options_.max_logits_rows == 0
+                    ? max_tokens_
+                    : std::min(max_tokens_, std::max(options_.max_logits_rows, options_.max_batch));
   const int64_t top_k = std::max<int64_t>(c.num_experts_per_tok, 1);
   if (static_cast<int64_t>(max_tokens_) * top_k > 65535 ||
       static_cast<int64_t>(max_tokens_) * c.num_attention_heads > 65535) {
@@ -245,7 +251,7 @@ Status GpuSession::Init(const GpuSessionOptions& options) {
     bind(mla_partial_, static_cast<size_t>(sm_count_) * groups * cuda::kMlaHeadsPerBlock * lat);
     bind(mla_partial_lse_, static_cast<size_t>(sm_count_) * groups * cuda::kMlaHeadsPerBlock);
     bind(route_counter_, 1);
-    bind(logits_, t * V);
+    bind(logits_, static_cast<size_t>(max_logits_) * V);
     bind(argmax_, t);
     return at;
   };
@@ -354,10 +360,11 @@ Status GpuSession::Prefill(int64_t seq, const std::vector<int32_t>& tokens, bool
                       " positions exceed the session's max_seq_len " +
                       std::to_string(options_.max_seq_len));
   }
-  if (all_positions && n > options_.max_step_tokens) {
+  if (all_positions && n > std::min(options_.max_step_tokens, max_logits_)) {
     return InvalidArgument("GpuSession: logits for all " + std::to_string(n) +
                            " positions need a prompt of at most max_step_tokens (" +
-                           std::to_string(options_.max_step_tokens) + ")");
+                           std::to_string(options_.max_step_tokens) + ") and of the session's " +
+                           std::to_string(max_logits_) + " logits rows (max_logits_rows)");
   }
   if (table.PagesNeeded(seq, n) > table.free_pages()) {
     return LimitError("GpuSession: KV cache full: the prompt needs " +
@@ -431,7 +438,7 @@ Status GpuSession::RunStep(const std::vector<Part>& parts) {
     seqs.push_back(p.seq);
     counts.push_back(p.count);
   }
-  if (n_tokens <= 0 || n_tokens > max_tokens_ ||
+  if (n_tokens <= 0 || n_tokens > max_tokens_ || n_rows > max_logits_ ||
       parts.size() > static_cast<size_t>(options_.max_batch)) {
     return InternalError("GpuSession: step of " + std::to_string(n_tokens) + " tokens over " +
                          std::to_string(parts.size()) + " sequences exceeds the workspace");

@@ -124,6 +124,10 @@ struct GpuSessionOptions {
                                     // (prefill is faster in larger chunks: 4095 is 2.7x 256 on
                                     // V2-Lite, bench/README.md; the workspace, logits of every
                                     // row included, grows with it)
+  int32_t max_logits_rows = 0;      // logits rows one forward may return (a prefill with
+                                    // all_positions needs its prompt's); 0 = max(max_batch,
+                                    // max_step_tokens). A [rows, vocab] fp32 buffer: large
+                                    // chunks without all_positions need only max_batch rows
   int64_t max_seq_len = 4096;       // positions per sequence (block-table width)
   int64_t cache_tokens = 0;         // KV cache capacity; 0 = max_batch sequences of max_seq_len
                                     // (each rounded up to whole 64-token pages)
@@ -267,6 +271,7 @@ class GpuSession {
   cudaEvent_t upload_done_ = nullptr;
   Status poisoned_;
   int32_t max_tokens_ = 0;    // workspace rows: max(max_step_tokens, max_batch)
+  int32_t max_logits_ = 0;    // logits rows: max_logits_rows (>= max_batch) or max_tokens_
   int32_t max_pages_ = 0;     // block-table row width
   int32_t sm_count_ = 1;      // multiprocessors (split-KV and grid sizing)
   bool pdl_capable_ = false;  // the device takes PDL launches (compute capability >= 9.0)

@@ -174,6 +174,38 @@ TEST(GpuModel, RefusesConfigsOverTheKernelLimits) {
   EXPECT_EQ(GpuModel::CheckSupported(*c).code(), StatusCode::kUnsupported);
 }
 
+// max_logits_rows bounds the logits a forward may return: an all-positions prefill longer than
+// it is refused up front (nothing appended), shorter ones and last-row prefills run.
+TEST(GpuSession, MaxLogitsRowsBoundsAllPositionsPrefills) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  ScopedTempDir dir;
+  auto model = GpuModel::Load(WriteModel(dir, "tiny", DType::kBF16));
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  GpuSessionOptions o;
+  o.max_batch = 2;
+  o.max_step_tokens = 32;
+  o.max_seq_len = 100;
+  o.max_logits_rows = -1;
+  EXPECT_EQ(GpuSession::Create(*model, o).status().code(), StatusCode::kInvalidArgument);
+  o.max_logits_rows = 4;
+  auto session = GpuSession::Create(*model, o);
+  ASSERT_TRUE(session.ok()) << session.status().ToString();
+  GpuSession& s = **session;
+  auto a = s.AddSequence();
+  auto b = s.AddSequence();
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(s.Prefill(*a, std::vector<int32_t>(10, 1), true).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.length(*a), 0);
+  ASSERT_TRUE(s.Prefill(*a, std::vector<int32_t>(40, 2)).ok());  // chunks of 32 and 8
+  EXPECT_EQ(s.logits_rows(), 1);
+  ASSERT_TRUE(s.Prefill(*b, {3, 4, 5, 6}, true).ok());
+  EXPECT_EQ(s.logits_rows(), 4);
+  auto logits = s.LogitsToHost();
+  ASSERT_TRUE(logits.ok());
+  EXPECT_EQ(logits->size(), 4u * 300);
+}
+
 TEST(GpuSession, InputErrorsAreReportedAndLeaveTheSessionUsable) {
   if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
   ScopedTempDir dir;
