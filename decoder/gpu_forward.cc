@@ -3,6 +3,7 @@
 // The math and the per-step index arrays are described in gpu_model.h; this file only wires the
 // cuda/ launchers together (shapes noted at each call). Every launcher's cudaError_t and every
 // cuBLAS status goes through Check(), which poisons the session on failure.
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <utility>
@@ -381,9 +382,11 @@ Status GpuSession::MhaPrefill(int64_t layer, int32_t T) {
   const int32_t kvw = nh * (nope + vd);
   const int32_t ctx = mha_first_position_ + T;
   // Scratch for the context: [ctx, width] latent rows, [ctx, kvw] keys / values (bf16), grown
-  // in steps of 4096 tokens (never inside a graph: decode steps do not come here).
+  // in steps of 4096 tokens up to the session's MHA context bound (never inside a graph: decode
+  // steps do not come here).
   if (ctx > mha_scratch_tokens_) {
-    const int64_t tokens = (ctx + 4095) / 4096 * 4096;
+    const int64_t tokens =
+        std::max<int64_t>(ctx, std::min<int64_t>((ctx + 4095) / 4096 * 4096, mha_max_context_));
     SIEVE_RETURN_IF_ERROR(Check(cudaStreamSynchronize(stream_), "MHA prefill scratch"));
     SIEVE_RETURN_IF_ERROR(mha_scratch_.Allocate(
         static_cast<size_t>(tokens) * (width + kvw) * sizeof(__nv_bfloat16), "MHA prefill"));

@@ -117,6 +117,13 @@ Status GpuSession::Init(const GpuSessionOptions& options) {
     options_.max_seq_len = std::min(options_.max_seq_len, c.max_position_embeddings);
   }
   max_tokens_ = std::max(options_.max_step_tokens, options_.max_batch);
+  {
+    const int64_t per_token =
+        (c.kv_lora_rank + c.qk_rope_head_dim +
+         c.num_attention_heads * (c.qk_nope_head_dim + c.v_head_dim)) * 2;
+    mha_max_context_ =
+        std::min(kMhaMaxContext, kMhaMaxScratchBytes / std::max<int64_t>(per_token, 1));
+  }
   if (options_.max_logits_rows < 0) {
     return InvalidArgument("GpuSession: max_logits_rows must be >= 0");
   }
@@ -447,7 +454,7 @@ Status GpuSession::RunStep(const std::vector<Part>& parts) {
   SIEVE_ASSIGN_OR_RETURN(std::vector<int64_t> starts, cache_->table().Append(seqs, counts));
   mha_first_position_ = options_.mha_prefill && parts.size() == 1 &&
                                 parts[0].count >= kMhaMinTokens &&
-                                starts[0] + parts[0].count <= kMhaMaxContext
+                                starts[0] + parts[0].count <= mha_max_context_
                             ? static_cast<int32_t>(starts[0])
                             : -1;
   SIEVE_RETURN_IF_ERROR(Check(cudaEventSynchronize(upload_done_), "wait for step upload"));

@@ -111,12 +111,15 @@ class GpuModel {
 };
 
 // A forward of one sequence's chunk of at least kMhaMinTokens prompt tokens, whose context
-// (chunk included) is at most kMhaMaxContext tokens, computes its attention in the MHA form
-// (keys and values of the whole context from the latent cache: cuda/attention/mha_prefill.h;
-// scratch of ~9.3 KB per context token for V2-Lite, allocated on first use); other steps, and
-// longer contexts, take the absorbed decode kernel (the same attention to rounding).
+// (chunk included) is at most kMhaMaxContext tokens and whose keys and values fit in
+// kMhaMaxScratchBytes, computes its attention in the MHA form (keys and values of the whole
+// context from the latent cache: cuda/attention/mha_prefill.h; scratch of (kv_lora + rope +
+// heads x (nope + v)) x 2 bytes per context token, 9.3 KB for V2-Lite and 66 KB for V2 with 128
+// heads, allocated on first use); other steps and longer contexts take the absorbed decode
+// kernel (the same attention to rounding).
 inline constexpr int32_t kMhaMinTokens = 128;
 inline constexpr int64_t kMhaMaxContext = 65536;
+inline constexpr int64_t kMhaMaxScratchBytes = int64_t{1} << 30;
 
 struct GpuSessionOptions {
   int32_t max_batch = 8;            // sequences in one DecodeStep
@@ -279,6 +282,7 @@ class GpuSession {
   // This step is one sequence's chunk of >= kMhaMinTokens tokens starting at this position (its
   // attention takes the MHA form), else -1.
   int32_t mha_first_position_ = -1;
+  int64_t mha_max_context_ = 0;  // contexts whose MHA scratch fits kMhaMaxScratchBytes
   DeviceAllocation mha_scratch_;  // [context, width] latent + [context, heads, nope + v] k / v
   int64_t mha_scratch_tokens_ = 0;
 
