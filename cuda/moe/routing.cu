@@ -30,11 +30,82 @@ __global__ void __launch_bounds__(kRoutingWarps * 32) MoeRoutingKernel(MoeRoutin
 }
 
 constexpr int kAlignThreads = 1024;
+constexpr int32_t kAlignLargeMinPairs = 2048;  // below: AlignPairs (the fused kernel's code)
 
 __global__ void __launch_bounds__(kAlignThreads) MoeAlignKernel(MoeAlignParams p) {
   __shared__ int32_t counts[kMaxExperts];
   __shared__ int32_t offsets[kMaxExperts + 1];
   AlignPairs(p, p.topk_ids, counts, offsets);
+}
+
+// The same grouping for many pairs (prompt chunks): AlignPairs has every warp scan all pairs
+// twice per expert it owns (V2-Lite, 24,576 pairs: ~0.2 ms, one block). Here warp w takes the
+// contiguous chunk w of the pairs: it counts its chunk's pairs per expert (hist[w][e]), the
+// block turns the counts into each (warp, expert)'s first slot (expert offsets, then warps in
+// order within an expert), and every warp places its chunk's pairs 32 at a time, a lane's rank
+// among the lanes with the same expert coming from __match_any_sync. Chunks are in pair order
+// and a warp walks its chunk in order, so each expert's pairs stay ascending: the same arrays as
+// AlignPairs. Ids outside [0, num_experts) are skipped, as there.
+constexpr int kAlignWarps = kAlignThreads / 32;
+constexpr int kAlignLargeMaxExperts = 256;  // hist: 32 warps x 256 experts x 4 B = 32 KB
+
+__global__ void __launch_bounds__(kAlignThreads) MoeAlignLargeKernel(MoeAlignParams p) {
+  __shared__ int32_t hist[kAlignWarps][kAlignLargeMaxExperts];
+  __shared__ int32_t offsets[kAlignLargeMaxExperts + 1];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, E = p.num_experts;
+  for (int i = threadIdx.x; i < kAlignWarps * E; i += kAlignThreads) hist[i / E][i % E] = 0;
+  __syncthreads();
+  const int32_t chunk = (p.num_pairs + kAlignWarps * 32 - 1) / (kAlignWarps * 32) * 32;
+  const int32_t begin = warp * chunk, end = min(p.num_pairs, begin + chunk);
+  for (int32_t i = begin + lane; i < end; i += 32) {
+    const int32_t id = p.topk_ids[i];
+    if (id >= 0 && id < E) atomicAdd(&hist[warp][id], 1);
+  }
+  __syncthreads();
+  if (warp == 0) {  // expert totals, exclusive prefix sum 32 experts per round
+    int32_t run = 0;
+    for (int32_t base = 0; base < E; base += 32) {
+      const int32_t e = base + lane;
+      int32_t c = 0;
+      if (e < E) {
+        for (int w = 0; w < kAlignWarps; ++w) c += hist[w][e];
+      }
+      int32_t incl = c;
+#pragma unroll
+      for (int o = 1; o < 32; o <<= 1) {
+        const int32_t up = __shfl_up_sync(0xffffffffu, incl, o);
+        if (lane >= o) incl += up;
+      }
+      if (e < E) offsets[e] = run + incl - c;
+      run += __shfl_sync(0xffffffffu, incl, 31);
+    }
+    if (lane == 0) offsets[E] = run;
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e < E; e += kAlignThreads) {  // hist -> each warp's first slot
+    int32_t at = offsets[e];
+    for (int w = 0; w < kAlignWarps; ++w) {
+      const int32_t n = hist[w][e];
+      hist[w][e] = at;
+      at += n;
+    }
+  }
+  for (int e = threadIdx.x; e <= E; e += kAlignThreads) p.expert_offsets[e] = offsets[e];
+  __syncthreads();
+  for (int32_t base = begin; base < end; base += 32) {
+    const int32_t i = base + lane;
+    const int32_t id = i < end ? p.topk_ids[i] : -1;
+    const bool ok = id >= 0 && id < E;
+    const unsigned same = __match_any_sync(0xffffffffu, ok ? id : -1);
+    const int32_t slot = ok ? hist[warp][id] + __popc(same & ((1u << lane) - 1u)) : 0;
+    __syncwarp();  // every lane has read its expert's next slot
+    if (ok) {
+      p.sorted_pairs[slot] = i;
+      p.sorted_experts[slot] = id;
+      if ((same & ((1u << lane) - 1u)) == 0) hist[warp][id] += __popc(same);  // the first lane
+    }
+    __syncwarp();
+  }
 }
 
 }  // namespace
@@ -79,7 +150,11 @@ cudaError_t CheckMoeAlign(const MoeAlignParams& p) {
 cudaError_t LaunchMoeAlign(const MoeAlignParams& p, cudaStream_t stream) {
   const cudaError_t e = CheckMoeAlign(p);
   if (e != cudaSuccess) return e;
-  MoeAlignKernel<<<1, kAlignThreads, 0, stream>>>(p);
+  if (p.num_pairs >= kAlignLargeMinPairs && p.num_experts <= kAlignLargeMaxExperts) {
+    MoeAlignLargeKernel<<<1, kAlignThreads, 0, stream>>>(p);
+  } else {
+    MoeAlignKernel<<<1, kAlignThreads, 0, stream>>>(p);
+  }
   return cudaGetLastError();
 }
 

@@ -138,6 +138,23 @@ TEST(MoeAlign, GroupsPairsByExpertInPairOrder) {
   std::vector<int32_t> skewed(1001);
   for (int32_t& e : skewed) e = rng() % 10 == 0 ? static_cast<int32_t>(rng() % 160) : 7;
   CheckAlign(skewed, 160);
+  // From 2048 pairs the chunked counting sort (MoeAlignLargeKernel): a 4096-token chunk's
+  // pairs, a skewed set with chunks of one expert, a count that leaves warps without pairs, and
+  // more experts than that kernel takes (the per-expert scan again).
+  std::vector<int32_t> chunk(4096 * 6);
+  for (int32_t& e : chunk) e = static_cast<int32_t>(rng() % 64);
+  CheckAlign(chunk, 64);
+  std::vector<int32_t> runs(5000);
+  for (size_t i = 0; i < runs.size(); ++i) {
+    runs[i] = i < 3000 ? 3 : static_cast<int32_t>(rng() % 256);
+  }
+  CheckAlign(runs, 256);
+  std::vector<int32_t> sparse(2049);
+  for (int32_t& e : sparse) e = static_cast<int32_t>(rng() % 5);
+  CheckAlign(sparse, 5);
+  std::vector<int32_t> wide(3000);
+  for (int32_t& e : wide) e = static_cast<int32_t>(rng() % 300);
+  CheckAlign(wide, 300);
   std::vector<int32_t> partial(45);  // 100 experts: the prefix sum's last round is partial
   for (int32_t& e : partial) e = static_cast<int32_t>(rng() % 100);
   CheckAlign(partial, 100);
