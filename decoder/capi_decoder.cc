@@ -9,6 +9,7 @@
 #include "decoder/engine.h"
 #include "decoder/engine_model.h"
 #include "grammar/capi_internal.h"
+#include "grammar/capi_json_loader.h"
 #include "sieve/sieve_decoder.h"
 
 using sieve::Status;
@@ -50,6 +51,8 @@ sieve_status CheckStructSize(const void* opts, size_t struct_size, const char* w
   return SIEVE_OK;
 }
 
+
+
 sieve::JsonSchemaOptions JsonOptions(const sieve_json_schema_options* o) {
   sieve::JsonSchemaOptions j = sieve::Engine::DefaultJsonOptions();
   using T = sieve_json_schema_options;
@@ -70,6 +73,7 @@ sieve::JsonSchemaOptions JsonOptions(const sieve_json_schema_options* o) {
   if (SIEVE_DEC_HAS(o, T, ignore_unsupported) && o->ignore_unsupported) {
     j.unsupported = sieve::UnsupportedPolicy::kIgnore;
   }
+  sieve::capi::SetDocumentLoader(o, &j);
   return j;
 }
 

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "grammar/capi_internal.h"
+#include "grammar/capi_json_loader.h"
 #include "grammar/capi_limits.h"
 #include "grammar/ebnf_parser.h"
 #include "grammar/grammar_cache.h"
@@ -63,6 +64,8 @@ sieve::Status WithLineColumn(sieve::Status s, std::string_view text) {
   return s;
 }
 
+
+
 sieve::JsonSchemaOptions JsonOptions(const sieve_json_schema_options* o) {
   sieve::JsonSchemaOptions j;
   using T = sieve_json_schema_options;
@@ -87,6 +90,7 @@ sieve::JsonSchemaOptions JsonOptions(const sieve_json_schema_options* o) {
   if (SIEVE_HAS(o, T, ignore_unsupported) && o->ignore_unsupported) {
     j.unsupported = sieve::UnsupportedPolicy::kIgnore;
   }
+  sieve::capi::SetDocumentLoader(o, &j);
   return j;
 }
 
@@ -135,12 +139,13 @@ namespace {
 template <typename Make>
 sieve_status CompileWith(sieve_compiler* c, const std::string& key, Make make, sieve_grammar** out) {
   const auto t0 = std::chrono::steady_clock::now();
-  std::shared_ptr<const Front> front = c->LookupFront(key);
+  // An empty key: the front end depends on more than the text (a document loader); no caching.
+  std::shared_ptr<const Front> front = key.empty() ? nullptr : c->LookupFront(key);
   if (front == nullptr) {
     sieve::Result<Front> made = make();
     if (!made.ok()) return SetError(made.status());
     front = std::make_shared<const Front>(std::move(made).value());
-    c->InsertFront(key, front);
+    if (!key.empty()) c->InsertFront(key, front);
   }
   // One budget for the whole compile: the front end's time is taken off the cache's.
   sieve::GrammarCacheOptions opts = c->compile;
@@ -273,7 +278,8 @@ sieve_status sieve_compiler_compile_json_schema(sieve_compiler* compiler, const 
     const std::string_view input(schema ? schema : "", schema_len);
     sieve::JsonSchemaOptions jo = JsonOptions(opts);
     sieve::ApplyLimits(compiler->limits, &jo);
-    const std::string key = "json:" + JsonOptionsKey(jo) + ":" + std::string(input);
+    const std::string key =
+        jo.load_document ? std::string() : "json:" + JsonOptionsKey(jo) + ":" + std::string(input);
     return CompileWith(compiler, key, [&]() -> sieve::Result<Front> {
       auto js = sieve::JsonSchemaToGrammar(input, jo);
       if (!js.ok()) return WithLineColumn(js.status(), input);
@@ -313,7 +319,9 @@ sieve_status sieve_compiler_compile_structural_tag(sieve_compiler* compiler, con
     so.json = JsonOptions(json_opts);
     sieve::ApplyLimits(compiler->limits, &so.json);
     so.vocab = compiler->vocab->vocab.get();
-    const std::string key = "stag:" + JsonOptionsKey(so.json) + ":" + std::string(input);
+    const std::string key = so.json.load_document
+                                ? std::string()
+                                : "stag:" + JsonOptionsKey(so.json) + ":" + std::string(input);
     return CompileWith(compiler, key, [&]() -> sieve::Result<Front> {
       auto spec = sieve::ParseStructuralTag(input);
       if (!spec.ok()) return WithLineColumn(spec.status(), input);

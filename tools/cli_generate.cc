@@ -14,8 +14,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -319,8 +321,23 @@ int RunGenerate(int argc, char** argv) {
       : parsed.property_order == sieve::JsonPropertyOrder::kSchema ? SIEVE_JSON_ORDER_SCHEMA
                                                                    : SIEVE_JSON_ORDER_DEFAULT;
   json.ignore_unsupported = parsed.unsupported == sieve::UnsupportedPolicy::kIgnore;
-  if (args.Has("ref-dir")) {  // generate compiles through the C API, which takes no loader yet
-    return UsageError(kCmd, "--ref-dir works with compile, validate and bench, not generate");
+  // --ref-dir: the parsed loader behind the C API's load_document callback (the text it returns
+  // lives in the bridge until the next call).
+  struct RefLoader {
+    std::function<std::optional<std::string>(const std::string&)> load;
+    std::string text;
+  } ref_loader{parsed.load_document, {}};
+  if (ref_loader.load) {
+    json.load_document = [](void* user, const char* uri, const char** text, size_t* len) {
+      auto* l = static_cast<RefLoader*>(user);
+      std::optional<std::string> doc = l->load(uri);
+      if (!doc) return 1;
+      l->text = std::move(*doc);
+      *text = l->text.data();
+      *len = l->text.size();
+      return 0;
+    };
+    json.load_document_user = &ref_loader;
   }
   if ((args.Has("whitespace") || args.Has("strict") || args.Has("any-order") ||
        args.Has("unsupported")) &&

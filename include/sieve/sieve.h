@@ -298,6 +298,19 @@ typedef struct sieve_json_schema_options {
   int ignore_unsupported;                   /* nonzero: a keyword sieve cannot enforce is dropped
                                                and reported as a note (sieve_grammar_get_note);
                                                zero: it is SIEVE_ERR_UNSUPPORTED with its pointer */
+  /* The other schema documents the schema's "$ref"s name (sieve fetches nothing itself). NULL:
+   * only references within the schema document; a "$ref" to another document is then
+   * SIEVE_ERR_UNSUPPORTED with its pointer. Called during the compile call, on its thread, once
+   * per distinct document (at most 64 per compile, else SIEVE_ERR_LIMIT), with the document's
+   * absolute URI without fragment (resolved against the referring document's $id; a relative
+   * reference from a document without one stays relative, e.g. "common.json"). Return 0 and set
+   * *text / *text_len to its JSON (read before the callback returns to sieve's next step; the
+   * memory only has to live until load_document is called again or the compile call returns), or
+   * nonzero when the document is unknown (the "$ref" is then unsupported, as without a loader).
+   * A compile with a loader never reuses the compiler's cached conversion of the same schema
+   * text (the documents may have changed); the compiled automaton is still shared by content. */
+  int (*load_document)(void* user, const char* uri, const char** text, size_t* text_len);
+  void* load_document_user; /* passed to load_document as `user` */
 } sieve_json_schema_options;
 
 SIEVE_API void sieve_json_schema_options_init(sieve_json_schema_options* opts);

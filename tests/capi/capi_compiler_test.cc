@@ -64,6 +64,78 @@ int Feed(sieve_matcher* m, const std::vector<int32_t>& ids, size_t vocab_size) {
 const char* kSchema =
     R"({"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer"}},"required":["name"]})";
 
+// load_document: the documents a schema's "$ref"s name, from the caller.
+struct Documents {
+  std::string defs;  // served as "defs.json"
+  int calls = 0;
+  std::string last_uri;
+};
+
+int LoadDocument(void* user, const char* uri, const char** text, size_t* text_len) {
+  auto* d = static_cast<Documents*>(user);
+  ++d->calls;
+  d->last_uri = uri;
+  if (d->last_uri != "defs.json") return 1;
+  *text = d->defs.data();
+  *text_len = d->defs.size();
+  return 0;
+}
+
+TEST(CApiCompiler, JsonSchemaRefsToOtherDocumentsComeFromTheLoader) {
+  Vocab v("llama3");
+  Compiler c(v.v);
+  const char* schema =
+      R"({"type":"object","properties":{"p":{"$ref":"defs.json#/$defs/point"}},)"
+      R"("required":["p"],"additionalProperties":false})";
+  sieve_json_schema_options o;
+  sieve_json_schema_options_init(&o);
+  EXPECT_EQ(o.load_document, nullptr);
+  o.whitespace = SIEVE_JSON_WS_COMPACT;
+  sieve_grammar* g = nullptr;
+  // Without a loader a reference to another document is unsupported, and says which.
+  EXPECT_EQ(sieve_compiler_compile_json_schema(c.c, schema, strlen(schema), &o, &g),
+            SIEVE_ERR_UNSUPPORTED);
+  EXPECT_NE(std::string(sieve_last_error()->message).find("defs.json"), std::string::npos);
+  Documents d;
+  d.defs = R"({"$defs":{"point":{"type":"object","properties":{"x":{"type":"integer"}},)"
+           R"("required":["x"],"additionalProperties":false}}})";
+  o.load_document = LoadDocument;
+  o.load_document_user = &d;
+  ASSERT_EQ(sieve_compiler_compile_json_schema(c.c, schema, strlen(schema), &o, &g), SIEVE_OK)
+      << sieve_last_error()->message;
+  EXPECT_EQ(d.calls, 1);
+  EXPECT_EQ(d.last_uri, "defs.json");
+  auto accepts = [](sieve_grammar* gr, const std::string& doc) {
+    sieve_matcher* m = nullptr;
+    EXPECT_EQ(sieve_matcher_create(gr, nullptr, &m), SIEVE_OK);
+    const bool ok = sieve_matcher_accept_string(m, doc.data(), doc.size()) == SIEVE_OK &&
+                    sieve_matcher_can_terminate(m);
+    sieve_matcher_free(m);
+    return ok;
+  };
+  EXPECT_TRUE(accepts(g, R"({"p":{"x":12}})"));
+  EXPECT_FALSE(accepts(g, R"({"p":{"x":"a"}})"));
+  EXPECT_FALSE(accepts(g, R"({"p":{"y":1}})"));
+  // The same schema text again asks the loader again and follows the changed document.
+  d.defs = R"({"$defs":{"point":{"type":"object","properties":{"x":{"type":"string"}},)"
+           R"("required":["x"],"additionalProperties":false}}})";
+  sieve_grammar* g2 = nullptr;
+  ASSERT_EQ(sieve_compiler_compile_json_schema(c.c, schema, strlen(schema), &o, &g2), SIEVE_OK);
+  EXPECT_EQ(d.calls, 2);
+  EXPECT_TRUE(accepts(g2, R"({"p":{"x":"a"}})"));
+  EXPECT_FALSE(accepts(g2, R"({"p":{"x":12}})"));
+  // A loader that does not know the document: unsupported, as without one.
+  d.defs.clear();
+  const char* other = R"({"$ref":"other.json"})";
+  sieve_grammar* g3 = nullptr;
+  EXPECT_EQ(sieve_compiler_compile_json_schema(c.c, other, strlen(other), &o, &g3),
+            SIEVE_ERR_UNSUPPORTED);
+  EXPECT_EQ(d.last_uri, "other.json");
+  EXPECT_EQ(g3, nullptr);
+  sieve_grammar_free(g);
+  sieve_grammar_free(g2);
+}
+
 TEST(CApiCompiler, JsonSchemaOptionsAndCacheHits) {
   Vocab v("llama3");
   Compiler c(v.v);

@@ -117,6 +117,54 @@ TEST(DecoderCapi, GeneratesStreamsAndReportsMetrics) {
   EXPECT_EQ(m.requests, 0);
 }
 
+// A request's JSON Schema may "$ref" other documents through json_options' load_document.
+TEST(DecoderCapi, SchemaDocumentsComeFromTheRequestsLoader) {
+  Fixture f;
+  struct Doc {
+    int calls = 0;
+  } doc;
+  sieve_json_schema_options jo;
+  sieve_json_schema_options_init(&jo);
+  jo.load_document = [](void* user, const char* uri, const char** text, size_t* len) {
+    static const char kDefs[] = R"({"$defs":{"flag":{"type":"boolean"}}})";
+    ++static_cast<Doc*>(user)->calls;
+    if (std::string(uri) != "defs.json") return 1;
+    *text = kDefs;
+    *len = sizeof kDefs - 1;
+    return 0;
+  };
+  jo.load_document_user = &doc;
+  jo.whitespace = SIEVE_JSON_WS_COMPACT;
+  const char* schema =
+      R"({"type":"object","properties":{"ok":{"$ref":"defs.json#/$defs/flag"}},)"
+      R"("required":["ok"],"additionalProperties":false})";
+  sieve_request req;
+  sieve_request_init(&req);
+  req.prompt = "JSON:";
+  req.structure = SIEVE_STRUCTURE_JSON_SCHEMA;
+  req.structure_text = schema;
+  req.json_options = &jo;
+  int64_t id = -1;
+  ASSERT_EQ(sieve_engine_submit(f.engine, &req, &id), SIEVE_OK) << sieve_last_error()->message;
+  EXPECT_EQ(doc.calls, 1);
+  int more = 1, steps = 0;
+  while (more) {
+    ASSERT_EQ(sieve_engine_step(f.engine, &more), SIEVE_OK);
+    ASSERT_LT(++steps, 1000);
+  }
+  sieve_result* r = nullptr;
+  ASSERT_EQ(sieve_engine_take_result(f.engine, &r), SIEVE_OK);
+  ASSERT_NE(r, nullptr);
+  size_t len = 0;
+  const std::string text = sieve_result_text(r, &len);
+  EXPECT_TRUE(text == "{\"ok\":true}" || text == "{\"ok\":false}") << text;
+  sieve_result_free(r);
+  // Without the loader the same request is refused, naming the document.
+  jo.load_document = nullptr;
+  EXPECT_EQ(sieve_engine_submit(f.engine, &req, &id), SIEVE_ERR_UNSUPPORTED);
+  EXPECT_NE(std::string(sieve_last_error()->message).find("defs.json"), std::string::npos);
+}
+
 TEST(DecoderCapi, ErrorsCarryPositions) {
   Fixture f;
   sieve_request req;
