@@ -1,5 +1,6 @@
 """Tests of the Python binding (stdlib unittest only). CTest runs them with SIEVE_LIBRARY set to the
 freshly built libsieve and SIEVE_DATA_DIR to the tokenizers (python -m unittest discover)."""
+import ctypes
 import json
 import os
 import random
@@ -22,6 +23,20 @@ def toy():
 
 SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}, "n": {"type": "integer"}},
           "required": ["ok"], "additionalProperties": False}
+
+
+class AbiTest(unittest.TestCase):
+    def test_option_structs_match_the_c_layout(self):
+        # Each *_init writes sizeof(the C struct) into struct_size (and zeroes that many bytes):
+        # a ctypes mirror shorter than the C struct would be written past its end.
+        from sieve import _lib
+        for cls, init in [(_lib.CompilerOptions, "sieve_compiler_options_init"),
+                          (_lib.JsonSchemaOptions, "sieve_json_schema_options_init"),
+                          (_lib.OpenAiOptions, "sieve_openai_options_init"),
+                          (_lib.MatcherOptions, "sieve_matcher_options_init")]:
+            o = cls()
+            getattr(_lib.lib, init)(ctypes.byref(o))
+            self.assertEqual(o.struct_size, ctypes.sizeof(cls), cls.__name__)
 
 
 class VocabularyTest(unittest.TestCase):
