@@ -51,8 +51,6 @@ sieve_status CheckStructSize(const void* opts, size_t struct_size, const char* w
   return SIEVE_OK;
 }
 
-
-
 sieve::JsonSchemaOptions JsonOptions(const sieve_json_schema_options* o) {
   sieve::JsonSchemaOptions j = sieve::Engine::DefaultJsonOptions();
   using T = sieve_json_schema_options;

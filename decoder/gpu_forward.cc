@@ -246,10 +246,7 @@ Status GpuSession::Attention(int64_t layer, int32_t T, const cuda::GemvNorm* nor
     SIEVE_RETURN_IF_ERROR(Project(x_, T, H, {{L.q_proj, nh * qk, q_}, {L.kv_a_proj, width, kv_a_}},
                                   "q_proj + kv_a_proj_with_mqa", norm));
   }
-  if (mha_first_position_ >= 0 && nope == cuda::kMhaNope && rd == cuda::kMhaRope &&
-      vd == cuda::kMhaV) {
-    return MhaPrefill(layer, T);
-  }
+  if (mha_first_position_ >= 0) return MhaPrefill(layer, T);
   // q_abs [T, nh, width] = [W_UK[h]^T bf16(q_nope[h]) | rope(q_pe[h])]: one launch for
   // decode-sized steps (q_absorb.h), else cast + strided batched GEMM + rope.
   const int64_t kvb_head = static_cast<int64_t>(nope + vd) * lat;  // kv_b elements per head
@@ -368,6 +365,24 @@ Status GpuSession::Attention(int64_t layer, int32_t T, const cuda::GemvNorm* nor
   return Project(o_, T, nh * vd, {{L.o_proj, H, y_}}, "o_proj");
 }
 
+cuda::RopeParams GpuSession::QRope(int32_t T) const {
+  const ModelConfig& c = model_->config();
+  const int32_t nh = static_cast<int32_t>(c.num_attention_heads);
+  const int64_t qk = c.qk_head_dim(), width = c.LatentCacheDim();
+  return {q_ + c.qk_nope_head_dim,
+          nh * qk,
+          qk,
+          q_abs_ + c.kv_lora_rank,
+          nh * width,
+          width,
+          DeviceStep<int32_t>(step_.positions),
+          model_->inv_freq(),
+          model_->attention_factor(),
+          T,
+          nh,
+          static_cast<int32_t>(c.qk_rope_head_dim)};
+}
+
 Status GpuSession::MhaPrefill(int64_t layer, int32_t T) {
   const ModelConfig& c = model_->config();
   const GpuLayerWeights& L = model_->weights().layers()[layer];
@@ -396,19 +411,7 @@ Status GpuSession::MhaPrefill(int64_t layer, int32_t T) {
   __nv_bfloat16* kv = latent + mha_scratch_tokens_ * width;
   // q_pe rotated into the tail of each q_abs head row (as the absorbed path does); the cache
   // append ran on the side stream (the chunk's own rows): joined before the gather.
-  const cuda::RopeParams rp{q_ + nope,
-                            static_cast<int64_t>(nh) * qk,
-                            qk,
-                            q_abs_ + lat,
-                            static_cast<int64_t>(nh) * width,
-                            width,
-                            DeviceStep<int32_t>(step_.positions),
-                            model_->inv_freq(),
-                            model_->attention_factor(),
-                            T,
-                            nh,
-                            rd};
-  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchRope(rp, stream_), "q rope"));
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchRope(QRope(T), stream_), "q rope"));
   SIEVE_RETURN_IF_ERROR(Join());
   Mark("attn.mla");
   const cuda::LatentGatherParams lg{cache_->layer(layer), DeviceStep<int32_t>(step_.table),
@@ -464,20 +467,8 @@ Status GpuSession::QAbsorbUnfused(const GpuLayerWeights& L, int32_t T) {
   // q_pe rotated from q into the tail of each q_abs head row, on the side stream (after all of
   // the main stream's work so far: q is final) while the cast and W_UK write the other columns;
   // the caller joins.
-  cuda::RopeParams rp{q_ + nope,
-                      static_cast<int64_t>(nh) * qk,
-                      qk,
-                      q_abs_ + lat,
-                      static_cast<int64_t>(nh) * width,
-                      width,
-                      DeviceStep<int32_t>(step_.positions),
-                      model_->inv_freq(),
-                      model_->attention_factor(),
-                      T,
-                      nh,
-                      rd};
   SIEVE_RETURN_IF_ERROR(Fork());
-  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchRope(rp, aux_stream_), "q rope"));
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchRope(QRope(T), aux_stream_), "q rope"));
   // q_nope -> bf16 [T * nh, nope]; q_lat[h] = W_UK[h]^T q_nope[h] into q_abs [T, nh, width].
   cuda::CastToBf16Params cast{q_, qk, q_nope_, nope, T * nh, nope};
   SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchCastToBf16(cast, stream_), "q_nope to bf16"));

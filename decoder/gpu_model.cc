@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "cuda/attention/mha_prefill.h"
 #include "cuda/config.h"
 #include "cuda/elementwise/elementwise.h"
 #include "cuda/sampling/argmax.h"
@@ -121,8 +122,11 @@ Status GpuSession::Init(const GpuSessionOptions& options) {
     const int64_t per_token =
         (c.kv_lora_rank + c.qk_rope_head_dim +
          c.num_attention_heads * (c.qk_nope_head_dim + c.v_head_dim)) * 2;
+    const bool dims = c.qk_nope_head_dim == cuda::kMhaNope &&
+                      c.qk_rope_head_dim == cuda::kMhaRope && c.v_head_dim == cuda::kMhaV;
     mha_max_context_ =
-        std::min(kMhaMaxContext, kMhaMaxScratchBytes / std::max<int64_t>(per_token, 1));
+        dims ? std::min(kMhaMaxContext, kMhaMaxScratchBytes / std::max<int64_t>(per_token, 1))
+             : 0;
   }
   if (options_.max_logits_rows < 0) {
     return InvalidArgument("GpuSession: max_logits_rows must be >= 0");

@@ -73,6 +73,7 @@
 #include "cuda/gemm/gemm.h"
 #include "cuda/gemm/gemv.h"
 #include "cuda/moe/fused_routing.h"
+#include "cuda/rope/rope.h"
 #include "decoder/cuda_status.h"
 #include "decoder/gpu_weights.h"
 #include "decoder/kv_cache.h"
@@ -239,6 +240,8 @@ class GpuSession {
   // A prompt chunk's attention in the MHA form (cuda/attention/mha_prefill.h) after q and the
   // cache append: keys and values of the whole context from the latent cache, then o_.
   Status MhaPrefill(int64_t layer, int32_t tokens);
+  // rope(q_pe) from q_ into the tail of each q_abs_ head row (positions of this step).
+  cuda::RopeParams QRope(int32_t tokens) const;
   // The unfused equivalent of a GemvNorm whose GEMV could not run: h_out = h, then RMSNorm of
   // h_out (+= delta) into x.
   Status NormFallback(const cuda::GemvNorm& n, __nv_bfloat16* x, int32_t tokens, int32_t k);
@@ -282,7 +285,8 @@ class GpuSession {
   // This step is one sequence's chunk of >= kMhaMinTokens tokens starting at this position (its
   // attention takes the MHA form), else -1.
   int32_t mha_first_position_ = -1;
-  int64_t mha_max_context_ = 0;  // contexts whose MHA scratch fits kMhaMaxScratchBytes
+  int64_t mha_max_context_ = 0;  // contexts whose MHA scratch fits kMhaMaxScratchBytes (0 when
+                                 // the model's head dims are not mha_prefill.h's)
   DeviceAllocation mha_scratch_;  // [context, width] latent + [context, heads, nope + v] k / v
   int64_t mha_scratch_tokens_ = 0;
 

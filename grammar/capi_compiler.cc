@@ -64,8 +64,6 @@ sieve::Status WithLineColumn(sieve::Status s, std::string_view text) {
   return s;
 }
 
-
-
 sieve::JsonSchemaOptions JsonOptions(const sieve_json_schema_options* o) {
   sieve::JsonSchemaOptions j;
   using T = sieve_json_schema_options;

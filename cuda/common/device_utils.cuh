@@ -19,6 +19,17 @@ __device__ __forceinline__ float WarpSum(float v) {
   return v;
 }
 
+// Inclusive prefix sum over the warp's lanes (lane i gets v of lanes 0..i); every lane calls it.
+__device__ __forceinline__ int32_t WarpInclusiveSum(int32_t v) {
+  const int lane = threadIdx.x & 31;
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    const int32_t up = __shfl_up_sync(0xffffffffu, v, o);
+    if (lane >= o) v += up;
+  }
+  return v;
+}
+
 __device__ __forceinline__ float WarpMax(float v) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;

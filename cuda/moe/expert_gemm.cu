@@ -11,8 +11,10 @@
 // 64 x 128 tiles moved ~1.3x as many bytes; measured bench/README.md).
 #include <cstdint>
 
-#include "cuda/common/pdl.cuh"
+#include "cuda/common/bf16x8.cuh"
+#include "cuda/common/device_utils.cuh"
 #include "cuda/common/mma_sm80.cuh"
+#include "cuda/common/pdl.cuh"
 #include "cuda/config.h"
 #include "cuda/moe/expert_gemm.h"
 
@@ -47,12 +49,7 @@ __device__ __forceinline__ Tile FindTile(const ExpertFfnParams& p) {
     int base = 0, found = -1, m0 = 0;
     for (int e0 = 0; e0 < p.num_experts && found < 0; e0 += 32) {
       const int v = e0 + lane < p.num_experts ? tiles_s[e0 + lane] : 0;
-      int inc = v;
-#pragma unroll
-      for (int o = 1; o < 32; o <<= 1) {
-        const int n = __shfl_up_sync(0xffffffffu, inc, o);
-        if (lane >= o) inc += n;
-      }
+      const int inc = WarpInclusiveSum(v);
       const int excl = base + inc - v;
       const unsigned hit = __ballot_sync(0xffffffffu, x >= excl && x < excl + v);
       if (hit) {
@@ -235,8 +232,6 @@ __global__ void __launch_bounds__(kThreads, 1) ExpertGemmKernel(ExpertFfnParams 
     }
   }
 }
-
-bool Aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 template <bool kGateUp>
 cudaError_t Launch(const ExpertFfnParams& p, cudaStream_t stream, bool pdl) {

@@ -51,6 +51,7 @@ constexpr int kAlignLargeMaxExperts = 256;  // hist: 32 warps x 256 experts x 4 
 
 __global__ void __launch_bounds__(kAlignThreads) MoeAlignLargeKernel(MoeAlignParams p) {
   __shared__ int32_t hist[kAlignWarps][kAlignLargeMaxExperts];
+  __shared__ int32_t counts[kAlignLargeMaxExperts];
   __shared__ int32_t offsets[kAlignLargeMaxExperts + 1];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, E = p.num_experts;
   for (int i = threadIdx.x; i < kAlignWarps * E; i += kAlignThreads) hist[i / E][i % E] = 0;
@@ -62,25 +63,13 @@ __global__ void __launch_bounds__(kAlignThreads) MoeAlignLargeKernel(MoeAlignPar
     if (id >= 0 && id < E) atomicAdd(&hist[warp][id], 1);
   }
   __syncthreads();
-  if (warp == 0) {  // expert totals, exclusive prefix sum 32 experts per round
-    int32_t run = 0;
-    for (int32_t base = 0; base < E; base += 32) {
-      const int32_t e = base + lane;
-      int32_t c = 0;
-      if (e < E) {
-        for (int w = 0; w < kAlignWarps; ++w) c += hist[w][e];
-      }
-      int32_t incl = c;
-#pragma unroll
-      for (int o = 1; o < 32; o <<= 1) {
-        const int32_t up = __shfl_up_sync(0xffffffffu, incl, o);
-        if (lane >= o) incl += up;
-      }
-      if (e < E) offsets[e] = run + incl - c;
-      run += __shfl_sync(0xffffffffu, incl, 31);
-    }
-    if (lane == 0) offsets[E] = run;
+  for (int e = threadIdx.x; e < E; e += kAlignThreads) {  // expert totals
+    int32_t c = 0;
+    for (int w = 0; w < kAlignWarps; ++w) c += hist[w][e];
+    counts[e] = c;
   }
+  __syncthreads();
+  if (warp == 0) ExpertOffsets(counts, E, offsets);
   __syncthreads();
   for (int e = threadIdx.x; e < E; e += kAlignThreads) {  // hist -> each warp's first slot
     int32_t at = offsets[e];

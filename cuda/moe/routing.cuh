@@ -107,6 +107,22 @@ __device__ __forceinline__ void RouteToken(const MoeRoutingParams& p, int64_t t,
 // Groups the pairs by expert (see routing.h); every thread of the block calls it (it
 // synchronises); counts / offsets hold kMaxExperts and kMaxExperts + 1 ints of shared memory;
 // `ids` is p.topk_ids or a copy of it in shared memory (the fused kernel's).
+// offsets[e] = counts[0] + ... + counts[e - 1] for e <= num_experts, 32 experts per round by
+// shuffles; the 32 lanes of one warp call it (the align kernels' warp 0).
+__device__ __forceinline__ void ExpertOffsets(const int32_t* counts, int32_t num_experts,
+                                              int32_t* offsets) {
+  const int lane = threadIdx.x & 31;
+  int32_t run = 0;
+  for (int32_t base = 0; base < num_experts; base += 32) {
+    const int32_t e = base + lane;
+    const int32_t c = e < num_experts ? counts[e] : 0;
+    const int32_t incl = WarpInclusiveSum(c);
+    if (e < num_experts) offsets[e] = run + incl - c;
+    run += __shfl_sync(0xffffffffu, incl, 31);
+  }
+  if (lane == 0) offsets[num_experts] = run;
+}
+
 __device__ __forceinline__ void AlignPairs(const MoeAlignParams& p, const int32_t* ids,
                                            int32_t* counts, int32_t* offsets) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -120,22 +136,7 @@ __device__ __forceinline__ void AlignPairs(const MoeAlignParams& p, const int32_
     if (lane == 0) counts[e] = n;
   }
   __syncthreads();
-  if (warp == 0) {  // exclusive prefix sum: 32 experts per round by shuffles (was one thread's)
-    int32_t run = 0;
-    for (int32_t base = 0; base < p.num_experts; base += 32) {
-      const int32_t e = base + lane;
-      const int32_t c = e < p.num_experts ? counts[e] : 0;
-      int32_t incl = c;
-#pragma unroll
-      for (int o = 1; o < 32; o <<= 1) {
-        const int32_t up = __shfl_up_sync(0xffffffffu, incl, o);
-        if (lane >= o) incl += up;
-      }
-      if (e < p.num_experts) offsets[e] = run + incl - c;
-      run += __shfl_sync(0xffffffffu, incl, 31);
-    }
-    if (lane == 0) offsets[p.num_experts] = run;
-  }
+  if (warp == 0) ExpertOffsets(counts, p.num_experts, offsets);
   __syncthreads();
   for (int e = threadIdx.x; e <= p.num_experts; e += blockDim.x) p.expert_offsets[e] = offsets[e];
   for (int e = warp; e < p.num_experts; e += warps) {
