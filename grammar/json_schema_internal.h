@@ -125,6 +125,14 @@ struct Bound {
   bool exclusive = false;
 };
 
+// A bound on a number's magnitude m (json_schema_number.cc): m >= v (or > v) when `lower`, else
+// m <= v (or < v); v >= 0.
+struct MagBound {
+  Decimal v;
+  bool excl = false;
+  bool lower = false;
+};
+
 struct NumC {
   bool integer = false;
   bool not_integer = false;
@@ -322,6 +330,8 @@ class Converter {
 
   // ---- numbers (json_schema_number.cc) ----
   Result<ExprId> EmitNumber(const NumC& c);
+  Result<ExprId> ScientificForms(const std::vector<MagBound>& bounds);
+  ExprId ExponentRange(std::optional<int64_t> from, std::optional<int64_t> to);
 
   // The automaton of the strings satisfying a string constraint (enum, patterns, formats,
   // negations, length), within max_automaton_states.

@@ -16,9 +16,16 @@
 //    fraction digits); m above max_multiple_of_modulus is unsupported;
 //  - `not` of these (excluded values, non-multiples) flips the accepting sets.
 // The sign is handled by building the magnitude automaton twice: for x >= 0 and for -x (bounds
-// mirrored). Exponent notation is accepted for unconstrained numbers, and for numbers bounded only
-// at zero (the sign decides); otherwise it is not generated (reported as kNarrowed), since the
-// value of "d.ddd e N" against an arbitrary bound is not a regular language. Enumerated values
+// mirrored). Exponent notation is accepted in full for unconstrained numbers and for numbers
+// bounded only at zero (the sign decides). Under other bounds the set of all exponent forms in range
+// is not regular (10^n written as 1, n zeros, e-n, compares a length with a decimal number), so
+// only the scientific form is generated, exactly: a mantissa M = d or d.ddd (d in 1-9) and an
+// exponent E, value M x 10^E. A bound b = B x 10^eb (B in [1, 10)) is then decided by E alone for
+// E != eb and by M against B at E = eb (see ScientificForms), so the forms in range are a few
+// mantissa automata, each followed by the exponents that pair with it (an integer interval written
+// with optional sign and leading zeros); zero mantissas (0e5, 0.0E-3) wherever 0 is in range.
+// Other exponent forms (12e3, 0.5e1) and exponents under multipleOf or excluded values are not
+// generated (reported as kNarrowed). Enumerated values
 // (enum/const) are filtered with exact decimal arithmetic and each becomes an equality automaton,
 // so `1`, `1.0` and `1.00` are all the value 1.
 #include <algorithm>
@@ -317,6 +324,36 @@ CpDfa ResidueDfa(uint64_t m, int64_t k, bool negate) {
   return d;
 }
 
+// Scientific mantissas: d or d.ddd with d in 1-9 (values in [1, 10)).
+CpDfa MantissaDfa() {
+  CpDfa d;
+  int32_t start = d.AddState(false);
+  int32_t lead = d.AddState(true);
+  int32_t dot = d.AddState(false);
+  int32_t frac = d.AddState(true);
+  Digits(&d, start, '1', '9', lead);
+  d.AddEdge(lead, kDot, kDot, dot);
+  Digits(&d, dot, '0', '9', frac);
+  Digits(&d, frac, '0', '9', frac);
+  d.Normalize();
+  return d;
+}
+
+// The relations to b.v a magnitude may have under bound b.
+int Relations(const MagBound& b) {
+  return b.lower ? (b.excl ? kGt : kGt | kEq) : (b.excl ? kLt : kLt | kEq);
+}
+
+// Position of x's leading digit (x != 0): x = X * 10^Lead(x) with X in [1, 10).
+int64_t Lead(const Decimal& x) { return static_cast<int64_t>(x.digits.size()) + x.exp - 1; }
+
+// x * 10^-shift (the same digits).
+Decimal Shifted(const Decimal& x, int64_t shift) {
+  Decimal d = x;
+  d.exp -= shift;
+  return d;
+}
+
 }  // namespace
 
 Result<ExprId> Converter::EmitNumber(const NumC& c) {
@@ -376,30 +413,30 @@ Result<ExprId> Converter::EmitNumber(const NumC& c) {
   }
 
   // Exponent notation stays exact when every bound is at zero (the sign decides) and nothing
-  // else looks at the digits.
+  // else looks at the digits; under other bounds alone, its scientific form (ScientificForms).
   auto zero_bound = [](const std::optional<Bound>& b) { return !b || b->value.is_zero(); };
-  const bool exp_ok = syn == Syntax::kAny && zero_bound(c.lo) && zero_bound(c.hi) &&
-                      c.multiple_of.empty() && c.not_multiple_of.empty() && c.excluded.empty();
-  if (syn == Syntax::kAny && !exp_ok) {
+  const bool digits_free =
+      c.multiple_of.empty() && c.not_multiple_of.empty() && c.excluded.empty();
+  const bool exp_ok = syn == Syntax::kAny && zero_bound(c.lo) && zero_bound(c.hi) && digits_free;
+  const bool sci_ok = syn == Syntax::kAny && !exp_ok && digits_free;
+  if (sci_ok) {
     Note(JsonSchemaNote::Kind::kNarrowed, c.src, "",
-         "numbers with bounds or multipleOf are accepted without exponent notation");
+         "numbers with bounds accept exponent notation only in scientific form (one non-zero "
+         "digit before the point, as 1.5e3 or 2E-7)");
+  } else if (syn == Syntax::kAny && !exp_ok) {
+    Note(JsonSchemaNote::Kind::kNarrowed, c.src, "",
+         "numbers with multipleOf or excluded values are accepted without exponent notation");
   }
 
-  // Builds the magnitude automaton of one sign.
-  auto build = [&](bool negative) -> Result<std::optional<CpDfa>> {
-    CpDfa acc = SyntaxDfa(syn);
-    auto add = [&](const CpDfa& d) -> Status {
-      auto r = Intersect(acc, d, budget);
-      if (!r.ok()) return r.status();
-      acc = Minimize(*r);
-      return Status::Ok();
-    };
-    // Signed bound on x -> bound on the magnitude m (x = m or x = -m).
-    struct MagBound {
-      Decimal v;
-      bool excl;
-      bool lower;  // m >= v (or >)
-    };
+  auto intersect = [&](CpDfa* acc, const CpDfa& d) -> Status {
+    auto r = Intersect(*acc, d, budget);
+    if (!r.ok()) return r.status();
+    *acc = Minimize(*r);
+    return Status::Ok();
+  };
+  // Signed bounds on x -> bounds on the magnitude m (x = m or x = -m); nullopt when no magnitude
+  // of that sign can satisfy them.
+  auto magnitude_bounds = [&](bool negative) -> std::optional<std::vector<MagBound>> {
     std::vector<MagBound> bounds;
     auto mirror = [&](const std::optional<Bound>& b, bool is_lower) -> bool {
       if (!b) return true;
@@ -416,13 +453,21 @@ Result<ExprId> Converter::EmitNumber(const NumC& c) {
       bounds.push_back({v, b->exclusive, lower});
       return true;
     };
-    if (!mirror(c.lo, true) || !mirror(c.hi, false)) return std::optional<CpDfa>();
-    for (const MagBound& b : bounds) {
-      int rels = b.lower ? (b.excl ? kGt : kGt | kEq) : (b.excl ? kLt : kLt | kEq);
-      SIEVE_RETURN_IF_ERROR(add(CompareDfa(b.v, rels)));
+    if (!mirror(c.lo, true) || !mirror(c.hi, false)) return std::nullopt;
+    return bounds;
+  };
+  // Builds the magnitude automaton of one sign.
+  auto build = [&](bool negative) -> Result<std::optional<CpDfa>> {
+    const std::optional<std::vector<MagBound>> bounds = magnitude_bounds(negative);
+    if (!bounds) return std::optional<CpDfa>();
+    CpDfa acc = SyntaxDfa(syn);
+    for (const MagBound& b : *bounds) {
+      SIEVE_RETURN_IF_ERROR(intersect(&acc, CompareDfa(b.v, Relations(b))));
     }
     for (const Decimal& e : c.excluded) {
-      if (e.is_zero() || e.neg == negative) SIEVE_RETURN_IF_ERROR(add(CompareDfa(e, kLt | kGt)));
+      if (e.is_zero() || e.neg == negative) {
+        SIEVE_RETURN_IF_ERROR(intersect(&acc, CompareDfa(e, kLt | kGt)));
+      }
     }
     for (int pass = 0; pass < 2; ++pass) {
       for (const Decimal& dv : pass == 0 ? c.multiple_of : c.not_multiple_of) {
@@ -439,7 +484,8 @@ Result<ExprId> Converter::EmitNumber(const NumC& c) {
                              "more than max_multiple_of_modulus (" +
                              std::to_string(opts_.max_multiple_of_modulus) + ") states");
         }
-        SIEVE_RETURN_IF_ERROR(add(ResidueDfa(m, std::max<int64_t>(0, -dv.exp), pass == 1)));
+        SIEVE_RETURN_IF_ERROR(
+            intersect(&acc, ResidueDfa(m, std::max<int64_t>(0, -dv.exp), pass == 1)));
       }
     }
     if (IsEmptyLanguage(acc)) return std::optional<CpDfa>();
@@ -450,12 +496,103 @@ Result<ExprId> Converter::EmitNumber(const NumC& c) {
   auto neg = build(true);
   if (!neg.ok()) return neg.status();
   std::vector<ExprId> alts;
-  if (neg->has_value()) alts.push_back(Seq({Lit("-"), EmitRawDfa(this, **neg, "num")}));
-  if (pos->has_value()) alts.push_back(EmitRawDfa(this, **pos, "num"));
+  for (const bool negative : {true, false}) {
+    const std::optional<CpDfa>& plain = negative ? *neg : *pos;
+    if (!plain) continue;
+    std::vector<ExprId> forms{EmitRawDfa(this, *plain, "num")};
+    if (sci_ok) {
+      auto sci = ScientificForms(*magnitude_bounds(negative));
+      if (!sci.ok()) return sci.status();
+      if (*sci != kNoExpr) forms.push_back(*sci);
+    }
+    ExprId mag = forms.size() == 1 ? forms[0] : Alt(std::move(forms));
+    alts.push_back(negative ? Seq({Lit("-"), mag}) : mag);
+  }
   if (alts.empty()) return kNoExpr;
   ExprId body = Alt(std::move(alts));
   if (exp_ok) body = Seq({body, exponent()});
   return body;
+}
+
+// Magnitudes m = M x 10^E in scientific form within `bounds` (at most one lower and one upper,
+// as magnitude_bounds gives them). For a lower bound a = A x 10^ea: E > ea always satisfies it
+// (m >= 10^(ea+1) > a), E < ea never (m < 10^(E+1) <= 10^ea <= a), E = ea iff M against A; an
+// upper bound b = B x 10^eb mirrors that. So the forms are: M against A at ea, M against B at eb
+// (both at once when ea == eb), any M for E strictly between, and the zero mantissas at any E
+// where 0 is in range (no lower bound left: magnitude_bounds drops m >= 0).
+Result<ExprId> Converter::ScientificForms(const std::vector<MagBound>& bounds) {
+  const int32_t budget = opts_.max_automaton_states;
+  const MagBound* lower = nullptr;
+  const MagBound* upper = nullptr;
+  for (const MagBound& b : bounds) (b.lower ? lower : upper) = &b;
+  std::vector<ExprId> alts;
+  if (!lower) {
+    ExprId zero =
+        Seq({Lit("0"), g_.AddRepeat(Seq({Lit("."), g_.AddRepeat(Lit("0"), 1, kUnbounded)}), 0, 1)});
+    alts.push_back(Seq({zero, ExponentRange(std::nullopt, std::nullopt)}));
+  }
+  if (upper && upper->v.is_zero()) return alts.empty() ? kNoExpr : Alt(std::move(alts));
+  // A lower bound at zero (m > 0) holds for every non-zero mantissa.
+  if (lower && lower->v.is_zero()) lower = nullptr;
+  const std::optional<int64_t> ea = lower ? std::optional<int64_t>(Lead(lower->v)) : std::nullopt;
+  const std::optional<int64_t> eb = upper ? std::optional<int64_t>(Lead(upper->v)) : std::nullopt;
+  // Mantissas against the bounds whose exponent is e, followed by exponent e.
+  auto at = [&](int64_t e) -> Status {
+    CpDfa acc = MantissaDfa();
+    for (const MagBound* b : {lower, upper}) {
+      if (!b || Lead(b->v) != e) continue;
+      auto r = Intersect(acc, CompareDfa(Shifted(b->v, e), Relations(*b)), budget);
+      if (!r.ok()) return r.status();
+      acc = Minimize(*r);
+    }
+    if (IsEmptyLanguage(acc)) return Status::Ok();
+    alts.push_back(Seq({EmitRawDfa(this, acc, "num_sci"), ExponentRange(e, e)}));
+    return Status::Ok();
+  };
+  if (ea && eb && *ea > *eb) return alts.empty() ? kNoExpr : Alt(std::move(alts));
+  if (ea) SIEVE_RETURN_IF_ERROR(at(*ea));
+  if (eb && eb != ea) SIEVE_RETURN_IF_ERROR(at(*eb));
+  const std::optional<int64_t> from = ea ? std::optional<int64_t>(*ea + 1) : std::nullopt;
+  const std::optional<int64_t> to = eb ? std::optional<int64_t>(*eb - 1) : std::nullopt;
+  if (!from || !to || *from <= *to) {
+    alts.push_back(Seq({EmitRawDfa(this, MantissaDfa(), "num_sci"), ExponentRange(from, to)}));
+  }
+  return alts.empty() ? kNoExpr : Alt(std::move(alts));
+}
+
+// `e` or `E` and an exponent in [from, to] (each end optional: unbounded), as JSON writes it: an
+// optional sign (`-` only for negative values; `+` or none otherwise; either for zero) and digits
+// with any leading zeros. kNoExpr when the interval is empty.
+ExprId Converter::ExponentRange(std::optional<int64_t> from, std::optional<int64_t> to) {
+  // (Expressions form a tree: each use builds its own.)
+  auto e = [&] { return g_.AddCharClass({{'e', 'e'}, {'E', 'E'}}, false); };
+  auto zeros = [&] { return g_.AddRepeat(Lit("0"), 0, kUnbounded); };
+  // Digits (no leading zero) of the integers in [lo, hi] (hi optional), lo >= 1.
+  auto magnitudes = [&](int64_t lo, std::optional<int64_t> hi) -> ExprId {
+    CpDfa acc = SyntaxDfa(Syntax::kInteger);
+    // Linear in the digits of lo and hi (at most 20 states each): no budget to exceed.
+    acc = Minimize(*Intersect(acc, CompareDfa(Decimal::FromInt(lo), kGt | kEq), 1 << 20));
+    if (hi) acc = Minimize(*Intersect(acc, CompareDfa(Decimal::FromInt(*hi), kLt | kEq), 1 << 20));
+    return EmitRawDfa(this, acc, "num_exp");
+  };
+  std::vector<ExprId> alts;
+  // E >= 1: [max(from, 1), to].
+  const int64_t pos_lo = std::max<int64_t>(from.value_or(1), 1);
+  if (!to || *to >= pos_lo) {
+    alts.push_back(Seq({e(), g_.AddRepeat(Lit("+"), 0, 1), zeros(), magnitudes(pos_lo, to)}));
+  }
+  if ((!from || *from <= 0) && (!to || *to >= 0)) {
+    ExprId sign = g_.AddRepeat(g_.AddCharClass({{'+', '+'}, {'-', '-'}}, false), 0, 1);
+    alts.push_back(Seq({e(), sign, g_.AddRepeat(Lit("0"), 1, kUnbounded)}));
+  }
+  // E <= -1: |E| in [max(-to, 1), -from].
+  const int64_t neg_lo = std::max<int64_t>(to ? -*to : 1, 1);
+  const std::optional<int64_t> neg_hi = from ? std::optional<int64_t>(-*from) : std::nullopt;
+  if (!neg_hi || *neg_hi >= neg_lo) {
+    alts.push_back(Seq({e(), Lit("-"), zeros(), magnitudes(neg_lo, neg_hi)}));
+  }
+  if (alts.empty()) return kNoExpr;
+  return alts.size() == 1 ? alts[0] : Alt(std::move(alts));
 }
 
 }  // namespace sieve::jsonschema

@@ -7,6 +7,7 @@
 
 #include <bitset>
 #include <cstdio>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -58,7 +59,9 @@ TEST(JsonSchemaNumbers, IntegerRangeMatchesArithmeticOverASweep) {
 TEST(JsonSchemaNumbers, DecimalBoundsCompareDigitByDigit) {
   ExpectLanguage(R"({"type":"number","minimum":-2.5,"exclusiveMaximum":3.14})",
                  {"-2.5", "-2.50", "0", "-0", "3.13999", "3.1", "-1.25", "2"},
-                 {"-2.51", "3.14", "3.140", "3.2", "4", "-3", "1e0", "1.5E1"});
+                 {"-2.51", "3.14", "3.140", "3.2", "4", "-3", "1.5E1", "3.14e0"});
+  ExpectLanguage(R"({"type":"number","minimum":-2.5,"exclusiveMaximum":3.14})",
+                 {"1e0", "3.1399e0", "-2.5e+0", "2.5E-3", "0e7", "-0.0E+2"}, {"3.14e0", "31.3e-1"});
   ExpectLanguage(R"({"type":"number","exclusiveMinimum":0})", {"0.001", "5", "1e-9", "2.5E+3"},
                  {"0", "-0", "0.0", "-0.5", "-1e3"});
   ExpectLanguage(R"({"type":"number","maximum":1e300})",
@@ -99,12 +102,117 @@ TEST(JsonSchemaNumbers, EnumMembersAreFilteredByTheOtherConstraintsAndMatchByVal
   ExpectLanguage(R"({"enum":[0]})", {"0", "-0", "0.0"}, {"1"});
 }
 
-TEST(JsonSchemaNumbers, BoundedNumbersReportThatExponentNotationIsNotGenerated) {
+TEST(JsonSchemaNumbers, BoundedNumbersReportThatOnlyScientificExponentsAreGenerated) {
   auto r = JsonSchemaToGrammar(R"({"type":"number","minimum":1.5})", testing::CompactOptions());
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->report.notes.size(), 1u);
   EXPECT_EQ(r->report.notes[0].kind, JsonSchemaNote::Kind::kNarrowed);
+  EXPECT_NE(r->report.notes[0].message.find("scientific form"), std::string::npos);
   EXPECT_FALSE(r->report.loosened());
+  r = JsonSchemaToGrammar(R"({"type":"number","multipleOf":0.5})", testing::CompactOptions());
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->report.notes.size(), 1u);
+  EXPECT_NE(r->report.notes[0].message.find("without exponent"), std::string::npos);
+}
+
+// A number text's value x 10^20 when that is an integer of at most 36 digits (the sweep below
+// stays inside), else nullopt.
+std::optional<__int128> Scaled(const std::string& text) {
+  size_t i = 0;
+  const bool neg = text[0] == '-';
+  if (neg) ++i;
+  std::string digits;
+  int64_t point = -1;
+  for (; i < text.size() && text[i] != 'e' && text[i] != 'E'; ++i) {
+    if (text[i] == '.') {
+      point = static_cast<int64_t>(digits.size());
+    } else {
+      digits += text[i];
+    }
+  }
+  int64_t exp = 0;
+  if (i < text.size()) exp = std::stoll(text.substr(text[i + 1] == '+' ? i + 2 : i + 1));
+  // value = digits x 10^(exp - fraction digits); scaled by 10^20.
+  int64_t shift = exp - (point < 0 ? 0 : static_cast<int64_t>(digits.size()) - point) + 20;
+  while (shift < 0 && !digits.empty() && digits.back() == '0') {
+    digits.pop_back();
+    ++shift;
+  }
+  if (shift < 0) return std::nullopt;
+  __int128 v = 0;
+  for (const char ch : digits) v = v * 10 + (ch - '0');
+  for (int64_t k = 0; k < shift; ++k) {
+    if (v > (static_cast<__int128>(1) << 120)) return std::nullopt;
+    v *= 10;
+  }
+  return neg ? -v : v;
+}
+
+// Under bounds, every scientific text (d or d.ddd, e or E, any sign, leading zeros) is accepted
+// exactly when its value is in range, plain decimals as before, and no other exponent form.
+TEST(JsonSchemaNumbers, BoundedNumbersTakeScientificNotationExactlyOverASweep) {
+  struct Case {
+    const char* keywords;
+    const char* lo;  // null: unbounded
+    bool lo_excl;
+    const char* hi;
+    bool hi_excl;
+  };
+  const Case cases[] = {
+      {R"("minimum":0,"maximum":100)", "0", false, "100", false},
+      {R"("minimum":1.5,"exclusiveMaximum":1.5e3)", "1.5", false, "1500", true},
+      {R"("exclusiveMinimum":0.00025,"maximum":0.003)", "0.00025", true, "0.003", false},
+      {R"("minimum":-2.5,"maximum":-0.001)", "-2.5", false, "-0.001", false},
+      {R"("exclusiveMinimum":-1e3,"exclusiveMaximum":7)", "-1000", true, "7", true},
+      {R"("minimum":250)", "250", false, nullptr, false},
+      {R"("maximum":-3.75)", nullptr, false, "-3.75", false},
+      {R"("minimum":1,"maximum":9.99)", "1", false, "9.99", false},
+      {R"("minimum":0.5,"maximum":0.5)", "0.5", false, "0.5", false},
+      {R"("exclusiveMinimum":-0.02,"maximum":0)", "-0.02", true, "0", false},
+  };
+  std::vector<std::string> texts;
+  const char* mantissas[] = {"1", "1.5", "2.5", "9.99", "3.75", "1.0", "5.00", "7", "2.50001"};
+  for (const char* m : mantissas) {
+    for (int e = -8; e <= 6; ++e) {
+      const std::string mag = std::to_string(e < 0 ? -e : e);
+      for (const std::string& sign : {std::string("-"), std::string("")}) {
+        const std::string base = sign + m;
+        if (e < 0) {
+          texts.push_back(base + "e-" + mag);
+          texts.push_back(base + "E-00" + mag);
+        } else {
+          texts.push_back(base + "e" + mag);
+          texts.push_back(base + "E+0" + mag);
+          if (e == 0) texts.push_back(base + "e-0");
+        }
+      }
+    }
+  }
+  for (const char* t : {"0e5", "-0.0E-3", "0.000e+0", "0", "-0", "250", "0.0025", "-3.75", "7",
+                        "100", "1500", "0.003", "0.00025", "-2.5", "-0.001", "-1000", "0.5"}) {
+    texts.push_back(t);
+  }
+  // Exponent forms the grammar does not generate (the value aside).
+  const std::vector<std::string> others = {"12e1", "0.5e1", "10e-1", "25e1", "0.1e1", "00e1",
+                                           "-12e-2", "05e1"};
+  for (const Case& c : cases) {
+    const std::string schema = std::string(R"({"type":"number",)") + c.keywords + "}";
+    SchemaGrammar g = CompileSchema(schema);
+    ASSERT_TRUE(g.ok()) << schema << ": " << g.status.ToString();
+    const __int128 lo = c.lo ? Scaled(c.lo).value() : 0;
+    const __int128 hi = c.hi ? Scaled(c.hi).value() : 0;
+    int in_range = 0;
+    for (const std::string& t : texts) {
+      const std::optional<__int128> v = Scaled(t);
+      ASSERT_TRUE(v.has_value()) << t;
+      const bool ok = (!c.lo || (c.lo_excl ? *v > lo : *v >= lo)) &&
+                      (!c.hi || (c.hi_excl ? *v < hi : *v <= hi));
+      in_range += ok;
+      EXPECT_EQ(g.Accepts(t), ok) << schema << " on " << t;
+    }
+    EXPECT_GT(in_range, 1) << schema;  // the sweep reaches into every range
+    for (const std::string& t : others) EXPECT_FALSE(g.Accepts(t)) << schema << " on " << t;
+  }
 }
 
 TEST(JsonSchemaNumbers, NotOfARangeIsItsComplement) {
