@@ -9,9 +9,11 @@
 #include <thread>
 #include <utility>
 
+#include "grammar/ebnf_parser.h"
 #include "grammar/grammar_cache.h"
 #include "grammar/matcher.h"
 #include "grammar/regex_parser.h"
+#include "grammar/structural_tag_tokens.h"
 #include "grammar/thread_pool.h"
 
 namespace sieve {
@@ -58,6 +60,7 @@ struct Engine::Request {
   std::vector<int32_t> prompt;
   std::shared_ptr<const TokenMaskCache> grammar;  // null: unconstrained
   std::unique_ptr<GrammarMatcher> matcher;
+  std::shared_ptr<const TokenBindings> bindings;  // the grammar's token references, or null
   std::vector<int32_t> stop_ids;  // the vocabulary's and the request's
   int64_t seq = -1;
   int64_t length = 0;            // tokens in the backend sequence
@@ -73,6 +76,16 @@ struct Engine::Request {
   bool done = false;
   bool IsStop(int32_t t) const {
     return std::find(stop_ids.begin(), stop_ids.end(), t) != stop_ids.end();
+  }
+  // Token t into the matcher: a referenced token through its sentinel (structural_tag_tokens.h).
+  bool Accept(int32_t t) {
+    return bindings ? bindings->AcceptToken(matcher.get(), t) : matcher->AcceptToken(t);
+  }
+  // The jump-forward string, cut before a referenced token (a token, not text, comes next).
+  std::string JumpForward() const {
+    std::string s = matcher->FindJumpForwardString();
+    if (bindings) TokenBindings::TrimJumpForward(&s);
+    return s;
   }
 };
 
@@ -151,8 +164,15 @@ Result<int64_t> Engine::Submit(GenerationRequest request) {
       break;
     }
     case StructureKind::kGrammar: {
-      copts.ebnf.root = s.root;
-      SIEVE_ASSIGN_OR_RETURN(r->grammar, cache_->GetOrCompileEbnf(s.text, model_->vocab(), copts));
+      // Parsed here (the cache is keyed by the IR) so that token references are bound.
+      EbnfOptions eo = copts.ebnf;
+      eo.root = s.root;
+      std::vector<EbnfTokenRef> refs;
+      eo.tokens = &refs;
+      SIEVE_ASSIGN_OR_RETURN(Grammar g, ParseEbnf(s.text, eo));
+      SIEVE_ASSIGN_OR_RETURN(std::vector<TokenBinding> bound, BindTokenRefs(refs, v, s.text));
+      if (!bound.empty()) r->bindings = std::make_shared<const TokenBindings>(std::move(bound), v);
+      SIEVE_ASSIGN_OR_RETURN(r->grammar, cache_->GetOrCompile(g, model_->vocab(), copts));
       break;
     }
     case StructureKind::kRegex: {
@@ -212,7 +232,7 @@ void Engine::AppendToken(Request* r, int32_t token, bool forced) {
   }
   if (!forced && r->IsStop(token)) {
     if (r->matcher) {
-      res.complete = r->matcher->AcceptToken(token) && r->matcher->IsTerminated();
+      res.complete = r->Accept(token) && r->matcher->IsTerminated();
     } else {
       res.complete = true;
     }
@@ -236,7 +256,20 @@ bool Engine::CheckStops(Request* r) {
     r->stop_scanned = res.text.size();
     if (cut != std::string::npos) {
       res.text.resize(cut);
-      if (r->grammar) {
+      if (r->grammar && r->bindings) {
+        // Whole tokens up to the cut (a referenced token is its sentinel, not its text), then
+        // the cut token's leading bytes as text.
+        GrammarMatcher fresh(r->grammar);
+        bool ok = true;
+        size_t at = 0;
+        for (size_t i = 0; ok && i < res.tokens.size() && at < cut; ++i) {
+          const std::string_view b = model_->vocab()->TokenBytes(res.tokens[i]);
+          ok = at + b.size() <= cut ? r->bindings->AcceptToken(&fresh, res.tokens[i])
+                                    : fresh.AcceptString(b.substr(0, cut - at));
+          at += b.size();
+        }
+        res.complete = ok && fresh.CanTerminate();
+      } else if (r->grammar) {
         GrammarMatcher fresh(r->grammar);
         res.complete = fresh.AcceptString(res.text) && fresh.CanTerminate();
       } else {
@@ -248,7 +281,7 @@ bool Engine::CheckStops(Request* r) {
   }
   if (static_cast<int32_t>(res.tokens.size()) >= r->req.max_tokens) {
     if (r->matcher) {
-      if (r->unaccepted >= 0) r->matcher->AcceptToken(r->unaccepted);
+      if (r->unaccepted >= 0) r->Accept(r->unaccepted);
       r->unaccepted = -1;
       res.complete = r->matcher->CanTerminate();
     }
@@ -316,7 +349,7 @@ Result<bool> Engine::Step() {
   };
   for (auto& r : active_) {
     if (r->length + static_cast<int64_t>(r->pending.size()) > backend_->max_seq_len()) {
-      if (r->matcher && r->unaccepted >= 0) r->matcher->AcceptToken(r->unaccepted);
+      if (r->matcher && r->unaccepted >= 0) r->Accept(r->unaccepted);
       r->unaccepted = -1;
       r->result.complete = r->matcher ? r->matcher->CanTerminate() : false;
       Finish(r.get(), FinishReason::kMaxLength);
@@ -362,7 +395,7 @@ Result<bool> Engine::Step() {
     if (r->unaccepted >= 0) {
       const int32_t t = r->unaccepted;
       r->unaccepted = -1;
-      if (!r->matcher->AcceptToken(t)) {
+      if (!r->Accept(t)) {
         r->result.error = InternalError("the matcher rejected sampled token " + std::to_string(t) +
                                         " that its own mask allowed");
         Finish(r, FinishReason::kError);
@@ -377,14 +410,14 @@ Result<bool> Engine::Step() {
       continue;
     }
     if (r->req.jump_forward && !jf_allowed) {
-      if (!r->matcher->FindJumpForwardString().empty()) ++m_deferred_;
+      if (!r->JumpForward().empty()) ++m_deferred_;
     } else if (r->req.jump_forward) {
-      const std::string s = r->matcher->FindJumpForwardString();
+      const std::string s = r->JumpForward();
       std::vector<int32_t> f = s.empty() ? std::vector<int32_t>() : ForcedTokens(*r, s);
       const size_t room = static_cast<size_t>(r->req.max_tokens) - r->result.tokens.size();
       if (f.size() > room) f.resize(room);
       size_t accepted = 0;
-      while (accepted < f.size() && r->matcher->AcceptToken(f[accepted])) ++accepted;
+      while (accepted < f.size() && r->Accept(f[accepted])) ++accepted;
       if (accepted < f.size()) {
         r->matcher->Rollback(static_cast<int>(accepted));
         f.clear();
@@ -413,6 +446,10 @@ Result<bool> Engine::Step() {
   GrammarMatcher::FillNextTokenBitmaskBatch(
       std::span<GrammarMatcher* const>(matchers), masks, static_cast<size_t>(mask_words_),
       static_cast<int32_t>(matchers.size()) >= parallel_min_rows_ ? pool_.get() : nullptr);
+  for (size_t k = 0; k < constrained.size(); ++k) {
+    const Request* r = active_[constrained[k]].get();
+    if (r->bindings) r->bindings->FixMask(*r->matcher, masks + k * mask_words_, mask_words_);
+  }
   for (size_t k = 0; k < free_rows.size(); ++k) {
     std::memcpy(masks + (constrained.size() + k) * mask_words_, base_mask_.data(),
                 sizeof(uint32_t) * mask_words_);

@@ -256,9 +256,14 @@ sieve_status sieve_compiler_compile_ebnf(sieve_compiler* compiler, const char* t
       sieve::EbnfOptions eo = compiler->compile.ebnf;  // the limits
       eo.root = root_name;
       eo.warnings = &f.warnings;
+      std::vector<sieve::EbnfTokenRef> refs;
+      eo.tokens = &refs;
       auto g = sieve::ParseEbnf(input, eo);
       if (!g.ok()) return WithLineColumn(g.status(), input);
       f.ir = std::move(g).value();
+      auto bound = sieve::BindTokenRefs(refs, *compiler->vocab->vocab, input);
+      if (!bound.ok()) return bound.status();
+      f.tokens = std::move(bound).value();
       return f;
     }, out);
   });

@@ -46,6 +46,7 @@ enum class Tok {
   kPlus,
   kQuestion,
   kBounds,
+  kTokenRef,
   kEnd,
   kError,
 };
@@ -56,7 +57,8 @@ struct Token {
   std::string_view name;               // kName
   std::string bytes;                   // kString (decoded UTF-8)
   std::vector<CodepointRange> ranges;  // kClass (as written, before normalisation)
-  bool negated = false;                // kClass
+  bool negated = false;                // kClass; kTokenRef: !<...>
+  int64_t token_id = -1;               // kTokenRef <[id]> (else the text is in `bytes`)
   int32_t min = 0, max = 0;            // kBounds
   Status error;                        // kError
 };
@@ -112,6 +114,8 @@ std::string DescribeToken(const Token& t) {
       return "'?'";
     case Tok::kBounds:
       return "'{'";
+    case Tok::kTokenRef:
+      return "token reference";
     case Tok::kEnd:
       return "end of text";
     case Tok::kError:
@@ -223,6 +227,11 @@ class Lexer {
           ++pos_;
           kind = Tok::kAny;
           break;
+        case '<':
+        case '!':
+          SIEVE_RETURN_IF_ERROR(LexTokenRef(t));
+          kind = Tok::kTokenRef;
+          break;
         case ')':
           ++pos_;
           kind = Tok::kRParen;
@@ -280,6 +289,49 @@ class Lexer {
     }
     t->kind = kind;
     prev_ = kind;
+    return Status::Ok();
+  }
+
+  // llama.cpp's token references: <[id]> (a token id), <text> (the token whose text is exactly
+  // `<text>`, brackets included), either negated by a leading '!'.
+  Status LexTokenRef(Token* t) {
+    const size_t start = pos_;
+    t->negated = Peek() == '!';
+    if (t->negated) {
+      if (Peek(1) != '<') {
+        return Error(StatusCode::kParse, start,
+                     "unexpected '!' (a negated token reference is !<[id]> or !<text>)");
+      }
+      ++pos_;
+    }
+    t->token_id = -1;
+    t->bytes.clear();
+    if (Peek(1) == '[') {
+      size_t i = pos_ + 2;
+      int64_t id = 0;
+      while (i < text_.size() && text_[i] >= '0' && text_[i] <= '9' && id <= INT32_MAX) {
+        id = id * 10 + (text_[i++] - '0');
+      }
+      if (i == pos_ + 2 || id > INT32_MAX || text_.compare(i, 2, "]>") != 0) {
+        return Error(StatusCode::kParse, start,
+                     "malformed token id: expected <[N]> with N a token id below 2^31");
+      }
+      t->token_id = id;
+      pos_ = i + 2;
+      return Status::Ok();
+    }
+    const size_t end = text_.find_first_of(">\n", pos_ + 1);
+    if (end == std::string_view::npos || text_[end] != '>') {
+      return Error(StatusCode::kParse, start,
+                   "unterminated token reference: expected '>' on the same line (a token is "
+                   "<[id]> or <text>)");
+    }
+    if (end == pos_ + 1) return Error(StatusCode::kParse, start, "empty token reference '<>'");
+    t->bytes = std::string(text_.substr(pos_, end + 1 - pos_));
+    if (!IsValidUtf8(t->bytes)) {
+      return Error(StatusCode::kParse, start, "token reference is not valid UTF-8");
+    }
+    pos_ = end + 1;
     return Status::Ok();
   }
 
@@ -577,6 +629,14 @@ class Parser {
       SIEVE_RETURN_IF_ERROR(ParseBody(r));
     }
     if (cur_.kind == Tok::kError) return cur_.error;
+    if (!unrepeated_negations_.empty()) {
+      int32_t first = INT32_MAX;
+      for (const auto& [e, off] : unrepeated_negations_) first = std::min(first, off);
+      return Error(StatusCode::kUnsupported, first,
+                   "a negated token stands for exactly one token, which a grammar over text "
+                   "cannot express; repeat it with '*' or '+' (e.g. (!<[2]>)*: text without "
+                   "that token)");
+    }
     for (const Lexer::Directive& d : lex.unique_directives()) {
       const RuleId r = d.name.empty() ? -1 : g_.FindRule(d.name);
       if (r < 0) {
@@ -782,6 +842,21 @@ class Parser {
               Complemented(g_.AddCharClass({{0, 0x10FFFF}}, false, off), &f.nots, name));
           f.seq_depth.push_back(0);
           break;
+        case Tok::kTokenRef: {
+          SIEVE_ASSIGN_OR_RETURN(const char32_t cp, TokenSentinel(cur_, off));
+          ExprId e;
+          if (cur_.negated) {
+            e = g_.AddCharClass({{cp, cp}}, true, off);
+            unrepeated_negations_[e] = off;
+          } else {
+            std::string bytes;
+            AppendUtf8(&bytes, cp);
+            e = g_.AddBytes(bytes, off);
+          }
+          f.seq.push_back(Complemented(e, &f.nots, name));
+          f.seq_depth.push_back(0);
+          break;
+        }
         case Tok::kName: {
           auto it = rule_ids_.find(cur_.name);
           if (it == rule_ids_.end()) {
@@ -875,6 +950,8 @@ class Parser {
           }
           int depth = f.seq_depth.back() + 1;
           SIEVE_RETURN_IF_ERROR(CheckDepth(depth, off));
+          // A negated token repeated by '*' or '+' is exactly "text without that token".
+          if (max == kUnbounded && min <= 1) unrepeated_negations_.erase(f.seq.back());
           f.seq.back() = g_.AddRepeat(f.seq.back(), min, max, off);
           f.seq_depth.back() = depth;
           break;
@@ -937,6 +1014,34 @@ class Parser {
     }
   }
 
+  // The sentinel code point of a token reference (the same one for every use of a token).
+  Result<char32_t> TokenSentinel(const Token& t, int32_t off) {
+    if (opts_.tokens == nullptr) {
+      return Error(StatusCode::kUnsupported, off,
+                   "token references (<[id]>, <text>) need a vocabulary to bind them to: "
+                   "compile the grammar with sieve_compiler_compile_ebnf (this entry point "
+                   "matches text only)");
+    }
+    std::vector<EbnfTokenRef>& refs = *opts_.tokens;
+    for (size_t i = 0; i < refs.size(); ++i) {
+      if (refs[i].id == t.token_id && refs[i].text == t.bytes) {
+        return kEbnfTokenSentinelBase + static_cast<char32_t>(i);
+      }
+    }
+    if (refs.size() >= kEbnfMaxTokenRefs) {
+      return Error(StatusCode::kLimit, off,
+                   "more than " + std::to_string(kEbnfMaxTokenRefs) + " distinct token references");
+    }
+    EbnfTokenRef r;
+    r.id = static_cast<int32_t>(t.token_id);
+    r.text = t.bytes;
+    r.offset = off;
+    const char32_t cp = kEbnfTokenSentinelBase + static_cast<char32_t>(refs.size());
+    AppendUtf8(&r.sentinel, cp);
+    refs.push_back(std::move(r));
+    return cp;
+  }
+
   std::string_view text_;
   const EbnfOptions& opts_;
   Grammar g_;
@@ -947,6 +1052,7 @@ class Parser {
   std::vector<RuleId> read_in_place_;  // rules their operands read
   Lexer* lexer_ = nullptr;
   Token cur_, next_;
+  std::unordered_map<ExprId, int32_t> unrepeated_negations_;  // !<...> not yet under '*' / '+'
 };
 
 }  // namespace

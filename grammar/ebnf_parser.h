@@ -15,6 +15,9 @@
 //                                           JSON object whose keys) must be distinct (checked by
 //                                           the matcher; a comment to other tools, which then do
 //                                           not enforce it)
+//   call    ::= <[128010]> args <|eom_id|>   llama.cpp token references: a token by id or by its
+//   think   ::= <think> (!</think>)* </think>  text, `!` = any text without that token (only under
+//                                           '*' or '+'); see EbnfTokenRef
 //   #!unique_keys obj                       sieve: rule `obj` is a JSON object whose keys must be
 //                                           distinct, every key prefix completable to an unused
 //                                           key (a closed object's; the matcher refuses others)
@@ -50,6 +53,20 @@
 
 namespace sieve {
 
+// A token reference (llama.cpp's syntax): `<[id]>` names a vocabulary token by id, `<text>` the
+// special or added token whose text is exactly `<text>`; `!<...>` (only under '*' or '+') is text
+// without that token. The grammar stands for each referenced token by a sentinel code point
+// (kEbnfTokenSentinelBase + index, as structural tags do: structural_tag_tokens.h binds them to
+// ids at run time), so the token matches only as that id, never as its text spelled by others.
+inline constexpr char32_t kEbnfTokenSentinelBase = 0x10FF00;
+inline constexpr size_t kEbnfMaxTokenRefs = 256;
+struct EbnfTokenRef {
+  int32_t id = -1;       // <[id]>; -1 for <text>
+  std::string text;      // <text>, brackets included; empty for <[id]>
+  std::string sentinel;  // UTF-8 of the code point standing for the token
+  int32_t offset = 0;    // byte offset of the first reference
+};
+
 struct EbnfOptions {
   std::string root = "root";
   size_t max_text_bytes = size_t{16} << 20;
@@ -61,6 +78,9 @@ struct EbnfOptions {
   int32_t max_boolean_states = 20000;
   // When set, receives one line per warning (e.g. "rule 'foo' (line 3) is never used").
   std::vector<std::string>* warnings = nullptr;
+  // Receives the token references in order of first use; null: a grammar with token references
+  // is kUnsupported (no vocabulary to bind them to).
+  std::vector<EbnfTokenRef>* tokens = nullptr;
 };
 
 Result<Grammar> ParseEbnf(std::string_view text, const EbnfOptions& opts = EbnfOptions());

@@ -16,6 +16,7 @@
 #include "grammar/ebnf_parser.h"
 #include "grammar/openai_request.h"
 #include "grammar/regex_parser.h"
+#include "grammar/structural_tag_tokens.h"
 #include "grammar/support/utf8.h"
 
 namespace sieve {
@@ -98,14 +99,7 @@ Result<std::string> Builder::Sentinel(const TagPiece& p, const std::string& poin
         .WithPointer(pointer);
   }
   const Vocabulary& v = *opts_.vocab;
-  int32_t id = -1;
-  for (size_t i = 0; i < v.size(); ++i) {
-    const auto t = static_cast<int32_t>(i);
-    if ((v.Flags(t) & (kTokenSpecial | kTokenAdded)) && !v.IsPadding(t) && v.TokenBytes(t) == p.text) {
-      id = t;
-      break;
-    }
-  }
+  const int32_t id = FindNamedToken(v, p.text);
   if (id < 0) {
     return InvalidArgument("the vocabulary has no special or added token \"" + p.text + "\"")
         .WithPointer(pointer);

@@ -5,6 +5,58 @@
 
 namespace sieve {
 
+int32_t FindNamedToken(const Vocabulary& vocab, std::string_view text) {
+  for (size_t i = 0; i < vocab.size(); ++i) {
+    const auto t = static_cast<int32_t>(i);
+    if ((vocab.Flags(t) & (kTokenSpecial | kTokenAdded)) && !vocab.IsPadding(t) &&
+        vocab.TokenBytes(t) == text) {
+      return t;
+    }
+  }
+  return -1;
+}
+
+Result<std::vector<TokenBinding>> BindTokenRefs(const std::vector<EbnfTokenRef>& refs,
+                                                const Vocabulary& vocab, std::string_view text) {
+  std::vector<TokenBinding> out;
+  for (const EbnfTokenRef& r : refs) {
+    auto at = [&](std::string message) {
+      Status st = InvalidArgument(std::move(message));
+      st.WithOffset(r.offset);
+      if (!text.empty()) {
+        int line = 0, column = 0;
+        OffsetToLineColumn(text, static_cast<size_t>(r.offset), &line, &column);
+        st.WithLineColumn(line, column);
+      }
+      return st;
+    };
+    TokenBinding b;
+    b.sentinel = r.sentinel;
+    if (r.id >= 0) {
+      b.id = r.id;
+      b.text = "<[" + std::to_string(r.id) + "]>";
+      if (static_cast<size_t>(r.id) >= vocab.size() || vocab.IsPadding(r.id)) {
+        return at("token " + b.text + " is not a token of the vocabulary (" +
+                  std::to_string(vocab.size()) + " ids)");
+      }
+    } else {
+      b.id = FindNamedToken(vocab, r.text);
+      b.text = r.text;
+      if (b.id < 0) {
+        return at("the vocabulary has no special or added token \"" + r.text + "\"");
+      }
+    }
+    for (const TokenBinding& o : out) {
+      if (o.id == b.id) {
+        return at("token references " + o.text + " and " + b.text + " name the same token (id " +
+                  std::to_string(b.id) + ")");
+      }
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
 TokenBindings::TokenBindings(std::vector<TokenBinding> bindings, const Vocabulary& vocab)
     : bindings_(std::move(bindings)) {
   for (size_t i = 0; i < bindings_.size(); ++i) by_id_[bindings_[i].id] = i;

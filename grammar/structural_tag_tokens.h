@@ -21,11 +21,23 @@
 #include <unordered_map>
 #include <vector>
 
+#include "grammar/ebnf_parser.h"
 #include "grammar/matcher.h"
 #include "grammar/structural_tag.h"
 #include "grammar/tokenizer/vocabulary.h"
 
 namespace sieve {
+
+// The special or added token whose text is exactly `text` (never padding), or -1.
+int32_t FindNamedToken(const Vocabulary& vocab, std::string_view text);
+
+// Binds an EBNF grammar's token references (ebnf_parser.h) to `vocab`: <[id]> must be a token of
+// the vocabulary that is not padding, <text> a special or added token with exactly that text.
+// kInvalidArgument with the reference's byte offset (and line:column in `text`, the grammar's
+// text, when given) otherwise.
+Result<std::vector<TokenBinding>> BindTokenRefs(const std::vector<EbnfTokenRef>& refs,
+                                                const Vocabulary& vocab,
+                                                std::string_view text = {});
 
 class TokenBindings {
  public:

@@ -478,4 +478,61 @@ TEST(CApiCompiler, StructuralTagJsonWithSpecialTokenTrigger) {
   EXPECT_STREQ(sieve_last_error()->json_pointer, "/tags/0/begin/0");
 }
 
+TEST(CApiCompiler, EbnfTokenReferencesMatchTheTokenIdOnly) {
+  // llama.cpp's syntax: <text> names a special or added token, <[id]> any token by id, and
+  // (!<...>)* is text without that token.
+  Vocab v("llama3");
+  Compiler c(v.v);
+  const char* text =
+      "root ::= <|start_header_id|> \"assistant\" <|end_header_id|> body <[128015]>\n"
+      "body ::= (!<[128015]>)*\n";
+  sieve_grammar* g = nullptr;
+  ASSERT_EQ(sieve_compiler_compile_ebnf(c.c, text, strlen(text), nullptr, &g), SIEVE_OK)
+      << sieve_last_error()->message;
+  const size_t vs = sieve_vocab_size(v.v);
+  const int32_t kStart = 128006, kEnd = 128007, kReserved10 = 128015;
+  sieve_matcher* m = nullptr;
+  ASSERT_EQ(sieve_matcher_create(g, nullptr, &m), SIEVE_OK);
+  std::vector<uint32_t> mask((vs + 31) / 32);
+  ASSERT_EQ(sieve_matcher_fill_next_token_bitmask(m, mask.data(), mask.size()), SIEVE_OK);
+  int allowed = 0;
+  for (size_t i = 0; i < vs; ++i) allowed += Allowed(mask, static_cast<int>(i));
+  EXPECT_EQ(allowed, 1);
+  EXPECT_TRUE(Allowed(mask, kStart));
+  std::vector<int32_t> ids = {kStart};
+  for (int32_t id : Encode(v.v, "assistant")) ids.push_back(id);
+  ids.push_back(kEnd);
+  for (int32_t id : Encode(v.v, "Hello, <|end_header_id|> is text here")) ids.push_back(id);
+  ids.push_back(kEnd);  // another referenced token is "not <[128015]>" too
+  ids.push_back(kReserved10);
+  EXPECT_EQ(Feed(m, ids, vs), -1);
+  EXPECT_TRUE(sieve_matcher_can_terminate(m));
+  // The token's text spelled by ordinary tokens is refused where the token is required.
+  sieve_matcher_reset(m);
+  std::vector<int32_t> spelled = Encode(v.v, "<|start");
+  ASSERT_GT(spelled.size(), 0u);
+  EXPECT_EQ(Feed(m, spelled, vs), 0);
+  sieve_matcher_free(m);
+  sieve_grammar_free(g);
+  // Errors, with the reference's line and column.
+  struct Bad {
+    const char* text;
+    sieve_status status;
+    int32_t column;
+  };
+  for (const Bad& b : {Bad{"root ::= \"a\" <|nope|>", SIEVE_ERR_INVALID_ARGUMENT, 14},
+                       Bad{"root ::= <[200000]>", SIEVE_ERR_INVALID_ARGUMENT, 10},
+                       Bad{"root ::= <[128009]> <|eot_id|>", SIEVE_ERR_INVALID_ARGUMENT, 21},
+                       Bad{"root ::= !<|eot_id|>", SIEVE_ERR_UNSUPPORTED, 10}}) {
+    EXPECT_EQ(sieve_compiler_compile_ebnf(c.c, b.text, strlen(b.text), nullptr, &g), b.status)
+        << b.text;
+    EXPECT_EQ(sieve_last_error()->line, 1) << b.text;
+    EXPECT_EQ(sieve_last_error()->column, b.column)
+        << b.text << ": " << sieve_last_error()->message;
+  }
+  // Without a vocabulary there is nothing to bind the tokens to.
+  EXPECT_EQ(sieve_grammar_compile_ebnf(text, strlen(text), nullptr, &g), SIEVE_ERR_UNSUPPORTED);
+  EXPECT_NE(std::string(sieve_last_error()->message).find("need a vocabulary"), std::string::npos);
+}
+
 }  // namespace

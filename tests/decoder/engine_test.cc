@@ -540,6 +540,64 @@ TEST(Engine, JumpForwardAppendsTheCanonicalTokensOfForcedText) {
   }
 }
 
+TEST(Engine, GrammarTokenReferencesAreMatchedAsTokenIds) {
+  // <｜tool▁sep｜> (128814) and <｜tool▁call▁end｜> (128809) are DeepSeek-V3 added tokens: the
+  // grammar names them; the engine must emit those ids, never their text, and no call-end token
+  // inside the free text. The closed form ends on the token (the random model would rarely pick
+  // it in the open form).
+  auto model = DeepSeekTokenizerModel();
+  ASSERT_NE(model, nullptr) << "needs $SIEVE_DATA_DIR/tokenizers/deepseek_v3 (make data)";
+  const int32_t kSep = 128814, kCallEnd = 128809;
+  const std::string sep = "<\xEF\xBD\x9Ctool\xE2\x96\x81sep\xEF\xBD\x9C>";
+  for (const bool closed : {false, true}) {
+    Structure s;
+    s.kind = StructureKind::kGrammar;
+    s.text = "root ::= " + sep + " \"yes, calling it now\" " +
+             (closed ? std::string("<[128809]>") : std::string("(!<[128809]>)* <[128809]>"));
+    for (const bool jf : {true, false}) {
+      auto engine = MakeEngine(model, 4);
+      for (uint64_t seed = 0; seed < 4; ++seed) {
+        GenerationRequest r;
+        r.prompt = "Call:";
+        r.structure = s;
+        r.sampling.temperature = 1.0f;
+        r.sampling.seed = seed;
+        r.max_tokens = 24;
+        r.jump_forward = jf;
+        ASSERT_TRUE(engine->Submit(r).ok());
+      }
+      ASSERT_TRUE(engine->RunToCompletion().ok());
+      for (const auto& r : engine->TakeFinished()) {
+        ASSERT_NE(r.finish, FinishReason::kError) << r.error.ToString();
+        ASSERT_GE(r.tokens.size(), 2u);
+        EXPECT_EQ(r.tokens[0], kSep);
+        const std::string text = model->tokenizer().Decode(
+            std::vector<int32_t>(r.tokens.begin() + 1, r.tokens.end()));
+        EXPECT_EQ(text.substr(0, 19), "yes, calling it now") << text;
+        for (size_t i = 1; i + 1 < r.tokens.size(); ++i) EXPECT_NE(r.tokens[i], kCallEnd) << i;
+        if (closed) {
+          EXPECT_TRUE(r.complete);
+          EXPECT_EQ(r.tokens.back(), kCallEnd);
+          EXPECT_EQ(r.finish, FinishReason::kGrammarEnd);
+        } else if (!r.complete) {
+          EXPECT_EQ(r.finish, FinishReason::kMaxTokens);
+        }
+        EXPECT_EQ(r.forced_tokens > 0, jf);  // the literal after the first token
+      }
+    }
+  }
+  // An unknown token name is refused at submission, with its position.
+  GenerationRequest r;
+  r.prompt = "x";
+  r.structure.kind = StructureKind::kGrammar;
+  r.structure.text = "root ::= \"a\" <|nope|>";
+  auto engine = MakeEngine(model, 1);
+  auto st = engine->Submit(r);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.status().column(), 14) << st.status().ToString();
+}
+
 TEST(Engine, JumpForwardCanBeHeldBackInBatches) {
   auto model = BuiltinModel();
   Structure s;

@@ -11,6 +11,7 @@
 
 #include "grammar/grammar.h"
 #include "grammar/grammar_printer.h"
+#include "grammar/support/utf8.h"
 #include "tests/testing/reference_recognizer.h"
 
 namespace sieve {
@@ -626,6 +627,70 @@ TEST(GrammarIr, CountsTheMemoryItOwns) {
   Grammar big = MustParse(text);
   EXPECT_GT(small.MemorySize(), 0u);
   EXPECT_GE(big.MemorySize(), small.MemorySize() + 10000);
+}
+
+// ---- token references (llama.cpp syntax) ----
+
+std::string Sentinel(size_t i) {
+  std::string s;
+  AppendUtf8(&s, kEbnfTokenSentinelBase + static_cast<char32_t>(i));
+  return s;
+}
+
+TEST(EbnfParser, TokenReferencesBecomeOneSentinelPerToken) {
+  std::vector<EbnfTokenRef> refs;
+  EbnfOptions o;
+  o.tokens = &refs;
+  Grammar g = MustParse(
+      "root ::= <[5]> \"a\" think <[5]>\nthink ::= <think> (!</think>)* </think>", o);
+  ASSERT_EQ(refs.size(), 3u);
+  EXPECT_EQ(refs[0].id, 5);
+  EXPECT_EQ(refs[0].text, "");
+  EXPECT_EQ(refs[1].id, -1);
+  EXPECT_EQ(refs[1].text, "<think>");
+  EXPECT_EQ(refs[2].text, "</think>");  // first named by the negation
+  EXPECT_EQ(refs[2].offset, 50);  // its "!"
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(refs[i].sentinel, Sentinel(i));
+  const std::string s0 = Sentinel(0), s1 = Sentinel(1), s2 = Sentinel(2);
+  EXPECT_TRUE(ReferenceMatch(g, s0 + "a" + s1 + s2 + s0));
+  EXPECT_TRUE(ReferenceMatch(g, s0 + "a" + s1 + "any text" + s0 + s1 + s2 + s0));
+  EXPECT_FALSE(ReferenceMatch(g, s0 + "a" + s1 + "x" + s2 + "y" + s2 + s0));  // no </think> inside
+  EXPECT_FALSE(ReferenceMatch(g, "<[5]>a<think></think><[5]>"));             // text is not a token
+  // '+' and a group repeat a negation too; other quantifiers do not.
+  refs.clear();
+  MustParse("root ::= (!<[7]>)+ <[7]> !<|x|>* <|x|>", o);
+  EXPECT_EQ(refs.size(), 2u);
+  for (const char* bad : {"root ::= !<[7]>", "root ::= !<[7]>?", "root ::= (!<[7]>){2,}",
+                          "root ::= \"a\" | !<[7]> \"b\""}) {
+    refs.clear();
+    Status st = ParseStatus(bad, o);
+    EXPECT_EQ(st.code(), StatusCode::kUnsupported) << bad;
+    EXPECT_NE(st.message().find("exactly one token"), std::string::npos) << st.ToString();
+  }
+}
+
+TEST(EbnfParser, TokenReferencesNeedAVocabularyAndAreWellFormed) {
+  Status st = ParseStatus("root ::= \"a\"\n  <|eot_id|>");
+  EXPECT_EQ(st.code(), StatusCode::kUnsupported);
+  EXPECT_EQ(st.line(), 2);
+  EXPECT_EQ(st.column(), 3);
+  EXPECT_NE(st.message().find("need a vocabulary"), std::string::npos);
+  std::vector<EbnfTokenRef> refs;
+  EbnfOptions o;
+  o.tokens = &refs;
+  for (const char* bad : {"root ::= <[x]>", "root ::= <[5]", "root ::= <[]>", "root ::= <abc",
+                          "root ::= <>", "root ::= !a", "root ::= <ab\nc>",
+                          "root ::= <[99999999999]>"}) {
+    st = ParseStatus(bad, o);
+    EXPECT_EQ(st.code(), StatusCode::kParse) << bad;
+    EXPECT_EQ(st.column(), 10) << bad << ": " << st.ToString();  // the reference
+  }
+  std::string many = "root ::=";
+  for (int i = 0; i <= static_cast<int>(kEbnfMaxTokenRefs); ++i) {
+    many += " <[" + std::to_string(i) + "]>";
+  }
+  refs.clear();
+  EXPECT_EQ(ParseStatus(many, o).code(), StatusCode::kLimit);
 }
 
 }  // namespace
