@@ -164,7 +164,8 @@ SIEVE_API void sieve_grammar_options_init(sieve_grammar_options* opts);
 
 /* Compiles EBNF / GBNF text (llama.cpp GBNF and XGrammar EBNF are read unchanged) into a pushdown
  * automaton. opts may be NULL (defaults). Errors: SIEVE_ERR_PARSE with line:column, SIEVE_ERR_LIMIT,
- * SIEVE_ERR_UNSUPPORTED (e.g. left recursion that cannot be rewritten; the cycle is named).
+ * SIEVE_ERR_UNSUPPORTED (e.g. left recursion that cannot be rewritten, the cycle named; token
+ * references, which need a vocabulary: sieve_compiler_compile_ebnf).
  * Caller owns *out; the grammar is immutable and may be shared between threads. */
 SIEVE_API sieve_status sieve_grammar_compile_ebnf(const char* text, size_t text_len,
                                                   const sieve_grammar_options* opts,
@@ -316,7 +317,9 @@ typedef struct sieve_json_schema_options {
 SIEVE_API void sieve_json_schema_options_init(sieve_json_schema_options* opts);
 
 /* Compiles EBNF/GBNF text (see sieve_grammar_compile_ebnf); root NULL = "root". Thread-safe.
- * Caller owns *out. */
+ * Token references (llama.cpp's syntax: <[id]>, <|special|>, (!<x>)* ) are bound to the compiler's
+ * vocabulary: the token matches only as its id (accept, masks and jump-forward follow); an unknown
+ * name or id is SIEVE_ERR_INVALID_ARGUMENT with line:column. Caller owns *out. */
 SIEVE_API sieve_status sieve_compiler_compile_ebnf(sieve_compiler* compiler, const char* text,
                                                    size_t text_len, const char* root,
                                                    sieve_grammar** out);
