@@ -486,7 +486,11 @@ Result<LangId> Converter::AddPattern(const std::string& pattern, int32_t src) {
   } else {
     // Word boundaries (\b \B) and lookarounds: the language is an automaton only (the
     // expression ignores them; regex_lookaround_dfa.h).
-    auto d = ParsedRegexToDfa(lang_grammar_, *e, markers, looks, ro, opts_.max_automaton_states);
+    // (Both kinds of assertion: RegexToDfa reads \b as lookarounds, from the text.)
+    auto d = !looks.empty() && HasWordBoundaryMarkers(markers)
+                 ? RegexToDfa(pattern, ro, opts_.max_automaton_states)
+                 : ParsedRegexToDfa(lang_grammar_, *e, markers, looks, ro,
+                                    opts_.max_automaton_states);
     if (!d.ok()) return Unsupported("pattern '" + pattern + "': " + d.status().message());
     const CpDfa m = Minimize(*d);
     if (IsEmptyLanguage(m)) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -310,6 +311,49 @@ Result<jsonschema::CpDfa> ParsedToDfa(const Grammar& g, ExprId e,
   return eliminator.Run();
 }
 
+// \b and \B written as the lookarounds they abbreviate (ECMA: \w = [A-Za-z0-9_], the text's
+// edges are non-word): \b = (?:(?<=\w)(?!\w)|(?<!\w)(?=\w)), \B = (?:(?<=\w)(?=\w)|(?<!\w)(?!\w)),
+// so that a pattern holding both kinds of assertion takes the one lookaround construction. Outside
+// classes only ([\b] is U+0008). nullopt when there is none, or with a modifier group `(?i` /
+// `(?-` (ECMA's \b under i also counts U+017F and U+212A: the parser refuses that).
+std::optional<std::string> BoundariesAsLookarounds(std::string_view p) {
+  std::string out;
+  bool in_class = false, any = false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (!in_class && c == '(' && i + 2 < p.size() && p[i + 1] == '?' &&
+        (p[i + 2] == '-' || (p[i + 2] >= 'a' && p[i + 2] <= 'z'))) {
+      return std::nullopt;
+    }
+    if (c == '\\' && i + 1 < p.size()) {
+      const char n = p[i + 1];
+      ++i;
+      if (!in_class && (n == 'b' || n == 'B')) {
+        out += n == 'b' ? "(?:(?<=\\w)(?!\\w)|(?<!\\w)(?=\\w))"
+                        : "(?:(?<=\\w)(?=\\w)|(?<!\\w)(?!\\w))";
+        any = true;
+      } else {
+        out += c;
+        out += n;
+      }
+      continue;
+    }
+    if (in_class) {
+      in_class = c != ']';
+    } else if (c == '[') {
+      in_class = true;
+      if (i + 1 < p.size() && p[i + 1] == '^') {  // [^] is a class: its ']' closes it
+        out += "[^";
+        ++i;
+        continue;
+      }
+    }
+    out += c;
+  }
+  if (!any) return std::nullopt;
+  return out;
+}
+
 Result<jsonschema::CpDfa> RegexToDfaAt(std::string_view pattern, const RegexOptions& opts,
                                        int32_t max_states, int nesting) {
   Grammar scratch;
@@ -320,6 +364,16 @@ Result<jsonschema::CpDfa> RegexToDfaAt(std::string_view pattern, const RegexOpti
   o.lookarounds = &looks;
   auto e = RegexToExpr(pattern, &scratch, o);
   if (!e.ok()) return e.status();
+  if (HasWordBoundaryMarkers(markers) && !looks.empty()) {
+    if (const std::optional<std::string> r = BoundariesAsLookarounds(pattern)) {
+      auto d = RegexToDfaAt(*r, opts, max_states, nesting);  // no \b left: no second rewrite
+      if (d.ok() || d.status().code() != StatusCode::kUnsupported) return d;
+      // (An offset in the rewritten text would mislead: the assertion's own is given.)
+      Status s(StatusCode::kUnsupported,
+               "word boundaries together with lookaround: " + d.status().message());
+      return s.WithOffset(static_cast<int64_t>(looks[0].offset));
+    }
+  }
   return ParsedToDfa(scratch, *e, markers, looks, opts, max_states, nesting);
 }
 

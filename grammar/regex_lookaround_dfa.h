@@ -17,8 +17,9 @@
 // assertions true where it stands; nested lookarounds are built the same way, recursively.
 // kUnsupported: an assertion whose own pattern holds `^` (lookahead), `$` (lookbehind), a word
 // boundary or a lookaround of the other direction (each would look outside the text the
-// assertion reads), and word boundaries together with lookarounds in one pattern. kLimit past
-// max_states automaton states.
+// assertion reads), and word boundaries together with lookarounds in one pattern under a modifier
+// group such as (?i: (without one, RegexToDfa reads each \b / \B as the lookarounds it
+// abbreviates, so one construction takes both). kLimit past max_states automaton states.
 #ifndef SIEVE_GRAMMAR_REGEX_LOOKAROUND_DFA_H_
 #define SIEVE_GRAMMAR_REGEX_LOOKAROUND_DFA_H_
 
@@ -39,7 +40,8 @@ Result<jsonschema::CpDfa> RegexToDfa(std::string_view pattern, const RegexOption
                                      int32_t max_states);
 
 // The same for a pattern RegexToExpr has already read into `g` as `e`, with its markers and
-// lookarounds (RegexOptions::boundary_markers / ::lookarounds) and the options it was read with.
+// lookarounds (RegexOptions::boundary_markers / ::lookarounds) and the options it was read with;
+// kUnsupported for word boundaries together with lookarounds (RegexToDfa reads the text again).
 Result<jsonschema::CpDfa> ParsedRegexToDfa(
     const Grammar& g, ExprId e, const std::vector<std::pair<ExprId, char32_t>>& markers,
     const std::vector<RegexLookaround>& looks, const RegexOptions& opts, int32_t max_states);

@@ -80,7 +80,7 @@ TEST(RegexLookaround, HandWrittenCasesMatchEcmaSemantics) {
 TEST(RegexLookaround, WhatStaysUnsupportedIsReportedWithItsPointer) {
   // Lookaround elsewhere goes through regex_lookaround_dfa.h; what that refuses (an assertion
   // that would read outside its own text) is reported the same way.
-  for (const char* p : {"a(?=^b)", "(?<=a(?=b))c", "\\ba(?=b)"}) {
+  for (const char* p : {"a(?=^b)", "(?<=a(?=b))c", "(?i:a)\\b(?=b)"}) {
     const std::string schema =
         R"({"properties":{"p":{"pattern":")" + testing::JsonEscaped(p) + "\"}}}";
     auto r = JsonSchemaToGrammar(schema, testing::CompactOptions());
