@@ -109,8 +109,11 @@ sieve_status CompileText(Source source, const char* text, size_t text_len,
       o.ebnf.max_nesting_depth = opts->max_nesting_depth;
     }
     std::string_view input(text ? text : "", text_len);
+    const bool has_vocab = HasField(opts, &sieve_grammar_options::vocab) && opts->vocab != nullptr;
+    std::vector<sieve::EbnfTokenRef> refs;  // token references, bound to the vocabulary below
     sieve::Result<sieve::CompiledArtifact> compiled = sieve::InternalError("unreachable");
     if (source == Source::kEbnf) {
+      if (has_vocab) o.ebnf.tokens = &refs;
       compiled = sieve::CompileEbnfText(input, o);
     } else {
       sieve::RegexOptions regex_opts;
@@ -130,9 +133,18 @@ sieve_status CompileText(Source source, const char* text, size_t text_len,
     g->ignore_lookahead = o.pda.ignore_lookahead;
     g->source = std::move(art.parsed);
     g->simplified = std::move(art.simplified);
-    if (HasField(opts, &sieve_grammar_options::vocab) && opts->vocab != nullptr) {
+    if (has_vocab) {
       sieve_vocab* v = const_cast<sieve_vocab*>(opts->vocab);  // only its trie cache is filled
       g->vocab = v->vocab;
+      if (!refs.empty()) {
+        auto bound = sieve::BindTokenRefs(refs, *v->vocab, input);
+        if (!bound.ok()) {
+          delete g;
+          return SetError(bound.status());
+        }
+        g->bindings = std::make_shared<const sieve::TokenBindings>(std::move(bound).value(),
+                                                                   *v->vocab);
+      }
       std::shared_ptr<const sieve::TokenizerInfo> info;
       {
         std::lock_guard<std::mutex> lock(v->info_mu);

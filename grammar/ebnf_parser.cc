@@ -1018,9 +1018,9 @@ class Parser {
   Result<char32_t> TokenSentinel(const Token& t, int32_t off) {
     if (opts_.tokens == nullptr) {
       return Error(StatusCode::kUnsupported, off,
-                   "token references (<[id]>, <text>) need a vocabulary to bind them to: "
-                   "compile the grammar with sieve_compiler_compile_ebnf (this entry point "
-                   "matches text only)");
+                   "token references (<[id]>, <text>) need a vocabulary to bind them to "
+                   "(sieve_compiler_compile_ebnf, a vocab in sieve_grammar_options, "
+                   "`sieve grammar check --tokenizer DIR`)");
     }
     std::vector<EbnfTokenRef>& refs = *opts_.tokens;
     for (size_t i = 0; i < refs.size(); ++i) {

@@ -10,12 +10,14 @@ namespace sieve_cli {
 namespace {
 
 constexpr const char kGrammarHelp[] =
-    R"(Usage: sieve grammar check FILE [--root NAME] [--ignore-lookahead]
+    R"(Usage: sieve grammar check FILE [--root NAME] [--ignore-lookahead] [--tokenizer DIR]
        sieve grammar print FILE [--root NAME] [--simplified]
 
 check: parses and compiles an EBNF/GBNF grammar (llama.cpp GBNF and XGrammar EBNF are read
        unchanged); prints warnings (e.g. unused rules) and statistics: rules, automaton states before
-       and after equivalent-state merging, memory, compile time. Errors name line:column.
+       and after equivalent-state merging, memory, compile time. Errors name line:column. With
+       --tokenizer it also builds the token-mask cache for that vocabulary and binds token
+       references (<[id]>, <|name|>), which need one.
 print: prints the grammar back as EBNF, as written or (--simplified) after inlining, literal fusion,
        dead-rule removal and left-recursion rewriting.
 
@@ -50,9 +52,10 @@ struct MatcherHandle {
 // Compiles `text` (EBNF, or a regex when `is_regex`); `name` labels messages. On failure prints the
 // error and returns the exit code (else -1).
 int CompileSource(const std::string& name, const std::string& text, bool is_regex,
-                  const ArgParser& args, GrammarHandle* out) {
+                  const ArgParser& args, GrammarHandle* out, const sieve_vocab* vocab = nullptr) {
   sieve_grammar_options opts;
   sieve_grammar_options_init(&opts);
+  opts.vocab = vocab;
   std::string root = args.Get("root").value_or("root");
   opts.root = root.c_str();
   opts.ignore_lookahead = args.Has("ignore-lookahead");
@@ -71,13 +74,13 @@ int CompileSource(const std::string& name, const std::string& text, bool is_rege
 
 // Reads and compiles FILE; on failure prints the error and returns the exit code (else -1).
 int CompileFile(const std::string& command, const std::string& path, const ArgParser& args,
-                GrammarHandle* out) {
+                GrammarHandle* out, const sieve_vocab* vocab = nullptr) {
   std::string text, err;
   if (!ReadFile(path, &text, &err)) {
     std::cerr << "sieve " << command << ": " << err << "\n";
     return kExitUsage;
   }
-  return CompileSource(path, text, /*is_regex=*/false, args, out);
+  return CompileSource(path, text, /*is_regex=*/false, args, out, vocab);
 }
 
 int PrintStats(const std::string& name, const GrammarHandle& g) {
@@ -95,8 +98,19 @@ int PrintStats(const std::string& name, const GrammarHandle& g) {
 }
 
 int GrammarCheck(const ArgParser& args, const std::string& path) {
+  struct VocabHandle {
+    sieve_vocab* v = nullptr;
+    ~VocabHandle() { sieve_vocab_free(v); }
+  } vocab;
+  if (auto dir = args.Get("tokenizer")) {
+    if (sieve_vocab_create_from_file(dir->c_str(), &vocab.v) != SIEVE_OK) {
+      std::cerr << "sieve grammar check: cannot load tokenizer: " << sieve_last_error()->message
+                << "\n";
+      return kExitFailure;
+    }
+  }
   GrammarHandle g;
-  if (int rc = CompileFile("grammar check", path, args, &g); rc >= 0) return rc;
+  if (int rc = CompileFile("grammar check", path, args, &g, vocab.v); rc >= 0) return rc;
   return PrintStats(path, g);
 }
 
@@ -119,8 +133,8 @@ constexpr const char kRegexHelp[] =
     R"(Usage: sieve regex check PATTERN
 
 Compiles an ECMA-262-style regular expression with JSON Schema `pattern` semantics (unanchored unless
-written ^...$) and prints automaton statistics. Backreferences, lookaround and \b are unsupported and
-reported with their byte offset.
+written ^...$) and prints automaton statistics. Lookaround and \b are exact (README "JSON Schema"
+lists the few forms refused); backreferences are unsupported. Errors carry their byte offset.
 
 Exit codes: 0 ok, 2 usage error, 3 the regex is invalid or unsupported.
 )";
@@ -142,7 +156,7 @@ int RunRegex(int argc, char** argv) {
 }
 
 int RunGrammar(int argc, char** argv) {
-  ArgParser args({"root"}, {"simplified", "ignore-lookahead", "help"});
+  ArgParser args({"root", "tokenizer"}, {"simplified", "ignore-lookahead", "help"});
   if (!args.Parse(argc, argv, 2)) return UsageError("grammar", args.error());
   if (args.Has("help")) {
     std::cout << kGrammarHelp;

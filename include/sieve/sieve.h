@@ -165,7 +165,7 @@ SIEVE_API void sieve_grammar_options_init(sieve_grammar_options* opts);
 /* Compiles EBNF / GBNF text (llama.cpp GBNF and XGrammar EBNF are read unchanged) into a pushdown
  * automaton. opts may be NULL (defaults). Errors: SIEVE_ERR_PARSE with line:column, SIEVE_ERR_LIMIT,
  * SIEVE_ERR_UNSUPPORTED (e.g. left recursion that cannot be rewritten, the cycle named; token
- * references, which need a vocabulary: sieve_compiler_compile_ebnf).
+ * references without opts->vocab, which binds them as sieve_compiler_compile_ebnf does).
  * Caller owns *out; the grammar is immutable and may be shared between threads. */
 SIEVE_API sieve_status sieve_grammar_compile_ebnf(const char* text, size_t text_len,
                                                   const sieve_grammar_options* opts,

@@ -530,9 +530,24 @@ TEST(CApiCompiler, EbnfTokenReferencesMatchTheTokenIdOnly) {
     EXPECT_EQ(sieve_last_error()->column, b.column)
         << b.text << ": " << sieve_last_error()->message;
   }
-  // Without a vocabulary there is nothing to bind the tokens to.
+  // Without a vocabulary there is nothing to bind the tokens to; with one in the options,
+  // sieve_grammar_compile_ebnf binds them too.
   EXPECT_EQ(sieve_grammar_compile_ebnf(text, strlen(text), nullptr, &g), SIEVE_ERR_UNSUPPORTED);
   EXPECT_NE(std::string(sieve_last_error()->message).find("need a vocabulary"), std::string::npos);
+  sieve_grammar_options go;
+  sieve_grammar_options_init(&go);
+  go.vocab = v.v;
+  ASSERT_EQ(sieve_grammar_compile_ebnf(text, strlen(text), &go, &g), SIEVE_OK)
+      << sieve_last_error()->message;
+  ASSERT_EQ(sieve_matcher_create(g, nullptr, &m), SIEVE_OK);
+  EXPECT_EQ(Feed(m, ids, vs), -1);
+  EXPECT_TRUE(sieve_matcher_can_terminate(m));
+  sieve_matcher_free(m);
+  sieve_grammar_free(g);
+  const char* unknown = "root ::= <|nope|>";
+  EXPECT_EQ(sieve_grammar_compile_ebnf(unknown, strlen(unknown), &go, &g),
+            SIEVE_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(sieve_last_error()->column, 10);
 }
 
 }  // namespace
