@@ -173,6 +173,7 @@ Status SchemaReader::Enum(const std::vector<int32_t>& values) {
         e.types |= kTNumber;
         if (!e.num.allowed) e.num.allowed.emplace();
         e.num.allowed->push_back(*d);
+        e.num.src = node_;  // the schema holding the enum / const, for notes
         break;
       }
       case JNode::kString:

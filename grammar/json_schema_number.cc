@@ -364,25 +364,45 @@ Result<ExprId> Converter::EmitNumber(const NumC& c) {
   if (c.integer && c.not_integer) return kNoExpr;
 
   if (c.allowed) {
-    // Each member is a literal: its digits, then the zero padding the syntax allows (1 = 1.0).
+    // Each member is a literal: its digits, then the zero padding the syntax allows (1 = 1.0);
+    // for any number also its scientific form (1.5 = 1.5e0 = 1.50E+0; 0 = 0e7), exactly.
     NumC rest = c;
     rest.allowed.reset();
     std::vector<ExprId> alts;
+    auto zeros = [&](int32_t min) { return g_.AddRepeat(Lit("0"), min, kUnbounded); };
+    bool scientific = false;
     for (const Decimal& v : *c.allowed) {
       if (!NumberMatches(v, rest)) continue;
       const std::string frac = v.FracDigits();
       ExprId tail = kNoExpr;
       if (frac.empty()) {
         if (syn != Syntax::kInteger) {
-          tail = g_.AddRepeat(Seq({Lit("."), g_.AddRepeat(Lit("0"), 1, kUnbounded)}), 0, 1);
+          tail = g_.AddRepeat(Seq({Lit("."), zeros(1)}), 0, 1);
         }
       } else {
-        tail = Seq({Lit("." + frac), g_.AddRepeat(Lit("0"), 0, kUnbounded)});
+        tail = Seq({Lit("." + frac), zeros(0)});
       }
       ExprId mag = Seq({Lit(v.IntDigits()), tail});
+      if (syn == Syntax::kAny) {
+        // Mantissa d[.ddd] of |v|, then zero padding, then its one exponent (any for 0).
+        const std::string lead = v.is_zero() ? "0" : v.digits.substr(0, 1);
+        const std::string rest_digits = v.is_zero() ? "" : v.digits.substr(1);
+        ExprId m_tail = rest_digits.empty()
+                            ? g_.AddRepeat(Seq({Lit("."), zeros(1)}), 0, 1)
+                            : Seq({Lit("." + rest_digits), zeros(0)});
+        const std::optional<int64_t> e =
+            v.is_zero() ? std::nullopt : std::optional<int64_t>(Lead(v));
+        mag = Alt({mag, Seq({Lit(lead), m_tail, ExponentRange(e, e)})});
+        scientific = true;
+      }
       alts.push_back(v.is_zero() ? Seq({g_.AddRepeat(Lit("-"), 0, 1), mag})
                      : v.neg     ? Seq({Lit("-"), mag})
                                  : mag);
+    }
+    if (scientific) {
+      Note(JsonSchemaNote::Kind::kNarrowed, c.src, "",
+           "enumerated numbers accept exponent notation only in scientific form (one digit before "
+           "the point, as 1.5e0 for 1.5)");
     }
     if (alts.empty()) return kNoExpr;
     return Alt(std::move(alts));

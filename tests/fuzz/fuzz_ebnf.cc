@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "grammar/compiler.h"
 #include "grammar/ebnf_parser.h"
@@ -19,18 +20,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   const GrammarCompileOptions opts = fuzz::FuzzCompileOptions();
 
-  auto parsed = ParseEbnf(text, opts.ebnf);
+  // Token references (<[id]>, <text>) become sentinel code points: parsed with somewhere to put
+  // them, as the compilers bound to a vocabulary do.
+  std::vector<EbnfTokenRef> refs;
+  EbnfOptions eo = opts.ebnf;
+  eo.tokens = &refs;
+  auto parsed = ParseEbnf(text, eo);
   if (!parsed.ok()) {
     fuzz::CheckNotInternal(parsed.status(), "ParseEbnf");
     return 0;
   }
+  fuzz::Check(refs.size() <= kEbnfMaxTokenRefs, "more token references than the limit");
   const std::string printed = PrintEbnf(*parsed);
   auto reparsed = ParseEbnf(printed, opts.ebnf);
   fuzz::Check(reparsed.ok(), "printed grammar does not parse: " + reparsed.status().ToString() +
                                  "\n--- printed:\n" + printed);
   fuzz::Check(PrintEbnf(*reparsed) == printed, "print -> parse -> print differs:\n" + printed);
 
-  auto compiled = CompileEbnfText(text, opts);
+  std::vector<EbnfTokenRef> compile_refs;
+  GrammarCompileOptions with_refs = opts;
+  with_refs.ebnf.tokens = &compile_refs;
+  auto compiled = CompileEbnfText(text, with_refs);
   if (!compiled.ok()) {
     fuzz::CheckNotInternal(compiled.status(), "CompileEbnfText");
     return 0;

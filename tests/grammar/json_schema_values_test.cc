@@ -5,8 +5,10 @@
 // sweep of values.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bitset>
 #include <cstdio>
+#include <iterator>
 #include <optional>
 #include <random>
 #include <string>
@@ -148,28 +150,8 @@ std::optional<__int128> Scaled(const std::string& text) {
   return neg ? -v : v;
 }
 
-// Under bounds, every scientific text (d or d.ddd, e or E, any sign, leading zeros) is accepted
-// exactly when its value is in range, plain decimals as before, and no other exponent form.
-TEST(JsonSchemaNumbers, BoundedNumbersTakeScientificNotationExactlyOverASweep) {
-  struct Case {
-    const char* keywords;
-    const char* lo;  // null: unbounded
-    bool lo_excl;
-    const char* hi;
-    bool hi_excl;
-  };
-  const Case cases[] = {
-      {R"("minimum":0,"maximum":100)", "0", false, "100", false},
-      {R"("minimum":1.5,"exclusiveMaximum":1.5e3)", "1.5", false, "1500", true},
-      {R"("exclusiveMinimum":0.00025,"maximum":0.003)", "0.00025", true, "0.003", false},
-      {R"("minimum":-2.5,"maximum":-0.001)", "-2.5", false, "-0.001", false},
-      {R"("exclusiveMinimum":-1e3,"exclusiveMaximum":7)", "-1000", true, "7", true},
-      {R"("minimum":250)", "250", false, nullptr, false},
-      {R"("maximum":-3.75)", nullptr, false, "-3.75", false},
-      {R"("minimum":1,"maximum":9.99)", "1", false, "9.99", false},
-      {R"("minimum":0.5,"maximum":0.5)", "0.5", false, "0.5", false},
-      {R"("exclusiveMinimum":-0.02,"maximum":0)", "-0.02", true, "0", false},
-  };
+// Scientific texts (d or d.ddd, e or E, any sign, leading zeros), plain decimals and zeros.
+std::vector<std::string> ScientificSweepTexts() {
   std::vector<std::string> texts;
   const char* mantissas[] = {"1", "1.5", "2.5", "9.99", "3.75", "1.0", "5.00", "7", "2.50001"};
   for (const char* m : mantissas) {
@@ -192,9 +174,36 @@ TEST(JsonSchemaNumbers, BoundedNumbersTakeScientificNotationExactlyOverASweep) {
                         "100", "1500", "0.003", "0.00025", "-2.5", "-0.001", "-1000", "0.5"}) {
     texts.push_back(t);
   }
-  // Exponent forms the grammar does not generate (the value aside).
-  const std::vector<std::string> others = {"12e1", "0.5e1", "10e-1", "25e1", "0.1e1", "00e1",
-                                           "-12e-2", "05e1"};
+  return texts;
+}
+
+// Exponent forms the grammar does not generate (the value aside).
+const std::vector<std::string> kOtherExponentForms = {"12e1", "0.5e1", "10e-1", "25e1",
+                                                      "0.1e1", "00e1", "-12e-2", "05e1"};
+
+// Under bounds, every scientific text (d or d.ddd, e or E, any sign, leading zeros) is accepted
+// exactly when its value is in range, plain decimals as before, and no other exponent form.
+TEST(JsonSchemaNumbers, BoundedNumbersTakeScientificNotationExactlyOverASweep) {
+  struct Case {
+    const char* keywords;
+    const char* lo;  // null: unbounded
+    bool lo_excl;
+    const char* hi;
+    bool hi_excl;
+  };
+  const Case cases[] = {
+      {R"("minimum":0,"maximum":100)", "0", false, "100", false},
+      {R"("minimum":1.5,"exclusiveMaximum":1.5e3)", "1.5", false, "1500", true},
+      {R"("exclusiveMinimum":0.00025,"maximum":0.003)", "0.00025", true, "0.003", false},
+      {R"("minimum":-2.5,"maximum":-0.001)", "-2.5", false, "-0.001", false},
+      {R"("exclusiveMinimum":-1e3,"exclusiveMaximum":7)", "-1000", true, "7", true},
+      {R"("minimum":250)", "250", false, nullptr, false},
+      {R"("maximum":-3.75)", nullptr, false, "-3.75", false},
+      {R"("minimum":1,"maximum":9.99)", "1", false, "9.99", false},
+      {R"("minimum":0.5,"maximum":0.5)", "0.5", false, "0.5", false},
+      {R"("exclusiveMinimum":-0.02,"maximum":0)", "-0.02", true, "0", false},
+  };
+  const std::vector<std::string> texts = ScientificSweepTexts();
   for (const Case& c : cases) {
     const std::string schema = std::string(R"({"type":"number",)") + c.keywords + "}";
     SchemaGrammar g = CompileSchema(schema);
@@ -211,8 +220,37 @@ TEST(JsonSchemaNumbers, BoundedNumbersTakeScientificNotationExactlyOverASweep) {
       EXPECT_EQ(g.Accepts(t), ok) << schema << " on " << t;
     }
     EXPECT_GT(in_range, 1) << schema;  // the sweep reaches into every range
-    for (const std::string& t : others) EXPECT_FALSE(g.Accepts(t)) << schema << " on " << t;
+    for (const std::string& t : kOtherExponentForms) {
+      EXPECT_FALSE(g.Accepts(t)) << schema << " on " << t;
+    }
   }
+}
+
+// Enumerated numbers take their scientific forms too (1.5 = 1.5e0 = 1.50E+0; 0 = 0e7).
+TEST(JsonSchemaNumbers, EnumeratedNumbersTakeTheirScientificFormsExactly) {
+  const char* members[] = {"100", "0.001", "-2", "1.5", "0", "250", "0.000075", "-3.75"};
+  std::string schema = R"({"enum":[)";
+  for (size_t i = 0; i < std::size(members); ++i) schema += (i ? "," : "") + std::string(members[i]);
+  schema += "]}";
+  SchemaGrammar g = CompileSchema(schema);
+  ASSERT_TRUE(g.ok()) << g.status.ToString();
+  std::vector<__int128> values;
+  for (const char* m : members) values.push_back(Scaled(m).value());
+  std::vector<std::string> texts = ScientificSweepTexts();
+  for (const char* t : {"7.5e-5", "7.50E-005", "1e2", "1.00e+2", "2.5e2", "-3.75e0", "-2E0"}) {
+    texts.push_back(t);
+  }
+  int in = 0;
+  for (const std::string& t : texts) {
+    const __int128 v = Scaled(t).value();
+    const bool want = std::find(values.begin(), values.end(), v) != values.end();
+    in += want;
+    EXPECT_EQ(g.Accepts(t), want) << t;
+  }
+  EXPECT_GT(in, 20);
+  for (const std::string& t : kOtherExponentForms) EXPECT_FALSE(g.Accepts(t)) << t;
+  EXPECT_FALSE(g.Accepts("10e1"));   // 100, not in scientific form
+  EXPECT_FALSE(g.Accepts("15e-1"));  // 1.5 likewise
 }
 
 TEST(JsonSchemaNumbers, NotOfARangeIsItsComplement) {
