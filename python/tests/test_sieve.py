@@ -80,6 +80,22 @@ class MatcherTest(unittest.TestCase):
         self.assertTrue(m.accept_token(STOP))
         self.assertTrue(m.is_terminated)
 
+    def test_token_references_match_the_token_id(self):
+        # llama.cpp's syntax: </s> is the special token (by its text), (!</s>)* text without it.
+        g = self.compiler.compile_ebnf('root ::= "a" (!</s>)* </s>\n')
+        m = sieve.Matcher(g)
+        allowed = sieve.allowed_ids(m.fill_next_token_bitmask(), len(self.vocab))
+        self.assertEqual([TOKENS[i] for i in allowed], [b"a"])
+        self.assertTrue(m.accept_token(TOKENS.index(b"a")))
+        for c in b"</s>":  # the token's text spelled by other tokens is just text
+            self.assertTrue(m.accept_token(TOKENS.index(bytes([c]))))
+        self.assertFalse(m.can_terminate)
+        self.assertTrue(sieve.bitmask_allows(m.fill_next_token_bitmask(), STOP))
+        self.assertTrue(m.accept_token(STOP))
+        self.assertTrue(m.can_terminate)
+        with self.assertRaises(sieve.SieveError):
+            self.compiler.compile_ebnf('root ::= <|nope|>\n')
+
     def test_limit_hit_tells_a_limit_from_a_rejection(self):
         g = self.compiler.compile_ebnf('root ::= "(" root ")" | ""\n')
         plain = sieve.Matcher(g)
