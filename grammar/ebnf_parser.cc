@@ -1023,10 +1023,10 @@ class Parser {
                    "`sieve grammar check --tokenizer DIR`)");
     }
     std::vector<EbnfTokenRef>& refs = *opts_.tokens;
-    for (size_t i = 0; i < refs.size(); ++i) {
-      if (refs[i].id == t.token_id && refs[i].text == t.bytes) {
-        return kEbnfTokenSentinelBase + static_cast<char32_t>(i);
-      }
+    // Keyed by the text (always starting with '<') or by "[N" for <[N]>: no collision.
+    const std::string key = t.token_id >= 0 ? "[" + std::to_string(t.token_id) : t.bytes;
+    if (auto it = token_index_.find(key); it != token_index_.end()) {
+      return kEbnfTokenSentinelBase + static_cast<char32_t>(it->second);
     }
     if (refs.size() >= kEbnfMaxTokenRefs) {
       return Error(StatusCode::kLimit, off,
@@ -1038,6 +1038,7 @@ class Parser {
     r.offset = off;
     const char32_t cp = kEbnfTokenSentinelBase + static_cast<char32_t>(refs.size());
     AppendUtf8(&r.sentinel, cp);
+    token_index_.emplace(key, refs.size());
     refs.push_back(std::move(r));
     return cp;
   }
@@ -1053,6 +1054,7 @@ class Parser {
   Lexer* lexer_ = nullptr;
   Token cur_, next_;
   std::unordered_map<ExprId, int32_t> unrepeated_negations_;  // !<...> not yet under '*' / '+'
+  std::unordered_map<std::string, size_t> token_index_;        // token reference -> its index
 };
 
 }  // namespace

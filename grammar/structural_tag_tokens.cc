@@ -2,6 +2,8 @@
 #include "grammar/structural_tag_tokens.h"
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_map>
 
 namespace sieve {
 
@@ -19,6 +21,18 @@ int32_t FindNamedToken(const Vocabulary& vocab, std::string_view text) {
 Result<std::vector<TokenBinding>> BindTokenRefs(const std::vector<EbnfTokenRef>& refs,
                                                 const Vocabulary& vocab, std::string_view text) {
   std::vector<TokenBinding> out;
+  // The special and added tokens by text, once (a scan of the vocabulary per reference would be
+  // 256 scans of 100k+ ids at most).
+  std::unordered_map<std::string_view, int32_t> named;
+  for (const EbnfTokenRef& r : refs) {
+    if (r.id >= 0 || !named.empty()) continue;
+    for (size_t i = 0; i < vocab.size(); ++i) {
+      const auto t = static_cast<int32_t>(i);
+      if ((vocab.Flags(t) & (kTokenSpecial | kTokenAdded)) && !vocab.IsPadding(t)) {
+        named.emplace(vocab.TokenBytes(t), t);  // the first of equal texts, as FindNamedToken
+      }
+    }
+  }
   for (const EbnfTokenRef& r : refs) {
     auto at = [&](std::string message) {
       Status st = InvalidArgument(std::move(message));
@@ -40,7 +54,8 @@ Result<std::vector<TokenBinding>> BindTokenRefs(const std::vector<EbnfTokenRef>&
                   std::to_string(vocab.size()) + " ids)");
       }
     } else {
-      b.id = FindNamedToken(vocab, r.text);
+      const auto it = named.find(r.text);
+      b.id = it == named.end() ? -1 : it->second;
       b.text = r.text;
       if (b.id < 0) {
         return at("the vocabulary has no special or added token \"" + r.text + "\"");
