@@ -370,6 +370,10 @@ class Converter {
   ExprId Seq(std::vector<ExprId> items);  // skips kNoExpr, handles 0/1 items
   ExprId Alt(std::vector<ExprId> items);  // requires 1+ items
   ExprId Lit(std::string_view bytes) { return g_.AddBytes(bytes); }
+  // `(\.0+)?`: the zero fraction a number's digits may carry (1 = 1.0 = 1.00).
+  ExprId ZeroFraction() {
+    return g_.AddRepeat(Seq({Lit("."), g_.AddRepeat(Lit("0"), 1, kUnbounded)}), 0, 1);
+  }
   ExprId Ref(RuleId r) { return g_.AddRuleRef(r); }
   // A rule attributed to the schema location being emitted (loc_node_); NewSharedRule: a rule
   // used from many locations, attributed to none.

@@ -369,27 +369,24 @@ Result<ExprId> Converter::EmitNumber(const NumC& c) {
     NumC rest = c;
     rest.allowed.reset();
     std::vector<ExprId> alts;
-    auto zeros = [&](int32_t min) { return g_.AddRepeat(Lit("0"), min, kUnbounded); };
+    auto zeros = [&] { return g_.AddRepeat(Lit("0"), 0, kUnbounded); };
     bool scientific = false;
     for (const Decimal& v : *c.allowed) {
       if (!NumberMatches(v, rest)) continue;
       const std::string frac = v.FracDigits();
       ExprId tail = kNoExpr;
       if (frac.empty()) {
-        if (syn != Syntax::kInteger) {
-          tail = g_.AddRepeat(Seq({Lit("."), zeros(1)}), 0, 1);
-        }
+        if (syn != Syntax::kInteger) tail = ZeroFraction();
       } else {
-        tail = Seq({Lit("." + frac), zeros(0)});
+        tail = Seq({Lit("." + frac), zeros()});
       }
       ExprId mag = Seq({Lit(v.IntDigits()), tail});
       if (syn == Syntax::kAny) {
         // Mantissa d[.ddd] of |v|, then zero padding, then its one exponent (any for 0).
         const std::string lead = v.is_zero() ? "0" : v.digits.substr(0, 1);
         const std::string rest_digits = v.is_zero() ? "" : v.digits.substr(1);
-        ExprId m_tail = rest_digits.empty()
-                            ? g_.AddRepeat(Seq({Lit("."), zeros(1)}), 0, 1)
-                            : Seq({Lit("." + rest_digits), zeros(0)});
+        ExprId m_tail =
+            rest_digits.empty() ? ZeroFraction() : Seq({Lit("." + rest_digits), zeros()});
         const std::optional<int64_t> e =
             v.is_zero() ? std::nullopt : std::optional<int64_t>(Lead(v));
         mag = Alt({mag, Seq({Lit(lead), m_tail, ExponentRange(e, e)})});
@@ -547,9 +544,7 @@ Result<ExprId> Converter::ScientificForms(const std::vector<MagBound>& bounds) {
   for (const MagBound& b : bounds) (b.lower ? lower : upper) = &b;
   std::vector<ExprId> alts;
   if (!lower) {
-    ExprId zero =
-        Seq({Lit("0"), g_.AddRepeat(Seq({Lit("."), g_.AddRepeat(Lit("0"), 1, kUnbounded)}), 0, 1)});
-    alts.push_back(Seq({zero, ExponentRange(std::nullopt, std::nullopt)}));
+    alts.push_back(Seq({Lit("0"), ZeroFraction(), ExponentRange(std::nullopt, std::nullopt)}));
   }
   if (upper && upper->v.is_zero()) return alts.empty() ? kNoExpr : Alt(std::move(alts));
   // A lower bound at zero (m > 0) holds for every non-zero mantissa.

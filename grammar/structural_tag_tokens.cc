@@ -7,13 +7,19 @@
 
 namespace sieve {
 
+namespace {
+
+// A token that grammars may name by its text: special or added, not padding.
+bool Nameable(const Vocabulary& vocab, int32_t t) {
+  return (vocab.Flags(t) & (kTokenSpecial | kTokenAdded)) && !vocab.IsPadding(t);
+}
+
+}  // namespace
+
 int32_t FindNamedToken(const Vocabulary& vocab, std::string_view text) {
   for (size_t i = 0; i < vocab.size(); ++i) {
     const auto t = static_cast<int32_t>(i);
-    if ((vocab.Flags(t) & (kTokenSpecial | kTokenAdded)) && !vocab.IsPadding(t) &&
-        vocab.TokenBytes(t) == text) {
-      return t;
-    }
+    if (Nameable(vocab, t) && vocab.TokenBytes(t) == text) return t;
   }
   return -1;
 }
@@ -24,13 +30,11 @@ Result<std::vector<TokenBinding>> BindTokenRefs(const std::vector<EbnfTokenRef>&
   // The special and added tokens by text, once (a scan of the vocabulary per reference would be
   // 256 scans of 100k+ ids at most).
   std::unordered_map<std::string_view, int32_t> named;
-  for (const EbnfTokenRef& r : refs) {
-    if (r.id >= 0 || !named.empty()) continue;
+  if (std::any_of(refs.begin(), refs.end(), [](const EbnfTokenRef& r) { return r.id < 0; })) {
     for (size_t i = 0; i < vocab.size(); ++i) {
       const auto t = static_cast<int32_t>(i);
-      if ((vocab.Flags(t) & (kTokenSpecial | kTokenAdded)) && !vocab.IsPadding(t)) {
-        named.emplace(vocab.TokenBytes(t), t);  // the first of equal texts, as FindNamedToken
-      }
+      // The first of equal texts, as FindNamedToken.
+      if (Nameable(vocab, t)) named.emplace(vocab.TokenBytes(t), t);
     }
   }
   for (const EbnfTokenRef& r : refs) {

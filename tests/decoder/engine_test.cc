@@ -31,7 +31,7 @@ using testing::SchemaFiles;
 // Generates one output per seed (all in one continuous batch) and returns the results by seed.
 std::vector<GenerationResult> GenerateAll(Engine* engine, const Structure& s,
                                           const std::vector<uint64_t>& seeds, int max_tokens,
-                                          float temperature = 1.0f) {
+                                          float temperature = 1.0f, bool jump_forward = true) {
   std::vector<int64_t> ids;
   for (uint64_t seed : seeds) {
     GenerationRequest r;
@@ -40,6 +40,7 @@ std::vector<GenerationResult> GenerateAll(Engine* engine, const Structure& s,
     r.sampling.temperature = temperature;
     r.sampling.seed = seed;
     r.max_tokens = max_tokens;
+    r.jump_forward = jump_forward;
     auto id = engine->Submit(r);
     EXPECT_TRUE(id.ok()) << id.status().ToString();
     if (!id.ok()) return {};
@@ -556,18 +557,10 @@ TEST(Engine, GrammarTokenReferencesAreMatchedAsTokenIds) {
              (closed ? std::string("<[128809]>") : std::string("(!<[128809]>)* <[128809]>"));
     for (const bool jf : {true, false}) {
       auto engine = MakeEngine(model, 4);
-      for (uint64_t seed = 0; seed < 4; ++seed) {
-        GenerationRequest r;
-        r.prompt = "Call:";
-        r.structure = s;
-        r.sampling.temperature = 1.0f;
-        r.sampling.seed = seed;
-        r.max_tokens = 24;
-        r.jump_forward = jf;
-        ASSERT_TRUE(engine->Submit(r).ok());
-      }
-      ASSERT_TRUE(engine->RunToCompletion().ok());
-      for (const auto& r : engine->TakeFinished()) {
+      const std::vector<GenerationResult> results =
+          GenerateAll(engine.get(), s, {0, 1, 2, 3}, 24, 1.0f, jf);
+      ASSERT_EQ(results.size(), 4u);
+      for (const auto& r : results) {
         ASSERT_NE(r.finish, FinishReason::kError) << r.error.ToString();
         ASSERT_GE(r.tokens.size(), 2u);
         EXPECT_EQ(r.tokens[0], kSep);
