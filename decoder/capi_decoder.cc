@@ -62,6 +62,16 @@ sieve::JsonSchemaOptions JsonOptions(const sieve_json_schema_options* o) {
                                                            : sieve::JsonWhitespace::kAny;
   }
   if (SIEVE_DEC_HAS(o, T, indent) && o->indent > 0) j.indent = o->indent;
+  if (SIEVE_DEC_HAS(o, T, max_whitespace_run) && o->max_whitespace_run > 0) {
+    j.max_whitespace_run = o->max_whitespace_run;
+  }
+  if (SIEVE_DEC_HAS(o, T, item_separator) && o->item_separator) {
+    j.item_separator = o->item_separator;
+  }
+  if (SIEVE_DEC_HAS(o, T, key_separator) && o->key_separator) j.key_separator = o->key_separator;
+  if (SIEVE_DEC_HAS(o, T, closed_by_default) && o->closed_by_default) {
+    j.closed_by_default = true;
+  }
   if (SIEVE_DEC_HAS(o, T, property_order)) {
     if (o->property_order == SIEVE_JSON_ORDER_SCHEMA)
       j.property_order = sieve::JsonPropertyOrder::kSchema;

@@ -81,6 +81,12 @@ sieve::JsonSchemaOptions JsonOptions(const sieve_json_schema_options* o) {
     }
   }
   if (SIEVE_HAS(o, T, indent) && o->indent > 0) j.indent = o->indent;
+  if (SIEVE_HAS(o, T, max_whitespace_run) && o->max_whitespace_run > 0) {
+    j.max_whitespace_run = o->max_whitespace_run;
+  }
+  if (SIEVE_HAS(o, T, item_separator) && o->item_separator) j.item_separator = o->item_separator;
+  if (SIEVE_HAS(o, T, key_separator) && o->key_separator) j.key_separator = o->key_separator;
+  if (SIEVE_HAS(o, T, closed_by_default) && o->closed_by_default) j.closed_by_default = true;
   if (SIEVE_HAS(o, T, property_order)) {
     if (o->property_order == SIEVE_JSON_ORDER_SCHEMA) j.property_order = sieve::JsonPropertyOrder::kSchema;
     if (o->property_order == SIEVE_JSON_ORDER_ANY) j.property_order = sieve::JsonPropertyOrder::kAny;
@@ -96,7 +102,10 @@ std::string JsonOptionsKey(const sieve::JsonSchemaOptions& j) {
   return std::to_string(static_cast<int>(j.semantics)) + "," +
          std::to_string(static_cast<int>(j.whitespace)) + "," + std::to_string(j.indent) + "," +
          std::to_string(static_cast<int>(j.property_order)) + "," +
-         std::to_string(static_cast<int>(j.unsupported));
+         std::to_string(static_cast<int>(j.unsupported)) + "," +
+         std::to_string(j.max_whitespace_run) + "," + std::to_string(j.closed_by_default) + "," +
+         std::to_string(j.item_separator.size()) +
+         ":" + j.item_separator + j.key_separator;
 }
 
 }  // namespace

@@ -82,10 +82,19 @@ struct JsonSchemaOptions {
   // class, CompileOptions::max_unroll_byte_class_copies) the bound is an iteration counter, not
   // 64 copies of the whitespace class at every separator.
   int32_t max_whitespace_run = 64;
+  // kCompact: json.dumps(separators=(item_separator, key_separator)); each is its punctuation
+  // with optional [ \t\n\r] around it (else kInvalidArgument). ", " / ": " is json.dumps'
+  // default layout (XGrammar's any_whitespace=False).
+  std::string item_separator = ",";
+  std::string key_separator = ":";
   // kIndent: spaces per level, and the depth after which kAny whitespace is used.
   int32_t indent = 2;
   int32_t max_indent_depth = 24;
   JsonPropertyOrder property_order = JsonPropertyOrder::kDefault;
+  // additionalProperties (of an object schema with properties or patternProperties) and the
+  // items after prefixItems (or an `items` array) are false unless the schema states them
+  // (XGrammar's strict_mode), in standard semantics too. kStrict closes every object anyway.
+  bool closed_by_default = false;
   UnsupportedPolicy unsupported = UnsupportedPolicy::kError;
   // Used when the schema has no (recognised) `$schema`.
   JsonSchemaDraft default_draft = JsonSchemaDraft::kDraft2020_12;

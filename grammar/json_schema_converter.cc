@@ -151,6 +151,8 @@ Result<JsonSchemaGrammar> Converter::Run(std::string_view text) {
   SIEVE_RETURN_IF_ERROR(doc_.Parse(text, opts_.max_schema_depth));
   SIEVE_RETURN_IF_ERROR(IndexDocument());
   SIEVE_RETURN_IF_ERROR(LoadReferencedDocuments());
+  SIEVE_RETURN_IF_ERROR(ReadXGuidance());
+  SIEVE_RETURN_IF_ERROR(ReadSeparators());
   TermId root = Src(doc_.root());
   auto f = Eval(root);
   if (!f.ok()) return f.status();
@@ -158,7 +160,7 @@ Result<JsonSchemaGrammar> Converter::Run(std::string_view text) {
     return InvalidArgument(std::string(kUnsatisfiableSchemaMessage)).WithPointer("");
   }
   Ctx ctx;
-  ctx.depth = opts_.whitespace == JsonWhitespace::kIndent ? 0 : -1;
+  ctx.depth = opts_.whitespace == JsonWhitespace::kIndent && !xg_.layout ? 0 : -1;
   RuleId root_rule = g_.AddRule(opts_.root_rule_name.empty() ? "root" : opts_.root_rule_name);
   rule_name_counts_[g_.rule(root_rule).name] = 1;
   rule_names_.insert(g_.rule(root_rule).name);
@@ -496,6 +498,10 @@ Ctx Converter::Child(Ctx ctx) const {
 
 ExprId Converter::Ws(Ctx ctx) {
   bool any = ctx.depth == -2 || (ctx.depth == -1 && opts_.whitespace == JsonWhitespace::kAny);
+  if (xg_.layout && ctx.depth == -1) {  // x-guidance: its pattern at most once, or flexible
+    if (xg_.ws >= 0) return g_.AddRepeat(Ref(xg_.ws), 0, 1);
+    any = xg_.flexible;
+  }
   if (!any || opts_.max_whitespace_run <= 0) return kNoExpr;
   auto it = shared_rules_.find("ws");
   RuleId r;
@@ -517,28 +523,41 @@ std::string Indent(int32_t n) { return std::string(static_cast<size_t>(std::max(
 ExprId Converter::Open(char bracket, Ctx ctx) {
   std::string b(1, bracket);
   if (ctx.depth >= 0) return Lit(b + "\n" + Indent((ctx.depth + 1) * opts_.indent));
-  return Seq({Lit(b), Ws(ctx)});
+  return Seq({Lit(b), Inner(ctx)});
+}
+
+ExprId Converter::Inner(Ctx ctx) {
+  if (xg_.layout && xg_.container >= 0 && ctx.depth == -1) {
+    return g_.AddRepeat(Ref(xg_.container), 0, 1);
+  }
+  return Ws(ctx);
 }
 
 ExprId Converter::Sep(Ctx ctx) {
   if (ctx.depth >= 0) return Lit(",\n" + Indent((ctx.depth + 1) * opts_.indent));
-  return Seq({Ws(ctx), Lit(","), Ws(ctx)});
+  const bool own = xg_.layout && xg_.item >= 0 && ctx.depth == -1;
+  return Seq({Ws(ctx), own ? Ref(xg_.item) : Lit(","), Ws(ctx)});
 }
 
 ExprId Converter::Close(char bracket, Ctx ctx) {
   std::string b(1, bracket);
   if (ctx.depth >= 0) return Lit("\n" + Indent(ctx.depth * opts_.indent) + b);
-  return Seq({Ws(ctx), Lit(b)});
+  return Seq({Inner(ctx), Lit(b)});
 }
 
 ExprId Converter::Colon(Ctx ctx) {
   if (ctx.depth >= 0) return Lit(": ");
-  return Seq({Ws(ctx), Lit(":"), Ws(ctx)});
+  const bool own = xg_.layout && xg_.key >= 0 && ctx.depth == -1;
+  return Seq({Ws(ctx), own ? Ref(xg_.key) : Lit(":"), Ws(ctx)});
 }
 
 ExprId Converter::Empty(char open, Ctx ctx) {
   std::string o(1, open), c(1, open == '{' ? '}' : ']');
   if (ctx.depth >= 0) return Lit(o + c);
+  // x-guidance's container whitespace after the opening and before the closing bracket.
+  if (xg_.layout && xg_.container >= 0 && ctx.depth == -1) {
+    return Seq({Lit(o), Inner(ctx), Inner(ctx), Lit(c)});
+  }
   return Seq({Lit(o), Ws(ctx), Lit(c)});
 }
 

@@ -367,6 +367,12 @@ class Converter {
   ExprId Close(char bracket, Ctx ctx);  // before "}" or "]"
   ExprId Colon(Ctx ctx);
   ExprId Empty(char open, Ctx ctx);       // "{}" / "[]"
+  ExprId Inner(Ctx ctx);                  // inside a bracket: container whitespace, or Ws
+  // llguidance's top-level "x-guidance", then opts_'s separators (json_schema_layout.cc): read
+  // before conversion, in this order (a schema's x-guidance layout wins).
+  Status ReadXGuidance();
+  Status ReadSeparators();
+  bool coerce_one_of() const { return xg_.coerce_one_of; }
   ExprId Seq(std::vector<ExprId> items);  // skips kNoExpr, handles 0/1 items
   ExprId Alt(std::vector<ExprId> items);  // requires 1+ items
   ExprId Lit(std::string_view bytes) { return g_.AddBytes(bytes); }
@@ -441,6 +447,15 @@ class Converter {
   std::map<std::pair<TermId, int32_t>, RuleId> term_rules_;
   std::map<int32_t, RuleId> any_rules_;  // by ctx depth
   std::map<std::string, RuleId> shared_rules_;
+  // x-guidance or opts_'s separators: with `layout` these pieces replace opts_.whitespace's
+  // (rules of the regexes / separators, or -1: the default, "," / ":" / the whitespace of
+  // `flexible` / Ws).
+  struct XGuidance {
+    bool layout = false;
+    bool flexible = true;
+    RuleId ws = -1, item = -1, key = -1, container = -1;
+    bool coerce_one_of = false;
+  } xg_;
   std::map<std::string, RuleId> escape_rules_;  // Unit's \uXXXX rules, by code point ranges
   // Non-ASCII literal characters that still get a \uXXXX branch (EmitStringLiteral).
   static constexpr int32_t kLiteralEscapeBudget = 1024;

@@ -518,27 +518,32 @@ Status SchemaReader::Applicators() {
                                          "item " + std::to_string(i) + ": "));
     }
   }
+  // The union of the branches' clauses (anyOf; oneOf under x-guidance's coerce_one_of).
+  auto any_of = [&](const std::vector<int32_t>& branches) -> Status {
+    Formula u;
+    for (int32_t s : branches) {
+      auto f = c_.Eval(c_.Src(s));
+      if (!f.ok()) return f.status();
+      for (const Clause& cl : (*f)->clauses) u.clauses.push_back(cl);
+    }
+    return Merge(u);
+  };
   if (int32_t v = doc_.Member(node_, "anyOf"); v >= 0) {
     auto a = Array(v, "anyOf");
     if (!a.ok()) return a.status();
-    auto any_of = [&]() -> Status {
-      Formula u;
-      for (int32_t s : *a) {
-        auto f = c_.Eval(c_.Src(s));
-        if (!f.ok()) return f.status();
-        for (const Clause& cl : (*f)->clauses) u.clauses.push_back(cl);
-      }
-      return Merge(u);
-    };
-    SIEVE_RETURN_IF_ERROR(LooseOnLimit(any_of(), "anyOf", ""));
+    SIEVE_RETURN_IF_ERROR(LooseOnLimit(any_of(*a), "anyOf", ""));
   }
   if (int32_t v = doc_.Member(node_, "oneOf"); v >= 0) {
     auto a = Array(v, "oneOf");
     if (!a.ok()) return a.status();
-    std::vector<TermId> branches;
-    for (int32_t s : *a) branches.push_back(c_.Src(s));
-    auto f = c_.OneOf(branches, node_);
-    SIEVE_RETURN_IF_ERROR(LooseOnLimit(f.ok() ? Merge(*f) : f.status(), "oneOf", ""));
+    if (c_.coerce_one_of()) {  // reported once, at the root's x-guidance
+      SIEVE_RETURN_IF_ERROR(LooseOnLimit(any_of(*a), "oneOf", ""));
+    } else {
+      std::vector<TermId> branches;
+      for (int32_t s : *a) branches.push_back(c_.Src(s));
+      auto f = c_.OneOf(branches, node_);
+      SIEVE_RETURN_IF_ERROR(LooseOnLimit(f.ok() ? Merge(*f) : f.status(), "oneOf", ""));
+    }
   }
   if (int32_t v = doc_.Member(node_, "not"); v >= 0) {
     if (!IsSchema(v)) return Fail("not", "must be a schema");
@@ -613,12 +618,25 @@ Result<Formula> SchemaReader::Read() {
   }
   acc_.clauses.emplace_back();
   for (int32_t kid : n.kids) SIEVE_RETURN_IF_ERROR(Keyword(doc_.at(kid).key, kid));
-  if (c_.strict() && (has_part_ || base_.types == kTObject)) {
+  // closed_by_default (XGrammar's strict_mode) closes objects that list their keys; kStrict
+  // closes every object.
+  const bool lists_keys = doc_.Member(node_, "properties") >= 0 ||
+                          doc_.Member(node_, "patternProperties") >= 0;
+  const bool closed = c_.strict() || (c_.opts().closed_by_default && lists_keys);
+  if (closed && (has_part_ || base_.types == kTObject)) {
     if (doc_.Member(node_, "additionalProperties") < 0 &&
         doc_.Member(node_, "unevaluatedProperties") < 0) {
       part_.additional = kFalseTerm;
       has_part_ = true;
     }
+  }
+  // closed_by_default: no items after a tuple's unless the schema states them.
+  if (c_.opts().closed_by_default && !base_.arr.prefix.empty() &&
+      doc_.Member(node_, "additionalItems") < 0 && doc_.Member(node_, "unevaluatedItems") < 0 &&
+      (doc_.Member(node_, "prefixItems") < 0 || doc_.Member(node_, "items") < 0)) {
+    base_.arr.rest = kFalseTerm;
+  }
+  if (c_.strict() && (has_part_ || base_.types == kTObject)) {
     std::unordered_set<std::string> have(base_.obj.required.begin(), base_.obj.required.end());
     for (const auto& [name, t] : part_.props) {
       if (have.insert(name).second) base_.obj.required.push_back(name);

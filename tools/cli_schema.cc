@@ -115,7 +115,8 @@ is invalid or unsupported (the message names the JSON pointer).
 )";
 
 const char* SemanticsName(const sieve::JsonSchemaOptions& o) {
-  return o.semantics == sieve::JsonSchemaSemantics::kStrict ? "strict" : "standard";
+  if (o.semantics == sieve::JsonSchemaSemantics::kStrict) return "strict";
+  return o.closed_by_default ? "standard closed" : "standard";
 }
 const char* OrderName(const sieve::JsonSchemaOptions& o) {
   if (o.property_order == sieve::JsonPropertyOrder::kAny) return "any";

@@ -13,7 +13,7 @@ const std::vector<std::string>& SchemaValueFlags() {
 }
 
 const std::vector<std::string>& SchemaBoolFlags() {
-  static const std::vector<std::string> flags = {"strict", "any-order"};
+  static const std::vector<std::string> flags = {"strict", "any-order", "closed"};
   return flags;
 }
 
@@ -21,9 +21,13 @@ const char kSchemaOptionsHelp[] =
     R"(  --strict             OpenAI strict semantics: every property required, additionalProperties
                        false unless stated, properties in schema order (default: standard JSON
                        Schema semantics)
-  --whitespace W       compact (no whitespace), any[=N] (runs of at most N bytes of [ \t\n\r]
-                       between tokens, default N=64) or indent=N (the layout of
-                       json.dumps(indent=N))
+  --whitespace W       compact (no whitespace), dumps (json.dumps' default layout: ", " and
+                       ": ", XGrammar's any_whitespace=False), any[=N] (runs of at most N
+                       bytes of [ \t\n\r] between tokens, default N=64) or indent=N (the
+                       layout of json.dumps(indent=N)); a schema's llguidance "x-guidance"
+                       layout overrides it
+  --closed             additionalProperties and items after prefixItems are false unless the
+                       schema states them (XGrammar's strict_mode), in standard semantics too
   --any-order          properties in any order, each at most once (compile: default is schema
                        order, the order a model should write them in; validate: any order is
                        the default unless --strict)
@@ -77,11 +81,16 @@ bool ParseSchemaOptions(const ArgParser& args, sieve::JsonWhitespace default_whi
   o.property_order = default_order;
   if (args.Has("strict")) o.semantics = sieve::JsonSchemaSemantics::kStrict;
   if (args.Has("any-order")) o.property_order = sieve::JsonPropertyOrder::kAny;
+  if (args.Has("closed")) o.closed_by_default = true;
   if (auto w = args.Get("whitespace")) {
     std::string_view v = *w;
     int n = 0;
     if (v == "compact") {
       o.whitespace = sieve::JsonWhitespace::kCompact;
+    } else if (v == "dumps") {
+      o.whitespace = sieve::JsonWhitespace::kCompact;
+      o.item_separator = ", ";
+      o.key_separator = ": ";
     } else if (v == "any") {
       o.whitespace = sieve::JsonWhitespace::kAny;
     } else if (v.rfind("any=", 0) == 0 && ParseInt(v.substr(4), 1, 1 << 20, &n)) {
@@ -92,7 +101,8 @@ bool ParseSchemaOptions(const ArgParser& args, sieve::JsonWhitespace default_whi
       o.indent = n;
     } else {
       *error =
-          "--whitespace must be compact, any, any=N (N >= 1) or indent=N (0 <= N <= 16), not '" +
+          "--whitespace must be compact, dumps, any, any=N (N >= 1) or indent=N (0 <= N <= 16), "
+          "not '" +
           std::string(v) + "'";
       return false;
     }
@@ -143,6 +153,11 @@ bool ParseSchemaOptions(const ArgParser& args, sieve::JsonWhitespace default_whi
 std::string WhitespaceName(const sieve::JsonSchemaOptions& opts) {
   switch (opts.whitespace) {
     case sieve::JsonWhitespace::kCompact:
+      if (opts.item_separator == ", " && opts.key_separator == ": ") return "dumps";
+      if (opts.item_separator != "," || opts.key_separator != ":") {
+        return "compact with separators '" + opts.item_separator + "' '" + opts.key_separator +
+               "'";
+      }
       return "compact";
     case sieve::JsonWhitespace::kAny:
       return "any=" + std::to_string(opts.max_whitespace_run);

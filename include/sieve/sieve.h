@@ -312,6 +312,17 @@ typedef struct sieve_json_schema_options {
    * text (the documents may have changed); the compiled automaton is still shared by content. */
   int (*load_document)(void* user, const char* uri, const char** text, size_t* text_len);
   void* load_document_user; /* passed to load_document as `user` */
+  int32_t max_whitespace_run; /* SIEVE_JSON_WS_ANY: the longest whitespace run at one place
+                                 (XGrammar's max_whitespace_cnt); 0 = 64 */
+  /* SIEVE_JSON_WS_COMPACT: what goes between items / members and between a key and its value,
+   * as json.dumps(separators=(item, key)): NULL = "," / ":"; ", " and ": " give json.dumps'
+   * default layout (XGrammar's any_whitespace=False). Each is its punctuation with optional
+   * spaces, tabs and newlines around it (else SIEVE_ERR_INVALID_ARGUMENT). A schema's own
+   * llguidance "x-guidance" layout takes precedence over the whitespace options. */
+  const char* item_separator;
+  const char* key_separator;
+  int closed_by_default; /* nonzero: additionalProperties and the items after prefixItems are
+                            false unless the schema states them (XGrammar's strict_mode) */
 } sieve_json_schema_options;
 
 SIEVE_API void sieve_json_schema_options_init(sieve_json_schema_options* opts);

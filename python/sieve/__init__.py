@@ -165,11 +165,18 @@ class Vocabulary(_Handle):
 
 
 def _json_options(strict=False, whitespace="any", indent=0, property_order="default",
-                  ignore_unsupported=False):
+                  ignore_unsupported=False, max_whitespace_run=0, separators=None,
+                  closed_by_default=False):
     o = _lib.JsonSchemaOptions()
     _c.sieve_json_schema_options_init(ctypes.byref(o))
     o.strict = int(strict)
+    if whitespace == "dumps":  # json.dumps' default layout
+        whitespace, separators = "compact", separators or (", ", ": ")
     o.whitespace = _WHITESPACE[whitespace]
+    o.max_whitespace_run = max_whitespace_run
+    o.closed_by_default = int(closed_by_default)
+    if separators is not None:
+        o.item_separator, o.key_separator = (_bytes(s) for s in separators)
     o.indent = indent
     o.property_order = _ORDER[property_order]
     o.ignore_unsupported = int(ignore_unsupported)
@@ -196,8 +203,12 @@ class Compiler(_Handle):
         return Grammar(out.value, self.vocab)
 
     def compile_json_schema(self, schema, **options):
-        """schema: JSON text or a dict. options: strict, whitespace ("any", "compact", "indent"),
-        indent, property_order ("default", "schema", "any"), ignore_unsupported."""
+        """schema: JSON text or a dict. options: strict, whitespace ("any", "compact", "dumps",
+        "indent"), indent, property_order ("default", "schema", "any"), ignore_unsupported,
+        max_whitespace_run (whitespace "any"), separators=(item, key) (whitespace "compact",
+        as json.dumps; "dumps" is compact with (", ", ": ")), closed_by_default
+        (additionalProperties and extra tuple items false unless stated: XGrammar's
+        strict_mode)."""
         data = _bytes(schema)
         return self._grammar(_c.sieve_compiler_compile_json_schema, data, len(data),
                              ctypes.byref(_json_options(**options)))

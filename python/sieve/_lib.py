@@ -23,7 +23,9 @@ class Error(ctypes.Structure):
 class JsonSchemaOptions(ctypes.Structure):
     _fields_ = [("struct_size", c_size_t), ("strict", c_int), ("whitespace", c_int),
                 ("indent", c_int32), ("property_order", c_int), ("ignore_unsupported", c_int),
-                ("load_document", ctypes.c_void_p), ("load_document_user", ctypes.c_void_p)]
+                ("load_document", ctypes.c_void_p), ("load_document_user", ctypes.c_void_p),
+                ("max_whitespace_run", c_int32), ("item_separator", c_char_p),
+                ("key_separator", c_char_p), ("closed_by_default", c_int)]
 
 
 class CompilerOptions(ctypes.Structure):

@@ -180,6 +180,22 @@ class CompilerTest(unittest.TestCase):
         self.assertEqual(e.exception.status_name, "parse error")
         self.assertEqual((e.exception.line, e.exception.column), (1, 14))
 
+    def test_peer_layouts_dumps_separators_closed(self):
+        # XGrammar's any_whitespace=False (json.dumps' layout) and strict_mode, as options.
+        c = sieve.Compiler(sieve.Vocabulary.from_tokens([bytes([b]) for b in range(256)]))
+        schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+
+        def accepts(text, **opts):
+            m = sieve.Matcher(c.compile_json_schema(schema, **opts))
+            return m.accept_string(text) and m.can_terminate
+
+        self.assertTrue(accepts('{"ok": true, "x": 1}', whitespace="dumps"))
+        self.assertFalse(accepts('{"ok":true}', whitespace="dumps"))
+        self.assertFalse(accepts('{"ok": true, "x": 1}', whitespace="dumps", closed_by_default=True))
+        self.assertTrue(accepts('{"ok" :true}', whitespace="compact", separators=(",", " :")))
+        self.assertTrue(accepts('{  "ok":true}', max_whitespace_run=2))
+        self.assertFalse(accepts('{   "ok":true}', max_whitespace_run=2))
+
     def test_notes_and_ignore_unsupported(self):
         c = sieve.Compiler(toy())
         schema = {"type": "string", "pattern": "^(a+)\\1$"}  # a backreference

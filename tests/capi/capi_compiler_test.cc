@@ -174,6 +174,49 @@ TEST(CApiCompiler, JsonSchemaOptionsAndCacheHits) {
   sieve_grammar_free(g2);
 }
 
+// json.dumps separators, closed objects (XGrammar's any_whitespace=False, strict_mode) and the
+// whitespace run bound: each is part of the cache key (a differing option is a new grammar).
+TEST(CApiCompiler, SeparatorsClosedObjectsAndWhitespaceRuns) {
+  Vocab v("llama3");
+  Compiler c(v.v);
+  sieve_json_schema_options o;
+  sieve_json_schema_options_init(&o);
+  o.whitespace = SIEVE_JSON_WS_COMPACT;
+  auto accepts = [&](const std::string& text) {
+    sieve_grammar* g = nullptr;
+    EXPECT_EQ(sieve_compiler_compile_json_schema(c.c, kSchema, strlen(kSchema), &o, &g), SIEVE_OK)
+        << sieve_last_error()->message;
+    sieve_matcher* m = nullptr;
+    EXPECT_EQ(sieve_matcher_create(g, nullptr, &m), SIEVE_OK);
+    const bool ok = sieve_matcher_accept_string(m, text.data(), text.size()) == SIEVE_OK &&
+                    sieve_matcher_can_terminate(m);
+    sieve_matcher_free(m);
+    sieve_grammar_free(g);
+    return ok;
+  };
+  const std::string dumps = R"({"name": "x", "age": 3})";
+  EXPECT_FALSE(accepts(dumps));
+  o.item_separator = ", ";
+  o.key_separator = ": ";
+  EXPECT_TRUE(accepts(dumps));
+  EXPECT_FALSE(accepts(R"({"name":"x","age":3})"));
+  EXPECT_TRUE(accepts(R"({"name": "x", "extra": 1})"));
+  o.closed_by_default = 1;
+  EXPECT_FALSE(accepts(R"({"name": "x", "extra": 1})"));
+  EXPECT_TRUE(accepts(dumps));
+  o.item_separator = ";";
+  sieve_grammar* bad = nullptr;
+  EXPECT_EQ(sieve_compiler_compile_json_schema(c.c, kSchema, strlen(kSchema), &o, &bad),
+            SIEVE_ERR_INVALID_ARGUMENT);
+  o.item_separator = nullptr;
+  o.key_separator = nullptr;
+  o.closed_by_default = 0;
+  o.whitespace = SIEVE_JSON_WS_ANY;
+  o.max_whitespace_run = 2;
+  EXPECT_TRUE(accepts("{  \"name\"  :  \"x\"  }"));
+  EXPECT_FALSE(accepts("{   \"name\":\"x\"}"));
+}
+
 TEST(CApiCompiler, UnsupportedKeywordErrorOrNote) {
   Vocab v("llama3");
   Compiler c(v.v);
