@@ -303,15 +303,13 @@ int RunGenerate(int argc, char** argv) {
                           &parsed, &schema_error)) {
     return UsageError(kCmd, schema_error);
   }
-  if (parsed.whitespace == sieve::JsonWhitespace::kAny &&
-      parsed.max_whitespace_run != sieve::JsonSchemaOptions().max_whitespace_run) {
-    return UsageError(kCmd, "--whitespace any=N: generate takes `any` (runs of at most " +
-                                std::to_string(sieve::JsonSchemaOptions().max_whitespace_run) +
-                                " bytes) only");
-  }
   sieve_json_schema_options json;
   sieve_json_schema_options_init(&json);
   json.strict = parsed.semantics == sieve::JsonSchemaSemantics::kStrict;
+  json.max_whitespace_run = parsed.max_whitespace_run;
+  json.item_separator = parsed.item_separator.c_str();  // (parsed outlives the engine's use)
+  json.key_separator = parsed.key_separator.c_str();
+  json.closed_by_default = parsed.closed_by_default;
   json.whitespace = parsed.whitespace == sieve::JsonWhitespace::kCompact  ? SIEVE_JSON_WS_COMPACT
                     : parsed.whitespace == sieve::JsonWhitespace::kIndent ? SIEVE_JSON_WS_INDENT
                                                                           : SIEVE_JSON_WS_ANY;

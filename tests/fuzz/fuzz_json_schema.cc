@@ -1,7 +1,8 @@
 // Fuzz target: JSON Schema text -> grammar (converter) -> simplify -> pushdown automaton.
 //
 // The first byte picks the converter options (whitespace, semantics, property order, policy for
-// unsupported keywords, and whether other documents can be loaded); the rest is the schema. With
+// unsupported keywords, whether other documents can be loaded, closed objects with json.dumps
+// separators); the rest is the schema (its top-level "x-guidance" is read too). With
 // the loader bit, text after the first NUL byte is every other document a `$ref` names (one
 // document per URI, so references into it, its own references back and cycles between the copies
 // are all reachable: JsonSchemaOptions::load_document). Checks: no crash, no sanitizer report,
@@ -27,6 +28,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   so.semantics = (sel & 4) ? JsonSchemaSemantics::kStrict : JsonSchemaSemantics::kStandard;
   so.property_order = static_cast<JsonPropertyOrder>((sel >> 3) % 3);
   so.unsupported = (sel & 32) ? UnsupportedPolicy::kIgnore : UnsupportedPolicy::kError;
+  if (sel & 128) {  // XGrammar's layout and strict_mode: json.dumps separators, closed objects
+    so.closed_by_default = true;
+    if (so.whitespace == JsonWhitespace::kCompact) {
+      so.item_separator = ", ";
+      so.key_separator = ": ";
+    }
+  }
   std::string_view schema(reinterpret_cast<const char*>(data) + 1, size - 1);
   if (sel & 64) {
     const size_t nul = schema.find('\0');
