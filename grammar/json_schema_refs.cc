@@ -604,37 +604,67 @@ Result<int32_t> Converter::ResolveRef(int32_t schema_node, const std::string& re
     }
     return a->second;
   }
-  size_t i = 1;
-  while (true) {
-    size_t end = frag.find('/', i);
-    std::string token = frag.substr(i, end == std::string::npos ? std::string::npos : end - i);
-    std::string key;
-    for (size_t j = 0; j < token.size(); ++j) {
-      if (token[j] == '~' && j + 1 < token.size() && (token[j + 1] == '0' || token[j + 1] == '1')) {
-        key.push_back(token[j + 1] == '0' ? '~' : '/');
-        ++j;
-      } else {
-        key.push_back(token[j]);
+  // Walks the pointer from `start`: the node, or -1 with the missing key and where.
+  std::string missing, missing_at;
+  auto walk = [&](int32_t at) -> int32_t {
+    size_t i = 1;
+    while (true) {
+      size_t end = frag.find('/', i);
+      std::string token = frag.substr(i, end == std::string::npos ? std::string::npos : end - i);
+      std::string key;
+      for (size_t j = 0; j < token.size(); ++j) {
+        if (token[j] == '~' && j + 1 < token.size() &&
+            (token[j + 1] == '0' || token[j + 1] == '1')) {
+          key.push_back(token[j + 1] == '0' ? '~' : '/');
+          ++j;
+        } else {
+          key.push_back(token[j]);
+        }
       }
+      const JNode& cur = doc_.at(at);
+      int32_t next = -1;
+      if (cur.kind == JNode::kObject) {
+        next = doc_.Member(at, key);
+      } else if (cur.kind == JNode::kArray && !key.empty() &&
+                 key.find_first_not_of("0123456789") == std::string::npos && key.size() < 10) {
+        size_t idx = std::stoul(key);
+        if (idx < cur.kids.size()) next = cur.kids[idx];
+      }
+      if (next < 0) {
+        missing = key;
+        missing_at = doc_.Pointer(at);
+        return -1;
+      }
+      at = next;
+      if (end == std::string::npos) return at;
+      i = end + 1;
     }
-    const JNode& cur = doc_.at(node);
-    int32_t next = -1;
-    if (cur.kind == JNode::kObject) {
-      next = doc_.Member(node, key);
-    } else if (cur.kind == JNode::kArray && !key.empty() &&
-               key.find_first_not_of("0123456789") == std::string::npos && key.size() < 10) {
-      size_t idx = std::stoul(key);
-      if (idx < cur.kids.size()) next = cur.kids[idx];
+  };
+  const int32_t found = walk(node);
+  if (found >= 0) return found;
+  // A fragment-only pointer under an embedded `id` / `$id` that names a resource of its own
+  // resolves within that resource, where draft-4 era schemas often meant their whole document
+  // ("#/definitions/resource/definitions/x" inside "definitions/resource", whose id is
+  // "schema/resource"). When the pointer fails there but resolves from the enclosing document's
+  // root, that is taken, as common validators do, and noted.
+  if (!ref.empty() && ref[0] == '#') {
+    int32_t top = node;
+    while (doc_.at(top).parent >= 0 && document_roots_.count(top) == 0) top = doc_.at(top).parent;
+    if (top != node) {
+      const std::string first_missing = missing, first_at = missing_at;
+      const int32_t from_root = walk(top);
+      if (from_root >= 0) {
+        Note(JsonSchemaNote::Kind::kInfo, schema_node, "$ref",
+             "'" + ref + "' does not resolve in the resource '" + docu +
+                 "' (an embedded id); resolved from the document's root instead");
+        return from_root;
+      }
+      missing = first_missing;
+      missing_at = first_at;
     }
-    if (next < 0) {
-      return InvalidArgument("$ref '" + ref + "' does not resolve: no '" + key + "' at '" +
-                             doc_.Pointer(node) + "'");
-    }
-    node = next;
-    if (end == std::string::npos) break;
-    i = end + 1;
   }
-  return node;
+  return InvalidArgument("$ref '" + ref + "' does not resolve: no '" + missing + "' at '" +
+                         missing_at + "'");
 }
 
 }  // namespace sieve::jsonschema

@@ -112,6 +112,29 @@ TEST(JsonSchemaRefs, IdsAnchorsAndDraft7PlainNameIdsResolveLocally) {
                  {"\"s\""}, o);
 }
 
+// Draft-4 era schemas write whole-document pointers inside a subschema whose `id` makes it a
+// resource of its own: the pointer fails there and is resolved from the document root, noted.
+TEST(JsonSchemaRefs, APointerMissingInAnEmbeddedResourceResolvesFromTheRoot) {
+  const char* schema = R"({"$schema":"http://json-schema.org/draft-04/schema#",
+    "definitions":{"res":{"id":"schema/res","definitions":{"u":{"type":"integer"}},
+      "properties":{"a":{"$ref":"#/definitions/res/definitions/u"}}}},
+    "properties":{"r":{"$ref":"#/definitions/res"}}})";
+  ExpectLanguage(schema, {R"({"r":{"a":1}})"}, {R"({"r":{"a":"s"}})"});
+  auto g = JsonSchemaToGrammar(schema, testing::CompactOptions());
+  ASSERT_TRUE(g.ok());
+  bool noted = false;
+  for (const auto& n : g->report.notes) {
+    noted |= n.pointer == "/definitions/res/properties/a/$ref" &&
+             n.message.find("resolved from the document's root") != std::string::npos;
+  }
+  EXPECT_TRUE(noted) << g->report.ToString();
+  // A pointer that resolves nowhere is still an error naming where it failed in the resource.
+  Status s = ConvertError(R"({"definitions":{"res":{"$id":"s/res","properties":{
+    "a":{"$ref":"#/definitions/nope"}}}},"$ref":"#/definitions/res"})");
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("no 'definitions' at '/definitions/res'"), std::string::npos) << s.message();
+}
+
 TEST(JsonSchemaRefs, RemoteRefsAreUnsupportedAndSaySo) {
   Status s = ConvertError(R"({"properties":{"a":{"$ref":"https://example.com/s.json"}}})");
   EXPECT_EQ(s.code(), StatusCode::kUnsupported);
