@@ -9,7 +9,7 @@
 #include "decoder/engine.h"
 #include "decoder/engine_model.h"
 #include "grammar/capi_internal.h"
-#include "grammar/capi_json_loader.h"
+#include "grammar/capi_json_options.h"
 #include "sieve/sieve_decoder.h"
 
 using sieve::Status;
@@ -53,35 +53,7 @@ sieve_status CheckStructSize(const void* opts, size_t struct_size, const char* w
 
 sieve::JsonSchemaOptions JsonOptions(const sieve_json_schema_options* o) {
   sieve::JsonSchemaOptions j = sieve::Engine::DefaultJsonOptions();
-  using T = sieve_json_schema_options;
-  if (o == nullptr) return j;
-  if (SIEVE_DEC_HAS(o, T, strict) && o->strict) j.semantics = sieve::JsonSchemaSemantics::kStrict;
-  if (SIEVE_DEC_HAS(o, T, whitespace)) {
-    j.whitespace = o->whitespace == SIEVE_JSON_WS_COMPACT  ? sieve::JsonWhitespace::kCompact
-                   : o->whitespace == SIEVE_JSON_WS_INDENT ? sieve::JsonWhitespace::kIndent
-                                                           : sieve::JsonWhitespace::kAny;
-  }
-  if (SIEVE_DEC_HAS(o, T, indent) && o->indent > 0) j.indent = o->indent;
-  if (SIEVE_DEC_HAS(o, T, max_whitespace_run) && o->max_whitespace_run > 0) {
-    j.max_whitespace_run = o->max_whitespace_run;
-  }
-  if (SIEVE_DEC_HAS(o, T, item_separator) && o->item_separator) {
-    j.item_separator = o->item_separator;
-  }
-  if (SIEVE_DEC_HAS(o, T, key_separator) && o->key_separator) j.key_separator = o->key_separator;
-  if (SIEVE_DEC_HAS(o, T, closed_by_default) && o->closed_by_default) {
-    j.closed_by_default = true;
-  }
-  if (SIEVE_DEC_HAS(o, T, property_order)) {
-    if (o->property_order == SIEVE_JSON_ORDER_SCHEMA)
-      j.property_order = sieve::JsonPropertyOrder::kSchema;
-    if (o->property_order == SIEVE_JSON_ORDER_ANY)
-      j.property_order = sieve::JsonPropertyOrder::kAny;
-  }
-  if (SIEVE_DEC_HAS(o, T, ignore_unsupported) && o->ignore_unsupported) {
-    j.unsupported = sieve::UnsupportedPolicy::kIgnore;
-  }
-  sieve::capi::SetDocumentLoader(o, &j);
+  sieve::capi::ApplyJsonSchemaOptions(o, &j);
   return j;
 }
 

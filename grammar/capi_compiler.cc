@@ -15,7 +15,7 @@
 #include <unordered_map>
 
 #include "grammar/capi_internal.h"
-#include "grammar/capi_json_loader.h"
+#include "grammar/capi_json_options.h"
 #include "grammar/capi_limits.h"
 #include "grammar/ebnf_parser.h"
 #include "grammar/grammar_cache.h"
@@ -66,35 +66,7 @@ sieve::Status WithLineColumn(sieve::Status s, std::string_view text) {
 
 sieve::JsonSchemaOptions JsonOptions(const sieve_json_schema_options* o) {
   sieve::JsonSchemaOptions j;
-  using T = sieve_json_schema_options;
-  if (SIEVE_HAS(o, T, strict) && o->strict) j.semantics = sieve::JsonSchemaSemantics::kStrict;
-  if (SIEVE_HAS(o, T, whitespace)) {
-    switch (o->whitespace) {
-      case SIEVE_JSON_WS_COMPACT:
-        j.whitespace = sieve::JsonWhitespace::kCompact;
-        break;
-      case SIEVE_JSON_WS_INDENT:
-        j.whitespace = sieve::JsonWhitespace::kIndent;
-        break;
-      default:
-        j.whitespace = sieve::JsonWhitespace::kAny;
-    }
-  }
-  if (SIEVE_HAS(o, T, indent) && o->indent > 0) j.indent = o->indent;
-  if (SIEVE_HAS(o, T, max_whitespace_run) && o->max_whitespace_run > 0) {
-    j.max_whitespace_run = o->max_whitespace_run;
-  }
-  if (SIEVE_HAS(o, T, item_separator) && o->item_separator) j.item_separator = o->item_separator;
-  if (SIEVE_HAS(o, T, key_separator) && o->key_separator) j.key_separator = o->key_separator;
-  if (SIEVE_HAS(o, T, closed_by_default) && o->closed_by_default) j.closed_by_default = true;
-  if (SIEVE_HAS(o, T, property_order)) {
-    if (o->property_order == SIEVE_JSON_ORDER_SCHEMA) j.property_order = sieve::JsonPropertyOrder::kSchema;
-    if (o->property_order == SIEVE_JSON_ORDER_ANY) j.property_order = sieve::JsonPropertyOrder::kAny;
-  }
-  if (SIEVE_HAS(o, T, ignore_unsupported) && o->ignore_unsupported) {
-    j.unsupported = sieve::UnsupportedPolicy::kIgnore;
-  }
-  sieve::capi::SetDocumentLoader(o, &j);
+  sieve::capi::ApplyJsonSchemaOptions(o, &j);
   return j;
 }
 
