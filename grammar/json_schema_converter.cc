@@ -527,15 +527,13 @@ ExprId Converter::Open(char bracket, Ctx ctx) {
 }
 
 ExprId Converter::Inner(Ctx ctx) {
-  if (xg_.layout && xg_.container >= 0 && ctx.depth == -1) {
-    return g_.AddRepeat(Ref(xg_.container), 0, 1);
-  }
+  if (xg_.container >= 0 && ctx.depth == -1) return g_.AddRepeat(Ref(xg_.container), 0, 1);
   return Ws(ctx);
 }
 
 ExprId Converter::Sep(Ctx ctx) {
   if (ctx.depth >= 0) return Lit(",\n" + Indent((ctx.depth + 1) * opts_.indent));
-  const bool own = xg_.layout && xg_.item >= 0 && ctx.depth == -1;
+  const bool own = xg_.item >= 0 && ctx.depth == -1;
   return Seq({Ws(ctx), own ? Ref(xg_.item) : Lit(","), Ws(ctx)});
 }
 
@@ -547,18 +545,16 @@ ExprId Converter::Close(char bracket, Ctx ctx) {
 
 ExprId Converter::Colon(Ctx ctx) {
   if (ctx.depth >= 0) return Lit(": ");
-  const bool own = xg_.layout && xg_.key >= 0 && ctx.depth == -1;
+  const bool own = xg_.key >= 0 && ctx.depth == -1;
   return Seq({Ws(ctx), own ? Ref(xg_.key) : Lit(":"), Ws(ctx)});
 }
 
 ExprId Converter::Empty(char open, Ctx ctx) {
   std::string o(1, open), c(1, open == '{' ? '}' : ']');
   if (ctx.depth >= 0) return Lit(o + c);
-  // x-guidance's container whitespace after the opening and before the closing bracket.
-  if (xg_.layout && xg_.container >= 0 && ctx.depth == -1) {
-    return Seq({Lit(o), Inner(ctx), Inner(ctx), Lit(c)});
-  }
-  return Seq({Lit(o), Ws(ctx), Lit(c)});
+  // x-guidance's container whitespace goes after the opening and before the closing bracket.
+  const bool container = xg_.container >= 0 && ctx.depth == -1;
+  return Seq({Lit(o), Inner(ctx), container ? Inner(ctx) : kNoExpr, Lit(c)});
 }
 
 ExprId Converter::Seq(std::vector<ExprId> items) {

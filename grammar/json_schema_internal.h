@@ -449,7 +449,7 @@ class Converter {
   std::map<std::string, RuleId> shared_rules_;
   // x-guidance or opts_'s separators: with `layout` these pieces replace opts_.whitespace's
   // (rules of the regexes / separators, or -1: the default, "," / ":" / the whitespace of
-  // `flexible` / Ws).
+  // `flexible` / Ws). A rule is set only with `layout`.
   struct XGuidance {
     bool layout = false;
     bool flexible = true;

@@ -604,9 +604,8 @@ Result<int32_t> Converter::ResolveRef(int32_t schema_node, const std::string& re
     }
     return a->second;
   }
-  // Walks the pointer from `start`: the node, or -1 with the missing key and where.
-  std::string missing, missing_at;
-  auto walk = [&](int32_t at) -> int32_t {
+  // Walks the pointer from `at`: the node, or -1 with the missing key and where.
+  auto walk = [&](int32_t at, std::string* missing, std::string* missing_at) -> int32_t {
     size_t i = 1;
     while (true) {
       size_t end = frag.find('/', i);
@@ -631,8 +630,8 @@ Result<int32_t> Converter::ResolveRef(int32_t schema_node, const std::string& re
         if (idx < cur.kids.size()) next = cur.kids[idx];
       }
       if (next < 0) {
-        missing = key;
-        missing_at = doc_.Pointer(at);
+        *missing = key;
+        *missing_at = doc_.Pointer(at);
         return -1;
       }
       at = next;
@@ -640,7 +639,8 @@ Result<int32_t> Converter::ResolveRef(int32_t schema_node, const std::string& re
       i = end + 1;
     }
   };
-  const int32_t found = walk(node);
+  std::string missing, missing_at;
+  const int32_t found = walk(node, &missing, &missing_at);
   if (found >= 0) return found;
   // A fragment-only pointer under an embedded `id` / `$id` that names a resource of its own
   // resolves within that resource, where draft-4 era schemas often meant their whole document
@@ -650,17 +650,13 @@ Result<int32_t> Converter::ResolveRef(int32_t schema_node, const std::string& re
   if (!ref.empty() && ref[0] == '#') {
     int32_t top = node;
     while (doc_.at(top).parent >= 0 && document_roots_.count(top) == 0) top = doc_.at(top).parent;
-    if (top != node) {
-      const std::string first_missing = missing, first_at = missing_at;
-      const int32_t from_root = walk(top);
-      if (from_root >= 0) {
-        Note(JsonSchemaNote::Kind::kInfo, schema_node, "$ref",
-             "'" + ref + "' does not resolve in the resource '" + docu +
-                 "' (an embedded id); resolved from the document's root instead");
-        return from_root;
-      }
-      missing = first_missing;
-      missing_at = first_at;
+    std::string unused, unused_at;
+    const int32_t from_root = top != node ? walk(top, &unused, &unused_at) : -1;
+    if (from_root >= 0) {
+      Note(JsonSchemaNote::Kind::kInfo, schema_node, "$ref",
+           "'" + ref + "' does not resolve in the resource '" + docu +
+               "' (an embedded id); resolved from the document's root instead");
+      return from_root;
     }
   }
   return InvalidArgument("$ref '" + ref + "' does not resolve: no '" + missing + "' at '" +
