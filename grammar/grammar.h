@@ -3,7 +3,7 @@
 //
 // A grammar is a list of rules; each rule has a body expression and an optional lookahead assertion
 // (XGrammar's `rule ::= body (= lookahead)`: the text after the rule must start with a match of it; it is
-// used to decide tokens at compile time and is never consumed). Expressions live in one flat arena
+// never consumed, and compiled only where the grammar implies it: lookahead_check.h). Expressions live in one flat arena
 // (`exprs_`), children are index lists into `children_`, literal bytes into `bytes_`, and character-class
 // ranges into `ranges_`: cheap to copy, hash and print, no pointer chasing.
 //

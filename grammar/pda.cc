@@ -30,6 +30,7 @@
 #include <utility>
 
 #include "grammar/fsm_builder.h"
+#include "grammar/lookahead_check.h"
 #include "grammar/support/byte_set.h"
 
 namespace sieve {
@@ -359,16 +360,6 @@ Result<Fsm> PdaCompiler::BuildExprDfa(ExprId expr, const std::string& rule_name,
 
 Status PdaCompiler::BuildRule(RuleId r) {
   if (rules_[r].built) return Status::Ok();
-  if (static_cast<size_t>(r) < g_.num_rules() && g_.rule(r).lookahead != kNoExpr &&
-      !opts_.ignore_lookahead) {
-    Status s = Unsupported("rule '" + rules_[r].name +
-                           "' has a lookahead assertion, which the automaton cannot enforce (to "
-                           "treat it as a hint: --ignore-lookahead on the command line, "
-                           "CompileOptions::ignore_lookahead in C++, "
-                           "ignore_lookahead in the C API's grammar and compiler options)");
-    if (g_.rule(r).source_offset >= 0) s.WithOffset(g_.rule(r).source_offset);
-    return s;
-  }
   const std::string name = rules_[r].name;
   if (opts_.deadline.Expired()) return opts_.deadline.ExpiredError("building rule '" + name + "'");
   if (!rules_[r].counted) {
@@ -627,6 +618,8 @@ Result<std::shared_ptr<const CompiledGrammar>> PdaCompiler::Run(bool validate) {
     out->rules_.push_back(std::move(info));
   }
   SIEVE_RETURN_IF_ERROR(Layout(live, out.get()));
+  // Lookahead assertions are built as if absent; without ignore_lookahead each must be implied.
+  if (!opts_.ignore_lookahead) SIEVE_RETURN_IF_ERROR(CheckLookaheadsImplied(g_, *out, &opts_.deadline));
   stats_.compile_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   stats_.memory_bytes = out->MemorySize();

@@ -90,9 +90,10 @@ struct CompileOptions {
   int32_t dense_row_min_edges = 4;
   size_t max_dense_row_bytes = size_t{16} << 20;
   // Rule lookahead assertions (`rule ::= body (= la)`) are not enforced by the automaton. By
-  // default a grammar with one is kUnsupported (never a silently looser grammar); with this set
-  // they are ignored as hints, XGrammar's convention (the writer asserts the grammar already
-  // implies them).
+  // default each must be implied by the grammar (lookahead_check.h: then it removes nothing and
+  // the automaton is exact), else the grammar is kUnsupported (never a silently looser grammar);
+  // with this set they are ignored as hints unchecked, XGrammar's convention (the writer asserts
+  // the grammar already implies them).
   bool ignore_lookahead = false;
   // Build rules referenced only in tail position into their referrer's automaton instead of
   // calling them (see pda.cc, "Tail-call absorption"). Off: one automaton per rule, as written.

@@ -22,7 +22,8 @@ print: prints the grammar back as EBNF, as written or (--simplified) after inlin
        dead-rule removal and left-recursion rewriting.
 
   --root NAME         the start rule (default: root)
-  --ignore-lookahead  treat `(= ...)` lookahead assertions as hints instead of refusing them
+  --ignore-lookahead  treat `(= ...)` lookahead assertions as hints instead of refusing those the
+                      grammar does not imply (an implied one is compiled exactly either way)
   --simplified        print the simplified grammar
 
 Exit codes: 0 ok, 2 usage error, 3 the grammar is invalid or unsupported.

@@ -143,7 +143,8 @@ typedef struct sieve_grammar_options {
   const sieve_vocab* vocab; /* vocabulary the grammar's matchers will mask; NULL = bytes only. The
                               grammar keeps its own reference. */
   int ignore_lookahead;    /* nonzero: treat `(= ...)` lookahead assertions as hints (XGrammar's
-                              convention); zero: a grammar that uses one is SIEVE_ERR_UNSUPPORTED */
+                              convention); zero: one the grammar implies is compiled (exact), any
+                              other is SIEVE_ERR_UNSUPPORTED */
   int32_t max_nesting_depth; /* grammar text nesting limit; 0 = default (500) */
   /* Limits that protect a server (SECURITY.md lists them). 0 = the default; exceeding one fails with
    * SIEVE_ERR_LIMIT and a message naming the field. */
@@ -248,7 +249,8 @@ typedef struct sieve_compiler_options {
                              used grammars are evicted beyond it */
   int32_t num_threads;    /* threads that build one grammar's token-mask cache; 0 or 1 = the
                              calling thread only */
-  int ignore_lookahead;   /* EBNF: treat (= ...) lookaheads as hints instead of refusing them */
+  int ignore_lookahead;   /* EBNF: treat (= ...) lookaheads as hints instead of refusing those
+                             the grammar does not imply */
   /* Limits applied to every compile of this compiler (SECURITY.md), as in sieve_grammar_options:
    * 0 = the default; exceeding one fails with SIEVE_ERR_LIMIT and a message naming the field. */
   int64_t max_compile_ms;      /* wall time of one compile on a cache miss: front end (schema
