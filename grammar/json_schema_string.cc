@@ -111,6 +111,36 @@ int64_t ExprSize(const Grammar& g, ExprId e) {
   return n;
 }
 
+// The unbounded parts of `e`, as CapToLength budgets them: none when its length is bounded (an
+// IPv6 address: its want is finite and water-filling serves it first); else a loop (a repetition
+// of more than one item) is one part, whatever its items hold; a sequence has the sum of its
+// children's, a choice the most of its alternatives', an optional item its item's.
+int64_t VariableParts(const Grammar& g, ExprId e) {
+  int64_t mn, mx;
+  ExprLength(g, e, &mn, &mx);
+  if (mx >= 0) return 0;
+  const Expr& x = g.expr(e);
+  switch (x.kind) {
+    case ExprKind::kSequence: {
+      int64_t n = 0;
+      for (ExprId c : g.children(x)) n += VariableParts(g, c);
+      return n;
+    }
+    case ExprKind::kChoice: {
+      int64_t n = 0;
+      for (ExprId c : g.children(x)) n = std::max(n, VariableParts(g, c));
+      return std::max<int64_t>(n, 1);
+    }
+    case ExprKind::kRepeat:
+      if (x.max != kUnbounded && x.max <= 1) {
+        return std::max<int64_t>(VariableParts(g, g.children(x)[0]), 1);
+      }
+      return 1;
+    default:
+      return 1;
+  }
+}
+
 // A sub-language of `e` (in the same grammar) whose strings are at most `budget` code points:
 // unbounded repetitions get counts and item budgets that fit (a sequence shares its slack among
 // its children, water-filling; a choice keeps the alternatives that fit). kNoExpr when even the
@@ -131,15 +161,34 @@ ExprId CapToLength(Grammar* g, ExprId e, int64_t budget, int* splits_left) {
         ExprLength(*g, kids[i], &lo[i], &hi[i]);
         slack -= lo[i];
       }
-      std::vector<size_t> order(n);
-      for (size_t i = 0; i < n; ++i) order[i] = i;
+      // Water-filling. Children of bounded length first, smallest want first, each at most an
+      // equal share of what is left; then the unbounded ones in proportion to their unbounded
+      // parts (VariableParts), so that budgets do not shrink level by level (equal shares per
+      // child left a URI with maxLength 255 five characters of host: 63 for its hierarchical
+      // part, of which 15 for the authority's four parts).
+      std::vector<int64_t> parts(n);
+      int64_t parts_left = 0;
+      for (size_t i = 0; i < n; ++i) {
+        parts[i] = hi[i] < 0 ? VariableParts(*g, kids[i]) : 0;
+        parts_left += parts[i];
+      }
       auto want = [&](size_t i) { return hi[i] < 0 ? INT64_MAX : hi[i] - lo[i]; };
+      std::vector<size_t> order;
+      for (size_t i = 0; i < n; ++i) {
+        if (hi[i] >= 0 && want(i) > 0) order.push_back(i);
+      }
       std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return want(a) < want(b); });
-      for (size_t k = 0; k < n; ++k) {
-        size_t i = order[k];
-        int64_t share = slack / static_cast<int64_t>(n - k);
-        give[i] = std::min(want(i), share);
+      int64_t variable = 0;
+      for (size_t i = 0; i < n; ++i) variable += want(i) > 0;
+      for (size_t i : order) {
+        give[i] = std::min(want(i), slack / variable--);
         slack -= give[i];
+      }
+      for (size_t i = 0; i < n; ++i) {
+        if (hi[i] >= 0) continue;
+        give[i] = static_cast<int64_t>(static_cast<__int128>(slack) * parts[i] / parts_left);
+        slack -= give[i];
+        parts_left -= parts[i];
       }
       // Two children that both want more than their share (local part and domain; first label
       // and the rest): a union of three splits of their joint budget, 1:3, 1:1 and 3:1.
@@ -211,7 +260,9 @@ ExprId CapToLength(Grammar* g, ExprId e, int64_t budget, int* splits_left) {
         last_count = count;
         regimes.push_back(g->AddRepeat(it, static_cast<int32_t>(m),
                                        static_cast<int32_t>(std::min<int64_t>(count, 1 << 30))));
-        if (it_max <= 4) break;  // short items (a character, an escape): one regime suffices
+        // Items that cannot get shorter: no further regime. (Short items of several lengths, a
+        // character or a %XX escape, keep the one-character regime: a host of 30 letters in 30.)
+        if (it_max <= imn) break;
       }
       if (regimes.empty()) return m == 0 ? g->AddEmpty() : kNoExpr;
       return regimes.size() == 1 ? regimes[0] : g->AddChoice(regimes);

@@ -636,6 +636,29 @@ TEST(JsonSchemaStrings, CappedFormatsNeverExceedTheirMaxLength) {
   });
 }
 
+// The cap shares maxLength among a URI's variable parts (scheme, userinfo, host, port, path,
+// query, fragment) rather than level by level: with equal shares per child a host got 5 of 255
+// characters (maskbench Github_hard o1051's "https://www.aarhusteater.dk/hamlet.jpg" was
+// rejected). Escapes (%XX) keep the one-character regime beside them.
+TEST(JsonSchemaStrings, CappedUrisKeepRealisticHostsAndPaths) {
+  const char* schema = R"({"type":"string","format":"uri","maxLength":255})";
+  auto r = JsonSchemaToGrammar(schema);
+  ASSERT_TRUE(r.ok());
+  ASSERT_FALSE(r->report.notes.empty());
+  EXPECT_EQ(r->report.notes[0].kind, JsonSchemaNote::Kind::kNarrowed);
+  const std::string host30(30, 'h'), path28 = "/" + std::string(27, 'p');
+  ExpectLanguage(schema,
+                 {"\"https://www.aarhusteater.dk/hamlet.jpg\"",
+                  "\"https://" + host30 + path28 + "?q=" + std::string(20, 'q') + "\"",
+                  "\"https://example.com/a%20b/c?x=%2F#top\"", "\"urn:isbn:0451450523\""},
+                 {"\"https://" + std::string(260, 'h') + "\"", "\"no scheme\""});
+  WalkAndCheck(schema, 300, [](const rapidjson::Document& d, const std::string& text) {
+    ASSERT_TRUE(d.IsString()) << text;
+    EXPECT_LE(d.GetStringLength(), 255u) << text;  // the URI alphabet is ASCII
+    EXPECT_NE(std::string(d.GetString()).find(':'), std::string::npos) << text;
+  });
+}
+
 TEST(JsonSchemaNumbers, GeneratedNumbersStayWithinTheirBounds) {
   WalkAndCheck(R"({"type":"number","minimum":-12.5,"exclusiveMaximum":100.25,"multipleOf":0.25})",
                400, [](const rapidjson::Document& d, const std::string& text) {
