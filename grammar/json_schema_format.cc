@@ -19,8 +19,9 @@
 // pointers; RFC 6570 URI templates; base64 (`byte`). `regex` (ECMA-262 pattern syntax) is not
 // regular: json_schema_regex_format.cc bounds it (a reported narrowing) and it is the intersection
 // of a structure in this dialect and a hand-built class checker, through Lang::parts.
-// `idn-hostname` and `idn-email` need IDNA tables and are unsupported; OpenAPI's numeric formats
-// (int32, ...) and `password`/`binary` are annotations.
+// `idn-hostname` and `idn-email` are narrowed to `hostname` and `email` (IDNA 2008's rules on
+// internationalized labels need Unicode tables; an ASCII name is valid in both); OpenAPI's numeric
+// formats (int32, ...) and `password`/`binary` are annotations.
 #include <string>
 #include <utility>
 
@@ -338,6 +339,14 @@ std::string FormatNarrowing(const std::string& name) {
            "or a whole-hour offset: a leap second at a fractional-hour offset (01:29:60+01:30) is "
            "rejected";
   }
+  if (name == "idn-hostname" || name == "idn-email") {
+    // IDNA 2008's rules on U-labels need Unicode tables; an ASCII name or address is one.
+    const std::string ascii = name == "idn-hostname" ? "hostname" : "email";
+    return "format '" + name + "' accepts only what format '" + ascii + "' accepts (ASCII " +
+           (name == "idn-hostname" ? "labels" : "addresses") +
+           "): internationalized labels (U-labels such as b\u00fccher) are rejected, and " +
+           FormatNarrowing(ascii);
+  }
   if (name == "hostname" || name == "email") {
     return "format '" + name + "' rejects " +
            (name == "email" ? std::string("domain ") : std::string()) +
@@ -424,10 +433,10 @@ Result<LangId> Converter::AddFormat(const std::string& name, int32_t src) {
     lang_ids_[key] = id;
     Note(JsonSchemaNote::Kind::kNarrowed, src, "format", RegexFormatNarrowing());
     return id;
-  } else if (name == "idn-hostname" || name == "idn-email") {
-    return Unsupported("format '" + name +
-                       "' cannot be enforced by a grammar (IDNA rules need Unicode tables sieve "
-                       "does not have)");
+  } else if (name == "idn-hostname") {
+    re = Hostname();  // narrowed to ASCII names (FormatNarrowing)
+  } else if (name == "idn-email") {
+    re = Email();
   } else {
     // JSON Schema: an unknown format is an annotation, never a validation failure (validators
     // accept every value; JSON-Schema-Test-Suite optional/format/unknown.json). Said in a note.
@@ -439,10 +448,13 @@ Result<LangId> Converter::AddFormat(const std::string& name, int32_t src) {
   SIEVE_ASSIGN_OR_RETURN(const LangId id, AddFormatLang(name, src, re));
   // Narrowed by construction (see the file comment): IDN labels and the 253-character total of a
   // host name, leap seconds with fractional-hour offsets.
-  if (name == "hostname" || name == "time" || name == "date-time") {
+  if (name == "hostname" || name == "time" || name == "date-time" || name == "idn-hostname" ||
+      name == "idn-email") {
+    // (The IDN formats' superset: every string; a negation of one then accepts nothing.)
     const std::string wide = name == "hostname" ? kHostnameWide
                              : name == "time"   ? TimeWide()
-                                                : Date() + "[Tt]" + TimeWide();
+                             : name == "date-time" ? Date() + "[Tt]" + TimeWide()
+                                                   : std::string(".*");
     SIEVE_ASSIGN_OR_RETURN(const LangId w, AddFormatLang(name, src, wide));
     langs_[id].narrowed = true;
     langs_[id].wide = w;

@@ -519,6 +519,14 @@ TEST(JsonSchemaStrings, NarrowedFormatsAreNeverNegatedLoosely) {
   ASSERT_TRUE(dt.ok()) << dt.status.ToString();
   EXPECT_TRUE(dt.Accepts("\"2024-05-06\""));
   EXPECT_TRUE(dt.Accepts("\"2024-05-06T07:08:09Z\""));
+  // The internationalized formats' superset is every string: negated, they take no string.
+  testing::SchemaGrammar idn =
+      testing::CompileSchema(R"({"not":{"type":"string","format":"idn-hostname"}})");
+  ASSERT_TRUE(idn.ok()) << idn.status.ToString();
+  EXPECT_FALSE(idn.report.loosened());
+  EXPECT_TRUE(idn.Accepts("1"));
+  EXPECT_FALSE(idn.Accepts("\"a b\""));
+  EXPECT_FALSE(idn.Accepts("\"b\u00fccher.example\""));
   // Required (not negated), a narrowed format stays a safe narrowing.
   testing::SchemaGrammar g = testing::CompileSchema(R"({"type":"string","format":"regex"})");
   ASSERT_TRUE(g.ok()) << g.status.ToString();
@@ -539,6 +547,9 @@ TEST(JsonSchemaStrings, FormatsNarrowedByConstructionAreReportedAtEveryUse) {
       {"date-time", "\"1991-01-01T01:29:60+01:30\"", "\"1990-12-31T23:59:60Z\""},
       {"hostname", "\"xn--bcher-kva.example\"", "\"bucher.example\""},
       {"email", "\"a@xn--bcher-kva.example\"", "\"a@bucher.example\""},
+      // The internationalized formats take what their ASCII counterparts take.
+      {"idn-hostname", "\"b\u00fccher.example\"", "\"bucher.example\""},
+      {"idn-email", "\"a@b\u00fccher.example\"", "\"a.b@bucher.example\""},
   };
   for (const Case& c : cases) {
     const std::string schema = std::string(R"({"type":"object","properties":{"a":{"format":")") +
