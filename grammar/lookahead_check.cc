@@ -12,12 +12,15 @@ namespace sieve {
 namespace {
 
 constexpr int kMaxInlineDepth = 200;
+constexpr int64_t kMaxInlineNodes = int64_t{1} << 16;  // rules used twice double per level
 
 // `e` of `src` rebuilt in `dst` with every rule reference replaced by the rule's body: the
-// assertion as one regular expression. kUnsupported for a rule that reaches itself.
+// assertion as one regular expression. kUnsupported for a rule that reaches itself, and past the
+// depth or node budget (`nodes` counts what was copied).
 Result<ExprId> CopyInlined(const Grammar& src, ExprId e, Grammar* dst, int depth,
-                           std::vector<RuleId>* open) {
-  if (depth > kMaxInlineDepth) return Unsupported("it nests too deeply");
+                           std::vector<RuleId>* open, int64_t* nodes) {
+  if (depth > kMaxInlineDepth) return Unsupported("nests too deeply");
+  if (++*nodes > kMaxInlineNodes) return Unsupported("is too large once its rules are inlined");
   const Expr& x = src.expr(e);
   switch (x.kind) {
     case ExprKind::kEmpty:
@@ -31,11 +34,11 @@ Result<ExprId> CopyInlined(const Grammar& src, ExprId e, Grammar* dst, int depth
     case ExprKind::kRuleRef: {
       for (RuleId r : *open) {
         if (r == x.rule) {
-          return Unsupported("rule '" + src.rule(x.rule).name + "' in it reaches itself");
+          return Unsupported("uses rule '" + src.rule(x.rule).name + "', which reaches itself");
         }
       }
       open->push_back(x.rule);
-      auto body = CopyInlined(src, src.rule(x.rule).body, dst, depth + 1, open);
+      auto body = CopyInlined(src, src.rule(x.rule).body, dst, depth + 1, open, nodes);
       open->pop_back();
       return body;
     }
@@ -44,7 +47,7 @@ Result<ExprId> CopyInlined(const Grammar& src, ExprId e, Grammar* dst, int depth
     case ExprKind::kRepeat: {
       std::vector<ExprId> kids;
       for (ExprId c : src.children(x)) {
-        auto k = CopyInlined(src, c, dst, depth + 1, open);
+        auto k = CopyInlined(src, c, dst, depth + 1, open, nodes);
         if (!k.ok()) return k.status();
         kids.push_back(*k);
       }
@@ -53,7 +56,7 @@ Result<ExprId> CopyInlined(const Grammar& src, ExprId e, Grammar* dst, int depth
       return dst->AddRepeat(kids[0], x.min, x.max);
     }
   }
-  return Unsupported("it has an unknown expression");
+  return Unsupported("has an unknown expression");
 }
 
 // The assertion `la` of `g` as a byte automaton: its root rule's states, no calls, no counters.
@@ -61,16 +64,17 @@ Result<std::shared_ptr<const CompiledGrammar>> AssertionAutomaton(const Grammar&
   Grammar gx;
   const RuleId root = gx.AddRule("lookahead");
   std::vector<RuleId> open;
-  auto body = CopyInlined(g, la, &gx, 0, &open);
+  int64_t nodes = 0;
+  auto body = CopyInlined(g, la, &gx, 0, &open, &nodes);
   if (!body.ok()) return body.status();
   gx.SetRuleBody(root, *body);
   gx.set_root(root);
   auto a = CompileGrammar(gx);
-  if (!a.ok()) return Unsupported("it does not compile alone (" + a.status().message() + ")");
+  if (!a.ok()) return Unsupported("does not compile alone (" + a.status().message() + ")");
   const CompiledGrammar& c = **a;
   for (int32_t s = 0; s < c.num_states(); ++s) {
     if (!c.call_edges(s).empty() || c.loop_head(s)) {
-      return Unsupported("it has a repetition counted at run time");
+      return Unsupported("has a repetition counted at run time");
     }
   }
   return a;

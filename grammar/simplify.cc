@@ -128,9 +128,12 @@ bool HeightAbove(const Node& n, int limit) {
   return false;
 }
 
-// CountNodes(n), but stops counting at `cap` (so a large body costs O(cap) to reject).
+// CountNodes(n), but stops counting at `cap` (so a large body costs O(cap) to reject). A literal
+// counts one node per 16 bytes begun: adjacent literals merge into one node, so a rule used twice
+// by each of n rules (r0 ::= r1 r1, ..., rn ::= "q") would otherwise stay "one node" while its
+// text doubles at every level (2^30 bytes for n = 30: seconds and gigabytes).
 size_t CountNodesUpTo(const Node& n, size_t cap) {
-  size_t c = 1;
+  size_t c = n.kind == ExprKind::kBytes ? std::max<size_t>(1, (n.bytes.size() + 15) / 16) : 1;
   for (const Node& k : n.kids) {
     if (c >= cap) break;
     c += CountNodesUpTo(k, cap - c);

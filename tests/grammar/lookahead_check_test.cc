@@ -119,6 +119,20 @@ p ::= "(" p ")" | ")")g");
   EXPECT_NE(c.status().message().find("reaches itself"), std::string::npos) << c.status().message();
 }
 
+TEST(LookaheadCheck, AnAssertionThatInlinesToAHugeExpressionIsNotAttempted) {
+  // Each rule uses the next twice: 2^30 copies once inlined.
+  std::string text = "root ::= x \"q\"\nx ::= \"a\" (= r0)\n";
+  for (int i = 0; i < 30; ++i) {
+    text += "r" + std::to_string(i) + " ::= r" + std::to_string(i + 1) + " r" +
+            std::to_string(i + 1) + "\n";
+  }
+  text += "r30 ::= \"q\"\n";
+  auto c = Compile(text);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(c.status().message().find("too large"), std::string::npos) << c.status().message();
+}
+
 TEST(LookaheadCheck, AnAssertionMatchingTheEmptyTextAlwaysHolds) {
   EXPECT_TRUE(Compile(R"(root ::= x "q"
 x ::= "a" (= "b"*))")

@@ -196,6 +196,31 @@ TEST(Simplify, InlinesRulesUsedOnceAndSmallRules) {
             "big ::= \"b\" [cd]\n");
 }
 
+// Found in review (session 20): literals merge into one node, so counting nodes let a rule used
+// twice by each of 30 rules (r0 ::= r1 r1, ..., r30 ::= "q") be copied at every level, doubling
+// one literal to 2^30 bytes (tens of seconds, gigabytes). A literal counts by its length now.
+TEST(Simplify, StopsInliningWhenCopiedLiteralsWouldDoubleAtEveryLevel) {
+  std::string text = "root ::= r0\n";
+  for (int i = 0; i < 30; ++i) {
+    text += "r" + std::to_string(i) + " ::= r" + std::to_string(i + 1) + " r" +
+            std::to_string(i + 1) + "\n";
+  }
+  text += "r30 ::= \"q\"\n";
+  const Grammar g = MustSimplify(MustParse(text));
+  EXPECT_LT(g.MemorySize(), size_t{1} << 20);  // the chain's upper levels stay rules
+  // The same shape, small enough to check the language: exactly 2^6 q's.
+  std::string small = "root ::= r0\n";
+  for (int i = 0; i < 6; ++i) {
+    small += "r" + std::to_string(i) + " ::= r" + std::to_string(i + 1) + " r" +
+             std::to_string(i + 1) + "\n";
+  }
+  small += "r6 ::= \"q\"\n";
+  const Grammar h = MustSimplify(MustParse(small));
+  EXPECT_TRUE(ReferenceMatch(h, std::string(64, 'q')));
+  EXPECT_FALSE(ReferenceMatch(h, std::string(63, 'q')));
+  EXPECT_FALSE(ReferenceMatch(h, std::string(65, 'q')));
+}
+
 TEST(Simplify, NeverInlinesTheRootRecursiveRulesOrRulesWithALookahead) {
   EXPECT_EQ(Simplified("root ::= \"(\" nest \")\" str\n"
                        "nest ::= \"(\" nest \")\" | \"x\"\n"
