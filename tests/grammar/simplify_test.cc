@@ -200,22 +200,17 @@ TEST(Simplify, InlinesRulesUsedOnceAndSmallRules) {
 // twice by each of 30 rules (r0 ::= r1 r1, ..., r30 ::= "q") be copied at every level, doubling
 // one literal to 2^30 bytes (tens of seconds, gigabytes). A literal counts by its length now.
 TEST(Simplify, StopsInliningWhenCopiedLiteralsWouldDoubleAtEveryLevel) {
-  std::string text = "root ::= r0\n";
-  for (int i = 0; i < 30; ++i) {
-    text += "r" + std::to_string(i) + " ::= r" + std::to_string(i + 1) + " r" +
-            std::to_string(i + 1) + "\n";
-  }
-  text += "r30 ::= \"q\"\n";
-  const Grammar g = MustSimplify(MustParse(text));
+  auto doubling = [](int n) {  // exactly 2^n q's
+    std::string text = "root ::= r0\n";
+    for (int i = 0; i < n; ++i) {
+      const std::string next = "r" + std::to_string(i + 1);
+      text += "r" + std::to_string(i) + " ::= " + next + " " + next + "\n";
+    }
+    return text + "r" + std::to_string(n) + " ::= \"q\"\n";
+  };
+  const Grammar g = MustSimplify(MustParse(doubling(30)));
   EXPECT_LT(g.MemorySize(), size_t{1} << 20);  // the chain's upper levels stay rules
-  // The same shape, small enough to check the language: exactly 2^6 q's.
-  std::string small = "root ::= r0\n";
-  for (int i = 0; i < 6; ++i) {
-    small += "r" + std::to_string(i) + " ::= r" + std::to_string(i + 1) + " r" +
-             std::to_string(i + 1) + "\n";
-  }
-  small += "r6 ::= \"q\"\n";
-  const Grammar h = MustSimplify(MustParse(small));
+  const Grammar h = MustSimplify(MustParse(doubling(6)));
   EXPECT_TRUE(ReferenceMatch(h, std::string(64, 'q')));
   EXPECT_FALSE(ReferenceMatch(h, std::string(63, 'q')));
   EXPECT_FALSE(ReferenceMatch(h, std::string(65, 'q')));
