@@ -667,6 +667,7 @@ class Parser {
     std::vector<ExprId> alts;
     std::vector<ExprId> seq;
     std::vector<int> seq_depth;  // nesting depth of each element of seq
+    int group_at = -1;           // index in seq of an element that is a bare '(...)' group
     int depth = 0;               // max depth over finished alternatives
     int32_t open_offset = -1;    // offset of '(' or '(=' (-1 for the rule body)
     int32_t seq_offset = -1;     // offset of the first token of the current sequence
@@ -743,6 +744,7 @@ class Parser {
   static void StartSequence(Frame* f, int32_t offset) {
     f->seq.clear();
     f->seq_depth.clear();
+    f->group_at = -1;
     f->seq_offset = offset;
   }
 
@@ -915,6 +917,7 @@ class Parser {
           }
           frames.back().seq.push_back(e);
           frames.back().seq_depth.push_back(depth);
+          frames.back().group_at = static_cast<int>(frames.back().seq.size()) - 1;
           break;
         }
         case Tok::kPipe:
@@ -948,7 +951,13 @@ class Parser {
             min = cur_.min;
             max = cur_.max;
           }
-          int depth = f.seq_depth.back() + 1;
+          // A quantifier stacked on a repetition costs two levels: the printer writes `x??` as
+          // `(x?)?`, and what this parser accepts must print into text it accepts
+          // (grammar_printer.h). A repetition in a group, `(x?)?`, paid for its parentheses.
+          const bool grouped = f.group_at == static_cast<int>(f.seq.size()) - 1;
+          const bool stacked = g_.expr(f.seq.back()).kind == ExprKind::kRepeat && !grouped;
+          f.group_at = -1;
+          int depth = f.seq_depth.back() + (stacked ? 2 : 1);
           SIEVE_RETURN_IF_ERROR(CheckDepth(depth, off));
           // A negated token repeated by '*' or '+' is exactly "text without that token".
           if (max == kUnbounded && min <= 1) unrepeated_negations_.erase(f.seq.back());
