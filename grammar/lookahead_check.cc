@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "grammar/support/utf8.h"
+
 namespace sieve {
 namespace {
 
@@ -80,28 +82,6 @@ Result<std::shared_ptr<const CompiledGrammar>> AssertionAutomaton(const Grammar&
   return a;
 }
 
-std::string Printable(const std::string& bytes) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out = "\"";
-  for (unsigned char c : bytes) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out + "\"";
-}
-
 Status Refusal(const Grammar& g, RuleId r, const std::string& why) {
   Status s = Unsupported("rule '" + g.rule(r).name + "' has a lookahead assertion that sieve " +
                          "cannot show the grammar already implies (" + why + "); the automaton " +
@@ -137,7 +117,8 @@ Status CheckRule(const Grammar& g, const CompiledGrammar& pda, RuleId r,
   auto text_to = [&](uint64_t key, int last) {
     std::string bytes(1, static_cast<char>(last));
     for (; key != kNone; key = seen.at(key).parent) {
-      if (seen.at(key).byte >= 0) bytes.push_back(static_cast<char>(seen.at(key).byte));
+      const int byte = seen.at(key).byte;
+      if (byte >= 0) bytes.push_back(static_cast<char>(byte));
     }
     std::reverse(bytes.begin(), bytes.end());
     return bytes.size() > 48 ? bytes.substr(bytes.size() - 48) : bytes;
@@ -164,9 +145,10 @@ Status CheckRule(const Grammar& g, const CompiledGrammar& pda, RuleId r,
       for (int b = e.lo; b <= e.hi; ++b) {
         const int32_t x2 = a.Step(x, static_cast<uint8_t>(b));
         if (x2 == kNoState) {
+          const std::string text = EscapeBytes(text_to(key, b), '"');
           return Refusal(g, r,
-                         "after it the text can go on with " + Printable(text_to(key, b)) +
-                             ", which does not start with a match of the assertion");
+                         "after it the text can go on with \"" + text +
+                             "\", which does not start with a match of the assertion");
         }
         if (!a.accepting(x2)) push(e.target, x2, key, b);
       }

@@ -34,6 +34,7 @@
 #include "grammar/mask_cache.h"
 #include "grammar/matcher.h"
 #include "grammar/regex_parser.h"
+#include "grammar/support/utf8.h"
 #include "grammar/thread_pool.h"
 #include "grammar/token_trie.h"
 #include "grammar/tokenizer/tokenizer.h"
@@ -131,7 +132,7 @@ int SpecError(const Source& src, sieve::Status st) {
   return kExitInvalidSpec;
 }
 
-std::string Escape(std::string_view s) { return EscapeBytes(s.data(), s.size()); }
+std::string Escape(std::string_view s) { return sieve::EscapeBytes(s); }
 
 void WriteStats(const char* key, const std::vector<double>& steps, bool last) {
   std::printf("\"%s\": {\"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f}%s", key,

@@ -1,7 +1,6 @@
 #include "tools/cli_common.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -111,43 +110,6 @@ bool ReadFile(const std::string& path, std::string* out, std::string* error) {
     return false;
   }
   return true;
-}
-
-std::string EscapeBytes(const char* data, size_t len) {
-  std::string out;
-  for (size_t i = 0; i < len; ++i) {
-    unsigned char c = static_cast<unsigned char>(data[i]);
-    switch (c) {
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      case '\\': out += "\\\\"; break;
-      default:
-        if (c >= 0x20 && c < 0x7f) {
-          out += static_cast<char>(c);
-        } else if (c >= 0x80) {
-          // A complete, well-formed UTF-8 sequence passes through; a stray byte is shown as \xHH.
-          size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-          bool ok = n > 0 && c <= 0xf4 && i + n <= len;
-          for (size_t k = 1; ok && k < n; ++k) {
-            ok = (static_cast<unsigned char>(data[i + k]) & 0xc0) == 0x80;
-          }
-          if (ok) {
-            out.append(data + i, n);
-            i += n - 1;
-          } else {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-          }
-        } else {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        }
-    }
-  }
-  return out;
 }
 
 }  // namespace sieve_cli

@@ -54,9 +54,6 @@ int ApiError(const std::string& command, const std::string& context, int exit_co
 // Reads a whole file ("-" = stdin). Returns false with a message on failure.
 bool ReadFile(const std::string& path, std::string* out, std::string* error);
 
-// Escapes bytes for display: printable ASCII as is, the rest as \n, \t, \xHH.
-std::string EscapeBytes(const char* data, size_t len);
-
 }  // namespace sieve_cli
 
 #endif  // SIEVE_TOOLS_CLI_COMMON_H_

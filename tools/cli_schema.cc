@@ -30,6 +30,7 @@
 #include "grammar/json_schema.h"
 #include "grammar/json_schema_locate.h"
 #include "grammar/mask_cache.h"
+#include "grammar/support/utf8.h"
 #include "grammar/thread_pool.h"
 #include "grammar/token_trie.h"
 #include "grammar/tokenizer/tokenizer.h"
@@ -558,13 +559,13 @@ bool ValidateOne(const sieve::JsonSchemaValidator& v, const std::string& label,
   } else if (r.limit_hit) {
     std::cout << "nested deeper than the matcher's stack limit\n";
   } else if (r.repeated_item) {
-    std::cout << "found '" << EscapeBytes(value.data() + r.byte, 1)
+    std::cout << "found '" << sieve::EscapeBytes(value.substr(r.byte, 1))
               << "', which ends an item equal to an earlier one\n";
   } else if (r.repeated_key) {
-    std::cout << "found '" << EscapeBytes(value.data() + r.byte, 1)
+    std::cout << "found '" << sieve::EscapeBytes(value.substr(r.byte, 1))
               << "', which ends a key the object already has\n";
   } else {
-    std::cout << "found '" << EscapeBytes(value.data() + r.byte, 1) << "'";
+    std::cout << "found '" << sieve::EscapeBytes(value.substr(r.byte, 1)) << "'";
     // Where the grammar accepts fewer documents than the schema (a reported narrowing, such as
     // schema order for a large object in any order), say so: the document may be valid.
     for (const sieve::JsonSchemaNote& n : v.report().notes) {

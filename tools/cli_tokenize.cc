@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "grammar/support/utf8.h"
 #include "tools/cli_commands.h"
 #include "tools/cli_common.h"
 
@@ -45,7 +46,7 @@ std::string TokenText(const sieve_vocab* v, int32_t id) {
   const char* bytes = nullptr;
   size_t len = 0;
   if (sieve_vocab_token_bytes(v, id, &bytes, &len) != SIEVE_OK) return "?";
-  return EscapeBytes(bytes, len);
+  return sieve::EscapeBytes({bytes, len});
 }
 
 }  // namespace

@@ -183,4 +183,41 @@ std::vector<std::vector<ByteRange>> Utf8RangeSequences(char32_t lo, char32_t hi)
   return out;
 }
 
+std::string EscapeBytes(std::string_view bytes, char quote) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(bytes[i]);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\\' || (quote != 0 && c == static_cast<unsigned char>(quote))) {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      // A complete UTF-8 sequence passes through (lead C2..F4, continuation bytes after it); a
+      // stray byte is shown as \xHH.
+      const size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+      bool ok = n > 0 && c <= 0xf4 && i + n <= bytes.size();
+      for (size_t k = 1; ok && k < n; ++k) {
+        ok = (static_cast<unsigned char>(bytes[i + k]) & 0xc0) == 0x80;
+      }
+      if (ok) {
+        out.append(bytes.substr(i, n));
+        i += n - 1;
+      } else {
+        out += "\\x";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace sieve

@@ -48,6 +48,10 @@ void AppendUtf8(std::string* out, char32_t cp);
 // receives the byte offset of the first ill-formed sequence.
 bool IsValidUtf8(std::string_view text, size_t* error_offset = nullptr);
 
+// Bytes for a message: printable ASCII and complete UTF-8 sequences as they are; \n, \t, \r, a
+// backslash and `quote` (when not 0) escaped with a backslash; every other byte as \xHH.
+std::string EscapeBytes(std::string_view bytes, char quote = 0);
+
 // One byte position of a sequence: bytes lo..hi inclusive.
 using ByteRange = std::pair<uint8_t, uint8_t>;
 

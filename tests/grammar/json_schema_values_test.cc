@@ -626,6 +626,19 @@ void WalkAndCheck(const char* schema, int walks, Check check) {
   EXPECT_GT(finished, walks / 4);
 }
 
+// Random generations from a capped string `schema`: strings of at most `max_length` code points,
+// each holding `required` (the format's separator).
+void ExpectWalksStayWithin(const char* schema, int max_length, char required) {
+  WalkAndCheck(schema, 300, [&](const rapidjson::Document& d, const std::string& text) {
+    ASSERT_TRUE(d.IsString()) << text;
+    const std::string value(d.GetString(), d.GetStringLength());
+    int cps = 0;
+    for (unsigned char c : value) cps += (c & 0xC0) != 0x80;
+    EXPECT_LE(cps, max_length) << text;
+    EXPECT_NE(value.find(required), std::string::npos) << text;
+  });
+}
+
 TEST(JsonSchemaStrings, CappedFormatsNeverExceedTheirMaxLength) {
   const char* schema = R"({"type":"string","format":"email","maxLength":60})";
   auto r = JsonSchemaToGrammar(schema);
@@ -636,15 +649,7 @@ TEST(JsonSchemaStrings, CappedFormatsNeverExceedTheirMaxLength) {
   ExpectLanguage(schema, {"\"john.smith@mail.example.com\"", "\"a@b.io\""},
                  {std::string("\"").append(40, 'a').append("@").append(20, 'b').append(".io\""),
                   "\"ab\""});
-  WalkAndCheck(schema, 300, [](const rapidjson::Document& d, const std::string& text) {
-    ASSERT_TRUE(d.IsString()) << text;
-    int cps = 0;
-    for (unsigned char c : std::string(d.GetString(), d.GetStringLength())) {
-      cps += (c & 0xC0) != 0x80;
-    }
-    EXPECT_LE(cps, 60) << text;
-    EXPECT_NE(std::string(d.GetString()).find('@'), std::string::npos) << text;
-  });
+  ExpectWalksStayWithin(schema, 60, '@');
 }
 
 // The cap shares maxLength among a URI's variable parts (scheme, userinfo, host, port, path,
@@ -663,11 +668,7 @@ TEST(JsonSchemaStrings, CappedUrisKeepRealisticHostsAndPaths) {
                   "\"https://" + host30 + path28 + "?q=" + std::string(20, 'q') + "\"",
                   "\"https://example.com/a%20b/c?x=%2F#top\"", "\"urn:isbn:0451450523\""},
                  {"\"https://" + std::string(260, 'h') + "\"", "\"no scheme\""});
-  WalkAndCheck(schema, 300, [](const rapidjson::Document& d, const std::string& text) {
-    ASSERT_TRUE(d.IsString()) << text;
-    EXPECT_LE(d.GetStringLength(), 255u) << text;  // the URI alphabet is ASCII
-    EXPECT_NE(std::string(d.GetString()).find(':'), std::string::npos) << text;
-  });
+  ExpectWalksStayWithin(schema, 255, ':');
 }
 
 TEST(JsonSchemaNumbers, GeneratedNumbersStayWithinTheirBounds) {

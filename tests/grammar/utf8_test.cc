@@ -284,5 +284,18 @@ TEST(Utf8, RangeSequencesAreFewAndOrdered) {
   EXPECT_EQ(Utf8RangeSequences(0x61, 0x7A), (Sequences{{{0x61, 0x7A}}}));
 }
 
+TEST(Utf8, EscapeBytesKeepsTextAndCompleteCharactersAndEscapesTheRest) {
+  EXPECT_EQ(EscapeBytes("a b\n\t\r\\"), "a b\\n\\t\\r\\\\");
+  EXPECT_EQ(EscapeBytes("caf\xC3\xA9 \xF0\x9F\x98\x80"), "caf\xC3\xA9 \xF0\x9F\x98\x80");
+  // A cut sequence, a stray continuation byte, a byte that never leads, control characters.
+  EXPECT_EQ(EscapeBytes("\xC3"), "\\xc3");
+  EXPECT_EQ(EscapeBytes("\x80x"), "\\x80x");
+  EXPECT_EQ(EscapeBytes("\xC0\x80"), "\\xc0\\x80");
+  EXPECT_EQ(EscapeBytes(std::string("\x00\x1f\x7f", 3)), "\\x00\\x1f\\x7f");
+  // The quote, when given, is escaped too; otherwise it is text.
+  EXPECT_EQ(EscapeBytes("say \"hi\""), "say \"hi\"");
+  EXPECT_EQ(EscapeBytes("say \"hi\"", '"'), "say \\\"hi\\\"");
+}
+
 }  // namespace
 }  // namespace sieve
