@@ -19,6 +19,7 @@
 #include "cuda/gemm/gemv.h"
 #include "cuda/moe/expert_ffn.h"
 #include "cuda/moe/fused_routing.h"
+#include "cuda/moe/gemv_routed.h"
 #include "cuda/moe/router_logits.h"
 #include "cuda/moe/routing.h"
 #include "cuda/norm/rms_norm.h"
@@ -146,8 +147,20 @@ Status GpuSession::Forward(int32_t T, int32_t rows, bool identity_rows) {
     std::swap(h, h_next);
     return n;
   };
+  // A batch-1 MoE layer may leave its shared experts' down_proj running on the side stream,
+  // adding into h (Moe): the main stream joins it before the next norm reads h.
+  // (The next layer's first GEMV then follows that join with PDL: its wait covers the side
+  // stream's kernel too, pdl.cuh; tests/cuda/gemv_test.cc holds that.)
+  shared_aside_layers_ = 0;
+  shared_aside_ = false;
+  auto join_shared = [&]() -> Status {
+    if (!shared_aside_) return Status::Ok();
+    shared_aside_ = false;
+    return Join();
+  };
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const GpuLayerWeights& L = w.layers()[l];
+    SIEVE_RETURN_IF_ERROR(join_shared());
     // h += previous sublayer output (none before layer 0); x = RMSNorm(h).
     Mark("attn.qkv");
     const float* delta = l == 0 ? nullptr : y_;
@@ -176,6 +189,7 @@ Status GpuSession::Forward(int32_t T, int32_t rows, bool identity_rows) {
       SIEVE_RETURN_IF_ERROR(Mlp(L.dense, x_, y_, T, nullptr, {}));
     }
   }
+  SIEVE_RETURN_IF_ERROR(join_shared());
   Mark("head");
   SIEVE_RETURN_IF_ERROR(Check(
       cuda::LaunchRmsNorm(Norm(h, y_, w.final_norm(), x_, T, H, eps), stream_), "final norm"));
@@ -582,10 +596,15 @@ cuda::MoeRouteFusedParams GpuSession::FusedRouteParams(const GpuLayerWeights& L,
 }
 
 Status GpuSession::Moe(const GpuLayerWeights& L, int32_t T, const cuda::GemvNorm* norm) {
-  const ModelConfig& c = model_->config();
-  const int32_t H = static_cast<int32_t>(c.hidden_size);
-  const int32_t E = static_cast<int32_t>(c.n_routed_experts);
-  const int32_t k = static_cast<int32_t>(c.num_experts_per_tok);
+  // Batch 1: the routing inside the shared gate_up GEMV's launch, the shared down_proj beside the
+  // routed experts (MoeSharedAside), where the kernels take the shapes.
+  if (T == 1 && L.has_shared && norm) {
+    bool done = false;
+    SIEVE_RETURN_IF_ERROR(MoeSharedAside(L, *norm, &done));
+    if (done) return Status::Ok();
+  }
+  const cuda::MoeRouteFusedParams early =
+      L.has_shared && norm ? FusedRouteParams(L, T, norm) : cuda::MoeRouteFusedParams{};
   // Routing and the shared experts both only read x_ (the shared experts' GEMV writes it when
   // it carries the post-attention norm): routing runs on the side stream alongside them.
   // Where the GEMV carries the norm, the routing kernel normalises h + delta itself (the same
@@ -593,8 +612,6 @@ Status GpuSession::Moe(const GpuLayerWeights& L, int32_t T, const cuda::GemvNorm
   // GEMV: it then runs beside the whole shared MLP (issue 7: it was ~10 us per layer on the
   // critical path). No race: the GEMV writes h + delta into the other h buffer and x_, which
   // this routing does not read, and y_ (delta) is rewritten only after the join.
-  const cuda::MoeRouteFusedParams early =
-      L.has_shared && norm ? FusedRouteParams(L, T, norm) : cuda::MoeRouteFusedParams{};
   if (L.has_shared && norm && cuda::MoeRouteFusedSupported(early)) {
     Mark("moe.shared+route");
     SIEVE_RETURN_IF_ERROR(Fork());
@@ -610,6 +627,50 @@ Status GpuSession::Moe(const GpuLayerWeights& L, int32_t T, const cuda::GemvNorm
     Mark("moe.route");
     SIEVE_RETURN_IF_ERROR(Route(L, T, stream_));  // (no fused norm without shared experts)
   }
+  return RoutedExperts(L, T, L.has_shared ? shared_out_ : nullptr, /*pdl_first=*/!L.has_shared);
+}
+
+Status GpuSession::MoeSharedAside(const GpuLayerWeights& L, const cuda::GemvNorm& norm,
+                                  bool* done) {
+  const int32_t H = static_cast<int32_t>(model_->config().hidden_size);
+  const int32_t I = static_cast<int32_t>(L.shared.inter);
+  cuda::GemvParams gate_up{};  // act = silu(gate) * up of x = RMSNorm(h + delta), x written
+  gate_up.x = x_;
+  gate_up.ldx = H;
+  gate_up.rows = 1;
+  gate_up.k = H;
+  gate_up.segments = 1;
+  gate_up.seg[0] = {L.shared.gate_up, I, act_, I, true};
+  gate_up.silu_mul = true;
+  gate_up.norm = norm;
+  const cuda::MoeRouteFusedParams route = FusedRouteParams(L, 1, nullptr);
+  cuda::GemvParams down{};  // h_out += down_proj(act): the norm's h + delta is the new h
+  down.x = act_;
+  down.ldx = I;
+  down.rows = 1;
+  down.k = I;
+  down.segments = 1;
+  down.seg[0] = {L.shared.down, H, norm.h_out, H, false, /*accumulate=*/true};
+  *done = norm.x_out && norm.h_out && cuda::GemvRoutedSupported(gate_up, route) &&
+          cuda::GemvSupported(down);
+  if (!*done) return Status::Ok();
+  Mark("moe.shared+route");
+  SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchGemvRouted(gate_up, route, stream_, pdl_),
+                              "shared gate_up_proj + silu * up + MoE routing"));
+  SIEVE_RETURN_IF_ERROR(Fork());
+  SIEVE_RETURN_IF_ERROR(
+      Check(cuda::LaunchGemv(down, aux_stream_), "shared down_proj (into the residual stream)"));
+  shared_aside_ = true;
+  ++shared_aside_layers_;
+  return RoutedExperts(L, 1, nullptr, /*pdl_first=*/true);
+}
+
+Status GpuSession::RoutedExperts(const GpuLayerWeights& L, int32_t T, const float* shared_out,
+                                 bool pdl_first) {
+  const ModelConfig& c = model_->config();
+  const int32_t H = static_cast<int32_t>(c.hidden_size);
+  const int32_t E = static_cast<int32_t>(c.n_routed_experts);
+  const int32_t k = static_cast<int32_t>(c.num_experts_per_tok);
   Mark("moe.experts");
   cuda::ExpertFfnParams ef{x_,
                            H,
@@ -620,7 +681,7 @@ Status GpuSession::Moe(const GpuLayerWeights& L, int32_t T, const cuda::GemvNorm
                            topk_weights_,
                            expert_act_,
                            pair_out_,
-                           L.has_shared ? shared_out_ : nullptr,
+                           shared_out,
                            H,
                            y_,
                            H,
@@ -632,11 +693,11 @@ Status GpuSession::Moe(const GpuLayerWeights& L, int32_t T, const cuda::GemvNorm
                            static_cast<int32_t>(c.moe_intermediate_size),
                            expert_offsets_,
                            0};  // kernels chosen by ExpertFfnUsesTensorCores
-  // With shared experts the gate/up kernel follows the routing's join: a plain launch (pdl.cuh).
-  // Chained with PDL (batch 1-2), the down kernel also does the combine (expert_ffn.h: same
-  // bits, one kernel boundary less per layer); launches without PDL keep the three kernels.
-  return Check(cuda::LaunchExpertFfn(ef, stream_, pdl_, /*pdl_first=*/!L.has_shared,
-                                     /*fuse_combine=*/pdl_),
+  // After the routing's join (shared experts on the side stream) the gate/up kernel is a plain
+  // launch (pdl.cuh); after a routing on the main stream, `pdl_first`. Chained with PDL (batch
+  // 1-2), the down kernel also does the combine (expert_ffn.h: same bits, one kernel boundary
+  // less per layer); launches without PDL keep the three kernels.
+  return Check(cuda::LaunchExpertFfn(ef, stream_, pdl_, pdl_first, /*fuse_combine=*/pdl_),
                "routed experts");
 }
 

@@ -40,7 +40,10 @@
 //   launch (fused_routing.h). Work that only shares inputs runs on a side stream (Fork / Join; two
 //   branches in the graph): the routing alongside the shared experts, the cache append alongside q
 //   absorption, and on cuBLAS steps (more than 2 tokens) kv_a_proj alongside q_proj and the q rope
-//   alongside the W_UK GEMM (the side stream has its own cuBLAS handle and workspace). On
+//   alongside the W_UK GEMM (the side stream has its own cuBLAS handle and workspace). One-token
+//   steps instead route inside the shared experts' gate_up launch (cuda/moe/gemv_routed.h) and
+//   run the shared down_proj on the side stream beside the routed experts, adding straight into
+//   the residual stream; the next layer's first GEMV follows that join (MoeSharedAside). On
 //   decode-sized steps the main stream's own kernels (GEMVs, cache append, q absorption, MLA,
 //   routed experts) are launched with programmatic dependent launch (cuda/common/pdl.cuh;
 //   GpuSessionOptions::programmatic_launch): each starts while its predecessor runs, requests
@@ -189,10 +192,15 @@ class GpuSession {
   const GpuSessionOptions& options() const { return options_; }
   uint64_t workspace_bytes() const { return workspace_.bytes(); }
 
+  // MoE layers of the last forward enqueued (not replayed from a graph) whose shared experts'
+  // down_proj ran beside the routed experts (one-token steps, MoeSharedAside); 0 otherwise.
+  int32_t shared_aside_layers() const { return shared_aside_layers_; }
+
   // For benchmarks: while on, every forward records CUDA events at its stage boundaries (embed,
   // attn.qkv, attn.mla, attn.out, moe.norm, moe.shared+route (the shared experts with the routing
-  // alongside on the side stream), moe.route (MoE layers without shared experts), moe.experts,
-  // mlp.dense, head).
+  // alongside on the side stream; in one-token steps the shared gate_up GEMV carrying the
+  // routing, its down_proj then running beside moe.experts), moe.route (MoE layers without shared
+  // experts), moe.experts, mlp.dense, head).
   // TakeStageTimes waits for the stream and returns the GPU milliseconds per stage summed over
   // the forwards since the last call, in first-seen order. Off by default (no events at all).
   void SetStageTiming(bool on) { timing_ = on; }
@@ -224,6 +232,17 @@ class GpuSession {
   Status Mlp(const GpuMlpWeights& m, const __nv_bfloat16* x, float* out, int32_t tokens,
              const cuda::GemvNorm* norm, const std::function<Status()>& alongside);
   Status Moe(const GpuLayerWeights& layer, int32_t tokens, const cuda::GemvNorm* norm);
+  // A one-token MoE layer with shared experts, where the kernels take its shapes (`done` false:
+  // nothing enqueued): the shared gate_up GEMV carrying `norm` and the routing in one launch
+  // (cuda/moe/gemv_routed.h), the routed experts after it on the main stream, and the shared
+  // down_proj on the side stream beside them, adding its output straight into norm.h_out (the
+  // new residual stream, which nothing reads before the next norm; Forward joins before it). So
+  // the two weight streams overlap (issue 7, decoder-notes.md step 84); the residual stream
+  // then adds the shared and the routed outputs one after the other (not their sum first).
+  Status MoeSharedAside(const GpuLayerWeights& layer, const cuda::GemvNorm& norm, bool* done);
+  // The routed experts over the routing tables into y_ (+ shared_out where given).
+  Status RoutedExperts(const GpuLayerWeights& layer, int32_t tokens, const float* shared_out,
+                       bool pdl_first);
   // Router logits, top-k and align on `stream` (one fused launch for decode-sized steps).
   Status Route(const GpuLayerWeights& layer, int32_t tokens, cudaStream_t stream);
   // The fused launch's params; with `norm` the kernel normalises h + delta itself (the launch
@@ -282,6 +301,8 @@ class GpuSession {
   int32_t sm_count_ = 1;      // multiprocessors (split-KV and grid sizing)
   bool pdl_capable_ = false;  // the device takes PDL launches (compute capability >= 9.0)
   bool pdl_ = false;          // this forward launches its main-stream kernels with PDL
+  bool shared_aside_ = false;     // a shared down_proj runs on the side stream (MoeSharedAside)
+  int32_t shared_aside_layers_ = 0;
   // This step is one sequence's chunk of >= kMhaMinTokens tokens starting at this position (its
   // attention takes the MHA form), else -1.
   int32_t mha_first_position_ = -1;

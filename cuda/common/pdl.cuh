@@ -13,13 +13,16 @@
 //     blocks are placed (and request their weights) while earlier kernels still run, as far as
 //     registers and shared memory allow. This cannot starve a kernel: a grid's dependents start
 //     only once all of its own blocks are resident (or done).
-//   * the decoder launches a kernel whose stream has just waited for another stream's work (an
-//     event join) plainly. PDL is not known to fail there (a test build whose side-stream kernel
-//     triggered early and wrote 20 us later still gave correct results behind a PDL launch after
-//     the join), but one arrangement of this kind gave wrong results with its cause not
-//     established (issue 7 session 6: the shared experts' down_proj moved to the side stream,
-//     the combine launched with PDL after the join), and the plain launch costs only ~0.02 ms
-//     per V2-Lite step at batch 1 (scripts/gpu/decoder-notes.md).
+//   * a kernel whose stream has just waited for another stream's work (an event join) may be
+//     launched with PDL too: its wait then also covers the other stream's kernels (eagerly the
+//     join holds the launch back; in a captured graph the edge from the other stream's kernel is
+//     waited for as well). tests/cuda/gemv_test.cc holds this with a slow side-stream GEMV that
+//     triggers at once. The decoder's batch-1 MoE layers rely on it (the next layer's first
+//     GEMV follows the join of the shared experts' down_proj: ~0.11 ms per V2-Lite step against
+//     a plain launch, decoder-notes.md step 84). One earlier arrangement of this kind gave wrong
+//     results with its cause not established (issue 7 session 6: the combine launched with PDL
+//     after such a join); the kernels' contract above is what makes it safe, so a kernel that
+//     follows a join must read nothing but weights before its wait.
 // In a grid launched without PDL both are no-ops, so the same kernels serve both launches and the
 // results are identical (only the start times move). CUDA graphs capture the programmatic edges.
 #ifndef SIEVE_CUDA_COMMON_PDL_CUH_

@@ -48,6 +48,7 @@ enum Tag : uint16_t {
   kRouteFused = 12,
   kRmsNorm = 13,
   kArgmax = 14,
+  kGemvRouted = 15,
 };
 
 struct Record {      // 32 bytes

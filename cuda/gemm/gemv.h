@@ -9,7 +9,9 @@
 //              (W_0 is the stacked [gate; up] weight [2 n_0, k] of a SwiGLU MLP; one segment)
 // x and W are bf16 (W row-major [N, K], nn.Linear), accumulation is fp32 (each product exact in
 // fp32, summed in a fixed order: the result is deterministic), y is fp32 or bf16 (rounded
-// once). silu_mul computes silu in fp32 from the fp32 sums, like SiluMul over a fp32 GEMM.
+// once). silu_mul computes silu in fp32 from the fp32 sums, like SiluMul over a fp32 GEMM. A
+// segment with `accumulate` adds its sums into fp32 y (y[m, n] += ..., one rounding), e.g. the
+// shared experts' down_proj straight into the residual stream.
 //
 // Kernel: a warp owns two weight rows (gate and up of one output in silu_mul mode); lane l reads
 // 16-byte chunks l, l + 32, ... of both rows, 8 (M <= 2) or 4 chunks per row in flight, multiplies
@@ -45,6 +47,7 @@ struct GemvSegment {
   void* y;                 // [rows, ldy] fp32 or bf16 output
   int64_t ldy;             // elements between token rows of y (>= n)
   bool y_bf16;             // y is bf16 (else fp32)
+  bool accumulate = false;  // y += result: fp32 y, no norm, no silu_mul (one thread per element)
 };
 
 // Optional RMSNorm in front of the GEMV (rms_norm.h's math and reduction order, bit for bit):
@@ -73,6 +76,9 @@ struct GemvParams {
 
 // Whether LaunchGemv takes this shape (rows, k and the alignment of x / ldx / the weights).
 bool GemvSupported(const GemvParams& p);
+
+// Blocks of 256 threads in LaunchGemv's grid for p (one warp per pair of output rows).
+int64_t GemvGridBlocks(const GemvParams& p);
 
 // Launches on `stream`; cudaErrorInvalidValue for a shape GemvSupported refuses or a null
 // pointer; never aborts. With `pdl` the kernel may start while the previous kernel on the stream

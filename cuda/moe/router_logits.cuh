@@ -21,20 +21,23 @@ inline constexpr int kRouterWarpsPerBlock = 8;
 //
 // kSharedX: p.x points to shared memory (the fused routing's own normalised rows, whose row 0 is
 // token `first_token`); the same loads through generic pointers instead of __ldg, the same sums.
-template <bool kSharedX = false>
+// kInFlight: float4 steps per lane in flight (fewer for kernels short of registers); a lane's
+// elements are summed in index order either way, so the result is the same.
+// kSharedW: p.w points to shared memory holding the router rows from expert `first_expert` on
+// (gemv_routed.cu stages them there before its wait); the same loads through generic pointers.
+template <bool kSharedX = false, int kInFlight = 8, bool kSharedW = false>
 __device__ __forceinline__ void RouterLogit(const RouterLogitsParams& p, int64_t w,
-                                            int64_t first_token = 0) {
+                                            int64_t first_token = 0, int64_t first_expert = 0) {
   const int lane = threadIdx.x & 31;
   const int64_t t = w / p.num_experts;
   const int64_t e = w % p.num_experts;
   const __nv_bfloat16* x = p.x + (t - first_token) * p.x_stride;
-  const float* row = p.w + e * p.hidden;
+  const float* row = p.w + (e - first_expert) * p.hidden;
   float acc = 0.0f;
   const bool vec = p.hidden % 4 == 0 && p.x_stride % 4 == 0 &&
                    (reinterpret_cast<uintptr_t>(p.x) & 7) == 0 &&
                    (reinterpret_cast<uintptr_t>(p.w) & 15) == 0;
   if (vec) {
-    constexpr int kInFlight = 8;
     const int n4 = p.hidden / 4;
     for (int base = lane; base < n4; base += 32 * kInFlight) {
       float4 wv[kInFlight];
@@ -42,7 +45,12 @@ __device__ __forceinline__ void RouterLogit(const RouterLogitsParams& p, int64_t
 #pragma unroll
       for (int u = 0; u < kInFlight; ++u) {
         const int i = base + 32 * u;
-        wv[u] = i < n4 ? __ldg(reinterpret_cast<const float4*>(row) + i) : make_float4(0, 0, 0, 0);
+        if constexpr (kSharedW) {
+          wv[u] = i < n4 ? reinterpret_cast<const float4*>(row)[i] : make_float4(0, 0, 0, 0);
+        } else {
+          wv[u] = i < n4 ? __ldg(reinterpret_cast<const float4*>(row) + i)
+                         : make_float4(0, 0, 0, 0);
+        }
         if constexpr (kSharedX) {
           xv[u] = i < n4 ? reinterpret_cast<const uint2*>(x)[i] : make_uint2(0, 0);
         } else {

@@ -21,7 +21,8 @@ import statistics
 
 TAGS = {"gemv": 1, "gemv+norm": 2, "q_absorb": 3, "mla_split": 4, "mla_combine": 5, "value_up": 6,
         "latent_append": 7, "exp_gate_up": 8, "exp_down+comb": 9, "exp_down": 10,
-        "exp_combine": 11, "route": 12, "rms_norm": 13, "argmax": 14}
+        "exp_combine": 11, "route": 12, "rms_norm": 13, "argmax": 14,
+        "gemv_routed": 15}
 ENTER, WAITED, EXIT = 0, 2, 3
 
 

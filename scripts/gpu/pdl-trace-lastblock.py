@@ -23,7 +23,7 @@ import statistics as st
 
 NAMES = {1: "gemv", 2: "gemv+norm", 3: "q_absorb", 4: "split", 5: "combine", 6: "value_up",
          7: "append", 8: "gate_up", 9: "down+comb", 10: "down", 11: "ecomb", 12: "route",
-         13: "rms", 14: "argmax"}
+         13: "rms", 14: "argmax", 15: "gemv_routed"}
 ENTER, TRIG, WAITED, EXIT, S0, S1, S2, S3 = range(8)
 M8, M9, M10 = 8, 9, 10  # step 64 temporary marks
 

@@ -19,7 +19,8 @@ import statistics
 
 TAGS = {0: "?", 1: "gemv", 2: "gemv+norm", 3: "q_absorb", 4: "mla_split", 5: "mla_combine",
         6: "value_up", 7: "latent_append", 8: "exp_gate_up", 9: "exp_down+comb", 10: "exp_down",
-        11: "exp_combine", 12: "route(side)", 13: "rms_norm", 14: "argmax"}
+        11: "exp_combine", 12: "route(side)", 13: "rms_norm", 14: "argmax",
+        15: "gemv+route"}
 ENTER, TRIGGER, WAITED, EXIT = 0, 1, 2, 3
 
 

@@ -84,6 +84,12 @@ class DeviceBuffer {
   size_t size() const { return n_; }
   // Fills every byte with `byte` (0xff makes fp32 and bf16 NaN: poison for "was it written").
   bool Poison(int byte = 0xff) { return cudaMemset(ptr_, byte, n_ * sizeof(T)) == cudaSuccess; }
+  // Copies `host` (exactly size() elements) into the buffer.
+  bool Upload(const std::vector<T>& host) {
+    return host.size() == n_ &&
+           (n_ == 0 ||
+            cudaMemcpy(ptr_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice) == cudaSuccess);
+  }
   std::vector<T> Download() const {
     std::vector<T> host(n_);
     if (n_ &&

@@ -206,6 +206,44 @@ TEST(Gemv, FusedNormEqualsRmsNormThenGemvBitForBit) {
   CheckFusedNorm(1, 2816, 64, true, false);  // rows over 2048: the general norm (NormRows)
 }
 
+// A segment with `accumulate` adds its sums into y: the same bits as the plain GEMV's output
+// added on the host in fp32 (one rounding), for one and two segments (the second plain), with and
+// without PDL; the padding of y stays untouched.
+TEST(Gemv, AccumulatingSegmentAddsItsSumsIntoYBitForBit) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  for (const int n : {2048, 37}) {
+    const int k = n == 2048 ? 2816 : 40, ldy = n + 3;  // V2-Lite's shared down_proj; odd small
+    SCOPED_TRACE(::testing::Message() << "n " << n << " k " << k);
+    const std::vector<float> x = RandomBf16Values(k, 1.0f, 41 + n);
+    const std::vector<float> w = RandomBf16Values(static_cast<size_t>(n) * k, 0.1f, 43 + n);
+    const std::vector<float> w2 = RandomBf16Values(static_cast<size_t>(5) * k, 0.1f, 47 + n);
+    std::vector<float> y0 = RandomBf16Values(ldy, 3.0f, 53 + n);
+    DeviceBuffer<__nv_bfloat16> d_x(ToBf16(x)), d_w(ToBf16(w)), d_w2(ToBf16(w2));
+    DeviceBuffer<float> plain(ldy), second_plain(5), acc(y0), second(5);
+    ASSERT_TRUE(d_x.ok() && d_w.ok() && d_w2.ok() && plain.ok() && second_plain.ok() && acc.ok() &&
+                second.ok());
+    GemvParams p = OneSegment(d_x.get(), k, 1, k, {d_w.get(), n, plain.get(), ldy, false});
+    p.segments = 2;
+    p.seg[1] = {d_w2.get(), 5, second_plain.get(), 5, false};
+    ASSERT_EQ(LaunchGemv(p, nullptr), cudaSuccess);
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    const std::vector<float> sums = plain.Download();
+    std::vector<float> want = y0;
+    for (int j = 0; j < n; ++j) want[j] = y0[j] + sums[j];
+    for (const bool pdl : {false, true}) {
+      ASSERT_TRUE(acc.Upload(y0) && second.Poison());
+      GemvParams q = p;
+      q.seg[0] = {d_w.get(), n, acc.get(), ldy, false, /*accumulate=*/true};
+      q.seg[1].y = second.get();
+      ASSERT_TRUE(GemvSupported(q));
+      ASSERT_EQ(LaunchGemv(q, nullptr, pdl), cudaSuccess);
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      EXPECT_TRUE(SameBits(acc.Download(), want)) << (pdl ? "pdl" : "plain");
+      EXPECT_TRUE(SameBits(second.Download(), second_plain.Download())) << "plain segment";
+    }
+  }
+}
+
 // The decoder's batch-1 chain launched with programmatic dependent launch (pdl.cuh): per layer a
 // fused-norm GEMV (h + delta -> the other residual buffer, x, bf16 y) and a plain GEMV reading
 // that y as its x and writing the next delta. Every GEMV reads what the one before it wrote, and
@@ -272,6 +310,76 @@ TEST(Gemv, ProgrammaticLaunchChainEqualsPlainLaunchesBitForBit) {
   ASSERT_EQ(cudaStreamDestroy(stream), cudaSuccess);
 }
 
+// A kernel launched with PDL right after its stream joined another stream (event record + wait:
+// the decoder's batch-1 MoE layers leave the shared experts' down_proj on the side stream and the
+// next layer's first GEMV follows the join with PDL) must see that stream's output: its wait
+// covers the other stream's kernel, eagerly and replayed from a captured graph. The side GEMV is
+// made slow (8 rows of 1M elements streamed by four warps of one block: ~0.5 ms) and triggers its
+// dependents at once, so a consumer reading its bf16 output early would read the poison (NaN).
+TEST(Gemv, ProgrammaticLaunchAfterAnEventJoinSeesTheOtherStreamsOutput) {
+  if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
+  const int slow_k = 1 << 20, n = 8, out_n = 16;
+  const std::vector<float> xs = RandomBf16Values(slow_k, 1.0f, 61);
+  DeviceBuffer<__nv_bfloat16> slow_x(ToBf16(xs)),
+      slow_w(ToBf16(RandomBf16Values(static_cast<size_t>(n) * slow_k, 0.001f, 67))),
+      side_y(n), w(ToBf16(RandomBf16Values(static_cast<size_t>(out_n) * n, 0.5f, 71))),
+      first_w(ToBf16(RandomBf16Values(static_cast<size_t>(n) * n, 0.5f, 73))), first_x(n);
+  DeviceBuffer<float> y(out_n), first_y(n);
+  ASSERT_TRUE(slow_x.ok() && slow_w.ok() && side_y.ok() && w.ok() && first_w.ok() &&
+              first_x.ok() && y.ok() && first_y.ok() && first_x.Poison(0));
+  cudaStream_t main = nullptr, side = nullptr;
+  cudaEvent_t fork = nullptr, join = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&main, cudaStreamNonBlocking), cudaSuccess);
+  ASSERT_EQ(cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking), cudaSuccess);
+  ASSERT_EQ(cudaEventCreateWithFlags(&fork, cudaEventDisableTiming), cudaSuccess);
+  ASSERT_EQ(cudaEventCreateWithFlags(&join, cudaEventDisableTiming), cudaSuccess);
+  const GemvParams slow =
+      OneSegment(slow_x.get(), slow_k, 1, slow_k, {slow_w.get(), n, side_y.get(), n, true});
+  const GemvParams first = OneSegment(first_x.get(), n, 1, n, {first_w.get(), n, first_y.get(), n});
+  const GemvParams consumer = OneSegment(side_y.get(), n, 1, n, {w.get(), out_n, y.get(), out_n});
+  // main: first GEMV; side (forked after it): the slow GEMV; main joins, then the consumer (PDL).
+  auto enqueue = [&]() {
+    return cudaEventRecord(fork, main) == cudaSuccess &&
+           cudaStreamWaitEvent(side, fork, 0) == cudaSuccess &&
+           LaunchGemv(first, main, true) == cudaSuccess &&
+           LaunchGemv(slow, side, true) == cudaSuccess &&
+           cudaEventRecord(join, side) == cudaSuccess &&
+           cudaStreamWaitEvent(main, join, 0) == cudaSuccess &&
+           LaunchGemv(consumer, main, true) == cudaSuccess;
+  };
+  // The expected output: the same launches one at a time.
+  ASSERT_EQ(LaunchGemv(slow, nullptr), cudaSuccess);
+  ASSERT_EQ(LaunchGemv(consumer, nullptr), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  const std::vector<float> want = y.Download();
+  for (float v : want) ASSERT_TRUE(std::isfinite(v));
+  for (int run = 0; run < 3; ++run) {  // eager
+    ASSERT_TRUE(side_y.Poison() && y.Poison());
+    ASSERT_TRUE(enqueue());
+    ASSERT_EQ(cudaStreamSynchronize(main), cudaSuccess);
+    EXPECT_TRUE(SameBits(y.Download(), want)) << "eager run " << run;
+  }
+  cudaGraph_t graph = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  ASSERT_EQ(cudaStreamBeginCapture(main, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  const bool captured = enqueue();
+  ASSERT_EQ(cudaStreamEndCapture(main, &graph), cudaSuccess);
+  ASSERT_TRUE(captured);
+  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+  for (int run = 0; run < 3; ++run) {  // graph replays
+    ASSERT_TRUE(side_y.Poison() && y.Poison());
+    ASSERT_EQ(cudaGraphLaunch(exec, main), cudaSuccess);
+    ASSERT_EQ(cudaStreamSynchronize(main), cudaSuccess);
+    EXPECT_TRUE(SameBits(y.Download(), want)) << "graph replay " << run;
+  }
+  ASSERT_EQ(cudaGraphExecDestroy(exec), cudaSuccess);
+  ASSERT_EQ(cudaGraphDestroy(graph), cudaSuccess);
+  ASSERT_EQ(cudaEventDestroy(fork), cudaSuccess);
+  ASSERT_EQ(cudaEventDestroy(join), cudaSuccess);
+  ASSERT_EQ(cudaStreamDestroy(side), cudaSuccess);
+  ASSERT_EQ(cudaStreamDestroy(main), cudaSuccess);
+}
+
 TEST(Gemv, RefusesShapesItCannotRun) {
   if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
   DeviceBuffer<__nv_bfloat16> buf(4096);
@@ -301,6 +409,17 @@ TEST(Gemv, RefusesShapesItCannotRun) {
   EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);
   q.norm.h_out = nullptr;  // h + delta would be lost
   EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);
+  q = p;
+  q.seg[0].accumulate = true;  // into bf16 y
+  EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);
+  q.seg[0].y_bf16 = false;
+  EXPECT_TRUE(GemvSupported(q));
+  q.silu_mul = true;  // the SwiGLU output is a product, not a sum to add
+  EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);
+  q.silu_mul = false;
+  q.norm = {buf.get(), h.get(), h.get() + 64, h.get() + 128, true, 1e-6f};  // fused-norm kernels
+  EXPECT_EQ(LaunchGemv(q, nullptr), cudaErrorInvalidValue);                  // do not add
+  q.seg[0].accumulate = false;
   q.norm.h_out = h.get() + 128;
   q.rows = 8;
   q.k = 2056;  // 8 x 2056 bf16 exceed the shared memory the norm may take

@@ -124,6 +124,18 @@ class GpuModelTest : public ::testing::TestWithParam<ModelCase> {
   // near-tie excuses) here and in MatchesTransformersWithinTheIssueBounds.
   bool Strict() const { return GetParam().fixture; }
 
+  // MoE layers whose shared experts a one-token step runs beside the routed ones (gpu_model.h
+  // MoeSharedAside): every MoE layer with shared experts, where the routing is plain greedy over
+  // at most 64 experts and the widths are multiples of 8 (all the models here but the grouped).
+  int32_t AsideLayers() const {
+    const ModelConfig& c = m_->fp32->config();
+    const bool grouped = c.topk_method == TopkMethod::kGroupLimitedGreedy && c.n_group > 1;
+    if (c.n_shared_experts == 0 || grouped || c.n_routed_experts > 64) return 0;
+    int32_t n = 0;
+    for (int64_t l = 0; l < c.num_hidden_layers; ++l) n += c.IsMoeLayer(l);
+    return n;
+  }
+
   std::string Name(const std::string& what) const {
     return std::string(GetParam().name) + " " + what;
   }
@@ -179,7 +191,9 @@ TEST_P(GpuModelTest, ChunkedPrefillThenDecodeMatchesTheReferences) {
   EXPECT_EQ(session->logits_rows(), 1);
   auto prefill = session->LogitsToHost();
   ASSERT_TRUE(prefill.ok());
+  EXPECT_EQ(session->shared_aside_layers(), AsideLayers()) << "the one-token prompt chunk";
   ASSERT_TRUE(session->DecodeStep({*seq}, {tokens[5]}).ok());
+  EXPECT_EQ(session->shared_aside_layers(), AsideLayers()) << "the batch-1 decode step";
   auto step = session->LogitsToHost();
   ASSERT_TRUE(step.ok());
   CpuSession e(m_->emulated), f(m_->fp32);
@@ -227,6 +241,7 @@ TEST_P(GpuModelTest, BatchedDecodeStepsMatchTheCpuReferences) {
     Status st = session->DecodeStep(seqs, feed);
     ASSERT_TRUE(st.ok()) << st.ToString();
     ASSERT_EQ(session->logits_rows(), static_cast<int32_t>(n));
+    EXPECT_EQ(session->shared_aside_layers(), 0) << "one-token steps only";
     auto logits = session->LogitsToHost();
     ASSERT_TRUE(logits.ok());
     for (size_t b = 0; b < n; ++b) {

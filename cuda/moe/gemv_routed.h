@@ -1,0 +1,42 @@
+// One token's MoE routing inside the launch of the decode GEMV that normalises its input (issue 7,
+// batch 1: the shared experts' gate_up GEMV, gemv.h, whose RMSNorm produces the router's x).
+//
+// The launch computes exactly what LaunchGemv(gemv) followed by LaunchMoeRouteFused(route with
+// its own norm over gemv.norm) computes, bit for bit: the GEMV's outputs (y, x_out, h_out) and the
+// router logits, top-k ids and weights and the align tables. The grid is the GEMV's grid plus
+// ceil(experts / 8) router blocks placed first: each normalises h + delta into shared memory with
+// the GEMV's own steps (gemv.cuh), computes 8 experts' logits from that x (router_logits.cuh),
+// fences and counts itself on route.counter; the last one routes and groups the token in one
+// warp (routing.cuh RouteAlignOneToken) and resets the counter (graphs replay the launch).
+//
+// Why: the routing then is final when the GEMV's grid completes, so the routed experts can follow
+// this launch directly and the shared experts' down_proj can run beside them on a side stream;
+// a separate routing kernel beside a one-wave GEMV is only placed as the GEMV's blocks leave
+// (scripts/gpu/decoder-notes.md, steps 70 and 82).
+//
+// Takes: gemv with a fused norm of one token whose rows fit one norm batch per thread (k <= 2048);
+// route of that token (tokens 1, hidden == gemv.k, 16-byte aligned router rows) with plain greedy
+// routing over at most 64 experts, route.norm unset (the GEMV's norm is used); the parts' own
+// checks.
+// GemvRoutedSupported says whether a pair fits.
+#ifndef SIEVE_CUDA_MOE_GEMV_ROUTED_H_
+#define SIEVE_CUDA_MOE_GEMV_ROUTED_H_
+
+#include <cuda_runtime.h>
+
+#include "cuda/gemm/gemv.h"
+#include "cuda/moe/fused_routing.h"
+
+namespace sieve::cuda {
+
+bool GemvRoutedSupported(const GemvParams& gemv, const MoeRouteFusedParams& route);
+
+// Launches on `stream` (with `pdl` as LaunchGemv: weights and router rows requested before the
+// wait for the previous kernel); cudaErrorInvalidValue when GemvRoutedSupported refuses or a
+// part's own checks fail; never aborts.
+cudaError_t LaunchGemvRouted(const GemvParams& gemv, const MoeRouteFusedParams& route,
+                             cudaStream_t stream, bool pdl = false);
+
+}  // namespace sieve::cuda
+
+#endif  // SIEVE_CUDA_MOE_GEMV_ROUTED_H_
