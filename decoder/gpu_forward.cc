@@ -596,11 +596,11 @@ cuda::MoeRouteFusedParams GpuSession::FusedRouteParams(const GpuLayerWeights& L,
 }
 
 Status GpuSession::Moe(const GpuLayerWeights& L, int32_t T, const cuda::GemvNorm* norm) {
-  // Batch 1: the routing inside the shared gate_up GEMV's launch, the shared down_proj beside the
-  // routed experts (MoeSharedAside), where the kernels take the shapes.
-  if (T == 1 && L.has_shared && norm) {
+  // 1-2 tokens: the routing inside the shared gate_up GEMV's launch, the shared down_proj beside
+  // the routed experts (MoeSharedAside), where the kernels take the shapes.
+  if (T <= cuda::kGemvDecoderMaxRows && L.has_shared && norm) {
     bool done = false;
-    SIEVE_RETURN_IF_ERROR(MoeSharedAside(L, *norm, &done));
+    SIEVE_RETURN_IF_ERROR(MoeSharedAside(L, T, *norm, &done));
     if (done) return Status::Ok();
   }
   const cuda::MoeRouteFusedParams early =
@@ -630,24 +630,24 @@ Status GpuSession::Moe(const GpuLayerWeights& L, int32_t T, const cuda::GemvNorm
   return RoutedExperts(L, T, L.has_shared ? shared_out_ : nullptr, /*pdl_first=*/!L.has_shared);
 }
 
-Status GpuSession::MoeSharedAside(const GpuLayerWeights& L, const cuda::GemvNorm& norm,
+Status GpuSession::MoeSharedAside(const GpuLayerWeights& L, int32_t T, const cuda::GemvNorm& norm,
                                   bool* done) {
   const int32_t H = static_cast<int32_t>(model_->config().hidden_size);
   const int32_t I = static_cast<int32_t>(L.shared.inter);
   cuda::GemvParams gate_up{};  // act = silu(gate) * up of x = RMSNorm(h + delta), x written
   gate_up.x = x_;
   gate_up.ldx = H;
-  gate_up.rows = 1;
+  gate_up.rows = T;
   gate_up.k = H;
   gate_up.segments = 1;
   gate_up.seg[0] = {L.shared.gate_up, I, act_, I, true};
   gate_up.silu_mul = true;
   gate_up.norm = norm;
-  const cuda::MoeRouteFusedParams route = FusedRouteParams(L, 1, nullptr);
+  const cuda::MoeRouteFusedParams route = FusedRouteParams(L, T, nullptr);
   cuda::GemvParams down{};  // h_out += down_proj(act): the norm's h + delta is the new h
   down.x = act_;
   down.ldx = I;
-  down.rows = 1;
+  down.rows = T;
   down.k = I;
   down.segments = 1;
   down.seg[0] = {L.shared.down, H, norm.h_out, H, false, /*accumulate=*/true};
@@ -662,7 +662,7 @@ Status GpuSession::MoeSharedAside(const GpuLayerWeights& L, const cuda::GemvNorm
       Check(cuda::LaunchGemv(down, aux_stream_), "shared down_proj (into the residual stream)"));
   shared_aside_ = true;
   ++shared_aside_layers_;
-  return RoutedExperts(L, 1, nullptr, /*pdl_first=*/true);
+  return RoutedExperts(L, T, nullptr, /*pdl_first=*/true);
 }
 
 Status GpuSession::RoutedExperts(const GpuLayerWeights& L, int32_t T, const float* shared_out,

@@ -40,8 +40,8 @@
 //   launch (fused_routing.h). Work that only shares inputs runs on a side stream (Fork / Join; two
 //   branches in the graph): the routing alongside the shared experts, the cache append alongside q
 //   absorption, and on cuBLAS steps (more than 2 tokens) kv_a_proj alongside q_proj and the q rope
-//   alongside the W_UK GEMM (the side stream has its own cuBLAS handle and workspace). One-token
-//   steps instead route inside the shared experts' gate_up launch (cuda/moe/gemv_routed.h) and
+//   alongside the W_UK GEMM (the side stream has its own cuBLAS handle and workspace). Steps of
+//   1-2 tokens instead route inside the shared experts' gate_up launch (cuda/moe/gemv_routed.h) and
 //   run the shared down_proj on the side stream beside the routed experts, adding straight into
 //   the residual stream; the next layer's first GEMV follows that join (MoeSharedAside). On
 //   decode-sized steps the main stream's own kernels (GEMVs, cache append, q absorption, MLA,
@@ -193,12 +193,12 @@ class GpuSession {
   uint64_t workspace_bytes() const { return workspace_.bytes(); }
 
   // MoE layers of the last forward enqueued (not replayed from a graph) whose shared experts'
-  // down_proj ran beside the routed experts (one-token steps, MoeSharedAside); 0 otherwise.
+  // down_proj ran beside the routed experts (steps of 1-2 tokens, MoeSharedAside); 0 otherwise.
   int32_t shared_aside_layers() const { return shared_aside_layers_; }
 
   // For benchmarks: while on, every forward records CUDA events at its stage boundaries (embed,
   // attn.qkv, attn.mla, attn.out, moe.norm, moe.shared+route (the shared experts with the routing
-  // alongside on the side stream; in one-token steps the shared gate_up GEMV carrying the
+  // alongside on the side stream; in steps of 1-2 tokens the shared gate_up GEMV carrying the
   // routing, its down_proj then running beside moe.experts), moe.route (MoE layers without shared
   // experts), moe.experts, mlp.dense, head).
   // TakeStageTimes waits for the stream and returns the GPU milliseconds per stage summed over
@@ -232,14 +232,15 @@ class GpuSession {
   Status Mlp(const GpuMlpWeights& m, const __nv_bfloat16* x, float* out, int32_t tokens,
              const cuda::GemvNorm* norm, const std::function<Status()>& alongside);
   Status Moe(const GpuLayerWeights& layer, int32_t tokens, const cuda::GemvNorm* norm);
-  // A one-token MoE layer with shared experts, where the kernels take its shapes (`done` false:
+  // A MoE layer of 1-2 tokens with shared experts, where the kernels take its shapes (`done` false:
   // nothing enqueued): the shared gate_up GEMV carrying `norm` and the routing in one launch
   // (cuda/moe/gemv_routed.h), the routed experts after it on the main stream, and the shared
   // down_proj on the side stream beside them, adding its output straight into norm.h_out (the
   // new residual stream, which nothing reads before the next norm; Forward joins before it). So
   // the two weight streams overlap (issue 7, decoder-notes.md step 84); the residual stream
   // then adds the shared and the routed outputs one after the other (not their sum first).
-  Status MoeSharedAside(const GpuLayerWeights& layer, const cuda::GemvNorm& norm, bool* done);
+  Status MoeSharedAside(const GpuLayerWeights& layer, int32_t tokens, const cuda::GemvNorm& norm,
+                        bool* done);
   // The routed experts over the routing tables into y_ (+ shared_out where given).
   Status RoutedExperts(const GpuLayerWeights& layer, int32_t tokens, const float* shared_out,
                        bool pdl_first);

@@ -23,82 +23,118 @@ namespace {
 static_assert(kRouterWarpsPerBlock == gemv::kWarps, "router and GEMV blocks share the launch");
 static_assert(kFusedRoutingOneTokenMaxExperts == 32 * kOneTokenSlots, "RouteAlignOneToken's");
 
+// One warp per (token, expert) pair, as in the fused routing.
 int64_t RouteBlocks(const MoeRouteFusedParams& r) {
-  return (static_cast<int64_t>(r.logits.num_experts) + kRouterWarpsPerBlock - 1) /
-         kRouterWarpsPerBlock;
+  const int64_t pairs = static_cast<int64_t>(r.logits.tokens) * r.logits.num_experts;
+  return (pairs + kRouterWarpsPerBlock - 1) / kRouterWarpsPerBlock;
 }
 
-// Bytes of dynamic shared memory per block: the normalised row (bf16; GemvBlock's x) and, from
-// the next 16-byte boundary, a router block's fp32 rows.
-__host__ __device__ inline int32_t XBytes(int32_t k) { return (k * 2 + 15) / 16 * 16; }
-size_t SmemBytes(int32_t k) {
-  return XBytes(k) + static_cast<size_t>(kRouterWarpsPerBlock) * k * sizeof(float);
+// Bytes of dynamic shared memory per block: the normalised rows (bf16; GemvBlock's x) and, from
+// the next 16-byte boundary, a router block's fp32 rows (one per warp).
+__host__ __device__ inline int32_t XBytes(int32_t rows, int32_t k) {
+  return (rows * k * 2 + 15) / 16 * 16;
+}
+size_t SmemBytes(int32_t rows, int32_t k) {
+  return XBytes(rows, k) + static_cast<size_t>(kRouterWarpsPerBlock) * k * sizeof(float);
 }
 
-// The block's router rows (experts e0 .. e0 + 7, fewer in the last block) are copied into shared
-// memory before the wait (16-byte cp.async, no registers held): afterwards each warp's logit
-// reads them from there (RouterLogit<kSharedW>, the same sums), so the routing's chain after the
-// wait is the norm, one pass over shared memory, the count and the last block's top-k, and it
-// ends within the GEMV's stream instead of after it (a first version reading the rows from L2,
-// 4 float4 per lane in flight, ended ~2 us per layer after the GEMV: decoder-notes.md step 84).
-template <int kInFlight>
+// The last router block with several tokens: fused_routing.cu's last-block steps (the warps route
+// the tokens in turn, then AlignPairs over a shared-memory copy of the ids): the same bits. The
+// arrays are sized for GemvRoutedSupported's limits (experts <= 64, tokens <= 2).
+__device__ __forceinline__ void RouteAlignTokens(const MoeRoutingParams& rp,
+                                                 const MoeAlignParams& ap) {
+  constexpr int kExperts = kFusedRoutingOneTokenMaxExperts;
+  __shared__ float scores_s[kRouterWarpsPerBlock][kExperts];
+  __shared__ float group_s[kRouterWarpsPerBlock][kMaxGroups];
+  __shared__ int32_t counts[kExperts];
+  __shared__ int32_t offsets[kExperts + 1];
+  __shared__ int32_t ids_s[kGemvDecoderMaxRows * kMaxTopK];
+  const int warp = threadIdx.x >> 5;
+  for (int64_t t = warp; t < rp.tokens; t += kRouterWarpsPerBlock) {
+    RouteToken(rp, t, scores_s[warp], group_s[warp]);
+  }
+  __syncthreads();  // topk_ids of every token written (global memory, this block)
+  for (int i = threadIdx.x; i < ap.num_pairs; i += blockDim.x) ids_s[i] = ap.topk_ids[i];
+  __syncthreads();
+  AlignPairs(ap, ids_s, counts, offsets);
+}
+
+// Each warp's router row (expert w % E of its pair w) is copied into shared memory before the
+// wait (16-byte cp.async, no registers held): afterwards the warp's logit reads it from there
+// (RouterLogit<kSharedW>, the same sums), so the routing's chain after the wait is the norm, one
+// pass over shared memory, the count and the last block's top-k, and it ends within the GEMV's
+// stream (a first version reading the rows from L2, 4 float4 per lane in flight, ended ~2 us
+// per layer after the GEMV: decoder-notes.md step 84). M: tokens (1: the last block routes in
+// one warp's registers, RouteAlignOneToken; 2: RouteAlignTokens).
+template <int M, int kInFlight>
 __device__ __forceinline__ void RouterBlock(const GemvParams& g, const MoeRouteFusedParams& r,
                                             unsigned route_blocks) {
-  extern __shared__ uint4 smem[];  // [XBytes] the normalised row, then the router rows
+  extern __shared__ uint4 smem[];  // [XBytes] the normalised rows, then the router rows
   __shared__ bool last;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int32_t e0 = blockIdx.x * kRouterWarpsPerBlock;  // experts <= 64 (GemvRoutedSupported)
-  const int32_t experts = min(kRouterWarpsPerBlock, r.logits.num_experts - e0);
-  float* w_s = reinterpret_cast<float*>(reinterpret_cast<char*>(smem) + XBytes(g.k));
-  {
-    const float* src = r.logits.w + static_cast<int64_t>(e0) * r.logits.hidden;
-    const int32_t chunks = experts * r.logits.hidden / 4;
-    for (int32_t i = threadIdx.x; i < chunks; i += blockDim.x) {
-      CpAsync16Zfill(SharedAddress(w_s + 4 * i), src + 4 * i, true);
+  const int32_t E = r.logits.num_experts;
+  const int32_t w = blockIdx.x * kRouterWarpsPerBlock + warp;  // pairs <= 128 (supported)
+  const bool mine = w < r.logits.tokens * E;
+  const int32_t e = w % E;
+  float* row_s =
+      reinterpret_cast<float*>(reinterpret_cast<char*>(smem) + XBytes(g.rows, g.k)) + warp * g.k;
+  if (mine) {
+    const float* src = r.logits.w + static_cast<int64_t>(e) * r.logits.hidden;
+    for (int32_t i = lane; i < r.logits.hidden / 4; i += 32) {
+      CpAsync16Zfill(SharedAddress(row_s + 4 * i), src + 4 * i, true);
     }
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
   }
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
   float nw[kNormBatch];
   LoadNormWeights(g.norm.weight, threadIdx.x, gemv::kThreads, g.k, nw);
   PdlLaunchDependents();
   PdlWait();
-  asm volatile("cp.async.wait_all;\n" ::: "memory");  // visible to all after the norm's barrier
+  asm volatile("cp.async.wait_all;\n" ::: "memory");  // this warp's row; its own reads only
   __nv_bfloat16* x_s = reinterpret_cast<__nv_bfloat16*>(smem);
   gemv::NormRowsShort(g, x_s, nw, /*writer=*/false);
-  if (warp < experts) {
+  if (mine) {
     RouterLogitsParams own = r.logits;
     own.x = x_s;
     own.x_stride = g.k;
-    own.w = w_s;
-    RouterLogit<true, kInFlight, true>(own, e0 + warp, 0, e0);
+    own.w = row_s - static_cast<int64_t>(e) * g.k;  // RouterLogit reads own.w + e * hidden
+    RouterLogit<true, kInFlight, true>(own, w);
   }
   __threadfence();  // this block's logits are visible device-wide before it is counted
   __syncthreads();
   if (threadIdx.x == 0) last = atomicAdd(r.counter, 1u) == route_blocks - 1;
   __syncthreads();
-  if (!last || warp != 0) return;
+  if (!last) return;
   __threadfence();
-  RouteAlignOneToken(r.routing, r.align);
-  if (lane == 0) *r.counter = 0u;  // every router block has counted: safe to reset
+  if constexpr (M == 1) {
+    if (warp != 0) return;
+    RouteAlignOneToken(r.routing, r.align);
+  } else {
+    RouteAlignTokens(r.routing, r.align);
+  }
+  if (threadIdx.x == 0) *r.counter = 0u;  // every router block has counted: safe to reset
 }
 
-template <int kUnroll, int kMinBlocks>
+// M = 1: the GEMV's one-token fused-norm kernels (kUnroll, kMinBlocks as gemv.cu picks them);
+// M = 2: its two-token kernel (both norm fronts, one block per SM).
+template <int M, int kUnroll, int kMinBlocks>
 __global__ void __launch_bounds__(gemv::kThreads, kMinBlocks)
     GemvRoutedKernel(GemvParams g, MoeRouteFusedParams r, unsigned route_blocks) {
   SIEVE_PDL_TRACE_SCOPE(pdl_trace::kGemvRouted);
   if (blockIdx.x < route_blocks) {
-    RouterBlock<kUnroll <= 2 ? 4 : 8>(g, r, route_blocks);  // (shared memory: 4 in flight do)
+    RouterBlock<M, kUnroll <= 2 ? 4 : 8>(g, r, route_blocks);  // (shared memory: 4 in flight do)
     return;
   }
-  gemv::GemvBlock<1, gemv::kShortNorm, kUnroll>(g, blockIdx.x - route_blocks);
+  constexpr int kNorm = M == 1 ? gemv::kShortNorm : gemv::kAnyNorm;
+  gemv::GemvBlock<M, kNorm, kUnroll>(g, blockIdx.x - route_blocks);
 }
 
 }  // namespace
 
 bool GemvRoutedSupported(const GemvParams& g, const MoeRouteFusedParams& r) {
-  return GemvSupported(g) && g.norm.weight != nullptr && g.rows == 1 && Aligned16(r.logits.w) &&
+  return GemvSupported(g) && g.norm.weight != nullptr && g.rows >= 1 &&
+         g.rows <= kGemvDecoderMaxRows && Aligned16(r.logits.w) &&
          g.k <= gemv::kThreads * kNormBatch && MoeRouteFusedSupported(r) &&
-         r.norm.weight == nullptr && r.logits.tokens == 1 && r.logits.hidden == g.k &&
+         r.norm.weight == nullptr && r.logits.tokens == g.rows && r.logits.hidden == g.k &&
          r.routing.n_group <= 1 && r.logits.num_experts <= kFusedRoutingOneTokenMaxExperts;
 }
 
@@ -113,7 +149,7 @@ cudaError_t LaunchGemvRouted(const GemvParams& g, const MoeRouteFusedParams& r, 
   if (blocks > 0x7fffffff) return cudaErrorInvalidValue;
   int sms = 0;
   if (const cudaError_t err = CurrentDeviceSmCount(&sms); err != cudaSuccess) return err;
-  const size_t smem = SmemBytes(g.k);  // <= 68 KB: three blocks per SM still fit
+  const size_t smem = SmemBytes(g.rows, g.k);  // one token: <= 68 KB, three per SM still fit
   const unsigned grid = static_cast<unsigned>(blocks),
                  routers = static_cast<unsigned>(route_blocks);
   auto launch = [&](auto kernel) {
@@ -124,10 +160,11 @@ cudaError_t LaunchGemvRouted(const GemvParams& g, const MoeRouteFusedParams& r, 
     }
     return LaunchKernel(kernel, grid, gemv::kThreads, smem, stream, pdl, g, r, routers);
   };
-  // LaunchGemv's choice for a one-token fused-norm GEMV of this many blocks (gemv.cu): one wave
-  // of three blocks per SM where two per SM would take two waves.
-  if (blocks > 2 * sms && blocks <= 3 * sms) return launch(GemvRoutedKernel<2, 3>);
-  return launch(GemvRoutedKernel<8, 2>);
+  // LaunchGemv's choice for a fused-norm GEMV of this many blocks and tokens (gemv.cu): at one
+  // token one wave of three blocks per SM where two per SM would take two waves.
+  if (g.rows == 2) return launch(GemvRoutedKernel<2, 8, 0>);
+  if (blocks > 2 * sms && blocks <= 3 * sms) return launch(GemvRoutedKernel<1, 2, 3>);
+  return launch(GemvRoutedKernel<1, 8, 2>);
 }
 
 }  // namespace sieve::cuda

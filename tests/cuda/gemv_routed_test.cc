@@ -4,8 +4,9 @@
 // launches). Every output identical bit for bit: the GEMV's y, the residual stream it writes, the
 // normalised x, and the logits, expert ids, weights and align tables. Over V2-Lite's batch-1
 // shape (one wave of three blocks per SM on an H100), a smaller grid (two blocks per SM), expert
-// counts that leave a router block part empty, no residual delta, replays (the counter must come
-// back to zero) and a PDL launch behind a kernel that writes its input.
+// counts that leave a router block part empty, two tokens (a router block spanning both), no
+// residual delta, replays (the counter must come back to zero) and a PDL launch behind a kernel
+// that writes its input.
 #include "cuda/moe/gemv_routed.h"
 
 #include <gtest/gtest.h>
@@ -27,22 +28,22 @@ using testing::SameBits;
 using testing::ToBf16;
 
 struct RoutedCase {
-  int hidden, inter, experts, top_k;
+  int tokens, hidden, inter, experts, top_k;
   bool delta, norm_topk;
 };
 
 // The buffers one run writes (poisoned before it).
 struct Outputs {
   explicit Outputs(const RoutedCase& c)
-      : y(c.inter),
-        h_out(c.hidden),
-        logits(c.experts),
-        weights(c.top_k),
-        ids(c.top_k),
+      : y(c.tokens * c.inter),
+        h_out(c.tokens * c.hidden),
+        logits(c.tokens * c.experts),
+        weights(c.tokens * c.top_k),
+        ids(c.tokens * c.top_k),
         offsets(c.experts + 1),
-        sorted(c.top_k),
-        sorted_e(c.top_k),
-        x(c.hidden) {}
+        sorted(c.tokens * c.top_k),
+        sorted_e(c.tokens * c.top_k),
+        x(c.tokens * c.hidden) {}
   bool Poison() {
     return y.Poison() && h_out.Poison() && logits.Poison() && weights.Poison() && ids.Poison() &&
            offsets.Poison() && sorted.Poison() && sorted_e.Poison() && x.Poison();
@@ -67,12 +68,12 @@ void ExpectSame(Outputs& got, Outputs& want) {
 
 void CheckRouted(const RoutedCase& c) {
   SCOPED_TRACE(::testing::Message()
-               << "hidden " << c.hidden << " inter " << c.inter << " experts " << c.experts
-               << " top_k " << c.top_k << (c.delta ? " delta" : ""));
-  const int H = c.hidden, E = c.experts;
-  std::mt19937 rng(H * 5 + E + c.inter);
+               << "tokens " << c.tokens << " hidden " << c.hidden << " inter " << c.inter
+               << " experts " << c.experts << " top_k " << c.top_k << (c.delta ? " delta" : ""));
+  const int T = c.tokens, H = c.hidden, E = c.experts;
+  std::mt19937 rng(H * 5 + E + c.inter + T);
   std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> h(H), delta(H), router(static_cast<size_t>(E) * H);
+  std::vector<float> h(T * H), delta(T * H), router(static_cast<size_t>(E) * H);
   for (float& v : h) v = dist(rng);
   for (float& v : delta) v = 0.5f * dist(rng);
   for (float& v : router) v = 0.05f * dist(rng);
@@ -87,17 +88,18 @@ void CheckRouted(const RoutedCase& c) {
     *g = GemvParams{};
     g->x = o.x.get();
     g->ldx = H;
-    g->rows = 1;
+    g->rows = T;
     g->k = H;
     g->segments = 1;
     g->seg[0] = {d_w.get(), c.inter, o.y.get(), c.inter, true};
     g->silu_mul = true;
     g->norm = {d_norm_w.get(), d_h.get(),      c.delta ? d_delta.get() : nullptr,
                o.h_out.get(),  /*x_out=*/true, 1e-6f};
-    RouterLogitsParams rl{o.x.get(), H, d_router.get(), o.logits.get(), E, 1, E, H};
-    MoeRoutingParams mr{o.logits.get(), E, 1, E, c.top_k, 1, 1, c.norm_topk, 2.5f, o.ids.get(),
+    RouterLogitsParams rl{o.x.get(), H, d_router.get(), o.logits.get(), E, T, E, H};
+    MoeRoutingParams mr{o.logits.get(), E, T, E, c.top_k, 1, 1, c.norm_topk, 2.5f, o.ids.get(),
                         o.weights.get()};
-    MoeAlignParams ma{o.ids.get(), c.top_k, E, o.offsets.get(), o.sorted.get(), o.sorted_e.get()};
+    MoeAlignParams ma{o.ids.get(),     T * c.top_k,    E,
+                      o.offsets.get(), o.sorted.get(), o.sorted_e.get()};
     *r = MoeRouteFusedParams{rl, mr, ma, counter.get(), {}};
   };
   // The parts apart: the GEMV, then the routing with its own norm of the same h + delta.
@@ -123,7 +125,7 @@ void CheckRouted(const RoutedCase& c) {
   // With PDL behind a kernel that writes h: a fused-norm GEMV whose block 0 writes h + 0 (the same
   // values) into a poisoned buffer, which the routed launch then reads as h. A read of h before
   // the wait would see NaN.
-  DeviceBuffer<float> h_late(H), zeros(std::vector<float>(H, 0.0f)), scratch(1);
+  DeviceBuffer<float> h_late(T * H), zeros(std::vector<float>(T * H, 0.0f)), scratch(T);
   ASSERT_TRUE(h_late.ok() && zeros.ok() && scratch.ok() && got.Poison() && h_late.Poison());
   cudaStream_t stream = nullptr;
   ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
@@ -143,10 +145,13 @@ void CheckRouted(const RoutedCase& c) {
 
 TEST(GemvRouted, EqualsTheGemvThenTheFusedRoutingBitForBit) {
   if (!HaveDevice()) GTEST_SKIP() << "no CUDA device";
-  CheckRouted({2048, 2816, 64, 6, true, false});  // V2-Lite batch 1: 352 + 8 blocks, one wave
-  CheckRouted({2048, 1408, 64, 6, true, true});   // 176 + 8 blocks: two blocks per SM
-  CheckRouted({64, 48, 8, 2, true, false});       // the tiny fixture's shape
-  CheckRouted({40, 24, 20, 3, false, true});      // no delta; the last router block half empty
+  CheckRouted({1, 2048, 2816, 64, 6, true, false});  // V2-Lite batch 1: 352 + 8 blocks, one wave
+  CheckRouted({1, 2048, 1408, 64, 6, true, true});   // 176 + 8 blocks: two blocks per SM
+  CheckRouted({1, 64, 48, 8, 2, true, false});       // the tiny fixture's shape
+  CheckRouted({1, 40, 24, 20, 3, false, true});      // no delta; the last router block half empty
+  CheckRouted({2, 2048, 2816, 64, 6, true, false});  // V2-Lite batch 2: 16 router blocks
+  CheckRouted({2, 64, 48, 8, 2, true, true});        // both tokens' pairs in one router block
+  CheckRouted({2, 40, 24, 20, 3, false, false});     // a router block spanning both tokens
 }
 
 TEST(GemvRouted, RefusesWhatItDoesNotFuse) {
@@ -175,8 +180,14 @@ TEST(GemvRouted, RefusesWhatItDoesNotFuse) {
   g2.norm.weight = nullptr;  // no norm: nothing to share with the router
   EXPECT_EQ(LaunchGemvRouted(g2, r, nullptr), cudaErrorInvalidValue);
   g2 = g;
-  g2.rows = 2;  // one token only
+  g2.rows = 2;  // the router would route another number of tokens
   EXPECT_FALSE(GemvRoutedSupported(g2, r));
+  g2.rows = 3;  // three tokens: the decoder's GEMV steps take up to two
+  MoeRouteFusedParams r3 = r;
+  r3.logits.tokens = r3.routing.tokens = 3;
+  r3.align.num_pairs = 3 * k;
+  EXPECT_TRUE(MoeRouteFusedSupported(r3));
+  EXPECT_FALSE(GemvRoutedSupported(g2, r3));
   g2 = g;
   g2.k = g2.ldx = 2056;  // two norm batches per thread
   MoeRouteFusedParams r2 = r;
