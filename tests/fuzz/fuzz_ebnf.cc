@@ -32,10 +32,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   fuzz::Check(refs.size() <= kEbnfMaxTokenRefs, "more token references than the limit");
   const std::string printed = PrintEbnf(*parsed);
-  // The printed text may be longer than the source (a complement `~x` prints as the rules of its
-  // automaton): it is held to the parser's other limits, not to the fuzz profile's small text cap.
+  // The printed text may be longer than the source and hold more rules (a complement `~x` prints
+  // as the rules of its automaton): it is held to the parser's other limits, not to the fuzz
+  // profile's small text and rule caps, which bound the source.
   EbnfOptions reparse = opts.ebnf;
   if (printed.size() > reparse.max_text_bytes) reparse.max_text_bytes = printed.size();
+  if (parsed->num_rules() > reparse.max_rules) reparse.max_rules = parsed->num_rules();
   auto reparsed = ParseEbnf(printed, reparse);
   fuzz::Check(reparsed.ok(), "printed grammar does not parse: " + reparsed.status().ToString() +
                                  "\n--- printed:\n" + printed);
