@@ -147,8 +147,8 @@ Status GpuSession::Forward(int32_t T, int32_t rows, bool identity_rows) {
     std::swap(h, h_next);
     return n;
   };
-  // A batch-1 MoE layer may leave its shared experts' down_proj running on the side stream,
-  // adding into h (Moe): the main stream joins it before the next norm reads h.
+  // A MoE layer of 1-2 tokens may leave its shared experts' down_proj running on the side
+  // stream, adding into h (MoeSharedAside): the main stream joins it before the next norm reads h.
   // (The next layer's first GEMV then follows that join with PDL: its wait covers the side
   // stream's kernel too, pdl.cuh; tests/cuda/gemv_test.cc holds that.)
   shared_aside_layers_ = 0;
