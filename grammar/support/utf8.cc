@@ -200,16 +200,13 @@ std::string EscapeBytes(std::string_view bytes, char quote) {
     } else if (c >= 0x20 && c < 0x7f) {
       out += static_cast<char>(c);
     } else {
-      // A complete UTF-8 sequence passes through (lead C2..F4, continuation bytes after it); a
-      // stray byte is shown as \xHH.
-      const size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-      bool ok = n > 0 && c <= 0xf4 && i + n <= bytes.size();
-      for (size_t k = 1; ok && k < n; ++k) {
-        ok = (static_cast<unsigned char>(bytes[i + k]) & 0xc0) == 0x80;
-      }
-      if (ok) {
-        out.append(bytes.substr(i, n));
-        i += n - 1;
+      // A well-formed UTF-8 sequence passes through; any other byte is shown as \xHH.
+      char32_t cp;
+      const int n = DecodeUtf8(reinterpret_cast<const uint8_t*>(bytes.data()) + i,
+                               bytes.size() - i, &cp);
+      if (n > 1) {
+        out.append(bytes.substr(i, static_cast<size_t>(n)));
+        i += static_cast<size_t>(n) - 1;
       } else {
         out += "\\x";
         out += kHex[c >> 4];

@@ -48,7 +48,7 @@ void AppendUtf8(std::string* out, char32_t cp);
 // receives the byte offset of the first ill-formed sequence.
 bool IsValidUtf8(std::string_view text, size_t* error_offset = nullptr);
 
-// Bytes for a message: printable ASCII and complete UTF-8 sequences as they are; \n, \t, \r, a
+// Bytes for a message: printable ASCII and well-formed UTF-8 sequences as they are; \n, \t, \r, a
 // backslash and `quote` (when not 0) escaped with a backslash; every other byte as \xHH.
 std::string EscapeBytes(std::string_view bytes, char quote = 0);
 

@@ -291,6 +291,10 @@ TEST(Utf8, EscapeBytesKeepsTextAndCompleteCharactersAndEscapesTheRest) {
   EXPECT_EQ(EscapeBytes("\xC3"), "\\xc3");
   EXPECT_EQ(EscapeBytes("\x80x"), "\\x80x");
   EXPECT_EQ(EscapeBytes("\xC0\x80"), "\\xc0\\x80");
+  // Sequences of the right shape that are not UTF-8: overlong, a surrogate, past U+10FFFF.
+  EXPECT_EQ(EscapeBytes("\xE0\x80\x80"), "\\xe0\\x80\\x80");
+  EXPECT_EQ(EscapeBytes("\xED\xA0\x80"), "\\xed\\xa0\\x80");
+  EXPECT_EQ(EscapeBytes("\xF4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");
   EXPECT_EQ(EscapeBytes(std::string("\x00\x1f\x7f", 3)), "\\x00\\x1f\\x7f");
   // The quote, when given, is escaped too; otherwise it is text.
   EXPECT_EQ(EscapeBytes("say \"hi\""), "say \"hi\"");
