@@ -105,16 +105,8 @@ __global__ void __launch_bounds__(kWarps * 32, 1) MoeRouteFusedKernel(MoeRouteFu
     if (threadIdx.x == 0) *p.counter = 0u;  // every block has counted: safe to reset
     return;
   }
-  for (int64_t t = warp; t < p.routing.tokens; t += kWarps) {
-    RouteToken(p.routing, t, scores_s[warp], group_s[warp]);
-  }
-  __syncthreads();  // topk_ids of every token written (global memory, this block)
-  SIEVE_PDL_TRACE_MARK(kStage1);
-  // The pairs' expert ids once into shared memory: the align scans them once per expert.
-  for (int i = threadIdx.x; i < p.align.num_pairs; i += kWarps * 32) ids_s[i] = p.align.topk_ids[i];
-  __syncthreads();
-  SIEVE_PDL_TRACE_MARK(kStage2);
-  AlignPairs(p.align, ids_s, counts, offsets);
+  RouteAlignTokens<kWarps>(p.routing, p.align, &scores_s[0][0], kMaxExperts, &group_s[0][0], ids_s,
+                           counts, offsets);
   SIEVE_PDL_TRACE_MARK(kStage3);
   if (threadIdx.x == 0) *p.counter = 0u;  // every block has counted: safe to reset
 }

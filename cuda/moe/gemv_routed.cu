@@ -38,34 +38,13 @@ size_t SmemBytes(int32_t rows, int32_t k) {
   return XBytes(rows, k) + static_cast<size_t>(kRouterWarpsPerBlock) * k * sizeof(float);
 }
 
-// The last router block with several tokens: fused_routing.cu's last-block steps (the warps route
-// the tokens in turn, then AlignPairs over a shared-memory copy of the ids): the same bits. The
-// arrays are sized for GemvRoutedSupported's limits (experts <= 64, tokens <= 2).
-__device__ __forceinline__ void RouteAlignTokens(const MoeRoutingParams& rp,
-                                                 const MoeAlignParams& ap) {
-  constexpr int kExperts = kFusedRoutingOneTokenMaxExperts;
-  __shared__ float scores_s[kRouterWarpsPerBlock][kExperts];
-  __shared__ float group_s[kRouterWarpsPerBlock][kMaxGroups];
-  __shared__ int32_t counts[kExperts];
-  __shared__ int32_t offsets[kExperts + 1];
-  __shared__ int32_t ids_s[kGemvDecoderMaxRows * kMaxTopK];
-  const int warp = threadIdx.x >> 5;
-  for (int64_t t = warp; t < rp.tokens; t += kRouterWarpsPerBlock) {
-    RouteToken(rp, t, scores_s[warp], group_s[warp]);
-  }
-  __syncthreads();  // topk_ids of every token written (global memory, this block)
-  for (int i = threadIdx.x; i < ap.num_pairs; i += blockDim.x) ids_s[i] = ap.topk_ids[i];
-  __syncthreads();
-  AlignPairs(ap, ids_s, counts, offsets);
-}
-
 // Each warp's router row (expert w % E of its pair w) is copied into shared memory before the
 // wait (16-byte cp.async, no registers held): afterwards the warp's logit reads it from there
 // (RouterLogit<kSharedW>, the same sums), so the routing's chain after the wait is the norm, one
 // pass over shared memory, the count and the last block's top-k, and it ends within the GEMV's
 // stream (a first version reading the rows from L2, 4 float4 per lane in flight, ended ~2 us
 // per layer after the GEMV: decoder-notes.md step 84). M: tokens (1: the last block routes in
-// one warp's registers, RouteAlignOneToken; 2: RouteAlignTokens).
+// one warp's registers, RouteAlignOneToken; 2: RouteAlignTokens, routing.cuh).
 template <int M, int kInFlight>
 __device__ __forceinline__ void RouterBlock(const GemvParams& g, const MoeRouteFusedParams& r,
                                             unsigned route_blocks) {
@@ -76,8 +55,8 @@ __device__ __forceinline__ void RouterBlock(const GemvParams& g, const MoeRouteF
   const int32_t w = blockIdx.x * kRouterWarpsPerBlock + warp;  // pairs <= 128 (supported)
   const bool mine = w < r.logits.tokens * E;
   const int32_t e = w % E;
-  float* row_s =
-      reinterpret_cast<float*>(reinterpret_cast<char*>(smem) + XBytes(g.rows, g.k)) + warp * g.k;
+  float* rows_s = reinterpret_cast<float*>(reinterpret_cast<char*>(smem) + XBytes(g.rows, g.k));
+  float* row_s = rows_s + warp * g.k;
   if (mine) {
     const float* src = r.logits.w + static_cast<int64_t>(e) * r.logits.hidden;
     for (int32_t i = lane; i < r.logits.hidden / 4; i += 32) {
@@ -96,8 +75,8 @@ __device__ __forceinline__ void RouterBlock(const GemvParams& g, const MoeRouteF
     RouterLogitsParams own = r.logits;
     own.x = x_s;
     own.x_stride = g.k;
-    own.w = row_s - static_cast<int64_t>(e) * g.k;  // RouterLogit reads own.w + e * hidden
-    RouterLogit<true, kInFlight, true>(own, w);
+    own.w = rows_s;
+    RouterLogit<true, kInFlight, true>(own, w, 0, e - warp);  // expert e: row `warp` of rows_s
   }
   __threadfence();  // this block's logits are visible device-wide before it is counted
   __syncthreads();
@@ -108,8 +87,14 @@ __device__ __forceinline__ void RouterBlock(const GemvParams& g, const MoeRouteF
   if constexpr (M == 1) {
     if (warp != 0) return;
     RouteAlignOneToken(r.routing, r.align);
-  } else {
-    RouteAlignTokens(r.routing, r.align);
+  } else {  // the fused routing's last block (routing.cuh), arrays sized for <= 64 experts
+    constexpr int kExperts = kFusedRoutingOneTokenMaxExperts;
+    __shared__ float scores_s[kRouterWarpsPerBlock][kExperts];
+    __shared__ float group_s[kRouterWarpsPerBlock][kMaxGroups];
+    __shared__ int32_t ids_s[kGemvDecoderMaxRows * kMaxTopK], counts[kExperts],
+        offsets[kExperts + 1];
+    RouteAlignTokens<kRouterWarpsPerBlock>(r.routing, r.align, &scores_s[0][0], kExperts,
+                                           &group_s[0][0], ids_s, counts, offsets);
   }
   if (threadIdx.x == 0) *r.counter = 0u;  // every router block has counted: safe to reset
 }

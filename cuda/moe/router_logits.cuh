@@ -23,8 +23,9 @@ inline constexpr int kRouterWarpsPerBlock = 8;
 // token `first_token`); the same loads through generic pointers instead of __ldg, the same sums.
 // kInFlight: float4 steps per lane in flight (fewer for kernels short of registers); a lane's
 // elements are summed in index order either way, so the result is the same.
-// kSharedW: p.w points to shared memory holding the router rows from expert `first_expert` on
-// (gemv_routed.cu stages them there before its wait); the same loads through generic pointers.
+// kSharedW: p.w points to shared memory where expert e's router row starts at
+// p.w + (e - first_expert) * hidden (gemv_routed.cu stages them there before its wait); the same
+// loads through generic pointers.
 template <bool kSharedX = false, int kInFlight = 8, bool kSharedW = false>
 __device__ __forceinline__ void RouterLogit(const RouterLogitsParams& p, int64_t w,
                                             int64_t first_token = 0, int64_t first_expert = 0) {

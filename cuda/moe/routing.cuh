@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "cuda/common/device_utils.cuh"
+#include "cuda/common/pdl.cuh"  // SIEVE_PDL_TRACE_MARK (empty without the trace switch)
 #include "cuda/config.h"
 #include "cuda/moe/routing.h"
 
@@ -153,6 +154,29 @@ __device__ __forceinline__ void AlignPairs(const MoeAlignParams& p, const int32_
       at += __popc(mask);
     }
   }
+}
+
+// The routing and align of every token by one block of kWarps warps, as the fused kernels' last
+// block does it with more than one token (fused_routing.cu, gemv_routed.cu); every thread calls
+// it (it synchronises). Warp w routes tokens w, w + kWarps, ... with its own scratch (RouteToken:
+// `scores` + w * score_stride, `groups` + w * kMaxGroups), then AlignPairs over a shared-memory
+// copy of the ids (ids_s: a.num_pairs ints; counts / offsets as AlignPairs takes them).
+template <int kWarps>
+__device__ __forceinline__ void RouteAlignTokens(const MoeRoutingParams& p, const MoeAlignParams& a,
+                                                 float* scores, int score_stride, float* groups,
+                                                 int32_t* ids_s, int32_t* counts,
+                                                 int32_t* offsets) {
+  const int warp = threadIdx.x >> 5;
+  for (int64_t t = warp; t < p.tokens; t += kWarps) {
+    RouteToken(p, t, scores + warp * score_stride, groups + warp * kMaxGroups);
+  }
+  __syncthreads();  // topk_ids of every token written (global memory, this block)
+  SIEVE_PDL_TRACE_MARK(kStage1);
+  // The pairs' expert ids once into shared memory: the align scans them once per expert.
+  for (int i = threadIdx.x; i < a.num_pairs; i += kWarps * 32) ids_s[i] = a.topk_ids[i];
+  __syncthreads();
+  SIEVE_PDL_TRACE_MARK(kStage2);
+  AlignPairs(a, ids_s, counts, offsets);
 }
 
 // AlignPairs for the pairs of one token by one warp (every lane calls it; `ids` written by this
