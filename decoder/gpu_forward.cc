@@ -510,6 +510,22 @@ Status GpuSession::QAbsorbUnfused(const GpuLayerWeights& L, int32_t T) {
   return Status::Ok();
 }
 
+cuda::GemvParams GpuSession::GateUpGemv(const GpuMlpWeights& m, const __nv_bfloat16* x,
+                                        int32_t T, const cuda::GemvNorm* norm) const {
+  const int32_t H = static_cast<int32_t>(model_->config().hidden_size);
+  const int32_t I = static_cast<int32_t>(m.inter);
+  cuda::GemvParams g{};
+  g.x = x;
+  g.ldx = H;
+  g.rows = T;
+  g.k = H;
+  g.segments = 1;
+  g.seg[0] = {m.gate_up, I, act_, I, true};
+  g.silu_mul = true;
+  if (norm) g.norm = *norm;
+  return g;
+}
+
 Status GpuSession::Mlp(const GpuMlpWeights& m, const __nv_bfloat16* x, float* out, int32_t T,
                        const cuda::GemvNorm* norm, const std::function<Status()>& alongside) {
   const int32_t H = static_cast<int32_t>(model_->config().hidden_size);
@@ -524,15 +540,7 @@ Status GpuSession::Mlp(const GpuMlpWeights& m, const __nv_bfloat16* x, float* ou
   auto join = [&]() { return alongside ? Join() : Status::Ok(); };
   if (T <= cuda::kGemvDecoderMaxRows) {
     // act = silu(gate) * up straight from the GEMV (no fp32 [T, 2I] round trip, no SiluMul).
-    cuda::GemvParams g{};
-    g.x = x;
-    g.ldx = H;
-    g.rows = T;
-    g.k = H;
-    g.segments = 1;
-    g.seg[0] = {m.gate_up, I, act_, I, true};
-    g.silu_mul = true;
-    if (norm) g.norm = *norm;
+    const cuda::GemvParams g = GateUpGemv(m, x, T, norm);
     if (cuda::GemvSupported(g)) {
       SIEVE_RETURN_IF_ERROR(Check(cuda::LaunchGemv(g, stream_, pdl_), "gate_up_proj + silu * up"));
       SIEVE_RETURN_IF_ERROR(fork());  // x written by the GEMV's norm
@@ -634,15 +642,8 @@ Status GpuSession::MoeSharedAside(const GpuLayerWeights& L, int32_t T, const cud
                                   bool* done) {
   const int32_t H = static_cast<int32_t>(model_->config().hidden_size);
   const int32_t I = static_cast<int32_t>(L.shared.inter);
-  cuda::GemvParams gate_up{};  // act = silu(gate) * up of x = RMSNorm(h + delta), x written
-  gate_up.x = x_;
-  gate_up.ldx = H;
-  gate_up.rows = T;
-  gate_up.k = H;
-  gate_up.segments = 1;
-  gate_up.seg[0] = {L.shared.gate_up, I, act_, I, true};
-  gate_up.silu_mul = true;
-  gate_up.norm = norm;
+  // act = silu(gate) * up of x = RMSNorm(h + delta), x written
+  const cuda::GemvParams gate_up = GateUpGemv(L.shared, x_, T, &norm);
   const cuda::MoeRouteFusedParams route = FusedRouteParams(L, T, nullptr);
   cuda::GemvParams down{};  // h_out += down_proj(act): the norm's h + delta is the new h
   down.x = act_;

@@ -231,6 +231,10 @@ class GpuSession {
   // the rest of the MLP; the main stream waits for it before returning (Join).
   Status Mlp(const GpuMlpWeights& m, const __nv_bfloat16* x, float* out, int32_t tokens,
              const cuda::GemvNorm* norm, const std::function<Status()>& alongside);
+  // The decode GEMV of an MLP's gate_up with SwiGLU: act_ ([tokens, inter] bf16) from x ([tokens,
+  // hidden] bf16), with `norm` fused where given (the caller checks GemvSupported).
+  cuda::GemvParams GateUpGemv(const GpuMlpWeights& m, const __nv_bfloat16* x, int32_t tokens,
+                              const cuda::GemvNorm* norm) const;
   Status Moe(const GpuLayerWeights& layer, int32_t tokens, const cuda::GemvNorm* norm);
   // A MoE layer of 1-2 tokens with shared experts, where the kernels take its shapes (`done` false:
   // nothing enqueued): the shared gate_up GEMV carrying `norm` and the routing in one launch
