@@ -73,6 +73,9 @@ int32_t MlaDecodeSplits(int32_t rows, int32_t heads, int64_t max_tokens, int32_t
 // Floats of partial_out for a launch with that many splits (partial_lse needs 1 / kv_lora of it).
 int64_t MlaPartialFloats(int32_t splits, int32_t rows, int32_t heads, int32_t kv_lora);
 
+// Most KV splits per row (the combine's limit).
+inline constexpr int32_t kMlaMaxSplits = 1024;
+
 // Launches on `stream`; cudaErrorInvalidValue for a bad shape or null pointer; never aborts.
 // With `pdl` the kernels may start while the kernel before each on the stream runs
 // (programmatic dependent launch, cuda/common/pdl.cuh): their blocks are placed early and wait

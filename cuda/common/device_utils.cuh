@@ -1,6 +1,6 @@
-// Device helpers shared by sieve's kernels: warp and block reductions, bf16 <-> fp32, and an
-// argmax reduction that breaks ties toward the lower index (the CPU references' convention, so
-// GPU and CPU pick the same expert or token on exact ties).
+// Device helpers shared by sieve's kernels: warp and block reductions, bf16 <-> fp32, an argmax
+// reduction that breaks ties toward the lower index (the CPU references' convention, so GPU and
+// CPU pick the same expert or token on exact ties), and shared-memory window addresses.
 //
 // Block reductions assume blockDim.x is a multiple of 32 and at most 1024, and that every thread
 // of the block calls them (they synchronise).
@@ -63,6 +63,12 @@ __device__ __forceinline__ void WarpArgmax(float* value, int32_t* index) {
 
 __device__ __forceinline__ float ToFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
 __device__ __forceinline__ float ToFloat(float v) { return v; }
+
+// The shared-memory window address of a generic pointer into shared memory (for cp.async,
+// ldmatrix, mbarrier and bulk-copy operands).
+__device__ __forceinline__ uint32_t SmemAddr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
 
 }  // namespace sieve::cuda
 

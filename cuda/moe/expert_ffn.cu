@@ -288,10 +288,6 @@ __device__ __forceinline__ void Mma32(float* c, const uint4& wa, const uint4& wb
   Mma16816(c, wa.z, wb.z, wa.w, wb.w, b.z, b.w);
 }
 
-__device__ __forceinline__ uint32_t SmemAddr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
 // 16 bytes global -> shared, bypassing L1; zeros (no read) when !valid.
 __device__ __forceinline__ void CpAsync16(void* dst, const void* src, bool valid) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(SmemAddr(dst)), "l"(src),
