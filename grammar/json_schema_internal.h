@@ -212,6 +212,9 @@ struct Lang {
   // holds every string the keyword accepts, stands in (a negation then narrows too).
   bool narrowed = false;
   LangId wide = -1;
+  // The pattern matches no string (`^a^b`, lookarounds that exclude everything): `dfa` is the
+  // empty language and `expr` kNoExpr; a string required to match it is impossible (exact).
+  bool empty = false;
   std::string text;       // the pattern, or the format name
   int32_t src = -1;       // schema node holding the keyword
   ExprId expr = kNoExpr;  // in Converter::lang_grammar_; kNoExpr for a pattern with lookaround
@@ -308,6 +311,8 @@ class Converter {
 
   // ---- strings (json_schema_string.cc) ----
   Result<LangId> AddPattern(const std::string& pattern, int32_t src);
+  // Marks `lang` as matching no string (Lang::empty) and notes it at its keyword.
+  void SetEmpty(Lang* lang);
   // A format language from its definition in the format dialect (also a narrowed format's
   // superset, Lang::wide).
   Result<LangId> AddFormatLang(const std::string& name, int32_t src, const std::string& re);

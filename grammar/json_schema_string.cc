@@ -519,8 +519,10 @@ Result<LangId> Converter::AddPattern(const std::string& pattern, int32_t src) {
   ro.search_semantics = true;
   std::vector<std::pair<ExprId, char32_t>> markers;
   std::vector<RegexLookaround> looks;
+  bool nothing = false;
   ro.boundary_markers = &markers;
   ro.lookarounds = &looks;
+  ro.matches_nothing = &nothing;
   auto e = RegexToExpr(pattern, &lang_grammar_, ro);
   if (!e.ok()) {
     if (e.status().code() == StatusCode::kUnsupported) {
@@ -532,7 +534,9 @@ Result<LangId> Converter::AddPattern(const std::string& pattern, int32_t src) {
   Lang lang;
   lang.text = pattern;
   lang.src = src;
-  if (markers.empty()) {
+  if (nothing) {
+    SetEmpty(&lang);
+  } else if (markers.empty()) {
     lang.expr = *e;
   } else {
     // Word boundaries (\b \B) and lookarounds: the language is an automaton only (the
@@ -543,11 +547,8 @@ Result<LangId> Converter::AddPattern(const std::string& pattern, int32_t src) {
                  : ParsedRegexToDfa(lang_grammar_, *e, markers, looks, ro,
                                     opts_.max_automaton_states);
     if (!d.ok()) return Unsupported("pattern '" + pattern + "': " + d.status().message());
-    const CpDfa m = Minimize(*d);
-    if (IsEmptyLanguage(m)) {
-      return Unsupported("pattern '" + pattern + "': the pattern matches no string");
-    }
-    lang.dfa = m;
+    lang.dfa = Minimize(*d);
+    if (IsEmptyLanguage(*lang.dfa)) SetEmpty(&lang);
   }
   langs_.push_back(std::move(lang));
   LangId id = static_cast<LangId>(langs_.size() - 1);
@@ -571,11 +572,8 @@ Result<const CpDfa*> Converter::LangDfa(LangId id) {
       if (!both.ok()) return both.status();
       acc = Minimize(*both);
     }
-    if (IsEmptyLanguage(*acc)) {
-      return Status(StatusCode::kUnsupported,
-                    "pattern '" + langs_[id].text + "': the pattern matches no string");
-    }
     langs_[id].dfa = std::move(acc);
+    if (IsEmptyLanguage(*langs_[id].dfa)) SetEmpty(&langs_[id]);
   }
   Lang& l = langs_[id];
   if (!l.dfa) {
@@ -638,7 +636,18 @@ ExprId Respell(Converter* conv, const Grammar& src, ExprId e) {
 
 }  // namespace
 
+void Converter::SetEmpty(Lang* lang) {
+  lang->empty = true;
+  lang->expr = kNoExpr;
+  lang->dfa = Minimize(LiteralSetDfa({}));
+  Note(JsonSchemaNote::Kind::kInfo, lang->src, "pattern",
+       "pattern '" + lang->text + "' matches no string: no string is valid where it applies");
+}
+
 Result<ExprId> Converter::EmitString(const StrC& c) {
+  for (LangId id : c.langs) {
+    if (langs_[id].empty) return kNoExpr;  // no string can match it
+  }
   if (c.allowed) {
     StrC rest = c;
     rest.allowed.reset();

@@ -17,10 +17,10 @@
 //   full:    F | S | E | B.
 // This gives `^a|b$`, `(?:^|,)x(?:,|$)` and `^(?:a|b)$` their exact ECMA meaning. A quantifier
 // over a group containing an anchor is supported for `?` only (kUnsupported otherwise); a pattern
-// whose every path is impossible (`a^b`, `a$b`, `[]`) matches no string and is kUnsupported. With
-// no anchor in a term (the common case) only F exists and nothing is ever copied; pairing
-// categories can need one sub-expression twice, which copies it (the IR is a tree), within
-// max_exprs.
+// whose every path is impossible (`a^b`, `a$b`, `[]`) matches no string: kUnsupported, or kNoExpr
+// with RegexOptions::matches_nothing. With no anchor in a term (the common case) only F exists and
+// nothing is ever copied; pairing categories can need one sub-expression twice, which copies it
+// (the IR is a tree), within max_exprs.
 //
 // Where the text meets .* the pattern is trimmed first: at an unanchored end `x*` and `x{0,n}`
 // drop out and `x{m,n}` becomes `x{m}` (the same set of strings contains, starts or ends with a
@@ -1170,7 +1170,13 @@ Result<ExprId> RegexParser::Assemble(const Piece& p) {
     if (open_back) items.push_back(AnyText());
     terms.push_back(items.size() == 1 ? items[0] : g_->AddSequence(items));
   }
-  if (terms.empty()) return Err(StatusCode::kUnsupported, 0, "the pattern matches no string");
+  if (terms.empty()) {
+    if (opts_.matches_nothing == nullptr) {
+      return Err(StatusCode::kUnsupported, 0, "the pattern matches no string");
+    }
+    *opts_.matches_nothing = true;
+    return kNoExpr;
+  }
   return terms.size() == 1 ? terms[0] : g_->AddChoice(terms);
 }
 

@@ -72,6 +72,10 @@ struct RegexOptions {
   // code point (kFirstLookaroundMarker + its index here) and its pattern is kept below. The
   // expression then ignores them: regex_lookaround_dfa.h makes the automaton that enforces them.
   std::vector<RegexLookaround>* lookarounds = nullptr;
+  // Where a pattern whose every path is impossible (`a^b`, `a$b`, `[]`) goes: with null it is
+  // kUnsupported ("the pattern matches no string"); otherwise *matches_nothing is set to true and
+  // the result is kNoExpr (JSON Schema `pattern`: no string satisfies the keyword, exactly).
+  bool* matches_nothing = nullptr;
 };
 
 

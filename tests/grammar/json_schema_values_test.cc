@@ -458,6 +458,40 @@ TEST(JsonSchemaStrings, NotEnumAndNotPatternUseComplementAutomata) {
                  {"\"12\""});
 }
 
+// A pattern that no string matches (an anchor inside: `a^b`; lookarounds or a word boundary that
+// exclude everything) is not an error: no string satisfies the keyword, exactly, and the schema
+// around it still has documents (gradle-enterprise-config's `\s*^-----END` without the m flag).
+TEST(JsonSchemaStrings, PatternsMatchingNoStringLeaveNoStringValid) {
+  const char* prop = R"({"type":"object","properties":{"a":{"type":"string","pattern":"a^b"}}})";
+  const char* required =
+      R"({"type":"object","properties":{"a":{"type":"string","pattern":"a^b"}},"required":["a"]})";
+  ExpectLanguage(prop, {"{}", R"({"b":"a^b"})", R"({"b":1})"},
+                 {R"({"a":""})", R"({"a":"ab"})", R"({"a":"a^b"})"});
+  ExpectLanguage(R"({"pattern":"x$y"})", {"1", "null", "[]", R"({"a":"x"})"}, {R"("x")", R"("")"});
+  ExpectLanguage(R"({"anyOf":[{"type":"string","pattern":"(?=a)b"},{"type":"integer"}]})", {"3"},
+                 {R"("b")", R"("ab")"});
+  ExpectLanguage(R"({"anyOf":[{"type":"string","pattern":"^(?!a)a"},{"type":"null"}]})", {"null"},
+                 {R"("a")", R"("b")"});
+  ExpectLanguage(R"({"anyOf":[{"type":"string","pattern":"a\\bb"},{"type":"null"}]})", {"null"},
+                 {R"("ab")", R"("a b")"});
+  // Its negation is every string; as a key pattern it applies to no key.
+  ExpectLanguage(R"({"type":"string","not":{"pattern":"[]"},"maxLength":2})", {R"("")", R"("[]")"},
+                 {R"("abc")"});
+  ExpectLanguage(R"({"type":"object","patternProperties":{"a^":{"type":"integer"}},)"
+                 R"("additionalProperties":false})",
+                 {"{}"}, {R"({"a^":1})", R"({"a":1})"});
+  // Required, the property makes the whole schema unsatisfiable: reported as such.
+  EXPECT_FALSE(testing::CompileSchema(required).status.ok());
+  // Reported as an info note at the keyword, nothing loosened.
+  auto r = JsonSchemaToGrammar(prop, testing::CompactOptions());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->report.loosened());
+  ASSERT_EQ(r->report.notes.size(), 1u);
+  EXPECT_EQ(r->report.notes[0].kind, JsonSchemaNote::Kind::kInfo);
+  EXPECT_EQ(r->report.notes[0].pointer, "/properties/a/pattern");
+  EXPECT_NE(r->report.notes[0].message.find("matches no string"), std::string::npos);
+}
+
 TEST(JsonSchemaStrings, FormatsAreEnforced) {
   ExpectLanguage(R"({"format":"date"})", {"\"2024-02-29\"", "\"2000-02-29\"", "\"1999-12-31\""},
                  {"\"2023-02-29\"", "\"1900-02-29\"", "\"2024-13-01\"", "\"2024-04-31\""});

@@ -502,10 +502,32 @@ TEST(RegexParser, AnchorsInsideGroupsAndAlternativesKeepTheirMeaning) {
   EXPECT_REJECTS(twice, "aa");
 }
 
-TEST(RegexParser, PatternsThatMatchNoStringAreUnsupported) {
+TEST(RegexParser, PatternsThatMatchNoStringAreUnsupportedOrFlagged) {
   ExpectError("a^b", StatusCode::kUnsupported, 0, "matches no string");
   ExpectError("a$b", StatusCode::kUnsupported, 0, "matches no string");
   ExpectError("[]", StatusCode::kUnsupported, 0, "matches no string");
+  // With RegexOptions::matches_nothing (JSON Schema `pattern`) the same patterns are an empty
+  // language: no expression, the flag set; a pattern with a match leaves it alone.
+  for (const char* p : {"a^b", "a$b", "[]", "^(?:x^|[])$"}) {
+    Grammar g;
+    RegexOptions o;
+    bool nothing = false;
+    o.matches_nothing = &nothing;
+    auto e = RegexToExpr(p, &g, o);
+    ASSERT_TRUE(e.ok()) << p << ": " << e.status().ToString();
+    EXPECT_EQ(*e, kNoExpr) << p;
+    EXPECT_TRUE(nothing) << p;
+  }
+  {
+    Grammar g;
+    RegexOptions o;
+    bool nothing = false;
+    o.matches_nothing = &nothing;
+    auto e = RegexToExpr("^(?:a$b|c)$", &g, o);
+    ASSERT_TRUE(e.ok());
+    EXPECT_NE(*e, kNoExpr);
+    EXPECT_FALSE(nothing);
+  }
   // An impossible alternative is dropped, not an error.
   Lang l("^(?:a$b|c)$");
   EXPECT_ACCEPTS(l, "c");
