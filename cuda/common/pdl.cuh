@@ -12,7 +12,11 @@
 //     as soon as every block of this one has started: in a chain of small kernels each one's
 //     blocks are placed (and request their weights) while earlier kernels still run, as far as
 //     registers and shared memory allow. This cannot starve a kernel: a grid's dependents start
-//     only once all of its own blocks are resident (or done).
+//     only once all of its own blocks are resident (or done). Called just after PdlWait instead
+//     (a late trigger), it lets the dependents start only once everything before this kernel has
+//     completed: they may then read what those kernels wrote before their own wait (the routed
+//     experts' gate/up does so for the down + combine kernel, which reads the routing and
+//     requests its weights early: expert_ffn.cu).
 //   * a kernel whose stream has just waited for another stream's work (an event join) may be
 //     launched with PDL too: its wait then also covers the other stream's kernels (eagerly the
 //     join holds the launch back; in a captured graph the edge from the other stream's kernel is

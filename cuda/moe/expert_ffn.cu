@@ -456,13 +456,17 @@ struct StageLoader {
 };
 
 // Gate/up (act hi + lo of silu(gate . x) * (up . x)) or down (pair_out = w * (down . act)).
+// `late_trigger`: the dependents may start only once every block has passed its wait, so that
+// what the kernels before this one wrote (the routing) is final when they start (the fused down
+// + combine then reads it and requests its first weights before its own wait).
 template <bool kGateUp>
 __global__ void __launch_bounds__(kStreamThreads, 1)
-    StreamedMmaKernel(ExpertFfnParams p, bool compact) {
+    StreamedMmaKernel(ExpertFfnParams p, bool compact, bool late_trigger) {
   SIEVE_PDL_TRACE_SCOPE(kGateUp ? pdl_trace::kExpertGateUp : pdl_trace::kExpertDown);
   using S = Stream<kGateUp>;
-  PdlLaunchDependents();
+  if (!late_trigger) PdlLaunchDependents();
   PdlWait();  // launched with PDL: the routing and x (or act) are final from here
+  if (late_trigger) PdlLaunchDependents();
   extern __shared__ __align__(128) unsigned char smem_raw[];
   float* red = reinterpret_cast<float*>(smem_raw + S::kStages * S::kStageBytes);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
@@ -706,9 +710,10 @@ struct DcLoader {
   }
 };
 
-// `routing_final`: the routing (expert_offsets, sorted_pairs, topk_weights) was final before the
-// kernel before this one (gate/up) started, i.e. that kernel was launched without PDL (as after
-// the decoder's side-stream join): then the routing tables are read and the first kStages - 1
+// `routing_final`: the routing (expert_offsets, sorted_pairs, topk_weights) was final before this
+// kernel started: the kernel before it (gate/up) was launched without PDL (as after a side-stream
+// join) or triggered its dependents only after its own wait (late_trigger, as behind the
+// decoder's GemvRouted at 1-2 tokens): then the routing tables are read and the first kStages - 1
 // stages' weight rows requested before PdlWait, while gate/up's last blocks still run (weights
 // and the routing are written by no kernel that may still be running: pdl.cuh's contract). Only
 // the act rows wait for gate/up.
@@ -936,8 +941,8 @@ cudaError_t LaunchGrouped(const ExpertFfnParams& p, bool by_position, int grid_y
 // block gets the same number; measured on the H100 at batch 64, compaction's list costs
 // ~0.1 ms per step there (two block barriers and a dependent load before the first copy).
 template <bool kGateUp>
-cudaError_t LaunchStreamed(const ExpertFfnParams& p, bool compact, cudaStream_t stream,
-                           bool pdl) {
+cudaError_t LaunchStreamed(const ExpertFfnParams& p, bool compact, cudaStream_t stream, bool pdl,
+                           bool late_trigger = false) {
   using S = Stream<kGateUp>;
   const int row_blocks = (kGateUp ? p.inter : p.hidden) / S::kUnitRows;
   int sms = 0;
@@ -952,7 +957,7 @@ cudaError_t LaunchStreamed(const ExpertFfnParams& p, bool compact, cudaStream_t 
   const int grid = static_cast<int>(compact ? std::max<int64_t>(1, std::min<int64_t>(units, sms))
                                             : (units + per_block - 1) / per_block);
   return LaunchKernel(StreamedMmaKernel<kGateUp>, grid, kStreamThreads, S::kSmem, stream, pdl, p,
-                      compact);
+                      compact, late_trigger);
 }
 
 // Tensor cores need 16-byte rows and 128-wide K slices (and the touched list: kMaxExperts).
@@ -1015,11 +1020,15 @@ cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream, bool 
   }
   if (p.path == 2 || (p.path == 0 && ExpertFfnUsesTensorCores(p))) {
     const bool compact = pairs < 2 * static_cast<int64_t>(p.num_experts);
-    cudaError_t err = LaunchStreamed<true>(p, compact, stream, pdl && pdl_first);
+    const bool fused = fuse_combine && ExpertFfnFusesCombine(p);
+    // Fused, the routing is final when the down + combine kernel starts: gate/up was launched
+    // plainly, or with PDL and a late trigger (its dependents start after its wait, i.e. after
+    // the kernel that routed completed; the down kernel's blocks cannot share an SM with a
+    // gate/up block anyway, so the later trigger delays none of them).
+    cudaError_t err =
+        LaunchStreamed<true>(p, compact, stream, pdl && pdl_first, /*late_trigger=*/fused);
     if (err != cudaSuccess) return err;
-    if (fuse_combine && ExpertFfnFusesCombine(p)) {  // gate/up launched plainly: routing final
-      return LaunchDownCombine(p, stream, pdl, /*routing_final=*/!(pdl && pdl_first));
-    }
+    if (fused) return LaunchDownCombine(p, stream, pdl, /*routing_final=*/true);
     err = LaunchStreamed<false>(p, compact, stream, pdl);
     if (err != cudaSuccess) return err;
     return LaunchKernel(CombineKernel, combine_grid, kCombineThreads, 0, stream, pdl, p);

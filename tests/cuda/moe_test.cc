@@ -391,7 +391,6 @@ void CheckDownCombine(const DownCombineCase& c) {
       d_pair_out(static_cast<size_t>(pairs) * H), d_shared(shared), d_out(out);
   ASSERT_TRUE(d_x.ok() && d_w13.ok() && d_w2.ok() && d_out.ok() && d_act.ok());
   MoeAlignParams ap{d_ids.get(), pairs, c.experts, d_off.get(), d_pairs.get(), d_exp.get()};
-  ASSERT_EQ(LaunchMoeAlign(ap, nullptr), cudaSuccess);
   ExpertFfnParams p{};
   p.x = d_x.get();
   p.x_stride = H;
@@ -417,15 +416,21 @@ void CheckDownCombine(const DownCombineCase& c) {
   ASSERT_TRUE(ExpertFfnFusesCombine(p));
   // Separate launches, then the fused one (pair_out poisoned: it must not be read), each from
   // the same initial out: plainly, with PDL, and with PDL after a plain gate/up launch (the
-  // decoder's case after its join: the fused kernel then reads the routing before its wait).
+  // decoder's case after a join). The fused kernel reads the routing before its wait in both PDL
+  // modes (gate/up triggers it only after its own wait): the routing tables are poisoned and
+  // rewritten by the kernel right before gate/up each time, as in the decoder. (The align kernel
+  // lets no dependent start early; the decoder's router, GemvRouted, does, and its batch-1/2
+  // graph, eager and no-PDL steps must agree bit for bit: tests/decoder/gpu_model_test.cc.)
   std::vector<std::vector<float>> results;
   const bool modes[3][2] = {{false, true}, {true, true}, {true, false}};  // pdl, pdl_first
   for (const bool fuse : {false, true}) {
     for (const auto& mode : modes) {
       ASSERT_TRUE(d_act.Poison() && d_pair_out.Poison());
+      ASSERT_TRUE(d_off.Poison() && d_pairs.Poison() && d_exp.Poison());
       ASSERT_EQ(cudaMemcpy(d_out.get(), out.data(), out.size() * sizeof(float),
                            cudaMemcpyHostToDevice),
                 cudaSuccess);
+      ASSERT_EQ(LaunchMoeAlign(ap, nullptr), cudaSuccess);
       ASSERT_EQ(LaunchExpertFfn(p, nullptr, mode[0], mode[1], fuse), cudaSuccess);
       ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
       results.push_back(d_out.Download());
