@@ -247,7 +247,7 @@ class GpuSession {
                         bool* done);
   // The routed experts over the routing tables into y_ (+ shared_out where given).
   Status RoutedExperts(const GpuLayerWeights& layer, int32_t tokens, const float* shared_out,
-                       bool pdl_first);
+                       bool pdl_first, cudaEvent_t gate_up_done = nullptr);
   // Router logits, top-k and align on `stream` (one fused launch for decode-sized steps).
   Status Route(const GpuLayerWeights& layer, int32_t tokens, cudaStream_t stream);
   // The fused launch's params; with `norm` the kernel normalises h + delta itself (the launch

@@ -992,7 +992,7 @@ bool ExpertFfnFusesCombine(const ExpertFfnParams& p) {
 }
 
 cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream, bool pdl,
-                            bool pdl_first, bool fuse_combine) {
+                            bool pdl_first, bool fuse_combine, cudaEvent_t gate_up_done) {
   if (p.tokens < 0 || p.tokens > 65535 || p.top_k <= 0 || p.top_k > kMaxTopK ||
       p.num_experts <= 0 || p.num_experts > 65535 || p.hidden <= 0 || p.inter <= 0 ||
       p.hidden > kExpertMaxWidth || p.inter > kExpertMaxWidth) {
@@ -1012,11 +1012,15 @@ cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream, bool 
   }
   constexpr int kCombineThreads = 256;
   const dim3 combine_grid((p.hidden + kCombineThreads - 1) / kCombineThreads, p.tokens);
+  // Paths without a gate/up kernel of their own before the rest record gate_up_done at the end.
+  auto done = [&](cudaError_t err) {
+    return err == cudaSuccess && gate_up_done ? cudaEventRecord(gate_up_done, stream) : err;
+  };
   if (p.path == 3 || (p.path == 0 && ExpertFfnPrefersGemm(p))) {  // prompt chunks
     cudaError_t err = LaunchExpertGemmGateUp(p, stream, pdl && pdl_first);
     if (err == cudaSuccess) err = LaunchExpertGemmDown(p, stream, pdl);
     if (err != cudaSuccess) return err;
-    return LaunchKernel(CombineKernel, combine_grid, kCombineThreads, 0, stream, pdl, p);
+    return done(LaunchKernel(CombineKernel, combine_grid, kCombineThreads, 0, stream, pdl, p));
   }
   if (p.path == 2 || (p.path == 0 && ExpertFfnUsesTensorCores(p))) {
     const bool compact = pairs < 2 * static_cast<int64_t>(p.num_experts);
@@ -1027,6 +1031,7 @@ cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream, bool 
     // gate/up block anyway, so the later trigger delays none of them).
     cudaError_t err =
         LaunchStreamed<true>(p, compact, stream, pdl && pdl_first, /*late_trigger=*/fused);
+    if (err == cudaSuccess && gate_up_done) err = cudaEventRecord(gate_up_done, stream);
     if (err != cudaSuccess) return err;
     if (fused) return LaunchDownCombine(p, stream, pdl, /*routing_final=*/true);
     err = LaunchStreamed<false>(p, compact, stream, pdl);
@@ -1043,7 +1048,7 @@ cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream, bool 
           : LaunchGrouped<kExpertRowsPerWarp, kExpertPairsPerPass>(p, by_position, grid_y, stream,
                                                                    pdl, pdl_first);
   if (err != cudaSuccess) return err;
-  return LaunchKernel(CombineKernel, combine_grid, kCombineThreads, 0, stream, pdl, p);
+  return done(LaunchKernel(CombineKernel, combine_grid, kCombineThreads, 0, stream, pdl, p));
 }
 
 }  // namespace sieve::cuda

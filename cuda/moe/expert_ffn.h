@@ -87,8 +87,12 @@ bool ExpertFfnFusesCombine(const ExpertFfnParams& p);
 // early and wait for that kernel before their first global access. The first (gate/up) does so
 // only with `pdl_first` too: a caller whose stream has just waited for another stream's work
 // passes false (pdl.cuh says why). Same results.
+// With `gate_up_done`, that event is recorded on `stream` right after the gate/up launch on the
+// tensor-core path (after the last launch on the others): work forked from it onto another
+// stream runs beside the down kernel rather than beside gate/up.
 cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream, bool pdl = false,
-                            bool pdl_first = true, bool fuse_combine = false);
+                            bool pdl_first = true, bool fuse_combine = false,
+                            cudaEvent_t gate_up_done = nullptr);
 
 }  // namespace sieve::cuda
 

@@ -422,6 +422,11 @@ void CheckDownCombine(const DownCombineCase& c) {
   // lets no dependent start early; the decoder's router, GemvRouted, does, and its batch-1/2
   // graph, eager and no-PDL steps must agree bit for bit: tests/decoder/gpu_model_test.cc.)
   std::vector<std::vector<float>> results;
+  cudaStream_t side = nullptr;
+  cudaEvent_t gate_up_done = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking), cudaSuccess);
+  ASSERT_EQ(cudaEventCreateWithFlags(&gate_up_done, cudaEventDisableTiming), cudaSuccess);
+  std::vector<float> act_seen(static_cast<size_t>(pairs) * I);
   const bool modes[3][2] = {{false, true}, {true, true}, {true, false}};  // pdl, pdl_first
   for (const bool fuse : {false, true}) {
     for (const auto& mode : modes) {
@@ -431,11 +436,23 @@ void CheckDownCombine(const DownCombineCase& c) {
                            cudaMemcpyHostToDevice),
                 cudaSuccess);
       ASSERT_EQ(LaunchMoeAlign(ap, nullptr), cudaSuccess);
-      ASSERT_EQ(LaunchExpertFfn(p, nullptr, mode[0], mode[1], fuse), cudaSuccess);
+      // gate_up_done: a copy of act on another stream that waits for it sees gate/up's output,
+      // never the poison (and the same bits as act after the whole launch).
+      ASSERT_EQ(LaunchExpertFfn(p, nullptr, mode[0], mode[1], fuse, gate_up_done), cudaSuccess);
+      ASSERT_EQ(cudaStreamWaitEvent(side, gate_up_done, 0), cudaSuccess);
+      ASSERT_EQ(cudaMemcpyAsync(act_seen.data(), d_act.get(), act_seen.size() * sizeof(float),
+                                cudaMemcpyDeviceToHost, side),
+                cudaSuccess);
       ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
       results.push_back(d_out.Download());
+      const std::vector<float> act_final = d_act.Download();
+      ASSERT_EQ(std::memcmp(act_seen.data(), act_final.data(), act_seen.size() * sizeof(float)),
+                0);
+      for (float v : act_seen) ASSERT_FALSE(std::isnan(v)) << "act read before gate/up wrote it";
     }
   }
+  ASSERT_EQ(cudaEventDestroy(gate_up_done), cudaSuccess);
+  ASSERT_EQ(cudaStreamDestroy(side), cudaSuccess);
   EXPECT_TRUE(AllClose(results[0], want, 1e-4, 1e-4));
   EXPECT_TRUE(AllClose(results[3], want, 1e-4, 1e-4));
   for (size_t r = 1; r < results.size(); ++r) {
