@@ -13,7 +13,10 @@
 // {k: S} <-> k present with a value in !S, contains <-> minContains/maxContains flipped, items S
 // <-> contains !S). What has no expressible negation (uniqueItems, additionalProperties with other
 // properties, propertyNames, enum of arrays/objects) is kUnsupported and the caller decides
-// (error, or a reported relaxation).
+// (error, or a reported relaxation). Conjoined with clauses that admit finitely many keys (closed
+// by additionalProperties false), additionalProperties and patternProperties do have a negation
+// there: one of those keys present with a value outside a schema the part applies to it
+// (MinusWithinKeys: oneOf between closed branches, `not` beside a closed schema).
 //
 // oneOf is anyOf when the branches are pairwise provably disjoint (different types, disjoint
 // enum/const values or ranges, a required property whose values are disjoint, ...); otherwise each
@@ -475,7 +478,62 @@ Clause OfType(uint8_t t) {
 
 }  // namespace
 
-Result<Formula> Converter::Negate(const Formula& f, int32_t src) {
+std::optional<std::vector<std::string>> Converter::ClosedKeys(const Clause& c) {
+  if (!(c.types & kTObject)) return std::vector<std::string>{};  // it admits no object
+  const ObjC& o = c.obj;
+  if (o.allowed) return std::nullopt;
+  const ObjPart* closed = nullptr;
+  for (const ObjPart& p : o.parts) {
+    if (p.additional == kFalseTerm && p.patterns.empty()) {
+      closed = &p;
+      break;
+    }
+  }
+  if (!closed) return std::nullopt;
+  std::vector<std::string> keys;
+  for (const auto& [key, term] : closed->props) {
+    const std::string& k = key;  // (clang before 16: no structured bindings in lambdas)
+    bool allowed = term != kFalseTerm;
+    for (const ObjPart& q : o.parts) {
+      if (&q == closed || !allowed || q.additional != kFalseTerm) continue;
+      bool in = std::any_of(q.props.begin(), q.props.end(),
+                            [&](const auto& kv) { return kv.first == k; });
+      for (const auto& [lang, t] : q.patterns) {
+        auto d = LangDfa(lang);
+        in = in || !d.ok() || (*d)->Accepts(k);  // unsure (no automaton): kept
+      }
+      allowed = in;
+    }
+    if (allowed) keys.push_back(k);
+  }
+  return keys;
+}
+
+Result<Formula> Converter::MinusWithinKeys(const Formula& a, const Formula& b, int32_t src) {
+  Formula out;
+  for (const Clause& x : a.clauses) {
+    const std::optional<std::vector<std::string>> keys = ClosedKeys(x);
+    if (!keys) {
+      return ErrorAt(Unsupported("the negation of additionalProperties/patternProperties is not "
+                                 "supported"),
+                     src);
+    }
+    SIEVE_ASSIGN_OR_RETURN(Formula neg, Negate(b, src, &*keys));
+    Formula fx;
+    fx.clauses.push_back(x);
+    SIEVE_ASSIGN_OR_RETURN(Formula m, Merge(fx, neg, src));
+    for (Clause& c : m.clauses) out.clauses.push_back(std::move(c));
+    if (static_cast<int32_t>(out.clauses.size()) > opts_.max_alternatives) {
+      return ErrorAt(LimitError("combining subschemas yields more than max_alternatives (" +
+                                std::to_string(opts_.max_alternatives) + ") alternatives"),
+                     src);
+    }
+  }
+  return out;
+}
+
+Result<Formula> Converter::Negate(const Formula& f, int32_t src,
+                                  const std::vector<std::string>* keys) {
   Formula acc;
   acc.clauses.emplace_back();
   for (const Clause& c : f.clauses) {
@@ -595,6 +653,36 @@ Result<Formula> Converter::Negate(const Formula& f, int32_t src) {
         });
       }
       for (const ObjPart& p : o.parts) {
+        if (keys) {
+          // Only keys from *keys occur: the part is violated where one of them is present with a
+          // value outside a schema the part applies to it (its property's, those of the
+          // patterns that match it, additionalProperties' where neither names it).
+          for (const std::string& k : *keys) {
+            std::vector<TermId> applied;
+            bool named = false;
+            for (const auto& [key, term] : p.props) {
+              if (key != k) continue;
+              named = true;
+              if (term != kTrueTerm) applied.push_back(term);
+            }
+            for (const auto& [lang, term] : p.patterns) {
+              SIEVE_ASSIGN_OR_RETURN(const CpDfa* d, LangDfa(lang));
+              if (!d->Accepts(k)) continue;
+              named = true;
+              if (term != kTrueTerm) applied.push_back(term);
+            }
+            if (!named && p.additional != kTrueTerm) applied.push_back(p.additional);
+            for (const TermId t : applied) {
+              push([&](ObjC& x) {
+                x.required.push_back(k);
+                ObjPart q;
+                q.props.emplace_back(k, Not(t));
+                x.parts.push_back(std::move(q));
+              });
+            }
+          }
+          continue;
+        }
         if (!p.patterns.empty() || p.additional != kTrueTerm) {
           return ErrorAt(Unsupported("the negation of additionalProperties/patternProperties "
                                      "is not supported"),
@@ -732,6 +820,16 @@ Result<Formula> Converter::PerTypeOneOf(const std::vector<const Formula*>& fs, i
       for (size_t j = 0; j < n && !acc.clauses.empty(); ++j) {
         if (j == i || !overlap[i][j]) continue;
         Result<Formula> neg = Negate(part[j], src);
+        if (!neg.ok() && neg.status().code() == StatusCode::kUnsupported && t == kTObject) {
+          // Branches closed by additionalProperties false (versioned configurations): part[j]
+          // negated within the keys each clause of acc admits.
+          auto within = MinusWithinKeys(acc, part[j], src);
+          if (within.ok()) {
+            acc = std::move(within).value();
+            continue;
+          }
+          if (within.status().code() != StatusCode::kUnsupported) return within.status();
+        }
         if (!neg.ok() && neg.status().code() == StatusCode::kUnsupported && t == kTObject &&
             OnlyEmptyObjectInCommon(part[i], part[j], src)) {
           // Objects the negation cannot say (additionalProperties, patternProperties) but whose

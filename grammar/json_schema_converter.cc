@@ -335,8 +335,17 @@ Result<const Formula*> Converter::Eval(TermId t) {
     case Term::kAnd: {
       f.clauses.emplace_back();
       std::vector<TermId> args = terms_[t].args;
+      // A `not` whose negation needs additionalProperties / patternProperties negated is taken
+      // last, within the keys the other conjuncts leave (MinusWithinKeys: exact where each of
+      // their clauses is closed by additionalProperties false).
+      std::vector<TermId> later;
       for (TermId a : args) {
         auto fa = Eval(a);
+        if (!fa.ok() && fa.status().code() == StatusCode::kUnsupported &&
+            terms_[a].op == Term::kNot) {
+          later.push_back(a);
+          continue;
+        }
         if (!fa.ok()) {
           if (LeftOutOverLimit(fa.status(), terms_[a].node, "", "")) continue;
           st = fa.status();
@@ -349,6 +358,19 @@ Result<const Formula*> Converter::Eval(TermId t) {
           break;
         }
         f = std::move(m).value();
+      }
+      for (TermId a : later) {
+        if (!st.ok()) break;
+        const TermId inner = terms_[a].args[0];
+        auto fi = Eval(inner);
+        auto m = fi.ok() ? MinusWithinKeys(f, **fi, terms_[inner].node) : fi.status();
+        if (m.ok()) {
+          f = std::move(m).value();
+        } else if (m.status().code() == StatusCode::kUnsupported) {
+          st = Eval(a).status();  // the negation's own reason
+        } else if (!LeftOutOverLimit(m.status(), terms_[a].node, "", "")) {
+          st = m.status();
+        }
       }
       break;
     }

@@ -282,7 +282,17 @@ class Converter {
 
   // ---- formula algebra (json_schema_algebra.cc) ----
   Result<Formula> Merge(const Formula& a, const Formula& b, int32_t src);
-  Result<Formula> Negate(const Formula& f, int32_t src);
+  // With `keys`, the negation is exact only on objects whose keys all lie in *keys (the caller
+  // merges it with clauses that admit no others: ClosedKeys); additionalProperties and
+  // patternProperties are then negated key by key instead of being kUnsupported.
+  Result<Formula> Negate(const Formula& f, int32_t src,
+                         const std::vector<std::string>* keys = nullptr);
+  // The keys an object of `c` may have, when they are finitely many: a part closed by
+  // additionalProperties false without patternProperties names them (the other parts filter);
+  // none where `c` admits no object.
+  std::optional<std::vector<std::string>> ClosedKeys(const Clause& c);
+  // a & !b where every clause of `a` has ClosedKeys: b negated within each clause's keys.
+  Result<Formula> MinusWithinKeys(const Formula& a, const Formula& b, int32_t src);
   Result<Formula> OneOf(const std::vector<TermId>& branches, int32_t src);
   // oneOf over branches that overlap somewhere, type by type (json_schema_algebra.cc).
   Result<Formula> PerTypeOneOf(const std::vector<const Formula*>& fs, int32_t src);

@@ -554,6 +554,14 @@ Status SchemaReader::Applicators() {
       auto fn = c_.Eval(c_.Not(inner));
       if (fn.ok()) return Merge(**fn);
       if (fn.status().code() == StatusCode::kUnsupported) {
+        // additionalProperties / patternProperties negated within the keys the schema read so
+        // far admits, where it is closed (Converter::MinusWithinKeys).
+        auto within = c_.MinusWithinKeys(acc_, **fi, node_);
+        if (within.ok()) {
+          acc_ = std::move(within).value();
+          return Status::Ok();
+        }
+        if (within.status().code() != StatusCode::kUnsupported) return within.status();
         return c_.Unenforceable(node_, "not", fn.status().message());
       }
       return fn.status();

@@ -3,7 +3,9 @@
 // allOf/anyOf/oneOf/not/if-then-else, and the limits that keep pathological schemas bounded.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -306,6 +308,127 @@ TEST(JsonSchemaCombinators, OneOfOfClosedObjectsWithDisjointKeysIsExact) {
        "additionalProperties":false}]})")
                 .code(),
             StatusCode::kUnsupported);
+}
+
+// Three closed branches; the second and third negated through a second part's patternProperties
+// and additionalProperties schema (their keys stay finite: the first part closes them).
+const char* const kClosedWithPatterns = R"({"oneOf":[
+    {"type":"object","properties":{"a":{},"b":{}},"additionalProperties":false},
+    {"allOf":[{"type":"object","properties":{"a":{"type":"string"},"b":{},"z":{}},
+               "additionalProperties":false},
+              {"patternProperties":{"^b":{"type":"integer"}}}]},
+    {"allOf":[{"type":"object","properties":{"a":{},"q":{}},"additionalProperties":false},
+              {"properties":{"q":{}},"additionalProperties":{"type":"integer"}}]}]})";
+
+// Branches closed by additionalProperties false over finitely many keys (a versioned
+// configuration: SchemaStore's host.json eventHubs, golangci-lint, buildkite): "exactly one"
+// negates the other branches only within the keys a branch admits, key by key (the property's
+// schema, the patterns that match the key, additionalProperties where neither names it).
+TEST(JsonSchemaCombinators, OneOfOfClosedObjectsIsExactWithinTheirKeys) {
+  ExpectLanguage(R"({"oneOf":[
+      {"type":"object","properties":{"a":{},"b":{}},"additionalProperties":false},
+      {"type":"object","properties":{"b":{},"c":{}},"additionalProperties":false},
+      {"type":"object","properties":{"c":{"type":"integer"}},"additionalProperties":false}]})",
+                 {R"({"a":1})", R"({"a":1,"b":2})", R"({"b":1,"c":2})", R"({"c":"x"})"},
+                 {"{}", R"({"b":1})", R"({"c":1})", R"({"a":1,"c":2})", R"({"d":1})"});
+  // The values themselves closed objects (host.json's initialOffsetOptions): {"p":{"x":1}}
+  // matches both branches.
+  ExpectLanguage(R"({"oneOf":[
+      {"type":"object","properties":{"p":{"type":"object","properties":{"x":{}},
+       "additionalProperties":false}},"required":["p"],"additionalProperties":false},
+      {"type":"object","properties":{"p":{"type":"object","properties":{"x":{},"y":{}},
+       "additionalProperties":false}},"required":["p"],"additionalProperties":false}]})",
+                 {R"({"p":{"y":1}})", R"({"p":{"x":1,"y":2}})"},
+                 {R"({"p":{"x":1}})", R"({"p":{}})", R"({"p":{"z":1}})", "{}"});
+  // The other branch's patternProperties (in a second part: the branch's keys stay finite) and
+  // additionalProperties schema, key by key.
+  ExpectLanguage(kClosedWithPatterns,
+                 {R"({"a":1.5})", R"({"b":"s"})", R"({"a":"s","z":1})", R"({"q":1})",
+                  R"({"a":1,"q":1})"},
+                 {"{}", R"({"a":1})", R"({"a":"s"})", R"({"b":1})", R"({"a":"s","b":2})",
+                  R"({"z":1,"q":1})"});
+  // `not` beside a closed schema: negated within its keys.
+  ExpectLanguage(R"({"type":"object","properties":{"a":{},"b":{}},"additionalProperties":false,
+                     "not":{"properties":{"a":{"type":"integer"}},"additionalProperties":false}})",
+                 {R"({"a":"s"})", R"({"b":1})", R"({"a":1,"b":2})"},
+                 {"{}", R"({"a":1})", R"({"c":1})"});
+  // An open branch would need "some key outside the other's": still unsupported.
+  EXPECT_EQ(ConvertError(R"({"oneOf":[
+      {"type":"object","properties":{"a":{}},"additionalProperties":false},
+      {"type":"object","properties":{"a":{"type":"integer"}}}]})")
+                .code(),
+            StatusCode::kUnsupported);
+}
+
+// Every object over a few keys (in schema order) and values, against "exactly one branch"
+// computed directly from hand-written branch predicates.
+using Branch = std::function<bool(const std::map<std::string, std::string>&)>;
+
+void ExpectExactlyOne(const std::string& schema, const std::vector<std::string>& keys,
+                      const std::vector<std::string>& values, const std::vector<Branch>& branches) {
+  SchemaGrammar g = CompileSchema(schema);
+  ASSERT_TRUE(g.ok()) << schema << ": " << g.status.ToString();
+  int accepted = 0, total = 0;
+  for (uint32_t subset = 0; subset < (1u << keys.size()); ++subset) {
+    std::vector<std::string> present;
+    for (size_t k = 0; k < keys.size(); ++k) {
+      if (subset & (1u << k)) present.push_back(keys[k]);
+    }
+    size_t combos = 1;
+    for (size_t i = 0; i < present.size(); ++i) combos *= values.size();
+    for (size_t combo = 0; combo < combos; ++combo) {
+      std::map<std::string, std::string> obj;
+      std::string text = "{";
+      size_t c = combo;
+      for (const std::string& k : present) {
+        obj[k] = values[c % values.size()];
+        c /= values.size();
+        text += (text.size() > 1 ? ",\"" : "\"") + k + "\":" + obj[k];
+      }
+      text += "}";
+      int matches = 0;
+      for (const auto& b : branches) matches += b(obj);
+      ++total;
+      accepted += matches == 1;
+      EXPECT_EQ(g.Accepts(text), matches == 1) << text << " matches " << matches << " branches";
+    }
+  }
+  EXPECT_GT(accepted, 0);
+  EXPECT_LT(accepted, total);
+}
+
+bool KeysWithin(const std::map<std::string, std::string>& o, const std::vector<std::string>& ks) {
+  for (const auto& [k, v] : o) {
+    if (std::find(ks.begin(), ks.end(), k) == ks.end()) return false;
+  }
+  return true;
+}
+bool IsInteger(const std::string& v) { return !v.empty() && v[0] != '"' && v.find('.') == v.npos; }
+bool IsString(const std::string& v) { return !v.empty() && v[0] == '"'; }
+
+TEST(JsonSchemaCombinators, OneOfOfClosedObjectsMatchesExactlyOneBranchOnEveryObject) {
+  using Obj = std::map<std::string, std::string>;
+  ExpectExactlyOne(R"({"oneOf":[
+      {"type":"object","properties":{"a":{},"b":{}},"additionalProperties":false},
+      {"type":"object","properties":{"b":{},"c":{}},"additionalProperties":false},
+      {"type":"object","properties":{"c":{"type":"integer"}},"additionalProperties":false}]})",
+                   {"a", "b", "c", "d"}, {"1", "\"x\""},
+                   {[](const Obj& o) { return KeysWithin(o, {"a", "b"}); },
+                    [](const Obj& o) { return KeysWithin(o, {"b", "c"}); },
+                    [](const Obj& o) {
+                      return KeysWithin(o, {"c"}) && (!o.count("c") || IsInteger(o.at("c")));
+                    }});
+  ExpectExactlyOne(
+      kClosedWithPatterns,
+      {"a", "b", "z", "q"}, {"1", "1.5", "\"s\""},
+      {[](const Obj& o) { return KeysWithin(o, {"a", "b"}); },
+       [](const Obj& o) {
+         return KeysWithin(o, {"a", "b", "z"}) && (!o.count("a") || IsString(o.at("a"))) &&
+                (!o.count("b") || IsInteger(o.at("b")));
+       },
+       [](const Obj& o) {
+         return KeysWithin(o, {"a", "q"}) && (!o.count("a") || IsInteger(o.at("a")));
+       }});
 }
 
 TEST(JsonSchemaCombinators, NotOfTypesAndObjectsIsExpressed) {
