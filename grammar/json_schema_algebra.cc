@@ -14,9 +14,10 @@
 // <-> contains !S). What has no expressible negation (uniqueItems, additionalProperties with other
 // properties, propertyNames, enum of arrays/objects) is kUnsupported and the caller decides
 // (error, or a reported relaxation). Conjoined with clauses that admit finitely many keys (closed
-// by additionalProperties false), additionalProperties and patternProperties do have a negation
-// there: one of those keys present with a value outside a schema the part applies to it
-// (MinusWithinKeys: oneOf between closed branches, `not` beside a closed schema).
+// by additionalProperties false), additionalProperties, patternProperties and propertyNames do
+// have a negation there: one of those keys present with a value outside a schema the part applies
+// to it, or a key propertyNames rejects present (MinusWithinKeys: oneOf between closed branches,
+// `not` beside a closed schema).
 //
 // oneOf is anyOf when the branches are pairwise provably disjoint (different types, disjoint
 // enum/const values or ranges, a required property whose values are disjoint, ...); otherwise each
@@ -640,8 +641,20 @@ Result<Formula> Converter::Negate(const Formula& f, int32_t src,
         return ErrorAt(Unsupported("the negation of an enum/const of objects is not supported"),
                        src);
       }
-      if (o.names != kTrueTerm) {
+      if (o.names != kTrueTerm && !keys) {
         return ErrorAt(Unsupported("the negation of propertyNames is not supported"), src);
+      }
+      if (o.names != kTrueTerm) {
+        // Only keys from *keys occur: propertyNames is violated where one of them that its
+        // schema rejects (as a string) is present.
+        SIEVE_ASSIGN_OR_RETURN(const Formula* names, Eval(o.names));
+        for (const std::string& k : *keys) {
+          bool ok = false;
+          for (const Clause& nc : names->clauses) {
+            ok = ok || ((nc.types & kTString) && StringMatches(k, nc.str));
+          }
+          if (!ok) push([&](ObjC& x) { x.required.push_back(k); });
+        }
       }
       if (o.min > 0) push([&](ObjC& x) { x.max = o.min - 1; });
       if (o.max >= 0) push([&](ObjC& x) { x.min = o.max + 1; });

@@ -347,6 +347,12 @@ TEST(JsonSchemaCombinators, OneOfOfClosedObjectsIsExactWithinTheirKeys) {
                   R"({"a":1,"q":1})"},
                  {"{}", R"({"a":1})", R"({"a":"s"})", R"({"b":1})", R"({"a":"s","b":2})",
                   R"({"z":1,"q":1})"});
+  // propertyNames of the other branch, key by key: {"c": 1} matches only the first.
+  ExpectLanguage(R"({"oneOf":[
+      {"type":"object","properties":{"a":{},"b":{},"c":{}},"additionalProperties":false},
+      {"type":"object","properties":{"a":{},"b":{},"c":{}},"additionalProperties":false,
+       "propertyNames":{"enum":["a","b"]}}]})",
+                 {R"({"c":1})", R"({"a":1,"c":2})"}, {"{}", R"({"a":1})", R"({"a":1,"b":2})"});
   // `not` beside a closed schema: negated within its keys.
   ExpectLanguage(R"({"type":"object","properties":{"a":{},"b":{}},"additionalProperties":false,
                      "not":{"properties":{"a":{"type":"integer"}},"additionalProperties":false}})",
