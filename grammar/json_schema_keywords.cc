@@ -97,6 +97,9 @@ class SchemaReader {
   Status Enum(const std::vector<int32_t>& values);
   Status Keyword(const std::string& k, int32_t v);
   Status Applicators();
+  // acc_ & ((if & then) | (else & !if)) with `if` negated within the keys acc_ & else admits
+  // (kUnsupported where a clause is open).
+  Result<Formula> IfWithinKeys(TermId cond, TermId then_t, TermId else_t, const Formula& fc);
   Status Dependencies();
 
   Converter& c_;
@@ -492,6 +495,22 @@ Status SchemaReader::Dependencies() {
   return Status::Ok();
 }
 
+Result<Formula> SchemaReader::IfWithinKeys(TermId cond, TermId then_t, TermId else_t,
+                                           const Formula& fc) {
+  SIEVE_ASSIGN_OR_RETURN(const Formula* ft, c_.Eval(c_.And({cond, then_t})));
+  SIEVE_ASSIGN_OR_RETURN(const Formula* fe, c_.Eval(else_t));
+  SIEVE_ASSIGN_OR_RETURN(Formula yes, c_.Merge(acc_, *ft, node_));
+  SIEVE_ASSIGN_OR_RETURN(Formula no, c_.Merge(acc_, *fe, node_));
+  SIEVE_ASSIGN_OR_RETURN(Formula no_if, c_.MinusWithinKeys(no, fc, node_));
+  for (Clause& c : no_if.clauses) yes.clauses.push_back(std::move(c));
+  if (static_cast<int32_t>(yes.clauses.size()) > c_.opts().max_alternatives) {
+    return c_.ErrorAt(LimitError("combining subschemas yields more than max_alternatives (" +
+                                 std::to_string(c_.opts().max_alternatives) + ") alternatives"),
+                      node_, "if");
+  }
+  return yes;
+}
+
 Status SchemaReader::Applicators() {
   for (const char* kw : {"$ref", "$dynamicRef", "$recursiveRef"}) {
     int32_t r = doc_.Member(node_, kw);
@@ -580,6 +599,14 @@ Status SchemaReader::Applicators() {
       auto f = c_.Eval(exact);
       if (f.ok()) return Merge(**f);
       if (f.status().code() != StatusCode::kUnsupported) return f.status();
+      // Where the schema read so far is closed (finitely many keys), `if`'s negation within
+      // those keys (Converter::MinusWithinKeys): this & if & then, or this & else & !if.
+      if (auto within = IfWithinKeys(cond, then_t, else_t, **fc); within.ok()) {
+        acc_ = std::move(within).value();
+        return Status::Ok();
+      } else if (within.status().code() != StatusCode::kUnsupported) {
+        return within.status();
+      }
       SIEVE_RETURN_IF_ERROR(c_.Unenforceable(node_, "if",
                                              "the negation of `if` cannot be expressed (" +
                                                  f.status().message() +

@@ -358,6 +358,14 @@ TEST(JsonSchemaCombinators, OneOfOfClosedObjectsIsExactWithinTheirKeys) {
                      "not":{"properties":{"a":{"type":"integer"}},"additionalProperties":false}})",
                  {R"({"a":"s"})", R"({"b":1})", R"({"a":1,"b":2})"},
                  {"{}", R"({"a":1})", R"({"c":1})"});
+  // `if` closed by additionalProperties false beside a closed schema: its negation within the
+  // schema's keys (b present makes `if` false).
+  ExpectLanguage(R"({"type":"object","properties":{"a":{},"b":{}},"additionalProperties":false,
+                     "if":{"properties":{"a":{"const":1}},"required":["a"],
+                           "additionalProperties":false},
+                     "then":{"required":["b"]},"else":{"properties":{"b":{"type":"string"}}}})",
+                 {R"({"a":1,"b":"x"})", R"({"a":2})", "{}"},
+                 {R"({"a":1})", R"({"a":1,"b":2})", R"({"b":3})", R"({"c":1})"});
   // An open branch would need "some key outside the other's": still unsupported.
   EXPECT_EQ(ConvertError(R"({"oneOf":[
       {"type":"object","properties":{"a":{}},"additionalProperties":false},
