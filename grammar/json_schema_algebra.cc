@@ -163,11 +163,15 @@ StrC MergeStr(const StrC& a, const StrC& b) {
 
 }  // namespace
 
+Status Converter::AlternativesLimit(int32_t node, const std::string& keyword) {
+  return ErrorAt(LimitError("combining subschemas yields more than max_alternatives (" +
+                            std::to_string(opts_.max_alternatives) + ") alternatives"),
+                 node >= 0 ? node : doc_.root(), keyword);
+}
+
 Result<Formula> Converter::Merge(const Formula& a, const Formula& b, int32_t src) {
   if (a.clauses.size() * b.clauses.size() > static_cast<size_t>(opts_.max_alternatives) * 4) {
-    return ErrorAt(LimitError("combining subschemas yields more than max_alternatives (" +
-                              std::to_string(opts_.max_alternatives) + ") alternatives"),
-                   src >= 0 ? src : doc_.root());
+    return AlternativesLimit(src);
   }
   Formula out;
   for (const Clause& x : a.clauses) {
@@ -223,9 +227,7 @@ Result<Formula> Converter::Merge(const Formula& a, const Formula& b, int32_t src
     }
   }
   if (static_cast<int32_t>(out.clauses.size()) > opts_.max_alternatives) {
-    return ErrorAt(LimitError("combining subschemas yields more than max_alternatives (" +
-                              std::to_string(opts_.max_alternatives) + ") alternatives"),
-                   src >= 0 ? src : doc_.root());
+    return AlternativesLimit(src);
   }
   return out;
 }
@@ -525,9 +527,7 @@ Result<Formula> Converter::MinusWithinKeys(const Formula& a, const Formula& b, i
     SIEVE_ASSIGN_OR_RETURN(Formula m, Merge(fx, neg, src));
     for (Clause& c : m.clauses) out.clauses.push_back(std::move(c));
     if (static_cast<int32_t>(out.clauses.size()) > opts_.max_alternatives) {
-      return ErrorAt(LimitError("combining subschemas yields more than max_alternatives (" +
-                                std::to_string(opts_.max_alternatives) + ") alternatives"),
-                     src);
+      return AlternativesLimit(src);
     }
   }
   return out;

@@ -338,12 +338,12 @@ Result<const Formula*> Converter::Eval(TermId t) {
       // A `not` whose negation needs additionalProperties / patternProperties negated is taken
       // last, within the keys the other conjuncts leave (MinusWithinKeys: exact where each of
       // their clauses is closed by additionalProperties false).
-      std::vector<TermId> later;
+      std::vector<std::pair<TermId, Status>> later;  // with the negation's own failure
       for (TermId a : args) {
         auto fa = Eval(a);
         if (!fa.ok() && fa.status().code() == StatusCode::kUnsupported &&
             terms_[a].op == Term::kNot) {
-          later.push_back(a);
+          later.emplace_back(a, fa.status());
           continue;
         }
         if (!fa.ok()) {
@@ -359,7 +359,7 @@ Result<const Formula*> Converter::Eval(TermId t) {
         }
         f = std::move(m).value();
       }
-      for (TermId a : later) {
+      for (const auto& [a, failure] : later) {
         if (!st.ok()) break;
         const TermId inner = terms_[a].args[0];
         auto fi = Eval(inner);
@@ -367,7 +367,7 @@ Result<const Formula*> Converter::Eval(TermId t) {
         if (m.ok()) {
           f = std::move(m).value();
         } else if (m.status().code() == StatusCode::kUnsupported) {
-          st = Eval(a).status();  // the negation's own reason
+          st = failure;  // the negation's own reason
         } else if (!LeftOutOverLimit(m.status(), terms_[a].node, "", "")) {
           st = m.status();
         }

@@ -412,6 +412,8 @@ class Converter {
   // without that conjunct; with kError (or any other status) false, and the caller fails with `s`.
   bool LeftOutOverLimit(const Status& s, int32_t node, const std::string& keyword,
                         const std::string& what);
+  // The max_alternatives limit of combining subschemas, at `node` (the root when < 0).
+  Status AlternativesLimit(int32_t node, const std::string& keyword = "");
   // Whether `s` is the max_alternatives limit of combining subschemas (Merge, Eval).
   static bool IsAlternativesLimit(const Status& s) {
     return s.code() == StatusCode::kLimit &&

@@ -504,9 +504,7 @@ Result<Formula> SchemaReader::IfWithinKeys(TermId cond, TermId then_t, TermId el
   SIEVE_ASSIGN_OR_RETURN(Formula no_if, c_.MinusWithinKeys(no, fc, node_));
   for (Clause& c : no_if.clauses) yes.clauses.push_back(std::move(c));
   if (static_cast<int32_t>(yes.clauses.size()) > c_.opts().max_alternatives) {
-    return c_.ErrorAt(LimitError("combining subschemas yields more than max_alternatives (" +
-                                 std::to_string(c_.opts().max_alternatives) + ") alternatives"),
-                      node_, "if");
+    return c_.AlternativesLimit(node_, "if");
   }
   return yes;
 }

@@ -1012,7 +1012,8 @@ cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream, bool 
   }
   constexpr int kCombineThreads = 256;
   const dim3 combine_grid((p.hidden + kCombineThreads - 1) / kCombineThreads, p.tokens);
-  // Paths without a gate/up kernel of their own before the rest record gate_up_done at the end.
+  // gate_up_done after the launch `err` reports: gate/up on the tensor-core path, the last
+  // launch on the others.
   auto done = [&](cudaError_t err) {
     return err == cudaSuccess && gate_up_done ? cudaEventRecord(gate_up_done, stream) : err;
   };
@@ -1030,8 +1031,7 @@ cudaError_t LaunchExpertFfn(const ExpertFfnParams& p, cudaStream_t stream, bool 
     // the kernel that routed completed; the down kernel's blocks cannot share an SM with a
     // gate/up block anyway, so the later trigger delays none of them).
     cudaError_t err =
-        LaunchStreamed<true>(p, compact, stream, pdl && pdl_first, /*late_trigger=*/fused);
-    if (err == cudaSuccess && gate_up_done) err = cudaEventRecord(gate_up_done, stream);
+        done(LaunchStreamed<true>(p, compact, stream, pdl && pdl_first, /*late_trigger=*/fused));
     if (err != cudaSuccess) return err;
     if (fused) return LaunchDownCombine(p, stream, pdl, /*routing_final=*/true);
     err = LaunchStreamed<false>(p, compact, stream, pdl);
